@@ -18,7 +18,6 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 240_000,
-          teardownTimeout: 60_000,
         },
       },
     ],

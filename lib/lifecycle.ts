@@ -1,0 +1,76 @@
+/**
+ * Long-lived components expose start() and an idempotent close(). Programs build them in order and
+ * close them in reverse (see each program's start.ts).
+ */
+export interface Component {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Wraps a close function so that concurrent and repeated calls share one run. */
+export function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}
+
+export interface Step {
+  name: string;
+  close: () => Promise<void>;
+}
+
+/**
+ * Keeps started components in order so that shutdown closes them in reverse, and so a failure
+ * halfway through startup tears down exactly what was started.
+ */
+export class Stack {
+  private readonly steps: Step[] = [];
+  private closing: Promise<Error[]> | undefined;
+
+  push(name: string, close: () => Promise<void>): void {
+    this.steps.push({ name, close });
+  }
+
+  get names(): string[] {
+    return this.steps.map((s) => s.name);
+  }
+
+  /** Closes everything in reverse order; errors are collected, never thrown, so every step runs. */
+  close(onError?: (name: string, err: unknown) => void): Promise<Error[]> {
+    this.closing ??= (async () => {
+      const errors: Error[] = [];
+      for (const step of [...this.steps].reverse()) {
+        try {
+          await step.close();
+        } catch (err) {
+          onError?.(step.name, err);
+          errors.push(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+      return errors;
+    })();
+    return this.closing;
+  }
+}
+
+/** Injectable clock for retry, GC and heartbeat loops, so tests control time without fake timers. */
+export interface Clock {
+  now(): number;
+  delay(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  delay: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
