@@ -9,22 +9,28 @@ import { harnessBinary, expectedHarnessPath } from './binary.js';
 export const externalKubeconfig = process.env.E2E_KUBECONFIG;
 export const localHarness = harnessBinary();
 
-function reason(): string | undefined {
-  if (localHarness || externalKubeconfig) return undefined;
+function missing(): string {
   const expected = expectedHarnessPath();
   return expected
     ? `the harness is not built (expected ${expected}): run \`npm run harness:build\``
     : 'no Go toolchain: install Go >= 1.26 and run `npm run harness:build`';
 }
 
-const why = reason();
-if (why && process.env.CI === 'true') {
-  throw new Error(`e2e suites cannot run under CI=true: ${why}`);
+if (!localHarness && !externalKubeconfig && process.env.CI === 'true') {
+  throw new Error(`e2e suites cannot run under CI=true: ${missing()}`);
 }
 
-/** `describe` for suites that need the local harness specifically (hollow nodes, control-plane flags). */
-export const describeLocal: typeof describe = localHarness ? describe : (describe.skip as typeof describe);
+const skip = describe.skip as typeof describe;
 
-if (!localHarness) {
-  console.warn(`\n!!! E2E SKIPPED: ${why ?? 'suites that need the local harness are skipped on an external cluster'} !!!\n`);
+/** Suites that drive the local harness itself: hollow nodes, control-plane flags, partitions. */
+export const describeLocal: typeof describe = localHarness && !externalKubeconfig ? describe : skip;
+
+/** Suites that run on any cluster: the local harness or E2E_KUBECONFIG. */
+export const describeAnyCluster: typeof describe = localHarness || externalKubeconfig ? describe : skip;
+
+if (!localHarness || externalKubeconfig) {
+  const why = externalKubeconfig
+    ? `E2E_KUBECONFIG is set: suites that need the local harness (hollow nodes, partitions) are skipped`
+    : missing();
+  console.warn(`\n!!! E2E SKIPPED: ${why} !!!\n`);
 }
