@@ -1,0 +1,16 @@
+// The one surface the tunnel server and agent share (eslint keeps them from importing each other).
+export * from './frame.js';
+export * from './target.js';
+export * from './transport.js';
+export { TunnelStream } from './stream.js';
+export {
+  Session,
+  DEFAULT_INITIAL_WINDOW,
+  DEFAULT_MAX_STREAMS,
+  type SessionOptions,
+  type OpenOptions,
+  type IncomingOpen,
+  type OpenHandler,
+  type SessionEvents,
+} from './session.js';
+export { ProtocolError, tunnelErrors, type TunnelErrorCode } from '../errors.js';

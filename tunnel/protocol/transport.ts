@@ -1,0 +1,108 @@
+/**
+ * What a Session needs from the connection under it: whole binary messages in order, and a close
+ * signal. A `ws` WebSocket fits behind it in a few lines; tests use the in-memory pair below.
+ */
+export interface MessageTransport {
+  /** Queues one binary message. After close it is dropped silently, as `ws` does. */
+  send(message: Buffer): void;
+  onMessage(listener: (message: Buffer) => void): void;
+  /** Called once, whichever end closed, with the WebSocket close code and reason. */
+  onClose(listener: (code: number, reason: string) => void): void;
+  close(code: number, reason: string): void;
+}
+
+/** WebSocket close codes the session uses (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  /** Never sent; what `ws` reports when the connection dropped without a close frame. */
+  ABNORMAL: 1006,
+} as const;
+
+/** RFC 6455 caps a close reason at 123 bytes and `ws` throws beyond that. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+type Event = { kind: 'message'; message: Buffer } | { kind: 'close'; code: number; reason: string };
+
+/**
+ * One end of an in-memory connection. Delivery is asynchronous (setImmediate) and ordered, like a
+ * socket, so that code under test cannot come to rely on a send being handled before it returns.
+ */
+export class MemoryTransport implements MessageTransport {
+  peer: MemoryTransport | undefined;
+  private readonly messageListeners: Array<(message: Buffer) => void> = [];
+  private readonly closeListeners: Array<(code: number, reason: string) => void> = [];
+  private readonly inbox: Event[] = [];
+  private scheduled = false;
+  /** No more sends leave this end. */
+  private sendClosed = false;
+  /** The close event has been delivered here. */
+  private closedHere = false;
+  /** Messages sent from this end, for tests that look at the traffic. */
+  sentMessages = 0;
+  sentBytes = 0;
+
+  get closed(): boolean {
+    return this.sendClosed || this.closedHere;
+  }
+
+  send(message: Buffer): void {
+    if (this.sendClosed || !this.peer) return;
+    this.sentMessages++;
+    this.sentBytes += message.length;
+    // A copy, as a network would make: the sender may reuse its buffer after send returns.
+    this.peer.deliver({ kind: 'message', message: Buffer.from(message) });
+  }
+
+  onMessage(listener: (message: Buffer) => void): void {
+    this.messageListeners.push(listener);
+  }
+
+  onClose(listener: (code: number, reason: string) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.sendClosed) return;
+    this.sendClosed = true;
+    this.peer?.deliver({ kind: 'close', code, reason });
+    // Messages already on their way here are dropped: this end has stopped listening.
+    this.inbox.length = 0;
+    this.deliver({ kind: 'close', code, reason });
+  }
+
+  private deliver(event: Event): void {
+    this.inbox.push(event);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const events = this.inbox.splice(0);
+    for (const event of events) {
+      if (this.closedHere) return;
+      if (event.kind === 'message') {
+        for (const l of this.messageListeners) l(event.message);
+      } else {
+        this.closedHere = true;
+        // The peer closed: nothing more may be sent from here either.
+        this.sendClosed = true;
+        for (const l of this.closeListeners) l(event.code, event.reason);
+      }
+    }
+  }
+}
+
+/** Two connected ends: what one sends, the other receives. */
+export function createMemoryTransportPair(): [MemoryTransport, MemoryTransport] {
+  const a = new MemoryTransport();
+  const b = new MemoryTransport();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
