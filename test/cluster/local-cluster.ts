@@ -50,6 +50,11 @@ export interface HollowNodeOptions {
   labels?: Record<string, string>;
   /** Seconds between node status posts (kubelet --node-status-update-frequency). */
   statusUpdateFrequency?: string;
+  /**
+   * Serve kubelet's read-only port (plain HTTP, no auth) on the node's address: how a test sees what
+   * kubelet itself runs while the apiserver (and so webhook authorization) is out of reach.
+   */
+  readOnlyPort?: boolean;
 }
 
 export class KubectlError extends Error {
@@ -68,6 +73,7 @@ export class HollowNode {
     readonly name: string,
     readonly ip: string,
     readonly port: number,
+    readonly readOnlyPort: number,
     readonly rootDir: string,
     private readonly options: HollowNodeOptions,
   ) {
@@ -94,6 +100,7 @@ export class HollowNode {
       `--client-ca-file=${this.cluster.info.caFile}`,
       `--kubeconfig=${this.kubeconfig}`,
       `--node-status-update-frequency=${this.options.statusUpdateFrequency ?? '10s'}`,
+      `--kubelet-read-only-port=${this.readOnlyPort}`,
     ];
     const server = this.options.server;
     if (server?.startsWith('http:')) {
@@ -109,6 +116,15 @@ export class HollowNode {
     const labels = Object.entries(this.options.labels ?? {});
     if (labels.length) args.push(`--node-labels=${labels.map(([k, v]) => `${k}=${v}`).join(',')}`);
     this.proc = startProcess(this.cluster.binary, args, this.logFile);
+  }
+
+  /** The pods kubelet itself runs, from its read-only port (needs `readOnlyPort: true`). */
+  async runningPods(): Promise<Array<{ name: string; namespace: string; uid: string; phase: string }>> {
+    if (!this.readOnlyPort) throw new Error(`node ${this.name} was started without readOnlyPort`);
+    const res = await fetch(`http://${this.ip}:${this.readOnlyPort}/pods`);
+    if (!res.ok) throw new Error(`kubelet /pods answered ${res.status}`);
+    const list = (await res.json()) as { items: Array<{ metadata: { name: string; namespace: string; uid: string }; status?: { phase?: string } }> };
+    return list.items.map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace, uid: p.metadata.uid, phase: p.status?.phase ?? '' }));
   }
 
   /** Graceful stop (SIGTERM). */
@@ -200,9 +216,10 @@ export class LocalCluster {
     if (this.nodes.has(options.name)) throw new Error(`node ${options.name} exists`);
     const ip = `127.0.0.${this.nextIp++}`;
     const port = await freePort(ip);
+    const readOnlyPort = options.readOnlyPort ? await freePort(ip) : 0;
     const rootDir = join(this.dir, 'nodes', options.name);
     mkdirSync(rootDir, { recursive: true });
-    const node = new HollowNode(this, options.name, ip, port, rootDir, options);
+    const node = new HollowNode(this, options.name, ip, port, readOnlyPort, rootDir, options);
     this.nodes.set(options.name, node);
     await node.start();
     return node;
@@ -262,3 +279,5 @@ function tail(file: string, lines = 30): string {
     return '';
   }
 }
+
+export { issueClientCert } from './pki.js';

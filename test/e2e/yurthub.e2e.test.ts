@@ -1,0 +1,178 @@
+/**
+ * yurthub on the real control plane: a hollow kubelet (real kubelet code) talks only to the hub,
+ * the hub talks to the apiserver through a fault proxy that stands for the edge link.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describeLocal } from '../cluster/e2e-gate.js';
+import { LocalCluster, freePort, issueClientCert, type HollowNode } from '../cluster/local-cluster.js';
+import { FaultProxy } from '../cluster/fault-proxy.js';
+import { waitFor } from '../cluster/process.js';
+import { HubProcess } from './support/hub.js';
+
+const EDGE = 'edge-1';
+
+describeLocal('yurthub: node autonomy on a real control plane', () => {
+  let cluster: LocalCluster;
+  let link: FaultProxy;
+  let hub: HubProcess;
+  let edge: HollowNode;
+
+  beforeAll(async () => {
+    cluster = await LocalCluster.start({ nodeMonitorGracePeriod: '20s' });
+    const cert = await issueClientCert(cluster.info.caFile, cluster.info.caKeyFile, cluster.dir, 'hub-edge-1', `system:node:${EDGE}`, ['system:nodes']);
+    link = new FaultProxy('127.0.0.1', Number(new URL(cluster.info.server).port));
+    await link.start();
+    const hubDir = join(cluster.dir, 'hub');
+    hub = new HubProcess({
+      dir: hubDir,
+      args: [
+        `--server=https://127.0.0.1:${link.port}`,
+        `--node-name=${EDGE}`,
+        `--client-cert=${cert.certFile}`,
+        `--client-key=${cert.keyFile}`,
+        `--ca-file=${cluster.info.caFile}`,
+        `--cache-dir=${hubDir}`,
+        `--port=${await freePort()}`,
+        '--secure-port=0',
+        '--health-check-period=1s',
+        '--health-check-timeout=1s',
+        '--min-request-timeout=10s',
+        '--cache-agents=kubelet,kube-proxy,coredns,kubectl',
+      ],
+    });
+    await hub.start();
+    edge = await cluster.addNode({ name: EDGE, server: hub.url, readOnlyPort: true });
+    await cluster.addNode({ name: 'cloud-1' });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    await link?.close();
+    await cluster?.stop();
+  });
+
+  async function metric(name: string, labels: Record<string, string>): Promise<number> {
+    const text = await (await fetch(`${hub.url}/metrics`)).text();
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name + '{')) continue;
+      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
+    }
+    return total;
+  }
+
+  async function leaseRenewTime(): Promise<string> {
+    const out = await cluster.kubectl(['-n', 'kube-node-lease', 'get', 'lease', EDGE, '-o', 'jsonpath={.spec.renewTime}']);
+    return out.trim();
+  }
+
+  async function edgePods(): Promise<Array<{ name: string; uid: string; phase: string }>> {
+    return (await edge.runningPods()).filter((p) => p.namespace === 'default');
+  }
+
+  describe('online', () => {
+    it('registers the node, runs its pods and renews its lease through the hub', async () => {
+      await cluster.waitNodeReady(EDGE);
+      await cluster.kubectl(['create', 'deployment', 'app', '--image=registry.k8s.io/pause:3.10', '--replicas=3']);
+      await cluster.kubectl(['patch', 'deployment', 'app', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: { nodeSelector: { 'kubernetes.io/hostname': EDGE } } } } })]);
+      await waitFor('3 app pods Running on the edge node', async () => {
+        const pods = await edgePods();
+        return pods.length === 3 && pods.every((p) => p.phase === 'Running');
+      }, 120_000);
+      const first = await leaseRenewTime();
+      await waitFor('the lease renewed through the hub', async () => (await leaseRenewTime()) !== first, 30_000, 1000);
+      expect(await metric('yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'remote' })).toBeGreaterThan(10);
+      const debug = (await (await fetch(`${hub.url}/debug/cache`)).json()) as { resources: Array<{ component: string; resource: string; objects: number }> };
+      expect(debug.resources).toContainEqual(expect.objectContaining({ component: 'kubelet', resource: 'pods', objects: 3 }));
+    });
+
+    it('gives kubectl (a cached agent) the same `get -o json` as the apiserver', async () => {
+      const viaHub = join(cluster.dir, 'via-hub.kubeconfig');
+      const { writeKubeconfig } = await import('../cluster/local-cluster.js');
+      writeKubeconfig(viaHub, hub.url, cluster.info.caFile);
+      const direct = JSON.parse(await cluster.kubectl(['get', 'node', EDGE, '-o', 'json']));
+      const proxied = JSON.parse(await cluster.kubectl(['get', 'node', EDGE, '-o', 'json'], viaHub));
+      // The node's status moves every few seconds; identity and spec must match.
+      expect(proxied.metadata.uid).toBe(direct.metadata.uid);
+      expect(proxied.spec).toEqual(direct.spec);
+      const pods = JSON.parse(await cluster.kubectl(['get', 'pods', '-o', 'json'], viaHub));
+      expect(pods.items.map((p: { metadata: { name: string } }) => p.metadata.name).sort()).toEqual(
+        JSON.parse(await cluster.kubectl(['get', 'pods', '-o', 'json'])).items.map((p: { metadata: { name: string } }) => p.metadata.name).sort(),
+      );
+    });
+  });
+
+  describe('partitioned', () => {
+    let before: string[];
+    let viaHub: string;
+
+    beforeAll(async () => {
+      before = (await edgePods()).map((p) => p.uid).sort();
+      viaHub = join(cluster.dir, 'via-hub.kubeconfig');
+      link.cut();
+      await waitFor('the hub to see the apiserver gone', async () => (await metric('yurthub_upstream_healthy', {})) === 0, 15_000);
+    });
+
+    it('keeps the kubelet running its pods and answers it from the cache', async () => {
+      const servedBefore = await metric('yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'cache' });
+      await new Promise((r) => setTimeout(r, 12_000));
+      expect((await edgePods()).map((p) => p.uid).sort()).toEqual(before);
+      expect(await metric('yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'cache' })).toBeGreaterThan(servedBefore);
+    });
+
+    it('brings a rebooted kubelet back with the same pods, from the cache alone', async () => {
+      await edge.restart();
+      await waitFor('the rebooted kubelet running its pods again', async () => {
+        const pods = await edgePods().catch(() => []);
+        return pods.length === before.length && pods.every((p) => p.phase === 'Running') ? pods : undefined;
+      }, 90_000, 1000);
+      expect((await edgePods()).map((p) => p.uid).sort()).toEqual(before);
+    });
+
+    it('does not renew the lease in the cloud: the node is not shown Ready while it cannot report', async () => {
+      await cluster.waitNodeNotReady(EDGE, 90_000);
+    });
+
+    it('still answers kubectl get and list offline', async () => {
+      const node = JSON.parse(await cluster.kubectl(['get', 'node', EDGE, '-o', 'json'], viaHub));
+      expect(node.metadata.name).toBe(EDGE);
+      const pods = JSON.parse(await cluster.kubectl(['get', 'pods', '-o', 'json'], viaHub));
+      expect(pods.items.length).toBe(3);
+      const err = await cluster.kubectl(['delete', 'pod', pods.items[0].metadata.name, '--wait=false'], viaHub).catch((e: Error) => e.message);
+      expect(err).toMatch(/[Ff]orbidden/);
+    });
+  });
+
+  describe('healed', () => {
+    let victim: string;
+    let survivors: string[];
+
+    beforeAll(async () => {
+      // While the link is still down, the cloud deletes one pod of the edge node (force: kubelet cannot confirm).
+      const pods = await edgePods();
+      victim = pods[0]!.name;
+      survivors = pods.slice(1).map((p) => p.uid).sort();
+      await cluster.kubectl(['scale', 'deployment', 'app', '--replicas=2']);
+      await cluster.kubectl(['delete', 'pod', victim, '--grace-period=0', '--force']).catch(() => {});
+      link.restore();
+    });
+
+    it('goes back to the apiserver on its own', async () => {
+      await waitFor('the hub to see the apiserver again', async () => (await metric('yurthub_upstream_healthy', {})) === 1, 15_000);
+      await cluster.waitNodeReady(EDGE, 90_000);
+    });
+
+    it('drops the pod deleted during the partition from the node and the cache, and re-creates none', async () => {
+      await waitFor('the deleted pod gone from the kubelet', async () => {
+        const names = (await edgePods()).map((p) => p.name);
+        return !names.includes(victim) && names.length === 2;
+      }, 90_000, 1000);
+      expect((await edgePods()).map((p) => p.uid).sort()).toEqual(survivors);
+      await waitFor('the deleted pod gone from the cache', async () => {
+        const keys = (await (await fetch(`${hub.url}/debug/cache?prefix=`)).json()) as { keys: string[] };
+        return !keys.keys.some((k) => k.includes(victim));
+      }, 30_000, 1000);
+    });
+  });
+});

@@ -1,0 +1,87 @@
+import { defineErrors } from '../lib/errors.js';
+
+/**
+ * yurthub's error catalogue. Codes are stable: operators search docs/errors-yurthub.md for them, so
+ * an entry is never renamed or reused for a different meaning, only added.
+ */
+export const YurthubErrors = defineErrors({
+  // --- cache storage (yurthub/cache) ---
+  YH_ERR_CACHE_CLOSED: {
+    statusCode: 503,
+    message: 'cache store is %s',
+  },
+  YH_ERR_CACHE_OPEN: {
+    statusCode: 500,
+    message: 'cannot open cache at %s: %s',
+  },
+  YH_ERR_CACHE_LOCKED: {
+    statusCode: 500,
+    message: 'cache at %s is locked by another process (is a second yurthub running?)',
+  },
+  YH_ERR_CACHE_WRITE: {
+    statusCode: 500,
+    message: 'cache write failed (%s): %s',
+  },
+  YH_ERR_CACHE_READ: {
+    statusCode: 500,
+    message: 'cache read failed (%s): %s',
+  },
+  YH_ERR_CACHE_CORRUPT: {
+    statusCode: 500,
+    message: 'cache entry %s is corrupt: %s',
+  },
+  YH_ERR_CACHE_BAD_INPUT: {
+    statusCode: 500,
+    message: 'invalid cache input: %s',
+  },
+  // --- startup (options.ts, config.ts) ---
+  YH_ERR_INVALID_OPTION: {
+    statusCode: 400,
+    message: '%s',
+  },
+  YH_ERR_CONFIG: {
+    statusCode: 400,
+    message: '--%s: %s',
+  },
+  // --- client certificate (yurthub/certificate); messages are composed where they are thrown ---
+  YH_ERR_CERT_OPTION: {
+    statusCode: 400,
+    message: '%s',
+  },
+  YH_ERR_CERT_NOT_READY: {
+    statusCode: 503,
+    message: '%s',
+  },
+  YH_ERR_CERT_UNREACHABLE: {
+    statusCode: 503,
+    message: '%s',
+  },
+  YH_ERR_CERT_API_UNAVAILABLE: {
+    statusCode: 503,
+    message: '%s',
+  },
+  YH_ERR_CERT_API_REJECTED: {
+    statusCode: 502,
+    message: '%s',
+  },
+  YH_ERR_CERT_DENIED: {
+    statusCode: 403,
+    message: '%s',
+  },
+  YH_ERR_CERT_FAILED: {
+    statusCode: 502,
+    message: '%s',
+  },
+  YH_ERR_CERT_TIMEOUT: {
+    statusCode: 504,
+    message: '%s',
+  },
+  YH_ERR_CERT_INVALID: {
+    statusCode: 502,
+    message: '%s',
+  },
+  YH_ERR_CERT_STORE: {
+    statusCode: 500,
+    message: '%s',
+  },
+});

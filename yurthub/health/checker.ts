@@ -1,0 +1,91 @@
+/**
+ * Active health probes: GET /readyz on every apiserver each period with the hub's own identity.
+ * /readyz is what the apiserver itself says about serving; a TCP connect alone would call a
+ * starting or shutting-down apiserver healthy.
+ */
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
+import type { Logger } from '../../lib/logger.js';
+import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
+import type { Upstream, Upstreams } from './upstreams.js';
+
+export interface CheckerOptions {
+  upstreams: Upstreams;
+  periodMs: number;
+  timeoutMs: number;
+  /** The agent carrying the hub's client identity (rotated certificates replace it). */
+  agent: () => HttpsAgent | HttpAgent;
+  /** Extra headers, e.g. a bearer token when the hub authenticates with one. */
+  headers?: () => Record<string, string>;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export class HealthChecker implements Component {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  readonly close: () => Promise<void>;
+
+  constructor(private readonly options: CheckerOptions) {
+    this.log = options.logger.child({ component: 'health' });
+    this.clock = options.clock ?? systemClock;
+    this.close = once(async () => {
+      this.abort.abort();
+      await this.loop;
+    });
+  }
+
+  /** Probes every upstream once (so start() returns knowing the state), then keeps probing. */
+  async start(): Promise<void> {
+    await this.probeAll();
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.clock.delay(this.options.periodMs, this.abort.signal);
+      } catch {
+        return;
+      }
+      await this.probeAll();
+    }
+  }
+
+  async probeAll(): Promise<void> {
+    await Promise.all(this.options.upstreams.all.map((u) => this.probe(u)));
+  }
+
+  private async probe(upstream: Upstream): Promise<void> {
+    const ok = await this.ready(upstream);
+    const wasHealthy = upstream.healthy;
+    if (ok) this.options.upstreams.markHealthy(upstream, this.clock.now());
+    else this.options.upstreams.markFailed(upstream, this.clock.now());
+    if (wasHealthy !== upstream.healthy) {
+      this.log.info({ server: upstream.url.origin, healthy: upstream.healthy }, upstream.healthy ? 'apiserver healthy' : 'apiserver unhealthy');
+    }
+  }
+
+  private ready(upstream: Upstream): Promise<boolean> {
+    return new Promise((resolve) => {
+      const url = new URL('/readyz', upstream.url);
+      const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = request(url, {
+        method: 'GET',
+        agent: this.options.agent() as HttpsAgent,
+        headers: { accept: 'text/plain', 'user-agent': 'yurthub/health', ...this.options.headers?.() },
+        timeout: this.options.timeoutMs,
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+        res.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy(new Error('probe timeout')));
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * yurthub's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
+ * hubs in one test process do not collide).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CacheStore } from './cache/store.js';
+import type { Upstreams } from './health/upstreams.js';
+
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'component' | 'verb' | 'resource' | 'code' | 'served_from'>;
+  readonly inflight: Gauge;
+  readonly cacheWrites: Counter<'component' | 'kind'>;
+  readonly cacheWriteFailures: Counter<'component'>;
+
+  constructor(store: CacheStore, upstreams: Upstreams) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'yurthub_' });
+    this.requests = new Counter({
+      name: 'yurthub_proxy_requests_total',
+      help: 'Requests from node components, by where they were served from (remote, cache, hub).',
+      labelNames: ['component', 'verb', 'resource', 'code', 'served_from'],
+      registers,
+    });
+    this.inflight = new Gauge({ name: 'yurthub_proxy_inflight_requests', help: 'Requests being served now (watches included).', registers });
+    this.cacheWrites = new Counter({ name: 'yurthub_cache_writes_total', help: 'Responses and watch events written to the cache.', labelNames: ['component', 'kind'], registers });
+    this.cacheWriteFailures = new Counter({
+      name: 'yurthub_cache_write_failures_total',
+      help: 'Cache writes that failed (disk full, I/O error, undecodable response); the client was served regardless.',
+      labelNames: ['component'],
+      registers,
+    });
+    new Gauge({
+      name: 'yurthub_upstream_healthy',
+      help: '1 if the apiserver is healthy as seen from this node, else 0.',
+      labelNames: ['server'],
+      registers,
+      collect() {
+        for (const u of upstreams.all) this.set({ server: u.url.origin }, u.healthy ? 1 : 0);
+      },
+    });
+    const objects = new Gauge({ name: 'yurthub_cache_objects', help: 'Objects cached, per component and resource.', labelNames: ['component', 'resource'], registers });
+    new Gauge({
+      name: 'yurthub_cache_bytes',
+      help: 'Serialized bytes cached, per component and resource.',
+      labelNames: ['component', 'resource'],
+      registers,
+      // Scanning the cache is done at scrape time, never per request.
+      async collect() {
+        this.reset();
+        objects.reset();
+        try {
+          for (const s of await store.stats()) {
+            const resource = s.group ? `${s.resource}.${s.group}` : s.resource;
+            this.set({ component: s.component, resource }, s.bytes);
+            objects.set({ component: s.component, resource }, s.objects);
+          }
+        } catch {
+          // A closed or failing store shows as missing series, and the write-failure counter says why.
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The proxy path is a chain of small stages, `(next) => handler`, one file each, in the manner of
+ * undici's interceptors. A stage may answer the request itself or decorate the context and call next.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../lib/logger.js';
+import type { RequestInfo } from '../../lib/kube/request-info.js';
+
+export type ServedFrom = 'remote' | 'cache' | 'hub';
+
+export interface ProxyContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly log: Logger;
+  /** Set by with-request-info. */
+  info: RequestInfo;
+  /** First token of the User-Agent, lowercased; `unknown` when absent. */
+  component: string;
+  /** True when responses to this request feed the cache (cache-policy.ts). */
+  cacheable: boolean;
+  /** Request body, read whole for requests that may need an offline answer (create/update/patch). */
+  body: Buffer | undefined;
+  /** Where the answer came from, for metrics and logs. */
+  servedFrom: ServedFrom | undefined;
+}
+
+export type Handler = (ctx: ProxyContext) => Promise<void>;
+export type Stage = (next: Handler) => Handler;
+
+/** compose(a, b, c)(terminal) runs a, then b, then c, then terminal. */
+export function compose(...stages: Stage[]): (terminal: Handler) => Handler {
+  return (terminal) => stages.reduceRight<Handler>((next, stage) => stage(next), terminal);
+}

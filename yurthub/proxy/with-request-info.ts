@@ -1,0 +1,27 @@
+/**
+ * Classifies the request as the apiserver would (verb, group, version, resource, namespace, name)
+ * and names the component from its User-Agent. What cannot be classified gets a 400 Status here and
+ * goes no further: it could be neither cached nor answered offline correctly.
+ */
+import { componentFromUserAgent, parseRequestInfo } from '../../lib/kube/request-info.js';
+import { parseListOptions } from '../../lib/kube/list-options.js';
+import { badRequest } from '../../lib/kube/status.js';
+import { isYurtError } from '../../lib/errors.js';
+import type { Stage } from './context.js';
+import { replyStatus } from './respond.js';
+import { queryOf } from '../cachemanager/scope.js';
+
+export const withRequestInfo: Stage = (next) => async (ctx) => {
+  try {
+    ctx.info = parseRequestInfo(ctx.req.method ?? 'GET', ctx.req.url ?? '/');
+    // Selectors and list options are checked up front so a bad one is refused the same way online and offline.
+    if (ctx.info.isResourceRequest && (ctx.info.verb === 'list' || ctx.info.verb === 'watch' || ctx.info.verb === 'deletecollection')) {
+      parseListOptions(queryOf(ctx.req.url));
+    }
+  } catch (err) {
+    if (isYurtError(err) && err.statusCode === 400) return replyStatus(ctx, badRequest(err.message));
+    throw err;
+  }
+  ctx.component = componentFromUserAgent(ctx.req.headers['user-agent']);
+  return next(ctx);
+};

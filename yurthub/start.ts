@@ -1,0 +1,160 @@
+/**
+ * Builds yurthub's components in order, logging numbered steps, and closes them in reverse.
+ *   1 cache  2 credentials  3 upstream health  4 proxy chain  5 listeners
+ */
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../lib/logger.js';
+import { Stack, systemClock, type Clock } from '../lib/lifecycle.js';
+import type { RequestInfo } from '../lib/kube/request-info.js';
+import { LevelCacheStore } from './cache/level-store.js';
+import type { CacheStore } from './cache/store.js';
+import { CacheReader } from './cachemanager/reader.js';
+import { CacheWriter } from './cachemanager/writer.js';
+import type { HubConfig } from './config.js';
+import { HealthChecker } from './health/checker.js';
+import { Upstreams } from './health/upstreams.js';
+import { UpstreamIdentity } from './identity.js';
+import { HubMetrics } from './metrics.js';
+import { CachePolicy } from './proxy/cache-policy.js';
+import { compose, type ProxyContext } from './proxy/context.js';
+import { localHandler } from './proxy/local.js';
+import { remoteHandler } from './proxy/remote.js';
+import { upgradeHandler } from './proxy/upgrade.js';
+import { withBody } from './proxy/with-body.js';
+import { withCacheDecision } from './proxy/with-cache-decision.js';
+import { withErrors } from './proxy/with-errors.js';
+import { withMetrics } from './proxy/with-metrics.js';
+import { withRequestInfo } from './proxy/with-request-info.js';
+import { HubServer } from './server.js';
+import { startCredentials } from './credentials.js';
+
+export interface RunningHub {
+  readonly store: CacheStore;
+  readonly upstreams: Upstreams;
+  readonly metrics: HubMetrics;
+  /** Bound ports (useful when the options asked for port 0). */
+  readonly ports: { port: number; securePort: number };
+  close(): Promise<void>;
+}
+
+export interface StartDeps {
+  logger: Logger;
+  clock?: Clock;
+}
+
+const UNCLASSIFIED: RequestInfo = {
+  isResourceRequest: false, path: '', verb: '', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [],
+};
+
+export async function startHub(config: HubConfig, deps: StartDeps): Promise<RunningHub> {
+  const { options } = config;
+  const log = deps.logger;
+  const clock = deps.clock ?? systemClock;
+  const stack = new Stack();
+  let step = 0;
+  const begin = (what: string) => log.info({ step: ++step }, what);
+
+  try {
+    begin(`opening the cache at ${options.cacheDir}`);
+    // The store exists before the metrics that count its failures (they read the store's stats).
+    const late: { metrics?: HubMetrics } = {};
+    const store = new LevelCacheStore({
+      dir: join(options.cacheDir, 'cache'),
+      logger: log,
+      onWriteError: () => late.metrics?.cacheWriteFailures.inc({ component: 'store' }),
+    });
+    await store.start();
+    stack.push('cache', () => store.close());
+
+    begin('loading credentials');
+    const credentials = await startCredentials(config, log, clock);
+    stack.push('credentials', () => credentials.close());
+    const identity = new UpstreamIdentity(credentials.material());
+    credentials.onChange((material) => identity.update(material));
+    stack.push('identity', async () => identity.close());
+
+    begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
+    const upstreams = new Upstreams(options.servers, options.lbMode, clock.now);
+    const metrics = new HubMetrics(store, upstreams);
+    late.metrics = metrics;
+    const checker = new HealthChecker({
+      upstreams,
+      periodMs: options.healthCheckPeriodMs,
+      timeoutMs: options.healthCheckTimeoutMs,
+      agent: () => identity.agent(options.servers[0]!, false),
+      headers: (): Record<string, string> => {
+        const auth = identity.authorization();
+        return auth ? { authorization: auth } : {};
+      },
+      logger: log,
+      clock,
+    });
+    await checker.start();
+    stack.push('health checker', () => checker.close());
+    log.info({ healthy: upstreams.all.filter((u) => u.healthy).map((u) => u.url.origin) }, 'initial apiserver health');
+
+    begin('building the proxy chain');
+    // One promise per offline period, shared by every held watch, resolved when a server is back.
+    let healthy = deferred();
+    if (upstreams.anyHealthy) healthy.resolve();
+    upstreams.onChange(() => {
+      if (upstreams.anyHealthy) healthy.resolve();
+      else if (healthy.settled) healthy = deferred();
+    });
+    const m = metrics;
+    const writer = new CacheWriter(store, log, clock, {
+      onWrite: (component, kind) => m.cacheWrites.inc({ component, kind }),
+      onWriteFailure: (component) => m.cacheWriteFailures.inc({ component }),
+    });
+    const local = localHandler({ reader: new CacheReader(store), minRequestTimeoutMs: options.minRequestTimeoutMs, whenHealthy: () => healthy.promise });
+    const remote = remoteHandler({ upstreams, identity, writer, fallback: local, now: clock.now });
+    const chain = compose(withErrors, withMetrics(m), withRequestInfo, withBody(options.maxRequestBodyBytes), withCacheDecision(new CachePolicy(options.cacheAgents)))(remote);
+    const proxyLog = log.child({ component: 'proxy' });
+    const proxy = (req: IncomingMessage, res: ServerResponse) => {
+      const ctx: ProxyContext = { req, res, log: proxyLog, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
+      void chain(ctx);
+    };
+    const upgrade = upgradeHandler({ upstreams, identity, logger: log, now: clock.now });
+
+    begin(`listening on ${options.bindAddress}:${options.port}${config.serving && options.securePort ? ` and TLS :${options.securePort}` : ''}`);
+    const common = { bindAddress: options.bindAddress, proxy, upgrade, store, metrics: m, upstreams, isReady: () => true, logger: log };
+    const ports = { port: 0, securePort: 0 };
+    if (options.port !== 0) {
+      const plain = new HubServer({ ...common, port: options.port });
+      await plain.start();
+      stack.push('http listener', () => plain.close());
+      ports.port = plain.port;
+    }
+    if (options.securePort !== 0 && config.serving) {
+      const secure = new HubServer({ ...common, port: options.securePort, tls: config.serving });
+      await secure.start();
+      stack.push('https listener', () => secure.close());
+      ports.securePort = secure.port;
+    }
+    log.info({ ports }, 'yurthub ready');
+    return {
+      store,
+      upstreams,
+      metrics: m,
+      ports,
+      close: async () => {
+        log.info({ steps: stack.names.reverse() }, 'yurthub stopping');
+        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+      },
+    };
+  } catch (err) {
+    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    throw err;
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; settled: boolean } {
+  let resolve!: () => void;
+  const d = { promise: new Promise<void>((r) => (resolve = r)), resolve: () => {}, settled: false };
+  d.resolve = () => {
+    d.settled = true;
+    resolve();
+  };
+  return d;
+}
