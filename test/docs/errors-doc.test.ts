@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = join(import.meta.dirname, '..', '..');
-const catalogues = ['yurthub', 'tunnel', 'converter', 'manager'].map((wing) => join(root, wing, 'errors.ts')).filter(existsSync);
+const catalogues = ['yurthub', 'tunnel', 'converter', 'manager', 'lib/kube']
+  .map((dir) => join(root, dir, 'errors.ts'))
+  .filter(existsSync);
 
 async function allCodes(): Promise<Map<string, number>> {
   const codes = new Map<string, number>();
