@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { LocalCluster, KubectlError } from './local-cluster.js';
+import { LocalCluster, KubectlError, runKubectl } from './local-cluster.js';
 import { harnessBinary } from './binary.js';
 
 const execFileAsync = promisify(execFile);
@@ -33,9 +33,9 @@ class ExternalCluster implements TestCluster {
   async kubectl(args: string[]): Promise<string> {
     // Prefer the kubectl built with the harness (matches a 1.37 server); else the one on PATH.
     const bin = harnessBinary();
-    const [cmd, pre] = bin ? [bin, ['kubectl']] : ['kubectl', []];
+    if (bin) return runKubectl(bin, [`--kubeconfig=${this.kubeconfigPath}`, ...args]);
     try {
-      const { stdout } = await execFileAsync(cmd, [...pre, `--kubeconfig=${this.kubeconfigPath}`, ...args], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await execFileAsync('kubectl', [`--kubeconfig=${this.kubeconfigPath}`, ...args], { maxBuffer: 64 * 1024 * 1024 });
       return stdout;
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -3,17 +3,15 @@
  * Every node gets an address of its own (127.0.0.2, .3, ...), so "the apiserver cannot reach this
  * kubelet" and "this kubelet talks through yurthub" are real network facts, not mocks.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { harnessBinary } from './binary.js';
 import { startProcess, waitFor, type ManagedProcess } from './process.js';
 
-const execFileAsync = promisify(execFile);
 
 export interface ClusterInfo {
   pid: number;
@@ -202,14 +200,8 @@ export class LocalCluster {
   }
 
   /** kubectl built from the same Kubernetes version as the apiserver (the machine's is too old). */
-  async kubectl(args: string[], kubeconfig = this.kubeconfigPath): Promise<string> {
-    try {
-      const { stdout } = await execFileAsync(this.binary, ['kubectl', `--kubeconfig=${kubeconfig}`, ...args], { maxBuffer: 256 * 1024 * 1024 });
-      return stdout;
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      throw new KubectlError(args, e.code ?? -1, e.stdout ?? '', e.stderr ?? '');
-    }
+  kubectl(args: string[], kubeconfig = this.kubeconfigPath): Promise<string> {
+    return runKubectl(this.binary, [`--kubeconfig=${kubeconfig}`, ...args]);
   }
 
   async addNode(options: HollowNodeOptions): Promise<HollowNode> {
@@ -281,3 +273,23 @@ function tail(file: string, lines = 30): string {
 }
 
 export { issueClientCert } from './pki.js';
+
+/**
+ * Runs the harness's kubectl. argv0 'kubectl' gives it the User-Agent a real kubectl binary has
+ * ("kubectl/v1.37.x ..."), which is what yurthub's --cache-agents matches on.
+ */
+export function runKubectl(binary: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ['kubectl', ...args], { argv0: 'kubectl', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const stdout = Buffer.concat(out).toString();
+      if (code === 0) resolve(stdout);
+      else reject(new KubectlError(args, code ?? -1, stdout, Buffer.concat(err).toString()));
+    });
+  });
+}
