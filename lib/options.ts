@@ -30,8 +30,9 @@ export function parseFlags<D extends Record<string, string | number | boolean>>(
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    const flag = /'(-{1,2}[^']+)'/.exec(msg)?.[1]?.replace(/^-+/, '') ?? 'flags';
-    throw new OptionError(errorCode, flag, msg.replace(/^.*?: /, '').split('\n')[0] ?? msg);
+    const flag = /'(-{1,2}[^' ]+)/.exec(msg)?.[1]?.replace(/^-+/, '') ?? 'flags';
+    const rule = /Unknown option/.test(msg) ? 'unknown flag (see --help)' : /argument missing/.test(msg) ? 'needs a value' : /does not take an argument/.test(msg) ? 'takes no value' : msg.split('\n')[0]!;
+    throw new OptionError(errorCode, flag, rule);
   }
   const values = {} as Record<keyof D, string | boolean | undefined>;
   for (const key of Object.keys(defaults) as Array<keyof D>) {
