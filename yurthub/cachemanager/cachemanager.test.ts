@@ -18,7 +18,7 @@ const pod = (name: string, rv: string, labels: Record<string, string> = {}, node
 let store: MemoryCacheStore;
 let writer: CacheWriter;
 let reader: CacheReader;
-let now = 0;
+const now = 0;
 
 beforeEach(async () => {
   store = new MemoryCacheStore();
