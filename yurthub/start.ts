@@ -82,7 +82,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       upstreams,
       periodMs: options.healthCheckPeriodMs,
       timeoutMs: options.healthCheckTimeoutMs,
-      agent: () => identity.agent(options.servers[0]!, false),
+      agent: (url) => identity.agent(url, false),
       headers: (): Record<string, string> => {
         const auth = identity.authorization();
         return auth ? { authorization: auth } : {};

@@ -13,8 +13,8 @@ export interface CheckerOptions {
   upstreams: Upstreams;
   periodMs: number;
   timeoutMs: number;
-  /** The agent carrying the hub's client identity (rotated certificates replace it). */
-  agent: () => HttpsAgent | HttpAgent;
+  /** The agent carrying the hub's client identity to `url` (rotated certificates replace it). */
+  agent: (url: URL) => HttpsAgent | HttpAgent;
   /** Extra headers, e.g. a bearer token when the hub authenticates with one. */
   headers?: () => Record<string, string>;
   logger: Logger;
@@ -74,7 +74,7 @@ export class HealthChecker implements Component {
       const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = request(url, {
         method: 'GET',
-        agent: this.options.agent() as HttpsAgent,
+        agent: this.options.agent(upstream.url) as HttpsAgent,
         headers: { accept: 'text/plain', 'user-agent': 'yurthub/health', ...this.options.headers?.() },
         timeout: this.options.timeoutMs,
       });
