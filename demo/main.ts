@@ -1,73 +1,140 @@
 /**
- * `npm run demo`: a real local control plane (kube-apiserver, controllers, scheduler) with one cloud
- * and two edge hollow nodes, a small workload on the edge, and what to look at. `--keep` leaves it
- * running until Ctrl-C. Everything it starts is stopped on exit, on Ctrl-C and on failure.
+ * `npm run demo`: edge autonomy on a real local control plane, narrated. One cloud node and two edge
+ * nodes (real kubelet code), each edge kubelet behind its own yurthub; a workload on the edge; the edge
+ * link cut; the kubelet rebooted offline and back from yurthub's cache; the link healed. `--keep`
+ * leaves it running. Ctrl-C or any failure stops everything the demo started.
  */
 import { spawnSync } from 'node:child_process';
-import { harnessBinary, goVersion } from '../test/cluster/binary.js';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { goVersion, harnessBinary } from '../test/cluster/binary.js';
 import { LocalCluster } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
+import { hubMetric, startEdgeNode, type EdgeNode } from './edge.js';
+import { say, step, title } from './narrate.js';
 
 const keep = process.argv.includes('--keep');
-const say = (step: string) => console.log(`\n==> ${step}`);
+const EDGE_LABEL = 'openyurt.io/is-edge-worker';
 
-async function main(): Promise<void> {
-  if (!harnessBinary()) {
-    if (!goVersion()) {
-      console.error('demo: needs Go >= 1.26 to build the local control plane (https://go.dev/dl), then run `npm run demo` again.');
-      process.exit(1);
-    }
-    say('Building the local Kubernetes control plane (once; a cold build takes 15-25 minutes)');
-    const built = spawnSync(process.execPath, ['--import', 'tsx', 'test/cluster/build.ts'], { stdio: 'inherit' });
-    if (built.status !== 0) process.exit(built.status ?? 1);
-  }
+let cluster: LocalCluster | undefined;
+const edges: EdgeNode[] = [];
+let stopping: Promise<void> | undefined;
 
-  say('Starting kube-apiserver, kube-controller-manager, kube-scheduler and etcd on 127.0.0.1');
-  const cluster = await LocalCluster.start();
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('Stopping everything the demo started');
-    await cluster.stop();
+function stopAll(code: number): Promise<void> {
+  stopping ??= (async () => {
+    console.log('\n==> Stopping everything the demo started');
+    for (const e of edges) await e.close().catch(() => {});
+    const dir = cluster?.dir;
+    await cluster?.stop().catch(() => {});
+    console.log(`    processes stopped${dir ? `, ${existsSync(dir) ? 'FOLDER LEFT: ' + dir : 'temporary folder removed'}` : ''}`);
     process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(130));
-  process.on('SIGTERM', () => void stop(143));
+  })();
+  return stopping;
+}
+process.on('SIGINT', () => void stopAll(130));
+process.on('SIGTERM', () => void stopAll(143));
 
-  try {
-    console.log(`    apiserver ${cluster.info.server} (Kubernetes ${cluster.info.version})`);
-    say('Joining one cloud node and two edge nodes (real kubelet code, fake container runtime)');
-    await cluster.addNode({ name: 'cloud-1', labels: { 'openyurt.io/is-edge-worker': 'false' } });
-    for (const name of ['edge-1', 'edge-2']) {
-      await cluster.addNode({ name, labels: { 'openyurt.io/is-edge-worker': 'true' } });
-    }
-    await Promise.all([...cluster.nodes.keys()].map((n) => cluster.waitNodeReady(n)));
-    console.log(await cluster.kubectl(['get', 'nodes', '-L', 'openyurt.io/is-edge-worker']));
-
-    say('Deploying a small workload onto the edge nodes');
-    await cluster.kubectl(['create', 'deployment', 'edge-app', '--image=registry.k8s.io/pause:3.10', '--replicas=2']);
-    await cluster.kubectl(['patch', 'deployment', 'edge-app', '--type=merge', '-p',
-      JSON.stringify({ spec: { template: { spec: { nodeSelector: { 'openyurt.io/is-edge-worker': 'true' } } } } })]);
-    await waitFor('edge-app pods Running', async () => {
-      const out = await cluster.kubectl(['get', 'pods', '-l', 'app=edge-app', '-o', 'jsonpath={.items[*].status.phase}']);
-      const phases = out.split(' ').filter(Boolean);
-      return phases.length === 2 && phases.every((p) => p === 'Running');
-    }, 120_000);
-    console.log(await cluster.kubectl(['get', 'pods', '-o', 'wide']));
-
-    if (keep) {
-      say('Running. Try:');
-      console.log(`    ${cluster.binary} kubectl --kubeconfig ${cluster.kubeconfigPath} get nodes,pods -A`);
-      console.log('    Ctrl-C stops everything.');
-      await new Promise(() => {});
-    }
-    say('Demo complete');
-    await stop(0);
-  } catch (err) {
-    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-    await stop(1);
-  }
+async function running(edge: EdgeNode): Promise<string[]> {
+  return (await edge.kubelet.runningPods()).filter((p) => p.namespace === 'default' && p.phase === 'Running').map((p) => p.name).sort();
 }
 
-void main();
+async function main(): Promise<void> {
+  title('yurt-edge demo: an edge node that keeps working while the cloud is gone');
+  if (!harnessBinary()) {
+    if (!goVersion()) {
+      console.error('demo: needs Go >= 1.26 to build the local Kubernetes control plane: install it from https://go.dev/dl and run `npm run demo` again.');
+      process.exit(1);
+    }
+    await step('Building the local Kubernetes control plane (once; a cold build takes 15-25 minutes)', async () => {
+      const built = spawnSync(process.execPath, ['--import', 'tsx', 'test/cluster/build.ts'], { stdio: 'inherit' });
+      if (built.status !== 0) throw new Error('harness build failed');
+    });
+  }
+
+  const c = (cluster = await step('Starting kube-apiserver, kube-controller-manager, kube-scheduler and etcd on 127.0.0.1', () => LocalCluster.start({ nodeMonitorGracePeriod: '20s' }), (cl) => `${cl.info.server}, Kubernetes ${cl.info.version}`));
+
+  await step('Joining cloud-1 straight to the apiserver', async () => {
+    await c.addNode({ name: 'cloud-1', labels: { [EDGE_LABEL]: 'false' } });
+    await c.waitNodeReady('cloud-1');
+  });
+  for (const name of ['edge-1', 'edge-2']) {
+    edges.push(await step(`Joining ${name} through its own yurthub (bootstrap token → node certificate → LevelDB cache)`, async () => {
+      const edge = await startEdgeNode(c, name, { [EDGE_LABEL]: 'true' });
+      await c.waitNodeReady(name);
+      return edge;
+    }, (e) => `hub on ${e.hub.url}`));
+  }
+  say((await c.kubectl(['get', 'nodes', '-L', EDGE_LABEL])).trim());
+
+  await step('Deploying edge-app (4 replicas) onto the edge nodes', async () => {
+    const manifest = join(c.dir, 'edge-app.json');
+    writeFileSync(manifest, JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'edge-app', namespace: 'default' },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: { app: 'edge-app' } },
+        template: {
+          metadata: { labels: { app: 'edge-app' } },
+          spec: { nodeSelector: { [EDGE_LABEL]: 'true' }, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+        },
+      },
+    }));
+    await c.kubectl(['apply', '-f', manifest]);
+    await waitFor('4 edge-app pods running', async () => (await Promise.all(edges.map(running))).flat().length === 4, 120_000, 500);
+  });
+  say((await c.kubectl(['get', 'pods', '-o', 'wide'])).trim());
+
+  const [edge1] = edges as [EdgeNode, EdgeNode];
+  const before = await running(edge1);
+  await step(`Cutting edge-1's link to the cloud`, async () => {
+    edge1.link.cut();
+    await waitFor('the hub to notice', async () => (await hubMetric(edge1.hub, 'yurthub_upstream_healthy')) === 0, 20_000, 500);
+  }, () => 'yurthub now answers kubelet from its cache');
+
+  await step('Rebooting edge-1 while offline (kubelet killed and started again)', async () => {
+    await edge1.kubelet.restart();
+    await waitFor('the same pods running again', async () => {
+      const now = await running(edge1).catch(() => []);
+      return now.length === before.length && now.every((p, i) => p === before[i]);
+    }, 120_000, 1000);
+  }, () => `kubelet came back with the same ${before.length} pods from yurthub's cache: ${before.join(', ')}`);
+
+  await step('Waiting for the cloud to see edge-1 as NotReady (the hub never fakes heartbeats)', () => c.waitNodeNotReady('edge-1', 90_000));
+  say((await c.kubectl(['get', 'nodes'])).trim());
+  say(`edge-1's kubelet still runs: ${(await running(edge1)).join(', ')}`);
+
+  await step('Healing the link', async () => {
+    edge1.link.restore();
+    await waitFor('the hub back on the apiserver', async () => (await hubMetric(edge1.hub, 'yurthub_upstream_healthy')) === 1, 30_000, 500);
+    await c.waitNodeReady('edge-1', 90_000);
+    await waitFor('the cloud view to converge', async () => {
+      const out = await c.kubectl(['get', 'pods', '-l', 'app=edge-app', '-o', 'jsonpath={.items[*].status.phase}']);
+      const phases = out.split(' ').filter(Boolean);
+      return phases.length === 4 && phases.every((p) => p === 'Running');
+    }, 90_000, 1000);
+  }, () => 'edge-1 Ready again, all 4 pods Running in the cloud view, none re-created');
+  say((await c.kubectl(['get', 'nodes,pods', '-o', 'wide'])).trim());
+
+  title("edge-1's yurthub metrics");
+  for (const from of ['remote', 'cache']) {
+    say(`requests served from ${from}: ${await hubMetric(edge1.hub, 'yurthub_proxy_requests_total', { served_from: from })}`);
+  }
+  say(`objects cached: ${await hubMetric(edge1.hub, 'yurthub_cache_objects')}, cache write failures: ${await hubMetric(edge1.hub, 'yurthub_cache_write_failures_total')}`);
+
+  if (keep) {
+    title('Still running. Try:');
+    say(`${c.binary} kubectl --kubeconfig ${c.kubeconfigPath} get nodes,pods -A`);
+    say(`curl ${edge1.hub.url}/debug/cache   # what edge-1's hub has cached`);
+    say('Ctrl-C stops everything.');
+    await new Promise(() => {});
+  }
+  console.log('\nDemo complete.');
+  await stopAll(0);
+}
+
+main().catch(async (err: unknown) => {
+  console.error(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}`);
+  await stopAll(1);
+});

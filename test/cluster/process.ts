@@ -13,6 +13,12 @@ for (const signal of ['exit', 'SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Registers a child started elsewhere so it, too, is killed if the test process dies. */
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 export interface ManagedProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;

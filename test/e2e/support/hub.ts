@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { track } from '../../cluster/process.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -40,6 +41,7 @@ export class HubProcess {
       env: { ...process.env, LOG_LEVEL: 'info' },
     });
     this.child = child;
+    track(child);
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     child.once('exit', () => log.end());
