@@ -77,7 +77,11 @@ async function main(): Promise<void> {
         selector: { matchLabels: { app: 'edge-app' } },
         template: {
           metadata: { labels: { app: 'edge-app' } },
-          spec: { nodeSelector: { [EDGE_LABEL]: 'true' }, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+          spec: {
+            nodeSelector: { [EDGE_LABEL]: 'true' },
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'edge-app' } } }],
+            containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
+          },
         },
       },
     }));

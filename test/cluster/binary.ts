@@ -54,3 +54,42 @@ export function pinnedKubernetesVersion(): string {
   if (!m?.[1]) throw new Error('test/cluster/go.mod does not require k8s.io/kubernetes');
   return m[1];
 }
+
+/**
+ * helm v3 for the chart suites, from a Go module of its own (test/tools/helm): its k8s.io versions
+ * follow helm's, not the harness's. Cached next to the harness binary, keyed by the Go version and
+ * that module's go.mod, go.sum and Go sources.
+ */
+export const HELM_SOURCE_DIR = join(HARNESS_SOURCE_DIR, '..', 'tools', 'helm');
+
+export function helmKey(go: string): string {
+  const hash = createHash('sha256').update(go);
+  const files = readdirSync(HELM_SOURCE_DIR)
+    .filter((f) => f.endsWith('.go') || f === 'go.mod' || f === 'go.sum')
+    .sort();
+  for (const f of files) hash.update(f).update(readFileSync(join(HELM_SOURCE_DIR, f)));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The path helm for the current module has, built or not; undefined without Go (YURT_HELM_BIN overrides). */
+export function expectedHelmPath(): string | undefined {
+  if (process.env.YURT_HELM_BIN) return process.env.YURT_HELM_BIN;
+  const go = goVersion();
+  if (!go) return undefined;
+  return join(harnessCacheRoot(), `helm-${helmKey(go)}`, 'helm');
+}
+
+/** The helm binary if it has been built for the current module. */
+export function helmBinary(): string | undefined {
+  const path = expectedHelmPath();
+  return path && existsSync(path) ? path : undefined;
+}
+
+/** The helm version pinned in test/tools/helm/go.mod, and the Kubernetes minor its client-go speaks. */
+export function pinnedHelmVersions(): { helm: string; kubeMajor: string; kubeMinor: string } {
+  const mod = readFileSync(join(HELM_SOURCE_DIR, 'go.mod'), 'utf8');
+  const helm = /helm\.sh\/helm\/v3 (v3\.[0-9.]+)/.exec(mod)?.[1];
+  const clientGo = /k8s\.io\/client-go v0\.([0-9]+)\.[0-9]+/.exec(mod)?.[1];
+  if (!helm || !clientGo) throw new Error('test/tools/helm/go.mod does not require helm.sh/helm/v3 and k8s.io/client-go');
+  return { helm, kubeMajor: '1', kubeMinor: clientGo };
+}

@@ -123,6 +123,8 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 	c.Address = o.nodeIP
 	c.NodeStatusUpdateFrequency.Duration = o.statusFrequency
 	c.TLSCertFile, c.TLSPrivateKeyFile = o.tlsCertFile, o.tlsKeyFile
+	// Test logs run to 100 MB; kubelet's rotation at the 10 Mi default would cut a follow mid-stream.
+	c.ContainerLogMaxSize = "2Gi"
 	c.Authentication = kubeletconfig.KubeletAuthentication{
 		X509:      kubeletconfig.KubeletX509Authentication{ClientCAFile: o.clientCAFile},
 		Webhook:   kubeletconfig.KubeletWebhookAuthentication{Enabled: true, CacheTTL: c.Authentication.Webhook.CacheTTL},
@@ -153,9 +155,14 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 		return fmt.Errorf("fake runtime: %w", err)
 	}
 	defer fakeRuntime.Stop()
-	runtimeService, err := remote.NewRemoteRuntimeServiceBuilder().WithEndpoint(endpoint).WithConnectionTimeout(15 * time.Second).Build(ctx)
+	remoteRuntime, err := remote.NewRemoteRuntimeServiceBuilder().WithEndpoint(endpoint).WithConnectionTimeout(15 * time.Second).Build(ctx)
 	if err != nil {
 		return fmt.Errorf("runtime service: %w", err)
+	}
+	// Real log files and a real CRI streaming server on the node's address (streaming.go).
+	runtimeService, err := newStreamingRuntime(remoteRuntime, o.nodeIP, filepath.Join(root, "containers"))
+	if err != nil {
+		return fmt.Errorf("streaming runtime: %w", err)
 	}
 
 	tlsOptions, err := kubeletapp.InitializeTLS(ctx, f, c)

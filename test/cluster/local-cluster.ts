@@ -121,8 +121,8 @@ export class HollowNode {
     if (!this.readOnlyPort) throw new Error(`node ${this.name} was started without readOnlyPort`);
     const res = await fetch(`http://${this.ip}:${this.readOnlyPort}/pods`);
     if (!res.ok) throw new Error(`kubelet /pods answered ${res.status}`);
-    const list = (await res.json()) as { items: Array<{ metadata: { name: string; namespace: string; uid: string }; status?: { phase?: string } }> };
-    return list.items.map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace, uid: p.metadata.uid, phase: p.status?.phase ?? '' }));
+    const list = (await res.json()) as { items: null | Array<{ metadata: { name: string; namespace: string; uid: string }; status?: { phase?: string } }> };
+    return (list.items ?? []).map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace, uid: p.metadata.uid, phase: p.status?.phase ?? '' }));
   }
 
   /** Graceful stop (SIGTERM). */

@@ -1,0 +1,405 @@
+/**
+ * The Helm charts against the real thing: helm v3 built from the Go module proxy (test/tools/helm),
+ * a real kube-apiserver with RBAC and the Node authorizer, and real kubelets. Lint is strict, every
+ * rendered object passes server-side dry-run, an install creates every object, and each identity
+ * the charts create can do exactly what its component needs and nothing more.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { helmBinary, expectedHelmPath } from '../cluster/binary.js';
+import { describeLocal } from '../cluster/e2e-gate.js';
+import { KubectlError, LocalCluster, type HollowNode } from '../cluster/local-cluster.js';
+import { waitFor } from '../cluster/process.js';
+
+const CHARTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts');
+const COMPONENTS = ['yurthub', 'yurt-tunnel-server', 'yurt-tunnel-agent', 'yurt-manager'];
+const UMBRELLA = join(CHARTS, 'yurt-edge');
+const NS = 'yurt-system';
+const RELEASE = 'yurt-edge';
+const IMAGE = 'ghcr.io/yurt-edge/yurt-edge:0.1.0';
+
+const helm = helmBinary();
+if (!helm) {
+  const why = `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): run \`npm run harness:build\``;
+  if (process.env.CI === 'true') throw new Error(`charts e2e cannot run under CI=true: ${why}`);
+  console.warn(`\n!!! E2E SKIPPED (charts): ${why} !!!\n`);
+}
+const describeCharts: typeof describe = helm ? describeLocal : (describe.skip as typeof describe);
+
+/** Every option switched away from its default, so the dry-run sees every template branch. */
+const VARIANT_VALUES = {
+  global: { image: { repository: 'registry.example.com/yurt-edge', tag: '9.9.9' }, imagePullSecrets: ['regcred'] },
+  yurthub: {
+    servers: ['https://10.0.0.10:6443', 'https://10.0.0.11:6443'],
+    credentials: { mode: 'kubeletCertificate' },
+    extraArgs: ['--min-request-timeout=900s'],
+  },
+  'yurt-tunnel-server': {
+    replicaCount: 3,
+    interceptor: { enabled: true },
+    egressSelector: { allowedCallers: ['kube-apiserver'] },
+    tls: { cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n' },
+    service: { type: 'NodePort', nodePorts: { agent: 31262 } },
+  },
+  'yurt-tunnel-agent': { servers: ['wss://tunnel.example.com:10262'], allowedPorts: [9100] },
+  'yurt-manager': { replicaCount: 1, leaderElection: { enabled: false } },
+};
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+
+type Container = k8s.V1Container;
+
+function run(binary: string, args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+    });
+  });
+}
+
+function parse(yaml: string): Obj[] {
+  return (k8s.loadAllYaml(yaml) as Array<Obj | null>).filter((o): o is Obj => !!o);
+}
+
+function podSpec(o: Obj): k8s.V1PodSpec {
+  if (o.kind === 'Pod') return o.spec as unknown as k8s.V1PodSpec;
+  return (o.spec as { template: { spec: k8s.V1PodSpec } }).template.spec;
+}
+
+function find(objects: Obj[], kind: string, name: string): Obj {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name} among ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+}
+
+/** The static-pod manifest the yurthub chart publishes, with its placeholders filled in as yurtctl would. */
+function staticPod(objects: Obj[], fill: Record<string, string> = {}): { text: string; pod: Obj } {
+  const cm = find(objects, 'ConfigMap', 'yurthub-static-pod');
+  let text = cm.data?.['yurthub.yaml'] ?? '';
+  for (const [k, v] of Object.entries(fill)) text = text.replaceAll(k, v);
+  const [pod] = parse(text);
+  if (!pod) throw new Error('the static pod manifest is empty');
+  return { text, pod };
+}
+
+/** `kubectl auth can-i --list` as a map "resource|names|urls" → verbs. */
+function parseRules(table: string): Map<string, Set<string>> {
+  const lines = table.split('\n').filter((l) => l.trim());
+  const header = lines.shift() ?? '';
+  const starts = ['Resources', 'Non-Resource URLs', 'Resource Names', 'Verbs'].map((h) => header.indexOf(h));
+  if (starts.some((s) => s < 0)) throw new Error(`unexpected can-i --list header: ${header}`);
+  const rules = new Map<string, Set<string>>();
+  for (const line of lines) {
+    const [resource, urls, names, verbs] = starts.map((s, i) => line.slice(s, starts[i + 1] ?? line.length).trim());
+    const key = `${resource}|${names}|${urls}`;
+    const set = rules.get(key) ?? new Set<string>();
+    for (const v of (verbs ?? '').replace(/^\[|\]$/g, '').split(/\s+/).filter(Boolean)) set.add(v);
+    rules.set(key, set);
+  }
+  return rules;
+}
+
+/** What `subject` may do beyond `baseline` (a service account nobody granted anything). */
+function extraRules(subject: Map<string, Set<string>>, baseline: Map<string, Set<string>>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [key, verbs] of subject) {
+    const extra = [...verbs].filter((v) => !baseline.get(key)?.has(v)).sort();
+    if (extra.length) out[key] = extra;
+  }
+  return out;
+}
+
+describeCharts('charts: lint, server-side dry-run, install and least-privilege RBAC', () => {
+  let cluster: LocalCluster;
+  let edge: HollowNode;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  let defaults: Obj[];
+  let variant: Obj[];
+  let variantFile: string;
+
+  async function helmRun(args: string[]): Promise<Result> {
+    return run(helm!, [...args, `--kubeconfig=${cluster.kubeconfigPath}`], env);
+  }
+
+  async function helmOk(args: string[]): Promise<string> {
+    const r = await helmRun(args);
+    if (r.code !== 0) throw new Error(`helm ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  async function dryRun(name: string, yaml: string): Promise<string> {
+    const file = join(work, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    return cluster.kubectl(['apply', '--dry-run=server', '-f', file]);
+  }
+
+  async function can(as: string[], ...args: string[]): Promise<boolean> {
+    try {
+      return (await cluster.kubectl(['auth', 'can-i', ...as, ...args])).trim() === 'yes';
+    } catch (err) {
+      if (err instanceof KubectlError && err.code === 1 && err.stdout.trim() === 'no') return false;
+      throw err;
+    }
+  }
+
+  const sa = (name: string) => [`--as=system:serviceaccount:${NS}:${name}`];
+
+  async function rulesOf(as: string[], namespace: string): Promise<Map<string, Set<string>>> {
+    return parseRules(await cluster.kubectl(['auth', 'can-i', '--list', '-n', namespace, ...as]));
+  }
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'yurt-charts-'));
+    // helm keeps its own state apart from the user's.
+    env = { ...process.env, HELM_CACHE_HOME: join(work, 'cache'), HELM_CONFIG_HOME: join(work, 'config'), HELM_DATA_HOME: join(work, 'data') };
+    for (const d of ['cache', 'config', 'data']) mkdirSync(join(work, d));
+    variantFile = join(work, 'variant-values.json');
+    writeFileSync(variantFile, JSON.stringify(VARIANT_VALUES, null, 2));
+    cluster = await LocalCluster.start();
+    // One cloud and one edge node: the scheduler shows where each component may run.
+    const [, edgeNode] = await Promise.all([
+      cluster.addNode({ name: 'cloud-1', labels: { 'openyurt.io/is-edge-worker': 'false' } }),
+      cluster.addNode({ name: 'edge-1', labels: { 'openyurt.io/is-edge-worker': 'true' } }),
+    ]);
+    edge = edgeNode;
+    await cluster.kubectl(['create', 'namespace', NS]);
+    // The baseline identity: a service account nobody granted anything.
+    await cluster.kubectl(['create', 'serviceaccount', 'nobody', '-n', NS]);
+    defaults = parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS]));
+    variant = parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS, '-f', variantFile]));
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    if (work && !process.env.KEEP_CLUSTER_DIR) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('helm is v3 from the Go module proxy', async () => {
+    const version = await helmOk(['version', '--short']);
+    expect(version).toMatch(/^v3\.\d+\.\d+/);
+  });
+
+  it.each([...COMPONENTS, 'yurt-edge'])('helm lint --strict %s is clean', async (chart) => {
+    const r = await helmRun(['lint', '--strict', join(CHARTS, chart)]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it('helm lint --strict is clean with every option changed from its default', async () => {
+    const r = await helmRun(['lint', '--strict', UMBRELLA, '-f', variantFile]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it('values.schema.json rejects unknown keys and bad values', async () => {
+    for (const set of ['yurthub.cachDir=/x', 'yurt-tunnel-server.replicaCount=0', 'yurt-manager.logLevel=loud', 'yurthub.credentials.mode=password', 'tunnel.enabled=true']) {
+      const r = await helmRun(['template', RELEASE, UMBRELLA, '--set', set]);
+      expect(r.code, set).not.toBe(0);
+      expect(r.stderr, set).toContain("values don't meet the specifications of the schema");
+    }
+  });
+
+  it('renders one image for every program, differing by command, with probes, resources and a securityContext', () => {
+    const workloads = defaults.filter((o) => ['Deployment', 'DaemonSet'].includes(o.kind));
+    const pods: Array<[string, k8s.V1PodSpec]> = [...workloads.map((o) => [o.metadata.name, podSpec(o)] as [string, k8s.V1PodSpec]), ['yurt-hub (static)', podSpec(staticPod(defaults).pod)]];
+    const commands: Record<string, string[]> = {};
+    for (const [name, spec] of pods) {
+      const [c] = spec.containers as [Container];
+      commands[name] = c.command ?? [];
+      expect(c.image, name).toBe(IMAGE);
+      expect(c.livenessProbe?.httpGet, name).toBeDefined();
+      expect(c.readinessProbe?.httpGet, name).toBeDefined();
+      expect(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.cpu && c.resources.limits.memory, name).toBeTruthy();
+      expect(c.securityContext?.allowPrivilegeEscalation, name).toBe(false);
+      expect(c.securityContext?.readOnlyRootFilesystem, name).toBe(true);
+      expect(c.securityContext?.capabilities?.drop, name).toEqual(['ALL']);
+      expect(spec.securityContext?.seccompProfile?.type, name).toBe('RuntimeDefault');
+    }
+    expect(commands).toEqual({
+      'yurt-tunnel-server': ['yurt-tunnel', 'server'],
+      'yurt-manager': ['yurt-manager'],
+      'yurt-tunnel-agent': ['yurt-tunnel', 'agent'],
+      'yurt-hub (static)': ['yurthub'],
+    });
+
+    const probes = (spec: k8s.V1PodSpec) => {
+      const [c] = spec.containers as [Container];
+      return [c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path, c.livenessProbe?.httpGet?.port];
+    };
+    expect(probes(podSpec(staticPod(defaults).pod))).toEqual(['/v1/healthz', '/readyz', 10261]);
+    expect(probes(podSpec(find(defaults, 'Deployment', 'yurt-tunnel-server')))).toEqual(['/healthz', '/readyz', 'metrics']);
+    expect(probes(podSpec(find(defaults, 'DaemonSet', 'yurt-tunnel-agent')))).toEqual(['/healthz', '/readyz', 10266]);
+    expect(probes(podSpec(find(defaults, 'Deployment', 'yurt-manager')))).toEqual(['/healthz', '/readyz', 'metrics']);
+
+    // Cloud components run as non-root; the node components need the host's root-owned credentials but no capability.
+    for (const name of ['yurt-tunnel-server', 'yurt-manager']) {
+      const spec = podSpec(find(defaults, 'Deployment', name));
+      expect(spec.securityContext?.runAsNonRoot, name).toBe(true);
+      expect((find(defaults, 'Deployment', name).spec as { replicas: number }).replicas, name).toBeGreaterThanOrEqual(2);
+    }
+    const agent = podSpec(find(defaults, 'DaemonSet', 'yurt-tunnel-agent'));
+    expect(agent.hostNetwork).toBe(true);
+    expect(agent.nodeSelector).toEqual({ 'openyurt.io/is-edge-worker': 'true' });
+    expect(agent.automountServiceAccountToken).toBe(false);
+    expect(agent.containers[0]?.securityContext?.privileged).toBe(false);
+    expect(find(defaults, 'ServiceAccount', 'yurt-tunnel-agent')).toMatchObject({ automountServiceAccountToken: false });
+
+    const variantImages = variant.filter((o) => ['Deployment', 'DaemonSet'].includes(o.kind)).map((o) => podSpec(o).containers[0]?.image);
+    expect(new Set(variantImages)).toEqual(new Set(['registry.example.com/yurt-edge:9.9.9']));
+  });
+
+  it('the umbrella chart is accepted by the apiserver (server-side dry-run), with defaults and with every option changed', async () => {
+    const out = await dryRun('defaults', await helmOk(['template', RELEASE, UMBRELLA, '-n', NS]));
+    expect(out.split('\n').filter((l) => l.includes('(server dry run)'))).toHaveLength(defaults.length);
+    const outVariant = await dryRun('variant', await helmOk(['template', RELEASE, UMBRELLA, '-n', NS, '-f', variantFile]));
+    expect(outVariant.split('\n').filter((l) => l.includes('(server dry run)'))).toHaveLength(variant.length);
+    expect(variant.map((o) => o.kind)).toContain('Secret');
+  });
+
+  it("yurthub's static-pod manifest is a Pod the apiserver accepts once yurtctl fills in its placeholders", async () => {
+    const cm = find(defaults, 'ConfigMap', 'yurthub-static-pod');
+    expect(cm.metadata.annotations?.['yurt-edge.io/placeholders']).toBe('__APISERVER_URLS__,__BOOTSTRAP_TOKEN__');
+    const { text, pod } = staticPod(defaults, { __APISERVER_URLS__: cluster.info.server, __BOOTSTRAP_TOKEN__: 'abcdef.0123456789abcdef' });
+    expect(text).not.toContain('__');
+    const spec = podSpec(pod);
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.containers[0]?.args).toEqual(expect.arrayContaining([`--server=${cluster.info.server}`, '--bootstrap-token=abcdef.0123456789abcdef', '--bind-address=127.0.0.1', '--port=10261']));
+    expect(await dryRun('static-pod', text)).toContain('pod/yurt-hub created (server dry run)');
+    // Every credential mode renders a valid pod too.
+    for (const mode of ['kubeletCertificate', 'kubeconfig']) {
+      const objects = parse(await helmOk(['template', RELEASE, join(CHARTS, 'yurthub'), '-n', NS, '--set', `credentials.mode=${mode}`, '--set', `servers={${cluster.info.server}}`]));
+      const manifest = staticPod(objects).text;
+      expect(manifest, mode).not.toContain('__');
+      expect(await dryRun(`static-pod-${mode}`, manifest), mode).toContain('pod/yurt-hub created (server dry run)');
+    }
+  });
+
+  it('helm install of the umbrella chart creates every object', async () => {
+    await helmOk(['install', RELEASE, UMBRELLA, '-n', NS, '--create-namespace', '--timeout=2m']);
+    const status = await helmOk(['status', RELEASE, '-n', NS, '-o', 'json']);
+    expect((JSON.parse(status) as { info: { status: string } }).info.status).toBe('deployed');
+
+    const manifest = await helmOk(['get', 'manifest', RELEASE, '-n', NS]);
+    const expected = parse(manifest).map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
+    expect(expected).toHaveLength(defaults.length);
+    const file = join(work, 'installed.yaml');
+    writeFileSync(file, manifest);
+    const live = await cluster.kubectl(['get', '-f', file, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\\n"}{end}']);
+    expect(live.trim().split('\n').sort()).toEqual(expected);
+    // The leader-election Role lives beside its Lease in kube-system, not in the release namespace.
+    expect(expected).toContain('Role/kube-system/yurt-manager-leader-election');
+    expect(expected).toContain('RoleBinding/kube-system/yurt-manager-leader-election');
+  });
+
+  it('schedules the tunnel server and yurt-manager on cloud nodes and the tunnel agent on edge nodes only', async () => {
+    const placement = await waitFor('every yurt-edge pod to be scheduled', async () => {
+      const pods = await cluster.core().listNamespacedPod({ namespace: NS });
+      if (pods.items.length < 5 || pods.items.some((p) => !p.spec?.nodeName)) return undefined;
+      return pods.items.map((p) => `${p.metadata?.labels?.['app.kubernetes.io/name']}@${p.spec?.nodeName}`).sort();
+    }, 60_000, 500);
+    expect(placement).toEqual([
+      'yurt-manager@cloud-1',
+      'yurt-manager@cloud-1',
+      'yurt-tunnel-agent@edge-1',
+      'yurt-tunnel-server@cloud-1',
+      'yurt-tunnel-server@cloud-1',
+    ]);
+    const ds = await cluster.apps().readNamespacedDaemonSet({ name: 'yurt-tunnel-agent', namespace: NS });
+    expect(ds.status?.desiredNumberScheduled).toBe(1);
+  });
+
+  it('yurt-manager may watch nodes and watch/patch/update pods and renew its own Lease in kube-system, and nothing else', async () => {
+    const nobody = sa('nobody');
+    expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
+      'pods|[]|[]': ['get', 'list', 'patch', 'update', 'watch'],
+      'nodes|[]|[]': ['get', 'list', 'watch'],
+      'leases.coordination.k8s.io|[]|[]': ['create'],
+      'leases.coordination.k8s.io|[yurt-manager]|[]': ['get', 'update'],
+    });
+    expect(extraRules(await rulesOf(sa('yurt-manager'), 'default'), await rulesOf(nobody, 'default'))).toEqual({
+      'pods|[]|[]': ['get', 'list', 'patch', 'update', 'watch'],
+      'nodes|[]|[]': ['get', 'list', 'watch'],
+    });
+    const m = sa('yurt-manager');
+    for (const verb of ['get', 'list', 'watch', 'patch', 'update']) expect(await can(m, verb, 'pods', '--all-namespaces'), `${verb} pods`).toBe(true);
+    for (const verb of ['get', 'list', 'watch']) expect(await can(m, verb, 'nodes'), `${verb} nodes`).toBe(true);
+    expect(await can(m, 'create', 'leases', '-n', 'kube-system')).toBe(true);
+    expect(await can(m, 'update', 'leases/yurt-manager', '-n', 'kube-system')).toBe(true);
+    const denied: string[][] = [
+      ['delete', 'pods', '-n', 'default'],
+      ['create', 'pods', '-n', 'default'],
+      ['create', 'pods/eviction', '-n', 'default'],
+      ['create', 'pods/exec', '-n', 'default'],
+      ['get', 'secrets', '-n', 'kube-system'],
+      ['list', 'configmaps', '-n', 'default'],
+      ['patch', 'nodes'],
+      ['update', 'nodes/status'],
+      ['delete', 'nodes'],
+      ['delete', 'leases/yurt-manager', '-n', 'kube-system'],
+      ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],
+      ['list', 'leases', '-n', 'kube-system'],
+      ['create', 'leases', '-n', NS],
+    ];
+    for (const args of denied) expect(await can(m, ...args), args.join(' ')).toBe(false);
+  });
+
+  it('the tunnel server may only read nodes; the tunnel agent may do nothing at all', async () => {
+    const nobody = await rulesOf(sa('nobody'), NS);
+    expect(extraRules(await rulesOf(sa('yurt-tunnel-server'), NS), nobody)).toEqual({ 'nodes|[]|[]': ['get', 'list', 'watch'] });
+    expect(extraRules(await rulesOf(sa('yurt-tunnel-agent'), NS), nobody)).toEqual({});
+    const s = sa('yurt-tunnel-server');
+    for (const verb of ['get', 'list', 'watch']) expect(await can(s, verb, 'nodes'), `${verb} nodes`).toBe(true);
+    for (const args of [['create', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'], ['patch', 'nodes/status'], ['get', 'nodes/proxy'], ['create', 'nodes/proxy'], ['list', 'pods', '-A'], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
+      expect(await can(s, ...args), args.join(' ')).toBe(false);
+    }
+    for (const args of [['get', 'nodes'], ['get', 'pods', '-n', NS], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
+      expect(await can(sa('yurt-tunnel-agent'), ...args), args.join(' ')).toBe(false);
+    }
+  });
+
+  it("a node may get yurthub's manifest ConfigMap with its own credentials, and nothing more of it", async () => {
+    // The real kubelet client certificate of edge-1: the Node authorizer and RBAC judge it as they would yurthub.
+    await cluster.waitNodeReady('edge-1');
+    const asNode = (args: string[]) => cluster.kubectl(args, edge.kubeconfig);
+    const cm = JSON.parse(await asNode(['get', 'configmap', 'yurthub-static-pod', '-n', NS, '-o', 'json'])) as Obj;
+    expect(cm.data?.['yurthub.yaml']).toContain('kind: Pod');
+    for (const args of [
+      ['get', 'configmaps', '-n', NS],
+      ['get', 'configmap', 'kube-root-ca.crt', '-n', NS],
+      ['delete', 'configmap', 'yurthub-static-pod', '-n', NS],
+      ['get', 'secrets', '-n', NS],
+    ]) {
+      await expect(asNode(args), args.join(' ')).rejects.toThrow(/forbidden/i);
+    }
+    const node = ['--as=system:node:edge-1', '--as-group=system:nodes'];
+    expect(await can(node, 'get', 'configmap/yurthub-static-pod', '-n', NS)).toBe(true);
+    expect(await can(node, 'update', 'configmap/yurthub-static-pod', '-n', NS)).toBe(false);
+    expect(await can(node, 'list', 'configmaps', '-n', NS)).toBe(false);
+  });
+
+  it('helm uninstall removes every object again, cluster-scoped and in kube-system included', async () => {
+    await helmOk(['uninstall', RELEASE, '-n', NS, '--wait', '--timeout=2m']);
+    const left = await cluster.kubectl(['get', '-f', join(work, 'installed.yaml'), '--ignore-not-found', '-o', 'name']);
+    expect(left.trim()).toBe('');
+  });
+});
