@@ -17,7 +17,7 @@ const wingRule = (self) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/cluster/bin/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/cluster/bin/**', 'coverage/**', '.tmp/**', '.scratch*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
