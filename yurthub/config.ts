@@ -3,7 +3,7 @@
  * (from a kubeconfig, certificate files, or a bootstrap token), read once at startup.
  */
 import { readFile } from 'node:fs/promises';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeconfigError, readKubeconfig } from '../lib/kubeconfig.js';
 import type { Logger } from '../lib/logger.js';
 import { YurthubErrors } from './errors.js';
 import type { IdentityMaterial } from './identity.js';
@@ -25,28 +25,14 @@ async function readOrFail(flag: string, path: string): Promise<Buffer> {
   }
 }
 
-function fromBase64(data: string | undefined): Buffer | undefined {
-  return data ? Buffer.from(data, 'base64') : undefined;
-}
-
 async function fromKubeconfig(path: string): Promise<IdentityMaterial> {
-  const kc = new KubeConfig();
   try {
-    kc.loadFromString((await readOrFail('kubeconfig', path)).toString('utf8'));
+    const kc = await readKubeconfig(path);
+    return { ca: kc.ca, certPem: kc.certPem, keyPem: kc.keyPem, token: kc.token, insecureSkipTlsVerify: kc.insecureSkipTlsVerify };
   } catch (err) {
-    if (err instanceof Error && 'code' in err) throw err;
-    throw YurthubErrors.YH_ERR_CONFIG('kubeconfig', `${path} is not a valid kubeconfig: ${(err as Error).message}`);
+    const reason = err instanceof KubeconfigError ? err.message : ((err as NodeJS.ErrnoException).code ?? String(err));
+    throw YurthubErrors.YH_ERR_CONFIG('kubeconfig', `${path}: ${reason}`);
   }
-  const cluster = kc.getCurrentCluster();
-  const user = kc.getCurrentUser();
-  if (!cluster) throw YurthubErrors.YH_ERR_CONFIG('kubeconfig', `${path} has no current cluster`);
-  return {
-    ca: fromBase64(cluster.caData) ?? (cluster.caFile ? await readOrFail('kubeconfig', cluster.caFile) : undefined),
-    certPem: fromBase64(user?.certData) ?? (user?.certFile ? await readOrFail('kubeconfig', user.certFile) : undefined),
-    keyPem: fromBase64(user?.keyData) ?? (user?.keyFile ? await readOrFail('kubeconfig', user.keyFile) : undefined),
-    token: user?.token,
-    insecureSkipTlsVerify: cluster.skipTLSVerify,
-  };
 }
 
 export async function resolveConfig(options: Readonly<YurthubOptions>, logger: Logger): Promise<HubConfig> {

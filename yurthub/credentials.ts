@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/lifecycle.js';
-import { CertificateManager } from './certificate/manager.js';
 import type { HubConfig } from './config.js';
 import type { IdentityMaterial } from './identity.js';
 
@@ -22,6 +21,8 @@ export async function startCredentials(config: HubConfig, logger: Logger, clock:
     return { material: () => material, onChange: () => {}, close: async () => {} };
   }
   const { options } = config;
+  // Loaded only in bootstrap mode: the x509 stack is ~17 MB of resident memory a node need not pay otherwise.
+  const { CertificateManager } = await import('./certificate/manager.js');
   const manager = new CertificateManager({
     servers: [...options.servers],
     caFile: options.caFile,

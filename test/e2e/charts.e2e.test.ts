@@ -15,6 +15,10 @@ import { helmBinary, expectedHelmPath } from '../cluster/binary.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { KubectlError, LocalCluster, type HollowNode } from '../cluster/local-cluster.js';
 import { waitFor } from '../cluster/process.js';
+import { parseOptions as parseHubFlags } from '../../yurthub/options.js';
+import { parseOptions as parseTunnelServerFlags } from '../../tunnel/server/options.js';
+import { parseOptions as parseTunnelAgentFlags } from '../../tunnel/agent/options.js';
+import { parseOptions as parseManagerFlags } from '../../manager/options.js';
 
 const CHARTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts');
 const COMPONENTS = ['yurthub', 'yurt-tunnel-server', 'yurt-tunnel-agent', 'yurt-manager'];
@@ -154,9 +158,9 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
 
   async function can(as: string[], ...args: string[]): Promise<boolean> {
     try {
-      return (await cluster.kubectl(['auth', 'can-i', ...as, ...args])).trim() === 'yes';
+      return /^yes\b/.test((await cluster.kubectl(['auth', 'can-i', ...as, ...args])).trim());
     } catch (err) {
-      if (err instanceof KubectlError && err.code === 1 && err.stdout.trim() === 'no') return false;
+      if (err instanceof KubectlError && err.code === 1 && /^no\b/.test(err.stdout.trim())) return false;
       throw err;
     }
   }
@@ -182,6 +186,11 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     ]);
     edge = edgeNode;
     await cluster.kubectl(['create', 'namespace', NS]);
+    // Pods (even dry-run ones) are admitted only once their namespace's default ServiceAccount exists.
+    await waitFor('the default ServiceAccounts', async () => {
+      const out = await cluster.kubectl(['get', 'serviceaccounts', '-A', '--field-selector=metadata.name=default', '-o', 'jsonpath={.items[*].metadata.namespace}']);
+      return ['kube-system', NS].every((ns) => out.split(' ').includes(ns));
+    }, 60_000, 250);
     // The baseline identity: a service account nobody granted anything.
     await cluster.kubectl(['create', 'serviceaccount', 'nobody', '-n', NS]);
     defaults = parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS]));
@@ -268,6 +277,42 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(new Set(variantImages)).toEqual(new Set(['registry.example.com/yurt-edge:9.9.9']));
   });
 
+  it("every program accepts the flags the charts give it, and the probes hit the port it listens on", () => {
+    // What kubelet would pass: $(VAR) expanded from the downward API, yurtctl's placeholders filled in.
+    const argv = (c: Container) =>
+      [...(c.command ?? []).slice(c.command?.[0] === 'yurt-tunnel' ? 2 : 1), ...(c.args ?? [])].map((a) =>
+        a.replace('$(NODE_NAME)', 'edge-1').replace('$(NODE_IP)', '10.0.0.7').replace('__APISERVER_URLS__', 'https://10.0.0.10:6443').replace('__BOOTSTRAP_TOKEN__', 'abcdef.0123456789abcdef'),
+      );
+    const probePort = (c: Container) => c.readinessProbe?.httpGet?.port;
+    const portNamed = (c: Container, name: unknown) => (typeof name === 'number' ? name : c.ports?.find((p) => p.name === name)?.containerPort);
+    for (const [label, objects] of [['defaults', defaults], ['variant', variant]] as const) {
+      const hub = podSpec(staticPod(objects).pod).containers[0]!;
+      const hubFlags = parseHubFlags(argv(hub));
+      expect(portNamed(hub, probePort(hub)), label).toBe(hubFlags.port);
+      expect(hubFlags.bindAddress, label).toBe(hub.readinessProbe?.httpGet?.host);
+
+      const server = podSpec(find(objects, 'Deployment', 'yurt-tunnel-server')).containers[0]!;
+      const serverFlags = parseTunnelServerFlags(argv(server));
+      expect(portNamed(server, probePort(server)), label).toBe(serverFlags.metricsAddress.port);
+      expect(portNamed(server, 'agent'), label).toBe(serverFlags.agentAddress.port);
+
+      const agent = podSpec(find(objects, 'DaemonSet', 'yurt-tunnel-agent')).containers[0]!;
+      const agentFlags = parseTunnelAgentFlags(argv(agent));
+      expect(portNamed(agent, probePort(agent)), label).toBe(agentFlags.metricsAddress.port);
+      expect(agentFlags.metricsAddress.host, label).toBe(agent.readinessProbe?.httpGet?.host);
+
+      const manager = podSpec(find(objects, 'Deployment', 'yurt-manager')).containers[0]!;
+      const managerFlags = parseManagerFlags(argv(manager));
+      expect(portNamed(manager, probePort(manager)), label).toBe(managerFlags.port);
+    }
+    // The defaults: agents find every server replica through the headless Service; the Lease is in kube-system.
+    const agentFlags = parseTunnelAgentFlags(argv(podSpec(find(defaults, 'DaemonSet', 'yurt-tunnel-agent')).containers[0]!));
+    expect(agentFlags.servers.map((u) => `${u.protocol}//${u.host}`)).toEqual([`wss://yurt-tunnel-server-headless.${NS}.svc:10262`]);
+    expect(find(defaults, 'Service', 'yurt-tunnel-server-headless').spec).toMatchObject({ clusterIP: 'None' });
+    const managerFlags = parseManagerFlags(argv(podSpec(find(defaults, 'Deployment', 'yurt-manager')).containers[0]!));
+    expect(managerFlags).toMatchObject({ leaderElect: true, leaseNamespace: 'kube-system', leaseName: 'yurt-manager' });
+  });
+
   it('the umbrella chart is accepted by the apiserver (server-side dry-run), with defaults and with every option changed', async () => {
     const out = await dryRun('defaults', await helmOk(['template', RELEASE, UMBRELLA, '-n', NS]));
     expect(out.split('\n').filter((l) => l.includes('(server dry run)'))).toHaveLength(defaults.length);
@@ -348,12 +393,13 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     const denied: string[][] = [
       ['delete', 'pods', '-n', 'default'],
       ['create', 'pods', '-n', 'default'],
-      ['create', 'pods/eviction', '-n', 'default'],
-      ['create', 'pods/exec', '-n', 'default'],
+      ['create', 'pods', '--subresource=eviction', '-n', 'default'],
+      ['create', 'pods', '--subresource=exec', '-n', 'default'],
+      ['patch', 'pods', '--subresource=status', '-n', 'default'],
       ['get', 'secrets', '-n', 'kube-system'],
       ['list', 'configmaps', '-n', 'default'],
       ['patch', 'nodes'],
-      ['update', 'nodes/status'],
+      ['update', 'nodes', '--subresource=status'],
       ['delete', 'nodes'],
       ['delete', 'leases/yurt-manager', '-n', 'kube-system'],
       ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],
@@ -369,7 +415,7 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(extraRules(await rulesOf(sa('yurt-tunnel-agent'), NS), nobody)).toEqual({});
     const s = sa('yurt-tunnel-server');
     for (const verb of ['get', 'list', 'watch']) expect(await can(s, verb, 'nodes'), `${verb} nodes`).toBe(true);
-    for (const args of [['create', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'], ['patch', 'nodes/status'], ['get', 'nodes/proxy'], ['create', 'nodes/proxy'], ['list', 'pods', '-A'], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
+    for (const args of [['create', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'], ['patch', 'nodes', '--subresource=status'], ['get', 'nodes', '--subresource=proxy'], ['create', 'nodes', '--subresource=proxy'], ['list', 'pods', '-A'], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
       expect(await can(s, ...args), args.join(' ')).toBe(false);
     }
     for (const args of [['get', 'nodes'], ['get', 'pods', '-n', NS], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
@@ -383,9 +429,13 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     const asNode = (args: string[]) => cluster.kubectl(args, edge.kubeconfig);
     const cm = JSON.parse(await asNode(['get', 'configmap', 'yurthub-static-pod', '-n', NS, '-o', 'json'])) as Obj;
     expect(cm.data?.['yurthub.yaml']).toContain('kind: Pod');
+    // (kube-root-ca.crt in this namespace it may read: the tunnel agent pod on edge-1 mounts it, and the Node
+    // authorizer grants a node what its pods reference.)
+    await cluster.kubectl(['create', 'configmap', 'unrelated', '-n', NS, '--from-literal=k=v']);
     for (const args of [
       ['get', 'configmaps', '-n', NS],
-      ['get', 'configmap', 'kube-root-ca.crt', '-n', NS],
+      ['get', 'configmap', 'unrelated', '-n', NS],
+      ['label', 'configmap', 'yurthub-static-pod', 'tampered=true', '-n', NS],
       ['delete', 'configmap', 'yurthub-static-pod', '-n', NS],
       ['get', 'secrets', '-n', NS],
     ]) {

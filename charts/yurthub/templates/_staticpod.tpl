@@ -1,0 +1,121 @@
+{{/*
+The static pod manifest. A static pod cannot use ServiceAccounts, ConfigMaps or Secrets, so everything it
+needs comes from the host: the cache folder, the CA bundle and the node's credentials. Placeholders that
+`yurtctl node convert` replaces on the node: __APISERVER_URLS__ (without .Values.servers) and
+__BOOTSTRAP_TOKEN__ (bootstrapToken mode without .Values.credentials.bootstrapToken).
+*/}}
+{{- define "yurthub.staticPod" -}}
+{{- $c := .Values.credentials -}}
+{{- $priorities := dict "system-node-critical" 2000001000 "system-cluster-critical" 2000000000 -}}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {{ .Values.staticPod.name }}
+  namespace: {{ .Values.staticPod.namespace }}
+  # Plain labels: the mirror pod is the kubelet's, not a Helm release's.
+  labels:
+    k8s-app: yurt-hub
+    app.kubernetes.io/name: yurthub
+    app.kubernetes.io/component: yurthub
+    app.kubernetes.io/part-of: yurt-edge
+    app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+spec:
+  hostNetwork: true
+  dnsPolicy: Default
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- if hasKey $priorities . }}
+  priority: {{ get $priorities . }}
+  {{- end }}
+  {{- end }}
+  {{- with include "yurthub.imagePullSecrets" . }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: yurthub
+      image: {{ include "yurthub.image" . | quote }}
+      imagePullPolicy: {{ include "yurthub.imagePullPolicy" . }}
+      command: [yurthub]
+      args:
+        - --server={{ if .Values.servers }}{{ join "," .Values.servers }}{{ else }}__APISERVER_URLS__{{ end }}
+        - --node-name=$(NODE_NAME)
+        {{- if eq $c.mode "bootstrapToken" }}
+        - --bootstrap-token={{ $c.bootstrapToken | default "__BOOTSTRAP_TOKEN__" }}
+        - --ca-file={{ $c.caFile }}
+        {{- else if eq $c.mode "kubeletCertificate" }}
+        - --client-cert={{ $c.kubeletCertificate }}
+        - --client-key={{ $c.kubeletCertificate }}
+        - --ca-file={{ $c.caFile }}
+        {{- else }}
+        - --kubeconfig={{ $c.kubeconfig }}
+        {{- end }}
+        - --bind-address={{ .Values.bindAddress }}
+        - --port={{ .Values.port }}
+        - --cache-dir={{ .Values.cacheDir }}
+        - --cache-agents={{ join "," .Values.cacheAgents }}
+        - --lb-mode={{ .Values.lbMode }}
+        - --health-check-period={{ .Values.healthCheckPeriod }}
+        - --log-level={{ .Values.logLevel }}
+        {{- range .Values.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      env:
+        - name: NODE_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: spec.nodeName
+      livenessProbe:
+        {{- toYaml .Values.livenessProbe | nindent 8 }}
+      readinessProbe:
+        {{- toYaml .Values.readinessProbe | nindent 8 }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      volumeMounts:
+        - name: cache
+          mountPath: {{ .Values.cacheDir }}
+        {{- if ne $c.mode "kubeconfig" }}
+        - name: ca
+          mountPath: {{ $c.caFile }}
+          readOnly: true
+        {{- end }}
+        {{- if eq $c.mode "kubeletCertificate" }}
+        - name: kubelet-pki
+          mountPath: {{ dir $c.kubeletCertificate }}
+          readOnly: true
+        {{- else if eq $c.mode "kubeconfig" }}
+        - name: kubeconfig
+          mountPath: {{ $c.kubeconfig }}
+          readOnly: true
+        {{- end }}
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: cache
+      hostPath:
+        path: {{ .Values.cacheDir }}
+        type: DirectoryOrCreate
+    {{- if ne $c.mode "kubeconfig" }}
+    - name: ca
+      hostPath:
+        path: {{ $c.caFile }}
+        type: File
+    {{- end }}
+    {{- if eq $c.mode "kubeletCertificate" }}
+    - name: kubelet-pki
+      hostPath:
+        path: {{ dir $c.kubeletCertificate }}
+        type: Directory
+    {{- else if eq $c.mode "kubeconfig" }}
+    - name: kubeconfig
+      hostPath:
+        path: {{ $c.kubeconfig }}
+        type: File
+    {{- end }}
+    - name: tmp
+      emptyDir:
+        sizeLimit: 16Mi
+{{- end -}}
