@@ -1,13 +1,13 @@
 /**
- * The hub's listener. Its own endpoints (/v1/healthz, /readyz, /metrics, /debug/cache) are a small
- * fastify app; every other request goes straight to the proxy chain, so the hot path pays for no
- * router and no body parsing it does not need.
+ * The hub's listener. Every request but its four own endpoints (/v1/healthz, /readyz, /metrics,
+ * /debug/cache) goes straight to the proxy chain. The own endpoints are four GETs answered here
+ * directly: fastify would add ~16 MB of resident memory to a daemon that runs on every edge node
+ * (docs/benchmarks.md, "Resident memory ... per dependency"), for no routing it needs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import type { Component } from '../lib/lifecycle.js';
 import { once } from '../lib/lifecycle.js';
@@ -32,15 +32,14 @@ export interface HubServerOptions {
 
 export class HubServer implements Component {
   private server: Server | undefined;
-  private app: FastifyInstance | undefined;
   readonly close: () => Promise<void>;
 
   constructor(private readonly options: HubServerOptions) {
     this.close = once(async () => {
-      if (!this.server) return;
-      this.server.closeAllConnections?.();
-      await this.app?.close();
-      if (this.server.listening) await new Promise<void>((r) => this.server!.close(() => r()));
+      const server = this.server;
+      if (!server) return;
+      server.closeAllConnections?.();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     });
   }
 
@@ -50,43 +49,56 @@ export class HubServer implements Component {
 
   async start(): Promise<void> {
     const { options } = this;
-    let own: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const route = (req: IncomingMessage, res: ServerResponse) => {
       const q = (req.url ?? '/').indexOf('?');
-      const path = q === -1 ? req.url ?? '/' : req.url!.slice(0, q);
-      if (OWN_PATHS.has(path) && own) own(req, res);
+      const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
+      if (OWN_PATHS.has(path)) void this.own(path, req, res);
       else options.proxy(req, res);
     };
-    this.app = Fastify({
-      logger: false,
-      serverFactory: (handler) => {
-        own = handler;
-        const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, route) : createServer(route);
-        // Watches live for many minutes; the node's components decide when to give up, not the hub.
-        server.requestTimeout = 0;
-        server.headersTimeout = 60_000;
-        server.keepAliveTimeout = 90_000;
-        server.on('upgrade', options.upgrade);
-        return server;
-      },
+    const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, route) : createServer(route);
+    // Watches live for many minutes; the node's components decide when to give up, not the hub.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 90_000;
+    server.on('upgrade', options.upgrade);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.bindAddress, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-    this.routes(this.app);
-    await this.app.listen({ host: options.bindAddress, port: options.port });
-    this.server = this.app.server;
+    this.server = server;
   }
 
-  private routes(app: FastifyInstance): void {
+  private async own(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { store, metrics, upstreams, isReady } = this.options;
-    app.get('/v1/healthz', async (_req, reply) => reply.type('text/plain').send('OK'));
-    app.get('/readyz', async (_req, reply) => {
-      if (!isReady()) return reply.code(503).type('text/plain').send('not ready: cache not open');
-      return reply.type('text/plain').send('ok');
-    });
-    app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-    app.get<{ Querystring: { prefix?: string; keys?: string } }>('/debug/cache', async (req) => ({
-      upstreams: upstreams.all.map((u) => ({ server: u.url.origin, healthy: u.healthy, failures: u.failures })),
-      resources: await store.stats(),
-      keys: req.query.keys === 'true' || req.query.prefix !== undefined ? await store.keys(req.query.prefix ?? '') : undefined,
-    }));
+    const text = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return text(405, 'method not allowed');
+    try {
+      switch (path) {
+        case '/v1/healthz':
+          return text(200, 'OK');
+        case '/readyz':
+          return isReady() ? text(200, 'ok') : text(503, 'not ready: cache not open');
+        case '/metrics':
+          return text(200, await metrics.registry.metrics(), metrics.registry.contentType);
+        case '/debug/cache': {
+          const query = new URL(req.url ?? '/', 'http://hub').searchParams;
+          const prefix = query.get('prefix');
+          const body = {
+            upstreams: upstreams.all.map((u) => ({ server: u.url.origin, healthy: u.healthy, failures: u.failures })),
+            resources: await store.stats(),
+            keys: query.get('keys') === 'true' || prefix !== null ? await store.keys(prefix ?? '') : undefined,
+          };
+          return text(200, JSON.stringify(body), 'application/json');
+        }
+      }
+    } catch (err) {
+      return text(500, `error: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
