@@ -22,6 +22,29 @@ export const tunnelErrors = defineErrors({
   TUN_ERR_STREAM_IDS_EXHAUSTED: { statusCode: 503, message: 'tunnel session has used all %s stream ids, open a new session' },
   TUN_ERR_SESSION_CLOSED: { statusCode: 502, message: 'tunnel session closed: %s' },
   TUN_ERR_STREAM_RESET: { statusCode: 502, message: 'tunnel stream %s was reset by the peer (%s): %s' },
+
+  // --- programs: flags and files (tunnel/server, tunnel/agent) ---
+  TUN_ERR_INVALID_FLAG: { statusCode: 400, message: '%s' },
+  TUN_ERR_CONFIG: { statusCode: 400, message: '--%s: %s' },
+
+  // --- server: agents connecting (tunnel/server/agent-endpoint.ts) ---
+  TUN_ERR_AGENT_UNAUTHENTICATED: { statusCode: 401, message: 'agent did not present a client certificate signed by the cluster CA: %s' },
+  TUN_ERR_AGENT_NOT_A_NODE: { statusCode: 403, message: 'agent certificate %s is not a node identity (CN=system:node:<name>, O=system:nodes)' },
+  TUN_ERR_AGENT_IDENTITY_MISMATCH: { statusCode: 403, message: 'agent authenticated as node %s may not serve node %s' },
+  TUN_ERR_AGENT_DUPLICATE: { statusCode: 409, message: 'node %s already has a live agent connection on this server (since %s)' },
+  TUN_ERR_SERVER_DRAINING: { statusCode: 503, message: 'tunnel server is shutting down: %s' },
+
+  // --- server: front doors (CONNECT proxy, interceptor) ---
+  TUN_ERR_UNKNOWN_NODE: { statusCode: 404, message: '%s is not an address of any known node' },
+  TUN_ERR_NO_AGENT: { statusCode: 503, message: 'no tunnel agent is connected for node %s' },
+  TUN_ERR_BAD_REQUEST: { statusCode: 400, message: 'bad proxy request: %s' },
+  TUN_ERR_CALLER_UNAUTHENTICATED: { statusCode: 401, message: 'caller did not present a client certificate signed by the proxy client CA: %s' },
+  TUN_ERR_CALLER_FORBIDDEN: { statusCode: 403, message: 'caller %s may not use the tunnel: %s' },
+  TUN_ERR_KUBELET_REQUEST: { statusCode: 502, message: 'request to the kubelet of node %s through the tunnel failed: %s' },
+
+  // --- agent ---
+  TUN_ERR_SERVER_REFUSED: { statusCode: 502, message: 'tunnel server %s refused the agent: %s' },
+  TUN_ERR_BOOTSTRAP: { statusCode: 502, message: 'could not obtain a node client certificate with the bootstrap token: %s' },
 });
 
 export type TunnelErrorCode = keyof typeof tunnelErrors;

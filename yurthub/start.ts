@@ -57,13 +57,8 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
 
   try {
     begin(`opening the cache at ${options.cacheDir}`);
-    // The store exists before the metrics that count its failures (they read the store's stats).
-    const late: { metrics?: HubMetrics } = {};
-    const store = new LevelCacheStore({
-      dir: join(options.cacheDir, 'cache'),
-      logger: log,
-      onWriteError: () => late.metrics?.cacheWriteFailures.inc({ component: 'store' }),
-    });
+    // Write failures are counted by the cache writer, per component; the store only reports them.
+    const store = new LevelCacheStore({ dir: join(options.cacheDir, 'cache'), logger: log });
     await store.start();
     stack.push('cache', () => store.close());
 
@@ -77,7 +72,6 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
     const upstreams = new Upstreams(options.servers, options.lbMode, clock.now);
     const metrics = new HubMetrics(store, upstreams);
-    late.metrics = metrics;
     const checker = new HealthChecker({
       upstreams,
       periodMs: options.healthCheckPeriodMs,

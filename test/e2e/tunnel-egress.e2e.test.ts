@@ -243,7 +243,7 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
     }
   });
 
-  it('carries 1,000 concurrent streams through one agent to the real kubelet', async () => {
+  it('carries 1,000 concurrent streams through one agent to the real kubelet', { timeout: 300_000 }, async () => {
     const pki = join(cluster.dir, 'pki');
     const kubeletClient = { cert: readFileSync(join(pki, 'apiserver-kubelet-client.crt')), key: readFileSync(join(pki, 'apiserver-kubelet-client.key')) };
     const streams = [];
@@ -333,5 +333,34 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
     expect(run.stdout()).toBe('back\n');
     const reconnects = metricValue((await ops(agents.get('edge-2')!.metricsPort, '/metrics'))!.body, 'yurt_tunnel_agent_reconnects_total');
     expect(reconnects).toBeGreaterThan(0);
+  });
+
+  it('an agent can obtain its node identity with a bootstrap token instead of certificate files', async () => {
+    await agents.get('edge-2')!.proc.kill();
+    await waitFor('edge-2 gone from the server', async () => metricValue(await serverMetrics(), 'yurt_tunnel_server_agents_connected') === 1, 30_000, 100);
+    const metricsPort = await freePort();
+    const proc = new TunnelProcess(
+      'agent',
+      [
+        `--server=wss://127.0.0.1:${ports.agent}`,
+        '--node-name=edge-2',
+        `--node-ip=${edge2.ip}`,
+        `--kubelet-ports=${edge2.port}`,
+        `--ca-file=${tunnelCa}`,
+        `--bootstrap-token=${cluster.info.bootstrapToken}`,
+        `--apiserver=${cluster.info.server}`,
+        `--apiserver-ca-file=${cluster.info.caFile}`,
+        `--cert-dir=${join(dir, 'agent-edge-2-certs')}`,
+        `--metrics-address=127.0.0.1:${metricsPort}`,
+      ],
+      logFile(dir, 'agent-edge-2-bootstrap'),
+    );
+    proc.start();
+    agents.set('edge-2', { proc, metricsPort });
+    await waitReady(metricsPort, 'bootstrapped agent of edge-2', 60_000);
+    const csrs = await cluster.kubectl(['get', 'csr', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.username} {.status.conditions[0].type}{"\\n"}{end}']);
+    expect(csrs).toMatch(/yurt-tunnel-agent-edge-2-\S+ system:bootstrap:\S+ Approved/);
+    expect(readFileSync(join(dir, 'agent-edge-2-certs', 'yurt-tunnel-agent-current.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+    expect(await cluster.kubectl(['logs', 'shell-2'])).toContain('started on');
   });
 });

@@ -126,7 +126,7 @@ describeLocal('yurthub under faults', () => {
 
     beforeAll(async () => {
       link = await newLink();
-      hub = await newHub('hub-blackhole', link, join(cluster.dir, 'hub-blackhole'), ['--max-request-body-bytes=65536']);
+      hub = await newHub('hub-blackhole', link, join(cluster.dir, 'hub-blackhole'));
       await hub.start();
       await waitUpstream(hub.url, true);
       // What kubelet reads, cached while online.
@@ -136,7 +136,10 @@ describeLocal('yurthub under faults', () => {
       const pods = await kubeletGet(hub.url, PODS_ON_NODE);
       expect(pods.status).toBe(200);
       expect(((await pods.json()) as PodList).items).toHaveLength(3);
-      await waitFor('the node and the pods cached', async () => (await cacheKeys(hub.url, 'kubelet/')).some((k) => k.includes('~list')), 10_000);
+      await waitFor('the node and the pods cached', async () => {
+        const keys = await cacheKeys(hub.url, 'kubelet/');
+        return keys.includes(`kubelet/_/v1/nodes/_/${EDGE}`) && keys.some((k) => k.startsWith('kubelet/_/v1/pods/~list/'));
+      }, 10_000);
     });
 
     it('answers kubelet from the cache within a bounded time, the request in flight when the link went dark too, and ends the online watch', async () => {
@@ -144,14 +147,16 @@ describeLocal('yurthub under faults', () => {
       const watch = await kubeletGet(hub.url, `${PODS_ON_NODE}&watch=true&resourceVersion=${list.metadata.resourceVersion}&allowWatchBookmarks=true`);
       expect(watch.status).toBe(200);
       expect(fromApiserver(watch)).toBe(true);
+      let watchEndedAt = 0;
       const watchEnded = (async () => {
         const reader = watch.body!.getReader();
         try {
-          for (;;) if ((await reader.read()).done) return 'end of stream';
+          while (!(await reader.read()).done);
         } catch {
-          return 'broken stream';
+          // a broken stream ends it just the same
         }
-      })().then((how) => ({ how, at: Date.now() }));
+        watchEndedAt = Date.now();
+      })();
 
       const dark = Date.now();
       link.blackhole();
@@ -164,6 +169,7 @@ describeLocal('yurthub under faults', () => {
       });
       await new Promise((r) => setTimeout(r, 200));
       expect(answeredAt).toBe(0); // still hanging upstream, not answered from the cache at once
+      expect(watchEndedAt).toBe(0); // a silent link alone does not end a stream
 
       const res = await inFlight;
       expect(answeredAt - dark).toBeLessThan(OFFLINE_BOUND_MS);
@@ -173,8 +179,8 @@ describeLocal('yurthub under faults', () => {
       expect(node.metadata.uid).toBe(cachedNode.metadata.uid);
 
       // The watch that was streaming from the apiserver is ended, so kubelet lists again.
-      const ended = await watchEnded;
-      expect(ended.at - dark).toBeLessThan(OFFLINE_BOUND_MS);
+      await watchEnded;
+      expect(watchEndedAt - dark).toBeLessThan(OFFLINE_BOUND_MS);
       await waitUpstream(hub.url, false, 1000);
 
       // From now on every answer is immediate and local: the list it re-lists with, gets, watches.
@@ -209,7 +215,40 @@ describeLocal('yurthub under faults', () => {
       const res = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
       expect(res.status).toBe(200);
       expect(fromApiserver(res)).toBe(true);
-      await res.body?.cancel();
+      await res.text();
+    });
+  });
+
+  describe('a cut link (connections reset)', () => {
+    let link: FaultProxy;
+    let hub: HubProcess;
+
+    beforeAll(async () => {
+      link = await newLink();
+      // Probes every minute: only the failed connection itself can tell the hub the link is gone.
+      hub = await newHub('hub-cut', link, join(cluster.dir, 'hub-cut'), ['--health-check-period=60s']);
+      await hub.start();
+      await waitUpstream(hub.url, true);
+      const res0 = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
+      expect(res0.status).toBe(200);
+      await res0.text();
+      // The tee writes after the client has its bytes: wait until the node is in the cache.
+      await waitFor('the node cached', async () => (await cacheKeys(hub.url, 'kubelet/')).some((k) => k.endsWith(`/nodes/_/${EDGE}`)), 10_000);
+    });
+
+    afterAll(async () => {
+      await hub?.stop();
+      await link?.close();
+    });
+
+    it('answers the very first request after the cut from the cache, before any probe noticed', async () => {
+      link.cut();
+      const res = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
+      expect(res.status).toBe(200);
+      expect(fromApiserver(res)).toBe(false);
+      expect(((await res.json()) as { metadata: { name: string } }).metadata.name).toBe(EDGE);
+      // The connection failure itself marked the server down, without waiting for a probe.
+      expect(await hubMetric(hub.url, 'yurthub_upstream_healthy')).toBe(0);
     });
   });
 
@@ -470,7 +509,7 @@ describeLocal('yurthub under faults', () => {
       if (mountError) return ctx.skip(mountError);
       const before = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
       expect(before.status).toBe(200);
-      const node = (await before.json()) as { metadata: { uid: string } };
+      const node = (await before.json()) as { metadata: { uid: string; resourceVersion: string } };
       await waitFor('the node cached', async () => (await cacheKeys(hub.url, 'kubelet/')).includes(`kubelet/_/v1/nodes/_/${EDGE}`), 10_000);
       expect(await hubMetric(hub.url, 'yurthub_cache_write_failures_total')).toBe(0);
 
@@ -484,7 +523,7 @@ describeLocal('yurthub under faults', () => {
       expect(((await list.json()) as PodList).items.length).toBeGreaterThanOrEqual(3);
       const again = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
       expect(again.status).toBe(200);
-      await again.body?.cancel();
+      await again.text();
       await waitFor('cache write failures counted', async () => (await hubMetric(hub.url, 'yurthub_cache_write_failures_total', { component: 'kubelet' })) > 0, 10_000);
       expect(hubLog(hub)).toMatch(/cache write failed/);
       expect(hubLog(hub)).toMatch(/No space left on device|ENOSPC/i);
@@ -495,7 +534,8 @@ describeLocal('yurthub under faults', () => {
       const offline = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
       expect(offline.status).toBe(200);
       expect(fromApiserver(offline)).toBe(false);
-      expect(((await offline.json()) as { metadata: { uid: string } }).metadata.uid).toBe(node.metadata.uid);
+      // Exactly the version cached before the disk filled: the failed writes changed nothing.
+      expect(((await offline.json()) as typeof node).metadata).toMatchObject({ uid: node.metadata.uid, resourceVersion: node.metadata.resourceVersion });
       link.restore();
       await waitUpstream(hub.url, true);
 
@@ -504,7 +544,7 @@ describeLocal('yurthub under faults', () => {
       const writes = await hubMetric(hub.url, 'yurthub_cache_writes_total', { component: 'kubelet', kind: 'object' });
       const after = await kubeletGet(hub.url, `/api/v1/nodes/${EDGE}`);
       expect(after.status).toBe(200);
-      await after.body?.cancel();
+      await after.text(); // read to the end: a client that hangs up early is, rightly, not cached
       await waitFor('the node cached again once there is room', async () => (await hubMetric(hub.url, 'yurthub_cache_writes_total', { component: 'kubelet', kind: 'object' })) > writes, 10_000);
     });
   });

@@ -2,6 +2,7 @@
 export * from './frame.js';
 export * from './target.js';
 export * from './transport.js';
+export * from './handshake.js';
 export { TunnelStream } from './stream.js';
 export {
   Session,

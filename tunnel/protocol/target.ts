@@ -55,3 +55,14 @@ export function isValidTarget(target: string): boolean {
 export function formatTarget(host: string, port: number): string {
   return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/**
+ * One spelling per IP address (`0:0::1` and `::1` compare equal), or undefined for anything that is
+ * not an IP literal. Allowlists and address maps key on this.
+ */
+export function canonicalIp(host: string): string | undefined {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIPv4(bare)) return bare;
+  if (isIPv6(bare) && IPV6_CHARS.test(bare)) return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  return undefined;
+}

@@ -69,12 +69,10 @@ export function remoteHandler(options: RemoteOptions): Handler {
         inFlight.delete(entry);
         resolve();
       };
+      // Answer from the cache instead; a request already settled (answered, or already falling back
+      // because its server was declared unhealthy) is left alone.
       const toCache = () => {
-        if (settled || ctx.res.headersSent) {
-          ctx.res.destroy();
-          finish();
-          return;
-        }
+        if (settled) return;
         settled = true;
         inFlight.delete(entry);
         void fallback(ctx).then(resolve, resolve);
@@ -83,7 +81,10 @@ export function remoteHandler(options: RemoteOptions): Handler {
         upstream,
         cancel: () => {
           if (!headersReceived) toCache();
-          else ctx.res.destroy();
+          else {
+            ctx.res.destroy();
+            finish();
+          }
         },
       };
       inFlight.add(entry);
@@ -103,14 +104,18 @@ export function remoteHandler(options: RemoteOptions): Handler {
           buffer: ctx.body ? Readable.from(ctx.body.length ? [ctx.body] : []) : undefined,
         },
         (err) => {
+          // A late error of a request already answered (from the cache, or cancelled) says nothing
+          // about the server now: it must not mark a server that may have recovered since.
+          if (settled) return;
           if (headersReceived) {
             ctx.res.destroy();
             finish();
             return;
           }
-          // Failed before a response byte: the server is down for us; mark it and answer locally.
-          if (isConnectFailure(err)) upstreams.markFailed(upstream, options.now());
+          // Failed before a response byte: answer locally first, then mark the server down (marking
+          // it cancels every in-flight request to it, this one included, which is now settled).
           toCache();
+          if (isConnectFailure(err)) upstreams.markFailed(upstream, options.now());
         },
       );
 

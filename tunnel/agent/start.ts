@@ -1,0 +1,119 @@
+/**
+ * Builds the tunnel agent's components in order, logging numbered steps, and closes them in reverse.
+ *   1 identity (bootstrap token → node certificate, when given)  2 allowlist and local dialer
+ *   3 a session with every server replica  4 /healthz /readyz /metrics
+ */
+import type { Logger } from '../../lib/logger.js';
+import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { OpsServer } from '../common/ops-server.js';
+import { Allowlist } from './allowlist.js';
+import { bootstrapNodeCertificate } from './bootstrap.js';
+import type { AgentConfig } from './config.js';
+import { ServerConnection } from './connection.js';
+import { LocalDialer } from './local-dialer.js';
+import { AgentMetrics } from './metrics.js';
+import { ServerSet, type Resolve } from './server-set.js';
+
+export interface RunningAgent {
+  readonly servers: ServerSet;
+  readonly metrics: AgentMetrics;
+  readonly ports: { metrics: number };
+  close(): Promise<void>;
+}
+
+export interface StartDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** Replaces DNS for server names (tests). */
+  resolve?: Resolve;
+  /** Backoff randomness (tests). */
+  random?: () => number;
+  /** Skip prom-client's process metrics (several agents in one test process). */
+  defaultMetrics?: boolean;
+}
+
+export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<RunningAgent> {
+  const { options } = config;
+  const log = deps.logger.child({ node: options.nodeName });
+  const clock = deps.clock ?? systemClock;
+  const stack = new Stack();
+  let step = 0;
+  const begin = (what: string) => log.info({ step: ++step }, what);
+
+  try {
+    if (options.bootstrap && config.apiserverCa) {
+      begin(`obtaining a node certificate from ${options.bootstrap.apiserver.origin} with the bootstrap token`);
+      await bootstrapNodeCertificate({
+        apiserver: options.bootstrap.apiserver,
+        apiserverCa: config.apiserverCa,
+        token: options.bootstrap.token,
+        nodeName: options.nodeName,
+        bundleFile: options.bootstrap.bundleFile,
+        timeoutMs: options.bootstrap.timeoutMs,
+        logger: log,
+        clock,
+      });
+    } else {
+      begin(`identity from ${options.clientCert}`);
+    }
+
+    const allowlist = new Allowlist({ hosts: options.nodeIps, ports: options.ports });
+    begin(`dialling only ${JSON.stringify({ ...allowlist.describe(), via: options.dialAddress })}`);
+    const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics });
+    const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
+
+    begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
+    const servers = new ServerSet({
+      urls: options.servers,
+      resolvePeriodMs: options.resolvePeriodMs,
+      logger: log,
+      clock,
+      resolve: deps.resolve,
+      connect: (endpoint) =>
+        new ServerConnection({
+          endpoint,
+          nodeName: options.nodeName,
+          credentials: config.credentials,
+          dialer,
+          backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs, random: deps.random },
+          session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
+          heartbeatIntervalMs: options.heartbeatIntervalMs,
+          handshakeTimeoutMs: options.handshakeTimeoutMs,
+          drainTimeoutMs: options.drainTimeoutMs,
+          logger: log,
+          metrics,
+          clock,
+        }),
+    });
+    await servers.start();
+    stack.push('server sessions', () => servers.close());
+
+    begin(`serving /healthz, /readyz, /metrics on ${options.metricsAddress.host}:${options.metricsAddress.port}`);
+    const ops = new OpsServer({
+      ...options.metricsAddress,
+      registry: metrics.registry,
+      logger: log,
+      readiness: () => {
+        const total = servers.all.length;
+        const up = servers.connected;
+        return { ready: up > 0, detail: `connected to ${up} of ${total} server replica(s)` };
+      },
+    });
+    await ops.start();
+    stack.push('ops server', () => ops.close());
+
+    log.info({ ports: { metrics: ops.port } }, 'tunnel agent started');
+    return {
+      servers,
+      metrics,
+      ports: { metrics: ops.port },
+      close: once(async () => {
+        log.info({ steps: stack.names.reverse() }, 'tunnel agent stopping');
+        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+      }),
+    };
+  } catch (err) {
+    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    throw err;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Egress-selector front door: kube-apiserver's `cluster` egress (HTTPConnect) sends
+ * `CONNECT <nodeIP>:<port>`; we answer 200 once the node's agent has connected to that address, and
+ * from then on the connection is a byte pipe. TLS between kube-apiserver and the kubelet runs inside
+ * it, end to end: this server never sees the kubelet traffic in the clear.
+ *
+ * Over TCP the caller must present a client certificate from the caller CA (mutual TLS) and must
+ * not be a node; over a unix socket, file permissions are the authentication.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { chmod, unlink } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../../lib/logger.js';
+import { once, type Component } from '../../lib/lifecycle.js';
+import { parseTarget, tunnelErrors } from '../protocol/index.js';
+import { splice } from '../transport/splice.js';
+import { writeHttpError } from './http-error.js';
+import { callerAllowed, describeSubject, verifiedPeer } from './identity.js';
+import type { ServerMetrics } from './metrics.js';
+import type { TunnelDialer } from './tunnel-dialer.js';
+
+export interface ConnectProxyOptions {
+  /** host:port for the mutual-TLS listener, or undefined. */
+  tcp?: { host: string; port: number; cert: Buffer; key: Buffer; clientCa: Buffer; allowedCallers: readonly string[] };
+  /** Unix socket path for the plain listener, or undefined. */
+  uds?: { path: string; mode: number };
+  dialer: TunnelDialer;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+export class ConnectProxy implements Component {
+  private readonly servers: HttpServer[] = [];
+  private readonly log: Logger;
+  private readonly sockets = new Set<Socket>();
+  private tcpServer: HttpServer | undefined;
+  readonly close: () => Promise<void>;
+
+  constructor(private readonly options: ConnectProxyOptions) {
+    this.log = options.logger.child({ component: 'connect-proxy' });
+    this.close = once(async () => {
+      this.stopAccepting();
+      for (const s of this.sockets) s.destroy();
+      await Promise.all(this.servers.map((s) => (s.listening ? new Promise<void>((r) => s.close(() => r())) : undefined)));
+      if (this.options.uds) await unlink(this.options.uds.path).catch(() => {});
+    });
+  }
+
+  get port(): number {
+    return (this.tcpServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { tcp, uds } = this.options;
+    if (tcp) {
+      const server = createHttpsServer({ allowHalfOpen: true, cert: tcp.cert, key: tcp.key, ca: tcp.clientCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+      this.tcpServer = server;
+      await this.listen(server, (s) => s.listen(tcp.port, tcp.host), (socket) => {
+        const peer = verifiedPeer(socket as TLSSocket, (why) => tunnelErrors.TUN_ERR_CALLER_UNAUTHENTICATED(why));
+        if (!('commonName' in peer)) return peer;
+        return callerAllowed(peer, tcp.allowedCallers) ?? describeSubject(peer);
+      });
+      this.log.info({ address: `${tcp.host}:${this.port}` }, 'CONNECT proxy listening (mutual TLS)');
+    }
+    if (uds) {
+      await unlink(uds.path).catch(() => {});
+      await this.listen(createHttpServer(), (s) => s.listen(uds.path), () => 'unix-socket');
+      await chmod(uds.path, uds.mode);
+      this.log.info({ path: uds.path }, 'CONNECT proxy listening (unix socket)');
+    }
+  }
+
+  /** Stops taking new connections; tunnelled ones carry on until they end or close() cuts them. */
+  stopAccepting(): void {
+    for (const s of this.servers) if (s.listening) s.close();
+  }
+
+  private async listen(server: HttpServer, listen: (s: HttpServer) => void, authenticate: (socket: Socket) => string | Error): Promise<void> {
+    server.on('request', (_req, res) => {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' }).end('this is a CONNECT proxy for kube-apiserver egress\n');
+    });
+    server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      // A caller may half-close (FIN its side) and still read the rest of the answer.
+      socket.allowHalfOpen = true;
+      // TLS handshakes and interactive sessions run inside: no Nagle delays on their small records.
+      if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      // Until splice takes over, a reset from the caller must not become an unhandled 'error'.
+      socket.on('error', () => {});
+      const caller = authenticate(socket);
+      if (caller instanceof Error) {
+        this.log.warn({ remote: socket.remoteAddress, err: caller.message }, 'refused a CONNECT caller');
+        this.options.metrics.openErrors.inc({ front_door: 'connect', reason: (caller as { code?: string }).code ?? 'auth' });
+        writeHttpError(socket, caller);
+        return;
+      }
+      void this.connect(req, socket, head, caller);
+    });
+    server.on('clientError', (_err, socket) => writeHttpError(socket, tunnelErrors.TUN_ERR_BAD_REQUEST('malformed HTTP request')));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
+      listen(server);
+    });
+    this.servers.push(server);
+  }
+
+  private async connect(req: IncomingMessage, socket: Socket, head: Buffer, caller: string): Promise<void> {
+    const target = parseTarget(req.url ?? '');
+    if (!target) {
+      writeHttpError(socket, tunnelErrors.TUN_ERR_BAD_REQUEST(`CONNECT target ${JSON.stringify(req.url)} is not host:port`));
+      return;
+    }
+    let opened;
+    try {
+      opened = await this.options.dialer.open({ host: target.host, port: target.port, frontDoor: 'connect', caller });
+    } catch (err) {
+      writeHttpError(socket, err);
+      return;
+    }
+    const { stream } = opened;
+    if (socket.destroyed) {
+      stream.reset('cancel', 'the caller went away');
+      return;
+    }
+    const { metrics } = this.options;
+    metrics.streamsOpen.inc({ front_door: 'connect' });
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    if (head.length > 0) stream.write(head);
+    splice(socket, stream, {
+      onSent: (n) => metrics.bytes.inc({ direction: 'to_agent' }, n),
+      onReceived: (n) => metrics.bytes.inc({ direction: 'from_agent' }, n),
+      onDone: (err) => {
+        metrics.streamsOpen.dec({ front_door: 'connect' });
+        this.log.debug({ target: req.url, node: opened.node, err: err?.message }, 'CONNECT done');
+      },
+    });
+  }
+}

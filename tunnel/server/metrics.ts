@@ -1,0 +1,48 @@
+/**
+ * The server's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
+ * servers in one test process do not collide).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly agents: Gauge;
+  readonly agentConnections: Counter<'result'>;
+  readonly streamsOpen: Gauge<'front_door'>;
+  readonly streamsTotal: Counter<'front_door'>;
+  readonly bytes: Counter<'direction'>;
+  readonly openErrors: Counter<'front_door' | 'reason'>;
+
+  constructor(agentCount: () => number, options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'yurt_tunnel_server_' });
+    this.agents = new Gauge({
+      name: 'yurt_tunnel_server_agents_connected',
+      help: 'Agents (nodes) with a live session on this replica.',
+      registers,
+      collect() {
+        this.set(agentCount());
+      },
+    });
+    this.agentConnections = new Counter({
+      name: 'yurt_tunnel_server_agent_connections_total',
+      help: 'Agent handshakes, by result: accepted, replaced (an unresponsive session of the same node was dropped), or the refusal code.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.streamsOpen = new Gauge({ name: 'yurt_tunnel_server_streams_open', help: 'Tunnelled connections open now, by front door (connect, interceptor).', labelNames: ['front_door'], registers });
+    this.streamsTotal = new Counter({ name: 'yurt_tunnel_server_streams_total', help: 'Tunnelled connections opened, by front door.', labelNames: ['front_door'], registers });
+    this.bytes = new Counter({
+      name: 'yurt_tunnel_server_bytes_total',
+      help: 'Stream payload bytes: to_agent (from callers towards kubelets), from_agent (back to callers).',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.openErrors = new Counter({
+      name: 'yurt_tunnel_server_open_errors_total',
+      help: 'Front-door requests that got no tunnel stream, by error code (TUN_ERR_NO_AGENT, TUN_ERR_TARGET_NOT_ALLOWED, ...).',
+      labelNames: ['front_door', 'reason'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Node name ↔ addresses, from the Node objects. The front doors are asked for an address
+ * (`CONNECT 10.0.0.7:10250`, or the Host of an intercepted request) and must find which node's
+ * agent to use; the agent is then given an address, never a name, because it dials addresses only.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from '../../lib/logger.js';
+import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
+import { canonicalIp } from '../protocol/index.js';
+
+export interface NodeEntry {
+  name: string;
+  /** IP addresses (InternalIP first, then ExternalIP), canonical spelling. */
+  ips: string[];
+  /** Hostname addresses and the node name, which the apiserver may use instead of an IP. */
+  names: string[];
+  kubeletPort: number | undefined;
+}
+
+export interface Resolved {
+  node: string;
+  /** The address the agent is asked to dial. */
+  ip: string;
+}
+
+export interface NodeDirectory {
+  /** The node owning `host` (an IP, a Hostname address or the node's name), if any. */
+  resolve(host: string): Resolved | undefined;
+  get(node: string): NodeEntry | undefined;
+  readonly size: number;
+  /** True once the first full list arrived: before that, "unknown node" would be a lie. */
+  readonly synced: boolean;
+}
+
+/** The maps behind both directories: entries in, lookups out. */
+export class NodeIndex implements NodeDirectory {
+  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly byHost = new Map<string, string>();
+  private listed = false;
+
+  get synced(): boolean {
+    return this.listed;
+  }
+
+  markSynced(): void {
+    this.listed = true;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  get(node: string): NodeEntry | undefined {
+    return this.nodes.get(node);
+  }
+
+  resolve(host: string): Resolved | undefined {
+    const key = canonicalIp(host) ?? host.toLowerCase();
+    const name = this.byHost.get(key);
+    const entry = name === undefined ? undefined : this.nodes.get(name);
+    if (!entry) return undefined;
+    const ip = canonicalIp(host) ?? entry.ips[0];
+    return ip === undefined ? undefined : { node: entry.name, ip };
+  }
+
+  set(entry: NodeEntry): void {
+    this.remove(entry.name);
+    this.nodes.set(entry.name, entry);
+    for (const ip of entry.ips) this.byHost.set(ip, entry.name);
+    for (const n of entry.names) {
+      // An IP or a name already claimed by another node keeps its owner: names are a fallback.
+      const key = n.toLowerCase();
+      if (!this.byHost.has(key)) this.byHost.set(key, entry.name);
+    }
+  }
+
+  remove(name: string): void {
+    const old = this.nodes.get(name);
+    if (!old) return;
+    this.nodes.delete(name);
+    for (const key of [...old.ips, ...old.names.map((n) => n.toLowerCase())]) {
+      if (this.byHost.get(key) === name) this.byHost.delete(key);
+    }
+  }
+}
+
+/** Nodes given on the command line (`--static-nodes name=ip,...`): development and tests. */
+export function staticDirectory(entries: Array<{ name: string; ip: string; kubeletPort?: number }>): NodeIndex {
+  const index = new NodeIndex();
+  const byName = new Map<string, NodeEntry>();
+  for (const e of entries) {
+    const entry = byName.get(e.name) ?? { name: e.name, ips: [], names: [e.name], kubeletPort: e.kubeletPort };
+    entry.ips.push(canonicalIp(e.ip) ?? e.ip);
+    byName.set(e.name, entry);
+  }
+  for (const e of byName.values()) index.set(e);
+  index.markSynced();
+  return index;
+}
+
+export function entryFromNode(node: k8s.V1Node): NodeEntry | undefined {
+  const name = node.metadata?.name;
+  if (!name) return undefined;
+  const addresses = node.status?.addresses ?? [];
+  const ips: string[] = [];
+  const names = [name];
+  for (const type of ['InternalIP', 'ExternalIP']) {
+    for (const a of addresses) {
+      const ip = a.type === type ? canonicalIp(a.address) : undefined;
+      if (ip && !ips.includes(ip)) ips.push(ip);
+    }
+  }
+  for (const a of addresses) if ((a.type === 'Hostname' || a.type === 'InternalDNS') && !names.includes(a.address)) names.push(a.address);
+  return { name, ips, names, kubeletPort: node.status?.daemonEndpoints?.kubeletEndpoint?.Port };
+}
+
+export interface KubeDirectoryOptions {
+  kubeConfig: k8s.KubeConfig;
+  logger: Logger;
+  clock?: Clock;
+  /** Delay before re-listing after the watch failed. */
+  retryMs?: number;
+}
+
+/**
+ * Lists and watches Node objects; re-lists after any watch failure, as an informer should. A re-list
+ * reports nodes that vanished meanwhile as deletes, so the maps never keep a stale address.
+ */
+export class KubeNodeDirectory extends NodeIndex implements Component {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly stop = new AbortController();
+  private informer: k8s.ListWatch<k8s.V1Node> | undefined;
+  readonly close: () => Promise<void>;
+
+  constructor(private readonly options: KubeDirectoryOptions) {
+    super();
+    this.log = options.logger.child({ component: 'nodes' });
+    this.clock = options.clock ?? systemClock;
+    this.close = once(async () => {
+      this.stop.abort();
+      await this.informer?.stop();
+    });
+  }
+
+  /** Resolves once the first list is in (or rejects if it cannot be had within the deadline). */
+  async start(deadlineMs = 30_000): Promise<void> {
+    const core = this.options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const informer = new k8s.ListWatch<k8s.V1Node>('/api/v1/nodes', new k8s.Watch(this.options.kubeConfig), () => core.listNode(), false);
+    this.informer = informer;
+    const upsert = (node: k8s.V1Node) => {
+      const entry = entryFromNode(node);
+      if (entry) this.set(entry);
+    };
+    informer.on('add', upsert);
+    informer.on('update', upsert);
+    informer.on('delete', (node) => node.metadata?.name && this.remove(node.metadata.name));
+    informer.on('error', (err: unknown) => {
+      if (this.stop.signal.aborted) return;
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'node watch failed; re-listing');
+      void this.clock.delay(this.options.retryMs ?? 2000, this.stop.signal).then(
+        () => informer.start().catch(() => {}),
+        () => {},
+      );
+    });
+    // Failures go to the 'error' handler above, which lists again after a pause.
+    void informer.start().catch(() => {});
+    const deadline = this.clock.now() + deadlineMs;
+    while (!this.synced) {
+      if (this.clock.now() > deadline) throw new Error(`no node list from the apiserver within ${deadlineMs} ms`);
+      await this.clock.delay(100, this.stop.signal);
+    }
+    this.log.info({ nodes: this.size }, 'node list synced');
+  }
+
+  /** A list has succeeded (the informer has a resourceVersion): "unknown node" answers are true. */
+  override get synced(): boolean {
+    return (this.informer?.latestResourceVersion() ?? '') !== '';
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Builds the tunnel server's components in order, logging numbered steps, and closes them in reverse.
+ *   1 node directory  2 agent endpoint  3 CONNECT proxy  4 interceptor  5 /healthz /readyz /metrics
+ * Shutdown first drains: front doors and the agent endpoint stop taking connections, agents are
+ * told (DRAIN) to expect no new streams here, and streams in progress get --drain-timeout to end.
+ */
+import type { Logger } from '../../lib/logger.js';
+import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { OpsServer } from '../common/ops-server.js';
+import { AgentEndpoint } from './agent-endpoint.js';
+import { AgentRegistry } from './agent-registry.js';
+import type { ServerConfig } from './config.js';
+import { ConnectProxy } from './connect-proxy.js';
+import { Interceptor } from './interceptor.js';
+import { ServerMetrics } from './metrics.js';
+import { KubeNodeDirectory, staticDirectory, type NodeDirectory } from './node-directory.js';
+import { kubePodLocator } from './pod-locator.js';
+import { TunnelDialer } from './tunnel-dialer.js';
+
+export interface RunningServer {
+  readonly registry: AgentRegistry;
+  readonly metrics: ServerMetrics;
+  readonly directory: NodeDirectory;
+  /** Bound ports (useful when the options asked for port 0). */
+  readonly ports: { agent: number; proxy: number; interceptor: number[]; metrics: number };
+  close(): Promise<void>;
+}
+
+export interface StartDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** Skip prom-client's process metrics (several servers in one test process). */
+  defaultMetrics?: boolean;
+}
+
+export async function startServer(config: ServerConfig, deps: StartDeps): Promise<RunningServer> {
+  const { options } = config;
+  const log = deps.logger;
+  const clock = deps.clock ?? systemClock;
+  const stack = new Stack();
+  let step = 0;
+  const begin = (what: string) => log.info({ step: ++step }, what);
+
+  try {
+    let directory: NodeDirectory;
+    if (config.nodes.kind === 'static') {
+      begin(`using ${config.nodes.entries.length} static node address(es)`);
+      directory = staticDirectory(config.nodes.entries);
+    } else {
+      begin(`watching Node objects (${config.nodes.where})`);
+      const kube = new KubeNodeDirectory({ kubeConfig: config.nodes.kubeConfig, logger: log, clock });
+      await kube.start();
+      stack.push('node directory', () => kube.close());
+      directory = kube;
+    }
+
+    const registry = new AgentRegistry();
+    const metrics = new ServerMetrics(() => registry.size, { defaultMetrics: deps.defaultMetrics });
+    const session = { maxStreams: options.maxStreamsPerAgent, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize, openTimeoutMs: options.openTimeoutMs };
+
+    begin(`accepting agents on ${options.agentAddress.host}:${options.agentAddress.port}`);
+    const agents = new AgentEndpoint({
+      ...options.agentAddress,
+      tls: config.tls,
+      registry,
+      metrics,
+      logger: log,
+      session,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      duplicateProbeTimeoutMs: options.duplicateProbeTimeoutMs,
+      clock,
+    });
+    await agents.start();
+    stack.push('agent endpoint', () => agents.close());
+
+    const dialer = new TunnelDialer(directory, registry, metrics, log);
+    let proxy: ConnectProxy | undefined;
+    if (options.proxyAddress || options.proxyUds) {
+      begin(`CONNECT proxy on ${[options.proxyAddress && `${options.proxyAddress.host}:${options.proxyAddress.port}`, options.proxyUds].filter(Boolean).join(' and ')}`);
+      proxy = new ConnectProxy({
+        tcp: options.proxyAddress && { ...options.proxyAddress, ...config.proxyTls, clientCa: config.callerCa, allowedCallers: options.allowedCallers },
+        uds: options.proxyUds ? { path: options.proxyUds, mode: options.proxyUdsMode } : undefined,
+        dialer,
+        metrics,
+        logger: log,
+      });
+      await proxy.start();
+      stack.push('CONNECT proxy', () => proxy!.close());
+    }
+
+    let interceptor: Interceptor | undefined;
+    if (config.interceptor) {
+      begin(`interceptor on ${options.interceptorAddresses.map((a) => `${a.host}:${a.port}`).join(', ')}`);
+      interceptor = new Interceptor({
+        addresses: options.interceptorAddresses,
+        cert: config.interceptor.cert,
+        key: config.interceptor.key,
+        clientCa: config.callerCa,
+        allowedCallers: options.allowedCallers,
+        kubeletClient: config.interceptor.kubeletClient,
+        kubeletCa: config.interceptor.kubeletCa,
+        defaultKubeletPort: options.kubeletPort,
+        directory,
+        locatePod: config.nodes.kind === 'kube' ? kubePodLocator(config.nodes.kubeConfig, { clock }) : undefined,
+        dialer,
+        metrics,
+        logger: log,
+      });
+      await interceptor.start();
+      stack.push('interceptor', () => interceptor!.close());
+    }
+
+    let draining = false;
+    begin(`serving /healthz, /readyz, /metrics on ${options.metricsAddress.host}:${options.metricsAddress.port}`);
+    const ops = new OpsServer({
+      ...options.metricsAddress,
+      registry: metrics.registry,
+      logger: log,
+      readiness: () => {
+        if (draining) return { ready: false, detail: 'draining' };
+        if (!directory.synced) return { ready: false, detail: 'node list not synced' };
+        return { ready: true, detail: `${registry.size} agent(s), ${directory.size} node(s)` };
+      },
+    });
+    await ops.start();
+    stack.push('ops server', () => ops.close());
+
+    const ports = { agent: agents.port, proxy: proxy?.port ?? 0, interceptor: interceptor?.ports ?? [], metrics: ops.port };
+    log.info({ ports }, 'tunnel server ready');
+    return {
+      registry,
+      metrics,
+      directory,
+      ports,
+      close: once(async () => {
+        draining = true;
+        proxy?.stopAccepting();
+        interceptor?.stopAccepting();
+        await agents.drain(options.drainTimeoutMs);
+        log.info({ steps: stack.names.reverse() }, 'tunnel server stopping');
+        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+      }),
+    };
+  } catch (err) {
+    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    throw err;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What both front doors do once they know where a caller wants to go: find the node that owns the
+ * address, its agent's session on this replica, and open a stream to the address through it.
+ */
+import type { Logger } from '../../lib/logger.js';
+import { MAX_METADATA_VALUE_BYTES, formatTarget, truncateUtf8, tunnelErrors, type TunnelStream } from '../protocol/index.js';
+import type { AgentRegistry } from './agent-registry.js';
+import { codeOf } from './http-error.js';
+import type { ServerMetrics } from './metrics.js';
+import type { NodeDirectory } from './node-directory.js';
+
+export type FrontDoor = 'connect' | 'interceptor';
+
+export interface OpenRequest {
+  host: string;
+  port: number;
+  frontDoor: FrontDoor;
+  /** Who asked (certificate subject), passed to the agent for its logs. */
+  caller: string;
+}
+
+export interface Opened {
+  stream: TunnelStream;
+  node: string;
+  /** The address the agent dialled. */
+  ip: string;
+}
+
+export class TunnelDialer {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly directory: NodeDirectory,
+    private readonly registry: AgentRegistry,
+    private readonly metrics: ServerMetrics,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'dialer' });
+  }
+
+  async open(req: OpenRequest): Promise<Opened> {
+    try {
+      const resolved = this.directory.resolve(req.host);
+      if (!resolved) throw tunnelErrors.TUN_ERR_UNKNOWN_NODE(req.host);
+      const session = this.registry.session(resolved.node);
+      if (!session) throw tunnelErrors.TUN_ERR_NO_AGENT(resolved.node);
+      const stream = await session.open(formatTarget(resolved.ip, req.port), {
+        metadata: { node: resolved.node, caller: truncateUtf8(req.caller, MAX_METADATA_VALUE_BYTES), 'front-door': req.frontDoor },
+      });
+      this.metrics.streamsTotal.inc({ front_door: req.frontDoor });
+      return { stream, node: resolved.node, ip: resolved.ip };
+    } catch (err) {
+      this.metrics.openErrors.inc({ front_door: req.frontDoor, reason: codeOf(err) });
+      this.log.info({ host: req.host, port: req.port, caller: req.caller, frontDoor: req.frontDoor, code: codeOf(err), err: (err as Error).message }, 'could not open a tunnel stream');
+      throw err;
+    }
+  }
+}
