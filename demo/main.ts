@@ -5,27 +5,33 @@
  * leaves it running. Ctrl-C or any failure stops everything the demo started.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goVersion, harnessBinary } from '../test/cluster/binary.js';
 import { LocalCluster } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
 import { hubMetric, startEdgeNode, type EdgeNode } from './edge.js';
+import { DemoTunnel, planTunnel } from './tunnel.js';
 import { say, step, title } from './narrate.js';
 
 const keep = process.argv.includes('--keep');
 const EDGE_LABEL = 'openyurt.io/is-edge-worker';
 
 let cluster: LocalCluster | undefined;
+let tunnel: DemoTunnel | undefined;
+let tunnelDir: string | undefined;
 const edges: EdgeNode[] = [];
 let stopping: Promise<void> | undefined;
 
 function stopAll(code: number): Promise<void> {
   stopping ??= (async () => {
     console.log('\n==> Stopping everything the demo started');
+    await tunnel?.close().catch(() => {});
     for (const e of edges) await e.close().catch(() => {});
     const dir = cluster?.dir;
     await cluster?.stop().catch(() => {});
+    if (tunnelDir) rmSync(tunnelDir, { recursive: true, force: true });
     console.log(`    processes stopped${dir ? `, ${existsSync(dir) ? 'FOLDER LEFT: ' + dir : 'temporary folder removed'}` : ''}`);
     process.exit(code);
   })();
@@ -51,7 +57,15 @@ async function main(): Promise<void> {
     });
   }
 
-  const c = (cluster = await step('Starting kube-apiserver, kube-controller-manager, kube-scheduler and etcd on 127.0.0.1', () => LocalCluster.start({ nodeMonitorGracePeriod: '20s' }), (cl) => `${cl.info.server}, Kubernetes ${cl.info.version}`));
+  tunnelDir = mkdtempSync(join(tmpdir(), 'yurt-demo-tunnel-'));
+  const plan = await planTunnel(tunnelDir);
+  const c = (cluster = await step(
+    'Starting kube-apiserver (egress to kubelets through the tunnel), kube-controller-manager, kube-scheduler and etcd on 127.0.0.1',
+    () => LocalCluster.start({ nodeMonitorGracePeriod: '20s', apiserverArgs: plan.apiserverArgs }),
+    (cl) => `${cl.info.server}, Kubernetes ${cl.info.version}`,
+  ));
+  const t = (tunnel = new DemoTunnel(plan));
+  await step('Starting yurt-tunnel server (agents dial in over wss; the apiserver CONNECTs through it)', () => t.startServer(c.info.caFile, c.kubeconfigPath));
 
   await step('Joining cloud-1 straight to the apiserver', async () => {
     await c.addNode({ name: 'cloud-1', labels: { [EDGE_LABEL]: 'false' } });
@@ -61,8 +75,10 @@ async function main(): Promise<void> {
     edges.push(await step(`Joining ${name} through its own yurthub (bootstrap token → node certificate → LevelDB cache)`, async () => {
       const edge = await startEdgeNode(c, name, { [EDGE_LABEL]: 'true' });
       await c.waitNodeReady(name);
+      // The agent proves it is this node with the certificate yurthub obtained for it.
+      await t.startAgent(edge.kubelet, join(c.dir, 'hubs', name, 'pki', 'yurthub-client-current.pem'));
       return edge;
-    }, (e) => `hub on ${e.hub.url}`));
+    }, (e) => `hub on ${e.hub.url}, tunnel agent connected`));
   }
   say((await c.kubectl(['get', 'nodes', '-L', EDGE_LABEL])).trim());
 
@@ -90,7 +106,13 @@ async function main(): Promise<void> {
   });
   say((await c.kubectl(['get', 'pods', '-o', 'wide'])).trim());
 
-  const [edge1] = edges as [EdgeNode, EdgeNode];
+  const [edge1, edge2] = edges as [EdgeNode, EdgeNode];
+  const [target] = await running(edge2);
+  const logs = await step(`kubectl logs ${target} (edge-2 is reachable only through the tunnel)`, () => c.kubectl(['logs', target!, '--tail=3']));
+  say(logs.trim() || '(no log lines yet)');
+  const execOut = await step(`kubectl exec ${target} -- sh -c 'echo hello from $(hostname)'`, () => c.kubectl(['exec', target!, '--', 'sh', '-c', 'echo "hello from the edge, $(hostname)"']));
+  say(execOut.trim());
+
   const before = await running(edge1);
   await step(`Cutting edge-1's link to the cloud`, async () => {
     edge1.link.cut();
@@ -126,6 +148,9 @@ async function main(): Promise<void> {
     say(`requests served from ${from}: ${await hubMetric(edge1.hub, 'yurthub_proxy_requests_total', { served_from: from })}`);
   }
   say(`objects cached: ${await hubMetric(edge1.hub, 'yurthub_cache_objects')}, cache write failures: ${await hubMetric(edge1.hub, 'yurthub_cache_write_failures_total')}`);
+
+  title('the tunnel server\'s metrics');
+  say(`agents connected: ${await t.metric('yurt_tunnel_server_agents_connected')}, streams carried: ${await t.metric('yurt_tunnel_server_streams_total')}`);
 
   if (keep) {
     title('Still running. Try:');
