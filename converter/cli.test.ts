@@ -1,0 +1,211 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isYurtError } from '../lib/errors.js';
+import { checkNodesReady, checkServerVersion } from './cluster/preflight.js';
+import { buildStatus, renderStatus } from './cluster/status.js';
+import { resourceOf } from './cluster/helm.js';
+import { loadKubeConfig, resolveValues } from './config.js';
+import { exitCodeFor } from './errors.js';
+import { kubeletRequestCount } from './node/api.js';
+import { parseCommand, type ConvertOptions, type NodeOptions } from './options.js';
+import { planConvert } from './plan/plan.js';
+import { run, type Io } from './start.js';
+import { FIXTURES, loadFixture, request } from './testing/fixtures.js';
+import { Progress } from './ui/progress.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'yurtctl-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function fails(fn: () => unknown): { code: string; message: string } {
+  try {
+    fn();
+  } catch (err) {
+    if (isYurtError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('did not throw');
+}
+
+const convert = (argv: string[]) => {
+  const c = parseCommand(['convert', ...argv]);
+  if (c.cmd !== 'convert') throw new Error(c.cmd);
+  return c.options as ConvertOptions;
+};
+
+describe('yurtctl convert flags', () => {
+  it('reads the selection, values, output and durations into frozen options', () => {
+    const o = convert(['--edge-nodes', 'edge-2,edge-1,edge-1', '-f', 'a.yaml', '--values', 'b.yaml', '--set', 'x=1', '--set', 'y=2', '-o', 'json', '--node-timeout', '0', '--lock-timeout', '1m30s', '--autonomy']);
+    expect(o.selection).toEqual({ by: 'edge-nodes', nodes: ['edge-1', 'edge-2'] });
+    expect(o.valuesFiles).toEqual(['a.yaml', 'b.yaml']);
+    expect(o.set).toEqual(['x=1', 'y=2']);
+    expect(o.output).toBe('json');
+    expect(o.nodeTimeoutMs).toBe(0);
+    expect(o.lockTimeoutMs).toBe(90_000);
+    expect(o.autonomy).toBe(true);
+    expect(o.namespace).toBe('kube-system');
+    expect(Object.isFrozen(o)).toBe(true);
+    expect(convert(['--edge-selector', 'site in (b,a)']).selection).toEqual({ by: 'edge-selector', selector: 'site in (a,b)' });
+  });
+
+  it('names the flag and the rule when something is wrong', () => {
+    expect(fails(() => convert([])).message).toBe('--cloud-nodes: give exactly one of --cloud-nodes, --edge-nodes, --edge-selector');
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--edge-selector', 'x=y'])).message).toMatch(/^--edge-selector: give exactly one/);
+    expect(fails(() => convert(['--cloud-nodes', 'Bad_Name'])).message).toBe('--cloud-nodes: "Bad_Name" is not a valid node name');
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--node-timeout', 'soon'])).message).toMatch(/^--node-timeout: must be a duration/);
+    expect(fails(() => convert(['--cloud-nodes', 'a', '-o', 'yaml'])).message).toBe('--output: must be json (or left out for text), got "yaml"');
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--frobnicate'])).message).toBe('--frobnicate: unknown flag (see --help)');
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--image-repository', 'repo:1.0@sha256:x'])).code).toBe('CNV_ERR_USAGE');
+    expect(fails(() => parseCommand(['frob'])).message).toBe('unknown command "frob" (yurtctl --help lists them)');
+  });
+
+  it('has --help for every command', () => {
+    for (const argv of [['--help'], ['convert', '--help'], ['revert', '-h'], ['status', '--help'], ['node', '--help'], ['node', 'convert', '--help']]) {
+      const c = parseCommand(argv);
+      expect(c.cmd, argv.join(' ')).toBe('help');
+    }
+    const text = (parseCommand(['convert', '--help']) as { text: string }).text;
+    expect(text).toContain('-f, --values');
+    expect(text).toContain('--dry-run');
+  });
+});
+
+describe('yurtctl node flags', () => {
+  const node = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const c = parseCommand(['node', ...argv], env);
+    if (c.cmd !== 'node') throw new Error(c.cmd);
+    return c.options as NodeOptions;
+  };
+
+  it('takes the token from the environment and checks its form', () => {
+    expect(node(['convert', '--node-name', 'edge-1'], { YURTCTL_BOOTSTRAP_TOKEN: 'abcdef.0123456789abcdef' }).bootstrapToken).toBe('abcdef.0123456789abcdef');
+    expect(fails(() => node(['convert', '--bootstrap-token', 'nope'])).message).toBe('--bootstrap-token: must have the form [a-z0-9]{6}.[a-z0-9]{16}');
+  });
+
+  it('needs host paths and --kubelet-kubeconfig for the custom layout', () => {
+    expect(fails(() => node(['convert', '--layout', 'custom'])).message).toBe('--kubelet-kubeconfig: --layout=custom needs it');
+    expect(fails(() => node(['convert', '--kubelet-kubeconfig', 'relative.conf'])).message).toMatch(/must be an absolute host path/);
+    expect(fails(() => node(['upgrade'])).message).toBe('yurtctl node takes convert or revert, got "upgrade"');
+    expect(node(['revert', '--root', '/host', '--node-name', 'Edge-1', '--hub-port', '10271']).nodeName).toBe('edge-1');
+  });
+});
+
+describe('exit codes', () => {
+  it('map each status to its documented exit code', () => {
+    expect([400, 503, 403, 404, 409, 412, 504, 500].map(exitCodeFor)).toEqual([2, 3, 4, 5, 6, 7, 8, 1]);
+  });
+
+  it('run() prints one line and returns the exit code', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: Io = {
+      stdout: { write: (s: string) => out.push(s) > 0 },
+      stderr: { write: (s: string) => err.push(s) > 0 },
+      stdin: Object.assign(process.stdin, {}),
+      env: { CI: 'true' },
+    };
+    expect(await run(['convert', '--cloud-nodes', 'a'], io)).toBe(2);
+    expect(err).toEqual(['yurtctl convert: refusing to change the cluster without confirmation: there is no terminal to ask on (or CI=true); review the plan with --dry-run, then run again with --yes (CNV_ERR_CONFIRMATION_REQUIRED)\n']);
+    expect(await run(['version'], io)).toBe(0);
+    expect(out.at(-1)).toMatch(/^yurtctl \d+\.\d+\.\d+/);
+  });
+});
+
+describe('configuration', () => {
+  it('reads -f files in order, then --set', async () => {
+    const second = join(tmp, 'second.yaml');
+    writeFileSync(second, 'yurthub:\n  logLevel: debug\n');
+    expect(await resolveValues({ valuesFiles: [join(FIXTURES, 'values-override.yaml'), second], set: ['yurthub.port=10281', 'yurt-tunnel-agent.enabled=false'] })).toEqual({
+      yurthub: { port: 10281, logLevel: 'debug' },
+      'yurt-tunnel-server': { replicas: 2 },
+      'yurt-tunnel-agent': { enabled: false },
+    });
+    const list = join(tmp, 'list.yaml');
+    writeFileSync(list, '- a\n- b\n');
+    await expect(resolveValues({ valuesFiles: [list], set: [] })).rejects.toThrow(`--values ${list}: must be a YAML mapping`);
+    await expect(resolveValues({ valuesFiles: [join(tmp, 'missing.yaml')], set: [] })).rejects.toThrow('no such file');
+  });
+
+  it('refuses garbage kubeconfigs and unknown contexts with one line', () => {
+    const garbage = join(tmp, 'garbage');
+    writeFileSync(garbage, 'clusters: [ {name: x, cluster: {server: \n');
+    expect(fails(() => loadKubeConfig(garbage, '')).message).toMatch(new RegExp(`^--kubeconfig: ${garbage} is not a usable kubeconfig: `));
+    expect(fails(() => loadKubeConfig(join(tmp, 'nothing'), '')).message).toBe(`--kubeconfig: ${join(tmp, 'nothing')} is not a usable kubeconfig: no such file`);
+    const ok = join(tmp, 'ok');
+    writeFileSync(ok, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    expect(loadKubeConfig(ok, '').getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+    expect(fails(() => loadKubeConfig(ok, 'other')).code).toBe('CNV_ERR_KUBECONFIG');
+  });
+});
+
+describe('preflight (pure parts)', () => {
+  it('refuses servers older than supported and warns about newer ones', () => {
+    expect(fails(() => checkServerVersion({ major: 1, minor: 26, gitVersion: 'v1.26.3' })).code).toBe('CNV_ERR_PREFLIGHT');
+    expect(checkServerVersion({ major: 1, minor: 37, gitVersion: 'v1.37.2' })).toBeUndefined();
+    expect(checkServerVersion({ major: 1, minor: 40, gitVersion: 'v1.40.0' })).toMatch(/^warning: /);
+  });
+
+  it('names every node whose node side cannot run because it is not Ready', () => {
+    const state = loadFixture('not-ready.yaml');
+    const plan = planConvert(state, request());
+    expect(fails(() => checkNodesReady(plan, state)).message).toBe('not Ready, so their node side cannot run: edge-2 (NodeStatusUnknown: Kubelet stopped posting node status.)');
+  });
+
+  it('maps chart kinds to their resources', () => {
+    expect(['DaemonSet', 'ClusterRoleBinding', 'PodDisruptionBudget', 'NetworkPolicy', 'Ingress', 'Endpoints'].map(resourceOf)).toEqual(['daemonsets', 'clusterrolebindings', 'poddisruptionbudgets', 'networkpolicies', 'ingresses', 'endpoints']);
+  });
+});
+
+describe('status', () => {
+  it('shows role, state, hub, agent and autonomy per node', () => {
+    const nodes = [
+      { kind: 'Node', metadata: { name: 'edge-1', labels: { 'openyurt.io/is-edge-worker': 'true' }, annotations: { 'yurt-edge.io/conversion-state': 'converted', 'node.beta.openyurt.io/autonomy': 'true' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+      { kind: 'Node', metadata: { name: 'cloud-1', labels: { 'openyurt.io/is-edge-worker': 'false' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+    ];
+    const ready = { conditions: [{ type: 'Ready', status: 'True' }] };
+    const pods = [
+      { metadata: { labels: { 'app.kubernetes.io/name': 'yurthub' } }, spec: { nodeName: 'edge-1' }, status: ready },
+      { metadata: { labels: { 'app.kubernetes.io/name': 'yurt-tunnel-agent' } }, spec: { nodeName: 'edge-1' }, status: { conditions: [{ type: 'Ready', status: 'False' }] } },
+    ];
+    const s = buildStatus(nodes, pods, { name: 'yurt-edge', namespace: 'kube-system', status: 'deployed', revision: 2, chart: 'yurt-edge-0.1.0', values: {} }, undefined);
+    expect(s.nodes.map((n) => [n.name, n.role, n.state, n.hub, n.agent, n.autonomy])).toEqual([
+      ['cloud-1', 'cloud', '', '', '', false],
+      ['edge-1', 'edge', 'converted', 'ready', 'not connected', true],
+    ]);
+    expect(renderStatus(s)).toMatch(/^edge-1 +edge +converted +True +ready +not connected +true$/m);
+  });
+
+  it('counts kubelet\'s requests in yurthub\'s metrics', () => {
+    const metrics = [
+      '# TYPE yurthub_proxy_requests_total counter',
+      'yurthub_proxy_requests_total{component="kubelet",verb="get",resource="nodes",code="200",served_from="remote"} 7',
+      'yurthub_proxy_requests_total{component="kube-proxy",verb="list",resource="services",code="200",served_from="remote"} 3',
+      'yurthub_proxy_requests_total{component="kubelet",verb="update",resource="leases",code="200",served_from="remote"} 4',
+    ].join('\n');
+    expect(kubeletRequestCount(metrics)).toBe(11);
+  });
+});
+
+describe('progress', () => {
+  it('prints plain lines without a terminal', () => {
+    const out: string[] = [];
+    const p = new Progress({ write: (s) => out.push(s) > 0 }, false, 2);
+    p.step('nodes');
+    p.node('edge-1', 'labelled');
+    p.node('edge-1', 'labelled');
+    p.node('edge-2', 'labelled');
+    expect(out.join('')).toBe('[1/2] nodes\n  edge-1: labelled\n  edge-2: labelled\n');
+  });
+
+  it('redraws one line per node in place on a terminal', () => {
+    const out: string[] = [];
+    const p = new Progress({ write: (s) => out.push(s) > 0, isTTY: true }, true, 2);
+    p.node('edge-1', 'pending');
+    p.node('edge-10', 'pending');
+    p.node('edge-1', 'converted');
+    const text = out.join('');
+    expect(text).toContain('\x1b[2A'); // moved back up over the two node lines
+    expect(text.endsWith('\x1b[2K  edge-1   converted\n\x1b[2K  edge-10  pending\n')).toBe(true);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * The cluster as yurtctl talks to it: @kubernetes/client-node with the user's kubeconfig, and every
+ * failure turned into one line with a stable code (unreachable, forbidden, …).
+ */
+import * as k8s from '@kubernetes/client-node';
+import { isYurtError, withCause, type YurtError } from '../../lib/errors.js';
+import { ConverterErrors } from '../errors.js';
+
+export interface Kube {
+  kc: k8s.KubeConfig;
+  server: string;
+  /** The kubeconfig file and context to hand to helm (empty: helm's own defaults, i.e. the same). */
+  kubeconfigPath: string;
+  context: string;
+  timeoutMs: number;
+  core: k8s.CoreV1Api;
+  batch: k8s.BatchV1Api;
+  coord: k8s.CoordinationV1Api;
+  authz: k8s.AuthorizationV1Api;
+  version: k8s.VersionApi;
+}
+
+export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: string, timeoutMs: number): Kube {
+  return {
+    kc,
+    server: kc.getCurrentCluster()?.server ?? '',
+    kubeconfigPath,
+    context,
+    timeoutMs,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    batch: kc.makeApiClient(k8s.BatchV1Api),
+    coord: kc.makeApiClient(k8s.CoordinationV1Api),
+    authz: kc.makeApiClient(k8s.AuthorizationV1Api),
+    version: kc.makeApiClient(k8s.VersionApi),
+  };
+}
+
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** HTTP status of an API error, if it is one. */
+export function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return err instanceof k8s.ApiException || (typeof code === 'number' && code >= 100 && code < 600) ? (code as number) : undefined;
+}
+
+function statusMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      const s = JSON.parse(body) as { message?: string };
+      if (s.message) return s.message;
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
+  return (err as Error).message?.split('\n')[0] ?? String(err);
+}
+
+/** One line for a failed call: `what` says what yurtctl was doing. */
+export function kubeError(err: unknown, what: string, server: string): YurtError {
+  if (isYurtError(err)) return err;
+  const status = statusOf(err);
+  if (status === 401) return withCause(ConverterErrors.CNV_ERR_FORBIDDEN(`${what}: the cluster at ${server} rejected the credentials (401 Unauthorized): check --kubeconfig/--context`), err);
+  if (status === 403) return withCause(ConverterErrors.CNV_ERR_FORBIDDEN(`${what}: ${statusMessage(err)}`), err);
+  if (status !== undefined) return withCause(ConverterErrors.CNV_ERR_APPLY(`${what}: ${status} ${statusMessage(err)}`), err);
+  const e = err as { code?: string; errno?: string; cause?: { code?: string }; message?: string };
+  const code = e.code ?? e.errno ?? e.cause?.code;
+  if (typeof code === 'string' && (NETWORK.has(code) || /CERT|TLS|SSL|SELF_SIGNED|VERIFY/.test(code))) {
+    return withCause(ConverterErrors.CNV_ERR_UNREACHABLE(`cannot reach the cluster at ${server} (${code}) while trying to ${what}`), err);
+  }
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|socket hang up|certificate/i.test(e.message ?? '')) {
+    return withCause(ConverterErrors.CNV_ERR_UNREACHABLE(`cannot reach the cluster at ${server} while trying to ${what}: ${(e.message ?? '').split('\n')[0]}`), err);
+  }
+  return withCause(ConverterErrors.CNV_ERR_INTERNAL(`${what}: ${(e.message ?? String(err)).split('\n')[0]}`), err);
+}
+
+/** Runs one API call with the request timeout and the error mapping. */
+export async function call<T>(kube: Kube, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fn(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(ConverterErrors.CNV_ERR_UNREACHABLE(`no answer from the cluster at ${kube.server} within ${kube.timeoutMs / 1000} s while trying to ${what}`)), kube.timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    throw kubeError(err, what, kube.server);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Like call, but a 404 is `undefined`. */
+export async function callOptional<T>(kube: Kube, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call(kube, what, fn);
+  } catch (err) {
+    if (statusOf((err as { cause?: unknown }).cause) === 404) return undefined;
+    throw err;
+  }
+}
+
+export const mergePatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** RFC 3339 with microseconds, as metav1.MicroTime (Lease times) must be written. */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

@@ -1,0 +1,88 @@
+/**
+ * `yurtctl status`: per node, its role label, the conversion state its node side reported, whether its
+ * yurthub (the static pod's mirror pod) and its tunnel agent are ready, and its autonomy.
+ */
+import { isYurtError } from '../../lib/errors.js';
+import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, RECORD_NAME, type ConversionRecord, type ReleaseInfo } from '../plan/model.js';
+import { nodeInfo, recordFrom, type KubeObject } from '../plan/state.js';
+import type { Helm } from './helm.js';
+import { call, callOptional, type Kube } from './kube.js';
+
+export interface NodeStatus {
+  name: string;
+  role: 'edge' | 'cloud' | '';
+  state: string;
+  ready: boolean;
+  hub: 'ready' | 'not ready' | '';
+  agent: 'connected' | 'not connected' | '';
+  autonomy: boolean;
+  labels: Record<string, string>;
+}
+
+export interface ClusterStatus {
+  kind: 'ConversionStatus';
+  release: { name: string; namespace: string; status: string; revision: number; chart: string } | null;
+  record: { phase: ConversionRecord['phase']; cliVersion: string } | null;
+  nodes: NodeStatus[];
+}
+
+interface PodLike {
+  metadata?: { labels?: Record<string, string> };
+  spec?: { nodeName?: string };
+  status?: { conditions?: Array<{ type?: string; status?: string }> };
+}
+
+const podReady = (p: PodLike) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+export function buildStatus(nodes: KubeObject[], pods: PodLike[], release: ReleaseInfo | undefined, record: ConversionRecord | undefined): ClusterStatus {
+  const byNode = (name: string, component: string) => pods.filter((p) => p.spec?.nodeName === name && p.metadata?.labels?.['app.kubernetes.io/name'] === component);
+  return {
+    kind: 'ConversionStatus',
+    release: release ? { name: release.name, namespace: release.namespace, status: release.status, revision: release.revision, chart: release.chart } : null,
+    record: record ? { phase: record.phase, cliVersion: record.cliVersion } : null,
+    nodes: nodes.map(nodeInfo).sort((a, b) => a.name.localeCompare(b.name)).map((n) => {
+      const edgeLabel = n.labels[LABEL_EDGE_WORKER];
+      const hubs = byNode(n.name, 'yurthub');
+      const agents = byNode(n.name, 'yurt-tunnel-agent');
+      return {
+        name: n.name,
+        role: edgeLabel === 'true' ? 'edge' : edgeLabel === 'false' ? 'cloud' : '',
+        state: n.annotations[ANNOTATION_STATE] ?? '',
+        ready: n.ready,
+        hub: hubs.length ? (hubs.some(podReady) ? 'ready' : 'not ready') : '',
+        agent: agents.length ? (agents.some(podReady) ? 'connected' : 'not connected') : '',
+        autonomy: n.annotations[ANNOTATION_AUTONOMY] === 'true',
+        labels: { [LABEL_EDGE_WORKER]: edgeLabel ?? '' },
+      } satisfies NodeStatus;
+    }),
+  };
+}
+
+export async function clusterStatus(kube: Kube, helm: Helm, namespace: string, release: { name: string; namespace: string }): Promise<ClusterStatus> {
+  const [nodes, pods, rel, cm] = await Promise.all([
+    call(kube, 'list nodes', () => kube.core.listNode()),
+    call(kube, `list pods in ${release.namespace}`, () => kube.core.listNamespacedPod({ namespace: release.namespace, labelSelector: 'app.kubernetes.io/name in (yurthub,yurt-tunnel-agent)' })),
+    // status is read-only: without helm it still shows the nodes
+    helm.release(release.name, release.namespace).catch((err: unknown) => {
+      if (isYurtError(err) && err.code === 'CNV_ERR_HELM_MISSING') return undefined;
+      throw err;
+    }),
+    callOptional(kube, `read ConfigMap ${namespace}/${RECORD_NAME}`, () => kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace })),
+  ]);
+  return buildStatus(
+    nodes.items.map((n) => ({ ...n, kind: 'Node' }) as KubeObject),
+    pods.items as PodLike[],
+    rel,
+    cm ? recordFrom(cm as KubeObject) : undefined,
+  );
+}
+
+export function renderStatus(s: ClusterStatus): string {
+  const head = ['NODE', 'ROLE', 'STATE', 'READY', 'HUB', 'AGENT', 'AUTONOMY'];
+  const rows = s.nodes.map((n) => [n.name, n.role || '-', n.state || '-', n.ready ? 'True' : 'False', n.hub || '-', n.agent || '-', n.autonomy ? 'true' : '-']);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd();
+  const rel = s.release ? `release ${s.release.namespace}/${s.release.name}: ${s.release.status} (revision ${s.release.revision}, ${s.release.chart})` : 'release: not installed';
+  const rec = s.record ? `conversion record: ${s.record.phase} (yurtctl ${s.record.cliVersion})` : 'conversion record: none (not converted)';
+  return [rel, rec, '', line(head), ...rows.map(line)].join('\n');
+}

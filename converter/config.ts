@@ -1,0 +1,71 @@
+/**
+ * Options → what the commands work with: the user's kubeconfig (as kubectl reads it), helm aimed at
+ * the same cluster, and the chart values from `-f` files and `--set`, merged as helm merges them.
+ */
+import { readFile } from 'node:fs/promises';
+import * as k8s from '@kubernetes/client-node';
+import jsYaml from 'js-yaml';
+import { ConverterErrors } from './errors.js';
+import { Helm } from './cluster/helm.js';
+import { makeKube, type Kube } from './cluster/kube.js';
+import type { ClusterOptions, ConvertOptions } from './options.js';
+import { mergeValues, parseSet, type Values } from './values/strvals.js';
+
+export interface Cloud {
+  kube: Kube;
+  helm: Helm;
+}
+
+/** Loads the kubeconfig as kubectl would (--kubeconfig, else $KUBECONFIG, else ~/.kube/config) and picks the context. */
+export function loadKubeConfig(path: string, context: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  const where = path || process.env.KUBECONFIG || '~/.kube/config';
+  try {
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.message ?? String(err)).split('\n')[0];
+    throw ConverterErrors.CNV_ERR_KUBECONFIG(`--kubeconfig: ${where} is not a usable kubeconfig: ${why}`);
+  }
+  if (context) {
+    if (!kc.getContextObject(context)) throw ConverterErrors.CNV_ERR_KUBECONFIG(`--context: no context "${context}" in ${where}`);
+    kc.setCurrentContext(context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw ConverterErrors.CNV_ERR_KUBECONFIG(`--kubeconfig: ${where} has no current context with a cluster (set current-context, or give --context)`);
+  try {
+    const url = new URL(cluster.server);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
+  } catch {
+    throw ConverterErrors.CNV_ERR_KUBECONFIG(`--kubeconfig: ${where}: the cluster "${cluster.name}" has no valid server URL ("${cluster.server}")`);
+  }
+  return kc;
+}
+
+export function resolveCloud(options: ClusterOptions): Cloud {
+  const kc = loadKubeConfig(options.kubeconfig, options.context);
+  return {
+    kube: makeKube(kc, options.kubeconfig, options.context, options.requestTimeoutMs),
+    helm: new Helm(options.helm, { kubeconfig: options.kubeconfig, context: options.context }),
+  };
+}
+
+/** `-f` files in order, then every `--set`, as helm applies them. */
+export async function resolveValues(options: Pick<ConvertOptions, 'valuesFiles' | 'set'>): Promise<Values> {
+  const values: Values = {};
+  for (const file of options.valuesFiles) {
+    let doc: unknown;
+    try {
+      doc = jsYaml.load(await readFile(file, 'utf8'));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw ConverterErrors.CNV_ERR_BAD_VALUES(`--values ${file}: ${e.code === 'ENOENT' ? 'no such file' : (e.message ?? String(err)).split('\n')[0]}`);
+    }
+    if (doc === null || doc === undefined) continue;
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw ConverterErrors.CNV_ERR_BAD_VALUES(`--values ${file}: must be a YAML mapping`);
+    mergeValues(values, doc as Values);
+  }
+  for (const expr of options.set) parseSet(expr, values);
+  return values;
+}

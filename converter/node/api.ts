@@ -1,0 +1,142 @@
+/**
+ * The few API calls the node side makes, with the node's own identity: through yurthub's plain port
+ * (the hub adds the node's credentials), or straight to the apiserver with kubelet's credentials
+ * (before the hub exists, and after revert). Both answer the same questions: is kubelet Ready and
+ * renewing its Lease, and "record this node's conversion state".
+ */
+import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { ANNOTATION_STATE, type NodeState } from '../plan/model.js';
+import type { HostFs } from './hostfs.js';
+import type { KubeconfigView } from './kubeconfig.js';
+
+export interface Readiness {
+  ready: boolean;
+  why: string;
+}
+
+export interface NodeApi {
+  readonly describe: string;
+  readiness(node: string, since: Date): Promise<Readiness>;
+  /** yurthub only: how many kubelet requests it has proxied (its /metrics), to see kubelet really uses it. */
+  kubeletRequests?(): Promise<number>;
+  reportState(node: string, state: NodeState): Promise<void>;
+  readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+}
+
+const TIMEOUT_MS = 10_000;
+const UA = 'yurtctl-node';
+
+interface NodeObj {
+  status?: { conditions?: Array<{ type?: string; status?: string; reason?: string }> };
+}
+interface LeaseObj {
+  spec?: { renewTime?: string };
+}
+
+function judge(node: NodeObj | undefined, lease: LeaseObj | undefined, since: Date): Readiness {
+  const ready = node?.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') return { ready: false, why: `node Ready is ${ready?.status ?? 'missing'}${ready?.reason ? ` (${ready.reason})` : ''}` };
+  const renew = lease?.spec?.renewTime ? new Date(lease.spec.renewTime) : undefined;
+  if (!renew || renew.getTime() <= since.getTime()) return { ready: false, why: `kubelet has not renewed its Lease since the restart (last ${renew?.toISOString() ?? 'never'})` };
+  return { ready: true, why: `Ready, Lease renewed ${renew.toISOString()}` };
+}
+
+/** Sums yurthub_proxy_requests_total over the series of component "kubelet" (Prometheus text format). */
+export function kubeletRequestCount(metrics: string): number {
+  let total = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('yurthub_proxy_requests_total{') || !line.includes('component="kubelet"')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) total += value;
+  }
+  return total;
+}
+
+/** Through yurthub's local port: no credentials of ours, the hub speaks for the node. */
+export function hubApi(hubUrl: string): NodeApi {
+  const call = async (method: string, path: string, body?: unknown, contentType?: string) => {
+    const res = await fetch(`${hubUrl}${path}`, {
+      method,
+      headers: { 'user-agent': UA, accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} through the hub: ${res.status} ${text.slice(0, 200)}`);
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  };
+  return {
+    describe: `yurthub at ${hubUrl}`,
+    async readiness(node, since) {
+      try {
+        const n = (await call('GET', `/api/v1/nodes/${encodeURIComponent(node)}`)) as NodeObj;
+        const l = (await call('GET', `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${encodeURIComponent(node)}`)) as LeaseObj;
+        return judge(n, l, since);
+      } catch (err) {
+        return { ready: false, why: (err as Error).message };
+      }
+    },
+    async kubeletRequests() {
+      const res = await fetch(`${hubUrl}/metrics`, { headers: { 'user-agent': UA }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+      return kubeletRequestCount(await res.text());
+    },
+    async reportState(node, state) {
+      await call('PATCH', `/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { annotations: { [ANNOTATION_STATE]: state } } }, 'application/merge-patch+json');
+    },
+    async readConfigMap(namespace, name) {
+      const cm = (await call('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`)) as { data?: Record<string, string> };
+      return cm.data;
+    },
+  };
+}
+
+/**
+ * Reads a file a host kubeconfig names: under the root first (the host's view), else as given — a test
+ * tree whose kubeconfig names files outside it (a hollow node's certificates).
+ */
+function readHostFile(fs: HostFs, path: string): Buffer {
+  try {
+    return readFileSync(fs.real(path));
+  } catch {
+    return readFileSync(path);
+  }
+}
+
+/** Straight to the apiserver with kubelet's credentials (as kubelet's kubeconfig names them). */
+export function directApi(fs: HostFs, view: KubeconfigView): NodeApi {
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const data = (inline: unknown, file: unknown) => str(inline) ?? (str(file) ? readHostFile(fs, str(file)!).toString('base64') : undefined);
+  const kc = new k8s.KubeConfig();
+  const cluster = { name: 'node', server: view.server, caData: data(view.cluster['certificate-authority-data'], view.cluster['certificate-authority']), skipTLSVerify: view.cluster['insecure-skip-tls-verify'] === true };
+  const user = {
+    name: 'node',
+    certData: data(view.user['client-certificate-data'], view.user['client-certificate']),
+    keyData: data(view.user['client-key-data'], view.user['client-key']),
+    token: str(view.user.token) ?? (str(view.user.tokenFile) ? readHostFile(fs, str(view.user.tokenFile)!).toString('utf8').trim() : undefined),
+  };
+  kc.loadFromOptions({ clusters: [cluster], users: [user], contexts: [{ name: 'node', cluster: 'node', user: 'node' }], currentContext: 'node' });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  return {
+    describe: `the apiserver at ${view.server}`,
+    async readiness(node, since) {
+      try {
+        const [n, l] = await Promise.all([core.readNode({ name: node }), coord.readNamespacedLease({ name: node, namespace: 'kube-node-lease' })]);
+        return judge(n as NodeObj, { spec: { renewTime: l.spec?.renewTime ? new Date(l.spec.renewTime as unknown as string).toISOString() : undefined } }, since);
+      } catch (err) {
+        return { ready: false, why: (err as Error).message.split('\n')[0]! };
+      }
+    },
+    async reportState(node, state) {
+      await core.patchNode(
+        { name: node, body: { metadata: { annotations: { [ANNOTATION_STATE]: state } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+    },
+    async readConfigMap(namespace, name) {
+      return (await core.readNamespacedConfigMap({ name, namespace })).data;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The node's filesystem as seen from `--root` (the host root mounted at /host in the Job, or a
+ * temporary folder in tests). Paths given to it are host paths ("/etc/kubernetes/kubelet.conf"); file
+ * contents keep host paths too, since the host's kubelet reads them. Every write is atomic (temporary
+ * file, fsync, rename, fsync of the folder): a node that loses power mid-write has the old file or the
+ * new one, never half of each.
+ */
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, posix } from 'node:path';
+import { ConverterErrors } from '../errors.js';
+import { withCause } from '../../lib/errors.js';
+
+export class HostFs {
+  constructor(readonly root: string) {}
+
+  /** Where a host path lives on this machine. */
+  real(hostPath: string): string {
+    if (!isAbsolute(hostPath)) throw ConverterErrors.CNV_ERR_INTERNAL(`host path ${hostPath} is not absolute`);
+    return join(this.root, posix.normalize(hostPath));
+  }
+
+  async exists(hostPath: string): Promise<boolean> {
+    try {
+      await lstat(this.real(hostPath));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async read(hostPath: string): Promise<Buffer> {
+    try {
+      return await readFile(this.real(hostPath));
+    } catch (err) {
+      throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot read ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
+    }
+  }
+
+  async readIfExists(hostPath: string): Promise<Buffer | undefined> {
+    return (await this.exists(hostPath)) ? this.read(hostPath) : undefined;
+  }
+
+  async mode(hostPath: string): Promise<number> {
+    return (await stat(this.real(hostPath))).mode & 0o7777;
+  }
+
+  /**
+   * Creates the folders of `hostPath` that are missing and returns them, outermost first, so that
+   * whoever created them can remove them again.
+   */
+  async mkdirs(hostDir: string): Promise<string[]> {
+    const missing: string[] = [];
+    for (let d = posix.normalize(hostDir); d !== '/' && !(await this.exists(d)); d = posix.dirname(d)) missing.unshift(d);
+    for (const d of missing) await mkdir(this.real(d), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot create ${d}: ${err.code ?? String(err)}`), err);
+    });
+    return missing;
+  }
+
+  /** Atomic replace with the given mode. */
+  async write(hostPath: string, data: Buffer | string, mode: number): Promise<void> {
+    const target = this.real(hostPath);
+    const tmp = `${target}.yurtctl-tmp`;
+    try {
+      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await chmod(tmp, mode);
+      await rename(tmp, target);
+      await this.syncDir(dirname(target));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot write ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
+    }
+  }
+
+  async remove(hostPath: string): Promise<void> {
+    try {
+      await rm(this.real(hostPath), { force: true, recursive: true, maxRetries: 5, retryDelay: 100 });
+      await this.syncDir(dirname(this.real(hostPath)));
+    } catch (err) {
+      throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot remove ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
+    }
+  }
+
+  /** Removes a folder only if it is empty; true when it is gone. */
+  async removeEmptyDir(hostDir: string): Promise<boolean> {
+    try {
+      await rmdir(this.real(hostDir));
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    try {
+      const fh = await open(dir, constants.O_RDONLY);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      // some filesystems refuse fsync on folders; the rename is still atomic
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * What the node side changed, kept on the node itself so that revert needs nothing from the cloud:
+ * for every file it writes, whether the file existed, its mode and a byte-exact backup; the folders it
+ * created; and how far the conversion got. The journal is saved (atomically) before each file is
+ * touched, so a process killed at any point leaves enough to finish or undo the work.
+ */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { ConverterErrors } from '../errors.js';
+import type { HostFs } from './hostfs.js';
+
+export const STATE_DIR = '/var/lib/yurt-edge';
+export const JOURNAL_PATH = `${STATE_DIR}/node-state.json`;
+export const BACKUP_DIR = `${STATE_DIR}/backup`;
+
+export type NodePhase = 'staging' | 'hub-started' | 'switched' | 'converted';
+
+export interface FileEntry {
+  path: string;
+  existed: boolean;
+  mode: number | null;
+  sha256: string | null;
+  backup: string | null;
+}
+
+export interface JournalData {
+  apiVersion: 'yurt-edge.io/v1';
+  kind: 'NodeConversion';
+  node: string;
+  layout: string;
+  phase: NodePhase;
+  files: FileEntry[];
+  /** Folders yurtctl created, outermost first. */
+  createdDirs: string[];
+  /** Folders others create because of the conversion (yurthub's cache) that did not exist before it. */
+  removeOnRevert: string[];
+  hubUrl: string;
+  /** kubelet's kubeconfig before the conversion, and how kubelet is restarted: revert needs no detection. */
+  kubeletKubeconfig: string;
+  restart: string[][];
+  startedAt: string;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+export class Journal {
+  private constructor(private readonly fs: HostFs, readonly data: JournalData) {}
+
+  static async load(fs: HostFs): Promise<Journal | undefined> {
+    const raw = await fs.readIfExists(JOURNAL_PATH);
+    if (!raw) return undefined;
+    let data: JournalData;
+    try {
+      data = JSON.parse(raw.toString('utf8')) as JournalData;
+    } catch (err) {
+      throw ConverterErrors.CNV_ERR_NODE_FILE(`${JOURNAL_PATH} is not valid JSON (${(err as Error).message}): inspect it; the backups are in ${BACKUP_DIR}`);
+    }
+    if (data.kind !== 'NodeConversion' || !Array.isArray(data.files)) throw ConverterErrors.CNV_ERR_NODE_FILE(`${JOURNAL_PATH} is not a yurtctl node journal`);
+    return new Journal(fs, data);
+  }
+
+  /** Starts a journal, creating the state folder (and remembering whether it had to). */
+  static async begin(fs: HostFs, init: Pick<JournalData, 'node' | 'layout' | 'hubUrl' | 'kubeletKubeconfig' | 'restart'>, now: Date): Promise<Journal> {
+    let created = await fs.mkdirs(BACKUP_DIR);
+    if (created.length === 0 && (await isOnlyOurs(fs))) created = [STATE_DIR, BACKUP_DIR];
+    const journal = new Journal(fs, {
+      apiVersion: 'yurt-edge.io/v1',
+      kind: 'NodeConversion',
+      ...init,
+      phase: 'staging',
+      files: [],
+      createdDirs: created,
+      removeOnRevert: [],
+      startedAt: now.toISOString(),
+    });
+    await journal.save();
+    return journal;
+  }
+
+  async save(): Promise<void> {
+    await this.fs.write(JOURNAL_PATH, `${JSON.stringify(this.data, null, 2)}\n`, 0o600);
+  }
+
+  async setPhase(phase: NodePhase): Promise<void> {
+    this.data.phase = phase;
+    await this.save();
+  }
+
+  entry(path: string): FileEntry | undefined {
+    return this.data.files.find((f) => f.path === path);
+  }
+
+  /** The content `path` had before the conversion (undefined: it did not exist), from the backup once taken. */
+  async original(path: string): Promise<Buffer | undefined> {
+    const e = this.entry(path);
+    if (!e) return this.fs.readIfExists(path);
+    if (!e.existed || !e.backup) return undefined;
+    return this.verifiedBackup(e);
+  }
+
+  /** Backs a file up once: a second call (a rerun after the file was rewritten) keeps the first backup. */
+  async backup(path: string): Promise<void> {
+    if (this.entry(path)) return;
+    const data = await this.fs.readIfExists(path);
+    let entry: FileEntry;
+    if (data) {
+      const backup = `${BACKUP_DIR}/${createHash('sha256').update(path).digest('hex').slice(0, 12)}-${posix.basename(path)}`;
+      await this.fs.write(backup, data, 0o600);
+      entry = { path, existed: true, mode: await this.fs.mode(path), sha256: sha256(data), backup };
+    } else {
+      entry = { path, existed: false, mode: null, sha256: null, backup: null };
+    }
+    const created = await this.fs.mkdirs(posix.dirname(path));
+    this.data.createdDirs.push(...created.filter((d) => !this.data.createdDirs.includes(d)));
+    this.data.files.push(entry);
+    await this.save();
+  }
+
+  /** Writes a file yurtctl owns (after backing it up); returns false when it already had that content. */
+  async write(path: string, data: Buffer | string, mode: number): Promise<boolean> {
+    await this.backup(path);
+    const want = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const have = await this.fs.readIfExists(path);
+    if (have && have.equals(want) && (await this.fs.mode(path)) === mode) return false;
+    await this.fs.write(path, want, mode);
+    return true;
+  }
+
+  async rememberToRemove(hostDir: string): Promise<void> {
+    if (this.data.removeOnRevert.includes(hostDir) || (await this.fs.exists(hostDir))) return;
+    this.data.removeOnRevert.push(hostDir);
+    await this.save();
+  }
+
+  /** Puts every file back as it was, byte for byte and mode, newest change first. */
+  async restoreFiles(): Promise<void> {
+    for (const e of [...this.data.files].reverse()) {
+      if (e.existed) await this.fs.write(e.path, await this.verifiedBackup(e), e.mode ?? 0o600);
+      else await this.fs.remove(e.path);
+    }
+  }
+
+  /** Removes the backups, the journal, the folders yurtctl created and what others created because of it. */
+  async cleanup(): Promise<void> {
+    for (const dir of this.data.removeOnRevert) await this.fs.remove(dir);
+    for (const e of this.data.files) if (e.backup) await this.fs.remove(e.backup);
+    await this.fs.remove(JOURNAL_PATH);
+    for (const dir of [...this.data.createdDirs].reverse()) await this.fs.removeEmptyDir(dir);
+  }
+
+  private async verifiedBackup(e: FileEntry): Promise<Buffer> {
+    const data = await this.fs.read(e.backup!);
+    if (sha256(data) !== e.sha256) throw ConverterErrors.CNV_ERR_NODE_FILE(`backup ${e.backup} of ${e.path} does not match its checksum: not restoring it`);
+    return data;
+  }
+}
+
+/** A state folder that holds nothing but an empty backup folder was created by a run killed before its journal. */
+async function isOnlyOurs(fs: HostFs): Promise<boolean> {
+  try {
+    const top = await readdir(fs.real(STATE_DIR));
+    if (top.some((e) => e !== 'backup' && !e.endsWith('.yurtctl-tmp'))) return false;
+    return (await readdir(fs.real(BACKUP_DIR))).every((e) => e.endsWith('.yurtctl-tmp'));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * `yurtctl node convert|revert`: the work on one node, resumable and reversible.
+ *
+ * convert: 1 journal + backups  2 hub manifest (and the files it needs)  3 wait for /v1/healthz
+ *          4 switch kubelet's kubeconfig  5 restart kubelet  6 wait until kubelet is Ready through
+ *          the hub  7 report `converted`. A failure in 3–6 restores every file from the backups,
+ *          restarts kubelet again and reports `failed`.
+ * revert:  restore every file byte for byte, restart kubelet, remove what the conversion created,
+ *          report `reverted` if the cloud is reachable (the node alone is enough to revert).
+ */
+import { ConverterErrors } from '../errors.js';
+import { isYurtError } from '../../lib/errors.js';
+import type { NodeState } from '../plan/model.js';
+import { directApi, hubApi, type NodeApi } from './api.js';
+import { HostFs } from './hostfs.js';
+import { Journal } from './journal.js';
+import { parseKubeconfig, pointedAt, type KubeconfigView } from './kubeconfig.js';
+import { detectLayout, type Layout, type LayoutOptions } from './layout.js';
+import { manifestTarget, prepareManifest, readManifestSource, type ManifestSource } from './manifest.js';
+import { hostRestarter, type Restarter } from './restarter.js';
+
+export interface NodeSideOptions {
+  root: string;
+  nodeName: string;
+  layout: LayoutOptions;
+  /** A manifest file or a mounted ConfigMap folder; else `manifestConfigMap` is read with kubelet's credentials. */
+  manifest: string;
+  manifestConfigMap: { namespace: string; name: string };
+  /** custom layout: put the manifest in layout.manifestsDir even if the chart names another place. */
+  explicitManifestsDir: boolean;
+  bootstrapToken: string | undefined;
+  hubPort: number | undefined;
+  hubTimeoutMs: number;
+  kubeletTimeoutMs: number;
+  pollMs: number;
+}
+
+export interface NodeSideDeps {
+  /** Restarts kubelet; default: the layout's systemctl commands through nsenter. */
+  restart?: Restarter;
+  log: (line: string) => void;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  hubApi?: (url: string) => NodeApi;
+  directApi?: (fs: HostFs, view: KubeconfigView) => NodeApi;
+  /** Fault injection for tests: called at named points; an error thrown here is a crash (nothing is undone). */
+  checkpoint?: (step: string) => void | Promise<void>;
+}
+
+export interface NodeResult {
+  changed: boolean;
+  summary: string;
+}
+
+class Crash extends Error {
+  constructor(readonly inner: unknown) {
+    super(`crashed: ${String((inner as Error)?.message ?? inner)}`);
+  }
+}
+
+const REPORT_TIMEOUT_MS = 15_000;
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitUntil(what: () => Promise<{ ok: boolean; why: string }>, timeoutMs: number, pollMs: number, now: () => Date, sleep: (ms: number) => Promise<void>) {
+  const deadline = now().getTime() + timeoutMs;
+  let last = { ok: false, why: 'not checked' };
+  for (;;) {
+    last = await what();
+    if (last.ok || now().getTime() >= deadline) return last;
+    await sleep(pollMs);
+  }
+}
+
+async function hubHealthy(url: string): Promise<{ ok: boolean; why: string }> {
+  try {
+    const res = await fetch(`${url}/v1/healthz`, { signal: AbortSignal.timeout(3000) });
+    const body = (await res.text()).trim();
+    return res.ok ? { ok: true, why: body } : { ok: false, why: `/v1/healthz answered ${res.status}` };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { ok: false, why: `/v1/healthz: ${cause ?? (err as Error).message}` };
+  }
+}
+
+export class NodeSide {
+  private readonly fs: HostFs;
+  private readonly now: () => Date;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly options: NodeSideOptions, private readonly deps: NodeSideDeps) {
+    this.fs = new HostFs(options.root);
+    this.now = deps.now ?? (() => new Date());
+    this.sleep = deps.sleep ?? defaultSleep;
+  }
+
+  private log(line: string): void {
+    this.deps.log(`${this.options.nodeName}: ${line}`);
+  }
+
+  private async point(step: string): Promise<void> {
+    if (!this.deps.checkpoint) return;
+    try {
+      await this.deps.checkpoint(step);
+    } catch (err) {
+      throw new Crash(err);
+    }
+  }
+
+  private restarter(layout: Layout): Restarter {
+    return this.deps.restart ?? hostRestarter(layout.restart);
+  }
+
+  private direct(view: KubeconfigView): NodeApi {
+    return (this.deps.directApi ?? directApi)(this.fs, view);
+  }
+
+  private async manifestSource(kubelet: KubeconfigView): Promise<ManifestSource> {
+    if (this.options.manifest) return readManifestSource(this.options.manifest);
+    const { namespace, name } = this.options.manifestConfigMap;
+    let data: Record<string, string> | undefined;
+    try {
+      data = await this.direct(kubelet).readConfigMap(namespace, name);
+    } catch (err) {
+      throw ConverterErrors.CNV_ERR_UNREACHABLE(`cannot read the yurthub manifest from ConfigMap ${namespace}/${name} with kubelet's credentials: ${(err as Error).message.split('\n')[0]} (give --manifest=FILE to convert without the cloud)`);
+    }
+    if (!data?.['yurthub.yaml']) throw ConverterErrors.CNV_ERR_CHART(`ConfigMap ${namespace}/${name} has no yurthub.yaml: is the yurt-edge chart installed with yurthub enabled?`);
+    return { yaml: data['yurthub.yaml'], manifestPath: data.manifestPath, origin: `ConfigMap ${namespace}/${name}` };
+  }
+
+  private async report(api: NodeApi, state: NodeState): Promise<void> {
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        api.reportState(this.options.nodeName, state),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 15 s')), REPORT_TIMEOUT_MS))),
+      ]).finally(() => clearTimeout(timer));
+      this.log(`reported ${state} through ${api.describe}`);
+    } catch (err) {
+      this.log(`warning: could not report ${state} through ${api.describe}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  async convert(): Promise<NodeResult> {
+    const existing = await Journal.load(this.fs);
+    if (existing?.data.phase === 'converted') {
+      this.log('already converted: nothing to do');
+      return { changed: false, summary: 'already converted' };
+    }
+    const layout = await detectLayout(this.fs, this.options.layout);
+    this.log(`layout: ${layout.describe}`);
+    const kubeletText = existing ? await existing.original(layout.kubeletKubeconfig) : await this.fs.read(layout.kubeletKubeconfig);
+    if (!kubeletText) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${layout.kubeletKubeconfig} did not exist before the conversion`);
+    const kubelet = parseKubeconfig(kubeletText.toString('utf8'), layout.kubeletKubeconfig);
+    const source = await this.manifestSource(kubelet);
+    const manifest = await prepareManifest(source, {
+      fs: this.fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: this.options.bootstrapToken, hubPort: this.options.hubPort,
+    });
+    const target = manifestTarget(source, layout.staticPodDir, this.options.explicitManifestsDir);
+    const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, this.now()));
+    if (existing) this.log(`resuming a conversion interrupted at "${existing.data.phase}"`);
+    const restart = this.restarter(layout);
+    let restarted = false;
+    try {
+      // 1–2: the hub, and what it needs, while kubelet still talks to the apiserver directly.
+      for (const f of manifest.extraFiles) {
+        await journal.backup(f.path);
+        await this.point(`backed-up:${f.path}`);
+        await journal.write(f.path, f.content, f.mode);
+      }
+      await journal.backup(target);
+      await this.point('backed-up:manifest');
+      if (await journal.write(target, manifest.text, 0o600)) this.log(`wrote ${target}`);
+      await journal.rememberToRemove(manifest.cacheDir);
+      await journal.setPhase('hub-started');
+      await this.point('hub-manifest-written');
+
+      // 3: the hub must answer before kubelet depends on it.
+      this.log(`waiting for yurthub at ${manifest.hubUrl}/v1/healthz`);
+      const hub = await waitUntil(() => hubHealthy(manifest.hubUrl), this.options.hubTimeoutMs, this.options.pollMs, this.now, this.sleep);
+      if (!hub.ok) {
+        throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`yurthub did not answer ${manifest.hubUrl}/v1/healthz within ${this.options.hubTimeoutMs / 1000} s (${hub.why})`);
+      }
+
+      // 4: kubelet's kubeconfig → the hub (backed up before anything is rewritten).
+      const hubKubeconfig = pointedAt(kubelet, manifest.hubUrl, layout.kubeletKubeconfig);
+      const switchFiles = [{ path: layout.hubKubeconfigPath, content: hubKubeconfig, mode: 0o600 }, ...layout.dropIns];
+      for (const f of switchFiles) await journal.backup(f.path);
+      await this.point('backed-up:kubelet');
+      for (const f of switchFiles) {
+        if (await journal.write(f.path, f.content, f.mode)) this.log(`wrote ${f.path}`);
+        await this.point(`wrote:${f.path}`);
+      }
+      await journal.setPhase('switched');
+
+      // 5–6: restart kubelet and see it Ready — and its requests arriving at the hub.
+      const api = (this.deps.hubApi ?? hubApi)(manifest.hubUrl);
+      const baseline = api.kubeletRequests ? await api.kubeletRequests().catch(() => 0) : 0;
+      const since = this.now();
+      this.log('restarting kubelet');
+      restarted = true;
+      try {
+        await restart('convert');
+      } catch (err) {
+        throw ConverterErrors.CNV_ERR_ROLLED_BACK(`restarting kubelet failed: ${(err as Error).message}`);
+      }
+      await this.point('restarted');
+      const ready = await waitUntil(async () => {
+        const r = await api.readiness(this.options.nodeName, since);
+        if (!r.ready) return { ok: false, why: r.why };
+        if (api.kubeletRequests) {
+          const count = await api.kubeletRequests().catch(() => baseline);
+          if (count <= baseline) return { ok: false, why: 'kubelet is Ready but has sent no request through yurthub since the restart (it still talks to the apiserver directly)' };
+        }
+        return { ok: true, why: r.why };
+      }, this.options.kubeletTimeoutMs, this.options.pollMs, this.now, this.sleep);
+      if (!ready.ok) throw ConverterErrors.CNV_ERR_ROLLED_BACK(`kubelet was not Ready through yurthub within ${this.options.kubeletTimeoutMs / 1000} s: ${ready.why}`);
+      const inUse = await this.fs.readIfExists(layout.hubKubeconfigPath);
+      if (!inUse?.equals(Buffer.from(hubKubeconfig))) {
+        throw ConverterErrors.CNV_ERR_ROLLED_BACK(`kubelet rewrote ${layout.hubKubeconfigPath} after the restart (a kubelet started with --bootstrap-kubeconfig bootstraps again: it sees no client certificate over plain HTTP)`);
+      }
+      await journal.setPhase('converted');
+      this.log('converted: kubelet is Ready through yurthub');
+      await this.report(api, 'converted');
+      return { changed: true, summary: 'converted' };
+    } catch (err) {
+      if (err instanceof Crash) throw err.inner;
+      await this.rollback(journal, layout, restart, restarted, kubelet, err);
+      throw err; // unreachable: rollback throws
+    }
+  }
+
+  private async rollback(journal: Journal, layout: Layout, restart: Restarter, restarted: boolean, kubelet: KubeconfigView, cause: unknown): Promise<never> {
+    const why = isYurtError(cause) ? cause.message : String((cause as Error)?.message ?? cause);
+    this.log(`failed: ${why}; rolling back`);
+    await journal.restoreFiles();
+    if (restarted || journal.data.phase === 'switched') {
+      try {
+        await restart('rollback');
+      } catch (err) {
+        this.log(`warning: restarting kubelet after the rollback failed: ${(err as Error).message}`);
+      }
+    }
+    await journal.cleanup();
+    await this.report(this.direct(kubelet), 'failed');
+    if (isYurtError(cause) && cause.code === 'CNV_ERR_HUB_UNHEALTHY') throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`${why}; rolled back, the node is as it was`);
+    if (isYurtError(cause) && cause.code === 'CNV_ERR_ROLLED_BACK') throw ConverterErrors.CNV_ERR_ROLLED_BACK(`${why}; rolled back, the node is as it was`);
+    throw ConverterErrors.CNV_ERR_ROLLED_BACK(`${why}; rolled back, the node is as it was (layout ${layout.kind})`);
+  }
+
+  async revert(): Promise<NodeResult> {
+    try {
+      return await this.revertSteps();
+    } catch (err) {
+      throw err instanceof Crash ? err.inner : err;
+    }
+  }
+
+  private async revertSteps(): Promise<NodeResult> {
+    const journal = await Journal.load(this.fs);
+    if (!journal) {
+      this.log('nothing to revert: no conversion journal on this node');
+      const layout = await detectLayout(this.fs, this.options.layout).catch(() => undefined);
+      if (layout) await this.reportDirect(layout.kubeletKubeconfig, 'reverted');
+      return { changed: false, summary: 'nothing to revert' };
+    }
+    this.log(`restoring ${journal.data.files.length} file(s) changed by the conversion of ${journal.data.startedAt}`);
+    await journal.restoreFiles();
+    await this.point('restored');
+    const restart = this.deps.restart ?? hostRestarter(journal.data.restart);
+    try {
+      await restart('revert');
+    } catch (err) {
+      throw ConverterErrors.CNV_ERR_ROLLED_BACK(`files restored, but restarting kubelet failed: ${(err as Error).message}; restart it by hand, then run revert again to clean up`);
+    }
+    await this.point('restarted');
+    await journal.cleanup();
+    this.log('reverted: every file is as it was before the conversion');
+    await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted');
+    return { changed: true, summary: 'reverted' };
+  }
+
+  /** Reports with kubelet's own (restored) credentials; offline is fine, revert is a node-local act. */
+  private async reportDirect(kubeconfigPath: string, state: NodeState): Promise<void> {
+    try {
+      const view = parseKubeconfig((await this.fs.read(kubeconfigPath)).toString('utf8'), kubeconfigPath);
+      await this.report(this.direct(view), state);
+    } catch (err) {
+      this.log(`warning: could not report ${state}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The data the converter reasons about: what it reads from the cluster (ClusterState), what the user
+ * asked for (ConvertRequest), what it will do (Plan / RevertPlan) and what it leaves in the cluster so
+ * that any machine can revert (ConversionRecord). Plain JSON-able data only: plans are printed with
+ * `-o json` and the record is stored in a ConfigMap.
+ */
+
+/** OpenYurt's keys, so its users can switch without relabelling. */
+export const LABEL_EDGE_WORKER = 'openyurt.io/is-edge-worker';
+export const ANNOTATION_AUTONOMY = 'node.beta.openyurt.io/autonomy';
+/** Per-node conversion state, written by the CLI (pending) and by the node side (converted, failed, reverted). */
+export const ANNOTATION_STATE = 'yurt-edge.io/conversion-state';
+/** Labels of the objects yurtctl itself creates (node Jobs). */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'yurtctl';
+export const LABEL_NODE = 'yurt-edge.io/node';
+export const LABEL_ACTION = 'yurt-edge.io/action';
+export const ANNOTATION_SPEC_HASH = 'yurt-edge.io/spec-hash';
+
+export const RECORD_NAME = 'yurt-edge-conversion';
+export const RECORD_KEY = 'record.json';
+export const LOCK_NAME = 'yurtctl-lock';
+
+export type Role = 'cloud' | 'edge';
+export type NodeState = 'pending' | 'converted' | 'failed' | 'reverting' | 'reverted';
+export const NODE_STATES: readonly NodeState[] = ['pending', 'converted', 'failed', 'reverting', 'reverted'];
+
+export interface NodeInfo {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  ready: boolean;
+  /** Why the node is not Ready (condition reason/message), for preflight messages. */
+  notReadyReason?: string;
+}
+
+export interface ReleaseInfo {
+  name: string;
+  namespace: string;
+  /** helm's status: deployed, failed, pending-install, pending-upgrade, pending-rollback, uninstalling, superseded. */
+  status: string;
+  revision: number;
+  /** `<chart name>-<chart version>` as helm lists it. */
+  chart: string;
+  /** User-supplied values of the deployed revision (`helm get values -o json`). */
+  values: Record<string, unknown>;
+}
+
+export interface JobInfo {
+  namespace: string;
+  name: string;
+  node: string;
+  action: 'convert' | 'revert';
+  specHash: string;
+  /** Finished successfully / failed (from the Job's conditions). */
+  succeeded: boolean;
+  failed: boolean;
+}
+
+/** An object the chart renders (from `helm template`), with the resource it is stored as. */
+export interface ChartObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  /** Empty for cluster-scoped objects. */
+  namespace: string;
+  group: string;
+  resource: string;
+}
+
+export interface ServerVersion {
+  major: number;
+  minor: number;
+  gitVersion: string;
+}
+
+export interface ClusterState {
+  serverVersion: ServerVersion;
+  nodes: NodeInfo[];
+  /** The conversion recorded in the cluster, if any. */
+  record?: ConversionRecord;
+  /** The chart's release as helm sees it; undefined when there is none. */
+  release?: ReleaseInfo;
+  /** Node Jobs yurtctl created earlier. */
+  jobs: JobInfo[];
+  /** Bootstrap token Secrets yurtctl created earlier (kube-system, labelled managed-by=yurtctl). */
+  bootstrapTokens: BootstrapTokenInfo[];
+}
+
+export interface BootstrapTokenInfo {
+  id: string;
+  /** RFC 3339, or null for a token that never expires. */
+  expiration: string | null;
+}
+
+export type Selection =
+  | { by: 'cloud-nodes'; nodes: string[] }
+  | { by: 'edge-nodes'; nodes: string[] }
+  | { by: 'edge-selector'; selector: string };
+
+export interface ChartRef {
+  /** Path (or reference) given to helm. */
+  path: string;
+  name: string;
+  version: string;
+}
+
+export interface ConvertRequest {
+  selection: Selection;
+  autonomy: boolean;
+  /** Values from `-f` files and `--set`, merged in order. */
+  values: Record<string, unknown>;
+  cliVersion: string;
+  imageRepository: string;
+  chart: ChartRef;
+  release: { name: string; namespace: string };
+  /** Namespace of the record, the lock and the node Jobs. */
+  namespace: string;
+  /** What the chart renders with the final values (for the diff and the rights check). */
+  chartObjects: ChartObject[];
+  /** A fresh bootstrap token id, used if a new token is needed (the planner itself draws no randomness). */
+  tokenId: string;
+  /** The time the plan is made (RFC 3339): token expiry is judged against it. */
+  now: string;
+}
+
+export interface Change {
+  key: string;
+  from: string | null;
+  to: string | null;
+}
+
+export interface NodePlan {
+  name: string;
+  role: Role;
+  labels: Change[];
+  annotations: Change[];
+  /** run: a node Job is created (or re-created); done: the node side already finished; none: cloud node. */
+  nodeSide: 'run' | 'done' | 'none';
+  state: NodeState | null;
+}
+
+export type ObjectAction = 'create' | 'update' | 'delete' | 'none';
+
+export interface ObjectPlan {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  action: ObjectAction;
+  /** Set for objects yurtctl writes itself (Jobs, the record). */
+  manifest?: Record<string, unknown>;
+  /** For Jobs: the node they serve. */
+  node?: string;
+}
+
+export interface ReleasePlan {
+  name: string;
+  namespace: string;
+  chart: ChartRef;
+  action: 'install' | 'upgrade' | 'repair' | 'none';
+  /** Why (shown in the diff): e.g. "values changed", "status pending-install". */
+  reason: string;
+  values: Record<string, unknown>;
+  previousValues: Record<string, unknown> | null;
+  objects: ChartObject[];
+}
+
+export interface AccessCheck {
+  verb: string;
+  group: string;
+  resource: string;
+  /** Empty: cluster-wide. */
+  namespace: string;
+}
+
+export interface NodeOriginal {
+  labels: Record<string, string | null>;
+  annotations: Record<string, string | null>;
+}
+
+export interface ConversionRecord {
+  apiVersion: 'yurt-edge.io/v1';
+  kind: 'ConversionRecord';
+  cliVersion: string;
+  phase: 'applying' | 'applied' | 'reverting';
+  request: {
+    selection: Selection;
+    autonomy: boolean;
+    values: Record<string, unknown>;
+    imageRepository: string;
+    chart: ChartRef;
+  };
+  roles: Record<string, Role>;
+  /** Each touched node's labels and annotations (only the keys yurtctl touches) before the first convert. */
+  originals: Record<string, NodeOriginal>;
+  release: {
+    name: string;
+    namespace: string;
+    /** The release existed before the first convert: revert rolls back to `previousRevision` instead of uninstalling. */
+    existedBefore: boolean;
+    previousRevision: number | null;
+  };
+  /** Every object yurtctl created (node Jobs), so revert can delete exactly those. */
+  jobs: Array<{ namespace: string; name: string; node: string; action: 'convert' | 'revert' }>;
+  /** Ids of the bootstrap tokens yurtctl created for the hubs (Secrets kube-system/bootstrap-token-<id>). */
+  bootstrapTokens: string[];
+}
+
+export interface Plan {
+  kind: 'ConvertPlan';
+  cliVersion: string;
+  image: string;
+  namespace: string;
+  nodes: NodePlan[];
+  release: ReleasePlan;
+  objects: ObjectPlan[];
+  record: ConversionRecord;
+  /** The bootstrap token the hubs get (none when the chart's yurthub needs none, or no node side runs). */
+  bootstrapToken: { id: string; action: 'create' | 'none' } | null;
+  rights: AccessCheck[];
+  /** True when applying would change nothing. */
+  noop: boolean;
+}
+
+export interface RevertPlan {
+  kind: 'RevertPlan';
+  namespace: string;
+  nodes: NodePlan[];
+  release: { name: string; namespace: string; action: 'uninstall' | 'rollback' | 'none'; toRevision: number | null; reason: string };
+  objects: ObjectPlan[];
+  record: ConversionRecord | null;
+  rights: AccessCheck[];
+  noop: boolean;
+}

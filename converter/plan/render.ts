@@ -1,0 +1,98 @@
+/** Plans as people read them: a diff of every node and object change (`--dry-run`, and before apply). */
+import type { Change, NodePlan, ObjectPlan, Plan, RevertPlan } from './model.js';
+
+const q = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));
+
+function changeLine(kind: 'label' | 'annotation', c: Change): string {
+  if (c.from === null) return `      + ${kind} ${c.key}: ${q(c.to)}`;
+  if (c.to === null) return `      - ${kind} ${c.key}: ${q(c.from)}`;
+  return `      ~ ${kind} ${c.key}: ${q(c.from)} → ${q(c.to)}`;
+}
+
+function nodeLines(n: NodePlan, sideNote: string): string[] {
+  const changed = n.labels.length + n.annotations.length > 0;
+  const state = n.state ? `, ${n.state}` : '';
+  const head = `  ${changed ? '~' : '='} node/${n.name} (${n.role}${state})${n.nodeSide === 'run' ? ` ${sideNote}` : ''}`;
+  return [head, ...n.labels.map((c) => changeLine('label', c)), ...n.annotations.map((c) => changeLine('annotation', c))];
+}
+
+const SIGN: Record<ObjectPlan['action'], string> = { create: '+', update: '±', delete: '-', none: '=' };
+
+function objectLine(o: ObjectPlan): string {
+  const what =
+    o.kind === 'Job' ? ` (node ${o.node}: yurtctl node ${o.name.startsWith('yurtctl-revert-') ? 'revert' : 'convert'})`
+    : o.kind === 'ConfigMap' ? ' (the conversion record)'
+    : o.kind === 'Secret' ? ' (bootstrap token for the hubs)'
+    : '';
+  const verb = o.action === 'update' && o.kind === 'Job' ? ' replaced' : o.action === 'none' ? ' unchanged' : '';
+  return `  ${SIGN[o.action]} ${o.kind} ${o.namespace}/${o.name}${what}${verb}`;
+}
+
+/** Leaf values by dotted path: `global.image.tag` → "0.1.0". */
+export function flatten(value: unknown, prefix = '', out: Map<string, string> = new Map()): Map<string, string> {
+  if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out.set(prefix, JSON.stringify(value));
+  }
+  return out;
+}
+
+function valuesDiff(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
+  const a = flatten(before ?? {});
+  const b = flatten(after);
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const lines: string[] = [];
+  for (const k of keys) {
+    const x = a.get(k);
+    const y = b.get(k);
+    if (x === y) continue;
+    if (x === undefined) lines.push(`        + ${k}: ${y}`);
+    else if (y === undefined) lines.push(`        - ${k}: ${x}`);
+    else lines.push(`        ~ ${k}: ${x} → ${y}`);
+  }
+  return lines;
+}
+
+export function renderPlan(plan: Plan): string {
+  const edge = plan.nodes.filter((n) => n.role === 'edge').length;
+  const lines = [`Plan: convert ${plan.nodes.length} node(s) (${plan.nodes.length - edge} cloud, ${edge} edge), image ${plan.image}`, ''];
+  for (const n of plan.nodes) lines.push(...nodeLines(n, '→ node side runs'));
+  lines.push('');
+  const r = plan.release;
+  const sign = r.action === 'none' ? '=' : r.action === 'install' ? '+' : '~';
+  lines.push(`  ${sign} helm release ${r.namespace}/${r.name} (chart ${r.chart.name} ${r.chart.version} from ${r.chart.path}): ${r.action === 'none' ? 'unchanged' : r.action}, ${r.reason}`);
+  if (r.action !== 'none') {
+    const diff = valuesDiff(r.previousValues, r.values);
+    if (diff.length) lines.push('      values:', ...diff);
+    if (r.objects.length) {
+      lines.push('      objects:');
+      for (const o of r.objects) lines.push(`        ${r.action === 'install' ? '+' : '~'} ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`);
+    }
+  }
+  for (const o of plan.objects) lines.push(objectLine(o));
+  lines.push('');
+  lines.push(plan.noop ? 'Nothing to do: the cluster is already converted as asked.' : summary(plan.nodes, plan.objects, r.action));
+  return lines.join('\n');
+}
+
+function summary(nodes: NodePlan[], objects: ObjectPlan[], release: string): string {
+  const changed = nodes.filter((n) => n.labels.length + n.annotations.length > 0).length;
+  const count = (a: ObjectPlan['action']) => objects.filter((o) => o.action === a).length;
+  const side = nodes.filter((n) => n.nodeSide === 'run').length;
+  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run, release: ${release}, objects: ${count('create')} to create, ${count('update')} to replace, ${count('delete')} to delete.`;
+}
+
+export function renderRevertPlan(plan: RevertPlan): string {
+  if (!plan.record) return 'Nothing to revert: no conversion is recorded in this cluster.';
+  const lines = [`Plan: revert the conversion recorded by yurtctl ${plan.record.cliVersion}`, ''];
+  for (const n of plan.nodes) lines.push(...nodeLines(n, '→ node side reverts'));
+  lines.push('');
+  const r = plan.release;
+  const sign = r.action === 'none' ? '=' : '-';
+  lines.push(`  ${sign} helm release ${r.namespace}/${r.name}: ${r.action === 'rollback' ? `rollback to revision ${r.toRevision}` : r.action === 'none' ? 'unchanged' : 'uninstall'}, ${r.reason}`);
+  for (const o of plan.objects) lines.push(objectLine(o));
+  lines.push('');
+  lines.push(summary(plan.nodes, plan.objects, r.action));
+  return lines.join('\n');
+}
