@@ -174,7 +174,8 @@ describeLocal('yurt-manager: autonomy controller on the real control plane', () 
     expect(lease.spec).toMatchObject({ holderIdentity: leader.id, leaseDurationSeconds: LEASE_SECONDS });
 
     await waitFor('both replicas ready', async () => (await Promise.all(replicas.map((r) => r.get('/readyz')))).every((x) => x.status === 200), 30_000, 250);
-    expect((await standby.get('/readyz')).text).toBe(`ok: standing by (leader: ${leader.id})`);
+    // The standby names the leader once it has read the Lease on its next retry.
+    await waitFor('the standby to name the leader', async () => (await standby.get('/readyz')).text === `ok: standing by (leader: ${leader.id})`, 30_000, 250);
     expect((await leader.get('/readyz')).text).toBe('ok: leading');
     expect((await standby.get('/healthz')).status).toBe(200);
     expect(await standby.metric('yurt_manager_leader', { identity: standby.id })).toBe(0);
