@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: runs the benchmark suites and writes each one's section of docs/benchmarks.md.
+ * `npm run bench -- yurthub` runs only the named suites. Benchmarks are never part of `npm test`.
+ */
+import { join } from 'node:path';
+import { ROOT } from './hub-process.js';
+import { writeSection } from './report.js';
+import { runYurthubBench } from './yurthub.js';
+
+const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
+  yurthub: runYurthubBench,
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!SUITES[name]) {
+    console.error(`unknown suite "${name}"; suites: ${Object.keys(SUITES).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const file = join(ROOT, 'docs', 'benchmarks.md');
+for (const name of wanted.length ? wanted : Object.keys(SUITES)) {
+  const { markdown } = await SUITES[name]!();
+  writeSection(file, name, markdown);
+  console.log(`\n${markdown}\n\nwrote the ${name} section of ${file}`);
+}
