@@ -21,18 +21,18 @@ import { cpuMs, MachineLoad, peakRss, rss, rssFile, sleep, waitIdle, type LoadRe
 import { int, mb, ms, ratio, summarize, type Summary } from './stats.js';
 import { machine, table, type Row } from './report.js';
 
-export const NODE = 'bench-node';
+const NODE = 'bench-node';
 const NS = 'bench';
 const PODS = 10_000;
 const GET_POD = 'bench-00000';
-export const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
+const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 const OTHER_UA = 'bench-client/1.0';
 const JSON_TYPE = 'application/json';
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** What client-go in kubelet sends: protobuf preferred, JSON accepted. */
 const KUBELET_ACCEPT = `${PROTOBUF},${JSON_TYPE}`;
-export const LIST_PATH = `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${NODE}`)}`;
-export const GET_PATH = `/api/v1/namespaces/${NS}/pods/${GET_POD}`;
+const LIST_PATH = `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${NODE}`)}`;
+const GET_PATH = `/api/v1/namespaces/${NS}/pods/${GET_POD}`;
 
 const GET_PLAN = [
   { concurrency: 1, warmup: 300, count: 2000 },
@@ -47,7 +47,7 @@ const SETTLE_MS = 60_000;
 const log = (msg: string) => console.log(`[bench:yurthub ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 /** A small but realistic pod: ~2 KB as the apiserver returns it (managedFields and defaults included). */
-export function pod(i: number): Record<string, unknown> {
+function pod(i: number): Record<string, unknown> {
   const app = `app-${i % 40}`;
   return {
     apiVersion: 'v1',
@@ -90,7 +90,7 @@ export function pod(i: number): Record<string, unknown> {
  * A Node object for the pods to be bound to (without one, the pod garbage collector deletes them
  * as orphans), kept healthy by a lease renewed from here, as a kubelet would.
  */
-export async function fakeNode(admin: Endpoint): Promise<() => void> {
+async function fakeNode(admin: Endpoint): Promise<() => void> {
   const now = () => new Date().toISOString();
   await sendOk(admin, '/api/v1/nodes', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } }) });
   await sendOk(admin, `/api/v1/nodes/${NODE}/status`, {
@@ -114,7 +114,7 @@ export async function fakeNode(admin: Endpoint): Promise<() => void> {
   return () => clearInterval(timer);
 }
 
-export async function createPods(admin: Endpoint): Promise<{ ms: number; objectBytes: number }> {
+async function createPods(admin: Endpoint): Promise<{ ms: number; objectBytes: number }> {
   await sendOk(admin, '/api/v1/namespaces', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }) });
   // The service account admission plugin refuses pods until the namespace's default account exists.
   await waitFor('the default service account', async () => (await send(admin, `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200, 30_000, 200);
@@ -309,7 +309,7 @@ async function metric(hubUrl: string, name: string): Promise<number | undefined>
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 
-export function hubArgs(server: string, cert: { certFile: string; keyFile: string }, caFile: string, dir: string, port: number): string[] {
+function hubArgs(server: string, cert: { certFile: string; keyFile: string }, caFile: string, dir: string, port: number): string[] {
   return [
     `--server=${server}`,
     `--node-name=${NODE}`,
@@ -671,7 +671,7 @@ function buildRows(f: Figures): Row[] {
     target: '≤ 150 MB',
     met: f.afterLists.rss <= 150 * MB,
   });
-  rows.push({ what: `hub RSS idle, from the sources under tsx (as the e2e suites run it), as long after ready`, baseline: '—', measured: mb(f.tsxIdleRss), figure: '', target: '—', met: undefined });
+  rows.push({ what: `hub RSS idle, run from the sources under tsx as the e2e suites do (read together with the idle figure above)`, baseline: '—', measured: mb(f.tsxIdleRss), figure: '', target: '—', met: undefined });
   const size = (accept: string, gzip: boolean) => f.sizes.find((s) => s.accept === accept && s.gzip === gzip)!.bytes;
   for (const gzip of [false, true]) {
     const pb = size(PROTOBUF, gzip);
@@ -762,9 +762,12 @@ ${depRows}
   included) and after the hub has rested (V8's memory reducer gives memory back only some tens of seconds
   after the work stops); the target is judged on the rested figure. Memory with the pods cached is judged
   twice: on a fresh hub that listed once (a node's hub after kubelet starts) and on the online hub after all
-  the benchmark's load.
+  the benchmark's load. Breakdown: file-backed pages (RssFile: the node binary, LevelDB's memory-mapped
+  tables), V8's heap, external (Buffers), and other native: the rest (LevelDB, zlib and TLS allocations,
+  and memory the C allocator keeps after it was freed).
 - **Bandwidth**: the same LIST straight from the apiserver with \`Accept: ${PROTOBUF}\` and with
   \`application/json\`, with and without \`Accept-Encoding: gzip\`; bytes on the wire.
 - Control plane, etcd, the hubs and this load generator share the machine's CPUs: at 16 in flight every
-  side is CPU-bound, and req/s ratios measure CPU cost as much as latency.`;
+  side is CPU-bound, and req/s ratios measure CPU cost as much as latency. "Other work" in the machine line
+  is the machine's busy CPU time (/proc/stat) minus the CPU time of the benchmark's own processes.`;
 }
