@@ -47,13 +47,3 @@ export async function startEdgeNode(cluster: LocalCluster, name: string, labels:
     },
   };
 }
-
-export async function hubMetric(hub: HubProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${hub.url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
-  }
-  return total;
-}

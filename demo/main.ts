@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { goVersion, harnessBinary } from '../test/cluster/binary.js';
 import { LocalCluster } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
-import { hubMetric, startEdgeNode, type EdgeNode } from './edge.js';
+import { hubMetric } from '../test/e2e/support/hub-client.js';
+import { startEdgeNode, type EdgeNode } from './edge.js';
 import { DemoTunnel, planTunnel } from './tunnel.js';
 import { say, step, title } from './narrate.js';
 
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   const before = await running(edge1);
   await step(`Cutting edge-1's link to the cloud`, async () => {
     edge1.link.cut();
-    await waitFor('the hub to notice', async () => (await hubMetric(edge1.hub, 'yurthub_upstream_healthy')) === 0, 20_000, 500);
+    await waitFor('the hub to notice', async () => (await hubMetric(edge1.hub.url, 'yurthub_upstream_healthy')) === 0, 20_000, 500);
   }, () => 'yurthub now answers kubelet from its cache');
 
   await step('Rebooting edge-1 while offline (kubelet killed and started again)', async () => {
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
 
   await step('Healing the link', async () => {
     edge1.link.restore();
-    await waitFor('the hub back on the apiserver', async () => (await hubMetric(edge1.hub, 'yurthub_upstream_healthy')) === 1, 30_000, 500);
+    await waitFor('the hub back on the apiserver', async () => (await hubMetric(edge1.hub.url, 'yurthub_upstream_healthy')) === 1, 30_000, 500);
     await c.waitNodeReady('edge-1', 90_000);
     await waitFor('the cloud view to converge', async () => {
       const out = await c.kubectl(['get', 'pods', '-l', 'app=edge-app', '-o', 'jsonpath={.items[*].status.phase}']);
@@ -145,9 +146,9 @@ async function main(): Promise<void> {
 
   title("edge-1's yurthub metrics");
   for (const from of ['remote', 'cache']) {
-    say(`requests served from ${from}: ${await hubMetric(edge1.hub, 'yurthub_proxy_requests_total', { served_from: from })}`);
+    say(`requests served from ${from}: ${await hubMetric(edge1.hub.url, 'yurthub_proxy_requests_total', { served_from: from })}`);
   }
-  say(`objects cached: ${await hubMetric(edge1.hub, 'yurthub_cache_objects')}, cache write failures: ${await hubMetric(edge1.hub, 'yurthub_cache_write_failures_total')}`);
+  say(`objects cached: ${await hubMetric(edge1.hub.url, 'yurthub_cache_objects')}, cache write failures: ${await hubMetric(edge1.hub.url, 'yurthub_cache_write_failures_total')}`);
 
   title('the tunnel server\'s metrics');
   say(`agents connected: ${await t.metric('yurt_tunnel_server_agents_connected')}, streams carried: ${await t.metric('yurt_tunnel_server_streams_total')}`);

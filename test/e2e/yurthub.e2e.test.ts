@@ -9,6 +9,7 @@ import { LocalCluster, freePort, issueClientCert, writeKubeconfig, type HollowNo
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
 import { HubProcess } from './support/hub.js';
+import { hubMetric } from './support/hub-client.js';
 
 const EDGE = 'edge-1';
 
@@ -52,15 +53,7 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
     await cluster?.stop();
   });
 
-  async function metric(name: string, labels: Record<string, string>): Promise<number> {
-    const text = await (await fetch(`${hub.url}/metrics`)).text();
-    let total = 0;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(name + '{')) continue;
-      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
-    }
-    return total;
-  }
+  const metric = (name: string, labels: Record<string, string>) => hubMetric(hub.url, name, labels);
 
   async function leaseRenewTime(): Promise<string> {
     const out = await cluster.kubectl(['-n', 'kube-node-lease', 'get', 'lease', EDGE, '-o', 'jsonpath={.spec.renewTime}']);
