@@ -230,6 +230,18 @@ export class LocalCluster {
     await waitFor(`node ${name} Ready`, () => this.nodeReady(name), timeoutMs, 500);
   }
 
+  /**
+   * Ready is not enough before scheduling: the node lifecycle controller lifts the not-ready taint a
+   * moment later, and a scheduler honouring taints would leave the node out of a spread meanwhile.
+   */
+  async waitNodeSchedulable(name: string, timeoutMs = 90_000): Promise<void> {
+    await waitFor(`node ${name} Ready and untainted`, async () => {
+      if (!(await this.nodeReady(name))) return false;
+      const node = await this.core().readNode({ name });
+      return !(node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+    }, timeoutMs, 500);
+  }
+
   async waitNodeNotReady(name: string, timeoutMs = 120_000): Promise<void> {
     await waitFor(`node ${name} not Ready`, async () => !(await this.nodeReady(name)), timeoutMs, 500);
   }

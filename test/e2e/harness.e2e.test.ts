@@ -42,6 +42,7 @@ describeLocal('harness: control plane and hollow nodes', () => {
   });
 
   it("runs a Deployment's pods on hollow nodes", async () => {
+    await Promise.all(['edge-1', 'edge-2'].map((n) => cluster.waitNodeSchedulable(n)));
     const labels = { app: 'web' };
     await cluster.apps().createNamespacedDeployment({
       namespace: 'default',
