@@ -174,6 +174,8 @@ describe('status', () => {
       ['edge-1', 'edge', 'converted', 'ready', 'not connected', true],
     ]);
     expect(renderStatus(s)).toMatch(/^edge-1 +edge +converted +True +ready +not connected +true$/m);
+    expect(renderStatus({ ...s, release: null, releaseUnknown: 'helm not found: give --helm or put helm on PATH' })).toMatch(/^release: unknown \(helm not found: give --helm or put helm on PATH\)$/m);
+    expect(renderStatus({ ...s, release: null })).toMatch(/^release: not installed$/m);
   });
 
   it('counts kubelet\'s requests in yurthub\'s metrics', () => {

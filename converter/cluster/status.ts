@@ -22,6 +22,8 @@ export interface NodeStatus {
 export interface ClusterStatus {
   kind: 'ConversionStatus';
   release: { name: string; namespace: string; status: string; revision: number; chart: string } | null;
+  /** Set when the release could not be read (no helm): `release: null` then means unknown, not absent. */
+  releaseUnknown?: string;
   record: { phase: ConversionRecord['phase']; cliVersion: string } | null;
   nodes: NodeStatus[];
 }
@@ -64,17 +66,18 @@ export async function clusterStatus(kube: Kube, helm: Helm, namespace: string, r
     call(kube, `list pods in ${release.namespace}`, () => kube.core.listNamespacedPod({ namespace: release.namespace, labelSelector: 'app.kubernetes.io/name in (yurthub,yurt-tunnel-agent)' })),
     // status is read-only: without helm it still shows the nodes
     helm.release(release.name, release.namespace).catch((err: unknown) => {
-      if (isYurtError(err) && err.code === 'CNV_ERR_HELM_MISSING') return undefined;
+      if (isYurtError(err) && err.code === 'CNV_ERR_HELM_MISSING') return null; // unknown, unlike undefined: not installed
       throw err;
     }),
     callOptional(kube, `read ConfigMap ${namespace}/${RECORD_NAME}`, () => kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace })),
   ]);
-  return buildStatus(
+  const status = buildStatus(
     nodes.items.map((n) => ({ ...n, kind: 'Node' }) as KubeObject),
     pods.items as PodLike[],
-    rel,
+    rel ?? undefined,
     cm ? recordFrom(cm as KubeObject) : undefined,
   );
+  return rel === null ? { ...status, releaseUnknown: 'helm not found: give --helm or put helm on PATH' } : status;
 }
 
 export function renderStatus(s: ClusterStatus): string {
@@ -82,7 +85,7 @@ export function renderStatus(s: ClusterStatus): string {
   const rows = s.nodes.map((n) => [n.name, n.role || '-', n.state || '-', n.ready ? 'True' : 'False', n.hub || '-', n.agent || '-', n.autonomy ? 'true' : '-']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('   ').trimEnd();
-  const rel = s.release ? `release ${s.release.namespace}/${s.release.name}: ${s.release.status} (revision ${s.release.revision}, ${s.release.chart})` : 'release: not installed';
+  const rel = s.release ? `release ${s.release.namespace}/${s.release.name}: ${s.release.status} (revision ${s.release.revision}, ${s.release.chart})` : s.releaseUnknown ? `release: unknown (${s.releaseUnknown})` : 'release: not installed';
   const rec = s.record ? `conversion record: ${s.record.phase} (yurtctl ${s.record.cliVersion})` : 'conversion record: none (not converted)';
   return [rel, rec, '', line(head), ...rows.map(line)].join('\n');
 }

@@ -13,15 +13,14 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jsYaml from 'js-yaml';
 import * as binary from '../cluster/binary.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
-import { freePort, issueClientCert, LocalCluster, writeKubeconfig, type HollowNode } from '../cluster/local-cluster.js';
-import { startProcess, type ManagedProcess } from '../cluster/process.js';
-import { HubProcess } from './support/hub.js';
+import { freePort, issueClientCert, LocalCluster, writeKubeconfig } from '../cluster/local-cluster.js';
+import { KubeadmHost, type Supervisor } from './support/kubeadm-host.js';
 import { snapshot } from '../../converter/testing/roots.js';
 import type { TestJob } from '../../converter/testing/fixtures.js';
 
@@ -70,132 +69,10 @@ function yurtctl(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (pid: nu
   });
 }
 
-/** Plays kubelet's static-pod part for one hollow node: runs yurthub from the sources while its manifest exists. */
-class StaticPodRunner {
-  private hub: HubProcess | undefined;
-  private args = '';
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  starts = 0;
-
-  constructor(private readonly name: string, private readonly root: string, private readonly logDir: string) {}
-
-  get manifest(): string {
-    return join(this.root, 'etc/kubernetes/manifests/yurt-hub.yaml');
-  }
-
-  begin(): void {
-    this.timer = setInterval(() => void this.tick(), 100);
-  }
-
-  private hostArgs(): string[] | undefined {
-    if (!existsSync(this.manifest)) return undefined;
-    const pod = jsYaml.load(readFileSync(this.manifest, 'utf8')) as { spec: { containers: Array<{ args: string[] }> } };
-    return pod.spec.containers[0]!.args.map((a) => {
-      const m = /^(--[a-z-]+)=(.*)$/.exec(a.replace('$(NODE_NAME)', this.name));
-      if (!m) return a;
-      // host paths live under this node's root
-      return ['--ca-file', '--cache-dir', '--kubeconfig', '--client-cert', '--client-key'].includes(m[1]!) ? `${m[1]}=${join(this.root, m[2]!)}` : `${m[1]}=${m[2]}`;
-    });
-  }
-
-  private async tick(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const args = this.hostArgs();
-      const key = JSON.stringify(args ?? null);
-      if (key === this.args) return;
-      await this.hub?.stop();
-      this.hub = undefined;
-      this.args = key;
-      if (args) {
-        this.hub = new HubProcess({ dir: join(this.logDir, `${this.name}-${++this.starts}`), args: [...args, '--health-check-period=1s'] });
-        await this.hub.start();
-      }
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  async end(): Promise<void> {
-    clearInterval(this.timer);
-    await this.hub?.stop();
-  }
-}
-
-/** kubeadm's drop-in, with kubelet's kubeconfig where the hollow node keeps it. */
-const KUBEADM_DROP_IN = `[Service]
-Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/kubelet.kubeconfig"
-Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
-EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-EnvironmentFile=-/etc/default/kubelet
-ExecStart=
-ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
-`;
-
-/**
- * systemd for one hollow kubelet: Restart=always, with KUBELET_KUBECONFIG_ARGS from the last drop-in
- * that sets it (kubeadm's, or yurtctl's 99-yurt-edge.conf), host paths under the node's root.
- */
-class Supervisor {
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private proc: ManagedProcess | undefined;
-  restarts = 0;
-  lastArgs: string[] = [];
-
-  constructor(private readonly cluster: LocalCluster, private readonly node: HollowNode, private readonly labels: string, readonly pidFile: string) {}
-
-  begin(): void {
-    writeFileSync(this.pidFile, String(this.node.pid));
-    this.timer = setInterval(() => void this.tick(), 100);
-  }
-
-  private get running(): boolean {
-    const child = this.proc?.child;
-    return child ? child.exitCode === null && child.signalCode === null : this.node.running;
-  }
-
-  private kubeconfigArgs(): string[] {
-    const dropIns = ['/etc/systemd/system/kubelet.service.d/99-yurt-edge.conf', '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf'];
-    for (const d of dropIns) {
-      const file = join(this.node.rootDir, d);
-      if (!existsSync(file)) continue;
-      const m = /Environment="KUBELET_KUBECONFIG_ARGS=([^"]*)"/.exec(readFileSync(file, 'utf8'));
-      if (m) return m[1]!.split(/\s+/).filter(Boolean).map((a) => a.replace(/^(--[a-z-]+=)(\/.*)$/, (_, f: string, p: string) => `${f}${join(this.node.rootDir, p)}`));
-    }
-    throw new Error('no KUBELET_KUBECONFIG_ARGS');
-  }
-
-  private async tick(): Promise<void> {
-    if (this.busy || this.running) return;
-    this.busy = true;
-    try {
-      const n = this.node;
-      this.lastArgs = this.kubeconfigArgs();
-      this.proc = startProcess(this.cluster.binary, [
-        'hollow-node', `--name=${n.name}`, `--root-dir=${n.rootDir}`, `--node-ip=${n.ip}`, `--kubelet-port=${n.port}`,
-        `--client-ca-file=${this.cluster.info.caFile}`, '--node-status-update-frequency=10s', `--kubelet-read-only-port=${n.readOnlyPort}`,
-        `--node-labels=${this.labels}`, ...this.lastArgs,
-      ], n.logFile);
-      this.restarts++;
-      writeFileSync(this.pidFile, String(this.proc.child.pid));
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  async end(): Promise<void> {
-    clearInterval(this.timer);
-    await this.proc?.stop();
-  }
-}
-
 describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => {
   let cluster: LocalCluster;
   let kubectl: (args: string[]) => Promise<string>;
-  const runners = new Map<string, StaticPodRunner>();
+  const hosts = new Map<string, KubeadmHost>();
   const supervisors = new Map<string, Supervisor>();
   const roots = new Map<string, string>();
   let before: { nodes: Record<string, unknown>; kubeSystem: string[] };
@@ -234,34 +111,19 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     await cluster.addNode({ name: 'cloud-1' });
     for (const n of EDGES) await cluster.addNode({ name: n, labels: { site: `shop-${n.slice(-1)}` } });
     for (const n of ['cloud-1', ...EDGES]) await cluster.waitNodeReady(n);
-    mkdirSync(join(cluster.dir, 'supervise'), { recursive: true });
     for (const n of EDGES) {
       const node = cluster.nodes.get(n)!;
       roots.set(n, node.rootDir);
-      // A kubeadm-like host root: kubelet's unit and kubeadm's drop-in, the bootstrap kubeconfig, the
-      // cluster CA where kubeadm keeps it (the yurthub chart's --ca-file), the static pod folder.
-      const r = node.rootDir;
-      mkdirSync(join(r, 'usr/lib/systemd/system/kubelet.service.d'), { recursive: true });
-      copyFileSync(join(FIXTURES, 'roots/kubeadm/usr/lib/systemd/system/kubelet.service'), join(r, 'usr/lib/systemd/system/kubelet.service'));
-      writeFileSync(join(r, 'usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf'), KUBEADM_DROP_IN);
-      mkdirSync(join(r, 'etc/kubernetes/pki'), { recursive: true });
-      mkdirSync(join(r, 'etc/kubernetes/manifests'), { recursive: true });
-      copyFileSync(cluster.info.caFile, join(r, 'etc/kubernetes/pki/ca.crt'));
-      copyFileSync(cluster.info.bootstrapKubeconfig, join(r, 'etc/kubernetes/bootstrap-kubelet.conf'));
-      const runner = new StaticPodRunner(n, node.rootDir, join(cluster.dir, 'hubs'));
-      runner.begin();
-      runners.set(n, runner);
-      const sup = new Supervisor(cluster, node, `site=shop-${n.slice(-1)}`, join(cluster.dir, 'supervise', `${n}.pid`));
-      sup.begin();
-      supervisors.set(n, sup);
+      const host = KubeadmHost.prepare(cluster, node, { labels: `site=shop-${n.slice(-1)}`, hubsDir: join(cluster.dir, 'hubs'), hubArgs: ['--health-check-period=1s'] });
+      hosts.set(n, host);
+      supervisors.set(n, host.supervisor);
       fileDumps.set(n, nodeFiles(n));
     }
     before = await world();
   });
 
   afterAll(async () => {
-    for (const s of supervisors.values()) await s.end();
-    for (const r of runners.values()) await r.end();
+    for (const h of hosts.values()) await h.close();
     await cluster?.stop();
   });
 
