@@ -45,6 +45,13 @@ export const tunnelErrors = defineErrors({
   // --- agent ---
   TUN_ERR_SERVER_REFUSED: { statusCode: 502, message: 'tunnel server %s refused the agent: %s' },
   TUN_ERR_BOOTSTRAP: { statusCode: 502, message: 'could not obtain a node client certificate with the bootstrap token: %s' },
+
+  // --- agent: obtaining and renewing the node certificate (lib/certificate through tunnel/agent/certificate.ts) ---
+  TUN_ERR_CERT_UNAVAILABLE: { statusCode: 503, message: 'node certificate: %s' },
+  TUN_ERR_CERT_REFUSED: { statusCode: 403, message: 'node certificate: %s' },
+  TUN_ERR_CERT_TIMEOUT: { statusCode: 504, message: 'node certificate: %s' },
+  TUN_ERR_CERT_INVALID: { statusCode: 502, message: 'node certificate: %s' },
+  TUN_ERR_CERT_STORE: { statusCode: 500, message: 'node certificate: %s' },
 });
 
 export type TunnelErrorCode = keyof typeof tunnelErrors;

@@ -43,7 +43,7 @@ export const YurthubErrors = defineErrors({
     statusCode: 400,
     message: '--%s: %s',
   },
-  // --- client certificate (yurthub/certificate); messages are composed where they are thrown ---
+  // --- client certificate (lib/certificate, mapped in yurthub/certificate/cert-errors.ts); messages are composed where they are thrown ---
   YH_ERR_CERT_OPTION: {
     statusCode: 400,
     message: '%s',

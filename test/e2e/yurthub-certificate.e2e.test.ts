@@ -14,7 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Clock } from '../../lib/lifecycle.js';
 import { createLogger } from '../../lib/logger.js';
 import { CertificateManager, CURRENT_FILE, type CertificateManagerOptions, type CurrentCertificate } from '../../yurthub/certificate/manager.js';
-import { x509 } from '../../yurthub/certificate/x509.js';
+import { x509 } from '../../lib/certificate/x509.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { freePort, LocalCluster } from '../cluster/local-cluster.js';
 import { waitFor } from '../cluster/process.js';

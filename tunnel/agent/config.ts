@@ -13,17 +13,33 @@ import type { AgentOptions } from './options.js';
 
 export interface AgentConfig {
   options: Readonly<AgentOptions>;
-  /** Read at every connection attempt; after the bootstrap step when a token is used. */
+  /**
+   * Read at every connection attempt; after the bootstrap step when a token is used. The renewal
+   * replaces the bundle file atomically, so a read sees the old pair or the new, never a mix.
+   */
   credentials: () => Promise<Credentials>;
-  /** The kube-apiserver CA for the bootstrap CSR, when the identity comes from a token. */
+  /** The kube-apiserver CA for the bootstrap and renewal CSRs, when the identity comes from a token. */
   apiserverCa: Buffer | undefined;
+}
+
+function firstCertificate(pem: Buffer): X509Certificate {
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem.toString('utf8'))?.[0];
+  if (!block) throw new Error('no PEM certificate found');
+  return new X509Certificate(block);
 }
 
 /** The CN of the first certificate in a PEM bundle (which may also hold the key). */
 export function certificateSubject(pem: Buffer): string {
-  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem.toString('utf8'))?.[0];
-  if (!block) throw new Error('no PEM certificate found');
-  return new X509Certificate(block).subject;
+  return firstCertificate(pem).subject;
+}
+
+/** NotAfter of the first certificate in a PEM bundle; undefined if there is none that parses. */
+export function certificateNotAfter(pem: Buffer): Date | undefined {
+  try {
+    return new Date(firstCertificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function resolveConfig(options: Readonly<AgentOptions>, logger: Logger): Promise<AgentConfig> {

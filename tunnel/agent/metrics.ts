@@ -13,6 +13,8 @@ export class AgentMetrics {
   readonly openErrors: Counter<'reason'>;
   readonly reconnects: Counter;
   readonly connectFailures: Counter<'reason'>;
+  readonly certificateExpiry: Gauge;
+  readonly certificateRenewals: Counter<'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -37,6 +39,18 @@ export class AgentMetrics {
       name: 'yurt_tunnel_agent_connect_failures_total',
       help: 'Failed connection attempts to a server, by reason (HTTP status of a refusal, or network).',
       labelNames: ['reason'],
+      registers,
+    });
+    // A timestamp rather than a countdown: alerts compute `- time()` and the gauge need not tick.
+    this.certificateExpiry = new Gauge({
+      name: 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds',
+      help: 'NotAfter of the node client certificate the agent presents, as Unix time.',
+      registers,
+    });
+    this.certificateRenewals = new Counter({
+      name: 'yurt_tunnel_agent_certificate_renewals_total',
+      help: 'Renewals of the node certificate obtained with --bootstrap-token, by result: success or failure (each failed attempt).',
+      labelNames: ['result'],
       registers,
     });
   }

@@ -1,14 +1,13 @@
 /**
  * Builds the tunnel agent's components in order, logging numbered steps, and closes them in reverse.
- *   1 identity (bootstrap token → node certificate, when given)  2 allowlist and local dialer
+ *   1 identity (bootstrap token → node certificate, renewed while running, when given)  2 allowlist and local dialer
  *   3 a session with every server replica  4 /healthz /readyz /metrics
  */
 import type { Logger } from '../../lib/logger.js';
 import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../common/ops-server.js';
 import { Allowlist } from './allowlist.js';
-import { bootstrapNodeCertificate } from './bootstrap.js';
-import type { AgentConfig } from './config.js';
+import { certificateNotAfter, type AgentConfig } from './config.js';
 import { ServerConnection } from './connection.js';
 import { LocalDialer } from './local-dialer.js';
 import { AgentMetrics } from './metrics.js';
@@ -26,7 +25,7 @@ export interface StartDeps {
   clock?: Clock;
   /** Replaces DNS for server names (tests). */
   resolve?: Resolve;
-  /** Backoff randomness (tests). */
+  /** Randomness of reconnect backoff and of the certificate renewal point (tests). */
   random?: () => number;
   /** Skip prom-client's process metrics (several agents in one test process). */
   defaultMetrics?: boolean;
@@ -40,26 +39,33 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
   let step = 0;
   const begin = (what: string) => log.info({ step: ++step }, what);
 
+  const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics });
   try {
     if (options.bootstrap && config.apiserverCa) {
-      begin(`obtaining a node certificate from ${options.bootstrap.apiserver.origin} with the bootstrap token`);
-      await bootstrapNodeCertificate({
-        apiserver: options.bootstrap.apiserver,
+      begin(`node certificate from ${options.bootstrap.bundleFile}, or from ${options.bootstrap.apiserver.origin} with the bootstrap token; renewed while running`);
+      // Loaded only in bootstrap mode: the x509 stack costs ~25 MB of resident memory (docs/benchmarks.md).
+      const { startAgentCertificate } = await import('./certificate.js');
+      const manager = await startAgentCertificate({
+        bootstrap: options.bootstrap,
         apiserverCa: config.apiserverCa,
-        token: options.bootstrap.token,
         nodeName: options.nodeName,
-        bundleFile: options.bootstrap.bundleFile,
-        timeoutMs: options.bootstrap.timeoutMs,
         logger: log,
+        metrics,
         clock,
+        random: deps.random,
       });
+      stack.push('node certificate renewal', () => manager.close());
     } else {
       begin(`identity from ${options.clientCert}`);
     }
+    const credentials = async () => {
+      const creds = await config.credentials();
+      observeExpiry(metrics, creds.cert);
+      return creds;
+    };
 
     const allowlist = new Allowlist({ hosts: options.nodeIps, ports: options.ports });
     begin(`dialling only ${JSON.stringify({ ...allowlist.describe(), via: options.dialAddress })}`);
-    const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics });
     const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
 
     begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
@@ -73,7 +79,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
         new ServerConnection({
           endpoint,
           nodeName: options.nodeName,
-          credentials: config.credentials,
+          credentials,
           dialer,
           backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs, random: deps.random },
           session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
@@ -116,4 +122,14 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
     await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
     throw err;
   }
+}
+
+/**
+ * The expiry of what a connection attempt presents, in both modes: kubelet renews the file given
+ * with --client-cert, this agent the one from --bootstrap-token. A file that does not parse leaves
+ * the gauge alone; the server's refusal says what is wrong with it.
+ */
+function observeExpiry(metrics: AgentMetrics, certPem: Buffer): void {
+  const notAfter = certificateNotAfter(certPem);
+  if (notAfter) metrics.certificateExpiry.set(notAfter.getTime() / 1000);
 }

@@ -1,20 +1,28 @@
-/** The certificate manager's errors, from yurthub's catalogue, with their cause attached. */
+/**
+ * yurthub's catalogue entries for each way the shared certificate manager can fail: operators look
+ * these codes up in the YH_ERR_CERT_* rows of docs/errors.md.
+ */
+import type { CertErrorCatalogue } from '../../lib/certificate/errors.js';
 import { withCause, type YurtError } from '../../lib/errors.js';
 import { YurthubErrors } from '../errors.js';
 
 export type CertErrorCode = Extract<keyof typeof YurthubErrors, `YH_ERR_CERT_${string}`>;
 
+export const CERT_ERRORS: CertErrorCatalogue = {
+  option: YurthubErrors.YH_ERR_CERT_OPTION,
+  'not-ready': YurthubErrors.YH_ERR_CERT_NOT_READY,
+  unreachable: YurthubErrors.YH_ERR_CERT_UNREACHABLE,
+  'api-unavailable': YurthubErrors.YH_ERR_CERT_API_UNAVAILABLE,
+  'api-rejected': YurthubErrors.YH_ERR_CERT_API_REJECTED,
+  denied: YurthubErrors.YH_ERR_CERT_DENIED,
+  failed: YurthubErrors.YH_ERR_CERT_FAILED,
+  timeout: YurthubErrors.YH_ERR_CERT_TIMEOUT,
+  invalid: YurthubErrors.YH_ERR_CERT_INVALID,
+  store: YurthubErrors.YH_ERR_CERT_STORE,
+};
+
+/** For yurthub's own checks before the shared manager runs (options, the CA file). */
 export function certError(code: CertErrorCode, message: string, cause?: unknown): YurtError {
   const err = YurthubErrors[code](message);
   return cause === undefined ? err : withCause(err, cause);
-}
-
-/**
- * Errors worth another try with the same request: the network, an overloaded or restarting
- * apiserver, or a CSR nobody approved yet. Everything else (a bad token, missing RBAC, a denied CSR)
- * needs an operator, and retrying only hides that.
- */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'YH_ERR_CERT_UNREACHABLE' || code === 'YH_ERR_CERT_API_UNAVAILABLE' || code === 'YH_ERR_CERT_TIMEOUT';
 }

@@ -11,10 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../lib/lifecycle.js';
 import { createLogger } from '../../lib/logger.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../lib/certificate/atomic-file.js';
 import { CertificateManager, CURRENT_FILE, type CertificateManagerOptions } from './manager.js';
-import { makeCa, makeLeaf, ManualClock, type TestCa } from './test-fixtures.js';
-import { joinBundle } from './validity.js';
+import { makeCa, makeLeaf, ManualClock, type TestCa } from '../../lib/certificate/testing/fixtures.js';
+import { joinBundle } from '../../lib/certificate/validity.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
 const base = mkdtempSync(path.join(os.tmpdir(), 'yurt-cert-manager-'));

@@ -5,7 +5,7 @@
 import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { certError } from './cert-errors.js';
-import { DEFAULT_BACKOFF, type BackoffPolicy } from './schedule.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../../lib/certificate/schedule.js';
 
 export interface CertificateManagerOptions {
   /** apiserver URLs (https), tried in order when one cannot be reached. */

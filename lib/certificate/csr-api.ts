@@ -1,11 +1,11 @@
 /**
- * The two calls of the certificates.k8s.io/v1 API the manager needs (create a CSR, read it back),
+ * The two calls of the certificates.k8s.io/v1 API a certificate manager needs (create a CSR, read it back),
  * against a list of apiservers: a server that cannot be reached is skipped for the next one, and
  * the last server that answered is tried first next time, so a dead first entry costs one failed
  * connection per request rather than a timeout on every poll.
  */
-import { certError } from './cert-errors.js';
 import { CLIENT_USAGES, SIGNER_NAME } from './csr.js';
+import { certError, type CertErrorCatalogue } from './errors.js';
 import { requestJson, type JsonResponse, type TlsSettings } from './https-json.js';
 
 export type Credential =
@@ -18,6 +18,11 @@ export interface CsrApiOptions {
   caPem?: string;
   insecureSkipTLSVerify: boolean;
   requestTimeoutMs: number;
+  /** The program's errors for unreachable, unavailable and rejecting apiservers. */
+  errors: CertErrorCatalogue;
+  /** `metadata.generateName` of the CSRs, so `kubectl get csr` shows which program asked. */
+  generateName?: string;
+  userAgent: string;
 }
 
 export type CsrPhase = 'Pending' | 'Issued' | 'Denied' | 'Failed';
@@ -42,7 +47,7 @@ export class CsrApi {
     const body = {
       apiVersion: 'certificates.k8s.io/v1',
       kind: 'CertificateSigningRequest',
-      metadata: { generateName: 'node-csr-' },
+      metadata: { generateName: this.options.generateName ?? 'node-csr-' },
       spec: {
         request: Buffer.from(csrPem).toString('base64'),
         signerName: SIGNER_NAME,
@@ -69,7 +74,7 @@ export class CsrApi {
       const url = new URL(server.pathname.replace(/\/+$/, '') + path, server);
       let res: JsonResponse;
       try {
-        res = await requestJson({ url, method, body, signal, timeoutMs: this.options.requestTimeoutMs, ...this.auth(credential) });
+        res = await requestJson({ url, method, body, signal, timeoutMs: this.options.requestTimeoutMs, userAgent: this.options.userAgent, ...this.auth(credential) });
       } catch (err) {
         if (signal?.aborted) throw err;
         failures.push(`${url.origin}: ${(err as Error).message}`);
@@ -82,9 +87,9 @@ export class CsrApi {
       const why = statusMessage(res);
       // 5xx, 429 and 408 pass: an apiserver starting up, shedding load or behind a restarting proxy.
       const transient = res.status >= 500 || res.status === 429 || res.status === 408;
-      throw certError(transient ? 'YH_ERR_CERT_API_UNAVAILABLE' : 'YH_ERR_CERT_API_REJECTED', `${what} answered HTTP ${res.status}: ${why}`);
+      throw certError(this.options.errors, transient ? 'api-unavailable' : 'api-rejected', `${what} answered HTTP ${res.status}: ${why}`);
     }
-    throw certError('YH_ERR_CERT_UNREACHABLE', `no apiserver reachable for ${method} ${path}: ${failures.join('; ')}`, new AggregateError(causes));
+    throw certError(this.options.errors, 'unreachable', `no apiserver reachable for ${method} ${path}: ${failures.join('; ')}`, new AggregateError(causes));
   }
 
   private auth(credential: Credential): { headers?: Record<string, string>; tls: TlsSettings } {

@@ -1,6 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeCa, makeLeaf, type TestCa } from './test-fixtures.js';
+import { makeCa, makeLeaf, type TestCa } from './testing/fixtures.js';
 import { checkNodeCertificate, joinBundle, splitBundle } from './validity.js';
 import { x509 } from './x509.js';
 

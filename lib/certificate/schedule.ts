@@ -2,7 +2,7 @@
  * When to rotate and how long to wait after a failure. Pure, apart from `sleepUntil`, which only
  * talks to the injected Clock.
  */
-import type { Clock } from '../../lib/lifecycle.js';
+import type { Clock } from '../lifecycle.js';
 
 /**
  * kubelet's rule: rotate at a uniformly random point between 70% and 90% of the lifetime, measured
@@ -27,7 +27,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 2_000, maxMs: 5 * 60_
 
 /**
  * Delay before retry number `failures` (1 = after the first failure): doubling from `initialMs`,
- * capped at `maxMs`, ±10% jitter so hubs that lost the apiserver together do not return together.
+ * capped at `maxMs`, ±10% jitter so nodes that lost the apiserver together do not return together.
  */
 export function retryDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const exponent = Math.min(Math.max(failures - 1, 0), 30);

@@ -1,6 +1,6 @@
 /**
  * One JSON request over node:https with explicit trust and credentials. Deliberately small: the
- * certificate manager makes a handful of requests per year, so a fresh connection each time (no
+ * certificate managers make a handful of requests per year, so a fresh connection each time (no
  * agent, no keep-alive) costs nothing and leaves no sockets behind after close().
  *
  * Contract: the promise resolves for every HTTP response, whatever its status, and rejects only
@@ -23,6 +23,8 @@ export interface JsonRequest {
   method: 'GET' | 'POST';
   /** Extra headers, e.g. Authorization. Never logged here. */
   headers?: Record<string, string>;
+  /** Names the program in the apiserver's audit log. */
+  userAgent: string;
   body?: unknown;
   tls: TlsSettings;
   timeoutMs: number;
@@ -45,7 +47,7 @@ export function requestJson(req: JsonRequest): Promise<JsonResponse> {
       method: req.method,
       headers: {
         accept: 'application/json',
-        'user-agent': 'yurthub/certificate',
+        'user-agent': req.userAgent,
         ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
         ...req.headers,
       },

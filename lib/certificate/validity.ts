@@ -1,6 +1,6 @@
 /**
  * Is a PEM bundle a usable client certificate for this node? Used for the file found at start, and
- * for what the signer hands back (a misconfigured signer must not make the hub swap in a cert the
+ * for what the signer hands back (a misconfigured signer must not make the node swap in a cert the
  * apiserver would map to another user).
  */
 import { createPrivateKey, X509Certificate as NodeX509 } from 'node:crypto';

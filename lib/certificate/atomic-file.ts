@@ -1,6 +1,6 @@
 /**
  * Writes a file so that a crash or power cut at any moment leaves either the old content or the new,
- * never a truncated certificate: the hub would otherwise come back without a usable identity and
+ * never a truncated certificate: the node would otherwise come back without a usable identity and
  * need a bootstrap token that may have expired long ago.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,11 +1,12 @@
 /**
- * Certificates and a hand-driven clock for the unit tests. Not a test file itself: vitest picks up
- * only *.test.ts. Certificates are made with the same library the manager uses, signed by a
- * throwaway CA, so validity checks run on real DER rather than on mocks.
+ * Certificates and a hand-driven clock for the unit tests of certificate code (lib/certificate,
+ * yurthub, the tunnel agent). Not a test file itself: vitest picks up only *.test.ts. Certificates
+ * are made with the same library the manager uses, signed by a throwaway CA, so validity checks run
+ * on real DER rather than on mocks.
  */
 import { webcrypto } from 'node:crypto';
-import type { Clock } from '../../lib/lifecycle.js';
-import { x509 } from './x509.js';
+import type { Clock } from '../../lifecycle.js';
+import { x509 } from '../x509.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -33,6 +34,8 @@ export interface LeafSpec {
   notAfter: Date;
   /** Sign for this key pair instead of a fresh one (to build a key/cert mismatch). */
   keys?: webcrypto.CryptoKeyPair;
+  /** IP subjectAltNames, for a serving certificate. */
+  ips?: string[];
 }
 
 export async function makeLeaf(ca: TestCa, spec: LeafSpec): Promise<{ certPem: string; keyPem: string }> {
@@ -45,6 +48,7 @@ export async function makeLeaf(ca: TestCa, spec: LeafSpec): Promise<{ certPem: s
     signingAlgorithm: EC,
     notBefore: spec.notBefore,
     notAfter: spec.notAfter,
+    extensions: spec.ips ? [new x509.SubjectAlternativeNameExtension(spec.ips.map((value) => ({ type: 'ip' as const, value })))] : [],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { certPem: cert.toString('pem') + '\n', keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n' };
