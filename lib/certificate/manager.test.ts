@@ -15,7 +15,8 @@ import { CsrApi } from './csr-api.js';
 import { certErrorKind, isTransient, type CertErrorCatalogue } from './errors.js';
 import { NodeCertificateManager, type CurrentCertificate, type NodeCertificateOptions } from './manager.js';
 import { FakeCsrApiserver } from './testing/csr-apiserver.js';
-import { makeCa, ManualClock, type TestCa } from './testing/fixtures.js';
+import { makeCa, type TestCa } from './testing/fixtures.js';
+import { ManualClock } from '../testing/manual-clock.js';
 import { joinBundle } from './validity.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';

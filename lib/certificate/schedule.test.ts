@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryDelay, rotationDeadline, sleepUntil } from './schedule.js';
-import { ManualClock } from './testing/fixtures.js';
+import { ManualClock } from '../testing/manual-clock.js';
 
 const notBefore = new Date('2030-01-01T00:00:00Z');
 const notAfter = new Date('2031-01-01T00:00:00Z');

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
 import { FakeCluster } from '../testing/fake-pods.js';
-import { flush, ManualClock } from '../testing/manual-clock.js';
+import { flush, ManualClock } from '../../lib/testing/manual-clock.js';
 import { AutonomyController, type ControllerMetrics, type PatchAction } from './controller.js';
 import { AUTONOMY_DURATION_KEY, AUTONOMY_KEY, ORIGINAL_TOLERATIONS_KEY, TAINT_NOT_READY, TAINT_UNREACHABLE, type Toleration } from './policy.js';
 
@@ -93,7 +93,7 @@ describe('autonomy controller (fake apiserver rules)', () => {
     const pod = cluster.addPod('default', 'a', 'auto', admitted(20));
     controller.nodeChanged(node);
     controller.podChanged(pod);
-    await clock.advance(60_000);
+    await clock.settle(60_000);
     expect(cluster.patches).toEqual([]);
     await lead();
     expect(tolerationsOf('default/a')).toEqual(forever);
@@ -136,9 +136,9 @@ describe('autonomy controller (fake apiserver rules)', () => {
     expect(tolerationsOf('default/a')).toEqual(forever);
     // Events for the pod during the hold do not cut it short.
     controller.podChanged(cluster.pods.get('default/a')!);
-    await clock.advance(1000);
+    await clock.settle(1000);
     expect(tolerationsOf('default/a')).toEqual(forever);
-    await clock.advance(1000);
+    await clock.settle(1000);
     expect(tolerationsOf('default/a')).toEqual(admitted(90));
     expect(metrics.patches).toEqual(['reset', 'autonomy']);
     expect(JSON.parse(cluster.pods.get('default/a')!.metadata!.annotations![ORIGINAL_TOLERATIONS_KEY]!)).toEqual(admitted(20));
@@ -151,10 +151,10 @@ describe('autonomy controller (fake apiserver rules)', () => {
     cluster.failNext = [409, 503];
     await lead();
     expect(metrics.failures).toEqual([409]);
-    await clock.advance(500);
+    await clock.settle(500);
     expect(metrics.failures).toEqual([409, 503]);
     expect(tolerationsOf('default/a')).toEqual(admitted(20));
-    await clock.advance(1000);
+    await clock.settle(1000);
     expect(tolerationsOf('default/a')).toEqual(forever);
   });
 
@@ -191,7 +191,7 @@ describe('autonomy controller (fake apiserver rules)', () => {
     expect(controller.acting).toBe(false);
     node.metadata!.annotations = { [AUTONOMY_KEY]: 'true' };
     controller.nodeChanged(node);
-    await clock.advance(10_000);
+    await clock.settle(10_000);
     expect(cluster.patches).toEqual([]);
   });
 

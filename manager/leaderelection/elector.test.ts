@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
 import { FakeLeaseServer, type FakeLeaseLock } from '../testing/fake-lease.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../lib/testing/manual-clock.js';
 import { LeaderElector, JITTER_FACTOR } from './elector.js';
 
 const LEASE = 15_000;
@@ -54,7 +54,7 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
       c.lock.down = false;
       c.lock.hang = false;
       const closing = c.elector.close();
-      await clock.advance(RENEW * 2);
+      await clock.settle(RENEW * 2);
       await closing;
     }
   });
@@ -64,7 +64,7 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     const a = candidate('a');
     const t0 = clock.now();
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     expect(a.elector.isLeading).toBe(true);
     expect(server.record).toEqual({ holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: t0, renewTime: t0, leaseTransitions: 0 });
     expect(a.started).toEqual([t0]);
@@ -76,9 +76,9 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     const a = candidate('a');
     const t0 = clock.now();
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const writesBefore = server.writes.length;
-    await clock.advance(RETRY * 5);
+    await clock.settle(RETRY * 5);
     const renewals = server.writes.slice(writesBefore);
     expect(renewals.map((w) => w.record.renewTime! - t0)).toEqual([2000, 4000, 6000, 8000, 10000]);
     for (const w of renewals) expect(w.record).toMatchObject({ holderIdentity: 'a', acquireTime: t0, leaseTransitions: 0 });
@@ -89,7 +89,7 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const b = candidate('b');
     await b.elector.start();
     await clock.run(LEASE * 4, 500, () => expect(b.elector.isLeading).toBe(false));
@@ -102,10 +102,10 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a', { releaseOnCancel: false });
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const b = candidate('b');
     await b.elector.start();
-    await clock.advance(RETRY * 3);
+    await clock.settle(RETRY * 3);
     // The leader process dies: no more renewals, no release.
     a.lock.down = true;
     const lastRenew = server.record!.renewTime!;
@@ -124,10 +124,10 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const b = candidate('b', { random: () => 0.5 });
     await b.elector.start();
-    await clock.advance(RETRY * 2);
+    await clock.settle(RETRY * 2);
     a.lock.down = true;
     await clock.run(LEASE * 2, 100, () => expect(a.elector.isLeading && b.elector.isLeading).toBe(false));
     expect(a.stopped).toHaveLength(1);
@@ -166,17 +166,17 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(RETRY);
+    await clock.settle(RETRY);
     const before = server.record!;
     server.externalWrite({ ...before, holderIdentity: 'intruder', renewTime: clock.now(), acquireTime: clock.now(), leaseTransitions: before.leaseTransitions + 1 });
     const cut = clock.now();
-    await clock.advance(RENEW + RETRY);
+    await clock.settle(RENEW + RETRY);
     expect(a.elector.isLeading).toBe(false);
     expect(a.stopped[0]! - cut).toBeLessThanOrEqual(RENEW + RETRY);
     expect(a.elector.leader).toBe('intruder');
     // Its own stale-resourceVersion writes all failed: the intruder's record was never overwritten early.
     expect(server.writes.filter((w) => w.by === 'a' && w.rv > server.writes.find((x) => x.by === 'external')!.rv && w.record.renewTime! < cut + LEASE)).toEqual([]);
-    await clock.advance(LEASE + 2 * RETRY);
+    await clock.settle(LEASE + 2 * RETRY);
     expect(a.elector.isLeading).toBe(true);
     expect(server.record).toMatchObject({ holderIdentity: 'a', leaseTransitions: before.leaseTransitions + 2 });
   });
@@ -185,17 +185,17 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const b = candidate('b');
     await b.elector.start();
-    await clock.advance(RETRY);
+    await clock.settle(RETRY);
     const closing = a.elector.close();
-    await clock.advance(0);
+    await clock.settle(0);
     await closing;
     all.splice(all.indexOf(a), 1);
     expect(server.record).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
     const released = clock.now();
-    await clock.advance(RETRY * (1 + JITTER_FACTOR) + 1000);
+    await clock.settle(RETRY * (1 + JITTER_FACTOR) + 1000);
     expect(b.elector.isLeading).toBe(true);
     expect(b.started[0]! - released).toBeLessThanOrEqual(RETRY * (1 + JITTER_FACTOR) + 1000);
     expect(server.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
@@ -205,10 +205,10 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(RETRY);
+    await clock.settle(RETRY);
     a.lock.hang = true;
     const hungAt = clock.now();
-    await clock.advance(RETRY + RENEW + 100);
+    await clock.settle(RETRY + RENEW + 100);
     expect(a.elector.isLeading).toBe(false);
     expect(a.stopped[0]! - hungAt).toBeLessThanOrEqual(RETRY + RENEW + 10);
     expect(a.elector.healthy(20_000)).toBe(true);
@@ -218,12 +218,12 @@ describe('leader election (client-go algorithm on a fake Lease API)', () => {
     setup();
     const a = candidate('a');
     await a.elector.start();
-    await clock.advance(0);
+    await clock.settle(0);
     const b = candidate('b');
     await b.elector.start();
-    await clock.advance(RETRY);
+    await clock.settle(RETRY);
     a.lock.down = true;
-    await clock.advance(LEASE * 2);
+    await clock.settle(LEASE * 2);
     expect(b.elector.isLeading).toBe(true);
     a.lock.down = false;
     await clock.run(LEASE * 3, 250, () => expect(a.elector.isLeading).toBe(false));

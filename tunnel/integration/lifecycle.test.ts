@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TLSSocket } from 'node:tls';
 import { TunnelWorld } from '../testing/fixture.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../lib/testing/manual-clock.js';
 import { eventually } from '../testing/wait.js';
 import type { RunningServer } from '../server/start.js';
 

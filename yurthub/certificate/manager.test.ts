@@ -13,7 +13,8 @@ import { systemClock } from '../../lib/lifecycle.js';
 import { createLogger } from '../../lib/logger.js';
 import { writeFileAtomic } from '../../lib/certificate/atomic-file.js';
 import { CertificateManager, CURRENT_FILE, type CertificateManagerOptions } from './manager.js';
-import { makeCa, makeLeaf, ManualClock, type TestCa } from '../../lib/certificate/testing/fixtures.js';
+import { makeCa, makeLeaf, type TestCa } from '../../lib/certificate/testing/fixtures.js';
+import { ManualClock } from '../../lib/testing/manual-clock.js';
 import { joinBundle } from '../../lib/certificate/validity.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';

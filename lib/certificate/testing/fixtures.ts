@@ -5,7 +5,6 @@
  * on real DER rather than on mocks.
  */
 import { webcrypto } from 'node:crypto';
-import type { Clock } from '../../lifecycle.js';
 import { x509 } from '../x509.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -52,39 +51,4 @@ export async function makeLeaf(ca: TestCa, spec: LeafSpec): Promise<{ certPem: s
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { certPem: cert.toString('pem') + '\n', keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') + '\n' };
-}
-
-/** A clock that moves only when told to; delay() resolves once advance() has passed its end. */
-export class ManualClock implements Clock {
-  private waiters: Array<{ at: number; resolve: () => void }> = [];
-
-  constructor(private t = Date.parse('2030-01-01T00:00:00Z')) {}
-
-  now(): number {
-    return this.t;
-  }
-
-  delay(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const waiter = { at: this.t + ms, resolve };
-      this.waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(signal.reason);
-      }, { once: true });
-    });
-  }
-
-  /** How many delays are pending: lets a test wait until the code under test is asleep. */
-  get pending(): number {
-    return this.waiters.length;
-  }
-
-  advance(ms: number): void {
-    this.t += ms;
-    const due = this.waiters.filter((w) => w.at <= this.t);
-    this.waiters = this.waiters.filter((w) => w.at > this.t);
-    for (const w of due) w.resolve();
-  }
 }

@@ -1,4 +1,12 @@
-import type { Clock } from '../../lib/lifecycle.js';
+/**
+ * A Clock whose time moves only when a test says so, for the retry, renewal, lease and heartbeat loops
+ * that take a Clock instead of reaching for timers. Two ways to move it:
+ * - `advance(ms)`: time jumps, every delay that has come due resolves at once (the test then awaits
+ *   whatever it expects the woken code to do);
+ * - `settle(ms)`: time walks from one due instant to the next, letting the code woken at each instant
+ *   run (pending promise callbacks flushed) before it moves on, as real time would.
+ */
+import type { Clock } from '../lifecycle.js';
 
 interface Timer {
   at: number;
@@ -11,16 +19,14 @@ export async function flush(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-/**
- * A Clock whose time moves only when a test says so. `advance` moves time from one due instant to the
- * next, letting the code woken at each instant run before time moves on, as real time would.
- */
 export class ManualClock implements Clock {
   private time: number;
   private seq = 0;
   private timers: Timer[] = [];
+  /** Every delay ever asked for, in order: what a backoff test looks at. */
+  readonly requested: number[] = [];
 
-  constructor(start = 1_700_000_000_000) {
+  constructor(start = Date.parse('2030-01-01T00:00:00Z')) {
     this.time = start;
   }
 
@@ -29,6 +35,7 @@ export class ManualClock implements Clock {
   }
 
   delay(ms: number, signal?: AbortSignal): Promise<void> {
+    this.requested.push(ms);
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const timer: Timer = { at: this.time + Math.max(0, ms), seq: this.seq++, resolve };
@@ -44,12 +51,19 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** How many delays are pending: lets a test wait until the code under test is asleep. */
   get pending(): number {
     return this.timers.length;
   }
 
-  /** Moves time forward by `ms`, firing due timers in order and flushing after each. */
-  async advance(ms: number): Promise<void> {
+  advance(ms: number): void {
+    this.time += ms;
+    const due = this.timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    this.timers = this.timers.filter((t) => t.at > this.time);
+    for (const t of due) t.resolve();
+  }
+
+  async settle(ms: number): Promise<void> {
     const end = this.time + ms;
     await flush();
     for (;;) {
@@ -66,10 +80,10 @@ export class ManualClock implements Clock {
     await flush();
   }
 
-  /** Advances in steps of `stepMs`, calling `check` after each step (for invariants over time). */
+  /** Settles in steps of `stepMs`, calling `check` after each step (for invariants over time). */
   async run(ms: number, stepMs: number, check?: (now: number) => void): Promise<void> {
     for (let t = 0; t < ms; t += stepMs) {
-      await this.advance(Math.min(stepMs, ms - t));
+      await this.settle(Math.min(stepMs, ms - t));
       check?.(this.time);
     }
   }
