@@ -32,17 +32,47 @@ const HOST_PATH_FLAGS = ['--ca-file', '--cache-dir', '--kubeconfig', '--client-c
 
 const RESTART_BACKOFF_MS = 2_000;
 
-/** Plays kubelet's static-pod part for one node: runs yurthub from the sources while its manifest exists. */
-export class StaticPodRunner {
-  private current: HubProcess | undefined;
-  private args = '';
+/** Looks at the host every 100 ms, one look at a time, as kubelet's and systemd's loops do. */
+abstract class HostLoop {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  starts = 0;
-  /** Why the last yurthub failed to start, if it did. */
+  /** What went wrong in the last look that failed, for a test's failure message. */
   lastError: string | undefined;
 
-  constructor(private readonly name: string, private readonly root: string, private readonly logDir: string, private readonly extraArgs: string[]) {}
+  begin(): void {
+    this.timer = setInterval(() => void this.once(), 100);
+  }
+
+  private async once(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.look();
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  protected abstract look(): Promise<void>;
+
+  /** Stops looking, after the look under way. */
+  protected async stopLooking(): Promise<void> {
+    clearInterval(this.timer);
+    while (this.busy) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Plays kubelet's static-pod part for one node: runs yurthub from the sources while its manifest exists. */
+export class StaticPodRunner extends HostLoop {
+  private current: HubProcess | undefined;
+  private args = '';
+  starts = 0;
+
+  constructor(private readonly name: string, private readonly root: string, private readonly logDir: string, private readonly extraArgs: string[]) {
+    super();
+  }
 
   get manifest(): string {
     return join(this.root, 'etc/kubernetes/manifests/yurt-hub.yaml');
@@ -51,10 +81,6 @@ export class StaticPodRunner {
   /** The yurthub running now, if its manifest is in place and it started. */
   get hub(): HubProcess | undefined {
     return this.current?.port ? this.current : undefined;
-  }
-
-  begin(): void {
-    this.timer = setInterval(() => void this.tick(), 100);
   }
 
   private hostArgs(): string[] | undefined {
@@ -67,9 +93,7 @@ export class StaticPodRunner {
     });
   }
 
-  private async tick(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
+  protected async look(): Promise<void> {
     try {
       const args = this.hostArgs();
       const key = JSON.stringify(args ?? null);
@@ -89,14 +113,11 @@ export class StaticPodRunner {
       await this.current?.stop();
       this.current = undefined;
       await new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS));
-    } finally {
-      this.busy = false;
     }
   }
 
   async end(): Promise<void> {
-    clearInterval(this.timer);
-    while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    await this.stopLooking();
     await this.current?.stop();
   }
 }
@@ -105,18 +126,18 @@ export class StaticPodRunner {
  * systemd for one hollow kubelet: Restart=always, with KUBELET_KUBECONFIG_ARGS from the last drop-in
  * that sets it (kubeadm's, or yurtctl's 99-yurt-edge.conf), host paths under the node's root.
  */
-export class Supervisor {
-  private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+export class Supervisor extends HostLoop {
   private proc: ManagedProcess | undefined;
   restarts = 0;
   lastArgs: string[] = [];
 
-  constructor(private readonly cluster: LocalCluster, private readonly node: HollowNode, private readonly labels: string, readonly pidFile: string) {}
+  constructor(private readonly cluster: LocalCluster, private readonly node: HollowNode, private readonly labels: string, readonly pidFile: string) {
+    super();
+  }
 
-  begin(): void {
+  override begin(): void {
     writeFileSync(this.pidFile, String(this.node.pid));
-    this.timer = setInterval(() => void this.tick(), 100);
+    super.begin();
   }
 
   private get running(): boolean {
@@ -141,27 +162,21 @@ export class Supervisor {
     throw new Error('no KUBELET_KUBECONFIG_ARGS');
   }
 
-  private async tick(): Promise<void> {
-    if (this.busy || this.running) return;
-    this.busy = true;
-    try {
-      const n = this.node;
-      this.lastArgs = this.kubeconfigArgs();
-      this.proc = startProcess(this.cluster.binary, [
-        'hollow-node', `--name=${n.name}`, `--root-dir=${n.rootDir}`, `--node-ip=${n.ip}`, `--kubelet-port=${n.port}`,
-        `--client-ca-file=${this.cluster.info.caFile}`, '--node-status-update-frequency=10s', `--kubelet-read-only-port=${n.readOnlyPort}`,
-        ...(this.labels ? [`--node-labels=${this.labels}`] : []), ...this.lastArgs,
-      ], n.logFile);
-      this.restarts++;
-      writeFileSync(this.pidFile, String(this.proc.child.pid));
-    } finally {
-      this.busy = false;
-    }
+  protected async look(): Promise<void> {
+    if (this.running) return;
+    const n = this.node;
+    this.lastArgs = this.kubeconfigArgs();
+    this.proc = startProcess(this.cluster.binary, [
+      'hollow-node', `--name=${n.name}`, `--root-dir=${n.rootDir}`, `--node-ip=${n.ip}`, `--kubelet-port=${n.port}`,
+      `--client-ca-file=${this.cluster.info.caFile}`, '--node-status-update-frequency=10s', `--kubelet-read-only-port=${n.readOnlyPort}`,
+      ...(this.labels ? [`--node-labels=${this.labels}`] : []), ...this.lastArgs,
+    ], n.logFile);
+    this.restarts++;
+    writeFileSync(this.pidFile, String(this.proc.child.pid));
   }
 
   async end(): Promise<void> {
-    clearInterval(this.timer);
-    while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    await this.stopLooking();
     await this.proc?.stop();
   }
 }
