@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../test/cluster/local-cluster.js';
 import { createAuthority, writePem } from '../tunnel/testing/pki.js';
-import { TunnelProcess, metricValue, ops, waitReady, writeEgressSelector } from '../tunnel/testing/e2e.js';
+import { TunnelProcess, connectServerArgs, metricValue, ops, waitReady, writeEgressSelector } from '../tunnel/testing/e2e.js';
 
 export interface TunnelPlan {
   dir: string;
@@ -39,17 +39,10 @@ export class DemoTunnel {
 
   async startServer(clusterCa: string, kubeconfig: string): Promise<void> {
     const { plan } = this;
-    this.server = new TunnelProcess('server', [
-      `--agent-address=127.0.0.1:${plan.ports.agent}`,
-      `--cert-file=${plan.serverCert.certFile}`,
-      `--key-file=${plan.serverCert.keyFile}`,
-      `--ca-file=${clusterCa}`,
-      `--proxy-address=127.0.0.1:${plan.ports.proxy}`,
-      `--caller-ca-file=${plan.caFile}`,
-      '--allowed-callers=kube-apiserver-egress',
-      `--kubeconfig=${kubeconfig}`,
-      `--metrics-address=127.0.0.1:${plan.ports.metrics}`,
-    ], join(plan.dir, 'server.log'));
+    this.server = new TunnelProcess('server', connectServerArgs(
+      { ports: plan.ports, serving: plan.serverCert, agentCa: clusterCa, callerCa: plan.caFile },
+      ['--allowed-callers=kube-apiserver-egress', `--kubeconfig=${kubeconfig}`],
+    ), join(plan.dir, 'server.log'));
     this.server.start();
     await waitReady(plan.ports.metrics, 'tunnel server');
   }

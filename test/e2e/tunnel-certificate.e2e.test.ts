@@ -21,7 +21,7 @@ import { waitFor } from '../cluster/process.js';
 import { AGENT_PATH, ERROR_CODE_HEADER, NODE_HEADER } from '../../tunnel/protocol/index.js';
 import { connectThrough, type Files } from '../../tunnel/testing/fixture.js';
 import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
-import { TunnelProcess, logFile, metricValue, ops, waitReady } from '../../tunnel/testing/e2e.js';
+import { TunnelProcess, connectServerArgs, logFile, metricValue, ops, waitReady } from '../../tunnel/testing/e2e.js';
 
 const NODE = 'edge-renew-1';
 const SIGNING_DURATION_MS = 3 * 60_000;
@@ -53,19 +53,12 @@ describeLocal('tunnel agent: node certificate renewal on a real control plane', 
   function startServer(name: string): void {
     server = new TunnelProcess(
       'server',
-      [
-        `--agent-address=127.0.0.1:${ports.agent}`,
-        `--cert-file=${serverFiles.certFile}`,
-        `--key-file=${serverFiles.keyFile}`,
-        // Agents present node certificates from the cluster CA: exactly what the signer issued.
-        `--ca-file=${cluster.info.caFile}`,
-        `--proxy-address=127.0.0.1:${ports.proxy}`,
-        `--caller-ca-file=${tunnelCa}`,
+      // Agents present node certificates from the cluster CA: exactly what the signer issued.
+      connectServerArgs({ ports, serving: serverFiles, agentCa: cluster.info.caFile, callerCa: tunnelCa }, [
         `--static-nodes=${NODE}=127.0.0.1`,
-        `--metrics-address=127.0.0.1:${ports.metrics}`,
         '--drain-timeout=1s',
         '--heartbeat-interval=5s',
-      ],
+      ]),
       logFile(dir, name),
     );
     server.start();

@@ -17,7 +17,7 @@ import { KubectlError, LocalCluster, freePort, type HollowNode } from '../cluste
 import { waitFor } from '../cluster/process.js';
 import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
 import { ConnectError, connectThrough, type Files } from '../../tunnel/testing/fixture.js';
-import { TunnelProcess, generatedLogSha256, logFile, metricValue, ops, runKubectl, waitReady, writeEgressSelector } from '../../tunnel/testing/e2e.js';
+import { TunnelProcess, connectServerArgs, generatedLogSha256, logFile, metricValue, ops, runKubectl, waitReady, writeEgressSelector } from '../../tunnel/testing/e2e.js';
 
 const PAUSE = 'registry.k8s.io/pause:3.10';
 const BIG_LOG = 100 * 1024 * 1024;
@@ -36,20 +36,13 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
   let edge2: HollowNode;
 
   function serverArgs(): string[] {
-    return [
-      `--agent-address=127.0.0.1:${ports.agent}`,
-      `--cert-file=${serverFiles.certFile}`,
-      `--key-file=${serverFiles.keyFile}`,
-      // Agents present their kubelet's client certificate: verified against the cluster CA.
-      `--ca-file=${cluster.info.caFile}`,
-      `--proxy-address=127.0.0.1:${ports.proxy}`,
-      `--caller-ca-file=${tunnelCa}`,
+    // Agents present their kubelet's client certificate: verified against the cluster CA.
+    return connectServerArgs({ ports, serving: serverFiles, agentCa: cluster.info.caFile, callerCa: tunnelCa }, [
       '--allowed-callers=kube-apiserver-egress',
       `--kubeconfig=${cluster.kubeconfigPath}`,
-      `--metrics-address=127.0.0.1:${ports.metrics}`,
       '--drain-timeout=3s',
       '--heartbeat-interval=5s',
-    ];
+    ]);
   }
 
   async function startAgent(node: HollowNode, name = node.name, extra: string[] = []): Promise<{ proc: TunnelProcess; metricsPort: number }> {

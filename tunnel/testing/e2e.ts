@@ -70,6 +70,29 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
+export interface ConnectServerFlags {
+  ports: { agent: number; proxy: number; metrics: number };
+  serving: { certFile: string; keyFile: string };
+  /** The CA agents' node certificates chain to: the cluster CA. */
+  agentCa: string;
+  /** The CA of CONNECT callers (kube-apiserver's egress client certificate). */
+  callerCa: string;
+}
+
+/** `yurt-tunnel server` with the CONNECT front door on loopback, as the e2e suites and the demo run it. */
+export function connectServerArgs(f: ConnectServerFlags, extra: string[] = []): string[] {
+  return [
+    `--agent-address=127.0.0.1:${f.ports.agent}`,
+    `--cert-file=${f.serving.certFile}`,
+    `--key-file=${f.serving.keyFile}`,
+    `--ca-file=${f.agentCa}`,
+    `--proxy-address=127.0.0.1:${f.ports.proxy}`,
+    `--caller-ca-file=${f.callerCa}`,
+    `--metrics-address=127.0.0.1:${f.ports.metrics}`,
+    ...extra,
+  ];
+}
+
 /** kube-apiserver's EgressSelectorConfiguration: `cluster` traffic by HTTP CONNECT over mutual TLS. */
 export function writeEgressSelector(path: string, proxyUrl: string, tls: { caFile: string; certFile: string; keyFile: string }): void {
   const config = {
