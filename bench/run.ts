@@ -5,10 +5,12 @@
 import { join } from 'node:path';
 import { ROOT } from './hub-process.js';
 import { writeSection } from './report.js';
+import { runTunnelBench } from './tunnel.js';
 import { runYurthubBench } from './yurthub.js';
 
 const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   yurthub: runYurthubBench,
+  tunnel: runTunnelBench,
 };
 
 const wanted = process.argv.slice(2);

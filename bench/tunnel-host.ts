@@ -1,0 +1,230 @@
+/**
+ * A child process of the tunnel benchmark, driven over IPC by bench/tunnel-procs.ts. It hosts one of:
+ *
+ *   server  the real tunnel server, options → config → start as `yurt-tunnel server` runs it
+ *   agent   one real agent, the same way as `yurt-tunnel agent` (its ops server and metrics too)
+ *   agents  many agents' connections in one process: per agent its own flags, options, config
+ *           (its own node certificate, re-read at every connect), ServerSet and ServerConnection,
+ *           the same objects startAgent builds; what they share is one LocalDialer and one
+ *           AgentMetrics registry, because 5,000 ops servers and Prometheus registries are not what
+ *           is measured and would swamp the agent-side memory figure
+ *   tls-server, tls-clients
+ *           the floor under the agents' memory figure: bare mutual-TLS connections (node:tls, the
+ *           same certificates and TLS options as the agent endpoint), with nothing on top
+ *
+ * Separate processes because that is how the tunnel runs: the server and each agent on their own
+ * event loop, and memory read per process with a garbage collection first (--expose-gc).
+ */
+import { readFile } from 'node:fs/promises';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { parseOptions as parseServerOptions } from '../tunnel/server/options.js';
+import { resolveConfig as resolveServerConfig } from '../tunnel/server/config.js';
+import { startServer, type RunningServer } from '../tunnel/server/start.js';
+import { parseOptions as parseAgentOptions } from '../tunnel/agent/options.js';
+import { resolveConfig as resolveAgentConfig } from '../tunnel/agent/config.js';
+import { startAgent } from '../tunnel/agent/start.js';
+import { Allowlist } from '../tunnel/agent/allowlist.js';
+import { ServerConnection } from '../tunnel/agent/connection.js';
+import { LocalDialer } from '../tunnel/agent/local-dialer.js';
+import { AgentMetrics } from '../tunnel/agent/metrics.js';
+import { ServerSet } from '../tunnel/agent/server-set.js';
+
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+/** What the parent sends. Every request carries an id; the answer carries it back. */
+export type Request =
+  | { id: number; cmd: 'start'; flags: string[]; agents?: AgentList; batch?: number; tls?: TlsSpec }
+  | { id: number; cmd: 'stats' }
+  /** Answers once `count` agents are registered (server) or connected (agents). */
+  | { id: number; cmd: 'wait'; count: number; timeoutMs: number }
+  | { id: number; cmd: 'close' };
+
+/** For `agents`: each agent's node name and certificate, added to the flags they share. */
+export interface AgentList {
+  nodes: Array<{ name: string; certFile: string; keyFile: string }>;
+}
+
+/** For `tls-server` (listens on port 0) and `tls-clients` (connect to `port`, one per node in `agents`). */
+export interface TlsSpec {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  port?: number;
+}
+
+export interface Reply {
+  id: number;
+  ok: boolean;
+  error?: string;
+  /** Date.now() when the answer was ready: the processes share the clock. */
+  at: number;
+  value?: unknown;
+}
+
+export interface Stats {
+  /** Registered agents (server) or connected agent sessions (agents). */
+  count: number;
+  memory: Memory;
+}
+
+const role = process.argv[2];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function memory(): Memory {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  // Twice: the first pass may only schedule finalizers (TLS sockets) whose memory the second frees.
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+interface Hosted {
+  count(): number;
+  close(): Promise<void>;
+}
+
+async function hostServer(flags: string[], logger: Logger): Promise<Hosted & { ports: RunningServer['ports'] }> {
+  const running = await startServer(await resolveServerConfig(parseServerOptions(flags), logger), { logger });
+  return { ports: running.ports, count: () => running.registry.size, close: () => running.close() };
+}
+
+async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
+  const running = await startAgent(await resolveAgentConfig(parseAgentOptions(flags), logger), { logger });
+  return { count: () => running.servers.connected, close: () => running.close() };
+}
+
+/** The body of startAgent's step 3 for each agent, with the dialer and metrics shared. */
+async function hostAgents(flags: string[], list: AgentList, batch: number, logger: Logger): Promise<Hosted> {
+  const shared = parseAgentOptions([...flags, '--client-cert=unused', '--client-key=unused', '--node-name=unused']);
+  const metrics = new AgentMetrics({ defaultMetrics: false });
+  const dialer = new LocalDialer({ allowlist: new Allowlist({ hosts: shared.nodeIps, ports: shared.ports }), dialAddress: shared.dialAddress, dialTimeoutMs: shared.dialTimeoutMs, logger, metrics });
+  const sets: ServerSet[] = [];
+  const connected = () => sets.reduce((n, s) => n + s.connected, 0);
+  for (let i = 0; i < list.nodes.length; i += batch) {
+    for (const node of list.nodes.slice(i, i + batch)) {
+      const options = parseAgentOptions([...flags, `--node-name=${node.name}`, `--client-cert=${node.certFile}`, `--client-key=${node.keyFile}`]);
+      const config = await resolveAgentConfig(options, logger);
+      const log = logger.child({ node: options.nodeName });
+      const set = new ServerSet({
+        urls: options.servers,
+        resolvePeriodMs: options.resolvePeriodMs,
+        logger: log,
+        connect: (endpoint) =>
+          new ServerConnection({
+            endpoint,
+            nodeName: options.nodeName,
+            credentials: config.credentials,
+            dialer,
+            backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs },
+            session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
+            heartbeatIntervalMs: options.heartbeatIntervalMs,
+            handshakeTimeoutMs: options.handshakeTimeoutMs,
+            drainTimeoutMs: options.drainTimeoutMs,
+            logger: log,
+            metrics,
+          }),
+      });
+      await set.start();
+      sets.push(set);
+    }
+    // In batches, so the server is not handed thousands of TLS handshakes at the same instant:
+    // the start-up storm is not what this process is for.
+    while (connected() < sets.length) await sleep(20);
+  }
+  return { count: connected, close: async () => void (await Promise.all(sets.map((s) => s.close()))) };
+}
+
+async function hostTlsServer(spec: TlsSpec): Promise<Hosted & { port: number }> {
+  const sockets = new Set<TLSSocket>();
+  // The agent endpoint's TLS options (tunnel/server/agent-endpoint.ts).
+  const server = createTlsServer({ cert: await readFile(spec.certFile), key: await readFile(spec.keyFile), ca: await readFile(spec.caFile), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    count: () => sockets.size,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function hostTlsClients(spec: TlsSpec, list: AgentList, batch: number): Promise<Hosted> {
+  const sockets: TLSSocket[] = [];
+  const ca = await readFile(spec.caFile);
+  for (let i = 0; i < list.nodes.length; i += batch) {
+    await Promise.all(
+      list.nodes.slice(i, i + batch).map(async (node) => {
+        const [cert, key] = await Promise.all([readFile(node.certFile), readFile(node.keyFile)]);
+        await new Promise<void>((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port: spec.port, servername: 'localhost', ca, cert, key }, resolve);
+          socket.on('error', reject);
+          sockets.push(socket);
+        });
+      }),
+    );
+  }
+  return { count: () => sockets.filter((s) => !s.destroyed).length, close: async () => sockets.forEach((s) => s.destroy()) };
+}
+
+let hosted: Hosted | undefined;
+
+async function handle(req: Request): Promise<unknown> {
+  switch (req.cmd) {
+    case 'start': {
+      const logger = createLogger({ name: `bench-tunnel-${role}`, level: 'info' });
+      if (role === 'server') {
+        const server = await hostServer(req.flags, logger);
+        hosted = server;
+        return { ports: server.ports };
+      }
+      if (role === 'tls-server') {
+        const server = await hostTlsServer(req.tls!);
+        hosted = server;
+        return { port: server.port };
+      }
+      if (role === 'tls-clients') hosted = await hostTlsClients(req.tls!, req.agents ?? { nodes: [] }, req.batch ?? 250);
+      else if (role === 'agent') hosted = await hostAgent(req.flags, logger);
+      else if (role === 'agents') hosted = await hostAgents(req.flags, req.agents ?? { nodes: [] }, req.batch ?? 250, logger);
+      else throw new Error(`unknown role ${role}`);
+      return {};
+    }
+    case 'stats':
+      return { count: hosted?.count() ?? 0, memory: memory() } satisfies Stats;
+    case 'wait': {
+      const deadline = Date.now() + req.timeoutMs;
+      // 5 ms steps: the reconnect figure is read off this, and 5,000 map lookups cost nothing.
+      while ((hosted?.count() ?? 0) < req.count) {
+        if (Date.now() > deadline) throw new Error(`only ${hosted?.count() ?? 0} of ${req.count} after ${req.timeoutMs} ms`);
+        await sleep(5);
+      }
+      return { count: hosted?.count() ?? 0 };
+    }
+    case 'close':
+      await hosted?.close();
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+process.on('message', (req: Request) => {
+  handle(req).then(
+    (value) => process.send?.({ id: req.id, ok: true, at: Date.now(), value } satisfies Reply),
+    (err: unknown) => process.send?.({ id: req.id, ok: false, at: Date.now(), error: err instanceof Error ? err.message : String(err) } satisfies Reply),
+  );
+});
+// The parent went away (killed, crashed): do not linger holding ports.
+process.on('disconnect', () => process.exit(0));

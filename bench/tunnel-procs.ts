@@ -1,0 +1,166 @@
+/**
+ * The parent's side of bench/tunnel-host.ts: compiles it with the tunnel once per run, forks hosts
+ * with --expose-gc, each with its log in a file, and turns the IPC exchange into awaitable requests.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import ts from 'typescript';
+import { ROOT } from './hub-process.js';
+import type { AgentList, Reply, Request, Stats, TlsSpec } from './tunnel-host.js';
+import { agentNode, type BenchPki } from './tunnel-pki.js';
+
+type Body<R> = R extends { id: number } ? Omit<R, 'id'> : never;
+
+export type Role = 'server' | 'agent' | 'agents' | 'tls-server' | 'tls-clients';
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export const LOG_DIR = join(ROOT, '.tmp', 'bench-tunnel', 'logs');
+
+export const log = (msg: string) => console.log(`[bench:tunnel ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+/** What every server in the benchmark runs with: both listeners on loopback, node 0 known for CONNECT. */
+export function serverFlags(pki: BenchPki, agentPort = 0): string[] {
+  return [
+    `--agent-address=127.0.0.1:${agentPort}`,
+    `--cert-file=${pki.server.certFile}`,
+    `--key-file=${pki.server.keyFile}`,
+    `--ca-file=${pki.caFile}`,
+    '--proxy-address=127.0.0.1:0',
+    '--metrics-address=127.0.0.1:0',
+    `--static-nodes=${agentNode(0)}=127.0.0.1`,
+    '--log-level=info',
+  ];
+}
+
+/** Flags every agent shares; the backoff is left at the agent's defaults, which are what is measured. */
+export function agentFlags(pki: BenchPki, agentPort: number, ports: number[]): string[] {
+  return [`--server=wss://127.0.0.1:${agentPort}`, `--ca-file=${pki.caFile}`, '--node-ip=127.0.0.1', `--kubelet-ports=${ports.join(',')}`, '--metrics-address=127.0.0.1:0', '--log-level=info'];
+}
+
+/** Agents `from`..`from+count-1`: their node names and certificate files. */
+export function nodeList(pki: BenchPki, from: number, count: number): AgentList['nodes'] {
+  return Array.from({ length: count }, (_, k) => ({ name: agentNode(from + k), ...pki.nodeFiles(from + k) }));
+}
+
+/** The compiled host that Host.spawn runs while a benchmark is under way (buildHosts). */
+let builtMain: string | undefined;
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sources(path);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/**
+ * tunnel/, lib/ and the host transpiled to JavaScript in a temporary folder, as bench/hub-process.ts
+ * does for yurthub and for the same reasons: under tsx a process starts ~2 s slower (a restarted
+ * server would be charged for it) and carries ~45 MB more. Returns the compiled host's path.
+ */
+export function buildHosts(): { main: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tunnel-bench-build-'));
+  const compilerOptions: ts.CompilerOptions = { target: ts.ScriptTarget.ES2023, module: ts.ModuleKind.ESNext, esModuleInterop: true, sourceMap: false };
+  for (const file of [...sources(join(ROOT, 'tunnel')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'tunnel-host.ts')]) {
+    const out = join(dir, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(out), { recursive: true });
+    const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file, reportDiagnostics: true });
+    if (diagnostics?.length) throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
+    writeFileSync(out, outputText);
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  builtMain = join(dir, 'bench', 'tunnel-host.js');
+  return {
+    main: builtMain,
+    remove: () => {
+      builtMain = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export class Host {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private exited: Promise<void>;
+
+  private constructor(
+    readonly role: string,
+    private readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.on('message', (reply: Reply) => {
+      const w = this.waiting.get(reply.id);
+      if (!w) return;
+      this.waiting.delete(reply.id);
+      if (reply.ok) w.resolve(reply);
+      else w.reject(new Error(`${role}: ${reply.error} (log: ${logFile})`));
+    });
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      for (const w of this.waiting.values()) w.reject(new Error(`${role} exited (${code ?? signal}) (log: ${logFile})`));
+      this.waiting.clear();
+    });
+  }
+
+  /** Runs the host that buildHosts() compiled; before that (or after remove()), the sources under tsx. */
+  static spawn(role: Role, name: string = role, main: string | undefined = builtMain): Host {
+    mkdirSync(LOG_DIR, { recursive: true });
+    const logFile = join(LOG_DIR, `${name}.log`);
+    const fd = openSync(logFile, 'w');
+    // BENCH_TUNNEL_CPU_PROF=<dir>: a V8 CPU profile of every host, to see where a figure goes.
+    const profile = process.env.BENCH_TUNNEL_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_TUNNEL_CPU_PROF, name)}`] : [];
+    const child = fork(main ?? join(ROOT, 'bench', 'tunnel-host.ts'), [role], {
+      cwd: ROOT,
+      execArgv: [...(main ? [] : ['--import', 'tsx']), '--expose-gc', ...profile],
+      stdio: ['ignore', fd, fd, 'ipc'],
+    });
+    closeSync(fd);
+    live.add(child);
+    return new Host(name, child, logFile);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  request(body: Body<Request>): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.send({ ...body, id } as Request);
+    });
+  }
+
+  async start(flags: string[], extra: { agents?: AgentList; batch?: number; tls?: TlsSpec } = {}): Promise<Reply> {
+    return this.request({ cmd: 'start', flags, ...extra });
+  }
+
+  async stats(): Promise<Stats> {
+    return (await this.request({ cmd: 'stats' })).value as Stats;
+  }
+
+  /** Resolves with the child's clock (Date.now()) at the moment `count` was reached. */
+  async wait(count: number, timeoutMs: number): Promise<number> {
+    return (await this.request({ cmd: 'wait', count, timeoutMs })).at;
+  }
+
+  /** Graceful: the hosted component's own close(), then the process exits. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await this.request({ cmd: 'close' }).catch(() => {});
+    await this.exited;
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
