@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import type { PeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { createAuthority } from '../testing/pki.js';
 import { callerAllowed, nodeIdentity, subjectOf } from './identity.js';
 
-const subject = (CN: string, O?: string | string[]) => subjectOf({ subject: { CN, ...(O ? { O } : {}) } } as unknown as PeerCertificate);
+/** A subject as OpenSSL prints it (one attribute per line), without minting a certificate. */
+const subject = (CN: string, O?: string | string[]) => subjectOf({ subject: [`CN=${CN}`, ...[O ?? []].flat().map((o) => `O=${o}`)].join('\n') });
+
+describe('subjectOf', () => {
+  it('reads CN and every O from a real certificate, escapes undone', async () => {
+    const ca = await createAuthority();
+    const node = new X509Certificate((await ca.issue({ commonName: 'system:node:edge-1', organizations: ['system:nodes', 'other'], client: true })).cert);
+    expect(subjectOf(node)).toEqual({ commonName: 'system:node:edge-1', organizations: ['system:nodes', 'other'] });
+    // RFC 2253 specials in the DN string given to the issuer, printed escaped by OpenSSL
+    const odd = new X509Certificate((await ca.issue({ commonName: 'a\\, b\\+c', organizations: ['x\\"y'], client: true })).cert);
+    expect(subjectOf(odd)).toEqual({ commonName: 'a, b+c', organizations: ['x"y'] });
+  });
+
+  it('takes the first CN, and reads multi-valued RDNs and hex escapes', () => {
+    expect(subjectOf({ subject: 'CN=first\nCN=second\nO=a + O=b\nO=line\\0Abreak' })).toEqual({ commonName: 'first', organizations: ['a', 'b', 'line\nbreak'] });
+  });
+});
 
 describe('node and caller identities', () => {
   it('takes the node from CN=system:node:<name> with O=system:nodes', () => {

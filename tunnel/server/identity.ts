@@ -4,7 +4,8 @@
  * understands it); callers of the front doors must not be, or any node could reach every other
  * node's kubelet through us.
  */
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { YurtError } from '../../lib/errors.js';
 import { tunnelErrors } from '../protocol/index.js';
 
@@ -17,14 +18,32 @@ export interface Subject {
   organizations: string[];
 }
 
-function asList(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
-  return Array.isArray(v) ? v : [v];
+/** RFC 2253 escapes as OpenSSL prints them: `\,` for a special character, `\0A` for a control one. */
+function unescapeValue(v: string): string {
+  return v.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_, g: string) => (g.length === 2 ? String.fromCharCode(parseInt(g, 16)) : g));
 }
 
-export function subjectOf(cert: PeerCertificate): Subject {
-  const subject = cert.subject ?? {};
-  return { commonName: asList(subject.CN)[0] ?? '', organizations: asList(subject.O) };
+/**
+ * The subject of an X509Certificate, from its one-attribute-per-line text. Read this way rather than
+ * through getPeerCertificate(), which also hashes three fingerprints of every client certificate: a
+ * fifth of the server's CPU while a fleet of agents reconnects.
+ */
+export function subjectOf(cert: Pick<X509Certificate, 'subject'>): Subject {
+  const subject: Subject = { commonName: '', organizations: [] };
+  let haveCn = false;
+  for (const attribute of cert.subject.split('\n').flatMap((line) => line.split(' + '))) {
+    const eq = attribute.indexOf('=');
+    if (eq < 0) continue;
+    const key = attribute.slice(0, eq);
+    const value = unescapeValue(attribute.slice(eq + 1));
+    if (key === 'CN' && !haveCn) {
+      subject.commonName = value;
+      haveCn = true;
+    } else if (key === 'O') {
+      subject.organizations.push(value);
+    }
+  }
+  return subject;
 }
 
 export function describeSubject(s: Subject): string {
@@ -33,8 +52,8 @@ export function describeSubject(s: Subject): string {
 
 /** A verified peer certificate, or the error that explains why there is none. */
 export function verifiedPeer(socket: TLSSocket, unauthenticated: (why: string) => YurtError): Subject | YurtError {
-  const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return unauthenticated('no client certificate');
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return unauthenticated('no client certificate');
   if (!socket.authorized) return unauthenticated(String(socket.authorizationError ?? 'certificate not trusted'));
   return subjectOf(cert);
 }
