@@ -5,11 +5,17 @@ import { once } from 'node:events';
 
 const live = new Set<ChildProcess>();
 
-// A test runner that dies must not leave apiservers and kubelets behind.
-for (const signal of ['exit', 'SIGINT', 'SIGTERM'] as const) {
+// A test runner that dies must not leave apiservers and kubelets behind. A program with its own
+// SIGINT/SIGTERM handler (the demo: it stops everything in order and removes its folders) handles the
+// signal itself; its children are still killed when it exits.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    if (process.listenerCount(signal) > 0) return;
     for (const child of live) child.kill('SIGKILL');
-    if (signal !== 'exit') process.exit(130);
+    process.exit(130);
   });
 }
 

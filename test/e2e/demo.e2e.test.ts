@@ -1,6 +1,7 @@
 /**
  * The README's first command, run the way CI runs it (no TTY, CI=true): every step succeeds, and the
- * demo leaves no process and no temporary folder behind.
+ * demo leaves no process and no temporary folder behind, when it completes and when Ctrl-C stops it
+ * half-way.
  */
 import { expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
@@ -10,6 +11,14 @@ import { describeLocal } from '../cluster/e2e-gate.js';
 function processes(): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   return out.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** Folders the demo reports removing; every process it starts names one of them in its arguments. */
+function expectNothingLeft(output: string): void {
+  const folders = /temporary folders removed: (.+)/.exec(output)?.[1]?.trim().split(' ') ?? [];
+  expect(folders.length, output).toBe(2);
+  for (const f of folders) expect(existsSync(f)).toBe(false);
+  expect(processes().filter((p) => folders.some((f) => p.includes(f)))).toEqual([]);
 }
 
 describeLocal('npm run demo', () => {
@@ -51,12 +60,29 @@ describeLocal('npm run demo', () => {
       expect(output).toMatch(stepText);
     }
     expect(output).not.toContain('✗');
-    const folders = /temporary folders removed: (.+)/.exec(output)?.[1]?.trim().split(' ') ?? [];
-    expect(folders.length).toBe(2);
-    for (const f of folders) expect(existsSync(f)).toBe(false);
-    // Everything the demo starts (control plane, kubelets, hubs, tunnel, yurt-manager, yurtctl) names one
-    // of its folders in its arguments; other suites' processes do not.
-    const leftover = processes().filter((p) => folders.some((f) => p.includes(f)));
-    expect(leftover).toEqual([]);
+    expectNothingLeft(output);
   }, 600_000);
+
+  it('Ctrl-C half-way stops everything it started', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts'], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let interrupted = false;
+    const onData = (c: Buffer) => {
+      output += c.toString();
+      // Once edge-1 is converted: control plane, kubelets, a hub and the host stand-ins are all running,
+      // and edge-2's yurtctl node convert is about to start.
+      if (!interrupted && /✓ \[\d+\] yurtctl node convert on edge-1/.test(output)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    console.log(output);
+    expect(interrupted).toBe(true);
+    expect(code).toBe(130);
+    expect(output).toContain('Stopping everything the demo started');
+    expectNothingLeft(output);
+  }, 300_000);
 });
