@@ -230,8 +230,9 @@ async function main(): Promise<void> {
 
   if (keep) {
     title('Still running. Try:');
+    say(`kubeconfig: ${c.kubeconfigPath}`);
     say(`${c.binary} kubectl --kubeconfig ${c.kubeconfigPath} get nodes,pods -A`);
-    say(`npx tsx converter/main.ts status --kubeconfig ${c.kubeconfigPath}`);
+    say(`npx tsx converter/main.ts status --kubeconfig ${c.kubeconfigPath} --helm ${helm}`);
     say(`curl ${hubUrl}/debug/cache   # what edge-1's hub has cached`);
     say('Ctrl-C stops everything.');
     await new Promise(() => {});

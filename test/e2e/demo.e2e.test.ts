@@ -85,4 +85,33 @@ describeLocal('npm run demo', () => {
     expect(output).toContain('Stopping everything the demo started');
     expectNothingLeft(output);
   }, 300_000);
+
+  it('--keep leaves it running with a kubeconfig that works, until Ctrl-C', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts', '--keep'], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const kept = new Promise<void>((resolve) => {
+      const onData = (c: Buffer) => {
+        output += c.toString();
+        if (output.includes('Ctrl-C stops everything.')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await Promise.race([kept, exited]);
+    expect(output).not.toContain('Demo complete.');
+    expect(output).toMatch(/kubeconfig: \S+/);
+    // What it says to try works, as printed.
+    const kubectl = /^ +(\S+ kubectl --kubeconfig \S+ get nodes,pods -A)$/m.exec(output)?.[1];
+    expect(kubectl, output).toBeDefined();
+    const view = execFileSync('sh', ['-c', kubectl!], { encoding: 'utf8' });
+    expect(view).toMatch(/node\/edge-1 +Ready/);
+    expect(view).toMatch(/pod\/edge-app-\S+ +1\/1 +Running/);
+    const cacheUrl = /curl (\S+\/debug\/cache)/.exec(output)?.[1];
+    const cache = await fetch(cacheUrl!);
+    expect(cache.status).toBe(200);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expectNothingLeft(output);
+  }, 600_000);
 });
