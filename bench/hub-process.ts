@@ -17,7 +17,8 @@ import ts from 'typescript';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-function sources(dir: string): string[] {
+/** The .ts sources below a folder, without tests and declarations. */
+export function sources(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -35,16 +36,19 @@ export interface BuiltHub {
   remove(): void;
 }
 
-/** Transpiles yurthub/ and lib/ into a temporary folder; returns the path of the entry point. */
-export function buildHub(): BuiltHub {
-  const dir = mkdtempSync(join(tmpdir(), 'yurthub-bench-build-'));
+/**
+ * Transpiles sources into a temporary folder laid out as the repository (an ES module package that sees
+ * the repository's node_modules): a process then starts as the build would run it, not under tsx.
+ */
+export function transpileToTemp(prefix: string, files: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const compilerOptions: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2023,
     module: ts.ModuleKind.ESNext,
     esModuleInterop: true,
     sourceMap: false,
   };
-  for (const file of [...sources(join(ROOT, 'yurthub')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'floor-proxy.ts')]) {
+  for (const file of files) {
     const out = join(dir, relative(ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(out), { recursive: true });
     const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file, reportDiagnostics: true });
@@ -53,6 +57,12 @@ export function buildHub(): BuiltHub {
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** Transpiles yurthub/ and lib/ into a temporary folder; returns the path of the entry point. */
+export function buildHub(): BuiltHub {
+  const dir = transpileToTemp('yurthub-bench-build-', [...sources(join(ROOT, 'yurthub')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'floor-proxy.ts')]);
   return { dir, main: join(dir, 'yurthub', 'main.js'), floorProxy: join(dir, 'bench', 'floor-proxy.js'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -24,9 +24,8 @@ import { resolveConfig as resolveServerConfig } from '../tunnel/server/config.js
 import { startServer, type RunningServer } from '../tunnel/server/start.js';
 import { parseOptions as parseAgentOptions } from '../tunnel/agent/options.js';
 import { resolveConfig as resolveAgentConfig } from '../tunnel/agent/config.js';
-import { startAgent } from '../tunnel/agent/start.js';
+import { serverSessions, startAgent } from '../tunnel/agent/start.js';
 import { Allowlist } from '../tunnel/agent/allowlist.js';
-import { ServerConnection } from '../tunnel/agent/connection.js';
 import { LocalDialer } from '../tunnel/agent/local-dialer.js';
 import { AgentMetrics } from '../tunnel/agent/metrics.js';
 import { ServerSet } from '../tunnel/agent/server-set.js';
@@ -113,26 +112,7 @@ async function hostAgents(flags: string[], list: AgentList, batch: number, logge
     for (const node of list.nodes.slice(i, i + batch)) {
       const options = parseAgentOptions([...flags, `--node-name=${node.name}`, `--client-cert=${node.certFile}`, `--client-key=${node.keyFile}`]);
       const config = await resolveAgentConfig(options, logger);
-      const log = logger.child({ node: options.nodeName });
-      const set = new ServerSet({
-        urls: options.servers,
-        resolvePeriodMs: options.resolvePeriodMs,
-        logger: log,
-        connect: (endpoint) =>
-          new ServerConnection({
-            endpoint,
-            nodeName: options.nodeName,
-            credentials: config.credentials,
-            dialer,
-            backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs },
-            session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
-            heartbeatIntervalMs: options.heartbeatIntervalMs,
-            handshakeTimeoutMs: options.handshakeTimeoutMs,
-            drainTimeoutMs: options.drainTimeoutMs,
-            logger: log,
-            metrics,
-          }),
-      });
+      const set = serverSessions(options, { credentials: config.credentials, dialer, metrics, logger: logger.child({ node: options.nodeName }) });
       await set.start();
       sets.push(set);
     }

@@ -3,11 +3,9 @@
  * with --expose-gc, each with its log in a file, and turns the IPC exchange into awaitable requests.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
-import { ROOT } from './hub-process.js';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, sources, transpileToTemp } from './hub-process.js';
 import type { AgentList, Reply, Request, Stats, TlsSpec } from './tunnel-host.js';
 import { agentNode, type BenchPki } from './tunnel-pki.js';
 
@@ -51,31 +49,13 @@ export function nodeList(pki: BenchPki, from: number, count: number): AgentList[
 /** The compiled host that Host.spawn runs while a benchmark is under way (buildHosts). */
 let builtMain: string | undefined;
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sources(path);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts') ? [path] : [];
-  });
-}
-
 /**
  * tunnel/, lib/ and the host transpiled to JavaScript in a temporary folder, as bench/hub-process.ts
  * does for yurthub and for the same reasons: under tsx a process starts ~2 s slower (a restarted
  * server would be charged for it) and carries ~45 MB more. Returns the compiled host's path.
  */
 export function buildHosts(): { main: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'tunnel-bench-build-'));
-  const compilerOptions: ts.CompilerOptions = { target: ts.ScriptTarget.ES2023, module: ts.ModuleKind.ESNext, esModuleInterop: true, sourceMap: false };
-  for (const file of [...sources(join(ROOT, 'tunnel')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'tunnel-host.ts')]) {
-    const out = join(dir, relative(ROOT, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(out), { recursive: true });
-    const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file, reportDiagnostics: true });
-    if (diagnostics?.length) throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
-    writeFileSync(out, outputText);
-  }
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const dir = transpileToTemp('tunnel-bench-build-', [...sources(join(ROOT, 'tunnel')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'tunnel-host.ts')]);
   builtMain = join(dir, 'bench', 'tunnel-host.js');
   return {
     main: builtMain,

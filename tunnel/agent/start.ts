@@ -8,9 +8,10 @@ import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../common/ops-server.js';
 import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
-import { ServerConnection } from './connection.js';
+import { ServerConnection, type ConnectionOptions } from './connection.js';
 import { LocalDialer } from './local-dialer.js';
 import { AgentMetrics } from './metrics.js';
+import type { AgentOptions } from './options.js';
 import { ServerSet, type Resolve } from './server-set.js';
 
 export interface RunningAgent {
@@ -29,6 +30,43 @@ export interface StartDeps {
   random?: () => number;
   /** Skip prom-client's process metrics (several agents in one test process). */
   defaultMetrics?: boolean;
+}
+
+export interface SessionParts {
+  credentials: ConnectionOptions['credentials'];
+  dialer: LocalDialer;
+  metrics: AgentMetrics;
+  logger: Logger;
+  clock?: Clock;
+  resolve?: Resolve;
+  random?: () => number;
+}
+
+/** The agent's sessions with every server replica, from its options (step 3; benchmarks build thousands). */
+export function serverSessions(options: Readonly<AgentOptions>, parts: SessionParts): ServerSet {
+  const { logger, clock } = parts;
+  return new ServerSet({
+    urls: options.servers,
+    resolvePeriodMs: options.resolvePeriodMs,
+    logger,
+    clock,
+    resolve: parts.resolve,
+    connect: (endpoint) =>
+      new ServerConnection({
+        endpoint,
+        nodeName: options.nodeName,
+        credentials: parts.credentials,
+        dialer: parts.dialer,
+        backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs, random: parts.random },
+        session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+        drainTimeoutMs: options.drainTimeoutMs,
+        logger,
+        metrics: parts.metrics,
+        clock,
+      }),
+  });
 }
 
 export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<RunningAgent> {
@@ -69,28 +107,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
     const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
 
     begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
-    const servers = new ServerSet({
-      urls: options.servers,
-      resolvePeriodMs: options.resolvePeriodMs,
-      logger: log,
-      clock,
-      resolve: deps.resolve,
-      connect: (endpoint) =>
-        new ServerConnection({
-          endpoint,
-          nodeName: options.nodeName,
-          credentials,
-          dialer,
-          backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs, random: deps.random },
-          session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
-          heartbeatIntervalMs: options.heartbeatIntervalMs,
-          handshakeTimeoutMs: options.handshakeTimeoutMs,
-          drainTimeoutMs: options.drainTimeoutMs,
-          logger: log,
-          metrics,
-          clock,
-        }),
-    });
+    const servers = serverSessions(options, { credentials, dialer, metrics, logger: log, clock, resolve: deps.resolve, random: deps.random });
     await servers.start();
     stack.push('server sessions', () => servers.close());
 
