@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { FaultProxy } from '../test/cluster/fault-proxy.js';
 import { LocalCluster, freePort, issueClientCert } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
-import { HubProcess } from '../test/e2e/support/hub.js';
+import { HubProcess, nodeHubArgs } from '../test/e2e/support/hub.js';
 import { buildHub, FloorProxy, hubDependencies, HubChild, ROOT, type BuiltHub } from './hub-process.js';
 import { endpoint, pool, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
 import { cpuMs, MachineLoad, peakRss, rss, rssFile, sleep, waitIdle, type LoadReport } from './proc.js';
@@ -310,18 +310,7 @@ async function metric(hubUrl: string, name: string): Promise<number | undefined>
 }
 
 function hubArgs(server: string, cert: { certFile: string; keyFile: string }, caFile: string, dir: string, port: number): string[] {
-  return [
-    `--server=${server}`,
-    `--node-name=${NODE}`,
-    `--client-cert=${cert.certFile}`,
-    `--client-key=${cert.keyFile}`,
-    `--ca-file=${caFile}`,
-    `--cache-dir=${dir}`,
-    `--port=${port}`,
-    '--secure-port=0',
-    '--health-check-period=1s',
-    '--health-check-timeout=1s',
-  ];
+  return nodeHubArgs({ server, nodeName: NODE, cert, caFile, cacheDir: dir, port }, ['--health-check-period=1s', '--health-check-timeout=1s']);
 }
 
 interface Memory {

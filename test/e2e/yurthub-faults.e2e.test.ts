@@ -17,7 +17,7 @@ import type { IssuedCert } from '../cluster/pki.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
 import { decodeUnknown } from '../../lib/kube/protobuf.js';
-import { HubProcess } from './support/hub.js';
+import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { cacheKeys, fromApiserver, hubMetric, kubeletGet, rawRequest, waitUpstream } from './support/hub-client.js';
 
 const EDGE = 'edge-1';
@@ -55,20 +55,10 @@ describeLocal('yurthub under faults', () => {
   async function newHub(name: string, link: FaultProxy, cacheDir: string, extra: string[] = []): Promise<HubProcess> {
     const hub = new HubProcess({
       dir: join(cluster.dir, name),
-      args: [
-        `--server=https://127.0.0.1:${link.port}`,
-        `--node-name=${EDGE}`,
-        `--client-cert=${cert.certFile}`,
-        `--client-key=${cert.keyFile}`,
-        `--ca-file=${cluster.info.caFile}`,
-        `--cache-dir=${cacheDir}`,
-        `--port=${await freePort()}`,
-        '--secure-port=0',
-        `--health-check-period=${HEALTH_PERIOD_MS}ms`,
-        `--health-check-timeout=${HEALTH_TIMEOUT_MS}ms`,
-        '--min-request-timeout=30s',
-        ...extra,
-      ],
+      args: nodeHubArgs(
+        { server: `https://127.0.0.1:${link.port}`, nodeName: EDGE, cert, caFile: cluster.info.caFile, cacheDir, port: await freePort() },
+        [`--health-check-period=${HEALTH_PERIOD_MS}ms`, `--health-check-timeout=${HEALTH_TIMEOUT_MS}ms`, '--min-request-timeout=30s', ...extra],
+      ),
     });
     hubs.push(hub);
     return hub;

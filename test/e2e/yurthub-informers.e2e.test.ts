@@ -10,7 +10,7 @@ import { describeLocal } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, issueClientCert } from '../cluster/local-cluster.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
-import { HubProcess } from './support/hub.js';
+import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { COREDNS_UA, KUBE_PROXY_UA, cacheKeys, hubMetric, waitUpstream } from './support/hub-client.js';
 import { ComponentKubeConfig, RunningInformer, type ObjectRef } from './support/informers.js';
 
@@ -118,20 +118,10 @@ describeLocal('yurthub: kube-proxy-style and CoreDNS-style informers keep their 
     const hubDir = join(cluster.dir, 'hub');
     hub = new HubProcess({
       dir: hubDir,
-      args: [
-        `--server=https://127.0.0.1:${link.port}`,
-        '--node-name=edge-1',
-        `--client-cert=${cert.certFile}`,
-        `--client-key=${cert.keyFile}`,
-        `--ca-file=${cluster.info.caFile}`,
-        `--cache-dir=${hubDir}`,
-        `--port=${await freePort()}`,
-        '--secure-port=0',
-        '--health-check-period=1s',
-        '--health-check-timeout=1s',
-        '--min-request-timeout=10s',
-        '--cache-agents=kubelet,kube-proxy,coredns',
-      ],
+      args: nodeHubArgs(
+        { server: `https://127.0.0.1:${link.port}`, nodeName: 'edge-1', cert, caFile: cluster.info.caFile, cacheDir: hubDir, port: await freePort() },
+        ['--health-check-period=1s', '--health-check-timeout=1s', '--min-request-timeout=10s', '--cache-agents=kubelet,kube-proxy,coredns'],
+      ),
     });
     await hub.start();
     await waitUpstream(hub.url, true);

@@ -8,7 +8,7 @@ import { describeLocal } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, issueClientCert, writeKubeconfig, type HollowNode } from '../cluster/local-cluster.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
-import { HubProcess } from './support/hub.js';
+import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { hubMetric } from './support/hub-client.js';
 
 const EDGE = 'edge-1';
@@ -27,20 +27,10 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
     const hubDir = join(cluster.dir, 'hub');
     hub = new HubProcess({
       dir: hubDir,
-      args: [
-        `--server=https://127.0.0.1:${link.port}`,
-        `--node-name=${EDGE}`,
-        `--client-cert=${cert.certFile}`,
-        `--client-key=${cert.keyFile}`,
-        `--ca-file=${cluster.info.caFile}`,
-        `--cache-dir=${hubDir}`,
-        `--port=${await freePort()}`,
-        '--secure-port=0',
-        '--health-check-period=1s',
-        '--health-check-timeout=1s',
-        '--min-request-timeout=10s',
-        '--cache-agents=kubelet,kube-proxy,coredns,kubectl',
-      ],
+      args: nodeHubArgs(
+        { server: `https://127.0.0.1:${link.port}`, nodeName: EDGE, cert, caFile: cluster.info.caFile, cacheDir: hubDir, port: await freePort() },
+        ['--health-check-period=1s', '--health-check-timeout=1s', '--min-request-timeout=10s', '--cache-agents=kubelet,kube-proxy,coredns,kubectl'],
+      ),
     });
     await hub.start();
     edge = await cluster.addNode({ name: EDGE, server: hub.url, readOnlyPort: true });

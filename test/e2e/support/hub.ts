@@ -79,3 +79,27 @@ export class HubProcess {
     return this.stop('SIGKILL');
   }
 }
+
+export interface NodeHubFlags {
+  server: string;
+  nodeName: string;
+  cert: { certFile: string; keyFile: string };
+  caFile: string;
+  cacheDir: string;
+  port: number;
+}
+
+/** yurthub speaking for one node with that node's client certificate, on plain HTTP only. */
+export function nodeHubArgs(f: NodeHubFlags, extra: string[] = []): string[] {
+  return [
+    `--server=${f.server}`,
+    `--node-name=${f.nodeName}`,
+    `--client-cert=${f.cert.certFile}`,
+    `--client-key=${f.cert.keyFile}`,
+    `--ca-file=${f.caFile}`,
+    `--cache-dir=${f.cacheDir}`,
+    `--port=${f.port}`,
+    '--secure-port=0',
+    ...extra,
+  ];
+}
