@@ -1,4 +1,4 @@
-import type { Program } from '../common/program.js';
+import type { Program } from '../../lib/program.js';
 import { resolveConfig, type AgentConfig } from './config.js';
 import { parseOptions, usage, type AgentOptions } from './options.js';
 import { startAgent } from './start.js';

@@ -1,4 +1,4 @@
-import type { Program } from '../common/program.js';
+import type { Program } from '../../lib/program.js';
 import { resolveConfig, type ServerConfig } from './config.js';
 import { parseOptions, usage, type ServerOptions } from './options.js';
 import { startServer } from './start.js';
