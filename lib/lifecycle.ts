@@ -2,6 +2,8 @@
  * Long-lived components expose start() and an idempotent close(). Programs build them in order and
  * close them in reverse (see each program's start.ts).
  */
+import type { Logger } from './logger.js';
+
 export interface Component {
   start(): Promise<void>;
   close(): Promise<void>;
@@ -50,6 +52,17 @@ export class Stack {
     })();
     return this.closing;
   }
+}
+
+/** A program's shutdown: says what it closes, in the order it closes them, and logs what fails. */
+export async function shutdown(stack: Stack, log: Logger, program: string): Promise<void> {
+  log.info({ steps: stack.names.reverse() }, `${program} stopping`);
+  await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+}
+
+/** Tears down what a start that failed halfway had built; the start's own error is what propagates. */
+export async function abandon(stack: Stack, log: Logger): Promise<void> {
+  await stack.close((name, err) => log.error({ err, step: name }, 'close after a failed start failed'));
 }
 
 /** Injectable clock for retry, GC and heartbeat loops, so tests control time without fake timers. */

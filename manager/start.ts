@@ -3,7 +3,7 @@
  *   1 API clients  2 metrics  3 node and pod caches  4 autonomy controller  5 leader election  6 listener
  */
 import * as k8s from '@kubernetes/client-node';
-import { Stack, systemClock, type Clock } from '../lib/lifecycle.js';
+import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
 import type { Logger } from '../lib/logger.js';
 import { AutonomyController } from './autonomy/controller.js';
 import { nodeAutonomy } from './autonomy/policy.js';
@@ -175,12 +175,11 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       port: server.port,
       status,
       close: async () => {
-        log.info({ steps: stack.names.reverse() }, 'yurt-manager stopping');
-        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+        await shutdown(stack, log, 'yurt-manager');
       },
     };
   } catch (err) {
-    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    await abandon(stack, log);
     throw err;
   }
 }

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
-import { Stack, systemClock, type Clock } from '../lib/lifecycle.js';
+import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
 import type { RequestInfo } from '../lib/kube/request-info.js';
 import { LevelCacheStore } from './cache/level-store.js';
 import type { CacheStore } from './cache/store.js';
@@ -133,12 +133,11 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       metrics: m,
       ports,
       close: async () => {
-        log.info({ steps: stack.names.reverse() }, 'yurthub stopping');
-        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+        await shutdown(stack, log, 'yurthub');
       },
     };
   } catch (err) {
-    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    await abandon(stack, log);
     throw err;
   }
 }

@@ -4,7 +4,7 @@
  *   3 a session with every server replica  4 /healthz /readyz /metrics
  */
 import type { Logger } from '../../lib/logger.js';
-import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../common/ops-server.js';
 import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
@@ -131,12 +131,11 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
       metrics,
       ports: { metrics: ops.port },
       close: once(async () => {
-        log.info({ steps: stack.names.reverse() }, 'tunnel agent stopping');
-        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+        await shutdown(stack, log, 'tunnel agent');
       }),
     };
   } catch (err) {
-    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    await abandon(stack, log);
     throw err;
   }
 }

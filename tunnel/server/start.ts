@@ -5,7 +5,7 @@
  * told (DRAIN) to expect no new streams here, and streams in progress get --drain-timeout to end.
  */
 import type { Logger } from '../../lib/logger.js';
-import { Stack, once, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../common/ops-server.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { AgentRegistry } from './agent-registry.js';
@@ -137,12 +137,11 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
         proxy?.stopAccepting();
         interceptor?.stopAccepting();
         await agents.drain(options.drainTimeoutMs);
-        log.info({ steps: stack.names.reverse() }, 'tunnel server stopping');
-        await stack.close((name, err) => log.error({ err, step: name }, 'close failed'));
+        await shutdown(stack, log, 'tunnel server');
       }),
     };
   } catch (err) {
-    await stack.close((name, e) => log.error({ err: e, step: name }, 'close after a failed start failed'));
+    await abandon(stack, log);
     throw err;
   }
 }
