@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// The architecture rule from DEVELOPERS.md: wings never import each other, lib/ imports no wing,
+// The architecture rule (docs/architecture.md, "The house"): wings never import each other, lib/ imports no wing,
 // and the tunnel's server and agent meet only in tunnel/protocol/.
 const wings = ['yurthub', 'tunnel', 'converter', 'manager'];
 const wingRule = (self) => ({

@@ -16,6 +16,7 @@ export default defineConfig({
           include: ['{lib,yurthub,tunnel,converter,manager,test}/**/*.e2e.test.ts'],
           // Each e2e file starts its own control plane; two at once would fight for 2 cores.
           fileParallelism: false,
+          globalSetup: ['test/cluster/e2e-announce.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,
         },

@@ -70,7 +70,7 @@ async function buildIfMissing(): Promise<void> {
     console.error('demo: needs Go >= 1.26 to build the local Kubernetes control plane and helm: install it from https://go.dev/dl and run `npm run demo` again.');
     process.exit(1);
   }
-  await step('Building the local Kubernetes control plane and helm (once; a cold build takes 15-25 minutes)', async () => {
+  await step('Building the local Kubernetes control plane and helm (once; a cold build takes about 18 minutes)', async () => {
     const built = spawnSync(process.execPath, ['--import', 'tsx', 'test/cluster/build.ts'], { stdio: 'inherit' });
     if (built.status !== 0) throw new Error('harness build failed');
   });

@@ -4,20 +4,14 @@
  * under CI=true a missing harness is an error, because a skipped e2e suite proves nothing.
  */
 import { describe } from 'vitest';
-import { harnessBinary, expectedHarnessPath } from './binary.js';
+import { harnessBinary } from './binary.js';
+import { externalKubeconfig, missingHarness } from './e2e-gate-reason.js';
 
-export const externalKubeconfig = process.env.E2E_KUBECONFIG;
+export { externalKubeconfig };
 export const localHarness = harnessBinary();
 
-function missing(): string {
-  const expected = expectedHarnessPath();
-  return expected
-    ? `the harness is not built (expected ${expected}): run \`npm run harness:build\``
-    : 'no Go toolchain: install Go >= 1.26 and run `npm run harness:build`';
-}
-
 if (!localHarness && !externalKubeconfig && process.env.CI === 'true') {
-  throw new Error(`e2e suites cannot run under CI=true: ${missing()}`);
+  throw new Error(`e2e suites cannot run under CI=true: ${missingHarness()}`);
 }
 
 const skip = describe.skip as typeof describe;
@@ -27,10 +21,4 @@ export const describeLocal: typeof describe = localHarness && !externalKubeconfi
 
 /** Suites that run on any cluster: the local harness or E2E_KUBECONFIG. */
 export const describeAnyCluster: typeof describe = localHarness || externalKubeconfig ? describe : skip;
-
-if (!localHarness || externalKubeconfig) {
-  const why = externalKubeconfig
-    ? `E2E_KUBECONFIG is set: suites that need the local harness (hollow nodes, partitions) are skipped`
-    : missing();
-  console.warn(`\n!!! E2E SKIPPED: ${why} !!!\n`);
-}
+// The one loud line saying what skips is printed once per run by e2e-announce.ts (the e2e project's globalSetup).
