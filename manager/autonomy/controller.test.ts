@@ -195,6 +195,52 @@ describe('autonomy controller (fake apiserver rules)', () => {
     expect(cluster.patches).toEqual([]);
   });
 
+  it('a pod bound to a node that is already autonomous, while leading, is rewritten as it arrives', async () => {
+    setup();
+    cluster.addNode('auto', { annotations: { [AUTONOMY_KEY]: 'true' } });
+    cluster.addNode('timed', { annotations: { [AUTONOMY_DURATION_KEY]: '90s' } });
+    await lead();
+    expect(cluster.patches).toEqual([]);
+    // The informer's add event of a pod created (and bound) after the controller looked at every pod.
+    const pod = cluster.addPod('default', 'new', 'auto', admitted(20));
+    controller.podChanged(pod);
+    const timed = cluster.addPod('default', 'new-timed', 'timed', admitted(20));
+    controller.podChanged(timed);
+    await flush();
+    expect(tolerationsOf('default/new')).toEqual(forever);
+    expect(JSON.parse(cluster.pods.get('default/new')!.metadata!.annotations![ORIGINAL_TOLERATIONS_KEY]!)).toEqual(admitted(20));
+    expect(tolerationsOf('default/new-timed')).toEqual(admitted(90));
+    expect(metrics.patches).toEqual(['autonomy', 'autonomy']);
+    // Its later updates (kubelet's status reports) find nothing left to do.
+    controller.podChanged(cluster.pods.get('default/new')!);
+    await flush();
+    expect(cluster.patches).toHaveLength(2);
+  });
+
+  it('holds many pods at once without piling listeners onto the leadership signal (no MaxListenersExceededWarning)', async () => {
+    setup();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const node = cluster.addNode('down', {}, [{ key: TAINT_UNREACHABLE, effect: 'NoExecute' }, { key: TAINT_NOT_READY, effect: 'NoExecute' }]);
+      for (let i = 0; i < 30; i++) cluster.addPod('default', `p${i}`, 'down', admitted(20));
+      await lead();
+      node.metadata!.annotations = { [AUTONOMY_DURATION_KEY]: '90s' };
+      controller.nodeChanged(node);
+      await flush(30);
+      // Every pod is in its reset hold: 30 delays pending at once, each waiting for the end of leadership too.
+      expect(metrics.patches.filter((a) => a === 'reset')).toHaveLength(30);
+      expect(clock.pending).toBeGreaterThanOrEqual(30);
+      await clock.settle(2000);
+      expect([...cluster.pods.keys()].map(tolerationsOf)).toEqual(Array.from({ length: 30 }, () => admitted(90)));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('ignores pods that are gone by the time a worker looks', async () => {
     setup();
     const node = cluster.addNode('auto', { annotations: { [AUTONOMY_KEY]: 'true' } });

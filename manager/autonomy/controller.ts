@@ -7,6 +7,7 @@
  * informer caches, plans (policy.ts) and applies one merge patch guarded by the pod's resourceVersion.
  * It acts only while this replica leads (runWhileLeading); a standby keeps its caches warm and idles.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { ManagerErrors } from '../errors.js';
@@ -150,14 +151,26 @@ export class AutonomyController {
     }
     if (signal.aborted) return;
     const queue = new WorkQueue(this.options.clock);
-    signal.addEventListener('abort', () => queue.shutdown(), { once: true });
-    this.active = { queue, signal };
+    // Every pending delay (a held pod, a retry's backoff) and every idle worker listens for the end of
+    // leadership: thousands of pods can be waiting at once. They listen on this signal, which has no
+    // listener limit, and the leader's signal gets a single listener that fans out.
+    const acting = new AbortController();
+    setMaxListeners(0, acting.signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        queue.shutdown();
+        acting.abort(signal.reason);
+      },
+      { once: true },
+    );
+    this.active = { queue, signal: acting.signal };
     const pods = this.options.pods.list();
     for (const pod of pods) queue.add(podKey(pod));
     this.log.info({ pods: pods.length, workers: this.options.workers }, 'acting: checking every pod');
     this.report();
     try {
-      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, signal)));
+      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, acting.signal)));
     } finally {
       this.active = undefined;
       this.holds.clear();

@@ -14,6 +14,7 @@
  * - On close, a leader releases the lease (holder "", leaseDurationSeconds 1) so a standby takes over
  *   at its next poll instead of waiting out the lease.
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock, Component } from '../../lib/lifecycle.js';
 import { once } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
@@ -55,6 +56,9 @@ export class LeaderElector implements Component {
 
   constructor(private readonly options: ElectorOptions) {
     this.log = options.logger.child({ component: 'leader-election', lease: options.lock.description, identity: options.identity });
+    // Every sleep of the campaign and renew loops listens on it for as long as the elector lives (a
+    // clock may keep a fired delay's listener until the signal ends, as the tests' ManualClock does).
+    setMaxListeners(0, this.stopping.signal);
     this.close = once(async () => {
       this.stopping.abort(new Error('leader elector closed'));
       await this.loop;
@@ -112,6 +116,8 @@ export class LeaderElector implements Component {
       if (!(await this.acquire())) break;
       this.leading = true;
       const leadership = new AbortController();
+      // Handed to onStartedLeading, whose work may wait on it in many places at once.
+      setMaxListeners(0, leadership.signal);
       this.log.info('became leader');
       try {
         options.onStartedLeading(leadership.signal);

@@ -5,9 +5,13 @@
  * the charts create can do exactly what its component needs and nothing more.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +135,23 @@ function extraRules(subject: Map<string, Set<string>>, baseline: Map<string, Set
   return out;
 }
 
+/** A TLS handshake with `cert`/`key` served on loopback, checked as an agent checks it: against `ca`, for `servername`. */
+async function handshake(cert: string, key: string, ca: string, servername: string): Promise<void> {
+  const server = tls.createServer({ cert, key }, (socket) => socket.end());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const socket = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca, servername });
+    try {
+      await once(socket, 'secureConnect');
+    } finally {
+      socket.destroy();
+    }
+  } finally {
+    server.close();
+  }
+}
+
 describeCharts('charts: lint, server-side dry-run, install and least-privilege RBAC', () => {
   let cluster: LocalCluster;
   let edge: HollowNode;
@@ -169,6 +190,26 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
 
   async function rulesOf(as: string[], namespace: string): Promise<Map<string, Set<string>>> {
     return parseRules(await cluster.kubectl(['auth', 'can-i', '--list', '-n', namespace, ...as]));
+  }
+
+  /** The tunnel server's serving certificate, key and CA as the installed Secret holds them (PEM). */
+  async function servingSecret(): Promise<{ crt: string; key: string; ca: string; caKey: string; annotations: Record<string, string> }> {
+    const secret = await cluster.core().readNamespacedSecret({ name: 'yurt-tunnel-server-tls', namespace: NS });
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pem = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString('utf8');
+    return { crt: pem('tls.crt'), key: pem('tls.key'), ca: pem('ca.crt'), caKey: pem('ca.key'), annotations: secret.metadata?.annotations ?? {} };
+  }
+
+  /** The CA the installed tunnel agents check the server against: the ConfigMap key behind the DaemonSet's --ca-file. */
+  async function agentServerCa(): Promise<{ configMap: string; pem: string }> {
+    const ds = await cluster.apps().readNamespacedDaemonSet({ name: 'yurt-tunnel-agent', namespace: NS });
+    const spec = ds.spec!.template.spec!;
+    const container = spec.containers[0]!;
+    const caFile = container.args!.find((a) => a.startsWith('--ca-file='))!.slice('--ca-file='.length);
+    const mount = container.volumeMounts!.find((m) => m.mountPath === dirname(caFile))!;
+    const configMap = spec.volumes!.find((v) => v.name === mount.name)!.configMap!.name!;
+    const cm = await cluster.core().readNamespacedConfigMap({ name: configMap, namespace: NS });
+    return { configMap, pem: cm.data?.[basename(caFile)] ?? '' };
   }
 
   beforeAll(async () => {
@@ -373,24 +414,64 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(ds.status?.desiredNumberScheduled).toBe(1);
   });
 
-  it('yurt-manager may watch nodes and watch/patch/update pods and renew its own Lease in kube-system, and nothing else', async () => {
+  it('without a certificate given, the chart generates one for the Service names, and the agents trust its issuing CA', async () => {
+    const { crt, key, ca, annotations } = await servingSecret();
+    expect(annotations['yurt-edge.io/generated-tls']).toBe('true');
+    const cert = new X509Certificate(crt);
+    for (const host of [`yurt-tunnel-server-headless.${NS}.svc`, `yurt-tunnel-server.${NS}.svc`, `yurt-tunnel-server.${NS}.svc.cluster.local`, `yurt-tunnel-server-headless.${NS}`]) {
+      expect(cert.checkHost(host), host).toBe(host);
+    }
+    expect(cert.checkHost('tunnel.example.com')).toBeUndefined();
+    expect(cert.checkPrivateKey(createPrivateKey(key))).toBe(true);
+
+    // What the agents read: the ConfigMap their DaemonSet mounts for --ca-file holds the issuing CA.
+    const agentCa = await agentServerCa();
+    expect(agentCa.configMap).toBe('yurt-tunnel-server-ca');
+    const issuer = new X509Certificate(agentCa.pem);
+    expect(agentCa.pem).toBe(ca);
+    expect(issuer.ca).toBe(true);
+    expect(cert.checkIssued(issuer)).toBe(true);
+    expect(cert.verify(issuer.publicKey)).toBe(true);
+    // Not the cluster CA: this is the chart's own.
+    expect(cert.checkIssued(new X509Certificate(readFileSync(cluster.info.caFile)))).toBe(false);
+    // A handshake as an agent makes it: the headless name verifies, a name outside the SANs does not.
+    await handshake(crt, key, agentCa.pem, `yurt-tunnel-server-headless.${NS}.svc`);
+    await expect(handshake(crt, key, agentCa.pem, 'tunnel.example.com')).rejects.toThrow(/altnames/);
+
+    // The server pods mount the serving pair alone (not ca.key), from that Secret.
+    const server = podSpec(find(parse(await helmOk(['get', 'manifest', RELEASE, '-n', NS])), 'Deployment', 'yurt-tunnel-server'));
+    expect(server.volumes?.find((v) => v.name === 'tls')?.secret).toEqual({
+      secretName: 'yurt-tunnel-server-tls',
+      items: [
+        { key: 'tls.crt', path: 'tls.crt' },
+        { key: 'tls.key', path: 'tls.key' },
+      ],
+    });
+  });
+
+  it('yurt-manager may list/watch nodes, list/watch/patch pods and renew its own Lease in kube-system, and nothing else', async () => {
+    // Exactly its calls: two informers (list + watch, no single get) and a merge patch per pod (no PUT).
+    // manager.e2e.test.ts runs the real program with this identity.
     const nobody = sa('nobody');
     expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
-      'pods|[]|[]': ['get', 'list', 'patch', 'update', 'watch'],
-      'nodes|[]|[]': ['get', 'list', 'watch'],
+      'pods|[]|[]': ['list', 'patch', 'watch'],
+      'nodes|[]|[]': ['list', 'watch'],
       'leases.coordination.k8s.io|[]|[]': ['create'],
       'leases.coordination.k8s.io|[yurt-manager]|[]': ['get', 'update'],
     });
     expect(extraRules(await rulesOf(sa('yurt-manager'), 'default'), await rulesOf(nobody, 'default'))).toEqual({
-      'pods|[]|[]': ['get', 'list', 'patch', 'update', 'watch'],
-      'nodes|[]|[]': ['get', 'list', 'watch'],
+      'pods|[]|[]': ['list', 'patch', 'watch'],
+      'nodes|[]|[]': ['list', 'watch'],
     });
     const m = sa('yurt-manager');
-    for (const verb of ['get', 'list', 'watch', 'patch', 'update']) expect(await can(m, verb, 'pods', '--all-namespaces'), `${verb} pods`).toBe(true);
-    for (const verb of ['get', 'list', 'watch']) expect(await can(m, verb, 'nodes'), `${verb} nodes`).toBe(true);
+    for (const verb of ['list', 'watch', 'patch']) expect(await can(m, verb, 'pods', '--all-namespaces'), `${verb} pods`).toBe(true);
+    for (const verb of ['list', 'watch']) expect(await can(m, verb, 'nodes'), `${verb} nodes`).toBe(true);
     expect(await can(m, 'create', 'leases', '-n', 'kube-system')).toBe(true);
     expect(await can(m, 'update', 'leases/yurt-manager', '-n', 'kube-system')).toBe(true);
     const denied: string[][] = [
+      ['get', 'pods', '-n', 'default'],
+      ['update', 'pods', '-n', 'default'],
+      ['get', 'nodes'],
       ['delete', 'pods', '-n', 'default'],
       ['create', 'pods', '-n', 'default'],
       ['create', 'pods', '--subresource=eviction', '-n', 'default'],
@@ -409,18 +490,75 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     for (const args of denied) expect(await can(m, ...args), args.join(' ')).toBe(false);
   });
 
-  it('the tunnel server may only read nodes; the tunnel agent may do nothing at all', async () => {
+  it('the tunnel server may only list/watch nodes; the tunnel agent may do nothing at all', async () => {
     const nobody = await rulesOf(sa('nobody'), NS);
-    expect(extraRules(await rulesOf(sa('yurt-tunnel-server'), NS), nobody)).toEqual({ 'nodes|[]|[]': ['get', 'list', 'watch'] });
+    expect(extraRules(await rulesOf(sa('yurt-tunnel-server'), NS), nobody)).toEqual({ 'nodes|[]|[]': ['list', 'watch'] });
     expect(extraRules(await rulesOf(sa('yurt-tunnel-agent'), NS), nobody)).toEqual({});
     const s = sa('yurt-tunnel-server');
-    for (const verb of ['get', 'list', 'watch']) expect(await can(s, verb, 'nodes'), `${verb} nodes`).toBe(true);
-    for (const args of [['create', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'], ['patch', 'nodes', '--subresource=status'], ['get', 'nodes', '--subresource=proxy'], ['create', 'nodes', '--subresource=proxy'], ['list', 'pods', '-A'], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
+    for (const verb of ['list', 'watch']) expect(await can(s, verb, 'nodes'), `${verb} nodes`).toBe(true);
+    for (const args of [['get', 'nodes'], ['create', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'], ['patch', 'nodes', '--subresource=status'], ['get', 'nodes', '--subresource=proxy'], ['create', 'nodes', '--subresource=proxy'], ['get', 'pods', '-A'], ['list', 'pods', '-A'], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
       expect(await can(s, ...args), args.join(' ')).toBe(false);
     }
     for (const args of [['get', 'nodes'], ['get', 'pods', '-n', NS], ['get', 'secrets', '-n', NS], ['get', 'configmaps', '-n', NS]]) {
       expect(await can(sa('yurt-tunnel-agent'), ...args), args.join(' ')).toBe(false);
     }
+  });
+
+  it('an upgrade keeps the generated certificate; with interceptor.enabled the tunnel server may also get pods (and still not list them)', async () => {
+    const before = await servingSecret();
+    const caBefore = (await agentServerCa()).pem;
+    await helmOk(['upgrade', RELEASE, UMBRELLA, '-n', NS, '--set', 'yurt-tunnel-server.interceptor.enabled=true', '--timeout=2m']);
+    expect(await servingSecret()).toEqual(before);
+    expect((await agentServerCa()).pem).toBe(caBefore);
+
+    // The interceptor reads the pod an exec/attach/port-forward names (GET), to find its node.
+    const nobody = await rulesOf(sa('nobody'), NS);
+    expect(extraRules(await rulesOf(sa('yurt-tunnel-server'), NS), nobody)).toEqual({ 'nodes|[]|[]': ['list', 'watch'], 'pods|[]|[]': ['get'] });
+    const s = sa('yurt-tunnel-server');
+    expect(await can(s, 'get', 'pods', '-n', 'default')).toBe(true);
+    expect(await can(s, 'get', 'pods', '-n', NS)).toBe(true);
+    for (const args of [['list', 'pods', '-A'], ['watch', 'pods', '-A'], ['get', 'nodes'], ['create', 'pods', '--subresource=exec', '-n', 'default'], ['get', 'pods', '--subresource=log', '-n', 'default'], ['get', 'secrets', '-n', NS]]) {
+      expect(await can(s, ...args), args.join(' ')).toBe(false);
+    }
+  });
+
+  it('an upgrade that changes the SANs re-signs the serving certificate with the same CA', async () => {
+    const before = await servingSecret();
+    await helmOk([
+      'upgrade', RELEASE, UMBRELLA, '-n', NS, '--timeout=2m',
+      '--set', 'yurt-tunnel-server.interceptor.enabled=true',
+      '--set', 'yurt-tunnel-server.tls.generate.extraDNSNames={tunnel.example.com}',
+      '--set', 'yurt-tunnel-server.tls.generate.extraIPs={192.0.2.10}',
+    ]);
+    const after = await servingSecret();
+    expect(after.crt).not.toBe(before.crt);
+    expect(after.ca).toBe(before.ca);
+    expect(after.caKey).toBe(before.caKey);
+    const cert = new X509Certificate(after.crt);
+    const issuer = new X509Certificate((await agentServerCa()).pem);
+    expect(cert.checkHost('tunnel.example.com')).toBe('tunnel.example.com');
+    expect(cert.checkHost(`yurt-tunnel-server-headless.${NS}.svc`)).toBe(`yurt-tunnel-server-headless.${NS}.svc`);
+    expect(cert.checkIP('192.0.2.10')).toBe('192.0.2.10');
+    expect(cert.verify(issuer.publicKey)).toBe(true);
+    await handshake(after.crt, after.key, issuer.toString(), 'tunnel.example.com');
+  });
+
+  it('a serving Secret made elsewhere (by hand, cert-manager) is left alone and its ca.crt published for the agents', async () => {
+    const ns = 'byo-tls';
+    const { crt, key, ca } = await servingSecret();
+    await cluster.kubectl(['create', 'namespace', ns]);
+    const files = Object.entries({ 'tls.crt': crt, 'tls.key': key, 'ca.crt': ca }).map(([name, pem]) => {
+      writeFileSync(join(work, `byo-${name}`), pem);
+      return `--from-file=${name}=${join(work, `byo-${name}`)}`;
+    });
+    await cluster.kubectl(['create', 'secret', 'generic', 'yurt-tunnel-server-tls', '-n', ns, '--type=kubernetes.io/tls', ...files]);
+    // --dry-run=server lets the chart look the Secret up, without installing anything.
+    const release = JSON.parse(await helmOk(['install', 'byo', join(CHARTS, 'yurt-tunnel-server'), '-n', ns, '--dry-run=server', '--set', 'fullnameOverride=byo-tunnel', '-o', 'json'])) as { manifest: string };
+    const objects = parse(release.manifest);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(find(objects, 'ConfigMap', 'yurt-tunnel-server-ca').data).toEqual({ 'ca.crt': ca });
+    expect(podSpec(find(objects, 'Deployment', 'byo-tunnel')).volumes?.find((v) => v.name === 'tls')?.secret?.secretName).toBe('yurt-tunnel-server-tls');
+    await cluster.kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
 
   it("a node may get yurthub's manifest ConfigMap with its own credentials, and nothing more of it", async () => {
@@ -429,8 +567,8 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     const asNode = (args: string[]) => cluster.kubectl(args, edge.kubeconfig);
     const cm = JSON.parse(await asNode(['get', 'configmap', 'yurthub-static-pod', '-n', NS, '-o', 'json'])) as Obj;
     expect(cm.data?.['yurthub.yaml']).toContain('kind: Pod');
-    // (kube-root-ca.crt in this namespace it may read: the tunnel agent pod on edge-1 mounts it, and the Node
-    // authorizer grants a node what its pods reference.)
+    // (yurt-tunnel-server-ca in this namespace it may read: the tunnel agent pod on edge-1 mounts it, and the
+    // Node authorizer grants a node what its pods reference.)
     await cluster.kubectl(['create', 'configmap', 'unrelated', '-n', NS, '--from-literal=k=v']);
     for (const args of [
       ['get', 'configmaps', '-n', NS],

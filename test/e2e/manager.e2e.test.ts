@@ -4,16 +4,21 @@
  * bound while the node is dead well past the eviction timeout, pods on a plain node are evicted, the
  * original tolerations come back byte for byte, and of two replicas only the lease holder acts.
  *
- * The replicas are separate processes (`node --import tsx manager/main.ts`) with the admin
- * kubeconfig, so killing the leader is a real SIGKILL.
+ * The replicas are separate processes (`node --import tsx manager/main.ts`), so killing the leader is
+ * a real SIGKILL. They run as the yurt-manager chart's ServiceAccount with exactly the chart's RBAC
+ * (rendered by helm and applied), through a token and the cluster CA: every step below doubles as the
+ * proof that the chart grants the program enough.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { expectedHelmPath, helmBinary } from '../cluster/binary.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
-import { LocalCluster, freePort } from '../cluster/local-cluster.js';
+import { LocalCluster, freePort, writeKubeconfig } from '../cluster/local-cluster.js';
 import { startProcess, waitFor, type ManagedProcess } from '../cluster/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -26,6 +31,17 @@ const AUTONOMY_DURATION = 'node.openyurt.io/autonomy-duration';
 const ORIGINAL = 'node.openyurt.io/original-tolerations';
 const UNREACHABLE = 'node.kubernetes.io/unreachable';
 const NOT_READY = 'node.kubernetes.io/not-ready';
+
+const SERVICE_ACCOUNT = 'system:serviceaccount:kube-system:yurt-manager';
+
+// helm renders the chart's ServiceAccount and RBAC; npm run harness:build builds it beside the harness.
+const helm = helmBinary();
+if (!helm) {
+  const why = `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): run \`npm run harness:build\``;
+  if (process.env.CI === 'true') throw new Error(`manager e2e cannot run under CI=true: ${why}`);
+  console.warn(`\n!!! E2E SKIPPED (manager): ${why} !!!\n`);
+}
+const describeManager: typeof describe = helm ? describeLocal : (describe.skip as typeof describe);
 
 /** auto-1: autonomous from the start; plain-1: never (until the takeover test); late-1: made autonomous after it died. */
 const NODES = ['auto-1', 'plain-1', 'late-1'] as const;
@@ -92,7 +108,7 @@ class Replica {
   }
 }
 
-describeLocal('yurt-manager: autonomy controller on the real control plane', () => {
+describeManager('yurt-manager: autonomy controller on the real control plane', () => {
   let cluster: LocalCluster;
   let core: k8s.CoreV1Api;
   const replicas: Replica[] = [];
@@ -100,6 +116,8 @@ describeLocal('yurt-manager: autonomy controller on the real control plane', () 
   const originalJson = new Map<string, string>();
   let leader: Replica;
   let standby: Replica;
+  /** The replicas' kubeconfig: the chart's ServiceAccount token and the cluster CA. */
+  let managerKubeconfig: string;
 
   const podsOn = async (node: string): Promise<k8s.V1Pod[]> =>
     (await core.listNamespacedPod({ namespace: 'default', fieldSelector: `spec.nodeName=${node}` })).items;
@@ -150,14 +168,39 @@ describeLocal('yurt-manager: autonomy controller on the real control plane', () 
     await waitRunning(pods.map((p) => p.metadata!.name!));
     for (const p of pods) originalJson.set(p.metadata!.name!, await tolerationsJson(p.metadata!.name!));
 
-    const kubeconfig = cluster.kubeconfigPath;
-    for (const id of ['replica-a', 'replica-b']) replicas.push(new Replica(id, await freePort(), cluster.dir, kubeconfig));
+    // The chart's identity: its ServiceAccount, ClusterRole/Binding and leader-election Role/Binding as
+    // `helm install -n kube-system` would create them, and a token for that ServiceAccount.
+    const helmHome = join(cluster.dir, 'helm');
+    for (const d of ['cache', 'config', 'data']) mkdirSync(join(helmHome, d), { recursive: true });
+    const { stdout: rbac } = await promisify(execFile)(
+      helm!,
+      ['template', 'yurt-manager', join(ROOT, 'charts/yurt-manager'), '-n', 'kube-system', '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'],
+      { env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') } },
+    );
+    const rbacFile = join(cluster.dir, 'yurt-manager-rbac.yaml');
+    writeFileSync(rbacFile, rbac);
+    await cluster.kubectl(['apply', '-f', rbacFile]);
+    const token = (await cluster.kubectl(['create', 'token', 'yurt-manager', '-n', 'kube-system', '--duration=2h'])).trim();
+    managerKubeconfig = join(cluster.dir, 'yurt-manager.kubeconfig');
+    writeKubeconfig(managerKubeconfig, cluster.info.server, cluster.info.caFile, { token });
+
+    for (const id of ['replica-a', 'replica-b']) replicas.push(new Replica(id, await freePort(), cluster.dir, managerKubeconfig));
     for (const r of replicas) r.start();
   });
 
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.proc?.stop()));
     await cluster?.stop();
+  });
+
+  it("the replicas act as the chart's ServiceAccount, which can do no more than the chart grants", async () => {
+    const whoami = await cluster.kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], managerKubeconfig);
+    expect(whoami.trim()).toBe(SERVICE_ACCOUNT);
+    const can = async (...args: string[]) => (await cluster.kubectl(['auth', 'can-i', ...args], managerKubeconfig).catch((err: { stdout?: string }) => err.stdout ?? '')).trim();
+    expect(await can('patch', 'pods', '-n', 'default')).toBe('yes');
+    for (const args of [['get', 'pods', '-n', 'default'], ['update', 'pods', '-n', 'default'], ['get', 'nodes'], ['get', 'secrets', '-n', 'kube-system']]) {
+      expect(await can(...args), args.join(' ')).toBe('no');
+    }
   });
 
   it('one replica takes the lease and acts; the other stands by, ready, and patches nothing', async () => {
@@ -201,6 +244,28 @@ describeLocal('yurt-manager: autonomy controller on the real control plane', () 
     }
     expect(await leader.metric('yurt_manager_pods_patched_total', { action: 'autonomy' })).toBe(3);
     expect(await standby.metric('yurt_manager_pods_patched_total')).toBe(0);
+  });
+
+  it('a pod bound to the already autonomous node while a replica leads is rewritten to tolerate forever', async () => {
+    const name = 'new-auto-1';
+    await core.createNamespacedPod({ namespace: 'default', body: pinnedPod(name, 'auto-1', name) });
+    const pod = await waitFor(`${name} tolerates forever`, async () => {
+      const p = await core.readNamespacedPod({ name, namespace: 'default' });
+      const all = [...seconds(p, UNREACHABLE)!, ...seconds(p, NOT_READY)!];
+      return all.length === 2 && all.every((x) => x === 'forever') ? p : undefined;
+    }, 30_000, 250);
+    // DefaultTolerationSeconds gave it the apiserver's 20 s; those are what the annotation remembers.
+    const original = JSON.parse(pod.metadata!.annotations![ORIGINAL]!) as k8s.V1Toleration[];
+    expect(original.filter((t) => t.key === UNREACHABLE || t.key === NOT_READY).map((t) => [t.key, t.tolerationSeconds]).sort()).toEqual([
+      [NOT_READY, TOLERATION_SECONDS],
+      [UNREACHABLE, TOLERATION_SECONDS],
+    ]);
+    expect(pod.spec!.tolerations!.filter((t) => t.key === UNREACHABLE || t.key === NOT_READY).every((t) => t.tolerationSeconds === undefined)).toBe(true);
+    expect(await leader.metric('yurt_manager_pods_patched_total', { action: 'autonomy' })).toBe(4);
+    expect(await standby.metric('yurt_manager_pods_patched_total')).toBe(0);
+    // Out of the way of the outage below, which counts auto-1's pods.
+    await core.deleteNamespacedPod({ name, namespace: 'default', gracePeriodSeconds: 0 });
+    await waitFor(`${name} gone`, async () => (await podsOn('auto-1')).every((p) => p.metadata?.name !== name), 30_000, 250);
   });
 
   it('with every node dead: plain pods are evicted after the 20 s toleration, autonomous pods stay bound past 60 s (also when autonomy is given after the node went unreachable)', async () => {
@@ -304,5 +369,13 @@ describeLocal('yurt-manager: autonomy controller on the real control plane', () 
       return seconds(pod, UNREACHABLE)![0] === 90 && seconds(pod, NOT_READY)![0] === 90;
     }, 30_000, 250);
     expect(await standby.metric('yurt_manager_pods_patched_total', { action: 'autonomy' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the chart's RBAC was enough: no replica was ever refused by the apiserver", () => {
+    for (const r of replicas) {
+      // 403s read "... is forbidden: User ..." (Status), "HTTP-Code: 403" (a list) or "Forbidden" (a watch).
+      const refused = r.logs().filter((l) => /forbidden|HTTP-Code: 403/i.test(JSON.stringify(l)));
+      expect(refused, r.id).toEqual([]);
+    }
   });
 });

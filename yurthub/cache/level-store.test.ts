@@ -10,7 +10,7 @@ import { createLogger, silentLogger } from '../../lib/logger.js';
 import { CRASH_SCOPE, crashGeneration, keyOf, markerOf, meta, names, NODES, obj, PODS, scopeOf, stored } from './contract-fixtures.js';
 import type { CacheDb } from './level-open.js';
 import { LevelCacheStore, type LevelCacheStoreOptions } from './level-store.js';
-import { runCacheStoreContract } from './store-contract.js';
+import { runCacheStoreContract } from './testing/store-contract.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'yurt-cache-test-'));
 let seq = 0;

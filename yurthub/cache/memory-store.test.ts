@@ -1,4 +1,4 @@
 import { MemoryCacheStore } from './memory-store.js';
-import { runCacheStoreContract } from './store-contract.js';
+import { runCacheStoreContract } from './testing/store-contract.js';
 
 runCacheStoreContract('MemoryCacheStore', () => new MemoryCacheStore());

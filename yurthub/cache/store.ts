@@ -3,7 +3,7 @@ import type { Component } from '../../lib/lifecycle.js';
 /**
  * The cache storage contract of yurthub: what keeps a node autonomous across a partition and a
  * reboot. Two implementations: LevelCacheStore (the real one) and MemoryCacheStore (the reference
- * semantics, and a fast fake for other layers' unit tests). store-contract.ts holds the one test
+ * semantics, and a fast fake for other layers' unit tests). testing/store-contract.ts holds the one test
  * suite both must pass.
  *
  * The store never parses objects: the proxy layer hands it serialized bytes plus the identity and

@@ -12,9 +12,9 @@ import {
   obj,
   scopeOf,
   stored,
-} from './contract-fixtures.js';
+} from '../contract-fixtures.js';
 import { describeScopesAndEvents } from './store-contract-scopes.js';
-import type { CacheStore } from './store.js';
+import type { CacheStore } from '../store.js';
 
 /**
  * The one behaviour suite every CacheStore backend must pass (in the manner of abstract-level's

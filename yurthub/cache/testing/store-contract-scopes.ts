@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { keyOf, markerOf, meta, names, obj, PODS, scopeOf, stored } from './contract-fixtures.js';
-import type { CacheStore } from './store.js';
+import { keyOf, markerOf, meta, names, obj, PODS, scopeOf, stored } from '../contract-fixtures.js';
+import type { CacheStore } from '../store.js';
 
 /**
  * Part of runCacheStoreContract (store-contract.ts): list membership across scopes and watch
