@@ -1,9 +1,8 @@
 /**
  * The hub's identity towards the apiserver, static (kubeconfig, certificate files) or obtained and
  * rotated from a bootstrap token through a CertificateSigningRequest. Either way the proxy sees one
- * source that may change.
+ * source that may change, and that may have nothing yet (bootstrap mode, started offline).
  */
-import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/lifecycle.js';
 import type { HubConfig } from './config.js';
@@ -11,6 +10,12 @@ import type { IdentityMaterial } from './identity.js';
 
 export interface Credentials {
   material(): IdentityMaterial;
+  /**
+   * False while the hub has no identity yet (bootstrap mode, started without a reachable
+   * apiserver): nothing may be sent upstream, and the hub answers from its cache only.
+   */
+  ready(): boolean;
+  /** Called on every change, the first certificate included. */
   onChange(listener: (material: IdentityMaterial) => void): void;
   close(): Promise<void>;
 }
@@ -18,30 +23,9 @@ export interface Credentials {
 export async function startCredentials(config: HubConfig, logger: Logger, clock: Clock): Promise<Credentials> {
   if (config.identity) {
     const material = config.identity;
-    return { material: () => material, onChange: () => {}, close: async () => {} };
+    return { material: () => material, ready: () => true, onChange: () => {}, close: async () => {} };
   }
-  const { options } = config;
   // Loaded only in bootstrap mode: the x509 stack is ~17 MB of resident memory a node need not pay otherwise.
-  const { CertificateManager } = await import('./certificate/manager.js');
-  const manager = new CertificateManager({
-    servers: [...options.servers],
-    caFile: options.caFile,
-    bootstrapToken: options.bootstrapToken,
-    nodeName: options.nodeName,
-    dir: join(options.cacheDir, 'pki'),
-    logger,
-    clock,
-  });
-  await manager.start();
-  const material = (): IdentityMaterial => {
-    const current = manager.current();
-    return { ca: config.ca, certPem: current.certPem, keyPem: current.keyPem };
-  };
-  return {
-    material,
-    onChange: (listener) => {
-      manager.onRotate(() => listener(material()));
-    },
-    close: () => manager.close(),
-  };
+  const { startNodeIdentity } = await import('./certificate/node-identity.js');
+  return startNodeIdentity(config, logger, clock);
 }

@@ -5,6 +5,7 @@
  */
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
+import { systemClock, type Clock } from '../lib/lifecycle.js';
 
 export interface IdentityMaterial {
   ca?: string | Buffer;
@@ -15,27 +16,47 @@ export interface IdentityMaterial {
   insecureSkipTlsVerify?: boolean;
 }
 
+export interface IdentityOptions {
+  /**
+   * How long requests already running on replaced credentials may go on after a rotation. client-go
+   * ends its watches every 5–10 minutes on its own, so by default nearly all of them finish before.
+   */
+  retireAfterMs?: number;
+  clock?: Clock;
+}
+
 const AGENT_DEFAULTS: AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64, scheduling: 'lifo' };
+const RETIRE_AFTER_MS = 10 * 60_000;
 
 export class UpstreamIdentity {
   private node!: HttpsAgent;
   private anonymous!: HttpsAgent;
+  private nodeTls!: AgentOptions;
+  private anonymousTls!: AgentOptions;
   private readonly plain = new HttpAgent({ keepAlive: true, maxSockets: Infinity });
   private material!: IdentityMaterial;
+  private readonly retiring = new Map<HttpsAgent, AbortController>();
+  private readonly retireAfterMs: number;
+  private readonly clock: Clock;
 
-  constructor(material: IdentityMaterial) {
+  constructor(material: IdentityMaterial, options: IdentityOptions = {}) {
+    this.retireAfterMs = options.retireAfterMs ?? RETIRE_AFTER_MS;
+    this.clock = options.clock ?? systemClock;
     this.update(material);
   }
 
-  /** Swaps in rotated credentials; requests in flight finish on the old connections. */
+  /**
+   * Swaps in rotated credentials. New requests use them at once; requests in flight (watches
+   * included) finish on their old connections, which then close rather than being reused.
+   */
   update(material: IdentityMaterial): void {
     const old = [this.node, this.anonymous];
     this.material = material;
-    const tls = { ca: material.ca, rejectUnauthorized: !material.insecureSkipTlsVerify };
-    this.node = new HttpsAgent({ ...AGENT_DEFAULTS, ...tls, cert: material.certPem, key: material.keyPem });
-    this.anonymous = new HttpsAgent({ ...AGENT_DEFAULTS, ...tls });
-    // Idle keep-alive sockets would otherwise keep presenting the old certificate.
-    for (const agent of old) agent?.destroy();
+    this.anonymousTls = { ca: material.ca, rejectUnauthorized: !material.insecureSkipTlsVerify };
+    this.nodeTls = { ...this.anonymousTls, cert: material.certPem, key: material.keyPem };
+    this.node = new HttpsAgent({ ...AGENT_DEFAULTS, ...this.nodeTls });
+    this.anonymous = new HttpsAgent({ ...AGENT_DEFAULTS, ...this.anonymousTls });
+    for (const agent of old) if (agent) this.retire(agent);
   }
 
   /** The agent for a request to `url`; `ownAuthorization` when the client brought its own credentials. */
@@ -44,14 +65,55 @@ export class UpstreamIdentity {
     return ownAuthorization ? this.anonymous : this.node;
   }
 
+  /**
+   * An agent for one request on a connection of its own, with the same credentials as agent(): for
+   * retrying a request whose pooled connection turned out to be dead, without picking another
+   * pooled one that may be just as dead.
+   */
+  freshAgent(url: URL, ownAuthorization: boolean): HttpsAgent | HttpAgent {
+    if (url.protocol === 'http:') return new HttpAgent({ keepAlive: false });
+    return new HttpsAgent({ keepAlive: false, ...(ownAuthorization ? this.anonymousTls : this.nodeTls) });
+  }
+
   /** The Authorization header the hub adds for requests without one, if it authenticates by token. */
   authorization(): string | undefined {
     return this.material.token ? `Bearer ${this.material.token}` : undefined;
   }
 
   close(): void {
+    for (const [agent, stop] of this.retiring) {
+      stop.abort();
+      agent.destroy();
+    }
+    this.retiring.clear();
     this.node.destroy();
     this.anonymous.destroy();
     this.plain.destroy();
+  }
+
+  /**
+   * Idle connections of an old agent would go on presenting the old certificate: they close now, and
+   * busy ones as soon as their request ends. The agent goes once none is left, or after the grace
+   * period at the latest (an old certificate must not be kept in use until it expires).
+   */
+  private retire(agent: HttpsAgent): void {
+    agent.on('free', (socket) => socket.destroy());
+    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    const busy = Object.values(agent.sockets).flatMap((sockets) => sockets ?? []);
+    if (busy.length === 0) {
+      agent.destroy();
+      return;
+    }
+    const stop = new AbortController();
+    this.retiring.set(agent, stop);
+    const done = () => {
+      if (stop.signal.aborted) return;
+      stop.abort();
+      this.retiring.delete(agent);
+      agent.destroy();
+    };
+    let open = busy.length;
+    for (const socket of busy) socket.once('close', () => --open === 0 && done());
+    this.clock.delay(this.retireAfterMs, stop.signal).then(done, () => {});
   }
 }

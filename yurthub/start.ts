@@ -3,29 +3,19 @@
  *   1 cache  2 credentials  3 upstream health  4 proxy chain  5 listeners
  */
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/logger.js';
 import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
-import type { RequestInfo } from '../lib/kube/request-info.js';
 import { LevelCacheStore } from './cache/level-store.js';
 import type { CacheStore } from './cache/store.js';
-import { CacheReader } from './cachemanager/reader.js';
 import { CacheWriter } from './cachemanager/writer.js';
+import { exposeGc, MemoryReclaimer } from './cachemanager/reclaim.js';
 import type { HubConfig } from './config.js';
 import { HealthChecker } from './health/checker.js';
 import { Upstreams } from './health/upstreams.js';
 import { UpstreamIdentity } from './identity.js';
 import { HubMetrics } from './metrics.js';
-import { CachePolicy } from './proxy/cache-policy.js';
-import { compose, type ProxyContext } from './proxy/context.js';
-import { localHandler } from './proxy/local.js';
-import { remoteHandler } from './proxy/remote.js';
+import { proxyChain } from './proxy/chain.js';
 import { upgradeHandler } from './proxy/upgrade.js';
-import { withBody } from './proxy/with-body.js';
-import { withCacheDecision } from './proxy/with-cache-decision.js';
-import { withErrors } from './proxy/with-errors.js';
-import { withMetrics } from './proxy/with-metrics.js';
-import { withRequestInfo } from './proxy/with-request-info.js';
 import { HubServer } from './server.js';
 import { startCredentials } from './credentials.js';
 
@@ -42,10 +32,6 @@ export interface StartDeps {
   logger: Logger;
   clock?: Clock;
 }
-
-const UNCLASSIFIED: RequestInfo = {
-  isResourceRequest: false, path: '', verb: '', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [],
-};
 
 export async function startHub(config: HubConfig, deps: StartDeps): Promise<RunningHub> {
   const { options } = config;
@@ -65,12 +51,12 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     begin('loading credentials');
     const credentials = await startCredentials(config, log, clock);
     stack.push('credentials', () => credentials.close());
-    const identity = new UpstreamIdentity(credentials.material());
+    const identity = new UpstreamIdentity(credentials.material(), { clock });
     credentials.onChange((material) => identity.update(material));
     stack.push('identity', async () => identity.close());
 
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
-    const upstreams = new Upstreams(options.servers, options.lbMode, clock.now);
+    const upstreams = new Upstreams(options.servers, options.lbMode, () => clock.now());
     const metrics = new HubMetrics(store, upstreams);
     const checker = new HealthChecker({
       upstreams,
@@ -84,9 +70,18 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       logger: log,
       clock,
     });
-    await checker.start();
     stack.push('health checker', () => checker.close());
-    log.info({ healthy: upstreams.all.filter((u) => u.healthy).map((u) => u.url.origin) }, 'initial apiserver health');
+    let probing: Promise<void> | undefined;
+    const startProbing = () =>
+      (probing ??= checker.start().then(() => {
+        log.info({ healthy: upstreams.all.filter((u) => u.healthy).map((u) => u.url.origin) }, 'initial apiserver health');
+      }));
+    if (credentials.ready()) await startProbing();
+    else {
+      // Upstreams start unhealthy, so until the first certificate every request is answered locally.
+      log.warn('no client certificate yet: serving from the cache only; apiservers are probed once one is issued');
+      credentials.onChange(() => void startProbing());
+    }
 
     begin('building the proxy chain');
     // One promise per offline period, shared by every held watch, resolved when a server is back.
@@ -97,19 +92,28 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       else if (healthy.settled) healthy = deferred();
     });
     const m = metrics;
+    const collect = exposeGc();
+    const reclaimer = collect ? new MemoryReclaimer({ collect, clock, logger: log }) : undefined;
+    if (reclaimer) stack.push('memory reclaimer', async () => reclaimer.close());
     const writer = new CacheWriter(store, log, clock, {
       onWrite: (component, kind) => m.cacheWrites.inc({ component, kind }),
       onWriteFailure: (component) => m.cacheWriteFailures.inc({ component }),
+      onListCommitted: (_component, bytes) => reclaimer?.committed(bytes),
     });
-    const local = localHandler({ reader: new CacheReader(store), minRequestTimeoutMs: options.minRequestTimeoutMs, whenHealthy: () => healthy.promise });
-    const remote = remoteHandler({ upstreams, identity, writer, fallback: local, now: clock.now });
-    const chain = compose(withErrors, withMetrics(m), withRequestInfo, withBody(options.maxRequestBodyBytes), withCacheDecision(new CachePolicy(options.cacheAgents)))(remote);
-    const proxyLog = log.child({ component: 'proxy' });
-    const proxy = (req: IncomingMessage, res: ServerResponse) => {
-      const ctx: ProxyContext = { req, res, log: proxyLog, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
-      void chain(ctx);
-    };
-    const upgrade = upgradeHandler({ upstreams, identity, logger: log, now: clock.now });
+    const proxy = proxyChain({
+      store,
+      writer,
+      upstreams,
+      identity,
+      metrics: m,
+      cacheAgents: options.cacheAgents,
+      maxRequestBodyBytes: options.maxRequestBodyBytes,
+      minRequestTimeoutMs: options.minRequestTimeoutMs,
+      whenHealthy: () => healthy.promise,
+      logger: log,
+      clock,
+    });
+    const upgrade = upgradeHandler({ upstreams, identity, logger: log, now: () => clock.now() });
 
     begin(`listening on ${options.bindAddress}:${options.port}${config.serving && options.securePort ? ` and TLS :${options.securePort}` : ''}`);
     const common = { bindAddress: options.bindAddress, proxy, upgrade, store, metrics: m, upstreams, isReady: () => true, logger: log };

@@ -24,6 +24,8 @@ export interface ResponseSink {
 export interface CacheWriteObserver {
   onWrite?(component: string, kind: 'object' | 'list' | 'event'): void;
   onWriteFailure?(component: string, err: unknown): void;
+  /** A whole list is in the cache; `bytes` is about what it took to parse and encode it. */
+  onListCommitted?(component: string, bytes: number): void;
 }
 
 export interface CacheRequest {
@@ -134,6 +136,7 @@ export class CacheWriter {
       if (!page.complete) return;
       await this.store.replaceList(page.complete.scope, page.complete.meta, page.complete.objects);
       this.observer.onWrite?.(request.component, 'list');
+      this.observer.onListCommitted?.(request.component, listBytes(page.complete.objects));
     } catch (err) {
       this.fail(request.component, err);
     }
@@ -179,6 +182,7 @@ export class CacheWriter {
     try {
       await this.store.replaceList(scope, list.meta, list.objects);
       this.observer.onWrite?.(component, 'list');
+      this.observer.onListCommitted?.(component, listBytes(list.objects));
     } catch (err) {
       this.fail(component, err);
     }
@@ -236,6 +240,12 @@ class InitialEvents {
     else this.objects.set(key, listed);
     return undefined;
   }
+}
+
+function listBytes(objects: ListedObject[]): number {
+  let bytes = 0;
+  for (const o of objects) bytes += o.data.length;
+  return bytes;
 }
 
 function cmp(a: string, b: string): number {

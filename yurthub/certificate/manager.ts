@@ -25,7 +25,7 @@ export class CertificateManager extends NodeCertificateManager {
       nodeName: opts.nodeName,
       file: path.join(opts.dir, CURRENT_FILE),
       bootstrapToken: opts.bootstrapToken,
-      csrApi: () => csrApi(opts, log),
+      csrApi: () => csrApi(opts, log, options.onRequestFailed),
       errors: CERT_ERRORS,
       logger: options.logger,
       clock: options.clock,
@@ -37,16 +37,42 @@ export class CertificateManager extends NodeCertificateManager {
   }
 }
 
-async function csrApi(opts: ResolvedOptions, log: Logger): Promise<CsrApi> {
+/** The CSR API, reporting each failed call before the manager decides whether to retry it. */
+class ObservedCsrApi extends CsrApi {
+  constructor(
+    options: ConstructorParameters<typeof CsrApi>[0],
+    private readonly onFailure: (err: unknown) => void,
+  ) {
+    super(options);
+  }
+
+  override create(...args: Parameters<CsrApi['create']>): ReturnType<CsrApi['create']> {
+    return this.observe(super.create(...args));
+  }
+
+  override get(...args: Parameters<CsrApi['get']>): ReturnType<CsrApi['get']> {
+    return this.observe(super.get(...args));
+  }
+
+  private observe<T>(call: Promise<T>): Promise<T> {
+    return call.catch((err: unknown) => {
+      this.onFailure(err);
+      throw err;
+    });
+  }
+}
+
+async function csrApi(opts: ResolvedOptions, log: Logger, onFailure?: (err: unknown) => void): Promise<CsrApi> {
   const caPem = await readCa(opts.caFile);
-  const api = new CsrApi({
+  const settings = {
     servers: opts.servers,
     caPem,
     insecureSkipTLSVerify: opts.insecure,
     requestTimeoutMs: opts.requestTimeoutMs,
     errors: CERT_ERRORS,
     userAgent: 'yurthub/certificate',
-  });
+  };
+  const api = onFailure ? new ObservedCsrApi(settings, onFailure) : new CsrApi(settings);
   if (opts.insecure) {
     log.warn('apiserver certificates are not verified (insecureSkipTLSVerifyForBootstrap): anyone on the path can take the bootstrap token');
   }

@@ -35,6 +35,11 @@ export interface CertificateManagerOptions {
   backoff?: BackoffPolicy;
   /** Source of jitter, [0, 1). Tests pin it. */
   random?: () => number;
+  /**
+   * Told of every failed call to the CSR API, including the ones the manager retries by itself:
+   * lets the hub see an unreachable apiserver while start() is still retrying.
+   */
+  onRequestFailed?: (err: unknown) => void;
 }
 
 export interface ResolvedOptions {

@@ -23,6 +23,7 @@ export interface CheckerOptions {
 
 export class HealthChecker implements Component {
   private readonly abort = new AbortController();
+  private starting: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -33,14 +34,23 @@ export class HealthChecker implements Component {
     this.clock = options.clock ?? systemClock;
     this.close = once(async () => {
       this.abort.abort();
+      await this.starting;
       await this.loop;
     });
   }
 
-  /** Probes every upstream once (so start() returns knowing the state), then keeps probing. */
-  async start(): Promise<void> {
-    await this.probeAll();
-    this.loop = this.run();
+  /**
+   * Probes every upstream once (so start() returns knowing the state), then keeps probing. May be
+   * called late (bootstrap mode starts probing when the first certificate arrives), more than once,
+   * and even after close(), when it does nothing.
+   */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      if (this.abort.signal.aborted) return;
+      await this.probeAll();
+      if (!this.abort.signal.aborted) this.loop = this.run();
+    })();
+    return this.starting;
   }
 
   private async run(): Promise<void> {

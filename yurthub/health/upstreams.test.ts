@@ -24,6 +24,13 @@ describe('upstreams', () => {
     expect(u.pick()!.url.hostname).toBe('b');
   });
 
+  it('picks among the healthy servers not yet tried, for a retry', () => {
+    const u = new Upstreams(urls, 'priority');
+    for (const s of u.all) u.markHealthy(s, 0);
+    expect(u.pick(new Set([u.all[0]!]))!.url.hostname).toBe('b');
+    expect(u.pick(new Set(u.all))).toBeUndefined();
+  });
+
   it('tells listeners only about changes', () => {
     const u = new Upstreams(urls, 'rr');
     const seen: string[] = [];

@@ -26,9 +26,9 @@ export class Upstreams {
     this.all = urls.map((url) => ({ url, healthy: false, failures: 0, lastChange: now() }));
   }
 
-  /** The upstream for the next request, or undefined when none is healthy. */
-  pick(): Upstream | undefined {
-    const healthy = this.all.filter((u) => u.healthy);
+  /** The upstream for the next request, or undefined when none is healthy (none but `exclude`d ones, when given). */
+  pick(exclude?: ReadonlySet<Upstream>): Upstream | undefined {
+    const healthy = this.all.filter((u) => u.healthy && !exclude?.has(u));
     if (healthy.length === 0) return undefined;
     if (this.mode === 'priority') return healthy[0];
     const chosen = healthy[this.next % healthy.length];

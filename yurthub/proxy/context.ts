@@ -18,7 +18,7 @@ export interface ProxyContext {
   component: string;
   /** True when responses to this request feed the cache (cache-policy.ts). */
   cacheable: boolean;
-  /** Request body, read whole for requests that may need an offline answer (create/update/patch). */
+  /** Request body, read whole by with-body (offline creates echo it; a failed attempt is replayed with it); undefined when there is none. */
   body: Buffer | undefined;
   /** Where the answer came from, for metrics and logs. */
   servedFrom: ServedFrom | undefined;

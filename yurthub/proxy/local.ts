@@ -4,11 +4,13 @@
  *   watch → 200, open, no events, closed at timeout or when an apiserver is back
  *   create → body echoed, 201      update/patch → cached object | 404
  *   delete/deletecollection → 403  anything else → 503
+ *   no Kubernetes verb (OPTIONS, TRACE, … on any path) → 400, as DESIGN.md §3 says for what cannot be
+ *   classified: there is nothing the hub could answer for it, now or once an apiserver is back.
  */
 import { randomInt } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { MediaTypes } from '../../lib/kube/content-type.js';
-import { forbidden, notFound, serviceUnavailable } from '../../lib/kube/status.js';
+import { badRequest, forbidden, notFound, serviceUnavailable } from '../../lib/kube/status.js';
 import type { CacheReader } from '../cachemanager/reader.js';
 import { encodeJsonList, type CachedList } from '../cachemanager/reader.js';
 import { itemKind } from '../cachemanager/json-object.js';
@@ -25,6 +27,9 @@ export interface LocalOptions {
   whenHealthy: () => Promise<void>;
 }
 
+/** Methods the apiserver maps to a verb; a resource request with any other method has verb ''. */
+const METHODS_WITH_A_VERB = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
 const CONTENT_TYPE: Record<StoredObject['contentType'], string> = { json: MediaTypes.json, protobuf: MediaTypes.protobuf };
 
 function send(ctx: ProxyContext, code: number, contentType: string, body: Uint8Array): void {
@@ -38,6 +43,10 @@ export function localHandler(options: LocalOptions): Handler {
   return async (ctx) => {
     const { info, component } = ctx;
     const gr = { group: info.apiGroup, resource: info.resource };
+    const unclassifiable = info.isResourceRequest ? info.verb === '' : !METHODS_WITH_A_VERB.has((ctx.req.method ?? '').toUpperCase());
+    if (unclassifiable) {
+      return replyStatus(ctx, badRequest(`${ctx.req.method ?? ''} ${info.path} has no Kubernetes verb and cannot be answered without an apiserver`));
+    }
     if (!info.isResourceRequest) {
       const doc = info.verb === 'get' ? await reader.getDiscovery(component, info.path) : undefined;
       if (doc) return send(ctx, 200, CONTENT_TYPE[doc.contentType], doc.data);

@@ -1,19 +1,22 @@
 /**
- * Forwards a request to a healthy apiserver (http-proxy) and streams the answer back chunk by
- * chunk (watch events are never buffered), handing a copy of 2xx cacheable responses to the cache
- * writer. A request that fails before the first response byte, or whose apiserver is declared
- * unhealthy before it answered, is answered from the cache instead.
+ * Sends a request to a healthy apiserver and relays its answer (relay.ts). A request that got no
+ * response byte from its server is sent again, at most:
+ *  - once on a fresh connection to the same server, when it failed on a reused keep-alive
+ *    connection: the server (or a NAT box) dropped an idle connection, which says nothing about the
+ *    server, and marking it down would cut every watch to it;
+ *  - once on another healthy server, after marking the failed one down, so that a lease renewal or
+ *    a status update reaches the cloud instead of getting a 200 from the cache.
+ * Only when no server is left is it answered locally. An attempt that received response bytes is
+ * never sent again: the server may have acted on it, and the client may hold part of the answer.
  */
-import { Readable } from 'node:stream';
-import { createGunzip, constants as zlibConstants } from 'node:zlib';
-import type { IncomingMessage } from 'node:http';
-import httpProxy from 'http-proxy';
-import { bodyFormat } from '../../lib/kube/content-type.js';
-import type { CacheWriter, ResponseSink } from '../cachemanager/writer.js';
-import { queryOf } from '../cachemanager/scope.js';
+import { serviceUnavailable } from '../../lib/kube/status.js';
+import type { CacheWriter } from '../cachemanager/writer.js';
 import type { Upstream, Upstreams } from '../health/upstreams.js';
 import type { UpstreamIdentity } from '../identity.js';
 import type { Handler, ProxyContext } from './context.js';
+import { forward } from './forward.js';
+import { relay } from './relay.js';
+import { replyStatus } from './respond.js';
 
 export interface RemoteOptions {
   upstreams: Upstreams;
@@ -24,161 +27,107 @@ export interface RemoteOptions {
   now: () => number;
 }
 
-/** Headers that describe one hop and must not be copied to the next (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
-
 interface InFlight {
   upstream: Upstream;
   cancel: () => void;
 }
 
+type AttemptResult =
+  /** The client has its answer, or went away. */
+  | { kind: 'done' }
+  | { kind: 'failed'; err: Error; reusedSocket: boolean; responseStarted: boolean; cancelled: boolean };
+
 export function remoteHandler(options: RemoteOptions): Handler {
   const { upstreams, identity, writer, fallback } = options;
-  const proxy = httpProxy.createProxyServer({ xfwd: false, ws: false, ignorePath: false, changeOrigin: true });
-  // Errors are handled per request through the callback; this keeps a stray one from crashing the hub.
-  proxy.on('error', () => {});
   const inFlight = new Set<InFlight>();
-  // One listener for all requests: per-request listeners would make every response O(in-flight).
-  const responders = new WeakMap<IncomingMessage, (proxyRes: IncomingMessage) => void>();
-  proxy.on('proxyRes', (proxyRes, req) => responders.get(req)?.(proxyRes));
 
   // A server that turns unhealthy takes its in-flight requests with it: ones still waiting for
-  // headers fall back to the cache now, streams (watches) end so their clients re-list.
+  // headers go elsewhere now, streams (watches) end so their clients re-list.
   upstreams.onChange((upstream, healthy) => {
     if (healthy) return;
-    for (const f of inFlight) if (f.upstream === upstream) f.cancel();
+    for (const f of [...inFlight]) if (f.upstream === upstream) f.cancel();
   });
 
-  return (ctx) =>
-    new Promise<void>((resolve) => {
-      const upstream = upstreams.pick();
-      if (!upstream) {
-        void fallback(ctx).then(resolve, resolve);
-        return;
-      }
+  const attempt = (ctx: ProxyContext, upstream: Upstream, fresh: boolean): Promise<AttemptResult> =>
+    new Promise((resolve) => {
       const ownAuthorization = Boolean(ctx.req.headers.authorization);
-      const headers: Record<string, string> = {};
       const hubAuth = ownAuthorization ? undefined : identity.authorization();
-      if (hubAuth) headers.authorization = hubAuth;
-
-      let headersReceived = false;
-      let settled = false;
-      const finish = () => {
-        if (settled) return;
-        settled = true;
+      const call = forward({
+        req: ctx.req,
+        body: ctx.body,
+        target: upstream.url,
+        agent: fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization),
+        headers: hubAuth ? { authorization: hubAuth } : {},
+      });
+      let streaming = false;
+      let ended = false;
+      const end = (result: AttemptResult) => {
+        if (ended) return;
+        ended = true;
         inFlight.delete(entry);
-        resolve();
+        ctx.res.off('close', clientGone);
+        resolve(result);
       };
-      // Answer from the cache instead; a request already settled (answered, or already falling back
-      // because its server was declared unhealthy) is left alone.
-      const toCache = () => {
-        if (settled) return;
-        settled = true;
-        inFlight.delete(entry);
-        void fallback(ctx).then(resolve, resolve);
+      const clientGone = () => {
+        call.abort();
+        end({ kind: 'done' });
       };
       const entry: InFlight = {
         upstream,
         cancel: () => {
-          if (!headersReceived) toCache();
-          else {
-            ctx.res.destroy();
-            finish();
-          }
+          if (streaming) return void ctx.res.destroy();
+          call.abort();
+          end({ kind: 'failed', err: new Error(`${upstream.url.origin} was declared unhealthy`), reusedSocket: false, responseStarted: false, cancelled: true });
         },
       };
       inFlight.add(entry);
+      ctx.res.once('close', clientGone);
 
-      // A client that goes away ends our part; http-proxy aborts the upstream request itself.
-      ctx.res.once('close', finish);
-
-      proxy.web(
-        ctx.req,
-        ctx.res,
-        {
-          target: upstream.url.origin,
-          agent: identity.agent(upstream.url, ownAuthorization),
-          headers,
-          selfHandleResponse: true,
-          secure: true,
-          buffer: ctx.body ? Readable.from(ctx.body.length ? [ctx.body] : []) : undefined,
-        },
-        (err) => {
-          // A late error of a request already answered (from the cache, or cancelled) says nothing
-          // about the server now: it must not mark a server that may have recovered since.
-          if (settled) return;
-          if (headersReceived) {
-            ctx.res.destroy();
-            finish();
-            return;
-          }
-          // Failed before a response byte: answer locally first, then mark the server down (marking
-          // it cancels every in-flight request to it, this one included, which is now settled).
-          toCache();
-          if (isConnectFailure(err)) upstreams.markFailed(upstream, options.now());
-        },
-      );
-
-      responders.set(ctx.req, (proxyRes) => {
-        responders.delete(ctx.req);
-        if (settled) {
-          proxyRes.destroy();
+      void call.outcome.then((outcome) => {
+        if (ended) {
+          if (outcome.kind === 'response') outcome.res.destroy();
           return;
         }
-        headersReceived = true;
+        if (outcome.kind === 'failed') return end({ ...outcome, cancelled: false });
+        streaming = true;
         ctx.servedFrom = 'remote';
-        relay(ctx, proxyRes, writer);
-        proxyRes.once('end', finish);
-        proxyRes.once('close', finish);
+        relay(ctx, outcome.res, writer);
+        outcome.res.once('end', () => end({ kind: 'done' }));
+        outcome.res.once('close', () => end({ kind: 'done' }));
       });
     });
-}
 
-function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: CacheWriter): void {
-  const status = proxyRes.statusCode ?? 502;
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(proxyRes.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-  }
-  ctx.res.writeHead(status, proxyRes.statusMessage, out);
-  // Watches and other streams: headers go out now, not with the first event.
-  ctx.res.flushHeaders();
-
-  let sink: ResponseSink | undefined;
-  if (ctx.cacheable && status >= 200 && status < 300 && bodyFormat(proxyRes.headers['content-type']).format === 'json') {
-    sink = writer.begin({ component: ctx.component, info: ctx.info, query: queryOf(ctx.req.url) });
-  }
-  if (sink) teeInto(proxyRes, sink);
-  proxyRes.once('error', () => ctx.res.destroy());
-  proxyRes.once('aborted', () => ctx.res.destroy());
-  proxyRes.pipe(ctx.res);
-}
-
-/**
- * Feeds the response to the cache sink as plain bytes. The apiserver gzips responses (watches
- * included) for clients that accept it, and the edge link is where bytes cost most, so the body is
- * relayed compressed and only the cache's copy is inflated.
- */
-function teeInto(proxyRes: IncomingMessage, sink: ResponseSink): void {
-  const encoding = (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding === 'identity') {
-    proxyRes.on('data', (chunk: Buffer) => sink.write(chunk));
-    proxyRes.once('end', () => sink.end());
-  } else if (encoding === 'gzip') {
-    // Sync-flush so each watch event is inflated as it arrives, not when the stream ends.
-    const gunzip = createGunzip({ flush: zlibConstants.Z_SYNC_FLUSH, finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    gunzip.on('data', (chunk: Buffer) => sink.write(chunk));
-    gunzip.once('end', () => sink.end());
-    gunzip.once('error', () => sink.abort());
-    proxyRes.on('data', (chunk: Buffer) => gunzip.write(chunk));
-    proxyRes.once('end', () => gunzip.end());
-    proxyRes.once('aborted', () => gunzip.destroy());
-  } else {
-    sink.abort();
-    return;
-  }
-  proxyRes.once('aborted', () => sink.abort());
-  proxyRes.once('error', () => sink.abort());
+  return async (ctx) => {
+    let clientGone = false;
+    ctx.res.once('close', () => (clientGone = true));
+    const tried = new Set<Upstream>();
+    let upstream = upstreams.pick();
+    let fresh = false;
+    let failedOver = false;
+    while (upstream && !clientGone) {
+      const result = await attempt(ctx, upstream, fresh);
+      if (result.kind === 'done') return;
+      const fields = { server: upstream.url.origin, err: result.err.message, method: ctx.req.method, url: ctx.req.url };
+      if (result.responseStarted) {
+        ctx.log.warn(fields, 'the apiserver sent an unreadable answer');
+        return replyStatus(ctx, serviceUnavailable(`the answer of ${upstream.url.origin} could not be read: ${result.err.message}`));
+      }
+      if (result.reusedSocket && !fresh && !result.cancelled) {
+        ctx.log.debug(fields, 'a kept-alive connection was dead; retrying on a new one');
+        fresh = true;
+        continue;
+      }
+      if (!result.cancelled && isConnectFailure(result.err)) upstreams.markFailed(upstream, options.now());
+      tried.add(upstream);
+      if (failedOver) break;
+      failedOver = true;
+      fresh = false;
+      upstream = upstreams.pick(tried);
+      if (upstream) ctx.log.info({ ...fields, next: upstream.url.origin }, 'request failed before an answer; retrying on another apiserver');
+    }
+    if (clientGone) return;
+    return fallback(ctx);
+  };
 }
 
 function isConnectFailure(err: unknown): boolean {

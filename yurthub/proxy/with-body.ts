@@ -1,13 +1,13 @@
 /**
- * Bounds request bodies (the apiserver's own limit is 3 MiB) and reads whole the bodies of writes:
- * an offline create is answered by echoing its body, and a write must be replayable against a
- * second apiserver if the first one fails before answering.
+ * Bounds request bodies (the apiserver's own limit is 3 MiB) and reads every body whole before the
+ * request goes on: an offline create is answered by echoing its body, and any request must be
+ * replayable against a second apiserver (or a fresh connection) if the first attempt fails before
+ * an answer. Kubernetes request bodies are single objects, never streams, so nothing is lost by it.
  */
+import type { IncomingMessage } from 'node:http';
 import { requestEntityTooLarge } from '../../lib/kube/status.js';
 import type { Stage } from './context.js';
 import { replyStatus } from './respond.js';
-
-const WRITES = new Set(['create', 'update', 'patch']);
 
 export function withBody(maxBytes: number): Stage {
   return (next) => async (ctx) => {
@@ -16,7 +16,7 @@ export function withBody(maxBytes: number): Stage {
       ctx.req.resume();
       return replyStatus(ctx, requestEntityTooLarge(`the request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`));
     }
-    if (!ctx.info.isResourceRequest || !WRITES.has(ctx.info.verb)) return next(ctx);
+    if (!hasBody(ctx.req)) return next(ctx);
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -35,4 +35,9 @@ export function withBody(maxBytes: number): Stage {
     ctx.body = Buffer.concat(chunks);
     return next(ctx);
   };
+}
+
+/** RFC 9112 §6.3: a request has a body when it says so with Transfer-Encoding or a non-zero Content-Length. */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }

@@ -12,6 +12,8 @@ import { replyStatus } from './respond.js';
 import { queryOf } from '../cachemanager/scope.js';
 
 export const withRequestInfo: Stage = (next) => async (ctx) => {
+  // First, so that a request refused below is still counted under the component that sent it.
+  ctx.component = componentFromUserAgent(ctx.req.headers['user-agent']);
   try {
     ctx.info = parseRequestInfo(ctx.req.method ?? 'GET', ctx.req.url ?? '/');
     // Selectors and list options are checked up front so a bad one is refused the same way online and offline.
@@ -22,6 +24,5 @@ export const withRequestInfo: Stage = (next) => async (ctx) => {
     if (isYurtError(err) && err.statusCode === 400) return replyStatus(ctx, badRequest(err.message));
     throw err;
   }
-  ctx.component = componentFromUserAgent(ctx.req.headers['user-agent']);
   return next(ctx);
 };

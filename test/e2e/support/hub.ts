@@ -18,6 +18,8 @@ export interface HubProcessOptions {
 export class HubProcess {
   private child: ChildProcess | undefined;
   port = 0;
+  /** The TLS port, when the hub was started with --secure-port and a serving certificate (else 0). */
+  securePort = 0;
   readonly logFile: string;
 
   constructor(private readonly options: HubProcessOptions) {
@@ -27,6 +29,10 @@ export class HubProcess {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  get secureUrl(): string {
+    return `https://127.0.0.1:${this.securePort}`;
   }
 
   get pid(): number | undefined {
@@ -45,7 +51,7 @@ export class HubProcess {
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     child.once('exit', () => log.end());
-    this.port = await new Promise<number>((resolve, reject) => {
+    const ports = await new Promise<{ port: number; securePort?: number }>((resolve, reject) => {
       let buffered = '';
       const timer = setTimeout(() => reject(new Error(`yurthub did not become ready in 60 s; see ${this.logFile}`)), 60_000);
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -53,7 +59,7 @@ export class HubProcess {
         for (const line of buffered.split('\n')) {
           if (!line.includes('"yurthub ready"')) continue;
           clearTimeout(timer);
-          resolve((JSON.parse(line) as { ports: { port: number } }).ports.port);
+          resolve((JSON.parse(line) as { ports: { port: number; securePort?: number } }).ports);
           return;
         }
         buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
@@ -63,6 +69,8 @@ export class HubProcess {
         reject(new Error(`yurthub exited with ${code} before ready; see ${this.logFile}`));
       });
     });
+    this.port = ports.port;
+    this.securePort = ports.securePort ?? 0;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

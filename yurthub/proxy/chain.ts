@@ -1,0 +1,64 @@
+/**
+ * The proxy chain as start.ts runs it, in one place so that unit tests exercise the same stage order
+ * against real sockets. Order matters: metrics sit outside the error stage, so the Status an error
+ * becomes is what gets counted (the other way round, a failed request was counted as a 200).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RequestInfo } from '../../lib/kube/request-info.js';
+import type { CacheStore } from '../cache/store.js';
+import { CacheReader } from '../cachemanager/reader.js';
+import type { CacheWriter } from '../cachemanager/writer.js';
+import type { Upstreams } from '../health/upstreams.js';
+import type { UpstreamIdentity } from '../identity.js';
+import type { HubMetrics } from '../metrics.js';
+import { CachePolicy } from './cache-policy.js';
+import { compose, type ProxyContext } from './context.js';
+import { localHandler } from './local.js';
+import { remoteHandler } from './remote.js';
+import { withBody } from './with-body.js';
+import { withCacheDecision } from './with-cache-decision.js';
+import { withErrors } from './with-errors.js';
+import { withMetrics } from './with-metrics.js';
+import { withRequestInfo } from './with-request-info.js';
+
+export interface ChainOptions {
+  store: CacheStore;
+  writer: CacheWriter;
+  upstreams: Upstreams;
+  identity: UpstreamIdentity;
+  metrics: HubMetrics;
+  cacheAgents: readonly string[];
+  maxRequestBodyBytes: number;
+  minRequestTimeoutMs: number;
+  /** Resolves when an apiserver is healthy again (held offline watches then close). */
+  whenHealthy: () => Promise<void>;
+  logger: Logger;
+  clock: Clock;
+}
+
+const UNCLASSIFIED: RequestInfo = {
+  isResourceRequest: false, path: '', verb: '', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [],
+};
+
+export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const local = localHandler({ reader: new CacheReader(o.store), minRequestTimeoutMs: o.minRequestTimeoutMs, whenHealthy: o.whenHealthy });
+  const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: local, now: () => o.clock.now() });
+  const chain = compose(
+    withMetrics(o.metrics),
+    withErrors,
+    withRequestInfo,
+    withBody(o.maxRequestBodyBytes),
+    withCacheDecision(new CachePolicy(o.cacheAgents)),
+  )(remote);
+  const log = o.logger.child({ component: 'proxy' });
+  return (req, res) => {
+    const ctx: ProxyContext = { req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
+    // withErrors answers whatever fails inside; this only catches a throw from the metrics stage.
+    chain(ctx).catch((err: unknown) => {
+      log.error({ err, method: req.method, url: req.url }, 'request failed outside the error stage');
+      res.destroy();
+    });
+  };
+}

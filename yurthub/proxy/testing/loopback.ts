@@ -1,0 +1,140 @@
+/**
+ * The hub's proxy chain on a real loopback port in front of real loopback "apiservers", for unit
+ * tests of network behaviour (failover, resets, offline answers). Not a test file.
+ */
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock } from '../../../lib/lifecycle.js';
+import { silentLogger } from '../../../lib/logger.js';
+import type { CacheStore } from '../../cache/store.js';
+import { MemoryCacheStore } from '../../cache/memory-store.js';
+import { CacheWriter } from '../../cachemanager/writer.js';
+import { Upstreams } from '../../health/upstreams.js';
+import { UpstreamIdentity } from '../../identity.js';
+import { HubMetrics } from '../../metrics.js';
+import { proxyChain } from '../chain.js';
+
+export async function listen(server: Server): Promise<URL> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+}
+
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A URL nothing listens on: connecting to it is refused. */
+export async function closedPortUrl(): Promise<URL> {
+  const server = createServer();
+  const url = await listen(server);
+  await closeServer(server);
+  return url;
+}
+
+export interface FakeApiserver {
+  readonly url: URL;
+  /** Every request received, with its body. */
+  readonly requests: Array<{ method: string; url: string; body: string; socketRequests: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP server that records requests and answers through `handler`. `socketRequests` is
+ * how many requests its connection has carried so far (1 on a fresh connection).
+ */
+export async function fakeApiserver(handler: (req: IncomingMessage, res: ServerResponse, socketRequests: number) => void): Promise<FakeApiserver> {
+  const requests: FakeApiserver['requests'] = [];
+  const perSocket = new WeakMap<object, number>();
+  const server = createServer((req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), socketRequests: n });
+      handler(req, res, n);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  const url = await listen(server);
+  return { url, requests, close: () => closeServer(server) };
+}
+
+export function json(res: ServerResponse, code: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+export interface TestHub {
+  readonly url: URL;
+  readonly upstreams: Upstreams;
+  readonly metrics: HubMetrics;
+  readonly store: CacheStore;
+  close(): Promise<void>;
+}
+
+/** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
+export async function startTestHub(servers: URL[], opts: { store?: CacheStore; healthy?: boolean } = {}): Promise<TestHub> {
+  const store = opts.store ?? new MemoryCacheStore();
+  await store.start();
+  const upstreams = new Upstreams(servers, 'priority', systemClock.now);
+  if (opts.healthy !== false) for (const u of upstreams.all) upstreams.markHealthy(u, systemClock.now());
+  const identity = new UpstreamIdentity({});
+  const metrics = new HubMetrics(store, upstreams);
+  const logger = silentLogger();
+  const proxy = proxyChain({
+    store,
+    writer: new CacheWriter(store, logger, systemClock),
+    upstreams,
+    identity,
+    metrics,
+    cacheAgents: ['kubelet'],
+    maxRequestBodyBytes: 1 << 20,
+    minRequestTimeoutMs: 60_000,
+    // Held offline watches are not what these tests look at.
+    whenHealthy: () => new Promise(() => {}),
+    logger,
+    clock: systemClock,
+  });
+  const server = createServer(proxy);
+  const url = await listen(server);
+  return {
+    url,
+    upstreams,
+    metrics,
+    store,
+    close: async () => {
+      await closeServer(server);
+      identity.close();
+      await store.close();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** One request on its own connection; rejects if no complete answer came within `timeoutMs`. */
+export function call(base: URL, method: string, path: string, opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, base), { method, agent: false, headers: { 'user-agent': 'kubelet/v1.33.0 (linux/amd64)', accept: 'application/json', ...opts.headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(opts.timeoutMs ?? 5_000, () => req.destroy(new Error(`no answer to ${method} ${path} within ${opts.timeoutMs ?? 5_000} ms`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** The yurthub_proxy_requests_total series, as `{labels, value}`. */
+export async function requestCounts(metrics: HubMetrics): Promise<Array<{ labels: Record<string, string | number>; value: number }>> {
+  return (await metrics.requests.get()).values.map((v) => ({ labels: v.labels as Record<string, string | number>, value: v.value }));
+}
