@@ -30,6 +30,10 @@ LABEL org.opencontainers.image.source="https://github.com/yurt-edge/yurt-edge" \
       org.opencontainers.image.description="yurt-edge: yurthub, yurt-tunnel, yurt-manager, yurtctl" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+# glibc's malloc keeps what a large cache write freed (yurthub's 10,000-pod lists) unless big blocks
+# are mmapped at a fixed threshold and arenas are few: measured 390 MB -> 240 MB after a relist burst
+# (docs/benchmarks.md). The programs are single-threaded JavaScript; two arenas serve libuv and LevelDB.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /opt/yurt-edge
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

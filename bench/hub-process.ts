@@ -66,6 +66,9 @@ export function buildHub(): BuiltHub {
   return { dir, main: join(dir, 'yurthub', 'main.js'), floorProxy: join(dir, 'bench', 'floor-proxy.js'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The environment the image gives every program (Dockerfile ENV): the hub is measured as it runs there. */
+export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
@@ -101,7 +104,7 @@ export class HubChild {
 
   async start(): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [this.options.main, ...this.options.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [this.options.main, ...this.options.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...IMAGE_ENV, LOG_LEVEL: 'info' } });
     this.child = child;
     live.add(child);
     child.once('exit', () => {
