@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isYurtError } from '../lib/errors.js';
-import { checkNodesReady, checkServerVersion } from './cluster/preflight.js';
+import { checkNodesReady, checkServerVersion, describeDenied } from './cluster/preflight.js';
 import { buildStatus, renderStatus } from './cluster/status.js';
-import { resourceOf } from './cluster/helm.js';
+import { chartObjects, resourceOf } from './cluster/helm.js';
 import { loadKubeConfig, resolveValues } from './config.js';
 import { exitCodeFor } from './errors.js';
 import { kubeletRequestCount } from './node/api.js';
@@ -13,9 +15,23 @@ import { parseCommand, type ConvertOptions, type NodeOptions } from './options.j
 import { planConvert } from './plan/plan.js';
 import { run, type Io } from './start.js';
 import { FIXTURES, loadFixture, request } from './testing/fixtures.js';
-import { Progress } from './ui/progress.js';
+import { interactive, Progress } from './ui/progress.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'yurtctl-cli-'));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** yurtctl from the sources in a child process, with exactly this environment. */
+function yurtctlProcess(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'converter/main.ts'), ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function fails(fn: () => unknown): { code: string; message: string } {
@@ -68,6 +84,9 @@ describe('yurtctl convert flags', () => {
     const text = (parseCommand(['convert', '--help']) as { text: string }).text;
     expect(text).toContain('-f, --values');
     expect(text).toContain('--dry-run');
+    expect(text).toContain('--allow-image-override');
+    expect(convert(['--cloud-nodes', 'a']).allowImageOverride).toBe(false);
+    expect(convert(['--cloud-nodes', 'a', '--allow-image-override']).allowImageOverride).toBe(true);
   });
 });
 
@@ -137,6 +156,24 @@ describe('configuration', () => {
     expect(loadKubeConfig(ok, '').getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
     expect(fails(() => loadKubeConfig(ok, 'other')).code).toBe('CNV_ERR_KUBECONFIG');
   });
+
+  // client-node's last resort, without any kubeconfig, is http://localhost:8080 (and in a pod, its service account)
+  it.skipIf(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))('without any kubeconfig says so in one line and exits 2, instead of trying localhost:8080', async () => {
+    const home = join(tmp, 'empty-home');
+    mkdirSync(home, { recursive: true });
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CI: 'true' };
+    for (const args of [['status'], ['convert', '--cloud-nodes', 'cloud-1', '--dry-run']]) {
+      const run = await yurtctlProcess(args, env);
+      expect(run.stderr, args.join(' ')).toBe(`yurtctl ${args[0]}: no kubeconfig: give --kubeconfig or set KUBECONFIG (there is no ~/.kube/config) (CNV_ERR_KUBECONFIG)\n`);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+    }
+    // an empty $KUBECONFIG is no kubeconfig either; a ~/.kube/config is used as kubectl would
+    expect((await yurtctlProcess(['status'], { ...env, KUBECONFIG: '' })).stderr).toMatch(/no kubeconfig: give --kubeconfig or set KUBECONFIG/);
+    mkdirSync(join(home, '.kube'));
+    writeFileSync(join(home, '.kube/config'), 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n');
+    expect((await yurtctlProcess(['status'], env)).stderr).toMatch(/^yurtctl status: --kubeconfig: ~\/\.kube\/config has no current context with a cluster .*\(CNV_ERR_KUBECONFIG\)\n$/);
+  }, 60_000);
 });
 
 describe('preflight (pure parts)', () => {
@@ -150,6 +187,31 @@ describe('preflight (pure parts)', () => {
     const state = loadFixture('not-ready.yaml');
     const plan = planConvert(state, request());
     expect(fails(() => checkNodesReady(plan, state)).message).toBe('not Ready, so their node side cannot run: edge-2 (NodeStatusUnknown: Kubelet stopped posting node status.)');
+  });
+
+  it('names every missing right, verbs grouped by resource', () => {
+    expect(describeDenied([
+      { verb: 'patch', group: '', resource: 'nodes', namespace: '' },
+      { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespace: '' },
+      { verb: 'create', group: '', resource: 'configmaps', namespace: 'kube-system' },
+      { verb: 'get', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespace: '' },
+      { verb: 'update', group: '', resource: 'pods', namespace: '', subresource: 'status' },
+      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'x' },
+      { verb: 'get', group: '', resource: '', namespace: '', path: '/metrics' },
+    ])).toBe('get /metrics; create, get clusterroles.rbac.authorization.k8s.io; get configmaps "x" in kube-system; create configmaps in kube-system; patch nodes; update pods/status');
+  });
+
+  it('keeps the rules of chart roles and what chart bindings bind', () => {
+    const objects = chartObjects([
+      'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: [{apiGroups: [""], resources: [nodes], verbs: [get]}]',
+      'apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r2}\nsubjects: []',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {rules: x}',
+    ].join('\n---\n'), 'kube-system');
+    expect(objects).toEqual([
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: 'r', namespace: '', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', name: 'b', namespace: 'kube-system', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', roleRef: { kind: 'Role', name: 'r2' } },
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'c', namespace: 'kube-system', group: '', resource: 'configmaps' },
+    ]);
   });
 
   it('maps chart kinds to their resources', () => {
@@ -190,6 +252,15 @@ describe('status', () => {
 });
 
 describe('progress', () => {
+  it('is interactive only on a terminal, and never under CI=true or TERM=dumb', () => {
+    const tty = { write: () => true, isTTY: true };
+    expect(interactive(tty, {})).toBe(true);
+    expect(interactive(tty, { CI: 'true' })).toBe(false);
+    expect(interactive(tty, { TERM: 'dumb' })).toBe(false);
+    expect(interactive({ write: () => true }, {})).toBe(false);
+    expect(interactive({ write: () => true, isTTY: false }, {})).toBe(false);
+  });
+
   it('prints plain lines without a terminal', () => {
     const out: string[] = [];
     const p = new Progress({ write: (s) => out.push(s) > 0 }, false, 2);

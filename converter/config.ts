@@ -28,6 +28,11 @@ export function loadKubeConfig(path: string, context: string): k8s.KubeConfig {
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.message ?? String(err)).split('\n')[0];
     throw ConverterErrors.CNV_ERR_KUBECONFIG(`--kubeconfig: ${where} is not a usable kubeconfig: ${why}`);
   }
+  if (!path && !process.env.KUBECONFIG && isClientFallback(kc)) {
+    // client-node's last resort when it found nothing (no $KUBECONFIG, no ~/.kube/config, not in a pod):
+    // http://localhost:8080, which kubectl refuses too. Say so instead of failing on the first request.
+    throw ConverterErrors.CNV_ERR_KUBECONFIG('no kubeconfig: give --kubeconfig or set KUBECONFIG (there is no ~/.kube/config)');
+  }
   if (context) {
     if (!kc.getContextObject(context)) throw ConverterErrors.CNV_ERR_KUBECONFIG(`--context: no context "${context}" in ${where}`);
     kc.setCurrentContext(context);
@@ -41,6 +46,12 @@ export function loadKubeConfig(path: string, context: string): k8s.KubeConfig {
     throw ConverterErrors.CNV_ERR_KUBECONFIG(`--kubeconfig: ${where}: the cluster "${cluster.name}" has no valid server URL ("${cluster.server}")`);
   }
   return kc;
+}
+
+/** What `loadFromDefault` makes up when it finds no configuration at all (loadFromClusterAndUser). */
+function isClientFallback(kc: k8s.KubeConfig): boolean {
+  const cluster = kc.getCurrentCluster();
+  return kc.getContexts().length === 1 && kc.getCurrentContext() === 'loaded-context' && cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080' && kc.getCurrentUser()?.name === 'user';
 }
 
 export function resolveCloud(options: ClusterOptions): Cloud {

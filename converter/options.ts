@@ -43,6 +43,7 @@ export const DEFAULTS = deepFreeze({
     values: [] as string[],
     chart: '',
     imageRepository: 'ghcr.io/yurt-edge/yurt-edge',
+    allowImageOverride: false,
   },
   revert: { ...CLUSTER, ...CHANGE, force: false },
   status: { ...CLUSTER },
@@ -85,6 +86,7 @@ const DESCRIBE: Record<string, string> = {
   values: 'chart values file (repeatable; -f)',
   chart: 'the yurt-edge chart (default: the one shipped with yurtctl)',
   imageRepository: 'image repository of every component; the tag is yurtctl\'s own version',
+  allowImageOverride: 'let -f/--set image values (global.image.tag, …) replace the pinned image (a warning in the plan)',
   force: 'revert the cloud side even if some node sides have not reported',
   root: 'the host root (/host in the node Job)',
   nodeName: 'this node\'s name (default: the host name)',
@@ -123,6 +125,7 @@ export interface ConvertOptions extends ClusterOptions, ChangeOptions {
   valuesFiles: string[];
   chart: string;
   imageRepository: string;
+  allowImageOverride: boolean;
 }
 export interface RevertOptions extends ClusterOptions, ChangeOptions {
   force: boolean;
@@ -289,6 +292,7 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
         valuesFiles: list(v.values),
         chart: str(v.chart, d.chart),
         imageRepository: repo,
+        allowImageOverride: bool(v.allowImageOverride, d.allowImageOverride),
       }),
     };
   }

@@ -15,9 +15,9 @@ import { ConverterErrors, exitCodeFor } from './errors.js';
 import { NodeSide } from './node/node-side.js';
 import { shellRestarter } from './node/restarter.js';
 import { parseCommand, type ChangeOptions, type ClusterOptions, type ConvertOptions, type NodeOptions, type RevertOptions, type StatusOptions } from './options.js';
-import type { ConvertRequest } from './plan/model.js';
-import { finalValues, planConvert, planRevert } from './plan/plan.js';
-import { renderPlan, renderRevertPlan } from './plan/render.js';
+import type { ConvertRequest, Plan, RevertPlan } from './plan/model.js';
+import { finalValues, imageOverrideWarnings, planConvert, planRevert } from './plan/plan.js';
+import { printablePlan, renderPlan, renderRevertPlan } from './plan/render.js';
 import { interactive, Progress, type Out } from './ui/progress.js';
 import { cliVersion, defaultChartPath } from './version.js';
 
@@ -91,36 +91,50 @@ async function convert(o: ConvertOptions, io: Io): Promise<number> {
   const values = await resolveValues(o);
   const chart = await readChart(o.chart || defaultChartPath());
   const cloud = resolveCloud(o);
-  const sv = await preflightRead(cloud, o, io);
   const release = { name: o.release, namespace: o.namespace };
-  const work = async () => {
+  const request: ConvertRequest = {
+    selection: o.selection,
+    autonomy: o.autonomy,
+    values,
+    cliVersion: cliVersion(),
+    imageRepository: o.imageRepository,
+    allowImageOverride: o.allowImageOverride,
+    chart,
+    release,
+    namespace: o.namespace,
+    chartObjects: [],
+    tokenId: randomTokenPart(6),
+    now: new Date().toISOString(),
+  };
+  imageOverrideWarnings(request); // refused before the cluster is asked anything
+  const sv = await preflightRead(cloud, o, io);
+  request.chartObjects = await cloud.helm.template(release.name, chart.path, release.namespace, finalValues(request), sv.gitVersion);
+  const makePlan = async () => {
     const state = await gatherState(cloud.kube, cloud.helm, o.namespace, release, sv);
-    const request: ConvertRequest = {
-      selection: o.selection,
-      autonomy: o.autonomy,
-      values,
-      cliVersion: cliVersion(),
-      imageRepository: o.imageRepository,
-      chart,
-      release,
-      namespace: o.namespace,
-      chartObjects: [],
-      tokenId: randomTokenPart(6),
-      now: new Date().toISOString(),
-    };
-    request.chartObjects = await cloud.helm.template(release.name, chart.path, release.namespace, finalValues(request), sv.gitVersion);
     const plan = planConvert(state, request);
-    checkNodesReady(plan, state);
-    await checkRights(cloud.kube, plan.rights, 'this conversion');
-    io.stdout.write(o.output === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : `${renderPlan(plan)}\n`);
-    if (o.dryRun) return 0;
+    if (!plan.noop) {
+      checkNodesReady(plan, state);
+      await checkRights(cloud.kube, plan.rights, 'this conversion', plan.grants);
+    }
+    return { state, plan };
+  };
+  const show = (plan: Plan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${renderPlan(plan)}\n`);
+  // A dry run, or a cluster already converted as asked, is answered without the lock: nothing is written.
+  const first = await makePlan();
+  if (o.dryRun || first.plan.noop) {
+    show(first.plan);
+    return 0;
+  }
+  return withLock(cloud, o, 'convert', io, async () => {
+    // Planned again under the lock: another run may have changed the cluster meanwhile.
+    const { state, plan } = await makePlan();
+    show(plan);
     if (plan.noop) return 0;
     if (!o.yes) await confirm(io, `Apply this plan to the cluster at ${cloud.kube.server}?`);
     const outcome = await applyConvert(applyContext(cloud, o, io, 6), plan, state);
     io.stderr.write(`${outcome.summary}\n`);
     return 0;
-  };
-  return o.dryRun ? work() : withLock(cloud, o, 'convert', io, work);
+  });
 }
 
 async function revert(o: RevertOptions, io: Io): Promise<number> {
@@ -128,20 +142,29 @@ async function revert(o: RevertOptions, io: Io): Promise<number> {
   const cloud = resolveCloud(o);
   const sv = await preflightRead(cloud, o, io);
   const release = { name: o.release, namespace: o.namespace };
-  const work = async () => {
+  const makePlan = async () => {
     const state = await gatherState(cloud.kube, cloud.helm, o.namespace, release, sv);
     const rel = state.record?.release ?? release;
     const deployed = state.release ? await cloud.helm.manifestObjects(rel.name, rel.namespace) : [];
     const plan = planRevert(state, o.namespace, deployed);
-    await checkRights(cloud.kube, plan.rights, 'this revert');
-    io.stdout.write(o.output === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : `${renderRevertPlan(plan)}\n`);
-    if (o.dryRun || plan.noop) return 0;
+    if (!plan.noop) await checkRights(cloud.kube, plan.rights, 'this revert');
+    return { state, plan };
+  };
+  const show = (plan: RevertPlan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${renderRevertPlan(plan)}\n`);
+  const first = await makePlan();
+  if (o.dryRun || first.plan.noop) {
+    show(first.plan);
+    return 0;
+  }
+  return withLock(cloud, o, 'revert', io, async () => {
+    const { state, plan } = await makePlan();
+    show(plan);
+    if (plan.noop) return 0;
     if (!o.yes) await confirm(io, `Revert the cluster at ${cloud.kube.server}?`);
     const outcome = await applyRevert(applyContext(cloud, o, io, 6), plan, state, { force: o.force });
     io.stderr.write(`${outcome.summary}\n`);
     return 0;
-  };
-  return o.dryRun ? work() : withLock(cloud, o, 'revert', io, work);
+  });
 }
 
 async function status(o: StatusOptions, io: Io): Promise<number> {

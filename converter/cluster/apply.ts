@@ -16,7 +16,7 @@ import { call, callOptional, mergePatch, statusOf, type Kube } from './kube.js';
 
 export interface ApplyContext {
   kube: Kube;
-  helm: Helm;
+  helm: Pick<Helm, 'upgradeInstall' | 'uninstall' | 'rollback'>;
   progress: Progress;
   nodeTimeoutMs: number;
   pollMs: number;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { withCause } from '../../lib/errors.js';
 import { ConverterErrors } from '../errors.js';
-import type { ChartObject, ReleaseInfo } from '../plan/model.js';
+import type { ChartObject, RbacRule, ReleaseInfo } from '../plan/model.js';
 import type { Values } from '../values/strvals.js';
 
 export interface HelmTarget {
@@ -37,16 +37,21 @@ export function resourceOf(kind: string): string {
 
 export function chartObjects(yaml: string, namespace: string): ChartObject[] {
   const objects: ChartObject[] = [];
-  for (const doc of jsYaml.loadAll(yaml) as Array<{ apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } } | null>) {
+  type Doc = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string }; rules?: RbacRule[] | null; roleRef?: { kind?: string; name?: string } };
+  for (const doc of jsYaml.loadAll(yaml) as Array<Doc | null>) {
     if (!doc?.kind || !doc.apiVersion) continue;
     const clusterScoped = CLUSTER_SCOPED.has(doc.kind);
+    const group = doc.apiVersion.includes('/') ? doc.apiVersion.split('/')[0]! : '';
+    const rbac = group === 'rbac.authorization.k8s.io';
     objects.push({
       apiVersion: doc.apiVersion,
       kind: doc.kind,
       name: doc.metadata?.name ?? '',
       namespace: clusterScoped ? '' : (doc.metadata?.namespace ?? namespace),
-      group: doc.apiVersion.includes('/') ? doc.apiVersion.split('/')[0]! : '',
+      group,
       resource: resourceOf(doc.kind),
+      ...(rbac && (doc.kind === 'Role' || doc.kind === 'ClusterRole') ? { rules: doc.rules ?? [] } : {}),
+      ...(rbac && doc.roleRef?.kind && doc.roleRef.name ? { roleRef: { kind: doc.roleRef.kind, name: doc.roleRef.name } } : {}),
     });
   }
   return objects;

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { ConverterErrors } from '../errors.js';
-import type { AccessCheck, ChartRef, ClusterState, Plan, RevertPlan, ServerVersion } from '../plan/model.js';
+import type { AccessCheck, ChartRef, GrantCheck, ClusterState, Plan, RevertPlan, ServerVersion } from '../plan/model.js';
 import type { Helm } from './helm.js';
 import { call, type Kube } from './kube.js';
 
@@ -40,33 +40,63 @@ export async function checkHelm(helm: Helm): Promise<string> {
   return helm.version();
 }
 
-const describeCheck = (c: AccessCheck) => `${c.verb} ${c.group ? `${c.resource}.${c.group}` : c.resource}${c.namespace ? ` in ${c.namespace}` : ''}`;
+const resourceName = (c: AccessCheck) => (c.path ? c.path : `${c.group ? `${c.resource}.${c.group}` : c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.name ? ` "${c.name}"` : ''}`);
 
-/** SelfSubjectAccessReviews, a few at a time; throws CNV_ERR_FORBIDDEN naming every missing right. */
-export async function checkRights(kube: Kube, checks: AccessCheck[], forWhat: string): Promise<void> {
+/** `create, patch clusterroles.rbac.authorization.k8s.io; get secrets in kube-system`: every denied check, verbs grouped by resource. */
+export function describeDenied(denied: AccessCheck[]): string {
+  const groups = new Map<string, Set<string>>();
+  for (const c of denied) {
+    const what = `${resourceName(c)}${c.namespace ? ` in ${c.namespace}` : ''}`;
+    groups.set(what, (groups.get(what) ?? new Set()).add(c.verb));
+  }
+  return [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([what, verbs]) => `${[...verbs].sort().join(', ')} ${what}`).join('; ');
+}
+
+/** SelfSubjectAccessReviews, six at a time: the checks the apiserver denies. */
+export async function deniedChecks(kube: Kube, checks: AccessCheck[]): Promise<AccessCheck[]> {
   const denied: AccessCheck[] = [];
   const queue = [...checks];
   const worker = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
       const check = c;
+      const spec = check.path
+        ? { nonResourceAttributes: { verb: check.verb, path: check.path } }
+        : {
+            resourceAttributes: {
+              verb: check.verb, group: check.group, resource: check.resource,
+              ...(check.namespace ? { namespace: check.namespace } : {}), ...(check.subresource ? { subresource: check.subresource } : {}), ...(check.name ? { name: check.name } : {}),
+            },
+          };
       const review = await call(kube, 'ask the apiserver what this user may do (SelfSubjectAccessReview)', () =>
-        kube.authz.createSelfSubjectAccessReview({
-          body: {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { verb: check.verb, group: check.group, resource: check.resource, ...(check.namespace ? { namespace: check.namespace } : {}) } },
-          },
-        }),
+        kube.authz.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec } }),
       );
       if (!review.status?.allowed) denied.push(check);
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
-  if (denied.length) {
+  return denied;
+}
+
+/**
+ * Throws CNV_ERR_FORBIDDEN naming every missing right: each check, and for each role or binding the
+ * chart writes, `escalate`/`bind` on it or else every right it grants (RBAC refuses to let a user grant
+ * what they do not hold: helm would fail halfway through the install).
+ */
+export async function checkRights(kube: Kube, checks: AccessCheck[], forWhat: string, grants: GrantCheck[] = []): Promise<void> {
+  const denied = await deniedChecks(kube, checks);
+  const shortcutsDenied = new Set(await deniedChecks(kube, grants.map((g) => g.shortcut)));
+  const escalations: string[] = [];
+  for (const g of grants.filter((x) => shortcutsDenied.has(x.shortcut))) {
+    const missing = await deniedChecks(kube, g.rules);
+    if (missing.length) {
+      const shortcut = `${g.shortcut.verb} ${resourceName(g.shortcut)}${g.shortcut.namespace ? ` in ${g.shortcut.namespace}` : ''}`;
+      escalations.push(`cannot write ${g.object} without holding what it grants: ${describeDenied(missing)} (or ${shortcut})`);
+    }
+  }
+  if (denied.length || escalations.length) {
     const user = kube.kc.getCurrentUser()?.name ?? 'this user';
-    const list = denied.map(describeCheck).sort();
-    const shown = list.length > 8 ? `${list.slice(0, 8).join(', ')} and ${list.length - 8} more` : list.join(', ');
-    throw ConverterErrors.CNV_ERR_FORBIDDEN(`${user} lacks the rights ${forWhat} needs: may not ${shown}`);
+    const parts = [...(denied.length ? [`may not ${describeDenied(denied)}`] : []), ...escalations];
+    throw ConverterErrors.CNV_ERR_FORBIDDEN(`${user} lacks the rights ${forWhat} needs: ${parts.join('; and ')}`);
   }
 }
 

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { isYurtError } from '../../lib/errors.js';
 import type { NodeState } from '../plan/model.js';
-import { FIXTURES, type TestKubeconfig, type TestPod } from '../testing/fixtures.js';
-import { fakeHub, makeRoot, snapshot } from '../testing/roots.js';
+import { expandLikeKubelet, FIXTURES, type TestJob, type TestKubeconfig, type TestPod } from '../testing/fixtures.js';
+import { fakeHub, makeRoot, mountConfigMap, snapshot } from '../testing/roots.js';
+import { HOST_ROOT_MOUNT, MANIFEST_MOUNT, nodeJobManifest } from '../plan/job.js';
+import { bootstrapTokenManifest } from '../plan/plan.js';
+import { parseCommand, type NodeOptions } from '../options.js';
+import { readManifestSource } from './manifest.js';
+import { hostRestarter } from './restarter.js';
 import type { NodeApi } from './api.js';
 import { NodeSide, type NodeSideDeps, type NodeSideOptions } from './node-side.js';
 
@@ -349,5 +355,69 @@ describe('layout detection', () => {
     const err = (await nodeSide(r, world()).convert().catch((e: unknown) => e)) as Error;
     expect(isYurtError(err) && err.code).toBe('CNV_ERR_NODE_LAYOUT');
     expect(err.message).toMatch(/cannot tell how kubelet runs/);
+  });
+});
+
+describe('the node Job path', () => {
+  const temp = (prefix: string) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    roots.push(d);
+    return d;
+  };
+  const chartData = () => ({ 'yurthub.yaml': readFileSync(join(FIXTURES, 'yurt-hub.yaml'), 'utf8'), manifestPath: '/etc/kubernetes/manifests/yurt-hub.yaml\n' });
+
+  it('reads the chart\'s ConfigMap as kubelet mounts it (..data symlinks) and puts the manifest where it says', async () => {
+    const mount = mountConfigMap(temp('yurtctl-cm-'), chartData());
+    expect(lstatSync(join(mount, 'yurthub.yaml')).isSymbolicLink()).toBe(true);
+    const source = await readManifestSource(mount);
+    expect(source).toEqual({ yaml: chartData()['yurthub.yaml'], manifestPath: '/etc/kubernetes/manifests/yurt-hub.yaml', origin: mount });
+
+    const r = root('kubeadm');
+    const w = world();
+    expect((await nodeSide(r, w, { manifest: mount }).convert()).summary).toBe('converted');
+    const manifest = read(r, 'etc/kubernetes/manifests/yurt-hub.yaml');
+    expect(manifest.split('\n')[0]).toBe(`# Written by yurtctl node convert from ${mount} (the yurthub chart's static pod). yurtctl node revert removes it.`);
+    expect(manifest).toContain(`--bootstrap-token=${TOKEN}`);
+  });
+
+  it('hands the bootstrap token over through $(YURTCTL_TOKEN_*): the container\'s args, expanded as kubelet does, are what `yurtctl node convert` accepts', () => {
+    const job = nodeJobManifest({ namespace: 'kube-system', node: 'edge-1', action: 'convert', image: 'img:1', manifestConfigMap: 'yurthub-static-pod', tokenSecret: 'bootstrap-token-abcdef' }) as unknown as TestJob;
+    const c = job.spec.template.spec.containers[0]!;
+    // the token is in no part of the Job: only references to its Secret
+    expect(JSON.stringify(job)).not.toMatch(/0123456789abcdef/);
+    const secret = bootstrapTokenManifest('kube-system', 'abcdef', '2026-01-02T00:00:00Z') as { metadata: { name: string }; stringData: Record<string, string> };
+    secret.stringData['token-secret'] = '0123456789abcdef';
+    const env: Record<string, string> = {};
+    for (const e of c.env as Array<{ name: string; valueFrom: { secretKeyRef: { name: string; key: string } } }>) {
+      expect(e.valueFrom.secretKeyRef.name).toBe(secret.metadata.name);
+      env[e.name] = secret.stringData[e.valueFrom.secretKeyRef.key]!;
+    }
+    const argv = [...c.command.slice(1), ...c.args.map((a) => expandLikeKubelet(a, env))];
+    const parsed = parseCommand(argv, {});
+    expect(parsed.cmd).toBe('node');
+    const o = (parsed as { options: NodeOptions }).options;
+    expect([o.action, o.root, o.nodeName, o.manifest, o.bootstrapToken]).toEqual(['convert', HOST_ROOT_MOUNT, 'edge-1', MANIFEST_MOUNT, 'abcdef.0123456789abcdef']);
+    // a Secret without the key leaves the reference unexpanded: refused as a malformed token, not used
+    expect(() => parseCommand([...c.command.slice(1), ...c.args.map((a) => expandLikeKubelet(a, { YURTCTL_TOKEN_ID: 'abcdef' }))], {})).toThrow(/--bootstrap-token: must have the form/);
+  });
+
+  it('restarts kubelet through nsenter into the host\'s namespaces, one command after the other, and says why one failed', async () => {
+    const bin = temp('yurtctl-nsenter-');
+    const log = join(bin, 'argv.log');
+    writeFileSync(join(bin, 'nsenter'), `#!/bin/sh\necho "$*" >> '${log}'\nif [ "$FAKE_NSENTER_FAIL" = "\${9} \${10}" ]; then echo 'Failed to restart kubelet.service: Unit kubelet.service not found.' >&2; exit 5; fi\n`);
+    chmodSync(join(bin, 'nsenter'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}${delimiter}${path ?? ''}`;
+    try {
+      await hostRestarter([['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'kubelet']])('convert');
+      expect(readFileSync(log, 'utf8')).toBe('-t 1 -m -u -i -n -p -- systemctl daemon-reload\n-t 1 -m -u -i -n -p -- systemctl restart kubelet\n');
+      process.env.FAKE_NSENTER_FAIL = 'systemctl restart';
+      const err = (await hostRestarter([['systemctl', 'restart', 'kubelet']])('rollback').catch((e: unknown) => e)) as Error;
+      expect(isYurtError(err) && err.code).toBe('CNV_ERR_INTERNAL');
+      expect(err.message).toBe('nsenter -t 1 -m -u -i -n -p -- systemctl restart kubelet exited 5: Failed to restart kubelet.service: Unit kubelet.service not found.');
+    } finally {
+      process.env.PATH = path;
+      delete process.env.FAKE_NSENTER_FAIL;
+    }
   });
 });

@@ -66,6 +66,19 @@ export interface ChartObject {
   namespace: string;
   group: string;
   resource: string;
+  /** Role and ClusterRole: the rules it grants (creating it needs them held, or `escalate`). */
+  rules?: RbacRule[];
+  /** RoleBinding and ClusterRoleBinding: the role it binds (creating it needs its rules held, or `bind`). */
+  roleRef?: { kind: string; name: string };
+}
+
+/** A PolicyRule as a Role or ClusterRole lists it. */
+export interface RbacRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+  nonResourceURLs?: string[];
 }
 
 export interface ServerVersion {
@@ -122,6 +135,8 @@ export interface ConvertRequest {
   tokenId: string;
   /** The time the plan is made (RFC 3339): token expiry is judged against it. */
   now: string;
+  /** `--allow-image-override`: values may replace the image yurtctl pins (with a warning in the plan). */
+  allowImageOverride?: boolean;
 }
 
 export interface Change {
@@ -172,6 +187,25 @@ export interface AccessCheck {
   resource: string;
   /** Empty: cluster-wide. */
   namespace: string;
+  subresource?: string;
+  /** One object by name (a rule's resourceNames, the role `escalate`/`bind` is asked for). */
+  name?: string;
+  /** A non-resource URL (`/healthz`): group, resource and namespace are then unused. */
+  path?: string;
+}
+
+/**
+ * RBAC's escalation prevention, checked before helm runs into it halfway: a chart Role or ClusterRole
+ * may be written only by a user who holds every right it grants or may `escalate` it; a binding only by
+ * one who holds the rights of the role it binds or may `bind` it.
+ */
+export interface GrantCheck {
+  /** `ClusterRole yurt-manager`, `RoleBinding kube-system/x`. */
+  object: string;
+  /** escalate (roles) or bind (bindings) on the role, by name: enough on its own. */
+  shortcut: AccessCheck;
+  /** Otherwise the user must hold each of these. */
+  rules: AccessCheck[];
 }
 
 export interface NodeOriginal {
@@ -187,6 +221,7 @@ export interface ConversionRecord {
   request: {
     selection: Selection;
     autonomy: boolean;
+    /** The user's values, secrets (a bootstrap token, passwords) replaced by REDACTED: a ConfigMap is no place for them. */
     values: Record<string, unknown>;
     imageRepository: string;
     chart: ChartRef;
@@ -219,8 +254,12 @@ export interface Plan {
   /** The bootstrap token the hubs get (none when the chart's yurthub needs none, or no node side runs). */
   bootstrapToken: { id: string; action: 'create' | 'none' } | null;
   rights: AccessCheck[];
+  /** Roles and bindings the chart writes, for RBAC's escalation check. */
+  grants: GrantCheck[];
   /** True when applying would change nothing. */
   noop: boolean;
+  /** Printed above the plan (e.g. image values that replace the pinned image). */
+  warnings: string[];
 }
 
 export interface RevertPlan {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isYurtError } from '../../lib/errors.js';
 import { applyPlan, applyRevert, loadFixture, request, type TestJob, type TestSecret } from '../testing/fixtures.js';
-import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, type ClusterState } from './model.js';
+import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, type ChartObject, type ClusterState } from './model.js';
 import { nodeJobName } from './job.js';
-import { planConvert, planRevert } from './plan.js';
-import { renderPlan, renderRevertPlan } from './render.js';
+import { grantsFor, planConvert, planRevert } from './plan.js';
+import { printablePlan, renderPlan, renderRevertPlan } from './render.js';
+import { recordConfigMap } from './state.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -282,5 +283,108 @@ describe('planRevert', () => {
     expect(converted.release!.revision).toBe(4);
     const plan = planRevert(converted, 'kube-system');
     expect(plan.release).toMatchObject({ action: 'rollback', toRevision: 3 });
+  });
+});
+
+describe('the pinned image', () => {
+  const vanilla = loadFixture('vanilla.yaml');
+  const tag = { global: { image: { tag: '0.0.9' } } };
+
+  it('is not silently replaced by values: refused with the key, the pin and the way out', () => {
+    const err = (() => {
+      try {
+        planConvert(vanilla, request({ values: tag }));
+      } catch (e) {
+        return e as Error & { code: string };
+      }
+      throw new Error('did not throw');
+    })();
+    expect(err.code).toBe('CNV_ERR_BAD_VALUES');
+    expect(err.message).toBe('global.image.tag="0.0.9": yurtctl pins every component\'s image to ghcr.io/yurt-edge/yurt-edge:0.1.0 (its own version); use --image-repository for a mirror, or pass --allow-image-override to run another image');
+    // a subchart's digest wins over global.image.tag in the charts: an override too
+    expect(codeOf(() => planConvert(vanilla, request({ values: { yurthub: { image: { digest: 'sha256:0123' } } } })))).toBe('CNV_ERR_BAD_VALUES');
+    expect(codeOf(() => planConvert(vanilla, request({ values: { global: { image: { repository: 'registry.local/yurt-edge' } } } })))).toBe('CNV_ERR_BAD_VALUES');
+  });
+
+  it('values equal to the pin, or empty, are no override', () => {
+    expect(planConvert(vanilla, request({ values: { global: { image: { tag: '0.1.0', digest: '', pullPolicy: 'Always' } } } })).warnings).toEqual([]);
+  });
+
+  it('--allow-image-override lets it through with a warning above the plan', () => {
+    const plan = planConvert(vanilla, request({ values: tag, allowImageOverride: true }));
+    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.0.9' } } });
+    expect(plan.warnings).toEqual(['--allow-image-override: global.image.tag="0.0.9" replaces the pinned image ghcr.io/yurt-edge/yurt-edge:0.1.0; the node Jobs still run ghcr.io/yurt-edge/yurt-edge:0.1.0']);
+    expect(renderPlan(plan).split('\n')[0]).toBe(`warning: ${plan.warnings[0]}`);
+  });
+});
+
+describe('secrets in values', () => {
+  const vanilla = loadFixture('vanilla.yaml');
+  const TOKEN = 'abcdef.0123456789abcdef';
+  const values = { yurthub: { credentials: { bootstrapToken: TOKEN }, logLevel: 'debug' } };
+  const plan = planConvert(vanilla, request({ values }));
+
+  it('reach helm, but neither the printed plan (text or JSON) nor the record', () => {
+    expect((plan.release.values.yurthub as typeof values.yurthub).credentials.bootstrapToken).toBe(TOKEN);
+    const text = renderPlan(plan);
+    expect(text).not.toContain('0123456789abcdef');
+    expect(text).toContain('+ yurthub.credentials.bootstrapToken: "(redacted)"');
+    expect(text).toContain('+ yurthub.logLevel: "debug"');
+    expect(JSON.stringify(printablePlan(plan))).not.toContain('0123456789abcdef');
+    expect(plan.record.request.values).toEqual({ yurthub: { credentials: { bootstrapToken: '(redacted)' }, logLevel: 'debug' } });
+    expect(JSON.stringify(recordConfigMap('kube-system', plan.record))).not.toContain('0123456789abcdef');
+    // printing does not touch the plan apply executes
+    expect((plan.release.values.yurthub as typeof values.yurthub).credentials.bootstrapToken).toBe(TOKEN);
+  });
+
+  it('a changed token still shows as a change, redacted on both sides; a rerun with the same one is a no-op', () => {
+    const after = applyPlan(vanilla, plan, 'converted');
+    expect(planConvert(after, request({ values })).noop).toBe(true);
+    const changed = planConvert(after, request({ values: { yurthub: { credentials: { bootstrapToken: 'ghijkl.0123456789abcdef' }, logLevel: 'debug' } } }));
+    expect(changed.release.action).toBe('upgrade');
+    expect(renderPlan(changed)).toContain('~ yurthub.credentials.bootstrapToken: "(redacted)" → "(redacted)"');
+    expect(changed.objects[0]!.action).toBe('none'); // the record holds no token, so it does not change
+  });
+
+  it('a record an older yurtctl wrote with the token in clear is rewritten without it, and not printed by revert', () => {
+    const after = applyPlan(vanilla, plan, 'converted');
+    after.record!.request.values = structuredClone(values);
+    expect(planConvert(after, request({ values })).objects[0]!.action).toBe('update');
+    expect(JSON.stringify(printablePlan(planRevert(after, 'kube-system')))).not.toContain('0123456789abcdef');
+  });
+});
+
+describe('RBAC escalation checks', () => {
+  const rbac = 'rbac.authorization.k8s.io';
+  const objects: ChartObject[] = [
+    { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', name: 'reader', namespace: '', group: rbac, resource: 'clusterroles', rules: [{ apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'patch'] }, { nonResourceURLs: ['/healthz'], verbs: ['get'] }] },
+    { apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', name: 'reader', namespace: '', group: rbac, resource: 'clusterrolebindings', roleRef: { kind: 'ClusterRole', name: 'reader' } },
+    { apiVersion: `${rbac}/v1`, kind: 'Role', name: 'one-cm', namespace: 'kube-system', group: rbac, resource: 'roles', rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['a', 'b'], verbs: ['get'] }] },
+    { apiVersion: `${rbac}/v1`, kind: 'RoleBinding', name: 'view', namespace: 'kube-system', group: rbac, resource: 'rolebindings', roleRef: { kind: 'ClusterRole', name: 'view' } },
+  ];
+
+  it('ask for escalate (roles) or bind (bindings), else for every right the role grants', () => {
+    const grants = grantsFor(objects);
+    expect(grants.map((g) => [g.object, g.shortcut])).toEqual([
+      ['ClusterRole reader', { verb: 'escalate', group: rbac, resource: 'clusterroles', namespace: '', name: 'reader' }],
+      ['ClusterRoleBinding reader (ClusterRole reader)', { verb: 'bind', group: rbac, resource: 'clusterroles', namespace: '', name: 'reader' }],
+      ['Role kube-system/one-cm', { verb: 'escalate', group: rbac, resource: 'roles', namespace: 'kube-system', name: 'one-cm' }],
+    ]); // a binding of a role the chart does not render is left to the apiserver
+    expect(grants[0]!.rules).toEqual(expect.arrayContaining([
+      { verb: 'patch', group: '', resource: 'pods', namespace: '', subresource: 'status' },
+      { verb: 'get', group: '', resource: '', namespace: '', path: '/healthz' },
+    ]));
+    expect(grants[0]!.rules).toHaveLength(5);
+    expect(grants[2]!.rules).toEqual([
+      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'a' },
+      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'b' },
+    ]);
+  });
+
+  it('are part of a plan that writes the chart, not of one that leaves it', () => {
+    const vanilla = loadFixture('vanilla.yaml');
+    const plan = planConvert(vanilla, request({ chartObjects: objects }));
+    expect(plan.grants).toHaveLength(3);
+    expect(planConvert(applyPlan(vanilla, plan, 'converted'), request({ chartObjects: objects })).grants).toEqual([]);
   });
 });

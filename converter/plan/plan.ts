@@ -4,6 +4,7 @@
  */
 import { parseLabelSelector } from '../../lib/kube/label-selector.js';
 import { ConverterErrors } from '../errors.js';
+import { flatten, redactValues } from '../values/inspect.js';
 import { mergeValues, type Values } from '../values/strvals.js';
 import { canonicalJson, nodeJobManifest, nodeJobName } from './job.js';
 import {
@@ -19,12 +20,14 @@ import {
   type ClusterState,
   type ConversionRecord,
   type ConvertRequest,
+  type GrantCheck,
   type NodeInfo,
   type NodeOriginal,
   type NodePlan,
   type NodeState,
   type ObjectPlan,
   type Plan,
+  type RbacRule,
   type ReleasePlan,
   type RevertPlan,
   type Role,
@@ -42,6 +45,27 @@ export function pinnedValues(request: Pick<ConvertRequest, 'imageRepository' | '
 
 export function finalValues(request: ConvertRequest): Values {
   return mergeValues(pinnedValues(request), structuredClone(request.values));
+}
+
+/** Leaves that choose a component's image: global.image.*, and each subchart's image.* (its digest wins over global.image.tag). */
+const IMAGE_KEY = /(^|\.)image\.(repository|tag|digest)$/;
+
+/**
+ * The user's values that would replace the image yurtctl pins (its own version), e.g. `--set
+ * global.image.tag=0.0.9`: refused with CNV_ERR_BAD_VALUES unless `--allow-image-override`, then one
+ * warning each for the plan. Empty values and values equal to the pinned ones are no override.
+ */
+export function imageOverrideWarnings(request: Pick<ConvertRequest, 'values' | 'imageRepository' | 'cliVersion' | 'allowImageOverride'>): string[] {
+  const pinned = flatten(pinnedValues(request));
+  const overrides = [...flatten(request.values)].filter(([key, value]) => IMAGE_KEY.test(key) && value !== '""' && value !== 'null' && pinned.get(key) !== value);
+  if (!overrides.length) return [];
+  const list = overrides.map(([key, value]) => `${key}=${value}`).join(', ');
+  if (!request.allowImageOverride) {
+    throw ConverterErrors.CNV_ERR_BAD_VALUES(
+      `${list}: yurtctl pins every component's image to ${imageFor(request)} (its own version); use --image-repository for a mirror, or pass --allow-image-override to run another image`,
+    );
+  }
+  return overrides.map(([key, value]) => `--allow-image-override: ${key}=${value} replaces the pinned image ${imageFor(request)}; the node Jobs still run ${imageFor(request)}`);
 }
 
 /** The chart's yurthub gets its certificate with a bootstrap token unless told otherwise (charts/yurthub values). */
@@ -142,6 +166,7 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
       );
     }
   }
+  const warnings = imageOverrideWarnings(request);
   const values = finalValues(request);
   const image = imageFor(request);
   const originals: Record<string, NodeOriginal> = { ...(previous?.originals ?? {}) };
@@ -216,7 +241,7 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
     request: {
       selection: request.selection,
       autonomy: request.autonomy,
-      values: request.values,
+      values: redactValues(request.values),
       imageRepository: request.imageRepository,
       chart: request.chart,
     },
@@ -240,8 +265,9 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
   });
 
   const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0) && release.action === 'none' && objects.every((o) => o.action === 'none');
-  const plan: Plan = { kind: 'ConvertPlan', cliVersion: request.cliVersion, image, namespace: request.namespace, nodes, release, objects, record, bootstrapToken, rights: [], noop };
+  const plan: Plan = { kind: 'ConvertPlan', cliVersion: request.cliVersion, image, namespace: request.namespace, nodes, release, objects, record, bootstrapToken, rights: [], grants: [], noop, warnings };
   plan.rights = rightsForConvert(plan);
+  plan.grants = release.action === 'none' ? [] : grantsFor(request.chartObjects);
   return plan;
 }
 
@@ -273,7 +299,7 @@ function planRelease(state: ClusterState, request: ConvertRequest, values: Value
 
 function dedupe(checks: AccessCheck[]): AccessCheck[] {
   const seen = new Map<string, AccessCheck>();
-  for (const c of checks) seen.set(`${c.verb} ${c.group} ${c.resource} ${c.namespace}`, c);
+  for (const c of checks) seen.set(`${c.verb} ${c.group} ${c.resource} ${c.namespace} ${c.subresource ?? ''} ${c.name ?? ''} ${c.path ?? ''}`, c);
   return [...seen.values()].sort((a, b) =>
     `${a.group}/${a.resource}/${a.namespace}/${a.verb}`.localeCompare(`${b.group}/${b.resource}/${b.namespace}/${b.verb}`),
   );
@@ -306,6 +332,60 @@ export function rightsForConvert(plan: Plan): AccessCheck[] {
     }
   }
   return dedupe(out);
+}
+
+const RBAC = 'rbac.authorization.k8s.io';
+
+/** A role's rules as SelfSubjectAccessReviews: every group × resource × verb (× resourceName), or URL × verb. */
+export function expandRules(rules: RbacRule[], namespace: string): AccessCheck[] {
+  const out: AccessCheck[] = [];
+  for (const r of rules) {
+    if (r.nonResourceURLs?.length) {
+      for (const path of r.nonResourceURLs) for (const verb of r.verbs) out.push({ verb, group: '', resource: '', namespace: '', path });
+      continue;
+    }
+    for (const group of r.apiGroups?.length ? r.apiGroups : ['']) {
+      for (const res of r.resources ?? []) {
+        const [resource, subresource] = res.split('/', 2) as [string, string | undefined];
+        for (const verb of r.verbs) {
+          for (const name of r.resourceNames?.length ? r.resourceNames : [undefined]) {
+            out.push({ verb, group, resource, namespace, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) });
+          }
+        }
+      }
+    }
+  }
+  return dedupe(out);
+}
+
+/**
+ * RBAC's escalation checks for the roles and bindings the chart writes. A binding of a role the chart
+ * does not render is left to the apiserver: its rules are not known here (reading them would need
+ * rights of their own), and yurt-edge's chart binds only its own roles.
+ */
+export function grantsFor(objects: ConvertRequest['chartObjects']): GrantCheck[] {
+  const where = (o: { namespace: string; name: string }) => (o.namespace ? `${o.namespace}/${o.name}` : o.name);
+  const out: GrantCheck[] = [];
+  for (const o of objects) {
+    if (o.group !== RBAC) continue;
+    if (o.rules && (o.kind === 'Role' || o.kind === 'ClusterRole')) {
+      out.push({
+        object: `${o.kind} ${where(o)}`,
+        shortcut: { verb: 'escalate', group: RBAC, resource: o.resource, namespace: o.namespace, name: o.name },
+        rules: expandRules(o.rules, o.namespace),
+      });
+    } else if (o.roleRef && (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+      const ref = o.roleRef;
+      const role = objects.find((x) => x.group === RBAC && x.kind === ref.kind && x.name === ref.name && (ref.kind === 'ClusterRole' || x.namespace === o.namespace));
+      if (!role?.rules) continue;
+      out.push({
+        object: `${o.kind} ${where(o)} (${ref.kind} ${ref.name})`,
+        shortcut: { verb: 'bind', group: RBAC, resource: ref.kind === 'Role' ? 'roles' : 'clusterroles', namespace: o.namespace, name: ref.name },
+        rules: expandRules(role.rules, o.namespace),
+      });
+    }
+  }
+  return out;
 }
 
 export function planRevert(state: ClusterState, namespace: string, chartObjects: ConvertRequest['chartObjects'] = []): RevertPlan {

@@ -1,4 +1,5 @@
 /** Plans as people read them: a diff of every node and object change (`--dry-run`, and before apply). */
+import { flatten, redactValues, shown } from '../values/inspect.js';
 import type { Change, NodePlan, ObjectPlan, Plan, RevertPlan } from './model.js';
 
 const q = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));
@@ -28,16 +29,6 @@ function objectLine(o: ObjectPlan): string {
   return `  ${SIGN[o.action]} ${o.kind} ${o.namespace}/${o.name}${what}${verb}`;
 }
 
-/** Leaf values by dotted path: `global.image.tag` → "0.1.0". */
-export function flatten(value: unknown, prefix = '', out: Map<string, string> = new Map()): Map<string, string> {
-  if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (prefix) {
-    out.set(prefix, JSON.stringify(value));
-  }
-  return out;
-}
-
 function valuesDiff(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
   const a = flatten(before ?? {});
   const b = flatten(after);
@@ -47,16 +38,16 @@ function valuesDiff(before: Record<string, unknown> | null, after: Record<string
     const x = a.get(k);
     const y = b.get(k);
     if (x === y) continue;
-    if (x === undefined) lines.push(`        + ${k}: ${y}`);
-    else if (y === undefined) lines.push(`        - ${k}: ${x}`);
-    else lines.push(`        ~ ${k}: ${x} → ${y}`);
+    if (x === undefined) lines.push(`        + ${k}: ${shown(k, y)}`);
+    else if (y === undefined) lines.push(`        - ${k}: ${shown(k, x)}`);
+    else lines.push(`        ~ ${k}: ${shown(k, x)} → ${shown(k, y)}`);
   }
   return lines;
 }
 
 export function renderPlan(plan: Plan): string {
   const edge = plan.nodes.filter((n) => n.role === 'edge').length;
-  const lines = [`Plan: convert ${plan.nodes.length} node(s) (${plan.nodes.length - edge} cloud, ${edge} edge), image ${plan.image}`, ''];
+  const lines = [...plan.warnings.map((w) => `warning: ${w}`), `Plan: convert ${plan.nodes.length} node(s) (${plan.nodes.length - edge} cloud, ${edge} edge), image ${plan.image}`, ''];
   for (const n of plan.nodes) lines.push(...nodeLines(n, '→ node side runs'));
   lines.push('');
   const r = plan.release;
@@ -95,4 +86,15 @@ export function renderRevertPlan(plan: RevertPlan): string {
   lines.push('');
   lines.push(summary(plan.nodes, plan.objects, r.action));
   return lines.join('\n');
+}
+
+/** The plan as `-o json` prints it: chart values with their secrets redacted (the record holds none). */
+export function printablePlan<P extends Plan | RevertPlan>(plan: P): P {
+  const copy = structuredClone(plan) as Plan | RevertPlan;
+  if (copy.kind === 'ConvertPlan') {
+    copy.release.values = redactValues(copy.release.values);
+    if (copy.release.previousValues) copy.release.previousValues = redactValues(copy.release.previousValues);
+  }
+  if (copy.record) copy.record.request.values = redactValues(copy.record.request.values);
+  return copy as P;
 }

@@ -91,12 +91,17 @@ export function applyRevert(state: ClusterState, plan: RevertPlan): ClusterState
   return next;
 }
 
+/** kubelet's expansion of `$(VAR)` in a container's command and args: defined variables replaced, `$$` an escaped `$`, the rest left as written. */
+export function expandLikeKubelet(arg: string, env: Record<string, string>): string {
+  return arg.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) => (m === '$$' ? '$' : name !== undefined && name in env ? env[name]! : m));
+}
+
 /** The parts of Pod and Job manifests the tests look at. */
 export interface TestContainer {
   args: string[];
   command: string[];
   image: string;
-  env?: unknown[];
+  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
   securityContext: { privileged?: boolean; runAsUser?: number; runAsGroup?: number };
   volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
   livenessProbe?: { httpGet: { port: number } };
@@ -108,12 +113,13 @@ export interface TestPodSpec {
   tolerations?: unknown[];
   containers: TestContainer[];
   volumes: Array<{ name: string; hostPath?: { path: string; type?: string }; configMap?: { name: string } }>;
+  restartPolicy?: string;
 }
 export interface TestPod {
   spec: TestPodSpec;
 }
 export interface TestJob {
-  metadata: { name: string };
+  metadata: { name: string; uid?: string; labels?: Record<string, string> };
   spec: { template: { spec: TestPodSpec } };
 }
 export interface TestKubeconfig {

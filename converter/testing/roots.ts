@@ -1,6 +1,6 @@
 /** Temporary node roots copied from the kubeadm and k3s trees in test/fixtures/converter/roots/. */
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,22 @@ export function snapshot(root: string, skip: (rel: string) => boolean = () => fa
   };
   walk('');
   return out;
+}
+
+/**
+ * A ConfigMap as kubelet mounts it into a pod (its atomic writer): the data in a timestamped folder,
+ * `..data` a symlink to it, and each key a symlink through `..data` — the layout a Job's
+ * `--manifest=<folder>` reads.
+ */
+export function mountConfigMap(dir: string, data: Record<string, string>): string {
+  const stamp = '..2026_01_01_00_00_00.000000001';
+  mkdirSync(join(dir, stamp), { recursive: true });
+  for (const [key, value] of Object.entries(data)) {
+    writeFileSync(join(dir, stamp, key), value, { mode: 0o644 });
+    symlinkSync(join('..data', key), join(dir, key));
+  }
+  symlinkSync(stamp, join(dir, '..data'));
+  return dir;
 }
 
 /**

@@ -1,0 +1,344 @@
+/**
+ * apply's control flow (the order of writes, the wait for the node sides, their failures and timeouts,
+ * --force) against a hand-written in-memory stand-in for the Kube and Helm interfaces and a virtual
+ * clock. What the apiserver and helm really do with these writes is the e2e suite's part.
+ */
+import { describe, expect, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { isYurtError } from '../../lib/errors.js';
+import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConvertRequest, type NodeState, type ReleaseInfo } from '../plan/model.js';
+import { planConvert, planRevert } from '../plan/plan.js';
+import { stateFromObjects, type KubeObject } from '../plan/state.js';
+import { loadFixture, request } from '../testing/fixtures.js';
+import { Progress } from '../ui/progress.js';
+import { applyConvert, applyRevert, type ApplyContext } from './apply.js';
+import type { Kube } from './kube.js';
+
+const NS = 'kube-system';
+const SERVER_VERSION = { major: 1, minor: 37, gitVersion: 'v1.37.2' };
+
+type Obj = KubeObject & { type?: string; stringData?: Record<string, string>; spec?: unknown };
+
+const apiError = (code: number) => new k8s.ApiException(code, `HTTP-Code: ${code}`, JSON.stringify({ message: `fake ${code}` }), {});
+
+/** What a node side reports, looked at each time apply reads the cluster (round 1, 2, …); it reports once. */
+type Script = (round: number) => NodeState | 'job-failed' | undefined;
+const after = (round: number, state: NodeState | 'job-failed'): Script => (r) => (r >= round ? state : undefined);
+const never: Script = () => undefined;
+
+/** The cluster and helm as apply sees them, in memory, with every write logged in order. */
+class FakeCluster {
+  readonly nodes = new Map<string, Obj>();
+  readonly configMaps = new Map<string, Obj>();
+  readonly secrets = new Map<string, Obj>();
+  readonly jobs = new Map<string, Obj>();
+  release: ReleaseInfo | undefined;
+  readonly log: string[] = [];
+  scripts: Record<string, Script> = {};
+  rounds = 0;
+  private readonly reported = new Set<string>();
+
+  constructor(state: ClusterState) {
+    for (const n of state.nodes) this.nodes.set(n.name, { kind: 'Node', metadata: { name: n.name, labels: { ...n.labels }, annotations: { ...n.annotations } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+    this.release = state.release ? structuredClone(state.release) : undefined;
+  }
+
+  labels(node: string) {
+    const m = this.nodes.get(node)!.metadata!;
+    return { labels: { ...m.labels }, annotations: { ...m.annotations } };
+  }
+
+  record(): { phase: string } | undefined {
+    const cm = this.configMaps.get(`${NS}/${RECORD_NAME}`);
+    return cm ? (JSON.parse(cm.data!['record.json']!) as { phase: string }) : undefined;
+  }
+
+  state(): ClusterState {
+    return stateFromObjects({
+      serverVersion: SERVER_VERSION,
+      release: this.release ?? null,
+      objects: [...this.nodes.values(), ...this.configMaps.values(), ...[...this.jobs.values()].map((j) => ({ ...j, kind: 'Job' })), ...[...this.secrets.values()].map((s) => ({ ...s, kind: 'Secret' }))],
+      namespace: NS,
+    });
+  }
+
+  /** apply's regather: the node sides move on first, as their scripts say. */
+  regather = async (): Promise<ClusterState> => {
+    this.rounds++;
+    for (const [node, script] of Object.entries(this.scripts)) {
+      const what = script(this.rounds);
+      if (!what || this.reported.has(`${node} ${what}`)) continue;
+      this.reported.add(`${node} ${what}`);
+      if (what === 'job-failed') {
+        for (const j of this.jobs.values()) if (j.metadata?.labels?.['yurt-edge.io/node'] === node) j.status = { conditions: [{ type: 'Failed', status: 'True' }] };
+      } else {
+        this.nodes.get(node)!.metadata!.annotations![ANNOTATION_STATE] = what;
+      }
+    }
+    return this.state();
+  };
+
+  kube(): Kube {
+    const key = (namespace: string, name: string) => `${namespace}/${name}`;
+    const create = (store: Map<string, Obj>, kind: string) => async ({ namespace, body }: { namespace: string; body: Obj }) => {
+      const k = key(namespace, body.metadata!.name!);
+      if (store.has(k)) throw apiError(409);
+      store.set(k, structuredClone({ ...body, metadata: { ...body.metadata, namespace } }));
+      this.log.push(`create ${kind} ${k}`);
+      return body;
+    };
+    const remove = (store: Map<string, Obj>, kind: string) => async ({ namespace, name }: { namespace: string; name: string }) => {
+      if (!store.delete(key(namespace, name))) throw apiError(404);
+      this.log.push(`delete ${kind} ${key(namespace, name)}`);
+      return {};
+    };
+    const core = {
+      createNamespacedConfigMap: async (p: { namespace: string; body: Obj }) => {
+        const r = await create(this.configMaps, 'ConfigMap')(p);
+        this.log.push(`  record phase ${this.record()!.phase}`);
+        return r;
+      },
+      replaceNamespacedConfigMap: async ({ namespace, name, body }: { namespace: string; name: string; body: Obj }) => {
+        if (!this.configMaps.has(key(namespace, name))) throw apiError(404);
+        this.configMaps.set(key(namespace, name), structuredClone({ ...body, metadata: { ...body.metadata, namespace } }));
+        this.log.push(`replace ConfigMap ${key(namespace, name)}`, `  record phase ${this.record()!.phase}`);
+        return body;
+      },
+      deleteNamespacedConfigMap: remove(this.configMaps, 'ConfigMap'),
+      createNamespacedSecret: create(this.secrets, 'Secret'),
+      deleteNamespacedSecret: remove(this.secrets, 'Secret'),
+      patchNode: async ({ name, body }: { name: string; body: { metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } } }) => {
+        const node = this.nodes.get(name);
+        if (!node) throw apiError(404);
+        for (const field of ['labels', 'annotations'] as const) {
+          for (const [k, v] of Object.entries(body.metadata[field] ?? {})) {
+            if (v === null) delete node.metadata![field]![k];
+            else node.metadata![field]![k] = v;
+          }
+        }
+        this.log.push(`patch Node ${name}`);
+        return node;
+      },
+    };
+    const batch = { createNamespacedJob: create(this.jobs, 'Job'), deleteNamespacedJob: remove(this.jobs, 'Job') };
+    return { kc: new k8s.KubeConfig(), server: 'https://fake:6443', kubeconfigPath: '', context: '', timeoutMs: 60_000, core, batch } as unknown as Kube;
+  }
+
+  helm(): ApplyContext['helm'] {
+    const deployed = (values: Record<string, unknown>) => ({ name: 'yurt-edge', namespace: NS, status: 'deployed', revision: (this.release?.revision ?? 0) + 1, chart: 'yurt-edge-0.1.0', values });
+    return {
+      upgradeInstall: async (_name, _chart, _ns, values) => {
+        this.log.push('helm upgrade --install');
+        this.release = deployed(structuredClone(values));
+      },
+      uninstall: async () => {
+        this.log.push('helm uninstall');
+        this.release = undefined;
+      },
+      rollback: async () => {
+        this.log.push('helm rollback');
+        this.release = deployed(this.release?.values ?? {});
+      },
+    };
+  }
+}
+
+/** A context on a virtual clock: sleeping moves time on, nothing really waits. */
+function context(c: FakeCluster, nodeTimeoutMs: number) {
+  const out: string[] = [];
+  let t = Date.parse('2026-01-01T00:00:00Z');
+  const ctx: ApplyContext = {
+    kube: c.kube(),
+    helm: c.helm(),
+    progress: new Progress({ write: (s) => out.push(s) > 0 }, false, 6),
+    nodeTimeoutMs,
+    pollMs: 2000,
+    regather: c.regather,
+    now: () => new Date(t),
+    sleep: async (ms) => {
+      t += ms;
+    },
+  };
+  return { ctx, output: () => out.join(''), elapsed: () => t - Date.parse('2026-01-01T00:00:00Z') };
+}
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isYurtError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('did not fail');
+}
+
+const vanilla = loadFixture('vanilla.yaml');
+const EDGES = ['edge-1', 'edge-2', 'edge-3'];
+
+async function convert(c: FakeCluster, nodeTimeoutMs: number, req: ConvertRequest = request()) {
+  const state = c.state();
+  const plan = planConvert(state, req);
+  const x = context(c, nodeTimeoutMs);
+  return { plan, x, run: applyConvert(x.ctx, plan, state) };
+}
+
+describe('applyConvert', () => {
+  it('writes the record first, then labels, token, chart and Jobs, waits for every node side and verifies', async () => {
+    const c = new FakeCluster(vanilla);
+    c.scripts = { 'edge-1': after(1, 'converted'), 'edge-2': after(2, 'converted'), 'edge-3': after(3, 'converted') };
+    const { plan, x, run } = await convert(c, 60_000);
+    const outcome = await run;
+    expect(outcome).toEqual({ summary: 'converted: 3 edge node(s), 1 cloud node(s)', pendingNodes: [] });
+    expect(c.log).toEqual([
+      `create ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applying',
+      'patch Node cloud-1', 'patch Node edge-1', 'patch Node edge-2', 'patch Node edge-3',
+      `create Secret ${NS}/bootstrap-token-abcdef`,
+      'helm upgrade --install',
+      ...EDGES.map((n) => `create Job ${NS}/yurtctl-convert-${n}`),
+      `replace ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applied',
+    ]);
+    expect(c.release!.values).toEqual(plan.release.values);
+    // the token's secret half is drawn when applied: never in the plan
+    expect(c.secrets.get(`${NS}/bootstrap-token-abcdef`)!.stringData!['token-secret']).toMatch(/^[a-z0-9]{16}$/);
+    expect(plan.objects.find((o) => o.kind === 'Secret')!.manifest).not.toHaveProperty('stringData.token-secret');
+    // three looks at the node sides (the last one finds edge-3 converted), then one to verify
+    expect(c.rounds).toBe(4);
+    expect(x.elapsed()).toBe(2 * 2000);
+    expect(x.output()).toContain('[5/6] node side: waiting up to 60 s\n');
+    expect(x.output()).toContain('  edge-2: waiting for the node side (pending)\n');
+    for (const n of EDGES) expect(x.output()).toContain(`  ${n}: converted\n`);
+  });
+
+  it('a node side that reports failed ends with CNV_ERR_NODE_FAILED, the cloud side applied and recorded', async () => {
+    const c = new FakeCluster(vanilla);
+    c.scripts = { 'edge-1': after(1, 'converted'), 'edge-2': after(2, 'failed'), 'edge-3': after(1, 'converted') };
+    const { x, run } = await convert(c, 60_000);
+    const err = await failure(run);
+    expect(err).toEqual({
+      code: 'CNV_ERR_NODE_FAILED',
+      message: 'node side failed on edge-2 (the node side rolled back (see the Job\'s log)); the cloud side is applied: fix and run convert again, or revert',
+    });
+    expect(c.release?.status).toBe('deployed');
+    expect(c.record()?.phase).toBe('applied');
+    expect(x.output()).toContain('  edge-2: failed: the node side rolled back');
+    // no waiting for the timeout once every node has answered
+    expect(x.elapsed()).toBe(2000);
+  });
+
+  it('a node Job that failed without reporting counts as failed too', async () => {
+    const c = new FakeCluster(vanilla);
+    c.scripts = { 'edge-1': after(1, 'converted'), 'edge-2': after(1, 'converted'), 'edge-3': after(3, 'job-failed') };
+    const err = await failure((await convert(c, 60_000)).run);
+    expect(err.code).toBe('CNV_ERR_NODE_FAILED');
+    expect(err.message).toMatch(/^node side failed on edge-3 \(its Job failed\);/);
+  });
+
+  it('node sides that do not report within --node-timeout end with CNV_ERR_NODES_PENDING naming them', async () => {
+    const c = new FakeCluster(vanilla);
+    c.scripts = { 'edge-1': after(2, 'converted'), 'edge-2': never, 'edge-3': never };
+    const { x, run } = await convert(c, 10_000);
+    const err = await failure(run);
+    expect(err).toEqual({
+      code: 'CNV_ERR_NODES_PENDING',
+      message: 'node side not done within 10 s on edge-2, edge-3; run `yurtctl status` to follow, convert again to resume',
+    });
+    // looked at t = 0, 2, …, 10 s, then gave up; the cloud side is applied
+    expect(x.elapsed()).toBe(10_000);
+    expect(c.rounds).toBe(6 + 1);
+    expect(c.record()?.phase).toBe('applied');
+  });
+
+  it('--node-timeout 0 does not wait: the node sides stay pending and are reported as such', async () => {
+    const c = new FakeCluster(vanilla);
+    c.scripts = { 'edge-1': never, 'edge-2': never, 'edge-3': never };
+    const { x, run } = await convert(c, 0);
+    expect(await run).toEqual({ summary: 'applied: 3 edge node(s), node side pending on edge-1, edge-2, edge-3 (follow with `yurtctl status`)', pendingNodes: EDGES });
+    expect(c.rounds).toBe(1); // the verification only
+    expect(x.output()).toContain('node side: not waiting (--node-timeout=0)');
+  });
+
+  it('repairs a release an interrupted run left pending: uninstall after pending-install, rollback after pending-upgrade', async () => {
+    for (const [status, repair] of [['pending-install', 'helm uninstall'], ['pending-upgrade', 'helm rollback']] as const) {
+      const stuck: ClusterState = { ...structuredClone(vanilla), release: { name: 'yurt-edge', namespace: NS, status, revision: status === 'pending-install' ? 1 : 2, chart: 'yurt-edge-0.1.0', values: {} } };
+      const c = new FakeCluster(stuck);
+      const { plan, run } = await convert(c, 0);
+      expect(plan.release.action).toBe('repair');
+      await run;
+      expect(c.log.filter((l) => l.startsWith('helm')), status).toEqual([repair, 'helm upgrade --install']);
+      expect(c.release!.status).toBe('deployed');
+    }
+  });
+});
+
+/** A fake cluster converted by applyConvert, every node side done. */
+async function converted(): Promise<FakeCluster> {
+  const c = new FakeCluster(vanilla);
+  c.scripts = Object.fromEntries(EDGES.map((n) => [n, after(1, 'converted')]));
+  await (await convert(c, 60_000)).run;
+  c.log.length = 0;
+  c.rounds = 0;
+  return c;
+}
+
+async function revert(c: FakeCluster, nodeTimeoutMs: number, force = false) {
+  const state = c.state();
+  const plan = planRevert(state, NS, request().chartObjects);
+  const x = context(c, nodeTimeoutMs);
+  return { plan, x, run: applyRevert(x.ctx, plan, state, { force }) };
+}
+
+describe('applyRevert', () => {
+  it('runs a revert Job per edge node, waits for them, then undoes the cloud side and restores every node', async () => {
+    const c = await converted();
+    c.scripts = { 'edge-1': after(1, 'reverted'), 'edge-2': after(2, 'reverted'), 'edge-3': after(1, 'reverted') };
+    const { run } = await revert(c, 60_000);
+    expect(await run).toEqual({ summary: 'reverted: 4 node(s) as they were, release uninstalled', pendingNodes: [] });
+    expect(c.log).toEqual([
+      `replace ConfigMap ${NS}/${RECORD_NAME}`, '  record phase reverting',
+      ...EDGES.map((n) => `create Job ${NS}/yurtctl-revert-${n}`),
+      ...EDGES.map((n) => `delete Job ${NS}/yurtctl-revert-${n}`),
+      ...EDGES.map((n) => `delete Job ${NS}/yurtctl-convert-${n}`),
+      `delete Secret ${NS}/bootstrap-token-abcdef`,
+      'helm uninstall',
+      'patch Node cloud-1', 'patch Node edge-1', 'patch Node edge-2', 'patch Node edge-3',
+      `delete ConfigMap ${NS}/${RECORD_NAME}`,
+    ]);
+    for (const n of vanilla.nodes) expect(c.labels(n.name), n.name).toEqual({ labels: n.labels, annotations: n.annotations });
+    expect([c.jobs.size, c.secrets.size, c.configMaps.size, c.release]).toEqual([0, 0, 0, undefined]);
+  });
+
+  it('node sides that do not report stop it with CNV_ERR_NODES_PENDING before the cloud side is touched', async () => {
+    const c = await converted();
+    c.scripts = { 'edge-1': after(1, 'reverted'), 'edge-2': never, 'edge-3': after(2, 'job-failed') };
+    const { x, run } = await revert(c, 8000);
+    const err = await failure(run);
+    expect(err.code).toBe('CNV_ERR_NODES_PENDING');
+    expect(err.message).toBe('the node side has not reverted on edge-2, edge-3: once it reports (or after `yurtctl node revert` on the node itself), run revert again; --force reverts the cloud side without it');
+    expect(x.elapsed()).toBe(8000);
+    expect(c.log.some((l) => l.startsWith('helm') || l.startsWith('patch') || l.startsWith('delete'))).toBe(false);
+    expect(c.record()?.phase).toBe('reverting');
+    expect(c.labels('edge-2').labels['openyurt.io/is-edge-worker']).toBe('true');
+  });
+
+  it('--node-timeout 0 does not wait: without --force it stops at once', async () => {
+    const c = await converted();
+    c.scripts = Object.fromEntries(EDGES.map((n) => [n, after(1, 'reverted')]));
+    const err = await failure((await revert(c, 0)).run);
+    expect(err.code).toBe('CNV_ERR_NODES_PENDING');
+    expect(err.message).toMatch(/^the node side has not reverted on edge-1, edge-2, edge-3:/);
+    expect(c.rounds).toBe(0);
+  });
+
+  it('--force reverts the cloud side without the nodes that did not report, and deletes their Jobs', async () => {
+    const c = await converted();
+    c.scripts = { 'edge-1': after(1, 'reverted'), 'edge-2': never, 'edge-3': after(1, 'reverted') };
+    const { x, run } = await revert(c, 4000, true);
+    expect((await run).summary).toBe('reverted: 4 node(s) as they were, release uninstalled');
+    expect(x.output()).toContain('  --force: not waiting for edge-2\n');
+    expect(c.log).toContain(`delete Job ${NS}/yurtctl-revert-edge-2`);
+    expect(c.log).toContain('helm uninstall');
+    expect([c.jobs.size, c.configMaps.size]).toEqual([0, 0]);
+    // the labels yurtctl set are restored on edge-2 too; its node side is left to `yurtctl node revert`
+    expect(c.labels('edge-2')).toEqual({ labels: vanilla.nodes.find((n) => n.name === 'edge-2')!.labels, annotations: {} });
+  });
+});
