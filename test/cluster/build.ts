@@ -5,7 +5,7 @@
  * It then builds helm v3 (test/tools/helm, a Go module of its own) for the chart suites, cached the same way.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expectedHarnessPath, expectedHelmPath, harnessBinary, HARNESS_SOURCE_DIR, helmBinary, HELM_SOURCE_DIR, pinnedHelmVersions, pinnedKubernetesVersion } from './binary.js';
 
@@ -38,6 +38,7 @@ function buildHarness(target: string): void {
   const existing = harnessBinary();
   if (existing) {
     console.log(`harness: using cached build ${existing}`);
+    markUsed(existing);
     return;
   }
 
@@ -65,6 +66,38 @@ function buildHarness(target: string): void {
   if (result.status !== 0) fail(`go build failed (exit ${result.status ?? result.signal})`);
   renameSync(tmp, target);
   console.log(`harness: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  pruneStale(dirname(target), /^[0-9a-f]{16}$/);
+}
+
+/**
+ * A harness binary is ~190 MB and every change to its sources makes a new one. After a build,
+ * older ones that nothing has used for a week go (another checkout at another version may still use
+ * a recent one, so never all of them).
+ */
+/** A cached build's folder carries the time it was last used, which pruneStale reads. */
+function markUsed(binary: string): void {
+  try {
+    const now = new Date();
+    utimesSync(dirname(binary), now, now);
+  } catch {
+    // A read-only cache is still usable; it is only never pruned.
+  }
+}
+
+function pruneStale(current: string, pattern: RegExp): void {
+  const root = dirname(current);
+  const weekAgo = Date.now() - 7 * 24 * 3600_000;
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    if (dir === current || !pattern.test(name)) continue;
+    try {
+      if (statSync(dir).mtimeMs > weekAgo) continue;
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`harness: removed ${dir}, unused for a week`);
+    } catch {
+      // Gone already, or not ours to remove: either way nothing to do.
+    }
+  }
 }
 
 /** helm v3 from the Go module proxy, with the version stamps helm's own Makefile sets. */
@@ -74,6 +107,7 @@ function buildHelm(): void {
   const existing = helmBinary();
   if (existing) {
     console.log(`harness: using cached helm ${existing}`);
+    markUsed(existing);
     return;
   }
   const { helm, kubeMajor, kubeMinor } = pinnedHelmVersions();
@@ -99,4 +133,5 @@ function buildHelm(): void {
   if (result.status !== 0) fail(`go build of helm failed (exit ${result.status ?? result.signal})`);
   renameSync(tmp, target);
   console.log(`harness: built helm in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  pruneStale(dirname(target), /^helm-[0-9a-f]{16}$/);
 }
