@@ -115,6 +115,28 @@ export async function runLoad(count: number, concurrency: number, one: () => Pro
   return { latencies, wallMs, rps: (count * 1000) / wallMs, bytes };
 }
 
+/**
+ * Runs the loads in alternating rounds (A B C A B C ...) so that drift on a shared 2-core machine
+ * hits every side alike; `serpentine` reverses every second round (A B C C B A ...) so that no side
+ * always runs right after the same other one. Returns each side's results, one per round.
+ */
+export async function alternate(n: number, loads: Array<() => Promise<LoadResult>>, { serpentine = false } = {}): Promise<LoadResult[][]> {
+  const results: LoadResult[][] = loads.map(() => []);
+  for (let r = 0; r < n; r++) {
+    const order = loads.map((_, i) => i);
+    if (serpentine && r % 2 === 1) order.reverse();
+    for (const i of order) results[i]!.push(await loads[i]!());
+  }
+  return results;
+}
+
+/** One side's rounds pooled: all latencies, req/s over the summed wall time. */
+export function merge(rounds: LoadResult[]): LoadResult {
+  const latencies = rounds.flatMap((x) => x.latencies);
+  const wallMs = rounds.reduce((s, x) => s + x.wallMs, 0);
+  return { latencies, wallMs, rps: (latencies.length * 1000) / wallMs, bytes: rounds.reduce((s, x) => s + x.bytes, 0) };
+}
+
 /** Runs `tasks` with at most `concurrency` at once. */
 export async function pool<T>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;

@@ -33,6 +33,8 @@ export interface BuiltHub {
   main: string;
   /** bench/floor-proxy.ts, compiled the same way. */
   floorProxy: string;
+  /** bench/relay-proxy.ts, compiled the same way (it imports the hub's forwarder and relay from this build). */
+  relayProxy: string;
   remove(): void;
 }
 
@@ -60,10 +62,17 @@ export function transpileToTemp(prefix: string, files: string[]): string {
   return dir;
 }
 
-/** Transpiles yurthub/ and lib/ into a temporary folder; returns the path of the entry point. */
+/** Transpiles yurthub/, lib/ and the bench's proxy processes into a temporary folder; returns their entry points. */
 export function buildHub(): BuiltHub {
-  const dir = transpileToTemp('yurthub-bench-build-', [...sources(join(ROOT, 'yurthub')), ...sources(join(ROOT, 'lib')), join(ROOT, 'bench', 'floor-proxy.ts')]);
-  return { dir, main: join(dir, 'yurthub', 'main.js'), floorProxy: join(dir, 'bench', 'floor-proxy.js'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const bench = ['floor-proxy.ts', 'relay-proxy.ts'].map((f) => join(ROOT, 'bench', f));
+  const dir = transpileToTemp('yurthub-bench-build-', [...sources(join(ROOT, 'yurthub')), ...sources(join(ROOT, 'lib')), ...bench]);
+  return {
+    dir,
+    main: join(dir, 'yurthub', 'main.js'),
+    floorProxy: join(dir, 'bench', 'floor-proxy.js'),
+    relayProxy: join(dir, 'bench', 'relay-proxy.js'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The environment the image gives every program (Dockerfile ENV): the hub is measured as it runs there. */
@@ -147,8 +156,8 @@ export class HubChild {
   }
 }
 
-/** bench/floor-proxy.ts as a child process. */
-export class FloorProxy {
+/** A one-script proxy (bench/floor-proxy.ts, bench/relay-proxy.ts) as a child process; it prints its port. */
+export class ProxyProcess {
   private child: ChildProcess | undefined;
   port = 0;
 
@@ -160,7 +169,7 @@ export class FloorProxy {
 
   get pid(): number {
     const pid = this.child?.pid;
-    if (pid === undefined) throw new Error('the floor proxy is not running');
+    if (pid === undefined) throw new Error(`${this.script} is not running`);
     return pid;
   }
 
@@ -171,7 +180,7 @@ export class FloorProxy {
     child.once('exit', () => live.delete(child));
     this.port = await new Promise<number>((resolve, reject) => {
       child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
-      child.once('exit', (code) => reject(new Error(`the floor proxy exited with ${code}`)));
+      child.once('exit', (code) => reject(new Error(`${this.script} exited with ${code}`)));
     });
   }
 

@@ -69,6 +69,15 @@ export async function waitIdle(pid: number, { quietMs = 300, stepMs = 100, timeo
 
 export { sleep };
 
+/** The machine's CPU count as `nproc` prints it (the CPUs this process may use), or `?`. */
+export function nproc(): string {
+  try {
+    return execFileSync('nproc', { encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
+}
+
 function machineJiffies(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);

@@ -4,12 +4,14 @@
  */
 import { join } from 'node:path';
 import { ROOT } from './hub-process.js';
+import { runRelayBench } from './relay.js';
 import { writeSection } from './report.js';
 import { runTunnelBench } from './tunnel.js';
 import { runYurthubBench } from './yurthub.js';
 
 const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   yurthub: runYurthubBench,
+  relay: runRelayBench,
   tunnel: runTunnelBench,
 };
 

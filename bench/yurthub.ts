@@ -8,31 +8,24 @@
  * same Node authorizer; the pods are bound to that node, and lists carry kubelet's field selector
  * (`spec.nodeName=bench-node`), as kubelet lists its pods.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { FaultProxy } from '../test/cluster/fault-proxy.js';
-import { LocalCluster, freePort, issueClientCert } from '../test/cluster/local-cluster.js';
+import { freePort } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
 import { HubProcess, nodeHubArgs } from '../test/e2e/support/hub.js';
-import { buildHub, FloorProxy, hubDependencies, HubChild, ROOT, type BuiltHub } from './hub-process.js';
-import { endpoint, pool, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
-import { cpuMs, MachineLoad, peakRss, rss, rssFile, sleep, waitIdle, type LoadReport } from './proc.js';
+import { GET_PATH, JSON_TYPE, LIST_PATH, NODE, PODS, populate, startCluster } from './bench-cluster.js';
+import { buildHub, ProxyProcess, hubDependencies, HubChild, ROOT, type BuiltHub } from './hub-process.js';
+import { alternate, endpoint, merge, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
+import { cpuMs, MachineLoad, nproc, peakRss, rss, rssFile, sleep, waitIdle, type LoadReport } from './proc.js';
 import { int, mb, ms, ratio, summarize, type Summary } from './stats.js';
 import { machine, table, type Row } from './report.js';
 
-const NODE = 'bench-node';
-const NS = 'bench';
-const PODS = 10_000;
-const GET_POD = 'bench-00000';
 const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 const OTHER_UA = 'bench-client/1.0';
-const JSON_TYPE = 'application/json';
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 /** What client-go in kubelet sends: protobuf preferred, JSON accepted. */
 const KUBELET_ACCEPT = `${PROTOBUF},${JSON_TYPE}`;
-const LIST_PATH = `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${NODE}`)}`;
-const GET_PATH = `/api/v1/namespaces/${NS}/pods/${GET_POD}`;
 
 const GET_PLAN = [
   { concurrency: 1, warmup: 300, count: 2000 },
@@ -45,113 +38,6 @@ const OFFLINE_RUNS = 10;
 const SETTLE_MS = 60_000;
 
 const log = (msg: string) => console.log(`[bench:yurthub ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-
-/** A small but realistic pod: ~2 KB as the apiserver returns it (managedFields and defaults included). */
-function pod(i: number): Record<string, unknown> {
-  const app = `app-${i % 40}`;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: `bench-${String(i).padStart(5, '0')}`,
-      namespace: NS,
-      labels: {
-        app,
-        'app.kubernetes.io/name': app,
-        'app.kubernetes.io/instance': `release-${i % 7}`,
-        'pod-template-hash': '7c9d8f6b5d',
-      },
-      annotations: {
-        'prometheus.io/scrape': 'true',
-        'prometheus.io/port': '9102',
-      },
-    },
-    spec: {
-      nodeName: NODE,
-      automountServiceAccountToken: false,
-      terminationGracePeriodSeconds: 5,
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.k8s.io/pause:3.10',
-          args: ['--listen=:8080'],
-          ports: [{ name: 'http', containerPort: 8080 }],
-          env: [{ name: 'INSTANCE', value: String(i) }],
-          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
-        },
-      ],
-      // The node has no kubelet; should the node controller ever taint it, nothing is evicted.
-      tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
-    },
-  };
-}
-
-/**
- * A Node object for the pods to be bound to (without one, the pod garbage collector deletes them
- * as orphans), kept healthy by a lease renewed from here, as a kubelet would.
- */
-async function fakeNode(admin: Endpoint): Promise<() => void> {
-  const now = () => new Date().toISOString();
-  await sendOk(admin, '/api/v1/nodes', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } }) });
-  await sendOk(admin, `/api/v1/nodes/${NODE}/status`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/merge-patch+json' },
-    body: JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'bench', lastHeartbeatTime: now(), lastTransitionTime: now() }] } }),
-  });
-  const micro = () => now().replace(/\.(\d{3})Z$/, '.$1000Z');
-  await sendOk(admin, '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
-    method: 'POST',
-    headers: { 'content-type': JSON_TYPE },
-    body: JSON.stringify({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: NODE }, spec: { holderIdentity: NODE, leaseDurationSeconds: 40, renewTime: micro() } }),
-  });
-  const timer = setInterval(() => {
-    void send(admin, `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`, {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/merge-patch+json' },
-      body: JSON.stringify({ spec: { renewTime: micro() } }),
-    }).catch(() => {});
-  }, 10_000);
-  return () => clearInterval(timer);
-}
-
-async function createPods(admin: Endpoint): Promise<{ ms: number; objectBytes: number }> {
-  await sendOk(admin, '/api/v1/namespaces', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }) });
-  // The service account admission plugin refuses pods until the namespace's default account exists.
-  await waitFor('the default service account', async () => (await send(admin, `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200, 30_000, 200);
-  const t0 = Date.now();
-  const indices = Array.from({ length: PODS }, (_, i) => i);
-  await pool(indices, 32, async (i) => {
-    const body = JSON.stringify(pod(i));
-    for (let attempt = 0; ; attempt++) {
-      const res = await send(admin, `/api/v1/namespaces/${NS}/pods`, { method: 'POST', headers: { 'content-type': JSON_TYPE }, body, keepBody: true });
-      if (res.status === 201) return;
-      if (attempt < 5 && (res.status === 429 || res.status >= 500)) {
-        await sleep(200 * (attempt + 1));
-        continue;
-      }
-      throw new Error(`creating pod ${i}: ${res.status} ${res.body?.toString('utf8').slice(0, 300)}`);
-    }
-  });
-  const created = Date.now() - t0;
-  const one = await sendOk(admin, GET_PATH, { headers: { accept: JSON_TYPE } });
-  return { ms: created, objectBytes: one.bytes };
-}
-
-/**
- * Runs the loads in alternating rounds (A B C A B C ...) so that drift on a shared 2-core machine
- * hits every side alike; each side's samples are pooled.
- */
-async function rounds(n: number, loads: Array<() => Promise<LoadResult>>): Promise<LoadResult[]> {
-  const results: LoadResult[][] = loads.map(() => []);
-  for (let r = 0; r < n; r++) {
-    for (const [i, load] of loads.entries()) results[i]!.push(await load());
-  }
-  return results.map((xs) => {
-    const latencies = xs.flatMap((x) => x.latencies);
-    const wallMs = xs.reduce((s, x) => s + x.wallMs, 0);
-    return { latencies, wallMs, rps: (latencies.length * 1000) / wallMs, bytes: xs.reduce((s, x) => s + x.bytes, 0) };
-  });
-}
 
 type Load = Summary & { rps: number };
 
@@ -189,12 +75,12 @@ async function benchGet(direct: Endpoint, hub: Endpoint, hubPid: number, floor: 
       cpu[key] += cpuMs(pid) - c0;
       return r;
     };
-    const [d, h, u, f] = await rounds(n, [
+    const [d, h, u, f] = (await alternate(n, [
       () => runLoad(count / n, concurrency, get(direct, KUBELET_UA)),
       measured(hub, hubPid, KUBELET_UA, 'tee'),
       measured(hub, hubPid, OTHER_UA, 'plain'),
       measured(floor, floorPid, KUBELET_UA, 'floor'),
-    ]);
+    ])).map(merge);
     const load = (r: LoadResult): Load => ({ ...summarize(r.latencies), rps: r.rps });
     out.push({
       concurrency,
@@ -375,14 +261,10 @@ export async function runYurthubBench(): Promise<SuiteResult> {
 
     const load = new MachineLoad(Number(nproc()) || 1);
     log('starting the control plane');
-    const cluster = await LocalCluster.start();
+    const bench = await startCluster();
+    const { cluster, nodeCert, direct } = bench;
     cleanups.push(['control plane', () => cluster.stop()]);
     const apiPort = Number(new URL(cluster.info.server).port);
-    const ca = readFileSync(cluster.info.caFile);
-    const adminCert = await issueClientCert(cluster.info.caFile, cluster.info.caKeyFile, cluster.dir, 'bench-admin', 'kubernetes-admin', ['system:masters']);
-    const nodeCert = await issueClientCert(cluster.info.caFile, cluster.info.caKeyFile, cluster.dir, 'bench-node', `system:node:${NODE}`, ['system:nodes']);
-    const admin = endpoint(cluster.info.server, { ca, cert: readFileSync(adminCert.certFile), key: readFileSync(adminCert.keyFile) }, 32);
-    const direct = endpoint(cluster.info.server, { ca, cert: readFileSync(nodeCert.certFile), key: readFileSync(nodeCert.keyFile) });
 
     // Hub A talks straight to the apiserver: the online figures.
     const hubDir = join(cluster.dir, 'hub-online');
@@ -402,12 +284,9 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     await tsxHub.start();
 
     log('creating the node and its pods');
-    const stopLease = await fakeNode(admin);
+    const { created, stopLease } = await populate(bench);
     cleanups.push(['lease renewer', stopLease]);
-    const created = await createPods(admin);
     log(`${PODS} pods created in ${(created.ms / 1000).toFixed(1)} s (${created.objectBytes} bytes each as JSON)`);
-    // The Node authorizer learns pod → node edges from an informer; wait until it allows our GET.
-    await waitFor('the node authorizer to know the pods', async () => (await send(direct, GET_PATH)).status === 200, 30_000, 200);
     // Hub A has been idle all along (health checks only): its settled idle figure.
     const idle = { ...(await memory(hubA)), afterS: (Date.now() - hubAStarted) / 1000 };
     const tsxIdleRss = rss(tsxHub.pid!);
@@ -435,7 +314,7 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     const oneListEarly = rss(hubB.pid);
     log(`second hub RSS 5 s after its LIST: ${mb(oneListEarly)}`);
 
-    const floorProxy = new FloorProxy(built.floorProxy, [cluster.info.server, cluster.info.caFile, nodeCert.certFile, nodeCert.keyFile]);
+    const floorProxy = new ProxyProcess(built.floorProxy, [cluster.info.server, cluster.info.caFile, nodeCert.certFile, nodeCert.keyFile]);
     await floorProxy.start();
     cleanups.push(['floor proxy', () => floorProxy.stop()]);
     const hub = endpoint(hubA.url);
@@ -668,14 +547,6 @@ function buildRows(f: Figures): Row[] {
     rows.push({ what: `bytes of the ${int(PODS)}-pod LIST, ${gzip ? 'gzip' : 'uncompressed'}: protobuf (baseline) vs JSON`, baseline: mb(pb), measured: mb(js), figure: ratio(js / pb), target: '—', met: undefined });
   }
   return rows;
-}
-
-function nproc(): string {
-  try {
-    return execFileSync('nproc', { encoding: 'utf8' }).trim();
-  } catch {
-    return '?';
-  }
 }
 
 function pct(v: number): string {
