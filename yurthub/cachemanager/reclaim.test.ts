@@ -56,14 +56,15 @@ describe('MemoryReclaimer', () => {
     expect(collected()).toBe(0);
   });
 
-  it('gets the engine collector without a launch flag, and it frees garbage', () => {
+  it('gets the engine collector without a launch flag, and it collects garbage', async () => {
     const gc = exposeGc();
     expect(typeof gc).toBe('function');
-    let garbage: Buffer[] | undefined = Array.from({ length: 64 }, () => Buffer.alloc(1024 * 1024, 1));
-    const held = process.memoryUsage().arrayBuffers;
-    garbage = undefined;
-    expect(garbage).toBeUndefined();
+    // A WeakRef's target survives until the end of the job that created or read it, so the garbage is
+    // made in one turn and collected in a later one. Nothing else would collect it here: the heap is
+    // nowhere near a limit.
+    const ref = (() => new WeakRef({ payload: Buffer.alloc(8 * MB, 1) }))();
+    await new Promise((resolve) => setImmediate(resolve));
     gc!();
-    expect(process.memoryUsage().arrayBuffers).toBeLessThan(held - 32 * MB);
+    expect(ref.deref()).toBeUndefined();
   });
 });
