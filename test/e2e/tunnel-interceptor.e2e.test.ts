@@ -6,15 +6,16 @@
  * told to dial that address (--dial-address). kube-apiserver runs with no tunnel flags at all.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { KubectlError, LocalCluster, freePort, issueClientCert, type HollowNode } from '../cluster/local-cluster.js';
 import { waitFor } from '../cluster/process.js';
 import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
+import { echoRoundTrip, sha256 } from './support/echo.js';
 import { TunnelProcess, generatedLogSha256, logFile, metricValue, ops, runKubectl, waitReady } from '../../tunnel/testing/e2e.js';
 
 const PAUSE = 'registry.k8s.io/pause:3.10';
@@ -154,20 +155,8 @@ describeLocal('tunnel: interceptor mode on the real control plane', () => {
     try {
       const localPort = await waitFor('port-forward to listen', async () => Number(/127\.0\.0\.1:(\d+) ->/.exec(pf.stdout())?.[1]) || undefined, 30_000, 100);
       const data = randomBytes(10 * 1024 * 1024);
-      const socket = netConnect(localPort, '127.0.0.1');
-      const hash = createHash('sha256');
-      let received = 0;
-      await new Promise<void>((resolve, reject) => {
-        socket.on('data', (c: Buffer) => {
-          hash.update(c);
-          received += c.length;
-          if (received >= data.length) resolve();
-        });
-        socket.once('error', reject);
-        socket.write(data);
-      });
-      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
-      socket.destroy();
+      const back = await echoRoundTrip(localPort, data);
+      expect(back).toEqual({ received: data.length, sha256: sha256(data) });
     } finally {
       pf.child.kill('SIGTERM');
       sink.close();

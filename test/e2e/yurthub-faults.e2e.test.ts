@@ -15,6 +15,7 @@ import { describeLocal } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, issueClientCert } from '../cluster/local-cluster.js';
 import type { IssuedCert } from '../cluster/pki.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
+import { ApiserverLinks } from './support/links.js';
 import { waitFor } from '../cluster/process.js';
 import { decodeUnknown } from '../../lib/kube/protobuf.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
@@ -42,14 +43,8 @@ describeLocal('yurthub under faults', () => {
   let admin: k8s.CoreV1Api;
   let cert: IssuedCert;
   const hubs: HubProcess[] = [];
-  const links: FaultProxy[] = [];
-
-  async function newLink(): Promise<FaultProxy> {
-    const link = new FaultProxy('127.0.0.1', Number(new URL(cluster.info.server).port));
-    await link.start();
-    links.push(link);
-    return link;
-  }
+  const links = new ApiserverLinks(() => cluster.info.server);
+  const newLink = () => links.add();
 
   /** A hub process (not started) speaking for EDGE through `link`, caching in `cacheDir`, logging in `dir`. */
   async function newHub(name: string, link: FaultProxy, cacheDir: string, extra: string[] = []): Promise<HubProcess> {
@@ -105,7 +100,7 @@ describeLocal('yurthub under faults', () => {
 
   afterAll(async () => {
     for (const hub of hubs) await hub.stop().catch(() => undefined);
-    for (const link of links) await link.close().catch(() => undefined);
+    await links.closeAll();
     await cluster?.stop();
   });
 

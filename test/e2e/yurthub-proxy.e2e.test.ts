@@ -5,15 +5,17 @@
  * kubelet (blackholed, not reset) while the cloud watches the node's Ready condition.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, issueClientCert, writeKubeconfig, type HollowNode } from '../cluster/local-cluster.js';
 import type { IssuedCert } from '../cluster/pki.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
+import { ApiserverLinks } from './support/links.js';
+import { echoRoundTrip, sha256 } from './support/echo.js';
 import { waitFor } from '../cluster/process.js';
 import { runKubectl as runStreamed } from '../../tunnel/testing/e2e.js';
 import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
@@ -46,14 +48,8 @@ describeLocal('yurthub as a proxy: credentials, streams, custom resources, failo
   let cluster: LocalCluster;
   let admin: k8s.CoreV1Api;
   const hubs: HubProcess[] = [];
-  const links: FaultProxy[] = [];
-
-  async function newLink(): Promise<FaultProxy> {
-    const link = new FaultProxy('127.0.0.1', Number(new URL(cluster.info.server).port));
-    await link.start();
-    links.push(link);
-    return link;
-  }
+  const links = new ApiserverLinks(() => cluster.info.server);
+  const newLink = () => links.add();
 
   /** A hub speaking as `cert` to every link given (in --server order), caching and logging in its own folder. */
   async function newHub(name: string, nodeName: string, cert: IssuedCert, servers: FaultProxy[], extra: string[]): Promise<HubProcess> {
@@ -92,7 +88,7 @@ describeLocal('yurthub as a proxy: credentials, streams, custom resources, failo
 
   afterAll(async () => {
     for (const hub of hubs) await hub.stop().catch(() => undefined);
-    for (const link of links) await link.close().catch(() => undefined);
+    await links.closeAll();
     await cluster?.stop();
   });
 
@@ -250,21 +246,8 @@ describeLocal('yurthub as a proxy: credentials, streams, custom resources, failo
         try {
           const localPort = await waitFor('port-forward to listen', async () => Number(/127\.0\.0\.1:(\d+) ->/.exec(pf.stdout())?.[1]) || undefined, 30_000, 100);
           const data = randomBytes(1024 * 1024);
-          const socket = netConnect(localPort, '127.0.0.1');
-          const hash = createHash('sha256');
-          let received = 0;
-          await new Promise<void>((resolve, reject) => {
-            socket.on('data', (c: Buffer) => {
-              hash.update(c);
-              received += c.length;
-              if (received >= data.length) resolve();
-            });
-            socket.once('error', reject);
-            socket.write(data);
-          });
-          socket.destroy();
-          expect(received).toBe(data.length);
-          expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+          const back = await echoRoundTrip(localPort, data);
+          expect(back).toEqual({ received: data.length, sha256: sha256(data) });
         } finally {
           pf.child.kill('SIGTERM');
           sink.close();
