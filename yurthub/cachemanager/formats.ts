@@ -8,7 +8,7 @@
  * lists and watches: its members are never a mix that no client could be sent. `:` cannot occur
  * in a component name (componentFromUserAgent keeps [a-z0-9._-]), so no client can collide.
  */
-import { negotiateMediaType, MediaTypes, PROTOBUF_WATCH_CONTENT_TYPE } from '../../lib/kube/content-type.js';
+import { negotiateMediaType, parseAccept, MediaTypes, PROTOBUF_WATCH_CONTENT_TYPE } from '../../lib/kube/content-type.js';
 import { compareResourceVersions } from '../cache/rv.js';
 import type { CacheContentType } from '../cache/store.js';
 import type { BodyCodec } from './codec.js';
@@ -35,30 +35,41 @@ export const MEDIA_TYPE: Record<CacheContentType, string> = { json: MediaTypes.j
 export const WATCH_MEDIA_TYPE: Record<CacheContentType, string> = { json: MediaTypes.json, protobuf: PROTOBUF_WATCH_CONTENT_TYPE };
 
 /**
- * The cached formats `accept` can take, most preferred first, the way the apiserver would
- * negotiate them. A clause asking for a transformation (`as=Table`, PartialObjectMetadata) is not
- * the plain object and takes neither.
+ * What the apiserver would answer `accept` with if it served only `formats`, for deciding what to
+ * cache: a cached format, or
+ * `transform` for a clause asking for something other than the plain object (`as=Table`,
+ * PartialObjectMetadata), or undefined when neither JSON nor protobuf would be chosen.
  */
-export function acceptableFormats(accept: string | undefined): CacheContentType[] {
-  const out: CacheContentType[] = [];
-  const preferred = pick(accept, [MediaTypes.json, MediaTypes.protobuf]);
-  if (preferred) out.push(preferred);
-  for (const only of ['json', 'protobuf'] as const) {
-    if (!out.includes(only) && pick(accept, [MEDIA_TYPE[only] as typeof MediaTypes.json]) === only) out.push(only);
+export function negotiatedFormat(accept: string | undefined, formats: readonly CacheContentType[] = ['json', 'protobuf']): CacheContentType | 'transform' | undefined {
+  try {
+    const chosen = negotiateMediaType(accept, { supported: formats.map((f) => (f === 'json' ? MediaTypes.json : MediaTypes.protobuf)) });
+    if (!chosen) return undefined;
+    if (chosen.convert) return 'transform';
+    return chosen.mediaType === MediaTypes.protobuf ? 'protobuf' : chosen.mediaType === MediaTypes.json ? 'json' : undefined;
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
-function pick(accept: string | undefined, supported: Array<(typeof MediaTypes)[keyof typeof MediaTypes]>): CacheContentType | undefined {
-  try {
-    const chosen = negotiateMediaType(accept, { supported });
-    if (!chosen || chosen.convert) return undefined;
-    if (chosen.mediaType === MediaTypes.json) return 'json';
-    if (chosen.mediaType === MediaTypes.protobuf) return 'protobuf';
-  } catch {
-    // An unparsable Accept takes nothing cached; the caller answers 406.
+/**
+ * The cached formats an offline answer may use for `accept`, most preferred first: every clause
+ * for the plain object counts, not only the first (kubectl's Table request ends in a plain
+ * `application/json`, which the cache can answer). Protobuf only when named: a wildcard (the
+ * `* / *` that client-go's JSON clients append) stands for JSON, what the apiserver serves a
+ * wildcard and what every client, dynamic ones included, can decode. No Accept means JSON too.
+ */
+export function acceptableFormats(accept: string | undefined): CacheContentType[] {
+  if (!accept || accept.trim() === '') return ['json'];
+  const out: CacheContentType[] = [];
+  for (const clause of parseAccept(accept)) {
+    if (Object.keys(clause.params).some((k) => k === 'as' || k === 'g' || k === 'v')) continue;
+    if (clause.params.stream !== undefined && clause.params.stream !== 'watch') continue;
+    let format: CacheContentType | undefined;
+    if (clause.type === 'application' && clause.subtype === 'vnd.kubernetes.protobuf') format = 'protobuf';
+    else if ((clause.type === 'application' && clause.subtype === 'json') || (clause.type === '*' && clause.subtype === '*') || (clause.type === 'application' && clause.subtype === '*')) format = 'json';
+    if (format && !out.includes(format)) out.push(format);
   }
-  return undefined;
+  return out;
 }
 
 /**

@@ -8,7 +8,7 @@
  * reads them as JSON. docs/yurthub.md ("Content types") says what is cached in which format.
  */
 import { MediaTypes } from '../../lib/kube/content-type.js';
-import { acceptableFormats } from '../cachemanager/formats.js';
+import { negotiatedFormat } from '../cachemanager/formats.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Stage } from './context.js';
 
@@ -16,11 +16,11 @@ export function withCacheDecision(policy: CachePolicy): Stage {
   return (next) => async (ctx) => {
     ctx.cacheable = false;
     if (policy.cacheable(ctx.component, ctx.info)) {
-      const formats = acceptableFormats(ctx.req.headers.accept);
-      if (formats[0] === 'protobuf' && ctx.info.isResourceRequest) {
+      const format = negotiatedFormat(ctx.req.headers.accept, ctx.info.isResourceRequest ? ['json', 'protobuf'] : ['json']);
+      if (format === 'protobuf') {
         // Forwarded as asked: a resource without protobuf (a CRD) is answered in JSON, cached too.
         ctx.cacheable = true;
-      } else if (formats.includes('json')) {
+      } else if (format === 'json') {
         ctx.cacheable = true;
         ctx.req.headers.accept = MediaTypes.json;
       }
@@ -28,3 +28,4 @@ export function withCacheDecision(policy: CachePolicy): Stage {
     return next(ctx);
   };
 }
+
