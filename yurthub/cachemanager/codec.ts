@@ -62,3 +62,8 @@ export interface BodyCodec {
 }
 
 export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/** `PodList` → `Pod`. */
+export function itemKind(listKind: string): string {
+  return listKind.endsWith('List') ? listKind.slice(0, -4) : listKind;
+}

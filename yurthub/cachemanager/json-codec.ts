@@ -2,8 +2,33 @@
 import { JsonWatchDecoder } from '../../lib/kube/watch-stream.js';
 import type { Selection } from '../../lib/kube/selectors.js';
 import type { ListedObject } from '../cache/store.js';
-import { INITIAL_EVENTS_END, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
-import { itemKind, meta, toListed, withTypeMeta, type JsonObject } from './json-object.js';
+import { INITIAL_EVENTS_END, itemKind, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
+
+type JsonObject = Record<string, unknown>;
+
+function meta(obj: JsonObject): { name: string; namespace: string; resourceVersion: string } {
+  const m = (obj.metadata ?? {}) as Record<string, unknown>;
+  return {
+    name: typeof m.name === 'string' ? m.name : '',
+    namespace: typeof m.namespace === 'string' ? m.namespace : '',
+    resourceVersion: typeof m.resourceVersion === 'string' ? m.resourceVersion : '',
+  };
+}
+
+/**
+ * Items of a JSON list carry no kind/apiVersion; a cached item is later served on its own (an
+ * offline GET), so it is stored as the apiserver would return it alone.
+ */
+function withTypeMeta(obj: JsonObject, kind: string, apiVersion: string): JsonObject {
+  if (obj.kind && obj.apiVersion) return obj;
+  return { kind, apiVersion, ...obj };
+}
+
+function toListed(obj: JsonObject): ListedObject | undefined {
+  const m = meta(obj);
+  if (!m.name) return undefined;
+  return { contentType: 'json', data: Buffer.from(JSON.stringify(obj)), resourceVersion: m.resourceVersion, namespace: m.namespace, name: m.name };
+}
 
 function parse(data: Uint8Array): JsonObject {
   return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as JsonObject;

@@ -9,8 +9,7 @@ import { ProtoWriter } from '../../lib/kube/protobuf-wire.js';
 import { encodeProtobufWatchFrame, ProtobufWatchDecoder } from '../../lib/kube/watch-stream.js';
 import type { Selection } from '../../lib/kube/selectors.js';
 import type { ListedObject } from '../cache/store.js';
-import { INITIAL_EVENTS_END, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
-import { itemKind } from './json-object.js';
+import { INITIAL_EVENTS_END, itemKind, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
 import { protobufFieldReader } from './protobuf-fields.js';
 
 function listed(data: Uint8Array, raw: Uint8Array): ListedObject | undefined {

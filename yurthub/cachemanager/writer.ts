@@ -9,9 +9,8 @@ import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import type { Clock } from '../../lib/lifecycle.js';
 import type { CacheContentType, CacheStore, ListedObject, ListScope } from '../cache/store.js';
-import type { BodyCodec, CacheWatchEvent } from './codec.js';
+import { itemKind, type BodyCodec, type CacheWatchEvent } from './codec.js';
 import { CODECS, partition } from './formats.js';
-import { itemKind } from './json-object.js';
 import { PaginationTracker } from './pagination.js';
 import { listScope, nonResourceKey, objectKey } from './scope.js';
 

@@ -15,7 +15,7 @@ import { MediaTypes } from '../../lib/kube/content-type.js';
 import { badRequest, forbidden, notAcceptable, notFound, serviceUnavailable, type Status } from '../../lib/kube/status.js';
 import type { CacheContentType } from '../cache/store.js';
 import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cachemanager/formats.js';
-import { itemKind } from '../cachemanager/json-object.js';
+import { itemKind } from '../cachemanager/codec.js';
 import { encodeList, type CacheReader, type CachedList, type Found } from '../cachemanager/reader.js';
 import { queryOf } from '../cachemanager/scope.js';
 import type { Handler, ProxyContext } from './context.js';
