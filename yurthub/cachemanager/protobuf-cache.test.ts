@@ -115,6 +115,7 @@ describe('protobuf cache tee and offline reader', () => {
     expect(await offlineList('/api/v1/namespaces/default/pods?labelSelector=app%20in%20(x,z)')).toMatchObject({ names: ['x1', 'z1'] });
     expect(await offlineList('/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-2')).toMatchObject({ names: ['z1'] });
     expect(await offlineList('/api/v1/pods?fieldSelector=status.phase!%3DRunning')).toMatchObject({ names: ['y1'] });
+    expect(await offlineList('/api/v1/pods?fieldSelector=spec.hostNetwork%3Dfalse,spec.nodeName%3Dedge-1')).toMatchObject({ names: ['x1', 'y1'] });
     expect(await offlineList('/api/v1/pods?fieldSelector=metadata.name%3Dx1,metadata.namespace%3Ddefault')).toMatchObject({ names: ['x1'] });
     // A field the table does not know cannot be evaluated: as if never cached.
     expect(await offlineList('/api/v1/pods?fieldSelector=spec.hostname%3Da')).toBe('missing');

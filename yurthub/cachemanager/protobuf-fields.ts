@@ -17,12 +17,14 @@ interface FieldPath {
 /** `<group>/<resource>` → field → where it lives in the object's own message. */
 const SELECTABLE: Record<string, Record<string, FieldPath>> = {
   '/pods': {
-    // Pod{spec=2, status=3}; PodSpec{restartPolicy=3, serviceAccountName=8, nodeName=10, schedulerName=19};
-    // PodStatus{phase=1, podIP=6, nominatedNodeName=11}.
+    // Pod{spec=2, status=3}; PodSpec{restartPolicy=3, serviceAccountName=8, nodeName=10, hostNetwork=11,
+    // schedulerName=19}; PodStatus{phase=1, podIP=6, nominatedNodeName=11}. The apiserver selects
+    // status.podIP from podIPs[0], which v1 conversion always copies into podIP.
     'spec.nodeName': { path: [2, 10], type: 'string' },
     'spec.restartPolicy': { path: [2, 3], type: 'string' },
     'spec.serviceAccountName': { path: [2, 8], type: 'string' },
     'spec.schedulerName': { path: [2, 19], type: 'string' },
+    'spec.hostNetwork': { path: [2, 11], type: 'bool' },
     'status.phase': { path: [3, 1], type: 'string' },
     'status.podIP': { path: [3, 6], type: 'string' },
     'status.nominatedNodeName': { path: [3, 11], type: 'string' },
