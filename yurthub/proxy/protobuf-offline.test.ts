@@ -91,6 +91,15 @@ describe('protobuf end to end through the hub', () => {
     expect(decodeUnknown(pbList.raw).typeMeta.kind).toBe('PodList');
   });
 
+  it('passes a server-side transform through with its own Accept, and caches nothing for it', async () => {
+    const { h, accepts } = await setup();
+    const table = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json';
+    await call(h.url, 'GET', PODS, { headers: { accept: table } });
+    expect(accepts).toEqual([table]);
+    await settle();
+    expect((await h.store.keys('')).filter((k) => k !== '~schema')).toEqual([]);
+  });
+
   it('serves a streaming list offline as protobuf watch frames ending in the initial-events-end bookmark', async () => {
     const { h, offline } = await setup();
     await call(h.url, 'GET', PODS, { headers: { accept: KUBELET_ACCEPT } });
