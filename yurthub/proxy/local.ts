@@ -45,10 +45,11 @@ export function localHandler(options: LocalOptions): Handler {
     const gr = { group: info.apiGroup, resource: info.resource };
     const formats = acceptableFormats(ctx.req.headers.accept);
     /** The found value, or undefined after answering `missing` (or 406 when only other formats hold it). */
-    const found = <T>(result: Found<T>, missing: Status): T | undefined => {
+    const found = <T>(result: Found<T>, missing: Status, missingFrom: 'cache' | 'hub' = 'cache'): T | undefined => {
       if (result.kind === 'found') return result.value;
-      const status = result.kind === 'missing' ? missing : notAcceptable(`${info.path} is cached only as ${result.stored.map((f) => MEDIA_TYPE[f]).join(', ')}, which the Accept header ${JSON.stringify(ctx.req.headers.accept ?? '')} does not take, and no apiserver is reachable`);
-      replyStatus(ctx, status, 'cache');
+      if (result.kind === 'missing') return void replyStatus(ctx, missing, missingFrom);
+      const stored = result.stored.map((f) => MEDIA_TYPE[f]).join(', ');
+      replyStatus(ctx, notAcceptable(`${info.path} is cached only as ${stored}, which the Accept header ${JSON.stringify(ctx.req.headers.accept ?? '')} does not take, and no apiserver is reachable`), 'cache');
       return undefined;
     };
     const unclassifiable = info.isResourceRequest ? info.verb === '' : !METHODS_WITH_A_VERB.has((ctx.req.method ?? '').toUpperCase());
@@ -58,7 +59,7 @@ export function localHandler(options: LocalOptions): Handler {
     if (!info.isResourceRequest) {
       const unavailable = serviceUnavailable(`${info.path} is not cached and no apiserver is reachable`);
       if (info.verb !== 'get') return replyStatus(ctx, unavailable);
-      const doc = found(await reader.getDiscovery(component, info.path, formats), unavailable);
+      const doc = found(await reader.getDiscovery(component, info.path, formats), unavailable, 'hub');
       if (doc) send(ctx, 200, MEDIA_TYPE[doc.contentType], doc.data);
       return;
     }
