@@ -10,7 +10,8 @@ import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { decodeList, decodeUnknown, readObjectMeta } from '../../lib/kube/protobuf.js';
-import { hubMetric, kubeletGet } from './support/hub-client.js';
+import { ProtobufWatchDecoder } from '../../lib/kube/watch-stream.js';
+import { cacheKeys, hubMetric, kubeletGet } from './support/hub-client.js';
 
 const EDGE = 'edge-1';
 
@@ -87,6 +88,19 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       const names = (out: string) => (JSON.parse(out) as { items: Array<{ metadata: { name: string } }> }).items.map((p) => p.metadata.name).sort();
       const onNode = ['get', 'pods', '-A', `--field-selector=spec.nodeName=${EDGE}`, '-o', 'json'];
       expect(names(await cluster.kubectl(onNode, viaHub()))).toEqual(names(await cluster.kubectl(onNode)));
+    });
+
+    it("caches a protobuf streaming list at the apiserver's own initial-events-end bookmark", async () => {
+      const selectors = `labelSelector=app%3Dapp&fieldSelector=${encodeURIComponent(`spec.nodeName=${EDGE}`)}`;
+      const path = `/api/v1/namespaces/default/pods?${selectors}&watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2`;
+      const res = await kubeletGet(hub.url, path, { accept: 'application/vnd.kubernetes.protobuf,application/json' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/vnd.kubernetes.protobuf;stream=watch');
+      const events = new ProtobufWatchDecoder().push(new Uint8Array(await res.arrayBuffer()));
+      const end = events.find((e) => e.type === 'BOOKMARK' && readObjectMeta(decodeUnknown(e.object).raw).annotations['k8s.io/initial-events-end'] === 'true');
+      expect(end).toBeDefined();
+      expect(events.filter((e) => e.type === 'ADDED')).toHaveLength(3);
+      await waitFor('the streaming list cached as a protobuf scope', async () => (await cacheKeys(hub.url, 'kubelet:protobuf/_/v1/pods/~list/default/')).some((k) => k.includes('app')), 10_000);
     });
 
     it('runs a bare pod on the edge node (deleted later, while partitioned)', async () => {
