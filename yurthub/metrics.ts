@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStore } from './cache/store.js';
+import { splitPartition } from './cachemanager/formats.js';
 import type { Upstreams } from './health/upstreams.js';
 
 export class HubMetrics {
@@ -39,11 +40,11 @@ export class HubMetrics {
         for (const u of upstreams.all) this.set({ server: u.url.origin }, u.healthy ? 1 : 0);
       },
     });
-    const objects = new Gauge({ name: 'yurthub_cache_objects', help: 'Objects cached, per component and resource.', labelNames: ['component', 'resource'], registers });
+    const objects = new Gauge({ name: 'yurthub_cache_objects', help: 'Objects cached, per component, resource and format (json, protobuf).', labelNames: ['component', 'resource', 'format'], registers });
     new Gauge({
       name: 'yurthub_cache_bytes',
-      help: 'Serialized bytes cached, per component and resource.',
-      labelNames: ['component', 'resource'],
+      help: 'Serialized bytes cached, per component, resource and format (json, protobuf).',
+      labelNames: ['component', 'resource', 'format'],
       registers,
       // Scanning the cache is done at scrape time, never per request.
       async collect() {
@@ -52,8 +53,9 @@ export class HubMetrics {
         try {
           for (const s of await store.stats()) {
             const resource = s.group ? `${s.resource}.${s.group}` : s.resource;
-            this.set({ component: s.component, resource }, s.bytes);
-            objects.set({ component: s.component, resource }, s.objects);
+            const labels = { ...splitPartition(s.component), resource };
+            this.set(labels, s.bytes);
+            objects.set(labels, s.objects);
           }
         } catch {
           // A closed or failing store shows as missing series, and the write-failure counter says why.

@@ -18,7 +18,8 @@ export type StatusReason =
   | 'RequestEntityTooLarge'
   | 'TooManyRequests'
   | 'Timeout'
-  | 'Expired';
+  | 'Expired'
+  | 'NotAcceptable';
 
 export interface StatusCause {
   reason?: string;
@@ -139,6 +140,11 @@ export function tooManyRequests(message: string, retryAfterSeconds = 0): Status 
 /** 504, `Timeout: <message>`. */
 export function timeout(message: string, retryAfterSeconds = 0): Status {
   return failure(504, 'Timeout', `Timeout: ${message}`, { retryAfterSeconds });
+}
+
+/** 406 with the message as given, what the apiserver answers when no Accept clause can be served. */
+export function notAcceptable(message: string): Status {
+  return failure(406, 'NotAcceptable', message);
 }
 
 /** 410 Expired: what a LIST/WATCH gets for a resourceVersion the server no longer has. */

@@ -9,7 +9,9 @@ import { LocalCluster, freePort, issueClientCert, writeKubeconfig, type HollowNo
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { waitFor } from '../cluster/process.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
-import { hubMetric } from './support/hub-client.js';
+import { decodeList, decodeUnknown, readObjectMeta } from '../../lib/kube/protobuf.js';
+import { ProtobufWatchDecoder } from '../../lib/kube/watch-stream.js';
+import { cacheKeys, hubMetric, kubeletGet } from './support/hub-client.js';
 
 const EDGE = 'edge-1';
 
@@ -68,8 +70,10 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       const first = await waitFor('the node lease', () => leaseRenewTime().catch(() => undefined), 30_000);
       await waitFor('the lease renewed through the hub', async () => (await leaseRenewTime()) !== first, 30_000, 1000);
       expect(await metric('yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'remote' })).toBeGreaterThan(10);
-      const debug = (await (await fetch(`${hub.url}/debug/cache`)).json()) as { resources: Array<{ component: string; resource: string; objects: number }> };
-      expect(debug.resources).toContainEqual(expect.objectContaining({ component: 'kubelet', resource: 'pods', objects: 3 }));
+      // kubelet asks for protobuf, so its pods are cached as protobuf, as the apiserver sent them.
+      const debug = (await (await fetch(`${hub.url}/debug/cache`)).json()) as { resources: Array<{ component: string; format: string; resource: string; objects: number }> };
+      expect(debug.resources).toContainEqual(expect.objectContaining({ component: 'kubelet', format: 'protobuf', resource: 'pods', objects: 3 }));
+      expect(debug.resources).toContainEqual(expect.objectContaining({ component: 'kubelet', format: 'protobuf', resource: 'nodes' }));
     });
 
     it('gives kubectl on the node (a cached agent) the same `get -o json` as the apiserver', async () => {
@@ -84,6 +88,19 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       const names = (out: string) => (JSON.parse(out) as { items: Array<{ metadata: { name: string } }> }).items.map((p) => p.metadata.name).sort();
       const onNode = ['get', 'pods', '-A', `--field-selector=spec.nodeName=${EDGE}`, '-o', 'json'];
       expect(names(await cluster.kubectl(onNode, viaHub()))).toEqual(names(await cluster.kubectl(onNode)));
+    });
+
+    it("caches a protobuf streaming list at the apiserver's own initial-events-end bookmark", async () => {
+      const selectors = `labelSelector=app%3Dapp&fieldSelector=${encodeURIComponent(`spec.nodeName=${EDGE}`)}`;
+      const path = `/api/v1/namespaces/default/pods?${selectors}&watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2`;
+      const res = await kubeletGet(hub.url, path, { accept: 'application/vnd.kubernetes.protobuf,application/json' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/vnd.kubernetes.protobuf;stream=watch');
+      const events = new ProtobufWatchDecoder().push(new Uint8Array(await res.arrayBuffer()));
+      const end = events.find((e) => e.type === 'BOOKMARK' && readObjectMeta(decodeUnknown(e.object).raw).annotations['k8s.io/initial-events-end'] === 'true');
+      expect(end).toBeDefined();
+      expect(events.filter((e) => e.type === 'ADDED')).toHaveLength(3);
+      await waitFor('the streaming list cached as a protobuf scope', async () => (await cacheKeys(hub.url, 'kubelet:protobuf/_/v1/pods/~list/default/')).some((k) => k.includes('app')), 10_000);
     });
 
     it('runs a bare pod on the edge node (deleted later, while partitioned)', async () => {
@@ -120,6 +137,22 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       expect((await edgePods()).map((p) => p.uid).sort()).toEqual(before);
     });
 
+    it("answers kubelet's pod list in protobuf offline, and a JSON-only kubelet request with 406", async () => {
+      const path = `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${EDGE}`)}`;
+      const res = await kubeletGet(hub.url, path, { accept: 'application/vnd.kubernetes.protobuf,application/json' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/vnd.kubernetes.protobuf');
+      const body = decodeUnknown(new Uint8Array(await res.arrayBuffer()));
+      expect(body.typeMeta).toEqual({ apiVersion: 'v1', kind: 'PodList' });
+      const list = decodeList(body.raw);
+      expect(list.metadata.resourceVersion).not.toBe('');
+      expect(list.items.map((i) => readObjectMeta(i)).filter((m) => m.namespace === 'default').map((m) => m.uid).sort()).toEqual(before);
+      // Only protobuf is cached for kubelet's pods, and it cannot be turned into JSON: a clear 406.
+      const json = await kubeletGet(hub.url, path, { accept: 'application/json' });
+      expect(json.status).toBe(406);
+      expect(await json.json()).toMatchObject({ kind: 'Status', reason: 'NotAcceptable', code: 406 });
+    });
+
     it('does not renew the lease in the cloud: the node is not shown Ready while it cannot report', async () => {
       await cluster.waitNodeNotReady(EDGE, 90_000);
     });
@@ -154,7 +187,7 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       expect((await edgePods()).map((p) => p.uid).sort()).toEqual(survivors);
       // kubelet's cache follows the cloud; kubectl's is the snapshot of kubectl's last list until it lists again.
       await waitFor("the deleted pod gone from kubelet's cache", async () => {
-        const keys = (await (await fetch(`${hub.url}/debug/cache?prefix=kubelet/`)).json()) as { keys: string[] };
+        const keys = (await (await fetch(`${hub.url}/debug/cache?prefix=kubelet:protobuf/`)).json()) as { keys: string[] };
         return keys.keys.length > 0 && !keys.keys.some((k) => k.includes('lonely'));
       }, 30_000, 1000);
       expect(await metric('yurthub_cache_write_failures_total', {})).toBe(0);

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRequestInfo } from '../../lib/kube/request-info.js';
 import { silentLogger } from '../../lib/logger.js';
 import { MemoryCacheStore } from '../cache/memory-store.js';
-import { CacheReader, encodeJsonList } from './reader.js';
+import { CacheReader, encodeList } from './reader.js';
 import { CacheWriter } from './writer.js';
 import { queryOf } from './scope.js';
 
@@ -45,8 +45,8 @@ async function respond(url: string, body: unknown, method = 'GET'): Promise<void
 async function offlineList(url: string): Promise<string[] | undefined> {
   const r = request(url);
   const list = await reader.list('kubelet', r.info, r.query);
-  if (!list) return undefined;
-  const body = JSON.parse(encodeJsonList(list).toString()) as { items: Array<{ metadata: { name: string } }> };
+  if (list.kind !== 'found') return undefined;
+  const body = JSON.parse(Buffer.from(encodeList(list.value)).toString()) as { items: Array<{ metadata: { name: string } }> };
   return body.items.map((i) => i.metadata.name);
 }
 
@@ -55,7 +55,8 @@ describe('cache tee and offline reader', () => {
     await respond('/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1', { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '10' }, items: [pod('a', '5'), pod('b', '6')] });
     expect(await offlineList('/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1')).toEqual(['a', 'b']);
     const obj = await reader.getObject('kubelet', parseRequestInfo('GET', '/api/v1/namespaces/default/pods/a'));
-    expect(JSON.parse(Buffer.from(obj!.data).toString())).toMatchObject({ kind: 'Pod', apiVersion: 'v1' });
+    expect(obj.kind).toBe('found');
+    if (obj.kind === 'found') expect(JSON.parse(Buffer.from(obj.value.data).toString())).toMatchObject({ kind: 'Pod', apiVersion: 'v1' });
   });
 
   it('keeps two differently-selected lists apart, and filters a wider list for a new selector', async () => {
@@ -101,7 +102,7 @@ describe('cache tee and offline reader', () => {
 
   it('stores the object a create returns under its own namespace and name', async () => {
     await respond('/api/v1/namespaces/default/pods', { kind: 'Pod', apiVersion: 'v1', ...pod('made', '3') }, 'POST');
-    expect(await reader.getObject('kubelet', parseRequestInfo('GET', '/api/v1/namespaces/default/pods/made'))).toBeDefined();
+    expect(await reader.getObject('kubelet', parseRequestInfo('GET', '/api/v1/namespaces/default/pods/made'))).toMatchObject({ kind: 'found' });
   });
 
   it('counts an undecodable body as a write failure instead of throwing', async () => {

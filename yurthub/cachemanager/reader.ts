@@ -2,71 +2,80 @@
  * Reads what the cache can say about a request while no apiserver is reachable. Lists are answered
  * from the exact scope the client listed online, or else from a wider cached list of the same
  * resource filtered the way the apiserver filters (labels, fields, namespace).
+ *
+ * Every answer comes from one format's partition (formats.ts), so a body is never a mix of JSON and
+ * protobuf. Of the formats the client accepts, the copy with the newest resourceVersion wins; when
+ * only a format the client cannot take holds an answer, the result says so (the caller answers 406
+ * NotAcceptable rather than 404, which would tell kubelet its pods are gone).
  */
 import { selection } from '../../lib/kube/selectors.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
-import type { CacheStore, ListedObject, StoredList, StoredObject } from '../cache/store.js';
+import { CONTENT_TYPES, type CacheContentType, type CacheStore, type StoredObject } from '../cache/store.js';
+import type { ListToEncode } from './codec.js';
+import { CODECS, freshest, partition } from './formats.js';
 import { listScope, nonResourceKey, objectKey } from './scope.js';
 
-export interface CachedList {
-  kind: string;
-  apiVersion: string;
-  resourceVersion: string;
-  /** Serialized JSON objects, in the apiserver's order (namespace, then name). */
-  items: Uint8Array[];
+export interface CachedList extends ListToEncode {
+  /** The format of every item, and of the list to serve. */
+  format: CacheContentType;
 }
+
+/** A lookup's outcome: the copy to serve, nothing at all, or only copies the client cannot take. */
+export type Found<T> = { kind: 'found'; value: T } | { kind: 'missing' } | { kind: 'not-acceptable'; stored: CacheContentType[] };
 
 export class CacheReader {
   constructor(private readonly store: CacheStore) {}
 
-  getObject(component: string, info: RequestInfo): Promise<StoredObject | undefined> {
-    return this.store.get(objectKey(component, info));
+  /** The cached object in one of `formats` (the client's, most preferred first). */
+  getObject(component: string, info: RequestInfo, formats: readonly CacheContentType[] = ['json']): Promise<Found<StoredObject>> {
+    return this.choose(formats, (format) => this.store.get(objectKey(partition(component, format), info)), (o) => o.resourceVersion);
   }
 
-  getDiscovery(component: string, path: string): Promise<StoredObject | undefined> {
-    return this.store.get(nonResourceKey(component, path));
+  getDiscovery(component: string, path: string, formats: readonly CacheContentType[] = ['json']): Promise<Found<StoredObject>> {
+    return this.choose(formats, (format) => this.store.get(nonResourceKey(partition(component, format), path)), (o) => o.resourceVersion);
   }
 
-  /** The list this request would see, or undefined when nothing cached covers it. */
-  async list(component: string, info: RequestInfo, query: URLSearchParams): Promise<CachedList | undefined> {
-    const exact = listScope(component, info, query);
+  /** The list this request would see; missing when nothing cached covers it. */
+  list(component: string, info: RequestInfo, query: URLSearchParams, formats: readonly CacheContentType[] = ['json']): Promise<Found<CachedList>> {
+    return this.choose(formats, (format) => this.listIn(format, component, info, query), (l) => l.resourceVersion);
+  }
+
+  private async listIn(format: CacheContentType, component: string, info: RequestInfo, query: URLSearchParams): Promise<CachedList | undefined> {
+    const exact = listScope(partition(component, format), info, query);
     const stored = await this.store.list(exact);
-    if (stored) return toCachedList(stored, stored.objects);
+    if (stored) return { format, kind: stored.meta.kind, apiVersion: stored.meta.apiVersion, resourceVersion: stored.meta.resourceVersion, items: stored.objects.map((o) => o.data) };
 
-    // A wider list: the unselected list of this namespace, then of all namespaces.
-    const s = selection(query.get('labelSelector'), query.get('fieldSelector'));
+    // A wider list: the unselected list of this namespace, then of all namespaces. A selector this
+    // format cannot evaluate leaves the wider lists unusable, the same as never cached.
+    const matches = CODECS[format].matcher(info.apiGroup, info.resource, selection(query.get('labelSelector'), query.get('fieldSelector')));
+    if (!matches) return undefined;
     const candidates = [{ ...exact, selectorKey: '' }];
     if (exact.namespace !== '') candidates.push({ ...exact, namespace: '', selectorKey: '' });
     for (const scope of candidates) {
       if (scope.namespace === exact.namespace && scope.selectorKey === exact.selectorKey) continue;
       const wide = await this.store.list(scope);
       if (!wide) continue;
-      const kept = wide.objects.filter((o) => (exact.namespace === '' || o.namespace === exact.namespace) && (s.everything || s.matches(parse(o))));
-      return toCachedList(wide, kept);
+      const kept = wide.objects.filter((o) => (exact.namespace === '' || o.namespace === exact.namespace) && matches(o));
+      return { format, kind: wide.meta.kind, apiVersion: wide.meta.apiVersion, resourceVersion: wide.meta.resourceVersion, items: kept.map((o) => o.data) };
     }
     return undefined;
   }
+
+  /** Looks in every format's partition and picks what the client may be sent. */
+  private async choose<T>(formats: readonly CacheContentType[], find: (format: CacheContentType) => Promise<T | undefined>, rv: (value: T) => string): Promise<Found<T>> {
+    const copies: Array<{ format: CacheContentType; resourceVersion: string; value: T }> = [];
+    for (const format of CONTENT_TYPES) {
+      const value = await find(format);
+      if (value !== undefined) copies.push({ format, resourceVersion: rv(value), value });
+    }
+    const value = freshest(copies, formats);
+    if (value !== undefined) return { kind: 'found', value };
+    if (copies.length === 0) return { kind: 'missing' };
+    return { kind: 'not-acceptable', stored: copies.map((c) => c.format) };
+  }
 }
 
-function parse(o: ListedObject): unknown {
-  return JSON.parse(Buffer.from(o.data).toString('utf8'));
+/** Serializes a cached list in its own format. */
+export function encodeList(list: CachedList): Uint8Array {
+  return CODECS[list.format].encodeList(list);
 }
-
-function toCachedList(stored: StoredList, objects: readonly ListedObject[]): CachedList {
-  return { kind: stored.meta.kind, apiVersion: stored.meta.apiVersion, resourceVersion: stored.meta.resourceVersion, items: objects.map((o) => o.data) };
-}
-
-/** Writes a JSON list around already-serialized items without parsing them again. */
-export function encodeJsonList(list: CachedList): Buffer {
-  const head = Buffer.from(`{"kind":${JSON.stringify(list.kind)},"apiVersion":${JSON.stringify(list.apiVersion)},"metadata":{"resourceVersion":${JSON.stringify(list.resourceVersion)}},"items":[`);
-  const parts: Uint8Array[] = [head];
-  list.items.forEach((item, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(item);
-  });
-  parts.push(TAIL);
-  return Buffer.concat(parts);
-}
-
-const COMMA = Buffer.from(',');
-const TAIL = Buffer.from(']}');

@@ -2,14 +2,15 @@
  * Tees apiserver responses into the cache. The proxy hands every chunk to a sink and moves on: the
  * client never waits for the cache (OpenYurt's pipe lets a slow disk slow the client; ours must not).
  * Writes of one response are applied in order; a failure is counted and logged, and the response
- * the client got is unaffected. A response that is cut short is never written.
+ * the client got is unaffected. A response that is cut short is never written. JSON and protobuf
+ * responses take the same path through their codec (codec.ts), each into its format's partition.
  */
 import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
-import { JsonWatchDecoder, type JsonWatchEvent } from '../../lib/kube/watch-stream.js';
 import type { Clock } from '../../lib/lifecycle.js';
-import type { CacheStore, ListedObject, ListScope } from '../cache/store.js';
-import { itemKind, meta, toListed, withTypeMeta, type JsonObject } from './json-object.js';
+import type { CacheContentType, CacheStore, ListedObject, ListScope } from '../cache/store.js';
+import { itemKind, type BodyCodec, type CacheWatchEvent } from './codec.js';
+import { CODECS, partition } from './formats.js';
 import { PaginationTracker } from './pagination.js';
 import { listScope, nonResourceKey, objectKey } from './scope.js';
 
@@ -32,6 +33,17 @@ export interface CacheRequest {
   component: string;
   info: RequestInfo;
   query: URLSearchParams;
+  /** The response body's format; JSON when not given. */
+  format?: CacheContentType;
+}
+
+/** A request resolved to its codec and the store component (partition) it writes into. */
+interface Target {
+  component: string;
+  store: string;
+  info: RequestInfo;
+  query: URLSearchParams;
+  codec: BodyCodec;
 }
 
 /** Whole bodies larger than this are not cached (a list that large is not a node's working set). */
@@ -51,13 +63,15 @@ export class CacheWriter {
     this.log = logger.child({ component: 'cache-writer' });
   }
 
-  /** A sink for one 2xx JSON response, or undefined if the response cannot be cached. */
+  /** A sink for one 2xx response in a cached format, or undefined if the response cannot be cached. */
   begin(request: CacheRequest): ResponseSink | undefined {
+    const format = request.format ?? 'json';
+    const t: Target = { ...request, store: partition(request.component, format), codec: CODECS[format] };
     const { info } = request;
-    if (!info.isResourceRequest) return this.bufferedSink((body) => this.writeDiscovery(request, body));
-    if (info.verb === 'watch') return this.watchSink(request);
-    if (info.verb === 'list') return this.bufferedSink((body) => this.writeList(request, body));
-    return this.bufferedSink((body) => this.writeObject(request, body));
+    if (!info.isResourceRequest) return this.bufferedSink((body) => this.writeDiscovery(t, body));
+    if (info.verb === 'watch') return this.watchSink(t);
+    if (info.verb === 'list') return this.bufferedSink((body) => this.writeList(t, body));
+    return this.bufferedSink((body) => this.writeObject(t, body));
   }
 
   private fail(component: string, err: unknown): void {
@@ -88,87 +102,77 @@ export class CacheWriter {
     };
   }
 
-  private async writeDiscovery(request: CacheRequest, body: Buffer): Promise<void> {
+  private async writeDiscovery(t: Target, body: Buffer): Promise<void> {
     try {
-      await this.store.put(nonResourceKey(request.component, request.info.path), { contentType: 'json', data: body, resourceVersion: '' });
-      this.observer.onWrite?.(request.component, 'object');
+      await this.store.put(nonResourceKey(t.store, t.info.path), { contentType: t.codec.format, data: body, resourceVersion: '' });
+      this.observer.onWrite?.(t.component, 'object');
     } catch (err) {
-      this.fail(request.component, err);
+      this.fail(t.component, err);
     }
   }
 
-  private async writeObject(request: CacheRequest, body: Buffer): Promise<void> {
+  private async writeObject(t: Target, body: Buffer): Promise<void> {
     try {
-      const obj = JSON.parse(body.toString('utf8')) as JsonObject;
-      if (obj.kind === 'Status') return;
-      const m = meta(obj);
-      if (!m.name) return;
-      const key = objectKey(request.component, request.info, m.name);
+      const obj = t.codec.object(body);
+      if (!obj) return;
+      const key = objectKey(t.store, t.info, obj.name);
       // A create is addressed to the collection; the object's own namespace is the key's.
-      key.namespace = m.namespace;
-      await this.store.put(key, { contentType: 'json', data: body, resourceVersion: m.resourceVersion });
-      this.observer.onWrite?.(request.component, 'object');
+      key.namespace = obj.namespace;
+      await this.store.put(key, { contentType: obj.contentType, data: obj.data, resourceVersion: obj.resourceVersion });
+      this.observer.onWrite?.(t.component, 'object');
     } catch (err) {
-      this.fail(request.component, err);
+      this.fail(t.component, err);
     }
   }
 
-  private async writeList(request: CacheRequest, body: Buffer): Promise<void> {
+  private async writeList(t: Target, body: Buffer): Promise<void> {
     try {
-      const list = JSON.parse(body.toString('utf8')) as JsonObject;
-      if (!Array.isArray(list.items)) return;
-      const kind = typeof list.kind === 'string' ? list.kind : '';
-      const apiVersion = typeof list.apiVersion === 'string' ? list.apiVersion : '';
-      const listMeta = (list.metadata ?? {}) as Record<string, unknown>;
-      const objects = [];
-      for (const item of list.items as JsonObject[]) {
-        const listed = toListed(withTypeMeta(item, itemKind(kind), apiVersion));
-        if (listed) objects.push(listed);
-      }
-      const scope = listScope(request.component, request.info, request.query);
+      const list = t.codec.list(body);
+      if (!list) return;
+      const scope = listScope(t.store, t.info, t.query);
       const page = this.pages.page(
         scope,
-        { resourceVersion: typeof listMeta.resourceVersion === 'string' ? listMeta.resourceVersion : '', kind, apiVersion },
-        objects,
-        request.query.get('continue') ?? '',
-        typeof listMeta.continue === 'string' ? listMeta.continue : '',
+        { resourceVersion: list.resourceVersion, kind: list.kind, apiVersion: list.apiVersion },
+        list.objects,
+        t.query.get('continue') ?? '',
+        list.continue,
       );
       if (!page.complete) return;
       await this.store.replaceList(page.complete.scope, page.complete.meta, page.complete.objects);
-      this.observer.onWrite?.(request.component, 'list');
-      this.observer.onListCommitted?.(request.component, listBytes(page.complete.objects));
+      this.observer.onWrite?.(t.component, 'list');
+      this.observer.onListCommitted?.(t.component, listBytes(page.complete.objects));
     } catch (err) {
-      this.fail(request.component, err);
+      this.fail(t.component, err);
     }
   }
 
-  private watchSink(request: CacheRequest): ResponseSink {
-    const scope = listScope(request.component, request.info, request.query);
-    const decoder = new JsonWatchDecoder();
+  private watchSink(t: Target): ResponseSink {
+    const scope = listScope(t.store, t.info, t.query);
+    const decoder = t.codec.watchDecoder();
     let chain: Promise<void> = Promise.resolve();
     let broken = false;
     // A streaming list (sendInitialEvents=true, what client-go's reflectors use since 1.3x) is a
     // LIST delivered as events: gather them until the initial-events-end bookmark, then replace the
     // scope as one list. A stream cut before that bookmark caches nothing, like a cut LIST.
-    const initial = request.query.get('sendInitialEvents') === 'true' ? new InitialEvents() : undefined;
+    const initial = t.query.get('sendInitialEvents') === 'true' ? new InitialEvents() : undefined;
     return {
       write: (chunk) => {
         if (broken) return;
-        let events: JsonWatchEvent[];
+        let events: CacheWatchEvent[];
         try {
           events = decoder.push(chunk);
         } catch (err) {
           broken = true;
-          this.fail(request.component, err);
+          this.fail(t.component, err);
           return;
         }
         for (const event of events) {
           if (initial && !initial.done) {
             const list = initial.add(event);
-            if (list) chain = chain.then(() => this.replaceFromWatch(request.component, scope, list));
+            if (list) chain = chain.then(() => this.replaceFromWatch(t.component, scope, list));
             continue;
           }
-          chain = chain.then(() => this.applyEvent(request.component, scope, event));
+          chain = chain.then(() => this.applyEvent(t.component, scope, event));
         }
       },
       end: () => {},
@@ -188,17 +192,15 @@ export class CacheWriter {
     }
   }
 
-  private async applyEvent(component: string, scope: ListScope, event: JsonWatchEvent): Promise<void> {
+  private async applyEvent(component: string, scope: ListScope, event: CacheWatchEvent): Promise<void> {
     try {
-      const rv = meta(event.object).resourceVersion;
       if (event.type === 'BOOKMARK') {
-        await this.store.applyEvent(scope, { type: 'BOOKMARK', resourceVersion: rv });
+        await this.store.applyEvent(scope, { type: 'BOOKMARK', resourceVersion: event.resourceVersion });
         return;
       }
       if (event.type !== 'ADDED' && event.type !== 'MODIFIED' && event.type !== 'DELETED') return;
-      const object = toListed(event.object);
-      if (!object) return;
-      await this.store.applyEvent(scope, { type: event.type, object, resourceVersion: rv });
+      if (!event.object) return;
+      await this.store.applyEvent(scope, { type: event.type, object: event.object, resourceVersion: event.resourceVersion });
       this.observer.onWrite?.(component, 'event');
     } catch (err) {
       this.fail(component, err);
@@ -211,8 +213,6 @@ interface GatheredList {
   objects: ListedObject[];
 }
 
-const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
-
 class InitialEvents {
   done = false;
   private readonly objects = new Map<string, ListedObject>();
@@ -220,21 +220,20 @@ class InitialEvents {
   private apiVersion = '';
 
   /** Returns the whole list when `event` is the bookmark that ends the initial events. */
-  add(event: JsonWatchEvent): GatheredList | undefined {
+  add(event: CacheWatchEvent): GatheredList | undefined {
     if (event.type === 'BOOKMARK') {
-      const annotations = ((event.object.metadata ?? {}) as { annotations?: Record<string, string> }).annotations ?? {};
-      if (annotations[INITIAL_EVENTS_END] !== 'true') return undefined;
+      if (!event.initialEventsEnd) return undefined;
       this.done = true;
       const objects = [...this.objects.values()].sort((a, b) => (a.namespace === b.namespace ? cmp(a.name, b.name) : cmp(a.namespace, b.namespace)));
-      const kind = this.kind || (typeof event.object.kind === 'string' ? event.object.kind : '');
-      const apiVersion = this.apiVersion || (typeof event.object.apiVersion === 'string' ? event.object.apiVersion : '');
-      return { meta: { resourceVersion: meta(event.object).resourceVersion, kind: kind ? `${kind}List` : '', apiVersion }, objects };
+      const kind = this.kind || event.kind;
+      const apiVersion = this.apiVersion || event.apiVersion;
+      return { meta: { resourceVersion: event.resourceVersion, kind: kind ? `${itemKind(kind)}List` : '', apiVersion }, objects };
     }
     if (event.type !== 'ADDED' && event.type !== 'MODIFIED' && event.type !== 'DELETED') return undefined;
-    const listed = toListed(event.object);
+    const listed = event.object;
     if (!listed) return undefined;
-    if (typeof event.object.kind === 'string') this.kind = event.object.kind;
-    if (typeof event.object.apiVersion === 'string') this.apiVersion = event.object.apiVersion;
+    if (event.kind) this.kind = event.kind;
+    if (event.apiVersion) this.apiVersion = event.apiVersion;
     const key = `${listed.namespace}/${listed.name}`;
     if (event.type === 'DELETED') this.objects.delete(key);
     else this.objects.set(key, listed);

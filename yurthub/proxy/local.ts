@@ -6,16 +6,18 @@
  *   delete/deletecollection → 403  anything else → 503
  *   no Kubernetes verb (OPTIONS, TRACE, … on any path) → 400, as DESIGN.md §3 says for what cannot be
  *   classified: there is nothing the hub could answer for it, now or once an apiserver is back.
+ * Bodies are served in the format they were cached in, among those the client's Accept takes
+ * (cachemanager/formats.ts); when only a format it cannot take is cached → 406 NotAcceptable.
  */
 import { randomInt } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { MediaTypes } from '../../lib/kube/content-type.js';
-import { badRequest, forbidden, notFound, serviceUnavailable } from '../../lib/kube/status.js';
-import type { CacheReader } from '../cachemanager/reader.js';
-import { encodeJsonList, type CachedList } from '../cachemanager/reader.js';
-import { itemKind } from '../cachemanager/json-object.js';
+import { badRequest, forbidden, notAcceptable, notFound, serviceUnavailable, type Status } from '../../lib/kube/status.js';
+import type { CacheContentType } from '../cache/store.js';
+import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cachemanager/formats.js';
+import { itemKind } from '../cachemanager/codec.js';
+import { encodeList, type CacheReader, type CachedList, type Found } from '../cachemanager/reader.js';
 import { queryOf } from '../cachemanager/scope.js';
-import type { StoredObject } from '../cache/store.js';
 import type { Handler, ProxyContext } from './context.js';
 import { replyStatus } from './respond.js';
 
@@ -30,8 +32,6 @@ export interface LocalOptions {
 /** Methods the apiserver maps to a verb; a resource request with any other method has verb ''. */
 const METHODS_WITH_A_VERB = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
-const CONTENT_TYPE: Record<StoredObject['contentType'], string> = { json: MediaTypes.json, protobuf: MediaTypes.protobuf };
-
 function send(ctx: ProxyContext, code: number, contentType: string, body: Uint8Array): void {
   ctx.servedFrom = 'cache';
   ctx.res.writeHead(code, { 'content-type': contentType, 'content-length': body.byteLength, 'cache-control': 'no-cache, private' });
@@ -43,36 +43,47 @@ export function localHandler(options: LocalOptions): Handler {
   return async (ctx) => {
     const { info, component } = ctx;
     const gr = { group: info.apiGroup, resource: info.resource };
+    const formats = acceptableFormats(ctx.req.headers.accept);
+    /** The found value, or undefined after answering `missing` (or 406 when only other formats hold it). */
+    const found = <T>(result: Found<T>, missing: Status, missingFrom: 'cache' | 'hub' = 'cache'): T | undefined => {
+      if (result.kind === 'found') return result.value;
+      if (result.kind === 'missing') return void replyStatus(ctx, missing, missingFrom);
+      const stored = result.stored.map((f) => MEDIA_TYPE[f]).join(', ');
+      replyStatus(ctx, notAcceptable(`${info.path} is cached only as ${stored}, which the Accept header ${JSON.stringify(ctx.req.headers.accept ?? '')} does not take, and no apiserver is reachable`), 'cache');
+      return undefined;
+    };
     const unclassifiable = info.isResourceRequest ? info.verb === '' : !METHODS_WITH_A_VERB.has((ctx.req.method ?? '').toUpperCase());
     if (unclassifiable) {
       return replyStatus(ctx, badRequest(`${ctx.req.method ?? ''} ${info.path} has no Kubernetes verb and cannot be answered without an apiserver`));
     }
     if (!info.isResourceRequest) {
-      const doc = info.verb === 'get' ? await reader.getDiscovery(component, info.path) : undefined;
-      if (doc) return send(ctx, 200, CONTENT_TYPE[doc.contentType], doc.data);
-      return replyStatus(ctx, serviceUnavailable(`${info.path} is not cached and no apiserver is reachable`));
+      const unavailable = serviceUnavailable(`${info.path} is not cached and no apiserver is reachable`);
+      if (info.verb !== 'get') return replyStatus(ctx, unavailable);
+      const doc = found(await reader.getDiscovery(component, info.path, formats), unavailable, 'hub');
+      if (doc) send(ctx, 200, MEDIA_TYPE[doc.contentType], doc.data);
+      return;
     }
     switch (info.verb) {
       case 'get':
       case 'update':
       case 'patch': {
         if (info.subresource && info.subresource !== 'status') break;
-        const obj = await reader.getObject(component, info);
-        if (!obj) return replyStatus(ctx, notFound(gr, info.name), 'cache');
-        return send(ctx, 200, CONTENT_TYPE[obj.contentType], obj.data);
+        const obj = found(await reader.getObject(component, info, formats), notFound(gr, info.name));
+        if (obj) send(ctx, 200, MEDIA_TYPE[obj.contentType], obj.data);
+        return;
       }
       case 'list': {
-        const list = await reader.list(component, info, queryOf(ctx.req.url));
-        if (!list) return replyStatus(ctx, notFound(gr, ''), 'cache');
-        return send(ctx, 200, MediaTypes.json, encodeJsonList(list));
+        const list = found(await reader.list(component, info, queryOf(ctx.req.url), formats), notFound(gr, ''));
+        if (list) send(ctx, 200, MEDIA_TYPE[list.format], encodeList(list));
+        return;
       }
       case 'watch': {
         const query = queryOf(ctx.req.url);
-        if (query.get('sendInitialEvents') !== 'true') return holdWatch(ctx, options, []);
+        if (query.get('sendInitialEvents') !== 'true') return holdWatch(ctx, options, formats[0] ?? 'json', []);
         // A streaming list: the cached list as initial events, then the bookmark that ends them.
-        const list = await reader.list(component, info, query);
-        if (!list) return replyStatus(ctx, notFound(gr, ''), 'cache');
-        return holdWatch(ctx, options, initialEvents(list));
+        const list = found(await reader.list(component, info, query, formats), notFound(gr, ''));
+        if (list) return holdWatch(ctx, options, list.format, initialEvents(list));
+        return;
       }
       case 'create': {
         if (info.subresource) break;
@@ -87,27 +98,17 @@ export function localHandler(options: LocalOptions): Handler {
   };
 }
 
-function initialEvents(list: CachedList): Buffer[] {
-  const events = list.items.map((item) => Buffer.concat([ADDED_HEAD, item, EVENT_TAIL]));
-  const bookmark = {
-    type: 'BOOKMARK',
-    object: {
-      kind: itemKind(list.kind),
-      apiVersion: list.apiVersion,
-      metadata: { resourceVersion: list.resourceVersion, annotations: { 'k8s.io/initial-events-end': 'true' } },
-    },
-  };
-  events.push(Buffer.from(JSON.stringify(bookmark) + '\n'));
+function initialEvents(list: CachedList): Uint8Array[] {
+  const codec = CODECS[list.format];
+  const events = list.items.map((item) => codec.encodeEvent('ADDED', item));
+  events.push(codec.encodeInitialEventsEnd(itemKind(list.kind), list.apiVersion, list.resourceVersion));
   return events;
 }
 
-const ADDED_HEAD = Buffer.from('{"type":"ADDED","object":');
-const EVENT_TAIL = Buffer.from('}\n');
-
-function holdWatch(ctx: ProxyContext, options: LocalOptions, initial: Buffer[]): Promise<void> {
+function holdWatch(ctx: ProxyContext, options: LocalOptions, format: CacheContentType, initial: Uint8Array[]): Promise<void> {
   ctx.servedFrom = 'cache';
   const res: ServerResponse = ctx.res;
-  res.writeHead(200, { 'content-type': MediaTypes.json, 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
+  res.writeHead(200, { 'content-type': WATCH_MEDIA_TYPE[format], 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   for (const event of initial) res.write(event);
   const timeoutSeconds = Number(queryOf(ctx.req.url).get('timeoutSeconds') ?? '');

@@ -1,6 +1,6 @@
 /**
  * Streams an apiserver's response to the client chunk by chunk (watch events are never buffered),
- * handing a copy of 2xx cacheable responses to the cache writer.
+ * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer.
  */
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
@@ -21,8 +21,9 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   ctx.res.flushHeaders();
 
   let sink: ResponseSink | undefined;
-  if (ctx.cacheable && status >= 200 && status < 300 && bodyFormat(proxyRes.headers['content-type']).format === 'json') {
-    sink = writer.begin({ component: ctx.component, info: ctx.info, query: queryOf(ctx.req.url) });
+  const format = bodyFormat(proxyRes.headers['content-type']).format;
+  if (ctx.cacheable && status >= 200 && status < 300 && (format === 'json' || format === 'protobuf')) {
+    sink = writer.begin({ component: ctx.component, info: ctx.info, query: queryOf(ctx.req.url), format });
   }
   if (sink) teeInto(proxyRes, sink);
   proxyRes.on('error', () => ctx.res.destroy());

@@ -117,6 +117,8 @@ export interface Answer {
   status: number;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The body as received, for protobuf answers. */
+  raw: Buffer;
 }
 
 /** One request on its own connection; rejects if no complete answer came within `timeoutMs`. */
@@ -125,7 +127,10 @@ export function call(base: URL, method: string, path: string, opts: { headers?: 
     const req = request(new URL(path, base), { method, agent: false, headers: { 'user-agent': 'kubelet/v1.33.0 (linux/amd64)', accept: 'application/json', ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString('utf8'), raw });
+      });
       res.on('error', reject);
     });
     req.setTimeout(opts.timeoutMs ?? 5_000, () => req.destroy(new Error(`no answer to ${method} ${path} within ${opts.timeoutMs ?? 5_000} ms`)));
