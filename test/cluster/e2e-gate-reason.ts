@@ -13,10 +13,14 @@ export function missingHarness(): string {
     : 'no Go toolchain: install Go >= 1.26 and run `npm run harness:build`';
 }
 
+export function missingHelm(): string {
+  return `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): run \`npm run harness:build\``;
+}
+
 /** One sentence naming what will not run, or undefined when every e2e suite can run. */
 export function e2eSkipReason(): string | undefined {
   if (externalKubeconfig) return 'E2E_KUBECONFIG is set: suites that need the local harness (hollow nodes, partitions) are skipped';
   if (!harnessBinary()) return missingHarness();
-  if (!helmBinary()) return `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): the chart and converter suites are skipped; run \`npm run harness:build\``;
+  if (!helmBinary()) return `${missingHelm()}; the chart and manager suites are skipped (the converter's too, unless a helm is on PATH)`;
   return undefined;
 }

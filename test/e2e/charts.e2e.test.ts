@@ -14,9 +14,8 @@ import { basename, dirname, join } from 'node:path';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { helmBinary, expectedHelmPath } from '../cluster/binary.js';
-import { describeLocal } from '../cluster/e2e-gate.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithHelm, harnessHelm } from '../cluster/e2e-gate.js';
 import { KubectlError, LocalCluster, type HollowNode } from '../cluster/local-cluster.js';
 import { waitFor } from '../cluster/process.js';
 import { parseOptions as parseHubFlags } from '../../yurthub/options.js';
@@ -31,13 +30,8 @@ const NS = 'yurt-system';
 const RELEASE = 'yurt-edge';
 const IMAGE = 'ghcr.io/yurt-edge/yurt-edge:0.1.0';
 
-const helm = helmBinary();
-if (!helm) {
-  const why = `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): run \`npm run harness:build\``;
-  if (process.env.CI === 'true') throw new Error(`charts e2e cannot run under CI=true: ${why}`);
-  console.warn(`\n!!! E2E SKIPPED (charts): ${why} !!!\n`);
-}
-const describeCharts: typeof describe = helm ? describeLocal : (describe.skip as typeof describe);
+const helm = harnessHelm;
+const describeCharts = describeWithHelm;
 
 /** Every option switched away from its default, so the dry-run sees every template branch. */
 const VARIANT_VALUES = {

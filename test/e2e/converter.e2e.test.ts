@@ -50,7 +50,6 @@ function findHelm(): string | undefined {
   }
 }
 const HELM = findHelm();
-if (!HELM) console.warn('\n!!! converter e2e SKIPPED: no helm (build it with the harness, or set YURT_HELM_BIN) !!!\n');
 const describeConverter = HELM ? describeLocal : (describeLocal.skip as typeof describeLocal);
 
 interface Run {

@@ -9,15 +9,14 @@
  * (rendered by helm and applied), through a token and the cluster CA: every step below doubles as the
  * proof that the chart grants the program enough.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { expectedHelmPath, helmBinary } from '../cluster/binary.js';
-import { describeLocal } from '../cluster/e2e-gate.js';
+import { describeWithHelm, harnessHelm } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, writeKubeconfig } from '../cluster/local-cluster.js';
 import { startProcess, waitFor, type ManagedProcess } from '../cluster/process.js';
 
@@ -35,13 +34,8 @@ const NOT_READY = 'node.kubernetes.io/not-ready';
 const SERVICE_ACCOUNT = 'system:serviceaccount:kube-system:yurt-manager';
 
 // helm renders the chart's ServiceAccount and RBAC; npm run harness:build builds it beside the harness.
-const helm = helmBinary();
-if (!helm) {
-  const why = `helm is not built (expected ${expectedHelmPath() ?? 'a Go toolchain'}): run \`npm run harness:build\``;
-  if (process.env.CI === 'true') throw new Error(`manager e2e cannot run under CI=true: ${why}`);
-  console.warn(`\n!!! E2E SKIPPED (manager): ${why} !!!\n`);
-}
-const describeManager: typeof describe = helm ? describeLocal : (describe.skip as typeof describe);
+const helm = harnessHelm;
+const describeManager = describeWithHelm;
 
 /** auto-1: autonomous from the start; plain-1: never (until the takeover test); late-1: made autonomous after it died. */
 const NODES = ['auto-1', 'plain-1', 'late-1'] as const;
