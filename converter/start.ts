@@ -55,6 +55,36 @@ async function preflightRead(cloud: Cloud, o: ClusterOptions, io: Io) {
   return sv;
 }
 
+/**
+ * A dry run, or a cluster already as asked, is answered without the lock: nothing is written. A real
+ * run plans again under the lock (another run may have changed the cluster meanwhile), shows that
+ * plan, asks unless --yes, and applies it.
+ */
+async function planThenApply<P extends { noop: boolean }, S>(
+  cloud: Cloud,
+  o: ClusterOptions & ChangeOptions & { dryRun: boolean; yes: boolean },
+  command: string,
+  io: Io,
+  makePlan: () => Promise<{ state: S; plan: P }>,
+  show: (plan: P) => void,
+  question: string,
+  apply: (planned: { state: S; plan: P }) => Promise<void>,
+): Promise<number> {
+  const first = await makePlan();
+  if (o.dryRun || first.plan.noop) {
+    show(first.plan);
+    return 0;
+  }
+  return withLock(cloud, o, command, io, async () => {
+    const planned = await makePlan();
+    show(planned.plan);
+    if (planned.plan.noop) return 0;
+    if (!o.yes) await confirm(io, question);
+    await apply(planned);
+    return 0;
+  });
+}
+
 /** Holds the lock around `fn`; a SIGINT/SIGTERM gives it back before exiting. */
 async function withLock<T>(cloud: Cloud, o: ClusterOptions & ChangeOptions, command: string, io: Io, fn: () => Promise<T>): Promise<T> {
   const lock = new LeaseLock(cloud.kube, { namespace: o.namespace, durationMs: o.lockDurationMs, waitMs: o.lockTimeoutMs, command });
@@ -119,21 +149,9 @@ async function convert(o: ConvertOptions, io: Io): Promise<number> {
     return { state, plan };
   };
   const show = (plan: Plan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${renderPlan(plan)}\n`);
-  // A dry run, or a cluster already converted as asked, is answered without the lock: nothing is written.
-  const first = await makePlan();
-  if (o.dryRun || first.plan.noop) {
-    show(first.plan);
-    return 0;
-  }
-  return withLock(cloud, o, 'convert', io, async () => {
-    // Planned again under the lock: another run may have changed the cluster meanwhile.
-    const { state, plan } = await makePlan();
-    show(plan);
-    if (plan.noop) return 0;
-    if (!o.yes) await confirm(io, `Apply this plan to the cluster at ${cloud.kube.server}?`);
+  return planThenApply(cloud, o, 'convert', io, makePlan, show, `Apply this plan to the cluster at ${cloud.kube.server}?`, async ({ state, plan }) => {
     const outcome = await applyConvert(applyContext(cloud, o, io, 6), plan, state);
     io.stderr.write(`${outcome.summary}\n`);
-    return 0;
   });
 }
 
@@ -151,19 +169,9 @@ async function revert(o: RevertOptions, io: Io): Promise<number> {
     return { state, plan };
   };
   const show = (plan: RevertPlan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${renderRevertPlan(plan)}\n`);
-  const first = await makePlan();
-  if (o.dryRun || first.plan.noop) {
-    show(first.plan);
-    return 0;
-  }
-  return withLock(cloud, o, 'revert', io, async () => {
-    const { state, plan } = await makePlan();
-    show(plan);
-    if (plan.noop) return 0;
-    if (!o.yes) await confirm(io, `Revert the cluster at ${cloud.kube.server}?`);
+  return planThenApply(cloud, o, 'revert', io, makePlan, show, `Revert the cluster at ${cloud.kube.server}?`, async ({ state, plan }) => {
     const outcome = await applyRevert(applyContext(cloud, o, io, 6), plan, state, { force: o.force });
     io.stderr.write(`${outcome.summary}\n`);
-    return 0;
   });
 }
 

@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { isYurtError, withCause, type YurtError } from '../../lib/errors.js';
 import { ConverterErrors } from '../errors.js';
+import { NETWORK_ERROR_CODES } from '../../lib/network-errors.js';
 
 export interface Kube {
   kc: k8s.KubeConfig;
@@ -35,8 +36,6 @@ export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: st
   };
 }
 
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_CONNECT_TIMEOUT']);
-
 /** HTTP status of an API error, if it is one. */
 export function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown })?.code;
@@ -66,7 +65,7 @@ export function kubeError(err: unknown, what: string, server: string): YurtError
   if (status !== undefined) return withCause(ConverterErrors.CNV_ERR_APPLY(`${what}: ${status} ${statusMessage(err)}`), err);
   const e = err as { code?: string; errno?: string; cause?: { code?: string }; message?: string };
   const code = e.code ?? e.errno ?? e.cause?.code;
-  if (typeof code === 'string' && (NETWORK.has(code) || /CERT|TLS|SSL|SELF_SIGNED|VERIFY/.test(code))) {
+  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || /CERT|TLS|SSL|SELF_SIGNED|VERIFY/.test(code))) {
     return withCause(ConverterErrors.CNV_ERR_UNREACHABLE(`cannot reach the cluster at ${server} (${code}) while trying to ${what}`), err);
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|socket hang up|certificate/i.test(e.message ?? '')) {

@@ -10,6 +10,7 @@
  * never sent again: the server may have acted on it, and the client may hold part of the answer.
  */
 import { serviceUnavailable } from '../../lib/kube/status.js';
+import { isNetworkError } from '../../lib/network-errors.js';
 import type { CacheWriter } from '../cachemanager/writer.js';
 import type { Upstream, Upstreams } from '../health/upstreams.js';
 import type { UpstreamIdentity } from '../identity.js';
@@ -117,7 +118,7 @@ export function remoteHandler(options: RemoteOptions): Handler {
         fresh = true;
         continue;
       }
-      if (!result.cancelled && isConnectFailure(result.err)) upstreams.markFailed(upstream, options.now());
+      if (!result.cancelled && isNetworkError(result.err)) upstreams.markFailed(upstream, options.now());
       tried.add(upstream);
       if (failedOver) break;
       failedOver = true;
@@ -128,9 +129,4 @@ export function remoteHandler(options: RemoteOptions): Handler {
     if (clientGone) return;
     return fallback(ctx);
   };
-}
-
-function isConnectFailure(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
 }
