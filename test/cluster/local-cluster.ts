@@ -231,15 +231,50 @@ export class LocalCluster {
   }
 
   /**
-   * Ready is not enough before scheduling: the node lifecycle controller lifts the not-ready taint a
-   * moment later, and a scheduler honouring taints would leave the node out of a spread meanwhile.
+   * Ready is not enough before scheduling: the node lifecycle controller lifts the not-ready taint
+   * and the harness's stand-in cloud controller the uninitialized one a moment after registration,
+   * and a spread constraint that honours taints leaves a tainted node out of its domains. Nor is
+   * what the apiserver answers enough: the scheduler filters on its own informer cache. So this waits
+   * until no taint keeps pods off the node and then until the scheduler itself binds a probe pod to it
+   * (pinned by nodeSelector, which goes through the scheduler, unlike nodeName). The probe lives in
+   * kube-system and is gone before this returns, so it never counts among a test's pods.
    */
   async waitNodeSchedulable(name: string, timeoutMs = 90_000): Promise<void> {
-    await waitFor(`node ${name} Ready and untainted`, async () => {
+    await waitFor(`node ${name} Ready with no NoSchedule/NoExecute taint`, async () => {
       if (!(await this.nodeReady(name))) return false;
       const node = await this.core().readNode({ name });
-      return !(node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+      return !(node.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
     }, timeoutMs, 500);
+    const core = this.core();
+    const probe = `scheduler-probe-${name}`;
+    await core.createNamespacedPod({
+      namespace: 'kube-system',
+      body: {
+        metadata: { name: probe, labels: { 'harness.yurt-edge.io/probe': 'scheduler' } },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': name },
+          containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }],
+          terminationGracePeriodSeconds: 0,
+        },
+      },
+    });
+    try {
+      await waitFor(`the scheduler to bind a probe pod to ${name}`, async () => {
+        const pod = await core.readNamespacedPod({ name: probe, namespace: 'kube-system' });
+        return Boolean(pod.spec?.nodeName);
+      }, timeoutMs, 200);
+    } finally {
+      await core.deleteNamespacedPod({ name: probe, namespace: 'kube-system', gracePeriodSeconds: 0 });
+      await waitFor(`probe pod ${probe} gone`, async () => {
+        try {
+          await core.readNamespacedPod({ name: probe, namespace: 'kube-system' });
+          return false;
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return true;
+          throw err;
+        }
+      }, 30_000, 200);
+    }
   }
 
   async waitNodeNotReady(name: string, timeoutMs = 120_000): Promise<void> {

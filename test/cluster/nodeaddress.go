@@ -11,9 +11,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 )
 
@@ -48,25 +50,46 @@ func initializeNode(ctx context.Context, client kubernetes.Interface, node *core
 	want := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: node.Name}}
 	if !sameAddresses(node.Status.Addresses, want) {
 		patch, _ := json.Marshal(map[string]any{"status": map[string]any{"addresses": want}})
-		if _, err := client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		patched, err := client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+		if err != nil {
 			return err
 		}
+		// The taint patch below is guarded by resourceVersion: the one from before our own status
+		// patch would make it conflict every time, leaving the node tainted for another tick.
+		node = patched
 	}
-	var kept []corev1.Taint
+	// kubelet and the node lifecycle controller write the Node too; a conflict only means "read again".
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !hasTaint(node, uninitializedTaint) {
+			return nil
+		}
+		var kept []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != uninitializedTaint {
+				kept = append(kept, t)
+			}
+		}
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": node.ResourceVersion},
+			"spec":     map[string]any{"taints": kept},
+		})
+		_, err := client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, getErr := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{}); getErr == nil {
+				node = fresh
+			}
+		}
+		return err
+	})
+}
+
+func hasTaint(node *corev1.Node, key string) bool {
 	for _, t := range node.Spec.Taints {
-		if t.Key != uninitializedTaint {
-			kept = append(kept, t)
+		if t.Key == key {
+			return true
 		}
 	}
-	if len(kept) == len(node.Spec.Taints) {
-		return nil
-	}
-	patch, _ := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": node.ResourceVersion},
-		"spec":     map[string]any{"taints": kept},
-	})
-	_, err := client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	return err
+	return false
 }
 
 func sameAddresses(a, b []corev1.NodeAddress) bool {
