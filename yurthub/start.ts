@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
 import { LevelCacheStore } from './cache/level-store.js';
+import { securePrivateDir } from './cache/private-dir.js';
 import type { CacheStore } from './cache/store.js';
 import { CacheWriter } from './cachemanager/writer.js';
 import { exposeGc, MemoryReclaimer } from './cachemanager/reclaim.js';
@@ -43,6 +44,8 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
 
   try {
     begin(`opening the cache at ${options.cacheDir}`);
+    // The whole folder, not only the database: pki/ holds the node's key, cache.corrupt-* old Secrets.
+    await securePrivateDir(options.cacheDir, log.child({ component: 'cache' }));
     // Write failures are counted by the cache writer, per component; the store only reports them.
     const store = new LevelCacheStore({ dir: join(options.cacheDir, 'cache'), logger: log });
     await store.start();

@@ -14,10 +14,10 @@ afterAll(async () => {
 });
 
 describe('writeFileAtomic', () => {
-  it('creates the folder (0700) and the file (0600) whatever the umask', async () => {
+  it.each([0o000, 0o022, 0o277])('creates the folders (0700) and the file (0600) under umask %o', async (mask) => {
     const dir = fresh();
     const file = path.join(dir, 'sub', 'yurthub-client-current.pem');
-    const old = process.umask(0);
+    const old = process.umask(mask);
     try {
       await writeFileAtomic(file, 'secret');
     } finally {
@@ -26,6 +26,7 @@ describe('writeFileAtomic', () => {
     expect(await readFile(file, 'utf8')).toBe('secret');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
   });
 
   it('replaces an existing file, tightening its mode, and leaves no temp files behind', async () => {

@@ -1,24 +1,20 @@
 /**
  * Writes a file so that a crash or power cut at any moment leaves either the old content or the new,
  * never a truncated certificate: the node would otherwise come back without a usable identity and
- * need a bootstrap token that may have expired long ago.
+ * need a bootstrap token that may have expired long ago. The private key lives in it, so the file is
+ * owner-only (0600) and a folder created for it too (0700), by the rules of lib/private-files.ts
+ * that yurthub's cache follows as well.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { createPrivateDir, PRIVATE_FILE_MODE } from '../private-files.js';
 
-export interface AtomicWriteOptions {
-  /** Mode of the written file; the private key lives in it, so owner-only by default. */
-  mode?: number;
-  /** Mode of the folder when it has to be created. */
-  dirMode?: number;
-}
-
-export async function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
-  const mode = options.mode ?? 0o600;
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const mode = PRIVATE_FILE_MODE;
   const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o700 });
+  await createPrivateDir(dir);
   // Same folder as the target, so rename() stays within one filesystem and is atomic.
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   // O_EXCL: never follow a planted symlink or share a temp file with a concurrent writer.

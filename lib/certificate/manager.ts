@@ -253,7 +253,7 @@ export class NodeCertificateManager implements Component {
 
   private async persist(cert: CheckedCertificate): Promise<void> {
     try {
-      await writeFileAtomic(this.file, joinBundle(cert), { mode: 0o600 });
+      await writeFileAtomic(this.file, joinBundle(cert));
     } catch (err) {
       throw this.error('store', `cannot write certificate file ${this.file}: ${(err as Error).message}`, err);
     }

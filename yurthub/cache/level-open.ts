@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
 import { SCHEMA_KEY, SCHEMA_VERSION } from './keys.js';
 import { causeChain, codeOf, hasCode, rootMessage } from './level-errors.js';
+import { securePrivateDir, securePrivateTree } from './private-dir.js';
 
 export type CacheDb = Level<string, Buffer>;
 
@@ -20,6 +21,7 @@ export type CacheDb = Level<string, Buffer>;
  * are thrown: moving the folder would not fix them and could hide a second running hub.
  */
 export async function openCacheDb(dir: string, log: Logger, now: () => number): Promise<CacheDb> {
+  await securePrivateDir(dir, log);
   try {
     return await openChecked(dir);
   } catch (err) {
@@ -33,6 +35,8 @@ export async function openCacheDb(dir: string, log: Logger, now: () => number): 
       throw withCause(YurthubErrors.YH_ERR_CACHE_OPEN(dir, `damaged (${reason}) and cannot be moved aside: ${rootMessage(moveErr)}`), moveErr);
     }
     log.error({ err, dir, movedTo: aside, reason }, 'cache database is damaged: moved it aside, starting with an empty cache');
+    await securePrivateTree(aside, log);
+    await securePrivateDir(dir, log);
   }
   try {
     return await openChecked(dir);

@@ -24,6 +24,18 @@ describe('cache policy', () => {
     expect(cacheable('kubelet', 'GET', '/api/v1/namespaces/default/pods/p/log')).toBe(false);
   });
 
+  it('never caches credentials nothing needs offline: TokenRequests and CSRs', () => {
+    // kubelet's TokenRequest for a pod's projected service-account token.
+    expect(cacheable('kubelet', 'POST', '/api/v1/namespaces/default/serviceaccounts/default/token')).toBe(false);
+    expect(new CachePolicy(['*']).cacheable('kubelet', parseRequestInfo('POST', '/api/v1/namespaces/default/serviceaccounts/default/token'))).toBe(false);
+    expect(cacheable('kubelet', 'POST', '/apis/certificates.k8s.io/v1/certificatesigningrequests')).toBe(false);
+    expect(cacheable('kubelet', 'GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests?fieldSelector=metadata.name%3Dcsr-1&watch=true')).toBe(false);
+    expect(cacheable('kubelet', 'GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests/csr-1')).toBe(false);
+    // Secrets are kept: kubelet needs them to set a pod's volumes up again after an offline reboot.
+    expect(cacheable('kubelet', 'GET', '/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Ds&watch=true')).toBe(true);
+    expect(cacheable('kubelet', 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).toBe(true);
+  });
+
   it('caches discovery so kubectl works offline, and * caches everyone', () => {
     expect(cacheable('kubelet', 'GET', '/version')).toBe(true);
     expect(cacheable('kubelet', 'GET', '/apis/apps/v1')).toBe(true);
