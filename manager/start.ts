@@ -14,7 +14,8 @@ import { PodsByNode } from './kube/pod-index.js';
 import { KubePodPatcher } from './kube/pod-patcher.js';
 import { LeaderElector } from './leaderelection/elector.js';
 import { ManagerMetrics } from './metrics.js';
-import { ManagerServer, type ManagerStatus } from './server.js';
+import { OpsServer } from '../lib/ops.js';
+import { type ManagerStatus, managerProbes } from './status.js';
 
 export interface RunningManager {
   readonly identity: string;
@@ -164,7 +165,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     });
 
     begin(`listening on ${options.bindAddress}:${options.port}`);
-    const server = new ManagerServer({ bindAddress: options.bindAddress, port: options.port, metrics, status, logger: log });
+    const server = new OpsServer({ host: options.bindAddress, port: options.port, registry: metrics.registry, ...managerProbes(status), logger: log });
     await server.start();
     stack.push('http listener', () => server.close());
 

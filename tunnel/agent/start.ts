@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
-import { OpsServer } from '../common/ops-server.js';
+import { OpsServer } from '../../lib/ops.js';
 import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
 import { ServerConnection, type ConnectionOptions } from './connection.js';
@@ -119,7 +119,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
       readiness: () => {
         const total = servers.all.length;
         const up = servers.connected;
-        return { ready: up > 0, detail: `connected to ${up} of ${total} server replica(s)` };
+        return { ok: up > 0, detail: `connected to ${up} of ${total} server replica(s)` };
       },
     });
     await ops.start();

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../../lib/logger.js';
 import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
-import { OpsServer } from '../common/ops-server.js';
+import { OpsServer } from '../../lib/ops.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { AgentRegistry } from './agent-registry.js';
 import type { ServerConfig } from './config.js';
@@ -117,9 +117,9 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
       registry: metrics.registry,
       logger: log,
       readiness: () => {
-        if (draining) return { ready: false, detail: 'draining' };
-        if (!directory.synced) return { ready: false, detail: 'node list not synced' };
-        return { ready: true, detail: `${registry.size} agent(s), ${directory.size} node(s)` };
+        if (draining) return { ok: false, detail: 'draining' };
+        if (!directory.synced) return { ok: false, detail: 'node list not synced' };
+        return { ok: true, detail: `${registry.size} agent(s), ${directory.size} node(s)` };
       },
     });
     await ops.start();
