@@ -65,6 +65,57 @@ export async function abandon(stack: Stack, log: Logger): Promise<void> {
   await stack.close((name, err) => log.error({ err, step: name }, 'close after a failed start failed'));
 }
 
+/** What a program's start function builds with: numbered steps and the components to close. */
+export interface Startup {
+  /** Logs the next numbered step, so a start that hangs or fails names where. */
+  begin(what: string): void;
+  /** Registers something started; everything registered closes in reverse order. */
+  push(name: string, close: () => Promise<void>): void;
+  /** Starts a component and registers its close. */
+  start<T extends Component>(name: string, component: T): Promise<T>;
+  /** Runs at close before anything registered is closed (e.g. stop accepting, drain). */
+  beforeClose(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * The start every program shares: `build` starts components in order through a `Startup`; when it
+ * throws, exactly what it had started is torn down and its error propagates; when it returns, the
+ * result gets an idempotent close() that runs the beforeClose hooks and then closes in reverse.
+ */
+export async function startInSteps<R extends object>(program: string, log: Logger, build: (startup: Startup) => Promise<R>): Promise<R & { close(): Promise<void> }> {
+  const stack = new Stack();
+  const hooks: Array<() => Promise<void> | void> = [];
+  let step = 0;
+  const startup: Startup = {
+    begin: (what) => log.info({ step: ++step }, what),
+    push: (name, close) => stack.push(name, close),
+    start: async (name, component) => {
+      await component.start();
+      stack.push(name, () => component.close());
+      return component;
+    },
+    beforeClose: (fn) => void hooks.push(fn),
+  };
+  let running: R;
+  try {
+    running = await build(startup);
+  } catch (err) {
+    await abandon(stack, log);
+    throw err;
+  }
+  const close = once(async () => {
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (err) {
+        log.error({ err }, 'before-close step failed');
+      }
+    }
+    await shutdown(stack, log, program);
+  });
+  return Object.assign(running, { close });
+}
+
 /** Injectable clock for retry, GC and heartbeat loops, so tests control time without fake timers. */
 export interface Clock {
   now(): number;

@@ -3,7 +3,8 @@
  *   1 API clients  2 metrics  3 node and pod caches  4 autonomy controller  5 leader election  6 listener
  */
 import * as k8s from '@kubernetes/client-node';
-import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
+import { startInSteps, systemClock, type Clock } from '../lib/lifecycle.js';
+import { OpsServer } from '../lib/ops.js';
 import type { Logger } from '../lib/logger.js';
 import { AutonomyController } from './autonomy/controller.js';
 import { nodeAutonomy } from './autonomy/policy.js';
@@ -14,7 +15,6 @@ import { PodsByNode } from './kube/pod-index.js';
 import { KubePodPatcher } from './kube/pod-patcher.js';
 import { LeaderElector } from './leaderelection/elector.js';
 import { ManagerMetrics } from './metrics.js';
-import { OpsServer } from '../lib/ops.js';
 import { type ManagerStatus, managerProbes } from './status.js';
 
 export interface RunningManager {
@@ -38,11 +38,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
   const { options, kubeConfig, identity } = config;
   const log = deps.logger;
   const clock = deps.clock ?? systemClock;
-  const stack = new Stack();
-  let step = 0;
-  const begin = (what: string) => log.info({ step: ++step }, what);
-
-  try {
+  return startInSteps('yurt-manager', log, async ({ begin, push, start }) => {
     begin(`connecting to ${kubeConfig.getCurrentCluster()?.server}`);
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     const coordination = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
@@ -95,10 +91,8 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     refs.pods = podInformer;
     metrics.informerSynced.set({ resource: 'nodes' }, 0);
     metrics.informerSynced.set({ resource: 'pods' }, 0);
-    await nodeInformer.start();
-    stack.push('node cache', () => nodeInformer.close());
-    await podInformer.start();
-    stack.push('pod cache', () => podInformer.close());
+    await start('node cache', nodeInformer);
+    await start('pod cache', podInformer);
     const synced = async (signal: AbortSignal) => {
       await nodeInformer.waitSynced(signal);
       await podInformer.waitSynced(signal);
@@ -144,14 +138,13 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
           metrics.leader.set({ identity }, 0);
         },
       });
-      await elector.start();
-      stack.push('leader election', () => elector!.close());
+      await start('leader election', elector);
     } else {
       begin('acting without leader election (--leader-elect=false)');
       const stop = new AbortController();
       metrics.leader.set({ identity }, 1);
       acting = controller.runWhileLeading(stop.signal);
-      stack.push('autonomy controller', async () => {
+      push('autonomy controller', async () => {
         stop.abort();
         await acting;
       });
@@ -165,22 +158,9 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     });
 
     begin(`listening on ${options.bindAddress}:${options.port}`);
-    const server = new OpsServer({ host: options.bindAddress, port: options.port, registry: metrics.registry, ...managerProbes(status), logger: log });
-    await server.start();
-    stack.push('http listener', () => server.close());
+    const server = await start('http listener', new OpsServer({ host: options.bindAddress, port: options.port, registry: metrics.registry, ...managerProbes(status), logger: log }));
 
     log.info({ port: server.port, identity }, 'yurt-manager started');
-    return {
-      identity,
-      metrics,
-      port: server.port,
-      status,
-      close: async () => {
-        await shutdown(stack, log, 'yurt-manager');
-      },
-    };
-  } catch (err) {
-    await abandon(stack, log);
-    throw err;
-  }
+    return { identity, metrics, port: server.port, status };
+  });
 }

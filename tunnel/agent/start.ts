@@ -4,7 +4,7 @@
  *   3 a session with every server replica  4 /healthz /readyz /metrics
  */
 import type { Logger } from '../../lib/logger.js';
-import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { startInSteps, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../../lib/ops.js';
 import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
@@ -73,12 +73,8 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
   const { options } = config;
   const log = deps.logger.child({ node: options.nodeName });
   const clock = deps.clock ?? systemClock;
-  const stack = new Stack();
-  let step = 0;
-  const begin = (what: string) => log.info({ step: ++step }, what);
-
   const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics });
-  try {
+  return startInSteps('tunnel agent', log, async ({ begin, push, start }) => {
     if (options.bootstrap && config.apiserverCa) {
       begin(`node certificate from ${options.bootstrap.bundleFile}, or from ${options.bootstrap.apiserver.origin} with the bootstrap token; renewed while running`);
       // Loaded only in bootstrap mode: the x509 stack costs ~25 MB of resident memory (docs/benchmarks.md).
@@ -92,7 +88,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
         clock,
         random: deps.random,
       });
-      stack.push('node certificate renewal', () => manager.close());
+      push('node certificate renewal', () => manager.close());
     } else {
       begin(`identity from ${options.clientCert}`);
     }
@@ -107,12 +103,10 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
     const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
 
     begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
-    const servers = serverSessions(options, { credentials, dialer, metrics, logger: log, clock, resolve: deps.resolve, random: deps.random });
-    await servers.start();
-    stack.push('server sessions', () => servers.close());
+    const servers = await start('server sessions', serverSessions(options, { credentials, dialer, metrics, logger: log, clock, resolve: deps.resolve, random: deps.random }));
 
     begin(`serving /healthz, /readyz, /metrics on ${options.metricsAddress.host}:${options.metricsAddress.port}`);
-    const ops = new OpsServer({
+    const ops = await start('ops server', new OpsServer({
       ...options.metricsAddress,
       registry: metrics.registry,
       logger: log,
@@ -121,23 +115,11 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
         const up = servers.connected;
         return { ok: up > 0, detail: `connected to ${up} of ${total} server replica(s)` };
       },
-    });
-    await ops.start();
-    stack.push('ops server', () => ops.close());
+    }));
 
     log.info({ ports: { metrics: ops.port } }, 'tunnel agent started');
-    return {
-      servers,
-      metrics,
-      ports: { metrics: ops.port },
-      close: once(async () => {
-        await shutdown(stack, log, 'tunnel agent');
-      }),
-    };
-  } catch (err) {
-    await abandon(stack, log);
-    throw err;
-  }
+    return { servers, metrics, ports: { metrics: ops.port } };
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * told (DRAIN) to expect no new streams here, and streams in progress get --drain-timeout to end.
  */
 import type { Logger } from '../../lib/logger.js';
-import { abandon, once, shutdown, Stack, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { startInSteps, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../../lib/ops.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { AgentRegistry } from './agent-registry.js';
@@ -37,21 +37,14 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
   const { options } = config;
   const log = deps.logger;
   const clock = deps.clock ?? systemClock;
-  const stack = new Stack();
-  let step = 0;
-  const begin = (what: string) => log.info({ step: ++step }, what);
-
-  try {
+  return startInSteps('tunnel server', log, async ({ begin, start, beforeClose }) => {
     let directory: NodeDirectory;
     if (config.nodes.kind === 'static') {
       begin(`using ${config.nodes.entries.length} static node address(es)`);
       directory = staticDirectory(config.nodes.entries);
     } else {
       begin(`watching Node objects (${config.nodes.where})`);
-      const kube = new KubeNodeDirectory({ kubeConfig: config.nodes.kubeConfig, logger: log, clock });
-      await kube.start();
-      stack.push('node directory', () => kube.close());
-      directory = kube;
+      directory = await start('node directory', new KubeNodeDirectory({ kubeConfig: config.nodes.kubeConfig, logger: log, clock }));
     }
 
     const registry = new AgentRegistry();
@@ -59,7 +52,7 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
     const session = { maxStreams: options.maxStreamsPerAgent, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize, openTimeoutMs: options.openTimeoutMs };
 
     begin(`accepting agents on ${options.agentAddress.host}:${options.agentAddress.port}`);
-    const agents = new AgentEndpoint({
+    const agents = await start('agent endpoint', new AgentEndpoint({
       ...options.agentAddress,
       tls: config.tls,
       registry,
@@ -69,29 +62,25 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       duplicateProbeTimeoutMs: options.duplicateProbeTimeoutMs,
       clock,
-    });
-    await agents.start();
-    stack.push('agent endpoint', () => agents.close());
+    }));
 
     const dialer = new TunnelDialer(directory, registry, metrics, log);
     let proxy: ConnectProxy | undefined;
     if (options.proxyAddress || options.proxyUds) {
       begin(`CONNECT proxy on ${[options.proxyAddress && `${options.proxyAddress.host}:${options.proxyAddress.port}`, options.proxyUds].filter(Boolean).join(' and ')}`);
-      proxy = new ConnectProxy({
+      proxy = await start('CONNECT proxy', new ConnectProxy({
         tcp: options.proxyAddress && { ...options.proxyAddress, ...config.proxyTls, clientCa: config.callerCa, allowedCallers: options.allowedCallers },
         uds: options.proxyUds ? { path: options.proxyUds, mode: options.proxyUdsMode } : undefined,
         dialer,
         metrics,
         logger: log,
-      });
-      await proxy.start();
-      stack.push('CONNECT proxy', () => proxy!.close());
+      }));
     }
 
     let interceptor: Interceptor | undefined;
     if (config.interceptor) {
       begin(`interceptor on ${options.interceptorAddresses.map((a) => `${a.host}:${a.port}`).join(', ')}`);
-      interceptor = new Interceptor({
+      interceptor = await start('interceptor', new Interceptor({
         addresses: options.interceptorAddresses,
         cert: config.interceptor.cert,
         key: config.interceptor.key,
@@ -105,14 +94,12 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
         dialer,
         metrics,
         logger: log,
-      });
-      await interceptor.start();
-      stack.push('interceptor', () => interceptor!.close());
+      }));
     }
 
     let draining = false;
     begin(`serving /healthz, /readyz, /metrics on ${options.metricsAddress.host}:${options.metricsAddress.port}`);
-    const ops = new OpsServer({
+    const ops = await start('ops server', new OpsServer({
       ...options.metricsAddress,
       registry: metrics.registry,
       logger: log,
@@ -121,27 +108,17 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
         if (!directory.synced) return { ok: false, detail: 'node list not synced' };
         return { ok: true, detail: `${registry.size} agent(s), ${directory.size} node(s)` };
       },
+    }));
+    // Load balancers see /readyz fail and new tunnels stop before the agents are told to go.
+    beforeClose(async () => {
+      draining = true;
+      proxy?.stopAccepting();
+      interceptor?.stopAccepting();
+      await agents.drain(options.drainTimeoutMs);
     });
-    await ops.start();
-    stack.push('ops server', () => ops.close());
 
     const ports = { agent: agents.port, proxy: proxy?.port ?? 0, interceptor: interceptor?.ports ?? [], metrics: ops.port };
     log.info({ ports }, 'tunnel server ready');
-    return {
-      registry,
-      metrics,
-      directory,
-      ports,
-      close: once(async () => {
-        draining = true;
-        proxy?.stopAccepting();
-        interceptor?.stopAccepting();
-        await agents.drain(options.drainTimeoutMs);
-        await shutdown(stack, log, 'tunnel server');
-      }),
-    };
-  } catch (err) {
-    await abandon(stack, log);
-    throw err;
-  }
+    return { registry, metrics, directory, ports };
+  });
 }
