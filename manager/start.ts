@@ -9,11 +9,12 @@ import type { Logger } from '../lib/logger.js';
 import { AutonomyController } from './autonomy/controller.js';
 import { nodeAutonomy } from './autonomy/policy.js';
 import type { ManagerConfig } from './config.js';
-import { Informer } from './kube/informer.js';
+import { Informer } from '../lib/kube/informer.js';
 import { KubeLeaseLock } from './kube/lease-lock.js';
 import { PodsByNode } from './kube/pod-index.js';
 import { KubePodPatcher } from './kube/pod-patcher.js';
 import { LeaderElector } from './leaderelection/elector.js';
+import { ManagerErrors } from './errors.js';
 import { ManagerMetrics } from './metrics.js';
 import { type ManagerStatus, managerProbes } from './status.js';
 
@@ -63,6 +64,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       clock,
       logger: log,
       onSyncedChange: (s) => metrics.informerSynced.set({ resource: 'nodes' }, s ? 1 : 0),
+      retryError: ManagerErrors.YM_ERR_INFORMER,
     });
     late.nodes = nodeInformer;
     const podInformer = new Informer<k8s.V1Pod>({
@@ -87,6 +89,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       clock,
       logger: log,
       onSyncedChange: (s) => metrics.informerSynced.set({ resource: 'pods' }, s ? 1 : 0),
+      retryError: ManagerErrors.YM_ERR_INFORMER,
     });
     refs.pods = podInformer;
     metrics.informerSynced.set({ resource: 'nodes' }, 0);

@@ -34,6 +34,9 @@ export const tunnelErrors = defineErrors({
   TUN_ERR_AGENT_DUPLICATE: { statusCode: 409, message: 'node %s already has a live agent connection on this server (since %s)' },
   TUN_ERR_SERVER_DRAINING: { statusCode: 503, message: 'tunnel server is shutting down: %s' },
 
+  // --- server: the node directory (tunnel/server/node-directory.ts) ---
+  TUN_ERR_NODE_LIST: { statusCode: 503, message: 'listing and watching %s failed: %s' },
+
   // --- server: front doors (CONNECT proxy, interceptor) ---
   TUN_ERR_UNKNOWN_NODE: { statusCode: 404, message: '%s is not an address of any known node' },
   TUN_ERR_NO_AGENT: { statusCode: 503, message: 'no tunnel agent is connected for node %s' },

@@ -5,7 +5,9 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../lib/logger.js';
+import { Informer } from '../../lib/kube/informer.js';
 import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
+import { tunnelErrors } from '../errors.js';
 import { canonicalIp } from '../protocol/index.js';
 
 export interface NodeEntry {
@@ -118,63 +120,57 @@ export interface KubeDirectoryOptions {
   kubeConfig: k8s.KubeConfig;
   logger: Logger;
   clock?: Clock;
-  /** Delay before re-listing after the watch failed. */
+  /** First delay before listing again after the list or watch failed (doubles up to 30 s). */
   retryMs?: number;
 }
 
 /**
- * Lists and watches Node objects; re-lists after any watch failure, as an informer should. A re-list
- * reports nodes that vanished meanwhile as deletes, so the maps never keep a stale address.
+ * Lists and watches Node objects through the shared informer, which lists again after any failure
+ * and reports nodes that vanished meanwhile as deletes, so the maps never keep a stale address.
  */
 export class KubeNodeDirectory extends NodeIndex implements Component {
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly stop = new AbortController();
-  private informer: k8s.ListWatch<k8s.V1Node> | undefined;
+  private readonly informer: Informer<k8s.V1Node>;
   readonly close: () => Promise<void>;
 
-  constructor(private readonly options: KubeDirectoryOptions) {
+  constructor(options: KubeDirectoryOptions) {
     super();
     this.log = options.logger.child({ component: 'nodes' });
     this.clock = options.clock ?? systemClock;
-    this.close = once(async () => {
-      this.stop.abort();
-      await this.informer?.stop();
-    });
-  }
-
-  /** Resolves once the first list is in (or rejects if it cannot be had within the deadline). */
-  async start(deadlineMs = 30_000): Promise<void> {
-    const core = this.options.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    const informer = new k8s.ListWatch<k8s.V1Node>('/api/v1/nodes', new k8s.Watch(this.options.kubeConfig), () => core.listNode(), false);
-    this.informer = informer;
+    const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
     const upsert = (node: k8s.V1Node) => {
       const entry = entryFromNode(node);
       if (entry) this.set(entry);
     };
-    informer.on('add', upsert);
-    informer.on('update', upsert);
-    informer.on('delete', (node) => node.metadata?.name && this.remove(node.metadata.name));
-    informer.on('error', (err: unknown) => {
-      if (this.stop.signal.aborted) return;
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'node watch failed; re-listing');
-      void this.clock.delay(this.options.retryMs ?? 2000, this.stop.signal).then(
-        () => informer.start().catch(() => {}),
-        () => {},
-      );
+    this.informer = new Informer<k8s.V1Node>({
+      kubeConfig: options.kubeConfig,
+      resource: 'nodes',
+      path: '/api/v1/nodes',
+      list: () => core.listNode(),
+      handlers: { add: upsert, update: upsert, delete: (node) => node.metadata?.name && this.remove(node.metadata.name) },
+      clock: this.clock,
+      logger: options.logger,
+      backoff: { baseMs: options.retryMs ?? 2000, maxMs: 30_000 },
+      retryError: tunnelErrors.TUN_ERR_NODE_LIST,
     });
-    // Failures go to the 'error' handler above, which lists again after a pause.
-    void informer.start().catch(() => {});
-    const deadline = this.clock.now() + deadlineMs;
-    while (!this.synced) {
-      if (this.clock.now() > deadline) throw new Error(`no node list from the apiserver within ${deadlineMs} ms`);
-      await this.clock.delay(100, this.stop.signal);
-    }
+    this.close = once(() => this.informer.close());
+  }
+
+  /** Resolves once the first list is in; rejects if it cannot be had within the deadline. */
+  async start(deadlineMs = 30_000): Promise<void> {
+    await this.informer.start();
+    const deadline = new AbortController();
+    const timer = this.clock.delay(deadlineMs, deadline.signal).then(() => 'late' as const, () => 'done' as const);
+    const synced = this.informer.waitSynced(deadline.signal).then(() => 'synced' as const);
+    const first = await Promise.race([synced, timer]);
+    deadline.abort();
+    if (first !== 'synced') throw tunnelErrors.TUN_ERR_NODE_LIST('nodes', `no full list from the apiserver within ${deadlineMs} ms`);
     this.log.info({ nodes: this.size }, 'node list synced');
   }
 
-  /** A list has succeeded (the informer has a resourceVersion): "unknown node" answers are true. */
+  /** A full list has arrived: from now on "unknown node" answers are true. */
   override get synced(): boolean {
-    return (this.informer?.latestResourceVersion() ?? '') !== '';
+    return this.informer.synced;
   }
 }

@@ -4,10 +4,10 @@
  * library's informer stops on errors), and errors after close ignored.
  */
 import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Clock, Component } from '../../lib/lifecycle.js';
-import { once } from '../../lib/lifecycle.js';
-import type { Logger } from '../../lib/logger.js';
-import { ManagerErrors } from '../errors.js';
+import type { YurtError } from '../errors.js';
+import type { Clock, Component } from '../lifecycle.js';
+import { once } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -27,6 +27,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   logger: Logger;
   onSyncedChange?: (synced: boolean) => void;
   backoff?: { baseMs: number; maxMs: number };
+  /** The program's own error for a failed list or watch, logged with its code before each retry. */
+  retryError: (resource: string, detail: string) => YurtError;
 }
 
 export class Informer<T extends KubernetesObject> implements Component {
@@ -120,7 +122,8 @@ export class Informer<T extends KubernetesObject> implements Component {
     const { baseMs, maxMs } = this.options.backoff ?? { baseMs: 1000, maxMs: 30_000 };
     const delayMs = Math.min(baseMs * 2 ** this.failures++, maxMs);
     const text = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    this.log.warn({ delayMs, code: 'YM_ERR_INFORMER' }, ManagerErrors.YM_ERR_INFORMER(this.options.resource, `${text}; list+watch again in ${delayMs} ms`).message);
+    const failure = this.options.retryError(this.options.resource, `${text}; list+watch again in ${delayMs} ms`);
+    this.log.warn({ delayMs, code: failure.code }, failure.message);
     this.options.clock.delay(delayMs, this.stopping.signal).then(
       () => {
         this.restarting = false;
