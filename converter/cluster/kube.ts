@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { isYurtError, withCause, type YurtError } from '../../lib/errors.js';
 import { ConverterErrors } from '../errors.js';
+import { apiMessage, apiStatus } from '../../lib/kube/api-error.js';
 import { NETWORK_ERROR_CODES } from '../../lib/network-errors.js';
 
 export interface Kube {
@@ -36,33 +37,16 @@ export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: st
   };
 }
 
-/** HTTP status of an API error, if it is one. */
-export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code;
-  return err instanceof k8s.ApiException || (typeof code === 'number' && code >= 100 && code < 600) ? (code as number) : undefined;
-}
-
-function statusMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      const s = JSON.parse(body) as { message?: string };
-      if (s.message) return s.message;
-    } catch {
-      return body.slice(0, 300);
-    }
-  }
-  if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
-  return (err as Error).message?.split('\n')[0] ?? String(err);
-}
+/** HTTP status of an API error, if it is one (the shared reading, under the name yurtctl's modules use). */
+export { apiStatus as statusOf };
 
 /** One line for a failed call: `what` says what yurtctl was doing. */
 export function kubeError(err: unknown, what: string, server: string): YurtError {
   if (isYurtError(err)) return err;
-  const status = statusOf(err);
+  const status = apiStatus(err);
   if (status === 401) return withCause(ConverterErrors.CNV_ERR_FORBIDDEN(`${what}: the cluster at ${server} rejected the credentials (401 Unauthorized): check --kubeconfig/--context`), err);
-  if (status === 403) return withCause(ConverterErrors.CNV_ERR_FORBIDDEN(`${what}: ${statusMessage(err)}`), err);
-  if (status !== undefined) return withCause(ConverterErrors.CNV_ERR_APPLY(`${what}: ${status} ${statusMessage(err)}`), err);
+  if (status === 403) return withCause(ConverterErrors.CNV_ERR_FORBIDDEN(`${what}: ${apiMessage(err)}`), err);
+  if (status !== undefined) return withCause(ConverterErrors.CNV_ERR_APPLY(`${what}: ${status} ${apiMessage(err)}`), err);
   const e = err as { code?: string; errno?: string; cause?: { code?: string }; message?: string };
   const code = e.code ?? e.errno ?? e.cause?.code;
   if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || /CERT|TLS|SSL|SELF_SIGNED|VERIFY/.test(code))) {
@@ -96,7 +80,7 @@ export async function callOptional<T>(kube: Kube, what: string, fn: () => Promis
   try {
     return await call(kube, what, fn);
   } catch (err) {
-    if (statusOf((err as { cause?: unknown }).cause) === 404) return undefined;
+    if (apiStatus((err as { cause?: unknown }).cause) === 404) return undefined;
     throw err;
   }
 }

@@ -5,27 +5,9 @@
  */
 import { V1MicroTime, type CoordinationV1Api, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import { withCause } from '../../lib/errors.js';
+import { apiMessage, apiStatus } from '../../lib/kube/api-error.js';
 import { ManagerErrors } from '../errors.js';
 import { rawRecord, type LeaderElectionRecord, type LeaseLock } from '../leaderelection/lock.js';
-
-function status(err: unknown): number {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : 0;
-}
-
-function message(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      const parsed = JSON.parse(body) as { message?: string };
-      if (parsed.message) return parsed.message;
-    } catch {
-      // not a Status
-    }
-  }
-  const code = status(err);
-  return code ? `HTTP ${code}` : err instanceof Error ? err.message.split('\n')[0]! : String(err);
-}
 
 function toMillis(value: unknown): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -72,8 +54,8 @@ export class KubeLeaseLock implements LeaseLock {
     try {
       lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
     } catch (err) {
-      if (status(err) === 404) return undefined;
-      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'get', message(err)), err);
+      if (apiStatus(err) === 404) return undefined;
+      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'get', apiMessage(err)), err);
     }
     this.lease = lease;
     const record = leaseSpecToRecord(lease.spec);
@@ -87,8 +69,8 @@ export class KubeLeaseLock implements LeaseLock {
         body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.namespace }, spec: recordToLeaseSpec(record) },
       });
     } catch (err) {
-      if (status(err) === 409) throw withCause(ManagerErrors.YM_ERR_LEASE_CONFLICT(this.description, '(create)'), err);
-      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'create', message(err)), err);
+      if (apiStatus(err) === 409) throw withCause(ManagerErrors.YM_ERR_LEASE_CONFLICT(this.description, '(create)'), err);
+      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'create', apiMessage(err)), err);
     }
   }
 
@@ -98,8 +80,8 @@ export class KubeLeaseLock implements LeaseLock {
     try {
       this.lease = await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body });
     } catch (err) {
-      if (status(err) === 409) throw withCause(ManagerErrors.YM_ERR_LEASE_CONFLICT(this.description, this.lease.metadata?.resourceVersion ?? ''), err);
-      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'update', message(err)), err);
+      if (apiStatus(err) === 409) throw withCause(ManagerErrors.YM_ERR_LEASE_CONFLICT(this.description, this.lease.metadata?.resourceVersion ?? ''), err);
+      throw withCause(ManagerErrors.YM_ERR_LEASE_API(this.description, 'update', apiMessage(err)), err);
     }
   }
 }
