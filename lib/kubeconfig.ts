@@ -16,45 +16,81 @@ export interface KubeconfigCredentials {
   token?: string;
 }
 
-interface Named<T> {
-  name: string;
-  [key: string]: unknown;
-  cluster?: T;
-  user?: T;
-  context?: T;
-}
-
 type Fields = Record<string, unknown>;
 
-export class KubeconfigError extends Error {}
+/** A kubeconfig document as YAML gives it; only the lists the current context points into are typed. */
+export type KubeconfigDoc = Fields & {
+  clusters?: Array<{ name?: string; cluster?: Fields }>;
+  users?: Array<{ name?: string; user?: Fields }>;
+  contexts?: Array<{ name?: string; context?: { cluster?: string; user?: string } }>;
+  'current-context'?: string;
+};
 
-function pick(list: unknown, name: string, kind: string): Fields {
-  const entries = Array.isArray(list) ? (list as Array<Named<Fields>>) : [];
-  const found = entries.find((e) => e?.name === name);
-  if (!found) throw new KubeconfigError(`no ${kind} named "${name}"`);
-  return (found[kind] as Fields | undefined) ?? {};
+/** The current context of a parsed kubeconfig: its cluster and user entries, objects of `doc` itself. */
+export interface KubeconfigView {
+  doc: KubeconfigDoc;
+  server: string;
+  cluster: Fields;
+  user: Fields;
 }
+
+export class KubeconfigError extends Error {}
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** Loads the current context of the kubeconfig at `path`. Throws KubeconfigError with a reason. */
-export async function readKubeconfig(path: string): Promise<KubeconfigCredentials> {
-  let doc: Fields;
+/** current-context, or the only context when there is just one (as kubeadm and k3s files have). */
+function currentContext(doc: KubeconfigDoc) {
+  const contexts = doc.contexts ?? [];
+  const name = str(doc['current-context']);
+  if (name) return contexts.find((c) => c?.name === name);
+  return contexts.length === 1 ? contexts[0] : undefined;
+}
+
+export function currentClusterName(doc: KubeconfigDoc): string | undefined {
+  return currentContext(doc)?.context?.cluster ?? (doc.clusters?.length === 1 ? doc.clusters[0]!.name : undefined);
+}
+
+export function currentUserName(doc: KubeconfigDoc): string | undefined {
+  return currentContext(doc)?.context?.user ?? (doc.users?.length === 1 ? doc.users[0]!.name : undefined);
+}
+
+/**
+ * Parses kubeconfig text and finds its current context's cluster and user. Throws KubeconfigError
+ * with the reason (the caller names the file and its own error code).
+ */
+export function parseKubeconfig(text: string): KubeconfigView {
+  let doc: unknown;
   try {
-    doc = (yaml.load(await readFile(path, 'utf8')) ?? {}) as Fields;
+    doc = yaml.load(text);
   } catch (err) {
     throw new KubeconfigError(err instanceof yaml.YAMLException ? `not valid YAML: ${err.reason}` : String((err as Error).message));
   }
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new KubeconfigError('not a kubeconfig object');
-  const current = str(doc['current-context']);
-  if (!current) throw new KubeconfigError('no current-context');
-  const context = pick(doc.contexts, current, 'context');
-  const cluster = pick(doc.clusters, str(context.cluster) ?? '', 'cluster');
-  const user = str(context.user) ? pick(doc.users, str(context.user)!, 'user') : {};
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new KubeconfigError('not a kubeconfig (not a YAML mapping)');
+  const d = doc as KubeconfigDoc;
+  const context = currentContext(d);
+  if (!context && str(d['current-context'])) throw new KubeconfigError(`no context named "${d['current-context']}"`);
+  const clusterName = currentClusterName(d);
+  const cluster = d.clusters?.find((c) => c?.name === clusterName)?.cluster;
+  if (!cluster) throw new KubeconfigError(clusterName ? `no cluster named "${clusterName}"` : 'no current-context, and not a single context or cluster to fall back to');
   const server = str(cluster.server);
-  if (!server) throw new KubeconfigError(`cluster of context "${current}" has no server`);
+  if (!server) throw new KubeconfigError(`the cluster "${clusterName}" has no server`);
+  const userName = currentUserName(d);
+  const user = d.users?.find((u) => u?.name === userName)?.user;
+  if (userName && context?.context?.user && !user) throw new KubeconfigError(`no user named "${userName}"`);
+  return { doc: d, server, cluster, user: user ?? {} };
+}
+
+/** Loads the current context of the kubeconfig at `path`. Throws KubeconfigError with a reason. */
+export async function readKubeconfig(path: string): Promise<KubeconfigCredentials> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new KubeconfigError(String((err as Error).message));
+  }
+  const { server, cluster, user } = parseKubeconfig(text);
   const base = dirname(path);
   // Relative file paths in a kubeconfig are relative to the kubeconfig itself.
   const file = async (value: unknown) => (str(value) ? readFile(isAbsolute(str(value)!) ? str(value)! : resolve(base, str(value)!)) : undefined);

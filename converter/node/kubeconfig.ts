@@ -5,38 +5,19 @@
  */
 import { posix } from 'node:path';
 import jsYaml from 'js-yaml';
+import { currentClusterName, currentUserName, KubeconfigError, parseKubeconfig as parseDoc, type KubeconfigView } from '../../lib/kubeconfig.js';
 import { ConverterErrors } from '../errors.js';
 
-type Doc = Record<string, unknown> & {
-  clusters?: Array<{ name?: string; cluster?: Record<string, unknown> }>;
-  users?: Array<{ name?: string; user?: Record<string, unknown> }>;
-  contexts?: Array<{ name?: string; context?: { cluster?: string; user?: string } }>;
-  'current-context'?: string;
-};
+export type { KubeconfigView };
 
-export interface KubeconfigView {
-  doc: Doc;
-  server: string;
-  cluster: Record<string, unknown>;
-  user: Record<string, unknown>;
-}
-
+/** The shared reading of a kubeconfig, its faults reported as the node layout's. */
 export function parseKubeconfig(text: string, where: string): KubeconfigView {
-  let doc: unknown;
   try {
-    doc = jsYaml.load(text);
+    return parseDoc(text);
   } catch (err) {
-    throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${where} is not a valid kubeconfig: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof KubeconfigError) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${where} is not a usable kubeconfig: ${err.message}`);
+    throw err;
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${where} is not a kubeconfig (not a YAML mapping)`);
-  const d = doc as Doc;
-  const clusterName = currentClusterName(d);
-  const clusterEntry = d.clusters?.find((c) => c.name === clusterName);
-  if (!clusterEntry?.cluster) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${where} has no current cluster`);
-  const server = clusterEntry.cluster.server;
-  if (typeof server !== 'string' || !server) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${where}: the current cluster has no server`);
-  const user = d.users?.find((u) => u.name === currentUserName(d))?.user ?? {};
-  return { doc: d, server, cluster: clusterEntry.cluster, user };
 }
 
 const FILE_KEYS_CLUSTER = ['certificate-authority'];
@@ -75,19 +56,6 @@ export function pointedAt(view: KubeconfigView, hubUrl: string, hostPath: string
     for (const k of ['client-certificate', 'client-certificate-data', 'client-key', 'client-key-data', 'token', 'tokenFile', 'username', 'password', 'exec', 'auth-provider']) delete user[k];
   }
   return `# Written by yurtctl node convert (yurt-edge): kubelet reaches the apiserver through yurthub.\n# yurtctl node revert restores the original.\n${jsYaml.dump(doc, { lineWidth: -1, noRefs: true })}`;
-}
-
-function currentContext(doc: Doc) {
-  const contexts = doc.contexts ?? [];
-  return contexts.find((c) => c.name === doc['current-context']) ?? (contexts.length === 1 ? contexts[0] : undefined);
-}
-
-function currentUserName(doc: Doc): string | undefined {
-  return currentContext(doc)?.context?.user ?? (doc.users?.length === 1 ? doc.users[0]!.name : undefined);
-}
-
-function currentClusterName(doc: Doc): string | undefined {
-  return currentContext(doc)?.context?.cluster ?? (doc.clusters?.length === 1 ? doc.clusters[0]!.name : undefined);
 }
 
 /** A standalone copy with absolute file references (for yurthub's `--kubeconfig`). */
