@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { ConverterErrors } from '../errors.js';
 import type { AccessCheck, ChartRef, GrantCheck, ClusterState, Plan, RevertPlan, ServerVersion } from '../plan/model.js';
-import type { Helm } from './helm.js';
 import { call, type Kube } from './kube.js';
 
 export const SUPPORTED = { min: { major: 1, minor: 27 }, max: { major: 1, minor: 37 } } as const;
@@ -34,10 +33,6 @@ export async function readChart(path: string): Promise<ChartRef> {
   const meta = jsYaml.load(text) as { name?: unknown; version?: unknown } | null;
   if (typeof meta?.name !== 'string' || typeof meta.version !== 'string') throw ConverterErrors.CNV_ERR_CHART(`--chart: ${path}/Chart.yaml has no name or version`);
   return { path, name: meta.name, version: meta.version };
-}
-
-export async function checkHelm(helm: Helm): Promise<string> {
-  return helm.version();
 }
 
 const resourceName = (c: AccessCheck) => (c.path ? c.path : `${c.group ? `${c.resource}.${c.group}` : c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.name ? ` "${c.name}"` : ''}`);

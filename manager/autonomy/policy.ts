@@ -114,10 +114,6 @@ export function nodeAutonomy(node: NodeLike | undefined): AutonomyDecision {
   return { autonomy: AUTONOMY_OFF, source: flag ? `${flag.where} ${AUTONOMY_KEY}=${flag.value}` : 'no autonomy key', ...(invalid ? { invalid } : {}) };
 }
 
-export function sameAutonomy(a: Autonomy, b: Autonomy): boolean {
-  return a.mode === b.mode && (a.mode !== 'seconds' || a.seconds === (b as { seconds: number }).seconds);
-}
-
 /** The toleration with only its defined fields, in one order: what the controller writes and stores. */
 export function canonical(t: Toleration): Toleration {
   const out: Toleration = {};

@@ -34,9 +34,3 @@ export function replyStatus(ctx: ProxyContext, status: Status, servedFrom: Proxy
   ctx.servedFrom = servedFrom;
   writeStatus(ctx.res, ctx.req.headers.accept, status);
 }
-
-export function writeJson(res: ServerResponse, code: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
-  const data = Buffer.from(JSON.stringify(body));
-  res.writeHead(code, { 'content-type': MediaTypes.json, 'content-length': data.length, 'cache-control': 'no-cache, private', ...extraHeaders });
-  res.end(data);
-}
