@@ -19,6 +19,10 @@ export const KubeErrors = defineErrors({
     statusCode: 400,
     message: 'invalid query parameter %s=%s: %s',
   },
+  KUBE_ERR_BAD_CONTINUE: {
+    statusCode: 400,
+    message: 'invalid continue token: %s',
+  },
   KUBE_ERR_BAD_MEDIA_TYPE: {
     statusCode: 415,
     message: 'invalid media type "%s": %s',

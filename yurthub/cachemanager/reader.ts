@@ -8,11 +8,13 @@
  * only a format the client cannot take holds an answer, the result says so (the caller answers 406
  * NotAcceptable rather than 404, which would tell kubelet its pods are gone).
  */
+import type { ContinueToken } from '../../lib/kube/continue-token.js';
 import { selection } from '../../lib/kube/selectors.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import { CONTENT_TYPES, type CacheContentType, type CacheStore, type StoredObject } from '../cache/store.js';
 import type { ListToEncode } from './codec.js';
 import { CODECS, freshest, partition } from './formats.js';
+import { resumeList } from './resume.js';
 import { listScope, nonResourceKey, objectKey } from './scope.js';
 
 export interface CachedList extends ListToEncode {
@@ -22,6 +24,9 @@ export interface CachedList extends ListToEncode {
 
 /** A lookup's outcome: the copy to serve, nothing at all, or only copies the client cannot take. */
 export type Found<T> = { kind: 'found'; value: T } | { kind: 'missing' } | { kind: 'not-acceptable'; stored: CacheContentType[] };
+
+/** A continuation's outcome: the rest of the list, or the client must list again from the start. */
+export type Continued = { kind: 'found'; value: CachedList } | { kind: 'expired' };
 
 export class CacheReader {
   constructor(private readonly store: CacheStore) {}
@@ -38,6 +43,23 @@ export class CacheReader {
   /** The list this request would see; missing when nothing cached covers it. */
   list(component: string, info: RequestInfo, query: URLSearchParams, formats: readonly CacheContentType[] = ['json']): Promise<Found<CachedList>> {
     return this.choose(formats, (format) => this.listIn(format, component, info, query), (l) => l.resourceVersion);
+  }
+
+  /**
+   * The rest of the list `token` continues (resume.ts), read only from the scope the client itself
+   * listed: a wider list filtered here was never the list the token was cut from. Of the formats
+   * the client takes, the first holding that generation answers.
+   */
+  async continueList(component: string, info: RequestInfo, query: URLSearchParams, token: ContinueToken, formats: readonly CacheContentType[] = ['json']): Promise<Continued> {
+    for (const format of formats) {
+      const stored = await this.store.list(listScope(partition(component, format), info, query));
+      if (!stored) continue;
+      const rest = resumeList(stored, token, info.namespace);
+      if (rest.kind === 'expired') continue;
+      const { kind, apiVersion, resourceVersion } = stored.meta;
+      return { kind: 'found', value: { format, kind, apiVersion, resourceVersion, items: rest.objects.map((o) => o.data) } };
+    }
+    return { kind: 'expired' };
   }
 
   private async listIn(format: CacheContentType, component: string, info: RequestInfo, query: URLSearchParams): Promise<CachedList | undefined> {

@@ -1,6 +1,7 @@
 /**
  * Offline answers (DESIGN.md §3): what the node's components get while no apiserver is reachable.
  *   get → cached object | 404      list → cached (filtered) list, one page | 404 if never cached
+ *   list with a continue token → the rest of that very list generation, one page | 410 Expired
  *   watch → 200, open, no events, closed at timeout or when an apiserver is back
  *   create → body echoed, 201      update/patch → cached object | 404
  *   delete/deletecollection → 403  anything else → 503
@@ -12,7 +13,9 @@
 import { randomInt } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { MediaTypes } from '../../lib/kube/content-type.js';
-import { badRequest, forbidden, notAcceptable, notFound, serviceUnavailable, type Status } from '../../lib/kube/status.js';
+import { decodeContinue, type ContinueToken } from '../../lib/kube/continue-token.js';
+import { isYurtError } from '../../lib/errors.js';
+import { badRequest, forbidden, notAcceptable, notFound, resourceExpired, serviceUnavailable, type Status } from '../../lib/kube/status.js';
 import type { CacheContentType } from '../cache/store.js';
 import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cachemanager/formats.js';
 import { itemKind } from '../cachemanager/codec.js';
@@ -73,7 +76,9 @@ export function localHandler(options: LocalOptions): Handler {
         return;
       }
       case 'list': {
-        const list = found(await reader.list(component, info, queryOf(ctx.req.url), formats), notFound(gr, ''));
+        const query = queryOf(ctx.req.url);
+        if ((query.get('continue') ?? '') !== '') return continueList(ctx, reader, query, formats);
+        const list = found(await reader.list(component, info, query, formats), notFound(gr, ''));
         if (list) send(ctx, 200, MEDIA_TYPE[list.format], encodeList(list));
         return;
       }
@@ -96,6 +101,29 @@ export function localHandler(options: LocalOptions): Handler {
     }
     return replyStatus(ctx, serviceUnavailable(`${info.verb} ${info.resource}${info.subresource ? '/' + info.subresource : ''} needs an apiserver and none is reachable`));
   };
+}
+
+/** The apiserver's words for a continuation it cannot serve and has no inconsistent token for. */
+const CONTINUE_EXPIRED = 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.';
+
+/**
+ * A page after the first, offline (resume.ts decides). The rest comes as one page without a
+ * continue token, as a server may answer any limit; no token the hub made ever reaches the
+ * apiserver. A token the apiserver would refuse is refused the same way, 400.
+ */
+async function continueList(ctx: ProxyContext, reader: CacheReader, query: URLSearchParams, formats: readonly CacheContentType[]): Promise<void> {
+  let token: ContinueToken;
+  try {
+    token = decodeContinue(query.get('continue') ?? '');
+  } catch (err) {
+    if (isYurtError(err) && err.statusCode === 400) return replyStatus(ctx, badRequest(err.message));
+    throw err;
+  }
+  const rv = query.get('resourceVersion') ?? '';
+  if (rv !== '' && rv !== '0') return replyStatus(ctx, badRequest('specifying resource version is not allowed when using continue'));
+  const rest = await reader.continueList(ctx.component, ctx.info, query, token, formats);
+  if (rest.kind === 'expired') return replyStatus(ctx, resourceExpired(CONTINUE_EXPIRED), 'cache');
+  send(ctx, 200, MEDIA_TYPE[rest.value.format], encodeList(rest.value));
 }
 
 function initialEvents(list: CachedList): Uint8Array[] {
