@@ -9,11 +9,13 @@
  * node_modules through a symlink.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { track } from '../test/cluster/process.js';
+import { ProgramChild } from './program-child.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -41,8 +43,9 @@ export interface BuiltHub {
 /**
  * Transpiles sources into a temporary folder laid out as the repository (an ES module package that sees
  * the repository's node_modules): a process then starts as the build would run it, not under tsx.
+ * `root` is where the files' paths are taken from: the repository, or a checkout of another revision.
  */
-export function transpileToTemp(prefix: string, files: string[]): string {
+export function transpileToTemp(prefix: string, files: string[], root = ROOT): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const compilerOptions: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2023,
@@ -51,7 +54,7 @@ export function transpileToTemp(prefix: string, files: string[]): string {
     sourceMap: false,
   };
   for (const file of files) {
-    const out = join(dir, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    const out = join(dir, relative(root, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(out), { recursive: true });
     const { outputText, diagnostics } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file, reportDiagnostics: true });
     if (diagnostics?.length) throw new Error(`${file}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
@@ -75,14 +78,6 @@ export function buildHub(): BuiltHub {
   };
 }
 
-/** The environment the image gives every program (Dockerfile ENV): the hub is measured as it runs there. */
-export const IMAGE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
 export interface HubChildOptions {
   /** The compiled entry point (buildHub().main). */
   main: string;
@@ -91,68 +86,20 @@ export interface HubChildOptions {
 }
 
 /** A yurthub child process; its port is read from its own "yurthub ready" log line. */
-export class HubChild {
-  private child: ChildProcess | undefined;
+export class HubChild extends ProgramChild {
   port = 0;
-  readonly logFile: string;
 
-  constructor(private readonly options: HubChildOptions) {
-    mkdirSync(options.dir, { recursive: true });
-    this.logFile = join(options.dir, 'yurthub.log');
+  constructor(options: HubChildOptions) {
+    super({ name: 'yurthub', argv: [options.main, ...options.args], logFile: join(options.dir, 'yurthub.log'), ready: ['yurthub ready'], cwd: ROOT });
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  get pid(): number {
-    const pid = this.child?.pid;
-    if (pid === undefined) throw new Error('yurthub is not running');
-    return pid;
-  }
-
-  async start(): Promise<void> {
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [this.options.main, ...this.options.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...IMAGE_ENV, LOG_LEVEL: 'info' } });
-    this.child = child;
-    live.add(child);
-    child.once('exit', () => {
-      live.delete(child);
-      log.end();
-    });
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
-    this.port = await new Promise<number>((resolve, reject) => {
-      let buffered = '';
-      const timer = setTimeout(() => reject(new Error(`yurthub did not become ready in 60 s; see ${this.logFile}`)), 60_000);
-      const onData = (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          if (!line.includes('"yurthub ready"')) continue;
-          clearTimeout(timer);
-          child.stderr!.off('data', onData);
-          resolve((JSON.parse(line) as { ports: { port: number } }).ports.port);
-          return;
-        }
-      };
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`yurthub exited with ${code} before ready; see ${this.logFile}`));
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+  override async start(): Promise<void> {
+    await super.start();
+    this.port = (this.readyLines.get('yurthub ready') as { ports: { port: number } }).ports.port;
   }
 }
 
@@ -176,8 +123,7 @@ export class ProxyProcess {
   async start(): Promise<void> {
     const child = spawn(process.execPath, [this.script, ...this.args], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
-    live.add(child);
-    child.once('exit', () => live.delete(child));
+    track(child);
     this.port = await new Promise<number>((resolve, reject) => {
       child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
       child.once('exit', (code) => reject(new Error(`${this.script} exited with ${code}`)));

@@ -6,11 +6,12 @@
  * the reference. Figures are the forwarder relative to http-proxy.
  */
 import { GET_PATH, JSON_TYPE, LIST_PATH, NODE, PODS, populate, startCluster } from './bench-cluster.js';
+import { Cleanups } from './cleanup.js';
 import { buildHub, ProxyProcess } from './hub-process.js';
 import { alternate, endpoint, merge, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
 import { cpuMs, MachineLoad, nproc, peakRss, rss, sleep, waitIdle, type LoadReport } from './proc.js';
 import { int, mb, ms, ratio, summarize } from './stats.js';
-import { machine } from './report.js';
+import { machine, machineLoad } from './report.js';
 
 const GET_PLAN = [
   { concurrency: 1, warmup: 300, count: 6000 },
@@ -146,26 +147,26 @@ async function benchList(direct: Endpoint, relays: Relay[]): Promise<ListFigures
 
 export async function runRelayBench(): Promise<{ markdown: string }> {
   const started = Date.now();
-  const cleanups: Array<[string, () => unknown]> = [];
+  const cleanups = new Cleanups('relay');
   try {
     log('transpiling yurthub and the relay processes');
     const built = buildHub();
-    cleanups.push(['build', () => built.remove()]);
+    cleanups.push('build', () => built.remove());
     const load = new MachineLoad(Number(nproc()) || 1);
     log('starting the control plane');
     const bench = await startCluster();
     const { cluster, nodeCert, direct } = bench;
-    cleanups.push(['control plane', () => cluster.stop()]);
+    cleanups.push('control plane', () => cluster.stop());
     log('creating the node and its pods');
     const { created, stopLease } = await populate(bench);
-    cleanups.push(['lease renewer', stopLease]);
+    cleanups.push('lease renewer', stopLease);
     log(`${PODS} pods created in ${(created.ms / 1000).toFixed(1)} s`);
 
     const relays: Relay[] = [];
     for (const side of SIDES) {
       const proc = new ProxyProcess(built.relayProxy, [side, cluster.info.server, cluster.info.caFile, nodeCert.certFile, nodeCert.keyFile]);
       await proc.start();
-      cleanups.push([side, () => proc.stop()]);
+      cleanups.push(side, () => proc.stop());
       relays.push({ side, ep: endpoint(proc.url), pid: proc.pid, idleRss: 0 });
     }
     await sleep(3000);
@@ -175,17 +176,11 @@ export async function runRelayBench(): Promise<{ markdown: string }> {
     const list = await benchList(direct, relays);
     const peak = perSide((_, i) => peakRss(relays[i]!.pid));
     const idle = perSide((_, i) => relays[i]!.idleRss);
-    const machineLoad = load.stop([cluster.info.pid, ...relays.map((r) => r.pid)]);
-    const markdown = render({ gets, list, idle, peak, load: machineLoad, createdS: created.ms / 1000 }, new Date(started), (Date.now() - started) / 1000);
+    const loadReport = load.stop([cluster.info.pid, ...relays.map((r) => r.pid)]);
+    const markdown = render({ gets, list, idle, peak, load: loadReport, createdS: created.ms / 1000 }, new Date(started), (Date.now() - started) / 1000);
     return { markdown };
   } finally {
-    for (const [name, fn] of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`[bench:relay] cleanup of ${name} failed: ${String(err)}`);
-      }
-    }
+    await cleanups.run();
   }
 }
 
@@ -210,10 +205,6 @@ function compare(f: Figure, higherIsBetter: boolean): { ratio: string; verdict: 
   const wins = perRound.filter((r) => (higherIsBetter ? r > 1 : r < 1)).length;
   const verdict = wins * 2 >= n ? `better in ${wins} of ${n} rounds` : `**worse** in ${n - wins} of ${n} rounds`;
   return { ratio: `${ratio(pooled)} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)})`, verdict };
-}
-
-function pct(v: number): string {
-  return `${(v * 100).toFixed(0)} %`;
 }
 
 function render(f: Figures, startedAt: Date, durationS: number): string {
@@ -242,8 +233,7 @@ function render(f: Figures, startedAt: Date, durationS: number): string {
 
 Run ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} · ${machine(nproc())} · ${durationS.toFixed(0)} s
 
-Machine during the run: CPUs ${pct(f.load.busy)} busy, of which this benchmark's processes ${pct(f.load.ours)} and
-other work ${pct(f.load.others)}; load average ${f.load.loadAvgMean.toFixed(1)} mean, ${f.load.loadAvgMax.toFixed(1)} max.${f.load.others > 0.1 ? ' **The machine was shared with other work: absolute figures are inflated and ratios noisier than on a quiet machine.**' : ''}
+${machineLoad(f.load)}
 
 ${lines.join('\n')}
 

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import type { LoadReport } from './proc.js';
 
 const HEADER = `# Benchmarks
 
@@ -47,4 +48,12 @@ export function table(rows: readonly Row[]): string {
 export function machine(nproc: string): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `nproc ${nproc} (${cpu}) · ${(totalmem() / 1024 ** 3).toFixed(0)} GiB · Node ${process.version} · ${process.platform}/${process.arch}`;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(0)} %`;
+
+/** How busy the machine was and with what: a figure from a shared machine is read differently. */
+export function machineLoad(load: LoadReport): string {
+  return `Machine during the run: CPUs ${pct(load.busy)} busy, of which this benchmark's processes ${pct(load.ours)} and
+other work ${pct(load.others)}; load average ${load.loadAvgMean.toFixed(1)} mean, ${load.loadAvgMax.toFixed(1)} max.${load.others > 0.1 ? ' **The machine was shared with other work: absolute figures are inflated and ratios noisier than on a quiet machine.**' : ''}`;
 }

@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: runs the benchmark suites and writes each one's section of docs/benchmarks.md.
  * `npm run bench -- yurthub` runs only the named suites. Benchmarks are never part of `npm test`.
+ * `IDLE_BASE=<git rev> npm run bench -- idle` sets the idle suite's figures against that revision's (bench/idle.ts).
  */
 import { join } from 'node:path';
 import { ROOT } from './hub-process.js';
+import { runIdleBench } from './idle.js';
 import { runRelayBench } from './relay.js';
 import { writeSection } from './report.js';
 import { runTunnelBench } from './tunnel.js';
@@ -13,6 +15,7 @@ const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   yurthub: runYurthubBench,
   relay: runRelayBench,
   tunnel: runTunnelBench,
+  idle: runIdleBench,
 };
 
 const wanted = process.argv.slice(2);

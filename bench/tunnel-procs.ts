@@ -22,8 +22,11 @@ export const LOG_DIR = join(ROOT, '.tmp', 'bench-tunnel', 'logs');
 
 export const log = (msg: string) => console.log(`[bench:tunnel ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-/** What every server in the benchmark runs with: both listeners on loopback, node 0 known for CONNECT. */
-export function serverFlags(pki: BenchPki, agentPort = 0): string[] {
+/**
+ * What every server in the benchmark runs with: both listeners on loopback, node 0 known for CONNECT
+ * unless `nodes` says where the node list comes from instead (`--kubeconfig=...`).
+ */
+export function serverFlags(pki: BenchPki, agentPort = 0, nodes = `--static-nodes=${agentNode(0)}=127.0.0.1`): string[] {
   return [
     `--agent-address=127.0.0.1:${agentPort}`,
     `--cert-file=${pki.server.certFile}`,
@@ -31,7 +34,7 @@ export function serverFlags(pki: BenchPki, agentPort = 0): string[] {
     `--ca-file=${pki.caFile}`,
     '--proxy-address=127.0.0.1:0',
     '--metrics-address=127.0.0.1:0',
-    `--static-nodes=${agentNode(0)}=127.0.0.1`,
+    nodes,
     '--log-level=info',
   ];
 }

@@ -17,11 +17,12 @@ import { freePort } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
 import { HubProcess, nodeHubArgs } from '../test/e2e/support/hub.js';
 import { GET_PATH, JSON_TYPE, LIST_PATH, NODE, PODS, populate, startCluster } from './bench-cluster.js';
+import { Cleanups } from './cleanup.js';
 import { buildHub, ProxyProcess, hubDependencies, HubChild, ROOT, type BuiltHub } from './hub-process.js';
 import { alternate, endpoint, merge, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
 import { cpuMs, MachineLoad, nproc, peakRss, rss, rssFile, sleep, waitIdle, type LoadReport } from './proc.js';
 import { int, mb, ms, ratio, summarize, type Summary } from './stats.js';
-import { machine, table, type Row } from './report.js';
+import { machine, machineLoad, table, type Row } from './report.js';
 
 const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 const OTHER_UA = 'bench-client/1.0';
@@ -262,11 +263,11 @@ export interface SuiteResult {
 
 export async function runYurthubBench(): Promise<SuiteResult> {
   const started = Date.now();
-  const cleanups: Array<[string, () => unknown]> = [];
+  const cleanups = new Cleanups('yurthub');
   try {
     log('transpiling yurthub');
     const built: BuiltHub = buildHub();
-    cleanups.push(['hub build', () => built.remove()]);
+    cleanups.push('hub build', () => built.remove());
 
     log('measuring the resident memory of the hub\'s dependencies, each alone');
     const bare = importMemory([]);
@@ -279,14 +280,14 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     log('starting the control plane');
     const bench = await startCluster();
     const { cluster, nodeCert, direct } = bench;
-    cleanups.push(['control plane', () => cluster.stop()]);
+    cleanups.push('control plane', () => cluster.stop());
     const apiPort = Number(new URL(cluster.info.server).port);
 
     // Hub A talks straight to the apiserver: the online figures.
     const hubDir = join(cluster.dir, 'hub-online');
     const hubA = new HubChild({ main: built.main, dir: hubDir, args: hubArgs(cluster.info.server, nodeCert, cluster.info.caFile, hubDir, await freePort()) });
     await hubA.start();
-    cleanups.push(['hub (online)', () => hubA.stop()]);
+    cleanups.push('hub (online)', () => hubA.stop());
     const hubAStarted = Date.now();
     await sleep(3000);
     const idleEarly = rss(hubA.pid);
@@ -296,12 +297,12 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     // it idles alongside hub A until both are read.
     const tsxDir = join(cluster.dir, 'hub-tsx');
     const tsxHub = new HubProcess({ dir: tsxDir, args: hubArgs(cluster.info.server, nodeCert, cluster.info.caFile, tsxDir, await freePort()) });
-    cleanups.push(['hub (tsx)', () => tsxHub.stop()]);
+    cleanups.push('hub (tsx)', () => tsxHub.stop());
     await tsxHub.start();
 
     log('creating the node and its pods');
     const { created, stopLease } = await populate(bench);
-    cleanups.push(['lease renewer', stopLease]);
+    cleanups.push('lease renewer', stopLease);
     log(`${PODS} pods created in ${(created.ms / 1000).toFixed(1)} s (${created.objectBytes} bytes each as JSON)`);
     // Hub A has been idle all along (health checks only): its settled idle figure.
     const idle = { ...(await memory(hubA)), afterS: (Date.now() - hubAStarted) / 1000 };
@@ -316,11 +317,11 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     log('a second hub lists once through a fault proxy (for the memory and offline figures)');
     const link = new FaultProxy('127.0.0.1', apiPort);
     await link.start();
-    cleanups.push(['fault proxy', () => link.close()]);
+    cleanups.push('fault proxy', () => link.close());
     const offDir = join(cluster.dir, 'hub-offline');
     const hubB = new HubChild({ main: built.main, dir: offDir, args: hubArgs(`https://127.0.0.1:${link.port}`, nodeCert, cluster.info.caFile, offDir, await freePort()) });
     await hubB.start();
-    cleanups.push(['hub (offline)', () => hubB.stop()]);
+    cleanups.push('hub (offline)', () => hubB.stop());
     const hubBEp = endpoint(hubB.url);
     const kubeletList = { accept: KUBELET_ACCEPT, 'accept-encoding': 'gzip', 'user-agent': KUBELET_UA };
     await sendOk(hubBEp, LIST_PATH, { headers: kubeletList });
@@ -332,7 +333,7 @@ export async function runYurthubBench(): Promise<SuiteResult> {
 
     const floorProxy = new ProxyProcess(built.floorProxy, [cluster.info.server, cluster.info.caFile, nodeCert.certFile, nodeCert.keyFile]);
     await floorProxy.start();
-    cleanups.push(['floor proxy', () => floorProxy.stop()]);
+    cleanups.push('floor proxy', () => floorProxy.stop());
     const hub = endpoint(hubA.url);
     const gets = await benchGet(direct, hub, hubA.pid, endpoint(floorProxy.url), floorProxy.pid);
     load.charge(floorProxy.pid);
@@ -393,13 +394,7 @@ export async function runYurthubBench(): Promise<SuiteResult> {
     const markdown = render(figures, rows, new Date(started), (Date.now() - started) / 1000);
     return { markdown, rows };
   } finally {
-    for (const [name, fn] of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`[bench:yurthub] cleanup of ${name} failed: ${String(err)}`);
-      }
-    }
+    await cleanups.run();
   }
 }
 
@@ -574,10 +569,6 @@ function buildRows(f: Figures): Row[] {
   return rows;
 }
 
-function pct(v: number): string {
-  return `${(v * 100).toFixed(0)} %`;
-}
-
 function render(f: Figures, rows: Row[], startedAt: Date, durationS: number): string {
   const met = rows.filter((r) => r.met === true).length;
   const targets = rows.filter((r) => r.met !== undefined).length;
@@ -590,8 +581,7 @@ function render(f: Figures, rows: Row[], startedAt: Date, durationS: number): st
 
 Run ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} · ${machine(nproc())} · ${durationS.toFixed(0)} s · **${met} of ${targets} targets met**
 
-Machine during the run: CPUs ${pct(f.load.busy)} busy, of which this benchmark's processes ${pct(f.load.ours)} and
-other work ${pct(f.load.others)}; load average ${f.load.loadAvgMean.toFixed(1)} mean, ${f.load.loadAvgMax.toFixed(1)} max.${f.load.others > 0.1 ? ' **The machine was shared with other work: absolute figures are inflated and ratios noisier than on a quiet machine.**' : ''}
+${machineLoad(f.load)}
 
 ${table(rows)}
 
