@@ -9,7 +9,7 @@ import { checkNodesReady, checkServerVersion, describeDenied } from './cluster/p
 import { buildStatus, renderStatus } from './cluster/status.js';
 import { chartObjects, resourceOf } from './cluster/helm.js';
 import { loadKubeConfig, resolveValues } from './config.js';
-import { exitCodeFor } from './errors.js';
+import { ConverterErrors, exitCodeFor } from './errors.js';
 import { kubeletRequestCount } from './node/api.js';
 import { parseCommand, type ConvertOptions, type NodeOptions } from './options.js';
 import { planConvert } from './plan/plan.js';
@@ -90,6 +90,31 @@ describe('yurtctl convert flags', () => {
   });
 });
 
+describe('--replace-foreign', () => {
+  const revert = (argv: string[]) => {
+    const c = parseCommand(['revert', ...argv]);
+    if (c.cmd !== 'revert') throw new Error(c.cmd);
+    return c.options;
+  };
+
+  it('names objects of yurtctl\'s names one by one, as Kind/name (kinds in any case), for convert and revert', () => {
+    expect(convert(['--cloud-nodes', 'a']).replaceForeign).toEqual([]);
+    expect(convert(['--cloud-nodes', 'a', '--replace-foreign', 'job/yurtctl-convert-edge-1, Lease/yurtctl-lock']).replaceForeign).toEqual(['Job/yurtctl-convert-edge-1', 'Lease/yurtctl-lock']);
+    expect(revert(['--replace-foreign', 'Job/yurtctl-revert-edge-1']).replaceForeign).toEqual(['Job/yurtctl-revert-edge-1']);
+    expect(convert(['--cloud-nodes', 'a', '--replace-foreign', 'ConfigMap/yurt-edge-conversion,Secret/bootstrap-token-abc123']).replaceForeign).toEqual(['ConfigMap/yurt-edge-conversion', 'Secret/bootstrap-token-abc123']);
+    expect((parseCommand(['convert', '--help']) as { text: string }).text).toContain('--replace-foreign');
+  });
+
+  it('cannot name anything yurtctl does not write: it is no way to delete other objects', () => {
+    const names = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock';
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'Deployment/coredns'])).message).toBe(`--replace-foreign: "Deployment/coredns" is not Kind/name of an object yurtctl writes (${names})`);
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'yurtctl-convert-edge-1'])).message).toMatch(/^--replace-foreign: "yurtctl-convert-edge-1" is not Kind\/name/);
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'ConfigMap/kube-proxy'])).message).toBe(`--replace-foreign: "ConfigMap/kube-proxy": yurtctl writes no ConfigMap of that name (${names})`);
+    expect(fails(() => revert(['--replace-foreign', 'Job/backup-nightly'])).code).toBe('CNV_ERR_USAGE');
+    expect(fails(() => parseCommand(['status', '--replace-foreign', 'Lease/yurtctl-lock'])).message).toBe('--replace-foreign: unknown flag (see --help)');
+  });
+});
+
 describe('yurtctl node flags', () => {
   const node = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
     const c = parseCommand(['node', ...argv], env);
@@ -113,6 +138,7 @@ describe('yurtctl node flags', () => {
 describe('exit codes', () => {
   it('map each status to its documented exit code', () => {
     expect([400, 503, 403, 404, 409, 412, 504, 500].map(exitCodeFor)).toEqual([2, 3, 4, 5, 6, 7, 8, 1]);
+    expect(exitCodeFor(ConverterErrors.CNV_ERR_FOREIGN_OBJECT('x').statusCode)).toBe(6);
   });
 
   it('run() prints one line and returns the exit code', async () => {

@@ -17,6 +17,7 @@ export const ConverterErrors = defineErrors({
   CNV_ERR_UNKNOWN_NODE: { statusCode: 404, message: '%s' },
   CNV_ERR_LOCKED: { statusCode: 409, message: '%s' },
   CNV_ERR_RECORD_CONFLICT: { statusCode: 409, message: '%s' },
+  CNV_ERR_FOREIGN_OBJECT: { statusCode: 409, message: '%s' },
   // --- preflight (exit 7) ---
   CNV_ERR_PREFLIGHT: { statusCode: 412, message: '%s' },
   CNV_ERR_HELM_MISSING: { statusCode: 412, message: '%s' },

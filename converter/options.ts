@@ -10,6 +10,7 @@ import { isYurtError } from '../lib/errors.js';
 import { parseLabelSelector } from '../lib/kube/label-selector.js';
 import { isDNS1123Subdomain } from '../lib/kube/validation.js';
 import { ConverterErrors } from './errors.js';
+import { isWrittenName, WRITTEN_KINDS, WRITTEN_NAMES } from './plan/foreign.js';
 import type { Selection } from './plan/model.js';
 
 const CODE = 'CNV_ERR_USAGE';
@@ -29,6 +30,7 @@ const CHANGE = {
   nodeTimeout: '10m',
   lockTimeout: '0s',
   lockDuration: '60s',
+  replaceForeign: '',
 };
 
 export const DEFAULTS = deepFreeze({
@@ -78,6 +80,7 @@ const DESCRIBE: Record<string, string> = {
   nodeTimeout: 'how long to wait for the node sides (0: do not wait)',
   lockTimeout: 'how long to wait for the lock another run holds (0: fail at once)',
   lockDuration: 'lease duration of the lock: a killed run\'s lock is taken over after it',
+  replaceForeign: 'comma-separated Kind/name of objects of yurtctl\'s names that are not yurtctl\'s (Job/yurtctl-convert-edge-1): delete and create them as yurtctl\'s',
   cloudNodes: 'comma-separated cloud nodes; every other node becomes an edge node',
   edgeNodes: 'comma-separated edge nodes; every other node stays a cloud node',
   edgeSelector: 'label selector of the edge nodes (e.g. "site in (shop-1,shop-2)")',
@@ -117,6 +120,8 @@ export interface ChangeOptions {
   nodeTimeoutMs: number;
   lockTimeoutMs: number;
   lockDurationMs: number;
+  /** `Job/yurtctl-convert-edge-1`, …: objects that are not yurtctl's which it may replace. */
+  replaceForeign: string[];
 }
 export interface ConvertOptions extends ClusterOptions, ChangeOptions {
   selection: Selection;
@@ -238,6 +243,22 @@ function clusterOptions(v: Record<string, unknown>, d: typeof CLUSTER): ClusterO
   };
 }
 
+/**
+ * --replace-foreign: each entry names one object, by kind and name, of the names yurtctl writes
+ * (nothing else can be replaced through it), so consent is given object by object.
+ */
+function replaceForeign(raw: string): string[] {
+  const out = new Set<string>();
+  for (const entry of toList(raw)) {
+    const [kind, name, ...rest] = entry.split('/');
+    const canonical = WRITTEN_KINDS.find((k) => k.toLowerCase() === kind?.toLowerCase());
+    if (!canonical || !name || rest.length) throw new OptionError(CODE, 'replace-foreign', `"${entry}" is not Kind/name of an object yurtctl writes (${WRITTEN_NAMES})`);
+    if (isDNS1123Subdomain(name).length || !isWrittenName(canonical, name)) throw new OptionError(CODE, 'replace-foreign', `"${entry}": yurtctl writes no ${canonical} of that name (${WRITTEN_NAMES})`);
+    out.add(`${canonical}/${name}`);
+  }
+  return [...out].sort();
+}
+
 /** Go-style durations, where a bare 0 is a duration too. */
 function duration(flag: string, raw: string, min = 0): number {
   return raw.trim() === '0' && min === 0 ? 0 : toDuration(flag, raw, CODE, min);
@@ -250,6 +271,7 @@ function changeOptions(v: Record<string, unknown>, d: typeof CHANGE): ChangeOpti
     nodeTimeoutMs: duration('node-timeout', str(v.nodeTimeout, d.nodeTimeout)),
     lockTimeoutMs: duration('lock-timeout', str(v.lockTimeout, d.lockTimeout)),
     lockDurationMs: toDuration('lock-duration', str(v.lockDuration, d.lockDuration), CODE, 1000),
+    replaceForeign: replaceForeign(str(v.replaceForeign, d.replaceForeign)),
   };
 }
 

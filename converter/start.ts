@@ -15,7 +15,8 @@ import { ConverterErrors, exitCodeFor } from './errors.js';
 import { NodeSide } from './node/node-side.js';
 import { shellRestarter } from './node/restarter.js';
 import { parseCommand, type ChangeOptions, type ClusterOptions, type ConvertOptions, type NodeOptions, type RevertOptions, type StatusOptions } from './options.js';
-import type { ConvertRequest, Plan, RevertPlan } from './plan/model.js';
+import { refusedForeign, refuseForeign } from './plan/foreign.js';
+import { LOCK_NAME, type ConvertRequest, type ObjectPlan, type Plan, type RevertPlan } from './plan/model.js';
 import { finalValues, imageOverrideWarnings, planConvert, planRevert } from './plan/plan.js';
 import { printablePlan, renderPlan, renderRevertPlan } from './plan/render.js';
 import { interactive, Progress, type Out } from './ui/progress.js';
@@ -58,9 +59,10 @@ async function preflightRead(cloud: Cloud, o: ClusterOptions, io: Io) {
 /**
  * A dry run, or a cluster already as asked, is answered without the lock: nothing is written. A real
  * run plans again under the lock (another run may have changed the cluster meanwhile), shows that
- * plan, asks unless --yes, and applies it.
+ * plan, asks unless --yes, and applies it. A plan that meets objects of yurtctl's names that are not
+ * yurtctl's is shown, then refused: before the lock, so nothing at all is written.
  */
-async function planThenApply<P extends { noop: boolean }, S>(
+async function planThenApply<P extends { noop: boolean; objects: ObjectPlan[] }, S>(
   cloud: Cloud,
   o: ClusterOptions & ChangeOptions & { dryRun: boolean; yes: boolean },
   command: string,
@@ -71,13 +73,16 @@ async function planThenApply<P extends { noop: boolean }, S>(
   apply: (planned: { state: S; plan: P }) => Promise<void>,
 ): Promise<number> {
   const first = await makePlan();
-  if (o.dryRun || first.plan.noop) {
+  if (o.dryRun || first.plan.noop || refusedForeign(first.plan).length) {
     show(first.plan);
+    refuseForeign(first.plan);
     return 0;
   }
-  return withLock(cloud, o, command, io, async () => {
+  const lease = first.plan.objects.find((x) => x.kind === 'Lease' && x.foreign?.replace);
+  return withLock(cloud, o, command, io, lease?.foreign?.uid, async () => {
     const planned = await makePlan();
     show(planned.plan);
+    refuseForeign(planned.plan);
     if (planned.plan.noop) return 0;
     if (!o.yes) await confirm(io, question);
     await apply(planned);
@@ -85,11 +90,12 @@ async function planThenApply<P extends { noop: boolean }, S>(
   });
 }
 
-/** Holds the lock around `fn`; a SIGINT/SIGTERM gives it back before exiting. */
-async function withLock<T>(cloud: Cloud, o: ClusterOptions & ChangeOptions, command: string, io: Io, fn: () => Promise<T>): Promise<T> {
-  const lock = new LeaseLock(cloud.kube, { namespace: o.namespace, durationMs: o.lockDurationMs, waitMs: o.lockTimeoutMs, command });
-  const { tookOver } = await lock.acquire();
+/** Holds the lock around `fn`; a SIGINT/SIGTERM gives it back before exiting. `replaceForeign`: the uid of someone else's Lease of its name the user named. */
+async function withLock<T>(cloud: Cloud, o: ClusterOptions & ChangeOptions, command: string, io: Io, replaceForeign: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const lock = new LeaseLock(cloud.kube, { namespace: o.namespace, durationMs: o.lockDurationMs, waitMs: o.lockTimeoutMs, command, ...(replaceForeign ? { replaceForeign } : {}) });
+  const { tookOver, replacedForeign } = await lock.acquire();
   if (tookOver) io.stderr.write(`took over the lock of a run that stopped renewing it ("${tookOver}")\n`);
+  if (replacedForeign) io.stderr.write(`replaced the Lease ${o.namespace}/${LOCK_NAME}, which was not yurtctl's (--replace-foreign)\n`);
   const onSignal = (signal: NodeJS.Signals) => {
     io.stderr.write(`yurtctl ${command}: ${signal}: stopping; run the same command again to finish\n`);
     void lock.release().finally(() => process.exit(130));
@@ -129,6 +135,7 @@ async function convert(o: ConvertOptions, io: Io): Promise<number> {
     cliVersion: cliVersion(),
     imageRepository: o.imageRepository,
     allowImageOverride: o.allowImageOverride,
+    replaceForeign: o.replaceForeign,
     chart,
     release,
     namespace: o.namespace,
@@ -164,7 +171,7 @@ async function revert(o: RevertOptions, io: Io): Promise<number> {
     const state = await gatherState(cloud.kube, cloud.helm, o.namespace, release, sv);
     const rel = state.record?.release ?? release;
     const deployed = state.release ? await cloud.helm.manifestObjects(rel.name, rel.namespace) : [];
-    const plan = planRevert(state, o.namespace, deployed);
+    const plan = planRevert(state, o.namespace, deployed, o.replaceForeign);
     if (!plan.noop) await checkRights(cloud.kube, plan.rights, 'this revert');
     return { state, plan };
   };

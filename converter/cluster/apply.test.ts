@@ -87,10 +87,18 @@ class FakeCluster {
       this.log.push(`create ${kind} ${k}`);
       return body;
     };
-    const remove = (store: Map<string, Obj>, kind: string) => async ({ namespace, name }: { namespace: string; name: string }) => {
-      if (!store.delete(key(namespace, name))) throw apiError(404);
+    const remove = (store: Map<string, Obj>, kind: string) => async ({ namespace, name, body }: { namespace: string; name: string; body?: { preconditions?: { uid?: string } } }) => {
+      const there = store.get(key(namespace, name));
+      if (!there) throw apiError(404);
+      if (body?.preconditions?.uid && body.preconditions.uid !== there.metadata?.uid) throw apiError(409);
+      store.delete(key(namespace, name));
       this.log.push(`delete ${kind} ${key(namespace, name)}`);
       return {};
+    };
+    const read = (store: Map<string, Obj>) => async ({ namespace, name }: { namespace: string; name: string }) => {
+      const there = store.get(key(namespace, name));
+      if (!there) throw apiError(404);
+      return structuredClone(there);
     };
     const core = {
       createNamespacedConfigMap: async (p: { namespace: string; body: Obj }) => {
@@ -104,8 +112,10 @@ class FakeCluster {
         this.log.push(`replace ConfigMap ${key(namespace, name)}`, `  record phase ${this.record()!.phase}`);
         return body;
       },
+      readNamespacedConfigMap: read(this.configMaps),
       deleteNamespacedConfigMap: remove(this.configMaps, 'ConfigMap'),
       createNamespacedSecret: create(this.secrets, 'Secret'),
+      readNamespacedSecret: read(this.secrets),
       deleteNamespacedSecret: remove(this.secrets, 'Secret'),
       patchNode: async ({ name, body }: { name: string; body: { metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } } }) => {
         const node = this.nodes.get(name);
@@ -120,7 +130,7 @@ class FakeCluster {
         return node;
       },
     };
-    const batch = { createNamespacedJob: create(this.jobs, 'Job'), deleteNamespacedJob: remove(this.jobs, 'Job') };
+    const batch = { createNamespacedJob: create(this.jobs, 'Job'), readNamespacedJob: read(this.jobs), deleteNamespacedJob: remove(this.jobs, 'Job') };
     return { kc: new k8s.KubeConfig(), server: 'https://fake:6443', kubeconfigPath: '', context: '', timeoutMs: 60_000, core, batch } as unknown as Kube;
   }
 
@@ -267,6 +277,50 @@ describe('applyConvert', () => {
       expect(c.log.filter((l) => l.startsWith('helm')), status).toEqual([repair, 'helm upgrade --install']);
       expect(c.release!.status).toBe('deployed');
     }
+  });
+});
+
+describe('objects of yurtctl\'s names that are not yurtctl\'s', () => {
+  /** A failed Job of edge-1's node Job name, left by an older tool. */
+  const oldJob = (uid: string): Obj => ({ kind: 'Job', metadata: { name: 'yurtctl-convert-edge-1', namespace: NS, uid, labels: { 'left-by': 'an-older-tool' } }, status: { conditions: [{ type: 'Failed', status: 'True' }] } });
+  const JOB = `${NS}/yurtctl-convert-edge-1`;
+
+  it('--replace-foreign: each named object is deleted (that very object, by uid) right before yurtctl creates its own', async () => {
+    const c = new FakeCluster(vanilla);
+    c.jobs.set(JOB, oldJob('uid-old'));
+    c.configMaps.set(`${NS}/${RECORD_NAME}`, { kind: 'ConfigMap', metadata: { name: RECORD_NAME, namespace: NS, uid: 'uid-notes' }, data: { notes: 'someone else\'s' } });
+    const { run } = await convert(c, 0, request({ replaceForeign: [`ConfigMap/${RECORD_NAME}`, 'Job/yurtctl-convert-edge-1'] }));
+    expect((await run).summary).toBe('applied: 3 edge node(s), node side pending on edge-1, edge-2, edge-3 (follow with `yurtctl status`)');
+    expect(c.log).toEqual([
+      `delete ConfigMap ${NS}/${RECORD_NAME}`, `create ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applying',
+      'patch Node cloud-1', 'patch Node edge-1', 'patch Node edge-2', 'patch Node edge-3',
+      `create Secret ${NS}/bootstrap-token-abcdef`,
+      'helm upgrade --install',
+      `delete Job ${JOB}`, `create Job ${JOB}`, `create Job ${NS}/yurtctl-convert-edge-2`, `create Job ${NS}/yurtctl-convert-edge-3`,
+      `replace ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applied',
+    ]);
+    expect(c.jobs.get(JOB)!.metadata!.labels).toEqual({ 'app.kubernetes.io/managed-by': 'yurtctl', 'yurt-edge.io/node': 'edge-1', 'yurt-edge.io/action': 'convert' });
+    expect(c.state().foreign).toEqual([]);
+  });
+
+  it('one that took the name after the plan was shown is refused, never taken for yurtctl\'s own nor deleted in its place', async () => {
+    const late = new FakeCluster(vanilla);
+    const { run } = await convert(late, 0);
+    late.jobs.set(JOB, oldJob('uid-late'));
+    expect(await failure(run)).toEqual({
+      code: 'CNV_ERR_FOREIGN_OBJECT',
+      message: `Job ${JOB} exists and is not yurtctl's (no label app.kubernetes.io/managed-by=yurtctl): it appeared after the plan was made, and what was applied before is recorded; delete it, or run again with --replace-foreign Job/yurtctl-convert-edge-1 to have yurtctl replace it`,
+    });
+    expect(late.jobs.get(JOB)!.metadata!.uid).toBe('uid-late');
+    expect(late.record()?.phase).toBe('applying'); // what was applied before it is recorded, for the rerun
+
+    // the user named the one the plan showed; another one took its place meanwhile: that one stays
+    const swapped = new FakeCluster(vanilla);
+    swapped.jobs.set(JOB, oldJob('uid-shown'));
+    const replace = await convert(swapped, 0, request({ replaceForeign: ['Job/yurtctl-convert-edge-1'] }));
+    swapped.jobs.set(JOB, oldJob('uid-other'));
+    expect((await failure(replace.run)).code).toBe('CNV_ERR_APPLY');
+    expect(swapped.jobs.get(JOB)!.metadata!.uid).toBe('uid-other');
   });
 });
 

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { ConverterErrors } from '../errors.js';
 import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConversionRecord, type NodePlan, type ObjectPlan, type Plan, type RevertPlan } from '../plan/model.js';
+import { foreignError, isYurtctls } from '../plan/foreign.js';
 import { canonicalJson } from '../plan/job.js';
 import { nodeState } from '../plan/plan.js';
 import { recordConfigMap } from '../plan/state.js';
@@ -42,6 +43,7 @@ async function writeRecord(ctx: ApplyContext, namespace: string, record: Convers
         return await ctx.kube.core.createNamespacedConfigMap({ namespace, body });
       } catch (err) {
         if (statusOf(err) !== 409) throw err;
+        await mustBeYurtctls(ctx, { kind: 'ConfigMap', namespace, name: RECORD_NAME }, () => ctx.kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace }));
       }
     }
     return ctx.kube.core.replaceNamespacedConfigMap({ name: RECORD_NAME, namespace, body });
@@ -61,14 +63,38 @@ export function randomTokenPart(length: number): string {
   return Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 }
 
+/**
+ * Deletes the object of this name that is not yurtctl's and that the user named with --replace-foreign:
+ * that very object (its uid), not one that took its place since the plan was shown.
+ */
+async function deleteForeign(ctx: ApplyContext, o: ObjectPlan): Promise<void> {
+  if (!o.foreign?.replace) return;
+  const target = { name: o.name, namespace: o.namespace, body: { preconditions: { uid: o.foreign.uid } } };
+  const remove = {
+    Job: () => ctx.kube.batch.deleteNamespacedJob({ ...target, propagationPolicy: 'Background' }),
+    Secret: () => ctx.kube.core.deleteNamespacedSecret(target),
+    ConfigMap: () => ctx.kube.core.deleteNamespacedConfigMap(target),
+  }[o.kind];
+  if (!remove) throw ConverterErrors.CNV_ERR_INTERNAL(`no way to replace a ${o.kind} while applying`); // the lock's Lease is replaced by the lock
+  await callOptional(ctx.kube, `delete ${o.kind} ${o.namespace}/${o.name}, which is not yurtctl's (--replace-foreign)`, remove);
+}
+
+/** After a 409 on create: an interrupted run made it (fine), or someone else did since the plan was made (refused). */
+async function mustBeYurtctls(ctx: ApplyContext, o: Pick<ObjectPlan, 'kind' | 'namespace' | 'name'>, read: () => Promise<{ metadata?: { labels?: Record<string, string> } }>): Promise<void> {
+  const there = await callOptional(ctx.kube, `read ${o.kind} ${o.namespace}/${o.name}`, read);
+  if (there && !isYurtctls(there.metadata?.labels)) throw foreignError([o], true);
+}
+
 async function createTokenSecret(ctx: ApplyContext, o: ObjectPlan): Promise<void> {
   const manifest = structuredClone(o.manifest!) as { stringData: Record<string, string> };
   manifest.stringData['token-secret'] = randomTokenPart(16);
+  await deleteForeign(ctx, o);
   await call(ctx.kube, `create the bootstrap token Secret ${o.namespace}/${o.name}`, async () => {
     try {
       await ctx.kube.core.createNamespacedSecret({ namespace: o.namespace, body: manifest as k8s.V1Secret });
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
+      await mustBeYurtctls(ctx, o, () => ctx.kube.core.readNamespacedSecret({ name: o.name, namespace: o.namespace }));
     }
   });
 }
@@ -81,6 +107,8 @@ async function deleteJob(ctx: ApplyContext, o: Pick<ObjectPlan, 'namespace' | 'n
 
 async function putJob(ctx: ApplyContext, o: ObjectPlan): Promise<void> {
   if (o.action === 'update') await deleteJob(ctx, o);
+  await deleteForeign(ctx, o);
+  const replacing = o.action === 'update' || o.foreign?.replace === true;
   const deadline = clock(ctx)().getTime() + 60_000;
   for (;;) {
     try {
@@ -88,11 +116,14 @@ async function putJob(ctx: ApplyContext, o: ObjectPlan): Promise<void> {
       return;
     } catch (err) {
       // a Job being deleted keeps its name for a moment
-      if (statusOf(err) === 409 && o.action === 'update' && clock(ctx)().getTime() < deadline) {
+      if (statusOf(err) === 409 && replacing && clock(ctx)().getTime() < deadline) {
         await sleeper(ctx)(500);
         continue;
       }
-      if (statusOf(err) === 409 && o.action === 'create') return; // created by an interrupted run
+      if (statusOf(err) === 409 && o.action === 'create' && !replacing) {
+        await mustBeYurtctls(ctx, o, () => ctx.kube.batch.readNamespacedJob({ name: o.name, namespace: o.namespace }));
+        return;
+      }
       await call(ctx.kube, `create Job ${o.namespace}/${o.name}`, () => Promise.reject(err));
     }
   }
@@ -155,6 +186,7 @@ export async function applyConvert(ctx: ApplyContext, plan: Plan, state: Cluster
   const ns = plan.namespace;
   p.step(`record: ${ns}/${RECORD_NAME}`);
   const recordPlan = plan.objects.find((o) => o.kind === 'ConfigMap')!;
+  await deleteForeign(ctx, recordPlan);
   if (recordPlan.action !== 'none') await writeRecord(ctx, ns, { ...plan.record, phase: 'applying' }, recordPlan.action !== 'create');
 
   p.step('nodes: labels and annotations');

@@ -1,13 +1,16 @@
 /**
  * The Lease kube-system/yurtctl-lock keeps two runs from interleaving: its holder identity names the
  * machine and process, and it is renewed while the run lasts. A run that was killed stops renewing;
- * once `renewTime + leaseDurationSeconds` has passed, the next run takes it over.
+ * once `renewTime + leaseDurationSeconds` has passed, the next run takes it over. A Lease of that name
+ * without yurtctl's label is someone else's: it is never taken over, only replaced when the user
+ * named it (--replace-foreign) and it is still the object the plan showed.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { ConverterErrors } from '../errors.js';
-import { LOCK_NAME } from '../plan/model.js';
+import { foreignError, isYurtctls } from '../plan/foreign.js';
+import { LABEL_MANAGED_BY, LOCK_NAME, MANAGED_BY } from '../plan/model.js';
 import { call, callOptional, microTime, statusOf, type Kube } from './kube.js';
 
 export interface LockOptions {
@@ -16,6 +19,8 @@ export interface LockOptions {
   /** How long to wait for a lock held by someone else (0: fail at once). */
   waitMs: number;
   command: string;
+  /** The uid of a Lease of the lock's name that is not yurtctl's and may be replaced (--replace-foreign). */
+  replaceForeign?: string;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -48,7 +53,7 @@ export class LeaseLock {
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: LOCK_NAME, namespace: this.options.namespace, ...(previous?.metadata?.resourceVersion ? { resourceVersion: previous.metadata.resourceVersion } : {}) },
+      metadata: { name: LOCK_NAME, namespace: this.options.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY }, ...(previous?.metadata?.resourceVersion ? { resourceVersion: previous.metadata.resourceVersion } : {}) },
       spec: {
         holderIdentity: this.identity,
         leaseDurationSeconds: Math.max(1, Math.ceil(this.options.durationMs / 1000)),
@@ -59,11 +64,18 @@ export class LeaseLock {
     };
   }
 
-  async acquire(): Promise<{ tookOver: string | null }> {
+  /** `tookOver`: the holder of an expired lock of yurtctl's; `replacedForeign`: someone else's Lease of its name was replaced. */
+  async acquire(): Promise<{ tookOver: string | null; replacedForeign: boolean }> {
     const { namespace } = this.options;
     const deadline = this.now().getTime() + this.options.waitMs;
+    let replacedForeign = false;
     for (;;) {
       const lease = await callOptional(this.kube, `read the lock ${namespace}/${LOCK_NAME}`, () => this.kube.coord.readNamespacedLease({ name: LOCK_NAME, namespace }));
+      if (lease && !isYurtctls(lease.metadata?.labels)) {
+        await this.replaceForeign(lease);
+        replacedForeign = true;
+        continue;
+      }
       const holder = lease?.spec?.holderIdentity ?? '';
       const expired = !lease || !holder || expiry(lease) <= this.now().getTime();
       if (expired) {
@@ -74,7 +86,7 @@ export class LeaseLock {
           this.resourceVersion = written.metadata?.resourceVersion ?? '';
           this.held = true;
           this.startRenewing();
-          return { tookOver: lease && holder ? holder : null };
+          return { tookOver: lease && holder ? holder : null, replacedForeign };
         } catch (err) {
           if (statusOf(err) !== 409) await call(this.kube, `take the lock ${namespace}/${LOCK_NAME}`, () => Promise.reject(err));
           // someone else won the race: look again
@@ -85,6 +97,16 @@ export class LeaseLock {
       }
       await this.sleep(1000);
     }
+  }
+
+  /** Deletes someone else's Lease of the lock's name if the user named it, precisely that object; else refuses. */
+  private async replaceForeign(lease: k8s.V1Lease): Promise<void> {
+    const { namespace } = this.options;
+    const uid = lease.metadata?.uid;
+    if (!uid || uid !== this.options.replaceForeign) throw foreignError([{ kind: 'Lease', namespace, name: LOCK_NAME }]);
+    await callOptional(this.kube, `delete Lease ${namespace}/${LOCK_NAME}, which is not yurtctl's (--replace-foreign)`, () =>
+      this.kube.coord.deleteNamespacedLease({ name: LOCK_NAME, namespace, body: { preconditions: { uid } } }),
+    );
   }
 
   private startRenewing(): void {

@@ -10,7 +10,7 @@ export const LABEL_EDGE_WORKER = 'openyurt.io/is-edge-worker';
 export const ANNOTATION_AUTONOMY = 'node.beta.openyurt.io/autonomy';
 /** Per-node conversion state, written by the CLI (pending) and by the node side (converted, failed, reverted). */
 export const ANNOTATION_STATE = 'yurt-edge.io/conversion-state';
-/** Labels of the objects yurtctl itself creates (node Jobs). */
+/** Labels of the objects yurtctl itself creates (node Jobs, the record, bootstrap tokens, the lock): managed-by marks them as its own. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'yurtctl';
 export const LABEL_NODE = 'yurt-edge.io/node';
@@ -87,6 +87,17 @@ export interface ServerVersion {
   gitVersion: string;
 }
 
+/** The kinds of object yurtctl writes itself (helm writes the chart's). */
+export type WrittenKind = 'Job' | 'ConfigMap' | 'Secret' | 'Lease';
+
+/** An object of a name yurtctl writes, without its managed-by label: someone else's. */
+export interface ForeignInfo {
+  kind: WrittenKind;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
 export interface ClusterState {
   serverVersion: ServerVersion;
   nodes: NodeInfo[];
@@ -98,6 +109,8 @@ export interface ClusterState {
   jobs: JobInfo[];
   /** Bootstrap token Secrets yurtctl created earlier (kube-system, labelled managed-by=yurtctl). */
   bootstrapTokens: BootstrapTokenInfo[];
+  /** Objects of the names yurtctl writes that are not yurtctl's. */
+  foreign: ForeignInfo[];
 }
 
 export interface BootstrapTokenInfo {
@@ -137,6 +150,8 @@ export interface ConvertRequest {
   now: string;
   /** `--allow-image-override`: values may replace the image yurtctl pins (with a warning in the plan). */
   allowImageOverride?: boolean;
+  /** `--replace-foreign`: objects (`Job/yurtctl-convert-edge-1`) that are not yurtctl's and may be replaced. */
+  replaceForeign?: readonly string[];
 }
 
 export interface Change {
@@ -167,6 +182,11 @@ export interface ObjectPlan {
   manifest?: Record<string, unknown>;
   /** For Jobs: the node they serve. */
   node?: string;
+  /**
+   * An object of this name exists and is not yurtctl's (`uid`): it is deleted first and this one
+   * created as yurtctl's if --replace-foreign names it (`replace`), else the run is refused.
+   */
+  foreign?: { uid: string; replace: boolean };
 }
 
 export interface ReleasePlan {

@@ -6,6 +6,7 @@ import { parseLabelSelector } from '../../lib/kube/label-selector.js';
 import { ConverterErrors } from '../errors.js';
 import { flatten, redactValues } from '../values/inspect.js';
 import { mergeValues, type Values } from '../values/strvals.js';
+import { markForeign, replaceRights } from './foreign.js';
 import { canonicalJson, nodeJobManifest, nodeJobName } from './job.js';
 import {
   ANNOTATION_AUTONOMY,
@@ -265,6 +266,7 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
   });
 
   const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0) && release.action === 'none' && objects.every((o) => o.action === 'none');
+  markForeign(objects, state, request.replaceForeign ?? [], { namespace: request.namespace, taken: !noop });
   const plan: Plan = { kind: 'ConvertPlan', cliVersion: request.cliVersion, image, namespace: request.namespace, nodes, release, objects, record, bootstrapToken, rights: [], grants: [], noop, warnings };
   plan.rights = rightsForConvert(plan);
   plan.grants = release.action === 'none' ? [] : grantsFor(request.chartObjects);
@@ -321,6 +323,7 @@ export function rightsForConvert(plan: Plan): AccessCheck[] {
     out.push(...check(['get', 'list', 'create'], 'batch', 'jobs', ns));
     if (plan.objects.some((o) => o.kind === 'Job' && o.action === 'update')) out.push(...check(['delete'], 'batch', 'jobs', ns));
   }
+  out.push(...replaceRights(plan.objects));
   const rel = plan.release;
   if (rel.action !== 'none') {
     // helm keeps releases in Secrets of the release namespace.
@@ -388,7 +391,7 @@ export function grantsFor(objects: ConvertRequest['chartObjects']): GrantCheck[]
   return out;
 }
 
-export function planRevert(state: ClusterState, namespace: string, chartObjects: ConvertRequest['chartObjects'] = []): RevertPlan {
+export function planRevert(state: ClusterState, namespace: string, chartObjects: ConvertRequest['chartObjects'] = [], replaceForeign: readonly string[] = []): RevertPlan {
   const record = state.record ?? null;
   if (!record) {
     return {
@@ -438,6 +441,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
     if ((record.bootstrapTokens ?? []).includes(t.id)) objects.push({ apiVersion: 'v1', kind: 'Secret', namespace, name: `bootstrap-token-${t.id}`, action: 'delete' });
   }
   objects.push({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: RECORD_NAME, action: 'delete' });
+  markForeign(objects, state, replaceForeign, { namespace, taken: true });
 
   const rel = state.release;
   let release: RevertPlan['release'];
@@ -463,6 +467,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
     out.push(...check(['get', 'list', 'create', 'update', 'delete'], '', 'secrets', release.namespace));
     for (const o of chartObjects) out.push(...check(['get', 'delete', 'patch'], o.group, o.resource, o.namespace));
   }
+  out.push(...replaceRights(objects));
   plan.rights = dedupe(out);
   return plan;
 }

@@ -24,9 +24,12 @@ function objectLine(o: ObjectPlan): string {
     o.kind === 'Job' ? ` (node ${o.node}: yurtctl node ${o.name.startsWith('yurtctl-revert-') ? 'revert' : 'convert'})`
     : o.kind === 'ConfigMap' ? ' (the conversion record)'
     : o.kind === 'Secret' ? ' (bootstrap token for the hubs)'
+    : o.kind === 'Lease' ? ' (the lock)'
     : '';
+  const head = `${o.kind} ${o.namespace}/${o.name}${what}`;
+  if (o.foreign) return o.foreign.replace ? `  ± ${head} replaced: the one there is not yurtctl's (--replace-foreign)` : `  ! ${head}: exists and is not yurtctl's, refused`;
   const verb = o.action === 'update' && o.kind === 'Job' ? ' replaced' : o.action === 'none' ? ' unchanged' : '';
-  return `  ${SIGN[o.action]} ${o.kind} ${o.namespace}/${o.name}${what}${verb}`;
+  return `  ${SIGN[o.action]} ${head}${verb}`;
 }
 
 function valuesDiff(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
@@ -69,9 +72,11 @@ export function renderPlan(plan: Plan): string {
 
 function summary(nodes: NodePlan[], objects: ObjectPlan[], release: string): string {
   const changed = nodes.filter((n) => n.labels.length + n.annotations.length > 0).length;
-  const count = (a: ObjectPlan['action']) => objects.filter((o) => o.action === a).length;
+  const count = (a: ObjectPlan['action']) => objects.filter((o) => o.action === a && !o.foreign).length;
+  const replaced = objects.filter((o) => o.foreign?.replace).length;
+  const refused = objects.filter((o) => o.foreign && !o.foreign.replace).length;
   const side = nodes.filter((n) => n.nodeSide === 'run').length;
-  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run, release: ${release}, objects: ${count('create')} to create, ${count('update')} to replace, ${count('delete')} to delete.`;
+  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run, release: ${release}, objects: ${count('create')} to create, ${count('update') + replaced} to replace, ${count('delete')} to delete${refused ? `, ${refused} refused: not yurtctl's (see --replace-foreign)` : ''}.`;
 }
 
 export function renderRevertPlan(plan: RevertPlan): string {

@@ -3,6 +3,7 @@
  * the unit tests (objects read from fixture YAML), so both feed the planner the same shapes.
  */
 import { ConverterErrors } from '../errors.js';
+import { isWrittenName, isYurtctls } from './foreign.js';
 import {
   ANNOTATION_SPEC_HASH,
   LABEL_ACTION,
@@ -14,6 +15,7 @@ import {
   type BootstrapTokenInfo,
   type ClusterState,
   type ConversionRecord,
+  type ForeignInfo,
   type JobInfo,
   type NodeInfo,
   type ReleaseInfo,
@@ -24,7 +26,7 @@ import {
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   status?: {
     conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
@@ -105,12 +107,25 @@ export interface StateInput {
   namespace: string;
 }
 
+/** An object of a name yurtctl writes, and of its namespace, that is not yurtctl's. */
+function foreignInfo(o: KubeObject, namespace: string): ForeignInfo | undefined {
+  const m = o.metadata ?? {};
+  if (m.namespace !== namespace || isYurtctls(m.labels)) return undefined;
+  const name = m.name ?? '';
+  const kind = o.kind === 'Job' || o.kind === 'ConfigMap' || o.kind === 'Secret' || o.kind === 'Lease' ? o.kind : undefined;
+  if (!kind || !isWrittenName(kind, name)) return undefined;
+  return { kind, namespace, name, uid: m.uid ?? '' };
+}
+
 export function stateFromObjects(input: StateInput): ClusterState {
   const nodes: NodeInfo[] = [];
   const jobs: JobInfo[] = [];
+  const foreign: ForeignInfo[] = [];
   let record: ConversionRecord | undefined;
   for (const o of input.objects) {
-    if (o.kind === 'Node') nodes.push(nodeInfo(o));
+    const other = foreignInfo(o, input.namespace);
+    if (other) foreign.push(other);
+    else if (o.kind === 'Node') nodes.push(nodeInfo(o));
     else if (o.kind === 'Job') {
       const j = jobInfo(o);
       if (j) jobs.push(j);
@@ -119,7 +134,7 @@ export function stateFromObjects(input: StateInput): ClusterState {
     }
   }
   const bootstrapTokens = input.objects.filter((o) => o.kind === 'Secret').map(tokenInfo).filter((t): t is BootstrapTokenInfo => t !== undefined);
-  const state: ClusterState = { serverVersion: input.serverVersion, nodes, jobs, bootstrapTokens };
+  const state: ClusterState = { serverVersion: input.serverVersion, nodes, jobs, bootstrapTokens, foreign };
   if (record) state.record = record;
   if (input.release) state.release = input.release;
   return state;

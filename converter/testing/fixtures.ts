@@ -12,9 +12,10 @@ import { stateFromObjects, type KubeObject } from '../plan/state.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../test/fixtures/converter/', import.meta.url));
 
-export function loadFixture(name: string, namespace = 'kube-system'): ClusterState {
+/** A fixture's cluster, with `extra` objects added to it (as if made by hand, or by another tool). */
+export function loadFixture(name: string, namespace = 'kube-system', extra: KubeObject[] = []): ClusterState {
   const doc = jsYaml.load(readFileSync(join(FIXTURES, name), 'utf8')) as { serverVersion: ServerVersion; release?: ReleaseInfo | null; objects: KubeObject[] };
-  return stateFromObjects({ serverVersion: doc.serverVersion, release: doc.release ?? null, objects: doc.objects, namespace });
+  return stateFromObjects({ serverVersion: doc.serverVersion, release: doc.release ?? null, objects: [...doc.objects, ...extra], namespace });
 }
 
 export function request(overrides: Partial<ConvertRequest> = {}): ConvertRequest {
@@ -73,7 +74,13 @@ export function applyPlan(state: ClusterState, plan: Plan, nodeSides: 'converted
     next.bootstrapTokens.push({ id: plan.bootstrapToken.id, expiration: new Date(Date.parse('2026-01-01T00:00:00Z') + 24 * 3600_000).toISOString() });
   }
   next.record = { ...structuredClone(plan.record), phase: 'applied' };
+  next.foreign = withoutReplaced(next.foreign, plan);
   return next;
+}
+
+/** What --replace-foreign let apply delete (the lock among them: given back at the end of the run). */
+function withoutReplaced(foreign: ClusterState['foreign'], plan: Plan | RevertPlan): ClusterState['foreign'] {
+  return foreign.filter((f) => !plan.objects.some((o) => o.foreign?.replace && o.kind === f.kind && o.namespace === f.namespace && o.name === f.name));
 }
 
 /** What revert does, once every node side has reverted. */
@@ -88,6 +95,7 @@ export function applyRevert(state: ClusterState, plan: RevertPlan): ClusterState
   next.jobs = next.jobs.filter((j) => !plan.objects.some((o) => o.kind === 'Job' && o.name === j.name && o.action === 'delete'));
   next.bootstrapTokens = next.bootstrapTokens.filter((t) => !plan.objects.some((o) => o.kind === 'Secret' && o.name === `bootstrap-token-${t.id}` && o.action === 'delete'));
   delete next.record;
+  next.foreign = withoutReplaced(next.foreign, plan);
   return next;
 }
 

@@ -14,7 +14,7 @@
  * would. Runs are killed while helm works (a helm throttled by its own --qps) and run again.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ import { describeLocal } from '../cluster/e2e-gate.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { freePort, issueClientCert, LocalCluster, writeKubeconfig } from '../cluster/local-cluster.js';
 import { KubeadmHost, type Supervisor } from './support/kubeadm-host.js';
+import { leasesNow as leasesNowIn, leaseWritesSince as leaseWritesSinceIn, renewedByControlPlane } from './support/lease-writes.js';
+import { yurtctl, type Run } from './support/yurtctl.js';
 import { mountConfigMap, snapshot } from '../../converter/testing/roots.js';
 import { expandLikeKubelet, type TestJob } from '../../converter/testing/fixtures.js';
 
@@ -52,32 +54,7 @@ function findHelm(): string | undefined {
 const HELM = findHelm();
 const describeConverter = HELM ? describeLocal : (describeLocal.skip as typeof describeLocal);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs yurtctl from the sources as a user would: no terminal, CI=true, its own process group. */
-function yurtctl(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (pid: number) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'converter/main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    if (child.pid) onSpawn?.(child.pid);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** A yurtctl run that is SIGKILLed, with helm and everything else in its process group, once `ready` holds. */
 async function killWhen(args: string[], env: NodeJS.ProcessEnv, what: string, ready: () => Promise<boolean>): Promise<Run> {
@@ -104,9 +81,6 @@ interface KubeItem {
   kind: string;
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
 }
-
-/** Leases the control plane itself renews all the time (the apiserver's identity lease). */
-const renewedByControlPlane = (o: KubeItem) => o.kind === 'Lease' && o.metadata.labels?.['apiserver.kubernetes.io/identity'] !== undefined;
 
 /** A hollow node's Job pod as this suite plays it: the Job, what it printed, the hub port it was given. */
 interface PodRun {
@@ -154,21 +128,8 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     return { nodes: await nodeMeta(), objects: await objectVersions() };
   }
 
-  /** The resourceVersion to replay kube-system's Lease writes from (see leaseWritesSince): the apiserver's own list, not kubectl's (which has none). */
-  async function leasesNow(): Promise<string> {
-    const rv = (JSON.parse(await kubectl(['get', '--raw', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`])) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
-    expect(rv).toMatch(/^\d+$/);
-    return rv;
-  }
-
-  /** Every write to a kube-system Lease since `rv`, replayed by a watch, but the apiserver's own renewals: a lock taken and given back shows here. */
-  async function leaseWritesSince(rv: string): Promise<string[]> {
-    const raw = await kubectl(['get', '--raw', `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases?watch=1&resourceVersion=${rv}&timeoutSeconds=2`]);
-    const events = raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: KubeItem });
-    const error = events.find((e) => e.type === 'ERROR');
-    if (error) throw new Error(`the watch from ${rv} could not replay: ${JSON.stringify(error.object)}`);
-    return events.filter((e) => !renewedByControlPlane(e.object)).map((e) => `${e.type} ${e.object.metadata.name}`);
-  }
+  const leasesNow = () => leasesNowIn(kubectl, NS);
+  const leaseWritesSince = (rv: string) => leaseWritesSinceIn(kubectl, NS, rv);
 
   /** helm's release records (`<revision>:<status>`), straight from its Secrets. */
   async function releaseRecords(): Promise<string[]> {
