@@ -34,6 +34,10 @@ export const YurthubErrors = defineErrors({
     statusCode: 500,
     message: 'invalid cache input: %s',
   },
+  YH_ERR_CLUSTER_IDENTITY: {
+    statusCode: 502,
+    message: 'cannot read the cluster identity from %s: %s',
+  },
   // --- startup (options.ts, config.ts) ---
   YH_ERR_INVALID_OPTION: {
     statusCode: 400,

@@ -13,6 +13,9 @@ export class HubMetrics {
   readonly inflight: Gauge;
   readonly cacheWrites: Counter<'component' | 'kind'>;
   readonly cacheWriteFailures: Counter<'component'>;
+  readonly cacheClusterMismatches: Counter<'reason'>;
+  readonly cacheClusterConfirmed: Gauge;
+  readonly cacheListRegressions: Counter<'component' | 'resource' | 'format'>;
 
   constructor(store: CacheStore, upstreams: Upstreams) {
     const registers = [this.registry];
@@ -29,6 +32,23 @@ export class HubMetrics {
       name: 'yurthub_cache_write_failures_total',
       help: 'Cache writes that failed (disk full, I/O error, undecodable response); the client was served regardless.',
       labelNames: ['component'],
+      registers,
+    });
+    this.cacheClusterMismatches = new Counter({
+      name: 'yurthub_cache_cluster_mismatches_total',
+      help: 'Caches moved aside because they held another cluster\'s data, by how that was found (ca, cluster-uid, unreadable-record).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.cacheClusterConfirmed = new Gauge({
+      name: 'yurthub_cache_cluster_confirmed',
+      help: '1 once an apiserver confirmed in this run that the cache is its cluster\'s; 0 while the cache is served on the CA alone.',
+      registers,
+    });
+    this.cacheListRegressions = new Counter({
+      name: 'yurthub_cache_list_rv_regressions_total',
+      help: 'LISTs whose resourceVersion was lower than the one cached for the same scope (an etcd restore, or a lagging apiserver cache); the list replaced the scope anyway.',
+      labelNames: ['component', 'resource', 'format'],
       registers,
     });
     new Gauge({

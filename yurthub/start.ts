@@ -1,6 +1,6 @@
 /**
  * Builds yurthub's components in order, logging numbered steps, and closes them in reverse.
- *   1 cache  2 credentials  3 upstream health  4 proxy chain  5 listeners
+ *   1 cache  2 credentials  3 cluster identity and upstream health  4 proxy chain  5 listeners
  */
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
@@ -9,6 +9,7 @@ import { LevelCacheStore } from './cache/level-store.js';
 import { securePrivateDir } from './cache/private-dir.js';
 import type { CacheStore } from './cache/store.js';
 import { CacheWriter } from './cachemanager/writer.js';
+import { ClusterGuard } from './cluster-guard.js';
 import { exposeGc, MemoryReclaimer } from './cachemanager/reclaim.js';
 import type { HubConfig } from './config.js';
 import { HealthChecker } from './health/checker.js';
@@ -61,6 +62,21 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
     const upstreams = new Upstreams(options.servers, options.lbMode, () => clock.now());
     const metrics = new HubMetrics(store, upstreams);
+    // Before the listeners and the first probe: another cluster's cache is never served, and an
+    // apiserver is trusted only once it is known to be the cache's cluster (or the cache moved aside).
+    const guard = new ClusterGuard({
+      store,
+      ca: config.identity?.insecureSkipTlsVerify ? undefined : config.ca,
+      agent: (url) => identity.agent(url, false),
+      authorization: () => identity.authorization(),
+      timeoutMs: options.healthCheckTimeoutMs,
+      logger: log,
+      clock,
+      onMismatch: (reason) => metrics.cacheClusterMismatches.inc({ reason }),
+      onConfirmed: () => metrics.cacheClusterConfirmed.set(1),
+    });
+    await guard.start();
+    stack.push('cluster identity', () => guard.close());
     const checker = new HealthChecker({
       upstreams,
       periodMs: options.healthCheckPeriodMs,
@@ -70,6 +86,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
         const auth = identity.authorization();
         return auth ? { authorization: auth } : {};
       },
+      onReachable: (upstream) => guard.onReachable(upstream),
       logger: log,
       clock,
     });
@@ -102,6 +119,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       onWrite: (component, kind) => m.cacheWrites.inc({ component, kind }),
       onWriteFailure: (component) => m.cacheWriteFailures.inc({ component }),
       onListCommitted: (_component, bytes) => reclaimer?.committed(bytes),
+      onListRegressed: (component, resource, format) => m.cacheListRegressions.inc({ component, resource, format }),
     });
     const proxy = proxyChain({
       store,

@@ -8,6 +8,7 @@ import type { ListScope, ObjectKey, ResourceRef } from './store.js';
  *   <component>/<group>/<version>/<resource>/~list/<scopeNs>/<selector>                list metadata
  *   <component>/<group>/<version>/<resource>/~member/<scopeNs>/<selector>/<ns>/<name>  membership
  *   ~schema                                                                            layout version
+ *   ~owner                                                                             the cluster it holds
  *
  * Every segment is escaped (see `seg`): '' becomes `_` (so the core group, cluster-scoped objects,
  * all-namespaces scopes and unselected lists all read `_`), and anything outside a small readable
@@ -23,6 +24,8 @@ import type { ListScope, ObjectKey, ResourceRef } from './store.js';
 
 export const SCHEMA_KEY = '~schema';
 export const SCHEMA_VERSION = 'yurt-edge-cache/1';
+/** Inside the database, not a file beside it, so the record and the data it vouches for move together. */
+export const OWNER_KEY = '~owner';
 
 const LIST_DIR = '~list';
 const MEMBER_DIR = '~member';

@@ -1,9 +1,10 @@
-import { rename, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { withCause } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
+import { moveAside } from './aside.js';
 import { SCHEMA_KEY, SCHEMA_VERSION } from './keys.js';
 import { causeChain, codeOf, hasCode, rootMessage } from './level-errors.js';
 import { securePrivateDir, securePrivateTree } from './private-dir.js';
@@ -30,7 +31,7 @@ export async function openCacheDb(dir: string, log: Logger, now: () => number): 
     if (reason === undefined) throw withCause(YurthubErrors.YH_ERR_CACHE_OPEN(dir, rootMessage(err)), err);
     let aside: string;
     try {
-      aside = await moveAside(dir, now);
+      aside = await moveAside(dir, 'corrupt', now, (folder, err) => log.warn({ err, folder }, 'cannot delete an old damaged cache folder'));
     } catch (moveErr) {
       throw withCause(YurthubErrors.YH_ERR_CACHE_OPEN(dir, `damaged (${reason}) and cannot be moved aside: ${rootMessage(moveErr)}`), moveErr);
     }
@@ -78,14 +79,4 @@ async function damageReason(dir: string, err: unknown): Promise<string | undefin
   const missing = errs.some((e) => codeOf(e) === 'LEVEL_IO_ERROR' && /No such file or directory/i.test(String((e as Error).message)));
   if (missing && (await stat(path.join(dir, 'CURRENT')).catch(() => undefined))) return 'missing database file';
   return undefined;
-}
-
-async function moveAside(dir: string, now: () => number): Promise<string> {
-  const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-');
-  for (let n = 0; ; n++) {
-    const target = `${dir}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`;
-    if (await stat(target).catch(() => undefined)) continue;
-    await rename(dir, target);
-    return target;
-  }
 }

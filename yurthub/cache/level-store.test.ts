@@ -179,7 +179,8 @@ describe('LevelCacheStore damaged databases', () => {
     try {
       await expect(again.get(keyOf(PODS, 'ns', 'p'))).rejects.toMatchObject({ code: 'YH_ERR_CACHE_CORRUPT' });
       // The write path still replaces an unreadable record.
-      expect(await again.put(keyOf(PODS, 'ns', 'p'), stored('2', '{}'))).toBe(true);
+      await again.put(keyOf(PODS, 'ns', 'p'), stored('2', '{}'));
+      expect(await again.get(keyOf(PODS, 'ns', 'p'))).toMatchObject({ resourceVersion: '2' });
     } finally {
       await again.close();
     }
@@ -220,7 +221,9 @@ describe('LevelCacheStore write failures', () => {
     const onWriteError = vi.fn();
     const store = await open(freshDir(), { onWriteError });
     await (store as unknown as { db: CacheDb }).db.close();
-    await expect(store.put(keyOf(PODS, 'ns', 'x'), stored('1', 'x'))).rejects.toMatchObject({ code: 'YH_ERR_CACHE_READ' });
+    await expect(store.put(keyOf(PODS, 'ns', 'x'), stored('1', 'x'))).rejects.toMatchObject({ code: 'YH_ERR_CACHE_WRITE' });
+    expect(onWriteError).toHaveBeenCalledTimes(1);
+    await expect(store.applyEvent(all, { type: 'BOOKMARK', resourceVersion: '1' })).rejects.toMatchObject({ code: 'YH_ERR_CACHE_READ' });
     await expect(store.deleteComponent('kubelet')).rejects.toMatchObject({ code: 'YH_ERR_CACHE_READ' });
     await expect(store.get(keyOf(PODS, 'ns', 'x'))).rejects.toMatchObject({ code: 'YH_ERR_CACHE_READ' });
     await store.close();

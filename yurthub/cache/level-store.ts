@@ -5,22 +5,21 @@ import { YurthubErrors } from '../errors.js';
 import {
   componentPrefix,
   listKey,
-  listRange,
   memberKey,
   memberPrefix,
   objectKey,
   objectTail,
-  parseKey,
-  parseListKey,
+  OWNER_KEY,
   prefixRange,
   resourcePrefix,
-  sameScope,
   splitTail,
 } from './keys.js';
-import { read, readFailure, rootMessage } from './level-errors.js';
+import { read, rootMessage } from './level-errors.js';
+import { moveAside } from './aside.js';
+import { heldElsewhere, scopesOf, statsOf } from './level-scans.js';
 import { openCacheDb, type CacheDb } from './level-open.js';
 import { KeyedMutex } from './mutex.js';
-import { decodeListMeta, decodeObject, encodeListMeta, encodeObject, encodeObjects, peekResourceVersion, recordDataBytes } from './record.js';
+import { decodeListMeta, decodeObject, encodeListMeta, encodeObject, encodeObjects, peekResourceVersion } from './record.js';
 import { advances, mayReplace } from './rv.js';
 import type {
   CacheEvent,
@@ -30,7 +29,6 @@ import type {
   ListMeta,
   ListScope,
   ObjectKey,
-  ResourceRef,
   StoredList,
   StoredObject,
 } from './store.js';
@@ -76,7 +74,9 @@ const EMPTY = Buffer.alloc(0);
  *
  * Concurrency: writes are read-decide-write, serialized per component (so deleteComponent cannot
  * interleave with a list of the same component); each write is one batch. Reads take a LevelDB
- * snapshot and need no lock, so a list() never sees half of a replaceList().
+ * snapshot and need no lock, so a list() never sees half of a replaceList(). discard() swaps the
+ * database underneath: operations wait at a gate while it runs, and those already past it finish
+ * on the old database before it is closed, so none ever sees a half-swapped store.
  */
 export class LevelCacheStore implements CacheStore {
   private readonly log: Logger;
@@ -87,6 +87,8 @@ export class LevelCacheStore implements CacheStore {
   private closing: Promise<void> | undefined;
   private inflight = 0;
   private drained: (() => void) | undefined;
+  /** Set while discard() replaces the database; operations wait for it. */
+  private swapping: Promise<void> | undefined;
 
   constructor(private readonly opts: LevelCacheStoreOptions) {
     this.log = opts.logger.child({ component: 'cache' });
@@ -95,7 +97,7 @@ export class LevelCacheStore implements CacheStore {
   start(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(YurthubErrors.YH_ERR_CACHE_CLOSED('closed'));
     this.opening ??= (async () => {
-      const db = await openCacheDb(this.opts.dir, this.log, () => (this.opts.clock ?? Date).now());
+      const db = await openCacheDb(this.opts.dir, this.log, this.now);
       // close() may have been called while LevelDB was opening.
       if (this.state === 'closed') return void (await db.close());
       this.db = db;
@@ -113,7 +115,8 @@ export class LevelCacheStore implements CacheStore {
     this.closing ??= (async () => {
       this.state = 'closed';
       await this.opening?.catch(() => undefined);
-      if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      await this.swapping;
+      await this.drain();
       try {
         await this.db?.close();
       } catch (err) {
@@ -162,7 +165,7 @@ export class LevelCacheStore implements CacheStore {
     });
   }
 
-  async replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<void> {
+  async replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<string | undefined> {
     this.ready();
     validateScope(scope);
     validateListMeta(meta);
@@ -171,6 +174,7 @@ export class LevelCacheStore implements CacheStore {
       const lk = listKey(scope);
       const mp = memberPrefix(scope);
       const rp = resourcePrefix(scope);
+      const previous = await read(lk, () => db.get(lk) as Promise<Buffer | undefined>);
       const old = new Set((await read(mp, () => db.keys(prefixRange(mp)).all())).map((k) => k.slice(mp.length)));
       const listed = new Set<string>();
       const ops: WriteOp[] = [];
@@ -182,13 +186,14 @@ export class LevelCacheStore implements CacheStore {
         listed.add(tail);
       });
       const gone = [...old].filter((tail) => !listed.has(tail));
-      const held = await this.heldElsewhere(db, scope, gone);
+      const held = await heldElsewhere(db, scope, gone);
       for (const tail of gone) {
         ops.push({ type: 'del', key: mp + tail });
         if (!held.has(tail)) ops.push({ type: 'del', key: rp + tail });
       }
       ops.push({ type: 'put', key: lk, value: encodeListMeta(scope, meta) });
       await this.write(db, `replaceList ${lk}`, ops);
+      return previous && decodeListMeta(lk, previous).resourceVersion;
     });
   }
 
@@ -214,13 +219,15 @@ export class LevelCacheStore implements CacheStore {
       }
       const o = event.object;
       const ok = objectKey({ ...scope, namespace: o.namespace, name: o.name });
-      const fresh = await this.mayWrite(db, ok, event.resourceVersion);
       const mk = memberKey(scope, o.namespace, o.name);
+      // Ordered only within the scope's generation: against what its own list and events wrote.
+      const member = meta !== undefined && (await read(mk, () => db.get(mk) as Promise<Buffer | undefined>)) !== undefined;
+      const fresh = !member || (await this.mayWrite(db, ok, event.resourceVersion));
       if (event.type === 'DELETED') {
         if (!fresh) return false;
         if (meta) ops.push({ type: 'del', key: mk });
         const tail = objectTail(o.namespace, o.name);
-        if (!(await this.heldElsewhere(db, scope, [tail])).has(tail)) ops.push({ type: 'del', key: ok });
+        if (!(await heldElsewhere(db, scope, [tail])).has(tail)) ops.push({ type: 'del', key: ok });
       } else {
         if (fresh) ops.push({ type: 'put', key: ok, value: encodeObject(o) });
         if (meta) ops.push({ type: 'put', key: mk, value: EMPTY });
@@ -231,15 +238,13 @@ export class LevelCacheStore implements CacheStore {
     });
   }
 
-  async put(key: ObjectKey, obj: StoredObject): Promise<boolean> {
+  async put(key: ObjectKey, obj: StoredObject): Promise<void> {
     this.ready();
     validateObjectKey(key);
     validateStoredObject(obj);
     return this.locked(key.component, async (db) => {
       const k = objectKey(key);
-      if (!(await this.mayWrite(db, k, obj.resourceVersion))) return false;
       await this.write(db, `put ${k}`, [{ type: 'put', key: k, value: encodeObject(obj) }]);
-      return true;
     });
   }
 
@@ -250,7 +255,7 @@ export class LevelCacheStore implements CacheStore {
       const k = objectKey(key);
       const existed = (await read(k, () => db.get(k) as Promise<Buffer | undefined>)) !== undefined;
       const ops: WriteOp[] = [{ type: 'del', key: k }];
-      for (const scope of await this.scopesOf(db, key)) ops.push({ type: 'del', key: memberKey(scope, key.namespace, key.name) });
+      for (const scope of await scopesOf(db, key)) ops.push({ type: 'del', key: memberKey(scope, key.namespace, key.name) });
       await this.write(db, `delete ${k}`, ops);
       return existed;
     });
@@ -271,25 +276,51 @@ export class LevelCacheStore implements CacheStore {
 
   async stats(): Promise<CacheStats[]> {
     this.ready();
-    return this.op(async (db) => {
-      const out: CacheStats[] = [];
-      let current: CacheStats | undefined;
-      let currentPrefix = '';
-      // Keys arrive sorted, so each resource's keys are contiguous: one pass, no map.
-      for await (const [key, value] of iterate(db)) {
-        const parsed = parseKey(key);
-        if (!parsed) continue;
-        if (current === undefined || !key.startsWith(currentPrefix)) {
-          currentPrefix = resourcePrefix(parsed.ref);
-          out.push((current = { ...parsed.ref, objects: 0, bytes: 0 }));
-        }
-        if (parsed.kind === 'object') {
-          current.objects++;
-          current.bytes += recordDataBytes(value);
-        }
+    return this.op(statsOf);
+  }
+
+  async owner(): Promise<Uint8Array | undefined> {
+    this.ready();
+    return this.op((db) => read(OWNER_KEY, () => db.get(OWNER_KEY) as Promise<Buffer | undefined>));
+  }
+
+  async setOwner(record: Uint8Array): Promise<void> {
+    this.ready();
+    return this.op((db) => this.writeOwner(db, record));
+  }
+
+  async discard(owner: Uint8Array): Promise<string | undefined> {
+    this.ready();
+    while (this.swapping) await this.swapping;
+    this.ready();
+    let open!: () => void;
+    this.swapping = new Promise<void>((resolve) => (open = resolve));
+    try {
+      await this.drain();
+      const old = this.db;
+      this.db = undefined;
+      await old?.close().catch((err: unknown) => this.log.warn({ err }, 'closing the cache database failed'));
+      let aside: string;
+      try {
+        aside = await moveAside(this.opts.dir, 'other-cluster', this.now, (folder, err) => this.log.warn({ err, folder }, 'cannot delete an old cache folder of another cluster'));
+      } catch (err) {
+        // Reopening the old folder would serve what must not be served: stay closed instead.
+        this.state = 'closed';
+        throw withCause(YurthubErrors.YH_ERR_CACHE_OPEN(this.opts.dir, `cannot move another cluster's cache aside: ${rootMessage(err)}`), err);
       }
-      return out;
-    });
+      try {
+        const db = await openCacheDb(this.opts.dir, this.log, this.now);
+        await this.writeOwner(db, owner);
+        this.db = db;
+      } catch (err) {
+        this.state = 'closed';
+        throw err;
+      }
+      return aside;
+    } finally {
+      this.swapping = undefined;
+      open();
+    }
   }
 
   async keys(prefix = ''): Promise<string[]> {
@@ -297,28 +328,21 @@ export class LevelCacheStore implements CacheStore {
     return this.op((db) => read(prefix, () => db.keys(prefixRange(prefix)).all()));
   }
 
-  /** The resource's listed scopes (from its `~list` keys). */
-  private async scopesOf(db: CacheDb, ref: ResourceRef): Promise<ListScope[]> {
-    const range = listRange(ref);
-    const keys = await read(range.gte, () => db.keys(range).all());
-    return keys.map((k) => parseListKey(ref, k)).filter((s): s is ListScope => s !== undefined);
+  private readonly now = (): number => (this.opts.clock ?? Date).now();
+
+  private async writeOwner(db: CacheDb, record: Uint8Array): Promise<void> {
+    try {
+      await db.put(OWNER_KEY, Buffer.from(record), { sync: true });
+    } catch (err) {
+      throw withCause(YurthubErrors.YH_ERR_CACHE_WRITE(OWNER_KEY, rootMessage(err)), err);
+    }
   }
 
-  /**
-   * Which of `tails` are members of a listed scope of the resource other than `scope`: one getMany
-   * over (other scopes × tails), no per-key round trips.
-   */
-  private async heldElsewhere(db: CacheDb, scope: ListScope, tails: string[]): Promise<Set<string>> {
-    const held = new Set<string>();
-    if (tails.length === 0) return held;
-    const others = (await this.scopesOf(db, scope)).filter((s) => !sameScope(s, scope));
-    if (others.length === 0) return held;
-    const probes = others.flatMap((s) => tails.map((tail) => memberPrefix(s) + tail));
-    const found = await read(resourcePrefix(scope), () => db.getMany(probes) as Promise<Array<Buffer | undefined>>);
-    found.forEach((v, i) => {
-      if (v !== undefined) held.add(tails[i % tails.length] as string);
-    });
-    return held;
+  /** Resolves once no operation is running on the current database. */
+  private async drain(): Promise<void> {
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => (this.drained = resolve));
+    this.drained = undefined;
   }
 
   /** The RV rule: false if the stored record is provably newer than `incoming`. */
@@ -354,8 +378,9 @@ export class LevelCacheStore implements CacheStore {
     return this.db;
   }
 
-  /** Runs one operation against the open database, counted so close() can wait for it. */
+  /** Runs one operation against the open database, counted so close() and discard() can wait for it. */
   private async op<T>(fn: (db: CacheDb) => Promise<T>): Promise<T> {
+    while (this.swapping) await this.swapping;
     const db = this.ready();
     this.inflight++;
     try {
@@ -363,13 +388,5 @@ export class LevelCacheStore implements CacheStore {
     } finally {
       if (--this.inflight === 0) this.drained?.();
     }
-  }
-}
-
-async function* iterate(db: CacheDb): AsyncGenerator<[string, Buffer]> {
-  try {
-    for await (const entry of db.iterator({ highWaterMarkBytes: 1 << 20 })) yield entry;
-  } catch (err) {
-    throw readFailure('stats', err);
   }
 }

@@ -1,5 +1,5 @@
 import { YurthubErrors } from '../errors.js';
-import { listKey, memberKey, objectKey, parseKey, resourcePrefix, SCHEMA_KEY } from './keys.js';
+import { listKey, memberKey, objectKey, OWNER_KEY, parseKey, resourcePrefix, SCHEMA_KEY } from './keys.js';
 import { advances, mayReplace } from './rv.js';
 import type {
   CacheEvent,
@@ -45,6 +45,7 @@ export class MemoryCacheStore implements CacheStore {
   private state: 'new' | 'open' | 'closed' = 'new';
   private readonly objects = new Map<string, Entry>();
   private readonly scopes = new Map<string, Scope>();
+  private ownerRecord: Uint8Array | undefined;
 
   async start(): Promise<void> {
     if (this.state === 'closed') throw YurthubErrors.YH_ERR_CACHE_CLOSED('closed');
@@ -55,6 +56,7 @@ export class MemoryCacheStore implements CacheStore {
     this.state = 'closed';
     this.objects.clear();
     this.scopes.clear();
+    this.ownerRecord = undefined;
   }
 
   async get(key: ObjectKey): Promise<StoredObject | undefined> {
@@ -77,12 +79,13 @@ export class MemoryCacheStore implements CacheStore {
     return { meta: { ...s.meta }, objects };
   }
 
-  async replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<void> {
+  async replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<string | undefined> {
     this.check();
     validateScope(scope);
     validateListMeta(meta);
     objects.forEach((o, i) => validateListedObject(scope, o, `list item ${i}`));
     const lk = listKey(scope);
+    const previous = this.scopes.get(lk)?.meta.resourceVersion;
     const members = new Set<string>();
     for (const o of objects) {
       const k = objectKey({ ...scope, namespace: o.namespace, name: o.name });
@@ -99,6 +102,7 @@ export class MemoryCacheStore implements CacheStore {
       selectorKey: scope.selectorKey,
     };
     this.scopes.set(lk, { scope: { ...scope }, meta: stored, members });
+    return previous;
   }
 
   async applyEvent(scope: ListScope, event: CacheEvent): Promise<boolean> {
@@ -115,7 +119,8 @@ export class MemoryCacheStore implements CacheStore {
     const o = event.object;
     const key = { ...scope, namespace: o.namespace, name: o.name };
     const k = objectKey(key);
-    const fresh = mayReplace(this.objects.get(k)?.obj.resourceVersion, event.resourceVersion);
+    // Ordered only within the scope's generation: against what its own list and events wrote.
+    const fresh = !s?.members.has(k) || mayReplace(this.objects.get(k)?.obj.resourceVersion, event.resourceVersion);
     if (event.type === 'DELETED') {
       if (!fresh) return false;
       s?.members.delete(k);
@@ -129,14 +134,11 @@ export class MemoryCacheStore implements CacheStore {
     return fresh;
   }
 
-  async put(key: ObjectKey, obj: StoredObject): Promise<boolean> {
+  async put(key: ObjectKey, obj: StoredObject): Promise<void> {
     this.check();
     validateObjectKey(key);
     validateStoredObject(obj);
-    const k = objectKey(key);
-    if (!mayReplace(this.objects.get(k)?.obj.resourceVersion, obj.resourceVersion)) return false;
-    this.objects.set(k, { key: { ...key }, obj: copy(obj) });
-    return true;
+    this.objects.set(objectKey(key), { key: { ...key }, obj: copy(obj) });
   }
 
   async delete(key: ObjectKey): Promise<boolean> {
@@ -174,9 +176,27 @@ export class MemoryCacheStore implements CacheStore {
     return [...byResource.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, st]) => st);
   }
 
+  async owner(): Promise<Uint8Array | undefined> {
+    this.check();
+    return this.ownerRecord && Buffer.from(this.ownerRecord);
+  }
+
+  async setOwner(record: Uint8Array): Promise<void> {
+    this.check();
+    this.ownerRecord = Buffer.from(record);
+  }
+
+  async discard(owner: Uint8Array): Promise<string | undefined> {
+    this.check();
+    this.objects.clear();
+    this.scopes.clear();
+    this.ownerRecord = Buffer.from(owner);
+    return undefined;
+  }
+
   async keys(prefix = ''): Promise<string[]> {
     this.check();
-    const all = [SCHEMA_KEY, ...this.objects.keys()];
+    const all = [SCHEMA_KEY, ...(this.ownerRecord ? [OWNER_KEY] : []), ...this.objects.keys()];
     for (const [lk, s] of this.scopes) {
       all.push(lk);
       for (const k of s.members) {

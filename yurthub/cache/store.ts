@@ -92,11 +92,16 @@ export interface CacheStats extends ResourceRef {
  * namespace, an unknown content type, a non-BOOKMARK event without an object) reject with
  * YH_ERR_CACHE_BAD_INPUT before anything is written.
  *
- * resourceVersion rule: put() and applyEvent() never move an object backwards. RVs are compared as
- * arbitrary-length decimal integers; when either side is not a decimal string the write is applied,
- * because an opaque RV cannot be ordered and a stale cache is worse than a possibly-old write.
- * replaceList() is exempt: a LIST is the apiserver's authoritative snapshot and the way clients
- * recover from anything (including an etcd restore that moved RVs backwards), so it always wins.
+ * resourceVersion rule: an online answer is the truth, so only a watch stream is ordered, and only
+ * against its own list generation (the one place Kubernetes orders RVs for a client: the events
+ * after a list). replaceList() and put() always win: a LIST or a GET is what the apiserver says now,
+ * even when that is lower than what is cached (an etcd restore moves RVs backwards; a cache that
+ * preferred its higher RVs would serve the lost objects forever). applyEvent() never moves a
+ * *member of its listed scope* backwards, because the scope's list and events since are one
+ * generation of one stream; an object the scope does not hold yet is written as the event says,
+ * since what a put, another scope or an earlier generation left there is not this stream's history.
+ * RVs are compared as arbitrary-length decimal integers; when either side is not a decimal string
+ * the event is applied (an opaque RV cannot be ordered, and a stale cache is worse).
  */
 export interface CacheStore extends Component {
   /**
@@ -130,31 +135,32 @@ export interface CacheStore extends Component {
    * Makes `objects` the scope's whole content in one atomic write: stores every object, records
    * the scope's membership, and removes members no longer listed — deleting the object itself when
    * no other listed scope of the same component/resource holds it. Objects put() alone (not a
-   * member of any scope) are untouched. Rejects with YH_ERR_CACHE_WRITE on a storage failure, in
-   * which case the previous content is intact.
+   * member of any scope) are untouched. Resolves to the list resourceVersion the scope had before
+   * (undefined if it was never listed), so the caller can tell when the apiserver's RVs went back.
+   * Rejects with YH_ERR_CACHE_WRITE on a storage failure, in which case the previous content is
+   * intact.
    */
-  replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<void>;
+  replaceList(scope: ListScope, meta: ListMeta, objects: readonly ListedObject[]): Promise<string | undefined>;
 
   /**
-   * Applies one watch event of the scope. ADDED/MODIFIED store the object (RV rule) and, if the
-   * scope is listed, make it a member; DELETED removes it from the scope and deletes the object
-   * unless another listed scope still holds it; BOOKMARK only advances the scope's list RV. Every
-   * event advances a listed scope's list RV if newer (never backwards).
-   * A stale event (older than the stored object) changes no object data, and a stale DELETED is
-   * ignored entirely; a stale ADDED/MODIFIED still records membership, because the object may be
-   * newer only because another scope of the same resource saw it first — leaving it out of this
-   * scope would drop it from this scope's offline list (for pods: kubelet kills them).
+   * Applies one watch event of the scope. ADDED/MODIFIED store the object and, if the scope is
+   * listed, make it a member; DELETED removes it from the scope and deletes the object unless
+   * another listed scope still holds it; BOOKMARK only advances the scope's list RV. Every event
+   * advances a listed scope's list RV if newer (never backwards within a generation).
+   * An event older than the stored object is stale only when the object is a member of this listed
+   * scope (see the resourceVersion rule): then it changes no object data, and a stale DELETED is
+   * ignored entirely. Otherwise it is applied whatever the stored RV.
    * Resolves true if the object data (or, for BOOKMARK, the list RV) was written, false if stale.
    * Rejects with YH_ERR_CACHE_WRITE on a storage failure.
    */
   applyEvent(scope: ListScope, event: CacheEvent): Promise<boolean>;
 
   /**
-   * Stores one object from a get/create/update/patch response, without touching any scope.
-   * Resolves true if written, false if ignored as older than the stored one. YH_ERR_CACHE_WRITE on
-   * a storage failure.
+   * Stores one object from a get/create/update/patch response, without touching any scope. Always
+   * replaces the stored one: an answer the apiserver just gave is newer than anything cached, whatever
+   * its RV says. YH_ERR_CACHE_WRITE on a storage failure.
    */
-  put(key: ObjectKey, obj: StoredObject): Promise<boolean>;
+  put(key: ObjectKey, obj: StoredObject): Promise<void>;
 
   /** Removes the object and its membership in every scope. Resolves true if it existed. */
   delete(key: ObjectKey): Promise<boolean>;
@@ -167,6 +173,21 @@ export interface CacheStore extends Component {
    * key. Cost is a scan of the whole cache: callers (metrics) should not call it per request.
    */
   stats(): Promise<CacheStats[]>;
+
+  /** The cache's owner record (which cluster its data is from, cluster-identity.ts); undefined if none. */
+  owner(): Promise<Uint8Array | undefined>;
+
+  /** Records the cache's owner, durably (it decides whether the data may be served). */
+  setOwner(record: Uint8Array): Promise<void>;
+
+  /**
+   * Starts the cache over, empty, owned by `owner`: for a cache found to hold another cluster's
+   * data. Operations called meanwhile wait and then see the new cache; operations under way finish
+   * first, on the old one. The LevelDB backend moves its folder aside (kept for inspection, a few
+   * at most) and resolves to where it went; the memory backend drops its content (undefined).
+   * If the old content cannot be put away the store closes rather than serve it, and this rejects.
+   */
+  discard(owner: Uint8Array): Promise<string | undefined>;
 
   /**
    * The raw storage keys (see keys.ts for the layout) starting with `prefix`, sorted, for

@@ -1,6 +1,6 @@
 /** Which cached formats a client may be sent, and which one a response to it is cached in. */
 import { describe, expect, it } from 'vitest';
-import { acceptableFormats, freshest, negotiatedFormat, partition, splitPartition } from './formats.js';
+import { acceptableFormats, negotiatedFormat, partition, preferredCopy, splitPartition } from './formats.js';
 
 const KUBELET = 'application/vnd.kubernetes.protobuf,application/json';
 const KUBECTL_TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
@@ -41,15 +41,16 @@ describe('partitions', () => {
     expect(splitPartition('kube-proxy')).toEqual({ component: 'kube-proxy', format: 'json' });
   });
 
-  it('serves the freshest acceptable copy, the preferred one on a tie or unorderable versions', () => {
+  it('serves the copy in the most preferred format the client takes, whatever the resourceVersions say', () => {
+    // The JSON copy's higher RV may be from before an etcd restore; the preference decides.
     const copies = [
-      { format: 'json' as const, resourceVersion: '12', value: 'j' },
-      { format: 'protobuf' as const, resourceVersion: '10', value: 'p' },
+      { format: 'json' as const, value: 'j' },
+      { format: 'protobuf' as const, value: 'p' },
     ];
-    expect(freshest(copies, ['protobuf', 'json'])).toBe('j');
-    expect(freshest(copies, ['protobuf'])).toBe('p');
-    expect(freshest([{ ...copies[0]!, resourceVersion: '10' }, copies[1]!], ['protobuf', 'json'])).toBe('p');
-    expect(freshest([{ ...copies[0]!, resourceVersion: 'x' }, copies[1]!], ['protobuf', 'json'])).toBe('p');
-    expect(freshest(copies, [])).toBeUndefined();
+    expect(preferredCopy(copies, ['protobuf', 'json'])).toBe('p');
+    expect(preferredCopy(copies, ['json', 'protobuf'])).toBe('j');
+    expect(preferredCopy([copies[0]!], ['protobuf', 'json'])).toBe('j');
+    expect(preferredCopy([copies[0]!], ['protobuf'])).toBeUndefined();
+    expect(preferredCopy(copies, [])).toBeUndefined();
   });
 });

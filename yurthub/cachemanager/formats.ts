@@ -9,7 +9,6 @@
  * in a component name (componentFromUserAgent keeps [a-z0-9._-]), so no client can collide.
  */
 import { negotiateMediaType, parseAccept, MediaTypes, PROTOBUF_WATCH_CONTENT_TYPE } from '../../lib/kube/content-type.js';
-import { compareResourceVersions } from '../cache/rv.js';
 import type { CacheContentType } from '../cache/store.js';
 import type { BodyCodec } from './codec.js';
 import { jsonCodec } from './json-codec.js';
@@ -73,16 +72,15 @@ export function acceptableFormats(accept: string | undefined): CacheContentType[
 }
 
 /**
- * Of the copies found in acceptable formats, the one to serve: the newest resourceVersion (a copy
- * in the other format may be left from before the client switched formats, e.g. an upgrade), the
- * client's preference on a tie or when versions cannot be ordered.
+ * Of the copies found in acceptable formats, the one to serve: the client's most preferred format
+ * that holds one. Never the higher resourceVersion: two formats' copies come from different
+ * answers, and RVs order nothing across answers once an etcd restore moved them back (a JSON copy
+ * left from before the restore would outrank the protobuf copy kubelet has just re-listed).
  */
-export function freshest<T>(copies: ReadonlyArray<{ format: CacheContentType; resourceVersion: string; value: T }>, formats: readonly CacheContentType[]): T | undefined {
-  let best: (typeof copies)[number] | undefined;
+export function preferredCopy<T>(copies: ReadonlyArray<{ format: CacheContentType; value: T }>, formats: readonly CacheContentType[]): T | undefined {
   for (const format of formats) {
     const copy = copies.find((c) => c.format === format);
-    if (!copy) continue;
-    if (!best || compareResourceVersions(copy.resourceVersion, best.resourceVersion) === 1) best = copy;
+    if (copy) return copy.value;
   }
-  return best?.value;
+  return undefined;
 }

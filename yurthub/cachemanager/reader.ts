@@ -4,7 +4,7 @@
  * resource filtered the way the apiserver filters (labels, fields, namespace).
  *
  * Every answer comes from one format's partition (formats.ts), so a body is never a mix of JSON and
- * protobuf. Of the formats the client accepts, the copy with the newest resourceVersion wins; when
+ * protobuf. Of the formats the client accepts, the most preferred one holding a copy answers; when
  * only a format the client cannot take holds an answer, the result says so (the caller answers 406
  * NotAcceptable rather than 404, which would tell kubelet its pods are gone).
  */
@@ -13,7 +13,7 @@ import { selection } from '../../lib/kube/selectors.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import { CONTENT_TYPES, type CacheContentType, type CacheStore, type StoredObject } from '../cache/store.js';
 import type { ListToEncode } from './codec.js';
-import { CODECS, freshest, partition } from './formats.js';
+import { CODECS, partition, preferredCopy } from './formats.js';
 import { resumeList } from './resume.js';
 import { listScope, nonResourceKey, objectKey } from './scope.js';
 
@@ -33,16 +33,16 @@ export class CacheReader {
 
   /** The cached object in one of `formats` (the client's, most preferred first). */
   getObject(component: string, info: RequestInfo, formats: readonly CacheContentType[] = ['json']): Promise<Found<StoredObject>> {
-    return this.choose(formats, (format) => this.store.get(objectKey(partition(component, format), info)), (o) => o.resourceVersion);
+    return this.choose(formats, (format) => this.store.get(objectKey(partition(component, format), info)));
   }
 
   getDiscovery(component: string, path: string, formats: readonly CacheContentType[] = ['json']): Promise<Found<StoredObject>> {
-    return this.choose(formats, (format) => this.store.get(nonResourceKey(partition(component, format), path)), (o) => o.resourceVersion);
+    return this.choose(formats, (format) => this.store.get(nonResourceKey(partition(component, format), path)));
   }
 
   /** The list this request would see; missing when nothing cached covers it. */
   list(component: string, info: RequestInfo, query: URLSearchParams, formats: readonly CacheContentType[] = ['json']): Promise<Found<CachedList>> {
-    return this.choose(formats, (format) => this.listIn(format, component, info, query), (l) => l.resourceVersion);
+    return this.choose(formats, (format) => this.listIn(format, component, info, query));
   }
 
   /**
@@ -84,13 +84,13 @@ export class CacheReader {
   }
 
   /** Looks in every format's partition and picks what the client may be sent. */
-  private async choose<T>(formats: readonly CacheContentType[], find: (format: CacheContentType) => Promise<T | undefined>, rv: (value: T) => string): Promise<Found<T>> {
-    const copies: Array<{ format: CacheContentType; resourceVersion: string; value: T }> = [];
+  private async choose<T>(formats: readonly CacheContentType[], find: (format: CacheContentType) => Promise<T | undefined>): Promise<Found<T>> {
+    const copies: Array<{ format: CacheContentType; value: T }> = [];
     for (const format of CONTENT_TYPES) {
       const value = await find(format);
-      if (value !== undefined) copies.push({ format, resourceVersion: rv(value), value });
+      if (value !== undefined) copies.push({ format, value });
     }
-    const value = freshest(copies, formats);
+    const value = preferredCopy(copies, formats);
     if (value !== undefined) return { kind: 'found', value };
     if (copies.length === 0) return { kind: 'missing' };
     return { kind: 'not-acceptable', stored: copies.map((c) => c.format) };

@@ -9,6 +9,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import type { Clock } from '../../lib/lifecycle.js';
 import type { CacheContentType, CacheStore, ListedObject, ListScope } from '../cache/store.js';
+import { compareResourceVersions } from '../cache/rv.js';
 import { itemKind, type BodyCodec, type CacheWatchEvent } from './codec.js';
 import { CODECS, partition } from './formats.js';
 import { PaginationTracker } from './pagination.js';
@@ -27,6 +28,8 @@ export interface CacheWriteObserver {
   onWriteFailure?(component: string, err: unknown): void;
   /** A whole list is in the cache; `bytes` is about what it took to parse and encode it. */
   onListCommitted?(component: string, bytes: number): void;
+  /** A list replaced a scope that had been cached at a higher resourceVersion. */
+  onListRegressed?(component: string, resource: string, format: CacheContentType): void;
 }
 
 export interface CacheRequest {
@@ -138,11 +141,28 @@ export class CacheWriter {
         list.continue,
       );
       if (!page.complete) return;
-      await this.store.replaceList(page.complete.scope, page.complete.meta, page.complete.objects);
-      this.observer.onWrite?.(t.component, 'list');
-      this.observer.onListCommitted?.(t.component, listBytes(page.complete.objects));
+      await this.replace(t, page.complete.scope, page.complete.meta, page.complete.objects);
     } catch (err) {
       this.fail(t.component, err);
+    }
+  }
+
+  /**
+   * A LIST (or a streaming list) is what the apiserver says now: it replaces the scope even when
+   * its resourceVersion is lower than the cached one. That happens after an etcd restore, and the
+   * cache must then follow the apiserver, not its own higher RVs; the store orders the watch events
+   * that follow against this list, not against the lost generation.
+   */
+  private async replace(t: Target, scope: ListScope, meta: GatheredList['meta'], objects: ListedObject[]): Promise<void> {
+    const previous = await this.store.replaceList(scope, meta, objects);
+    this.observer.onWrite?.(t.component, 'list');
+    this.observer.onListCommitted?.(t.component, listBytes(objects));
+    if (previous !== undefined && compareResourceVersions(meta.resourceVersion, previous) === -1) {
+      this.observer.onListRegressed?.(t.component, resourceName(t.info), t.codec.format);
+      this.log.warn(
+        { cacheComponent: t.component, resource: resourceName(t.info), format: t.codec.format, cached: previous, listed: meta.resourceVersion },
+        'a list came back with a lower resourceVersion than the cached one (an etcd restore, or a lagging apiserver): the cache follows the apiserver',
+      );
     }
   }
 
@@ -169,7 +189,7 @@ export class CacheWriter {
         for (const event of events) {
           if (initial && !initial.done) {
             const list = initial.add(event);
-            if (list) chain = chain.then(() => this.replaceFromWatch(t.component, scope, list));
+            if (list) chain = chain.then(() => this.replaceFromWatch(t, scope, list));
             continue;
           }
           chain = chain.then(() => this.applyEvent(t.component, scope, event));
@@ -182,13 +202,11 @@ export class CacheWriter {
     };
   }
 
-  private async replaceFromWatch(component: string, scope: ListScope, list: GatheredList): Promise<void> {
+  private async replaceFromWatch(t: Target, scope: ListScope, list: GatheredList): Promise<void> {
     try {
-      await this.store.replaceList(scope, list.meta, list.objects);
-      this.observer.onWrite?.(component, 'list');
-      this.observer.onListCommitted?.(component, listBytes(list.objects));
+      await this.replace(t, scope, list.meta, list.objects);
     } catch (err) {
-      this.fail(component, err);
+      this.fail(t.component, err);
     }
   }
 
@@ -239,6 +257,10 @@ class InitialEvents {
     else this.objects.set(key, listed);
     return undefined;
   }
+}
+
+function resourceName(info: RequestInfo): string {
+  return info.apiGroup ? `${info.resource}.${info.apiGroup}` : info.resource;
 }
 
 function listBytes(objects: ListedObject[]): number {

@@ -17,6 +17,11 @@ export interface CheckerOptions {
   agent: (url: URL) => HttpsAgent | HttpAgent;
   /** Extra headers, e.g. a bearer token when the hub authenticates with one. */
   headers?: () => Record<string, string>;
+  /**
+   * Awaited after every successful probe, before the upstream is marked healthy: lets the hub
+   * check who the apiserver is before it sends it requests (cluster-guard.ts). Must not reject.
+   */
+  onReachable?: (upstream: Upstream) => Promise<void>;
   logger: Logger;
   clock?: Clock;
 }
@@ -70,6 +75,7 @@ export class HealthChecker implements Component {
 
   private async probe(upstream: Upstream): Promise<void> {
     const ok = await this.ready(upstream);
+    if (ok) await this.options.onReachable?.(upstream);
     const wasHealthy = upstream.healthy;
     if (ok) this.options.upstreams.markHealthy(upstream, this.clock.now());
     else this.options.upstreams.markFailed(upstream, this.clock.now());

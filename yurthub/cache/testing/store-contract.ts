@@ -13,6 +13,7 @@ import {
   scopeOf,
   stored,
 } from '../contract-fixtures.js';
+import { describeOwner } from './store-contract-owner.js';
 import { describeScopesAndEvents } from './store-contract-scopes.js';
 import type { CacheStore } from '../store.js';
 
@@ -43,7 +44,7 @@ export function runCacheStoreContract(name: string, factory: () => CacheStore | 
       });
 
       it('returns what was put, bytes, content type and RV', async () => {
-        expect(await store.put(p1, stored('5', '{"a":1}'))).toBe(true);
+        await store.put(p1, stored('5', '{"a":1}'));
         const got = await store.get(p1);
         expect(got?.resourceVersion).toBe('5');
         expect(got?.contentType).toBe('json');
@@ -76,38 +77,63 @@ export function runCacheStoreContract(name: string, factory: () => CacheStore | 
       });
     });
 
-    describe('resourceVersion never goes backwards', () => {
-      it('ignores an older put, applies equal and newer ones', async () => {
-        await store.put(p1, stored('10', 'ten'));
-        expect(await store.put(p1, stored('9', 'nine'))).toBe(false);
-        expect((await store.get(p1))?.resourceVersion).toBe('10');
-        expect(await store.put(p1, stored('10', 'ten again'))).toBe(true);
-        expect(await store.put(p1, stored('11', 'eleven'))).toBe(true);
-        expect(Buffer.from((await store.get(p1))!.data).toString()).toBe('eleven');
+    describe('resourceVersion order: online answers win, watches are ordered within their generation', () => {
+      it('put always replaces, also over a higher cached RV (a GET is what the apiserver says now)', async () => {
+        await store.put(p1, stored('281', 'before the restore'));
+        await store.put(p1, stored('276', 'after the restore'));
+        expect(await store.get(p1)).toMatchObject({ resourceVersion: '276' });
+        expect(Buffer.from((await store.get(p1))!.data).toString()).toBe('after the restore');
       });
 
-      it('compares decimal RVs of any length numerically, not as strings or doubles', async () => {
-        await store.put(p1, stored('100000000000000000001', 'big'));
-        expect(await store.put(p1, stored('99999999999999999999', 'shorter'))).toBe(false);
-        expect(await store.put(p1, stored('100000000000000000000', 'one less'))).toBe(false);
-        expect(await store.put(p1, stored('100000000000000000002', 'one more'))).toBe(true);
-        expect(await store.put(p1, stored('0100000000000000000002', 'leading zero, equal'))).toBe(true);
-      });
-
-      it('applies writes whose RVs cannot be ordered', async () => {
-        await store.put(p1, stored('abc', 'opaque'));
-        expect(await store.put(p1, stored('5', 'five'))).toBe(true);
-        expect(await store.put(p1, stored('x-1', 'opaque again'))).toBe(true);
-        expect((await store.get(p1))?.resourceVersion).toBe('x-1');
-      });
-
-      it('ignores stale watch events, DELETED included', async () => {
+      it('ignores stale watch events on members of the listed scope, DELETED included', async () => {
         await store.replaceList(all, meta('20'), [obj('default', 'p1', '20', 'listed')]);
         expect(await store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', '15', 'stale'), resourceVersion: '15' })).toBe(false);
         expect(await store.applyEvent(all, { type: 'DELETED', object: obj('default', 'p1', '19', 'stale'), resourceVersion: '19' })).toBe(false);
         const list = await store.list(all);
         expect(list?.objects.map(markerOf)).toEqual(['listed']);
         expect(list?.meta.resourceVersion).toBe('20');
+      });
+
+      it('compares decimal RVs of any length numerically, not as strings or doubles', async () => {
+        await store.replaceList(all, meta('100000000000000000001'), [obj('default', 'p1', '100000000000000000001', 'big')]);
+        const event = (rv: string, marker: string) => store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', rv, marker), resourceVersion: rv });
+        expect(await event('99999999999999999999', 'shorter')).toBe(false);
+        expect(await event('100000000000000000000', 'one less')).toBe(false);
+        expect(await event('100000000000000000002', 'one more')).toBe(true);
+        expect(await event('0100000000000000000002', 'leading zero, equal')).toBe(true);
+        expect(markerOf((await store.get(p1))!)).toBe('leading zero, equal');
+      });
+
+      it('applies events whose RVs cannot be ordered', async () => {
+        await store.replaceList(all, meta('abc'), [obj('default', 'p1', 'abc', 'opaque')]);
+        expect(await store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', '5', 'five'), resourceVersion: '5' })).toBe(true);
+        expect(await store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', 'x-1', 'opaque again'), resourceVersion: 'x-1' })).toBe(true);
+        expect((await store.get(p1))?.resourceVersion).toBe('x-1');
+      });
+
+      it('applies an event for an object the scope does not hold, over a higher RV a put or an unlisted watch left', async () => {
+        await store.put(p1, stored('500', 'got by name before the restore'));
+        await store.replaceList(all, meta('300'), []);
+        expect(await store.applyEvent(all, { type: 'ADDED', object: obj('default', 'p1', '310', 'created again'), resourceVersion: '310' })).toBe(true);
+        expect(markerOf((await store.get(p1))!)).toBe('created again');
+        expect(names(await store.list(all))).toEqual(['default/p1']);
+        const unlisted = scopeOf(PODS, 'other');
+        const p2 = keyOf(PODS, 'other', 'p2');
+        await store.put(p2, stored('900', 'old'));
+        expect(await store.applyEvent(unlisted, { type: 'DELETED', object: obj('other', 'p2', '320'), resourceVersion: '320' })).toBe(true);
+        expect(await store.get(p2)).toBeUndefined();
+      });
+
+      it('a relist with a lower RV replaces the scope, resolves to the RV it had, and orders later events against the new list (an etcd restore)', async () => {
+        expect(await store.replaceList(all, meta('281'), [obj('default', 'p1', '281', 'lost'), obj('default', 'gone', '270', 'lost')])).toBeUndefined();
+        await store.applyEvent(all, { type: 'BOOKMARK', resourceVersion: '290' });
+        expect(await store.replaceList(all, meta('276'), [obj('default', 'p1', '250', 'restored')])).toBe('290');
+        expect(await store.applyEvent(all, { type: 'ADDED', object: obj('default', 'gone', '277', 'new timeline'), resourceVersion: '277' })).toBe(true);
+        expect(await store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', '278', 'restored, then changed'), resourceVersion: '278' })).toBe(true);
+        expect(await store.applyEvent(all, { type: 'MODIFIED', object: obj('default', 'p1', '277', 'replayed'), resourceVersion: '277' })).toBe(false);
+        const list = await store.list(all);
+        expect(list?.meta.resourceVersion).toBe('278');
+        expect(list?.objects.map(markerOf)).toEqual(['new timeline', 'restored, then changed']);
       });
     });
 
@@ -173,6 +199,7 @@ export function runCacheStoreContract(name: string, factory: () => CacheStore | 
     });
 
     describeScopesAndEvents(() => store);
+    describeOwner(() => store);
 
     describe('scoping', () => {
       it('keeps components apart', async () => {
@@ -267,6 +294,9 @@ export function runCacheStoreContract(name: string, factory: () => CacheStore | 
           () => store.deleteComponent('kubelet'),
           () => store.stats(),
           () => store.keys(),
+          () => store.owner(),
+          () => store.setOwner(Buffer.from('x')),
+          () => store.discard(Buffer.from('x')),
           () => store.start(),
         ];
         for (const op of ops) await expect(op()).rejects.toMatchObject(closedCode);
