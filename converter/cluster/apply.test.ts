@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { isYurtError } from '../../lib/errors.js';
+import { flush, ManualClock } from '../../lib/testing/manual-clock.js';
 import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConvertRequest, type NodeState, type ReleaseInfo } from '../plan/model.js';
 import { planConvert, planRevert } from '../plan/plan.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
@@ -153,10 +154,12 @@ class FakeCluster {
   }
 }
 
-/** A context on a virtual clock: sleeping moves time on, nothing really waits. */
+const START = Date.parse('2026-01-01T00:00:00Z');
+
+/** A context on a ManualClock; `run` moves the clock on whenever apply sleeps, so nothing really waits. */
 function context(c: FakeCluster, nodeTimeoutMs: number) {
   const out: string[] = [];
-  let t = Date.parse('2026-01-01T00:00:00Z');
+  const clock = new ManualClock(START);
   const ctx: ApplyContext = {
     kube: c.kube(),
     helm: c.helm(),
@@ -164,12 +167,23 @@ function context(c: FakeCluster, nodeTimeoutMs: number) {
     nodeTimeoutMs,
     pollMs: 2000,
     regather: c.regather,
-    now: () => new Date(t),
-    sleep: async (ms) => {
-      t += ms;
-    },
+    clock,
   };
-  return { ctx, output: () => out.join(''), elapsed: () => t - Date.parse('2026-01-01T00:00:00Z') };
+  return { ctx, output: () => out.join(''), elapsed: () => clock.now() - START, run: <T>(p: Promise<T>) => untilSettled(clock, p) };
+}
+
+/** Lets `p` run, advancing the clock by exactly each delay it asks for, until it settles. */
+async function untilSettled<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (;;) {
+    await flush();
+    if (settled) return p;
+    if (clock.pending) clock.advance(clock.requested.at(-1)!);
+  }
 }
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -189,7 +203,7 @@ async function convert(c: FakeCluster, nodeTimeoutMs: number, req: ConvertReques
   const state = c.state();
   const plan = planConvert(state, req);
   const x = context(c, nodeTimeoutMs);
-  return { plan, x, run: applyConvert(x.ctx, plan, state) };
+  return { plan, x, run: x.run(applyConvert(x.ctx, plan, state)) };
 }
 
 describe('applyConvert', () => {
@@ -338,7 +352,7 @@ async function revert(c: FakeCluster, nodeTimeoutMs: number, force = false) {
   const state = c.state();
   const plan = planRevert(state, NS, request().chartObjects);
   const x = context(c, nodeTimeoutMs);
-  return { plan, x, run: applyRevert(x.ctx, plan, state, { force }) };
+  return { plan, x, run: x.run(applyRevert(x.ctx, plan, state, { force })) };
 }
 
 describe('applyRevert', () => {

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
 import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConversionRecord, type NodePlan, type ObjectPlan, type Plan, type RevertPlan } from '../plan/model.js';
 import { foreignError, isYurtctls } from '../plan/foreign.js';
@@ -23,8 +24,8 @@ export interface ApplyContext {
   pollMs: number;
   /** Reads the cluster again (for the wait and the final verification). */
   regather: () => Promise<ClusterState>;
-  now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
+  /** Default: the system clock; tests pass a ManualClock. */
+  clock?: Clock;
 }
 
 export interface Outcome {
@@ -32,8 +33,7 @@ export interface Outcome {
   pendingNodes: string[];
 }
 
-const sleeper = (ctx: ApplyContext) => ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-const clock = (ctx: ApplyContext) => ctx.now ?? (() => new Date());
+const clockOf = (ctx: ApplyContext): Clock => ctx.clock ?? systemClock;
 
 async function writeRecord(ctx: ApplyContext, namespace: string, record: ConversionRecord, exists: boolean): Promise<void> {
   const body = recordConfigMap(namespace, record) as k8s.V1ConfigMap;
@@ -109,15 +109,15 @@ async function putJob(ctx: ApplyContext, o: ObjectPlan): Promise<void> {
   if (o.action === 'update') await deleteJob(ctx, o);
   await deleteForeign(ctx, o);
   const replacing = o.action === 'update' || o.foreign?.replace === true;
-  const deadline = clock(ctx)().getTime() + 60_000;
+  const deadline = clockOf(ctx).now() + 60_000;
   for (;;) {
     try {
       await ctx.kube.batch.createNamespacedJob({ namespace: o.namespace, body: o.manifest as k8s.V1Job });
       return;
     } catch (err) {
       // a Job being deleted keeps its name for a moment
-      if (statusOf(err) === 409 && replacing && clock(ctx)().getTime() < deadline) {
-        await sleeper(ctx)(500);
+      if (statusOf(err) === 409 && replacing && clockOf(ctx).now() < deadline) {
+        await clockOf(ctx).delay(500);
         continue;
       }
       if (statusOf(err) === 409 && o.action === 'create' && !replacing) {
@@ -151,8 +151,8 @@ async function releaseStep(ctx: ApplyContext, plan: Plan, state: ClusterState): 
 
 /** Waits until every listed node reports one of `done` (or fails). */
 async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converted' | 'reverted', action: 'convert' | 'revert'): Promise<{ ok: string[]; failed: Array<[string, string]>; pending: string[] }> {
-  const now = clock(ctx);
-  const deadline = now().getTime() + ctx.nodeTimeoutMs;
+  const clock = clockOf(ctx);
+  const deadline = clock.now() + ctx.nodeTimeoutMs;
   let pending = [...nodes];
   const ok: string[] = [];
   const failed: Array<[string, string]> = [];
@@ -175,8 +175,8 @@ async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converte
       }
       pending = pending.filter((p) => p !== name);
     }
-    if (!pending.length || now().getTime() >= deadline) break;
-    await sleeper(ctx)(ctx.pollMs);
+    if (!pending.length || clock.now() >= deadline) break;
+    await clock.delay(ctx.pollMs);
   }
   return { ok, failed, pending };
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { isYurtError } from '../../lib/errors.js';
+import { ManualClock } from '../../lib/testing/manual-clock.js';
 import type { Kube } from './kube.js';
 import { LeaseLock } from './lock.js';
 
@@ -62,7 +63,7 @@ function someoneElses(uid: string): k8s.V1Lease {
 }
 
 const lockOn = (leases: FakeLeases, replaceForeign?: string) =>
-  new LeaseLock(leases.kube(), { namespace: NS, durationMs: 60_000, waitMs: 0, command: 'convert', now: () => new Date(NOW), sleep: async () => undefined, ...(replaceForeign ? { replaceForeign } : {}) });
+  new LeaseLock(leases.kube(), { namespace: NS, durationMs: 60_000, waitMs: 0, command: 'convert', clock: new ManualClock(NOW), ...(replaceForeign ? { replaceForeign } : {}) });
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {

@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
 import { foreignError, isYurtctls } from '../plan/foreign.js';
 import { LABEL_MANAGED_BY, LOCK_NAME, MANAGED_BY } from '../plan/model.js';
@@ -21,8 +22,8 @@ export interface LockOptions {
   command: string;
   /** The uid of a Lease of the lock's name that is not yurtctl's and may be replaced (--replace-foreign). */
   replaceForeign?: string;
-  now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
+  /** Default: the system clock; tests pass a ManualClock. */
+  clock?: Clock;
 }
 
 export function holderIdentity(command: string): string {
@@ -39,17 +40,15 @@ export class LeaseLock {
   private renewTimer: NodeJS.Timeout | undefined;
   private held = false;
   private resourceVersion = '';
-  private readonly now: () => Date;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(private readonly kube: Kube, private readonly options: LockOptions) {
     this.identity = holderIdentity(options.command);
-    this.now = options.now ?? (() => new Date());
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clock = options.clock ?? systemClock;
   }
 
   private body(previous: k8s.V1Lease | undefined, transitions: number): k8s.V1Lease {
-    const now = microTime(this.now()) as unknown as Date;
+    const now = microTime(new Date(this.clock.now())) as unknown as Date;
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -67,7 +66,7 @@ export class LeaseLock {
   /** `tookOver`: the holder of an expired lock of yurtctl's; `replacedForeign`: someone else's Lease of its name was replaced. */
   async acquire(): Promise<{ tookOver: string | null; replacedForeign: boolean }> {
     const { namespace } = this.options;
-    const deadline = this.now().getTime() + this.options.waitMs;
+    const deadline = this.clock.now() + this.options.waitMs;
     let replacedForeign = false;
     for (;;) {
       const lease = await callOptional(this.kube, `read the lock ${namespace}/${LOCK_NAME}`, () => this.kube.coord.readNamespacedLease({ name: LOCK_NAME, namespace }));
@@ -77,7 +76,7 @@ export class LeaseLock {
         continue;
       }
       const holder = lease?.spec?.holderIdentity ?? '';
-      const expired = !lease || !holder || expiry(lease) <= this.now().getTime();
+      const expired = !lease || !holder || expiry(lease) <= this.clock.now();
       if (expired) {
         try {
           const written = lease
@@ -91,11 +90,11 @@ export class LeaseLock {
           if (statusOf(err) !== 409) await call(this.kube, `take the lock ${namespace}/${LOCK_NAME}`, () => Promise.reject(err));
           // someone else won the race: look again
         }
-      } else if (this.now().getTime() >= deadline) {
+      } else if (this.clock.now() >= deadline) {
         const until = new Date(expiry(lease!)).toISOString();
         throw ConverterErrors.CNV_ERR_LOCKED(`the lock ${namespace}/${LOCK_NAME} is held by "${holder}" (renewed ${String(lease!.spec?.renewTime)}, expires ${until} unless renewed): another yurtctl is running; wait for it, or retry with --lock-timeout`);
       }
-      await this.sleep(1000);
+      await this.clock.delay(1000);
     }
   }
 
@@ -124,7 +123,7 @@ export class LeaseLock {
         this.held = false;
         return;
       }
-      lease.spec.renewTime = microTime(this.now()) as unknown as Date;
+      lease.spec.renewTime = microTime(new Date(this.clock.now())) as unknown as Date;
       const written = await this.kube.coord.replaceNamespacedLease({ name: LOCK_NAME, namespace, body: lease });
       this.resourceVersion = written.metadata?.resourceVersion ?? '';
     } catch {

@@ -10,6 +10,7 @@
  */
 import { ConverterErrors } from '../errors.js';
 import { isYurtError } from '../../lib/errors.js';
+import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import type { NodeState } from '../plan/model.js';
 import { directApi, hubApi, type NodeApi } from './api.js';
 import { HostFs } from './hostfs.js';
@@ -39,8 +40,8 @@ export interface NodeSideDeps {
   /** Restarts kubelet; default: the layout's systemctl commands through nsenter. */
   restart?: Restarter;
   log: (line: string) => void;
-  now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
+  /** Default: the system clock. */
+  clock?: Clock;
   hubApi?: (url: string) => NodeApi;
   directApi?: (fs: HostFs, view: KubeconfigView) => NodeApi;
   /** Fault injection for tests: called at named points; an error thrown here is a crash (nothing is undone). */
@@ -59,15 +60,14 @@ class Crash extends Error {
 }
 
 const REPORT_TIMEOUT_MS = 15_000;
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function waitUntil(what: () => Promise<{ ok: boolean; why: string }>, timeoutMs: number, pollMs: number, now: () => Date, sleep: (ms: number) => Promise<void>) {
-  const deadline = now().getTime() + timeoutMs;
+async function waitUntil(what: () => Promise<{ ok: boolean; why: string }>, timeoutMs: number, pollMs: number, clock: Clock) {
+  const deadline = clock.now() + timeoutMs;
   let last = { ok: false, why: 'not checked' };
   for (;;) {
     last = await what();
-    if (last.ok || now().getTime() >= deadline) return last;
-    await sleep(pollMs);
+    if (last.ok || clock.now() >= deadline) return last;
+    await clock.delay(pollMs);
   }
 }
 
@@ -84,13 +84,11 @@ async function hubHealthy(url: string): Promise<{ ok: boolean; why: string }> {
 
 export class NodeSide {
   private readonly fs: HostFs;
-  private readonly now: () => Date;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(private readonly options: NodeSideOptions, private readonly deps: NodeSideDeps) {
     this.fs = new HostFs(options.root);
-    this.now = deps.now ?? (() => new Date());
-    this.sleep = deps.sleep ?? defaultSleep;
+    this.clock = deps.clock ?? systemClock;
   }
 
   private log(line: string): void {
@@ -156,7 +154,7 @@ export class NodeSide {
       fs: this.fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: this.options.bootstrapToken, hubPort: this.options.hubPort,
     });
     const target = manifestTarget(source, layout.staticPodDir, this.options.explicitManifestsDir);
-    const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, this.now()));
+    const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, new Date(this.clock.now())));
     if (existing) this.log(`resuming a conversion interrupted at "${existing.data.phase}"`);
     const restart = this.restarter(layout);
     let restarted = false;
@@ -176,7 +174,7 @@ export class NodeSide {
 
       // 3: the hub must answer before kubelet depends on it.
       this.log(`waiting for yurthub at ${manifest.hubUrl}/v1/healthz`);
-      const hub = await waitUntil(() => hubHealthy(manifest.hubUrl), this.options.hubTimeoutMs, this.options.pollMs, this.now, this.sleep);
+      const hub = await waitUntil(() => hubHealthy(manifest.hubUrl), this.options.hubTimeoutMs, this.options.pollMs, this.clock);
       if (!hub.ok) {
         throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`yurthub did not answer ${manifest.hubUrl}/v1/healthz within ${this.options.hubTimeoutMs / 1000} s (${hub.why})`);
       }
@@ -195,7 +193,7 @@ export class NodeSide {
       // 5–6: restart kubelet and see it Ready — and its requests arriving at the hub.
       const api = (this.deps.hubApi ?? hubApi)(manifest.hubUrl);
       const baseline = api.kubeletRequests ? await api.kubeletRequests().catch(() => 0) : 0;
-      const since = this.now();
+      const since = new Date(this.clock.now());
       this.log('restarting kubelet');
       restarted = true;
       try {
@@ -212,7 +210,7 @@ export class NodeSide {
           if (count <= baseline) return { ok: false, why: 'kubelet is Ready but has sent no request through yurthub since the restart (it still talks to the apiserver directly)' };
         }
         return { ok: true, why: r.why };
-      }, this.options.kubeletTimeoutMs, this.options.pollMs, this.now, this.sleep);
+      }, this.options.kubeletTimeoutMs, this.options.pollMs, this.clock);
       if (!ready.ok) throw ConverterErrors.CNV_ERR_ROLLED_BACK(`kubelet was not Ready through yurthub within ${this.options.kubeletTimeoutMs / 1000} s: ${ready.why}`);
       const inUse = await this.fs.readIfExists(layout.hubKubeconfigPath);
       if (!inUse?.equals(Buffer.from(hubKubeconfig))) {
