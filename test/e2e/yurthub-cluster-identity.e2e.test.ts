@@ -9,7 +9,7 @@
  * (281 > 276): the old "never backwards" rule kept A's Node although B had just served its own.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -78,6 +78,7 @@ describeLocal('yurthub keeps its cache to one cluster (a node re-joined elsewher
     for (const link of links) await link.close();
     await side.a?.cluster.stop();
     await side.b?.cluster.stop();
+    if (!process.env.KEEP_CLUSTER_DIR) rmSync(base, { recursive: true, force: true });
   });
 
   async function newLink(to: Name): Promise<SwitchLink> {

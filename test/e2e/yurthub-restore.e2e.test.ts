@@ -10,7 +10,7 @@
  * control plane it cached from and the restored one's in one bundle, as during a CA rotation.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -120,6 +120,7 @@ describeLocal('yurthub after an etcd restore (resourceVersions went backwards)',
     for (const h of hubs) await h.stop().catch(() => undefined);
     await link?.close();
     await cp?.stop();
+    if (!process.env.KEEP_CLUSTER_DIR) rmSync(base, { recursive: true, force: true });
   });
 
   it('serves the restored objects offline once it has seen them online, although their resourceVersions are lower', async () => {
