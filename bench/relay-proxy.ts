@@ -8,7 +8,7 @@
  *    request, selfHandleResponse, the response handed over by the `proxyRes` event);
  *  - `forward`: yurthub/proxy/forward.ts, one attempt per request as remote.ts makes it (no retry is
  *    ever needed here: the benchmark's requests all succeed).
- * Both send through the hub's own upstream agent (UpstreamIdentity: keep-alive, lifo, the node's
+ * Both send through the hub's own upstream agent (UpstreamAgents: keep-alive, lifo, the node's
  * client certificate). Each loads only its own forwarding module, so their memory differs by it alone.
  *
  * Run from the transpiled build (bench/hub-process.ts), as its own process:
@@ -16,8 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { CacheWriter } from '../yurthub/cachemanager/writer.js';
-import { UpstreamIdentity } from '../yurthub/identity.js';
+import type { CacheWriter } from '../yurthub/cache/writer.js';
+import { UpstreamAgents } from '../yurthub/upstream-agents.js';
 import type { ProxyContext } from '../yurthub/proxy/context.js';
 import { relay } from '../yurthub/proxy/relay.js';
 
@@ -27,7 +27,7 @@ if ((mode !== 'http-proxy' && mode !== 'forward') || !upstream || !caFile || !ce
   process.exit(2);
 }
 const target = new URL(upstream);
-const identity = new UpstreamIdentity({ ca: readFileSync(caFile), certPem: readFileSync(certFile), keyPem: readFileSync(keyFile) });
+const identity = new UpstreamAgents({ ca: readFileSync(caFile), certPem: readFileSync(certFile), keyPem: readFileSync(keyFile) });
 const agent = identity.agent(target, false);
 
 /** relay() asks the writer for a sink only for cacheable requests; none is here. */

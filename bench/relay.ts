@@ -245,7 +245,7 @@ ${lines.join('\n')}
   \`proxy.web(req, res, { target, agent, selfHandleResponse: true, ... })\`, as yurthub/proxy/remote.ts used
   it) or \`forward\` (yurthub/proxy/forward.ts, one attempt as remote.ts makes it). Both hand the
   response head to yurthub's relay() (yurthub/proxy/relay.ts, no cache) and send through the hub's own
-  agent (UpstreamIdentity: keep-alive, lifo, the node's client certificate \`system:node:${NODE}\`).
+  agent (UpstreamAgents: keep-alive, lifo, the node's client certificate \`system:node:${NODE}\`).
   No tee, no request classification, no metrics: the forwarding alone. **Direct** is the load generator
   straight to the apiserver with the same certificate, for reference.
 - **Cluster**: ${int(PODS)} pods bound to \`${NODE}\` as in the yurthub suite (bench/bench-cluster.ts; created in

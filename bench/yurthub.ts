@@ -640,7 +640,7 @@ ${depRows}
   tables), V8's heap, external (Buffers), and other native: the rest (LevelDB, zlib and TLS allocations,
   and memory the C allocator keeps after it was freed). The hub runs with the image's environment
   (\`MALLOC_ARENA_MAX=2\`, \`MALLOC_MMAP_THRESHOLD_\`/\`MALLOC_TRIM_THRESHOLD_\` at 128 KiB: see the Dockerfile)
-  and runs one full collection 2 s after a burst of large list writes (yurthub/cachemanager/reclaim.ts).
+  and runs one full collection 2 s after a burst of large list writes (yurthub/cache/reclaim.ts).
   Before those two (the run of 2026-11-23T14:16Z) the online hub rested at 433.9 MB after the same 16
   LISTs, V8 heap 83 MB used and external 77 MB: garbage nothing collected.
 - **Bandwidth**: the same LIST straight from the apiserver with \`Accept: ${PROTOBUF}\` and with

@@ -10,9 +10,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { makeCa, type TestCa } from '../lib/certificate/testing/fixtures.js';
 import { createLogger } from '../lib/logger.js';
 import { ManualClock } from '../lib/testing/manual-clock.js';
-import { decodeOwner, encodeOwner, type CacheOwner, type MismatchReason } from './cache/cluster-identity.js';
-import { keyOf, NODES, stored } from './cache/contract-fixtures.js';
-import { MemoryCacheStore } from './cache/memory-store.js';
+import { decodeOwner, encodeOwner, type CacheOwner, type MismatchReason } from './store/cluster-identity.js';
+import { keyOf, NODES, stored } from './store/contract-fixtures.js';
+import { MemoryCacheStore } from './store/memory-store.js';
 import { ClusterGuard } from './cluster-guard.js';
 import type { Upstream } from './health/upstreams.js';
 

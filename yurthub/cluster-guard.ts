@@ -1,5 +1,5 @@
 /**
- * Keeps the cache to one cluster (cache/cluster-identity.ts has the rules). Two moments:
+ * Keeps the cache to one cluster (store/cluster-identity.ts has the rules). Two moments:
  * - start(), before anything is served: a cache recorded under CAs the hub no longer trusts is
  *   another cluster's and is moved aside at once. Otherwise it is served, offline included, until
  *   the cluster can be asked.
@@ -26,8 +26,8 @@ import {
   type CacheOwner,
   type Mismatch,
   type MismatchReason,
-} from './cache/cluster-identity.js';
-import type { CacheStore } from './cache/store.js';
+} from './store/cluster-identity.js';
+import type { CacheStore } from './store/store.js';
 import { YurthubErrors } from './errors.js';
 import type { Upstream } from './health/upstreams.js';
 

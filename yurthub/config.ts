@@ -6,13 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { KubeconfigError, readKubeconfig } from '../lib/kubeconfig.js';
 import type { Logger } from '../lib/logger.js';
 import { YurthubErrors } from './errors.js';
-import type { IdentityMaterial } from './identity.js';
+import type { UpstreamCredentials } from './upstream-agents.js';
 import type { YurthubOptions } from './options.js';
 
 export interface HubConfig {
   options: Readonly<YurthubOptions>;
   /** Static credentials; undefined when a bootstrap token is exchanged for a certificate at start. */
-  identity: IdentityMaterial | undefined;
+  identity: UpstreamCredentials | undefined;
   ca: Buffer | undefined;
   serving: { cert: Buffer; key: Buffer } | undefined;
 }
@@ -25,7 +25,7 @@ async function readOrFail(flag: string, path: string): Promise<Buffer> {
   }
 }
 
-async function fromKubeconfig(path: string): Promise<IdentityMaterial> {
+async function fromKubeconfig(path: string): Promise<UpstreamCredentials> {
   try {
     const kc = await readKubeconfig(path);
     return { ca: kc.ca, certPem: kc.certPem, keyPem: kc.keyPem, token: kc.token, insecureSkipTlsVerify: kc.insecureSkipTlsVerify };
@@ -37,7 +37,7 @@ async function fromKubeconfig(path: string): Promise<IdentityMaterial> {
 
 export async function resolveConfig(options: Readonly<YurthubOptions>, logger: Logger): Promise<HubConfig> {
   const log = logger.child({ component: 'config' });
-  let identity: IdentityMaterial | undefined;
+  let identity: UpstreamCredentials | undefined;
   let ca = options.caFile ? await readOrFail('ca-file', options.caFile) : undefined;
   if (options.kubeconfig) {
     identity = await fromKubeconfig(options.kubeconfig);

@@ -6,17 +6,17 @@
 import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/lifecycle.js';
 import type { HubConfig } from './config.js';
-import type { IdentityMaterial } from './identity.js';
+import type { UpstreamCredentials } from './upstream-agents.js';
 
 export interface Credentials {
-  material(): IdentityMaterial;
+  material(): UpstreamCredentials;
   /**
    * False while the hub has no identity yet (bootstrap mode, started without a reachable
    * apiserver): nothing may be sent upstream, and the hub answers from its cache only.
    */
   ready(): boolean;
   /** Called on every change, the first certificate included. */
-  onChange(listener: (material: IdentityMaterial) => void): void;
+  onChange(listener: (material: UpstreamCredentials) => void): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +26,6 @@ export async function startCredentials(config: HubConfig, logger: Logger, clock:
     return { material: () => material, ready: () => true, onChange: () => {}, close: async () => {} };
   }
   // Loaded only in bootstrap mode: the x509 stack is ~17 MB of resident memory a node need not pay otherwise.
-  const { startNodeIdentity } = await import('./certificate/node-identity.js');
-  return startNodeIdentity(config, logger, clock);
+  const { startNodeCertificate } = await import('./certificate/node-certificate.js');
+  return startNodeCertificate(config, logger, clock);
 }

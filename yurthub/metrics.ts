@@ -3,8 +3,8 @@
  * hubs in one test process do not collide).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CacheStore } from './cache/store.js';
-import { splitPartition } from './cachemanager/formats.js';
+import type { CacheStore } from './store/store.js';
+import { splitPartition } from './cache/formats.js';
 import type { Upstreams } from './health/upstreams.js';
 
 export class HubMetrics {

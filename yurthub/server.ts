@@ -11,8 +11,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../lib/logger.js';
 import type { Component } from '../lib/lifecycle.js';
 import { once } from '../lib/lifecycle.js';
-import type { CacheStore } from './cache/store.js';
-import { splitPartition } from './cachemanager/formats.js';
+import type { CacheStore } from './store/store.js';
+import { splitPartition } from './cache/formats.js';
 import type { HubMetrics } from './metrics.js';
 import type { Upstreams } from './health/upstreams.js';
 
@@ -92,7 +92,7 @@ export class HubServer implements Component {
           const prefix = query.get('prefix');
           const body = {
             upstreams: upstreams.all.map((u) => ({ server: u.url.origin, healthy: u.healthy, failures: u.failures })),
-            // Each format is a partition of its own (cachemanager/formats.ts): shown as component + format.
+            // Each format is a partition of its own (cache/formats.ts): shown as component + format.
             resources: (await store.stats()).map((r) => ({ ...r, ...splitPartition(r.component) })),
             keys: query.get('keys') === 'true' || prefix !== null ? await store.keys(prefix ?? '') : undefined,
           };

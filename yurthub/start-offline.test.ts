@@ -18,7 +18,7 @@ import { FakeCsrApiserver } from '../lib/certificate/testing/csr-apiserver.js';
 import { makeCa, makeLeaf, type TestCa } from '../lib/certificate/testing/fixtures.js';
 import { silentLogger } from '../lib/logger.js';
 import { ManualClock, flush } from '../lib/testing/manual-clock.js';
-import { LevelCacheStore } from './cache/level-store.js';
+import { LevelCacheStore } from './store/level-store.js';
 import { resolveConfig } from './config.js';
 import { parseOptions } from './options.js';
 import { startHub, type RunningHub } from './start.js';

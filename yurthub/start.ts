@@ -5,16 +5,16 @@
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
-import { LevelCacheStore } from './cache/level-store.js';
-import { securePrivateDir } from './cache/private-dir.js';
-import type { CacheStore } from './cache/store.js';
-import { CacheWriter } from './cachemanager/writer.js';
+import { LevelCacheStore } from './store/level-store.js';
+import { securePrivateDir } from './store/private-dir.js';
+import type { CacheStore } from './store/store.js';
+import { CacheWriter } from './cache/writer.js';
 import { ClusterGuard } from './cluster-guard.js';
-import { exposeGc, MemoryReclaimer } from './cachemanager/reclaim.js';
+import { exposeGc, MemoryReclaimer } from './cache/reclaim.js';
 import type { HubConfig } from './config.js';
 import { HealthChecker } from './health/checker.js';
 import { Upstreams } from './health/upstreams.js';
-import { UpstreamIdentity } from './identity.js';
+import { UpstreamAgents } from './upstream-agents.js';
 import { HubMetrics } from './metrics.js';
 import { proxyChain } from './proxy/chain.js';
 import { upgradeHandler } from './proxy/upgrade.js';
@@ -55,7 +55,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     begin('loading credentials');
     const credentials = await startCredentials(config, log, clock);
     stack.push('credentials', () => credentials.close());
-    const identity = new UpstreamIdentity(credentials.material(), { clock });
+    const identity = new UpstreamAgents(credentials.material(), { clock });
     credentials.onChange((material) => identity.update(material));
     stack.push('identity', async () => identity.close());
 

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { asideFolders } from '../../yurthub/cache/aside.js';
+import { asideFolders } from '../../yurthub/store/aside.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { freePort, issueClientCert } from '../cluster/local-cluster.js';
 import { waitFor } from '../cluster/process.js';

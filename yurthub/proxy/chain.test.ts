@@ -3,15 +3,15 @@
  * cannot be classified: always a Status, promptly, under the right labels.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryCacheStore } from '../cache/memory-store.js';
-import type { ObjectKey, StoredObject } from '../cache/store.js';
+import { MemoryCacheStore } from '../store/memory-store.js';
+import type { ObjectKey, StoredObject } from '../store/store.js';
 import { YurthubErrors } from '../errors.js';
 import { call, closedPortUrl, requestCounts, startTestHub, type TestHub } from './testing/loopback.js';
 
 /** A store whose disk fails on every read, as LevelDB does on an I/O error. */
 class FailingReadStore extends MemoryCacheStore {
   override async get(key: ObjectKey): Promise<StoredObject | undefined> {
-    throw YurthubErrors.YH_ERR_CACHE_READ(`get ${key.component}/${key.resource}/${key.name}`, 'IO error: read /var/lib/yurthub/cache/000123.ldb: input/output error');
+    throw YurthubErrors.YH_ERR_CACHE_READ(`get ${key.component}/${key.resource}/${key.name}`, 'IO error: read /var/lib/yurthub/store/000123.ldb: input/output error');
   }
 }
 

@@ -8,7 +8,7 @@
  *   no Kubernetes verb (OPTIONS, TRACE, … on any path) → 400, as DESIGN.md §3 says for what cannot be
  *   classified: there is nothing the hub could answer for it, now or once an apiserver is back.
  * Bodies are served in the format they were cached in, among those the client's Accept takes
- * (cachemanager/formats.ts); when only a format it cannot take is cached → 406 NotAcceptable.
+ * (cache/formats.ts); when only a format it cannot take is cached → 406 NotAcceptable.
  */
 import { randomInt } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -16,11 +16,11 @@ import { MediaTypes } from '../../lib/kube/content-type.js';
 import { decodeContinue, type ContinueToken } from '../../lib/kube/continue-token.js';
 import { isYurtError } from '../../lib/errors.js';
 import { badRequest, forbidden, notAcceptable, notFound, resourceExpired, serviceUnavailable, type Status } from '../../lib/kube/status.js';
-import type { CacheContentType } from '../cache/store.js';
-import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cachemanager/formats.js';
-import { itemKind } from '../cachemanager/codec.js';
-import { encodeList, type CacheReader, type CachedList, type Found } from '../cachemanager/reader.js';
-import { queryOf } from '../cachemanager/scope.js';
+import type { CacheContentType } from '../store/store.js';
+import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cache/formats.js';
+import { itemKind } from '../cache/codec.js';
+import { encodeList, type CacheReader, type CachedList, type Found } from '../cache/reader.js';
+import { queryOf } from '../cache/scope.js';
 import type { Handler, ProxyContext } from './context.js';
 import { replyStatus } from './respond.js';
 

@@ -5,8 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
-import type { CacheWriter, ResponseSink } from '../cachemanager/writer.js';
-import { queryOf } from '../cachemanager/scope.js';
+import type { CacheWriter, ResponseSink } from '../cache/writer.js';
+import { queryOf } from '../cache/scope.js';
 import type { ProxyContext } from './context.js';
 import { HOP_BY_HOP } from './forward.js';
 

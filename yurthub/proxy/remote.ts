@@ -11,9 +11,9 @@
  */
 import { serviceUnavailable } from '../../lib/kube/status.js';
 import { isNetworkError } from '../../lib/network-errors.js';
-import type { CacheWriter } from '../cachemanager/writer.js';
+import type { CacheWriter } from '../cache/writer.js';
 import type { Upstream, Upstreams } from '../health/upstreams.js';
-import type { UpstreamIdentity } from '../identity.js';
+import type { UpstreamAgents } from '../upstream-agents.js';
 import type { Handler, ProxyContext } from './context.js';
 import { forward } from './forward.js';
 import { relay } from './relay.js';
@@ -21,7 +21,7 @@ import { replyStatus } from './respond.js';
 
 export interface RemoteOptions {
   upstreams: Upstreams;
-  identity: UpstreamIdentity;
+  identity: UpstreamAgents;
   writer: CacheWriter;
   /** The offline answer, used when no apiserver can take the request. */
   fallback: Handler;

@@ -8,12 +8,12 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Upstreams } from '../health/upstreams.js';
-import type { UpstreamIdentity } from '../identity.js';
+import type { UpstreamAgents } from '../upstream-agents.js';
 import type { Logger } from '../../lib/logger.js';
 
 export interface UpgradeOptions {
   upstreams: Upstreams;
-  identity: UpstreamIdentity;
+  identity: UpstreamAgents;
   logger: Logger;
   now: () => number;
 }

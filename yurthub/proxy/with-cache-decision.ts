@@ -8,7 +8,7 @@
  * reads them as JSON. docs/yurthub.md ("Content types") says what is cached in which format.
  */
 import { MediaTypes } from '../../lib/kube/content-type.js';
-import { negotiatedFormat } from '../cachemanager/formats.js';
+import { negotiatedFormat } from '../cache/formats.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Stage } from './context.js';
 

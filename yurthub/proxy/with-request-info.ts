@@ -9,7 +9,7 @@ import { badRequest } from '../../lib/kube/status.js';
 import { isYurtError } from '../../lib/errors.js';
 import type { Stage } from './context.js';
 import { replyStatus } from './respond.js';
-import { queryOf } from '../cachemanager/scope.js';
+import { queryOf } from '../cache/scope.js';
 
 export const withRequestInfo: Stage = (next) => async (ctx) => {
   // First, so that a request refused below is still counted under the component that sent it.

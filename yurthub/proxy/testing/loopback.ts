@@ -6,11 +6,11 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../../lib/lifecycle.js';
 import { silentLogger } from '../../../lib/logger.js';
-import type { CacheStore } from '../../cache/store.js';
-import { MemoryCacheStore } from '../../cache/memory-store.js';
-import { CacheWriter } from '../../cachemanager/writer.js';
+import type { CacheStore } from '../../store/store.js';
+import { MemoryCacheStore } from '../../store/memory-store.js';
+import { CacheWriter } from '../../cache/writer.js';
 import { Upstreams } from '../../health/upstreams.js';
-import { UpstreamIdentity } from '../../identity.js';
+import { UpstreamAgents } from '../../upstream-agents.js';
 import { HubMetrics } from '../../metrics.js';
 import { proxyChain } from '../chain.js';
 
@@ -81,7 +81,7 @@ export async function startTestHub(servers: URL[], opts: { store?: CacheStore; h
   await store.start();
   const upstreams = new Upstreams(servers, 'priority', systemClock.now);
   if (opts.healthy !== false) for (const u of upstreams.all) upstreams.markHealthy(u, systemClock.now());
-  const identity = new UpstreamIdentity({});
+  const identity = new UpstreamAgents({});
   const metrics = new HubMetrics(store, upstreams);
   const logger = silentLogger();
   const proxy = proxyChain({

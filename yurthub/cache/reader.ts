@@ -11,7 +11,7 @@
 import type { ContinueToken } from '../../lib/kube/continue-token.js';
 import { selection } from '../../lib/kube/selectors.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
-import { CONTENT_TYPES, type CacheContentType, type CacheStore, type StoredObject } from '../cache/store.js';
+import { CONTENT_TYPES, type CacheContentType, type CacheStore, type StoredObject } from '../store/store.js';
 import type { ListToEncode } from './codec.js';
 import { CODECS, partition, preferredCopy } from './formats.js';
 import { resumeList } from './resume.js';

@@ -9,7 +9,7 @@
  * held, keyed by the token that asked for it, until the page that issued that token arrives.
  */
 import type { Clock } from '../../lib/lifecycle.js';
-import type { ListedObject, ListMeta, ListScope } from '../cache/store.js';
+import type { ListedObject, ListMeta, ListScope } from '../store/store.js';
 
 interface Chain {
   scope: ListScope;

@@ -10,8 +10,8 @@
  * Anything else is Expired, what the apiserver answers for a continuation it can no longer serve.
  */
 import type { ContinueToken } from '../../lib/kube/continue-token.js';
-import type { ListedObject, StoredList } from '../cache/store.js';
-import { compareResourceVersions } from '../cache/rv.js';
+import type { ListedObject, StoredList } from '../store/store.js';
+import { compareResourceVersions } from '../store/rv.js';
 
 export type Resumed = { kind: 'resumed'; objects: ListedObject[] } | { kind: 'expired' };
 

@@ -4,7 +4,7 @@
  * enough of a body to key and order its objects; the bytes stored are served again as they are.
  */
 import type { Selection } from '../../lib/kube/selectors.js';
-import type { CacheContentType, ListedObject } from '../cache/store.js';
+import type { CacheContentType, ListedObject } from '../store/store.js';
 
 /** A LIST response split into standalone objects (each as a GET of it would return it). */
 export interface DecodedList {

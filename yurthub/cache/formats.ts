@@ -9,7 +9,7 @@
  * in a component name (componentFromUserAgent keeps [a-z0-9._-]), so no client can collide.
  */
 import { negotiateMediaType, parseAccept, MediaTypes, PROTOBUF_WATCH_CONTENT_TYPE } from '../../lib/kube/content-type.js';
-import type { CacheContentType } from '../cache/store.js';
+import type { CacheContentType } from '../store/store.js';
 import type { BodyCodec } from './codec.js';
 import { jsonCodec } from './json-codec.js';
 import { protobufCodec } from './protobuf-codec.js';

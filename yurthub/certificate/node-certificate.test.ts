@@ -14,9 +14,9 @@ import { createLogger } from '../../lib/logger.js';
 import { ManualClock } from '../../lib/testing/manual-clock.js';
 import { closedPortUrl } from '../proxy/testing/loopback.js';
 import type { HubConfig } from '../config.js';
-import type { IdentityMaterial } from '../identity.js';
+import type { UpstreamCredentials } from '../upstream-agents.js';
 import { parseOptions } from '../options.js';
-import { startNodeIdentity } from './node-identity.js';
+import { startNodeCertificate } from './node-certificate.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
 let ca: TestCa;
@@ -47,7 +47,7 @@ describe('the node identity in bootstrap mode', () => {
   it('starts at once without a certificate when no apiserver can be reached', async () => {
     const closed = await closedPortUrl();
     const { config, logger, lines } = setup(new URL(`https://${closed.host}`));
-    const credentials = await startNodeIdentity(config, logger, new ManualClock(Date.now()));
+    const credentials = await startNodeCertificate(config, logger, new ManualClock(Date.now()));
     expect(credentials.ready()).toBe(false);
     expect(credentials.material()).toEqual({ ca: config.ca });
     expect(lines.some((l) => String(l.msg).includes('serving from the cache only'))).toBe(true);
@@ -61,8 +61,8 @@ describe('the node identity in bootstrap mode', () => {
     try {
       csr.failWith = 503;
       const { config, logger, lines } = setup(csr.url);
-      const credentials = await startNodeIdentity(config, logger, clock, { random: () => 0.5 });
-      const changes: IdentityMaterial[] = [];
+      const credentials = await startNodeCertificate(config, logger, clock, { random: () => 0.5 });
+      const changes: UpstreamCredentials[] = [];
       credentials.onChange((m) => changes.push(m));
       expect(credentials.ready()).toBe(false);
 
@@ -97,7 +97,7 @@ describe('the node identity in bootstrap mode', () => {
     await csr.start();
     try {
       const { config, logger } = setup(csr.url);
-      await expect(startNodeIdentity(config, logger, clock)).rejects.toMatchObject({ code: 'YH_ERR_CERT_API_REJECTED' });
+      await expect(startNodeCertificate(config, logger, clock)).rejects.toMatchObject({ code: 'YH_ERR_CERT_API_REJECTED' });
     } finally {
       await csr.close();
     }

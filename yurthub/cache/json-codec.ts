@@ -1,7 +1,7 @@
 /** The cache's view of JSON bodies (`application/json`), the format every client can take. */
 import { JsonWatchDecoder } from '../../lib/kube/watch-stream.js';
 import type { Selection } from '../../lib/kube/selectors.js';
-import type { ListedObject } from '../cache/store.js';
+import type { ListedObject } from '../store/store.js';
 import { INITIAL_EVENTS_END, itemKind, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
 
 type JsonObject = Record<string, unknown>;

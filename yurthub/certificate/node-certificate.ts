@@ -12,16 +12,16 @@ import { isTransient } from '../../lib/certificate/errors.js';
 import { DEFAULT_BACKOFF, retryDelay, sleepUntil, type BackoffPolicy } from '../../lib/certificate/schedule.js';
 import type { HubConfig } from '../config.js';
 import type { Credentials } from '../credentials.js';
-import type { IdentityMaterial } from '../identity.js';
+import type { UpstreamCredentials } from '../upstream-agents.js';
 import { CertificateManager } from './manager.js';
 
-export interface NodeIdentityTuning {
+export interface NodeCertificateTuning {
   /** Delays between background attempts once a manager gave up (default 2 s doubling to 5 minutes). */
   backoff?: BackoffPolicy;
   random?: () => number;
 }
 
-export async function startNodeIdentity(config: HubConfig, logger: Logger, clock: Clock, tuning: NodeIdentityTuning = {}): Promise<Credentials> {
+export async function startNodeCertificate(config: HubConfig, logger: Logger, clock: Clock, tuning: NodeCertificateTuning = {}): Promise<Credentials> {
   const identity = new NodeIdentity(config, logger, clock, tuning);
   await identity.start();
   return identity;
@@ -30,7 +30,7 @@ export async function startNodeIdentity(config: HubConfig, logger: Logger, clock
 class NodeIdentity implements Credentials {
   private readonly log: Logger;
   private readonly abort = new AbortController();
-  private readonly listeners = new Set<(material: IdentityMaterial) => void>();
+  private readonly listeners = new Set<(material: UpstreamCredentials) => void>();
   private readonly managers = new Set<CertificateManager>();
   /** The manager holding the certificate in use; undefined until one was issued. */
   private current: CertificateManager | undefined;
@@ -40,12 +40,12 @@ class NodeIdentity implements Credentials {
     private readonly config: HubConfig,
     logger: Logger,
     private readonly clock: Clock,
-    private readonly tuning: NodeIdentityTuning,
+    private readonly tuning: NodeCertificateTuning,
   ) {
     this.log = logger.child({ component: 'node-identity' });
   }
 
-  material(): IdentityMaterial {
+  material(): UpstreamCredentials {
     const cert = this.current?.current();
     return cert ? { ca: this.config.ca, certPem: cert.certPem, keyPem: cert.keyPem } : { ca: this.config.ca };
   }
@@ -54,7 +54,7 @@ class NodeIdentity implements Credentials {
     return this.current !== undefined;
   }
 
-  onChange(listener: (material: IdentityMaterial) => void): void {
+  onChange(listener: (material: UpstreamCredentials) => void): void {
     this.listeners.add(listener);
   }
 

@@ -5,7 +5,7 @@
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { parseRequestInfo } from '../../lib/kube/request-info.js';
 import { silentLogger } from '../../lib/logger.js';
-import { MemoryCacheStore } from '../cache/memory-store.js';
+import { MemoryCacheStore } from '../store/memory-store.js';
 import { CacheReader } from './reader.js';
 import { queryOf } from './scope.js';
 import { CacheWriter } from './writer.js';

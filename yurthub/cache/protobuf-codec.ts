@@ -8,7 +8,7 @@ import { decodeList, decodeUnknown, encodeListEnvelope, encodeUnknown, readObjec
 import { ProtoWriter } from '../../lib/kube/protobuf-wire.js';
 import { encodeProtobufWatchFrame, ProtobufWatchDecoder } from '../../lib/kube/watch-stream.js';
 import type { Selection } from '../../lib/kube/selectors.js';
-import type { ListedObject } from '../cache/store.js';
+import type { ListedObject } from '../store/store.js';
 import { INITIAL_EVENTS_END, itemKind, type BodyCodec, type CacheWatchEvent, type DecodedList, type ListToEncode, type WatchEventDecoder } from './codec.js';
 import { protobufFieldReader } from './protobuf-fields.js';
 

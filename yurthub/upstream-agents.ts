@@ -7,7 +7,7 @@ import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import { systemClock, type Clock } from '../lib/lifecycle.js';
 
-export interface IdentityMaterial {
+export interface UpstreamCredentials {
   ca?: string | Buffer;
   certPem?: string | Buffer;
   keyPem?: string | Buffer;
@@ -16,7 +16,7 @@ export interface IdentityMaterial {
   insecureSkipTlsVerify?: boolean;
 }
 
-export interface IdentityOptions {
+export interface UpstreamAgentsOptions {
   /**
    * How long requests already running on replaced credentials may go on after a rotation. client-go
    * ends its watches every 5–10 minutes on its own, so by default nearly all of them finish before.
@@ -28,18 +28,18 @@ export interface IdentityOptions {
 const AGENT_DEFAULTS: AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64, scheduling: 'lifo' };
 const RETIRE_AFTER_MS = 10 * 60_000;
 
-export class UpstreamIdentity {
+export class UpstreamAgents {
   private node!: HttpsAgent;
   private anonymous!: HttpsAgent;
   private nodeTls!: AgentOptions;
   private anonymousTls!: AgentOptions;
   private readonly plain = new HttpAgent({ keepAlive: true, maxSockets: Infinity });
-  private material!: IdentityMaterial;
+  private material!: UpstreamCredentials;
   private readonly retiring = new Map<HttpsAgent, AbortController>();
   private readonly retireAfterMs: number;
   private readonly clock: Clock;
 
-  constructor(material: IdentityMaterial, options: IdentityOptions = {}) {
+  constructor(material: UpstreamCredentials, options: UpstreamAgentsOptions = {}) {
     this.retireAfterMs = options.retireAfterMs ?? RETIRE_AFTER_MS;
     this.clock = options.clock ?? systemClock;
     this.update(material);
@@ -49,7 +49,7 @@ export class UpstreamIdentity {
    * Swaps in rotated credentials. New requests use them at once; requests in flight (watches
    * included) finish on their old connections, which then close rather than being reused.
    */
-  update(material: IdentityMaterial): void {
+  update(material: UpstreamCredentials): void {
     const old = [this.node, this.anonymous];
     this.material = material;
     this.anonymousTls = { ca: material.ca, rejectUnauthorized: !material.insecureSkipTlsVerify };

@@ -5,7 +5,7 @@
  */
 import { selection } from '../../lib/kube/selectors.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
-import type { ListScope, ObjectKey } from '../cache/store.js';
+import type { ListScope, ObjectKey } from '../store/store.js';
 
 /** Discovery documents live under a pseudo resource of their own; `version` must not be empty. */
 const NON_RESOURCE: Pick<ObjectKey, 'group' | 'version' | 'resource' | 'namespace'> = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ListedObject, StoredList } from '../cache/store.js';
+import type { ListedObject, StoredList } from '../store/store.js';
 import { relativeKey, resumeList } from './resume.js';
 
 function object(namespace: string, name: string, resourceVersion = '5'): ListedObject {

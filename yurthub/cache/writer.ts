@@ -8,8 +8,8 @@
 import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import type { Clock } from '../../lib/lifecycle.js';
-import type { CacheContentType, CacheStore, ListedObject, ListScope } from '../cache/store.js';
-import { compareResourceVersions } from '../cache/rv.js';
+import type { CacheContentType, CacheStore, ListedObject, ListScope } from '../store/store.js';
+import { compareResourceVersions } from '../store/rv.js';
 import { itemKind, type BodyCodec, type CacheWatchEvent } from './codec.js';
 import { CODECS, partition } from './formats.js';
 import { PaginationTracker } from './pagination.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ListedObject, ListScope } from '../cache/store.js';
+import type { ListedObject, ListScope } from '../store/store.js';
 import { PaginationTracker } from './pagination.js';
 
 const scope: ListScope = { component: 'kubelet', group: '', version: 'v1', resource: 'pods', namespace: '', selectorKey: '' };

@@ -11,14 +11,14 @@ import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, makeLeaf, type TestCa } from '../lib/certificate/testing/fixtures.js';
 import { ManualClock } from '../lib/testing/manual-clock.js';
-import { UpstreamIdentity, type IdentityMaterial } from './identity.js';
+import { UpstreamAgents, type UpstreamCredentials } from './upstream-agents.js';
 
 const DAY = 86_400_000;
 let ca: TestCa;
 let server: Server;
 let url: URL;
-let first: IdentityMaterial;
-let second: IdentityMaterial;
+let first: UpstreamCredentials;
+let second: UpstreamCredentials;
 /** The client certificate's CN of every request, in order. */
 const seen: string[] = [];
 const sockets = new Set<Socket>();
@@ -71,7 +71,7 @@ afterEach(() => {
   seen.length = 0;
 });
 
-function get(identity: UpstreamIdentity, path: string): Promise<string> {
+function get(identity: UpstreamAgents, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, url), { agent: identity.agent(url, false) }, (res) => {
       let text = '';
@@ -86,7 +86,7 @@ function get(identity: UpstreamIdentity, path: string): Promise<string> {
 }
 
 /** A watch: resolves with the response once its head arrived; `events` fills as data comes. */
-async function watch(identity: UpstreamIdentity) {
+async function watch(identity: UpstreamAgents) {
   const events: string[] = [];
   let outcome: 'open' | 'ended' | 'cut' = 'open';
   await new Promise<void>((resolve, reject) => {
@@ -110,9 +110,9 @@ const until = async (what: () => boolean) => {
   expect(what()).toBe(true);
 };
 
-describe('UpstreamIdentity.update (certificate rotation)', () => {
+describe('UpstreamAgents.update (certificate rotation)', () => {
   it('lets a running watch finish on the old certificate while new requests present the new one', async () => {
-    const identity = new UpstreamIdentity(first, { clock: new ManualClock() });
+    const identity = new UpstreamAgents(first, { clock: new ManualClock() });
     cleanup.push(() => identity.close());
     const w = await watch(identity);
     const closedBefore = closedSockets;
@@ -133,7 +133,7 @@ describe('UpstreamIdentity.update (certificate rotation)', () => {
   });
 
   it('closes idle connections of the old certificate at once', async () => {
-    const identity = new UpstreamIdentity(first, { clock: new ManualClock() });
+    const identity = new UpstreamAgents(first, { clock: new ManualClock() });
     cleanup.push(() => identity.close());
     expect(await get(identity, '/once')).toBe('ok');
     const closedBefore = closedSockets;
@@ -145,7 +145,7 @@ describe('UpstreamIdentity.update (certificate rotation)', () => {
 
   it('cuts what still runs on the old certificate after the grace period', async () => {
     const clock = new ManualClock();
-    const identity = new UpstreamIdentity(first, { clock, retireAfterMs: 60_000 });
+    const identity = new UpstreamAgents(first, { clock, retireAfterMs: 60_000 });
     cleanup.push(() => identity.close());
     const w = await watch(identity);
     identity.update(second);
