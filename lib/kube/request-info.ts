@@ -93,7 +93,8 @@ function verbFromMethod(method: string): string {
  * yields a result: a path outside /api and /apis, or too short to name a resource (discovery), is a
  * non-resource request.
  */
-export function parseRequestInfo(method: string, url: string): RequestInfo {
+/** `query` spares a caller that has parsed the request's query already a second parse. */
+export function parseRequestInfo(method: string, url: string, query?: URLSearchParams): RequestInfo {
   const { rawPath, rawQuery } = splitTarget(url);
   const { path, parts: all } = decodePath(rawPath, url);
   const info: RequestInfo = {
@@ -148,7 +149,7 @@ export function parseRequestInfo(method: string, url: string): RequestInfo {
   if (parts.length >= 1) info.resource = parts[0] ?? '';
 
   if (info.name === '' && info.verb === 'get') {
-    const query = new URLSearchParams(rawQuery);
+    query ??= new URLSearchParams(rawQuery);
     let opts: ListOptions | undefined;
     try {
       opts = parseListOptions(query);

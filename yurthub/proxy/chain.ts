@@ -54,7 +54,7 @@ export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerR
   )(remote);
   const log = o.logger.child({ component: 'proxy' });
   return (req, res) => {
-    const ctx: ProxyContext = { req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
+    const ctx: ProxyContext = { req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, query: new URLSearchParams(), accept: req.headers.accept, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
     // withErrors answers whatever fails inside; this only catches a throw from the metrics stage.
     chain(ctx).catch((err: unknown) => {
       log.error({ err, method: req.method, url: req.url }, 'request failed outside the error stage');

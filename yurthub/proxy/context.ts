@@ -14,6 +14,14 @@ export interface ProxyContext {
   readonly log: Logger;
   /** Set by with-request-info. */
   info: RequestInfo;
+  /** The request's query, parsed once by with-request-info for every stage after it. */
+  query: URLSearchParams;
+  /**
+   * The Accept this request is answered on: the client's, or JSON where with-cache-decision asked the
+   * apiserver for the one format the cache can hold for every resource. The request itself is never
+   * rewritten, so logs and errors still show what the client sent.
+   */
+  accept: string | undefined;
   /** First token of the User-Agent, lowercased; `unknown` when absent. */
   component: string;
   /** True when responses to this request feed the cache (cache-policy.ts). */

@@ -20,7 +20,6 @@ import type { CacheContentType } from '../store/store.js';
 import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cache/formats.js';
 import { itemKind } from '../cache/codec.js';
 import { encodeList, type CacheReader, type CachedList, type Found } from '../cache/reader.js';
-import { queryOf } from '../cache/scope.js';
 import type { Handler, ProxyContext } from './context.js';
 import { replyStatus } from './respond.js';
 
@@ -46,7 +45,7 @@ export function localHandler(options: LocalOptions): Handler {
   return async (ctx) => {
     const { info, component } = ctx;
     const gr = { group: info.apiGroup, resource: info.resource };
-    const formats = acceptableFormats(ctx.req.headers.accept);
+    const formats = acceptableFormats(ctx.accept);
     /** The found value, or undefined after answering `missing` (or 406 when only other formats hold it). */
     const found = <T>(result: Found<T>, missing: Status, missingFrom: 'cache' | 'hub' = 'cache'): T | undefined => {
       if (result.kind === 'found') return result.value;
@@ -76,14 +75,14 @@ export function localHandler(options: LocalOptions): Handler {
         return;
       }
       case 'list': {
-        const query = queryOf(ctx.req.url);
+        const { query } = ctx;
         if ((query.get('continue') ?? '') !== '') return continueList(ctx, reader, query, formats);
         const list = found(await reader.list(component, info, query, formats), notFound(gr, ''));
         if (list) send(ctx, 200, MEDIA_TYPE[list.format], encodeList(list));
         return;
       }
       case 'watch': {
-        const query = queryOf(ctx.req.url);
+        const { query } = ctx;
         if (query.get('sendInitialEvents') !== 'true') return holdWatch(ctx, options, formats[0] ?? 'json', []);
         // A streaming list: the cached list as initial events, then the bookmark that ends them.
         const list = found(await reader.list(component, info, query, formats), notFound(gr, ''));
@@ -139,7 +138,7 @@ function holdWatch(ctx: ProxyContext, options: LocalOptions, format: CacheConten
   res.writeHead(200, { 'content-type': WATCH_MEDIA_TYPE[format], 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   for (const event of initial) res.write(event);
-  const timeoutSeconds = Number(queryOf(ctx.req.url).get('timeoutSeconds') ?? '');
+  const timeoutSeconds = Number(ctx.query.get('timeoutSeconds') ?? '');
   const ms = Number.isFinite(timeoutSeconds) && timeoutSeconds > 0
     ? timeoutSeconds * 1000
     : options.minRequestTimeoutMs + randomInt(Math.max(1, options.minRequestTimeoutMs));

@@ -6,7 +6,6 @@ import type { IncomingMessage } from 'node:http';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
 import type { CacheWriter, ResponseSink } from '../cache/writer.js';
-import { queryOf } from '../cache/scope.js';
 import type { ProxyContext } from './context.js';
 import { HOP_BY_HOP } from './forward.js';
 
@@ -23,7 +22,7 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   let sink: ResponseSink | undefined;
   const format = bodyFormat(proxyRes.headers['content-type']).format;
   if (ctx.cacheable && status >= 200 && status < 300 && (format === 'json' || format === 'protobuf')) {
-    sink = writer.begin({ component: ctx.component, info: ctx.info, query: queryOf(ctx.req.url), format });
+    sink = writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format });
   }
   if (sink) teeInto(proxyRes, sink);
   proxyRes.on('error', () => ctx.res.destroy());

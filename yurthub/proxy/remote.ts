@@ -58,7 +58,7 @@ export function remoteHandler(options: RemoteOptions): Handler {
         body: ctx.body,
         target: upstream.url,
         agent: fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization),
-        headers: hubAuth ? { authorization: hubAuth } : {},
+        headers: { ...(ctx.accept !== undefined ? { accept: ctx.accept } : {}), ...(hubAuth ? { authorization: hubAuth } : {}) },
       });
       let streaming = false;
       let ended = false;

@@ -32,5 +32,5 @@ export function writeStatus(res: ServerResponse, accept: string | undefined, sta
 
 export function replyStatus(ctx: ProxyContext, status: Status, servedFrom: ProxyContext['servedFrom'] = 'hub'): void {
   ctx.servedFrom = servedFrom;
-  writeStatus(ctx.res, ctx.req.headers.accept, status);
+  writeStatus(ctx.res, ctx.accept, status);
 }

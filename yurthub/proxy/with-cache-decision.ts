@@ -16,13 +16,13 @@ export function withCacheDecision(policy: CachePolicy): Stage {
   return (next) => async (ctx) => {
     ctx.cacheable = false;
     if (policy.cacheable(ctx.component, ctx.info)) {
-      const format = negotiatedFormat(ctx.req.headers.accept, ctx.info.isResourceRequest ? ['json', 'protobuf'] : ['json']);
+      const format = negotiatedFormat(ctx.accept, ctx.info.isResourceRequest ? ['json', 'protobuf'] : ['json']);
       if (format === 'protobuf') {
         // Forwarded as asked: a resource without protobuf (a CRD) is answered in JSON, cached too.
         ctx.cacheable = true;
       } else if (format === 'json') {
         ctx.cacheable = true;
-        ctx.req.headers.accept = MediaTypes.json;
+        ctx.accept = MediaTypes.json;
       }
     }
     return next(ctx);

@@ -15,10 +15,11 @@ export const withRequestInfo: Stage = (next) => async (ctx) => {
   // First, so that a request refused below is still counted under the component that sent it.
   ctx.component = componentFromUserAgent(ctx.req.headers['user-agent']);
   try {
-    ctx.info = parseRequestInfo(ctx.req.method ?? 'GET', ctx.req.url ?? '/');
+    ctx.query = queryOf(ctx.req.url);
+    ctx.info = parseRequestInfo(ctx.req.method ?? 'GET', ctx.req.url ?? '/', ctx.query);
     // Selectors and list options are checked up front so a bad one is refused the same way online and offline.
     if (ctx.info.isResourceRequest && (ctx.info.verb === 'list' || ctx.info.verb === 'watch' || ctx.info.verb === 'deletecollection')) {
-      parseListOptions(queryOf(ctx.req.url));
+      parseListOptions(ctx.query);
     }
   } catch (err) {
     if (isYurtError(err) && err.statusCode === 400) return replyStatus(ctx, badRequest(err.message));
