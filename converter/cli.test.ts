@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isYurtError } from '../lib/errors.js';
-import { checkNodesReady, checkServerVersion, describeDenied } from './cluster/preflight.js';
+import { checkNodesReady, checkServerVersion } from './cluster/preflight.js';
 import { buildStatus, renderStatus } from './cluster/status.js';
 import { chartObjects, resourceOf } from './cluster/helm.js';
 import { loadKubeConfig, resolveValues } from './config.js';
@@ -213,18 +213,6 @@ describe('preflight (pure parts)', () => {
     const state = loadFixture('not-ready.yaml');
     const plan = planConvert(state, request());
     expect(fails(() => checkNodesReady(plan, state)).message).toBe('not Ready, so their node side cannot run: edge-2 (NodeStatusUnknown: Kubelet stopped posting node status.)');
-  });
-
-  it('names every missing right, verbs grouped by resource', () => {
-    expect(describeDenied([
-      { verb: 'patch', group: '', resource: 'nodes', namespace: '' },
-      { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespace: '' },
-      { verb: 'create', group: '', resource: 'configmaps', namespace: 'kube-system' },
-      { verb: 'get', group: 'rbac.authorization.k8s.io', resource: 'clusterroles', namespace: '' },
-      { verb: 'update', group: '', resource: 'pods', namespace: '', subresource: 'status' },
-      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'x' },
-      { verb: 'get', group: '', resource: '', namespace: '', path: '/metrics' },
-    ])).toBe('get /metrics; create, get clusterroles.rbac.authorization.k8s.io; get configmaps "x" in kube-system; create configmaps in kube-system; patch nodes; update pods/status');
   });
 
   it('keeps the rules of chart roles and what chart bindings bind', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isYurtError } from '../../lib/errors.js';
 import { applyPlan, applyRevert, loadFixture, request, type TestJob, type TestSecret } from '../testing/fixtures.js';
-import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, type ChartObject, type ClusterState } from './model.js';
+import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, type ClusterState } from './model.js';
 import { nodeJobName } from './job.js';
-import { grantsFor, planConvert, planRevert } from './plan.js';
+import { planConvert, planRevert } from './plan.js';
 import { printablePlan, renderPlan, renderRevertPlan } from './render.js';
 import { recordConfigMap } from './state.js';
 
@@ -351,40 +351,5 @@ describe('secrets in values', () => {
     after.record!.request.values = structuredClone(values);
     expect(planConvert(after, request({ values })).objects[0]!.action).toBe('update');
     expect(JSON.stringify(printablePlan(planRevert(after, 'kube-system')))).not.toContain('0123456789abcdef');
-  });
-});
-
-describe('RBAC escalation checks', () => {
-  const rbac = 'rbac.authorization.k8s.io';
-  const objects: ChartObject[] = [
-    { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', name: 'reader', namespace: '', group: rbac, resource: 'clusterroles', rules: [{ apiGroups: [''], resources: ['pods', 'pods/status'], verbs: ['get', 'patch'] }, { nonResourceURLs: ['/healthz'], verbs: ['get'] }] },
-    { apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', name: 'reader', namespace: '', group: rbac, resource: 'clusterrolebindings', roleRef: { kind: 'ClusterRole', name: 'reader' } },
-    { apiVersion: `${rbac}/v1`, kind: 'Role', name: 'one-cm', namespace: 'kube-system', group: rbac, resource: 'roles', rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['a', 'b'], verbs: ['get'] }] },
-    { apiVersion: `${rbac}/v1`, kind: 'RoleBinding', name: 'view', namespace: 'kube-system', group: rbac, resource: 'rolebindings', roleRef: { kind: 'ClusterRole', name: 'view' } },
-  ];
-
-  it('ask for escalate (roles) or bind (bindings), else for every right the role grants', () => {
-    const grants = grantsFor(objects);
-    expect(grants.map((g) => [g.object, g.shortcut])).toEqual([
-      ['ClusterRole reader', { verb: 'escalate', group: rbac, resource: 'clusterroles', namespace: '', name: 'reader' }],
-      ['ClusterRoleBinding reader (ClusterRole reader)', { verb: 'bind', group: rbac, resource: 'clusterroles', namespace: '', name: 'reader' }],
-      ['Role kube-system/one-cm', { verb: 'escalate', group: rbac, resource: 'roles', namespace: 'kube-system', name: 'one-cm' }],
-    ]); // a binding of a role the chart does not render is left to the apiserver
-    expect(grants[0]!.rules).toEqual(expect.arrayContaining([
-      { verb: 'patch', group: '', resource: 'pods', namespace: '', subresource: 'status' },
-      { verb: 'get', group: '', resource: '', namespace: '', path: '/healthz' },
-    ]));
-    expect(grants[0]!.rules).toHaveLength(5);
-    expect(grants[2]!.rules).toEqual([
-      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'a' },
-      { verb: 'get', group: '', resource: 'configmaps', namespace: 'kube-system', name: 'b' },
-    ]);
-  });
-
-  it('are part of a plan that writes the chart, not of one that leaves it', () => {
-    const vanilla = loadFixture('vanilla.yaml');
-    const plan = planConvert(vanilla, request({ chartObjects: objects }));
-    expect(plan.grants).toHaveLength(3);
-    expect(planConvert(applyPlan(vanilla, plan, 'converted'), request({ chartObjects: objects })).grants).toEqual([]);
   });
 });

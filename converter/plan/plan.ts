@@ -6,7 +6,8 @@ import { parseLabelSelector } from '../../lib/kube/label-selector.js';
 import { ConverterErrors } from '../errors.js';
 import { flatten, redactValues } from '../values/inspect.js';
 import { mergeValues, type Values } from '../values/strvals.js';
-import { markForeign, replaceRights } from './foreign.js';
+import { grantsFor, rightsForConvert, rightsForRevert } from '../cluster/rights.js';
+import { markForeign } from './foreign.js';
 import { canonicalJson, nodeJobManifest, nodeJobName } from './job.js';
 import {
   ANNOTATION_AUTONOMY,
@@ -16,19 +17,16 @@ import {
   MANAGED_BY,
   NODE_STATES,
   RECORD_NAME,
-  type AccessCheck,
   type Change,
   type ClusterState,
   type ConversionRecord,
   type ConvertRequest,
-  type GrantCheck,
   type NodeInfo,
   type NodeOriginal,
   type NodePlan,
   type NodeState,
   type ObjectPlan,
   type Plan,
-  type RbacRule,
   type ReleasePlan,
   type RevertPlan,
   type Role,
@@ -155,86 +153,73 @@ function sameJson(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
-export function planConvert(state: ClusterState, request: ConvertRequest): Plan {
-  const roles = resolveRoles(state, request);
-  const previous = state.record;
-  if (previous) {
-    const flipped = Object.entries(previous.roles).filter(([name, role]) => roles[name] !== undefined && roles[name] !== role);
-    if (flipped.length) {
-      const list = flipped.map(([name, role]) => `${name} (${role} → ${roles[name]})`).join(', ');
-      throw ConverterErrors.CNV_ERR_RECORD_CONFLICT(
-        `the conversion recorded in ${request.namespace}/${RECORD_NAME} gives other roles to ${list}: run \`yurtctl revert\` first`,
-      );
-    }
-  }
-  const warnings = imageOverrideWarnings(request);
-  const values = finalValues(request);
-  const image = imageFor(request);
-  const originals: Record<string, NodeOriginal> = { ...(previous?.originals ?? {}) };
-  const nodes: NodePlan[] = [];
-  const objects: ObjectPlan[] = [];
-  const jobs = [...(previous?.jobs ?? [])];
-  const tokens = [...(previous?.bootstrapTokens ?? [])];
+/** A rerun may add nodes, never give a recorded node the other role: that needs a revert first. */
+function refuseRoleFlips(previous: ConversionRecord | undefined, roles: Record<string, Role>, namespace: string): void {
+  const flipped = Object.entries(previous?.roles ?? {}).filter(([name, role]) => roles[name] !== undefined && roles[name] !== role);
+  if (!flipped.length) return;
+  const list = flipped.map(([name, role]) => `${name} (${role} → ${roles[name]})`).join(', ');
+  throw ConverterErrors.CNV_ERR_RECORD_CONFLICT(`the conversion recorded in ${namespace}/${RECORD_NAME} gives other roles to ${list}: run \`yurtctl revert\` first`);
+}
 
-  // A bootstrap token for the hubs, if the chart's yurthub needs one and some node side still runs.
-  let bootstrapToken: Plan['bootstrapToken'] = null;
+/**
+ * A bootstrap token for the hubs, if the chart's yurthub needs one and some node side still runs: one
+ * yurtctl made that is good for another hour is reused, else a new one is created (and recorded).
+ */
+function planBootstrapToken(state: ClusterState, request: ConvertRequest, roles: Record<string, Role>, values: Values, recorded: string[]): { token: Plan['bootstrapToken']; object?: ObjectPlan } {
   const anyRun = state.nodes.some((n) => roles[n.name] === 'edge' && nodeState(n) !== 'converted');
-  if (needsBootstrapToken(values) && anyRun) {
-    if (request.namespace !== 'kube-system') {
-      throw ConverterErrors.CNV_ERR_USAGE(`--namespace=${request.namespace}: yurthub's bootstrap token lives in kube-system, and the node Jobs read it from their own namespace; use kube-system, or set yurthub.credentials.mode`);
-    }
-    const now = Date.parse(request.now);
-    const usable = state.bootstrapTokens.find((t) => tokens.includes(t.id) && (t.expiration === null || Date.parse(t.expiration) > now + 3600_000));
-    bootstrapToken = usable ? { id: usable.id, action: 'none' } : { id: request.tokenId, action: 'create' };
-    if (!usable) {
-      tokens.push(request.tokenId);
-      objects.push({
-        apiVersion: 'v1', kind: 'Secret', namespace: request.namespace, name: `bootstrap-token-${request.tokenId}`, action: 'create',
-        manifest: bootstrapTokenManifest(request.namespace, request.tokenId, new Date(now + TOKEN_TTL_MS).toISOString().replace(/\.\d{3}Z$/, 'Z')),
-      });
-    }
+  if (!needsBootstrapToken(values) || !anyRun) return { token: null };
+  if (request.namespace !== 'kube-system') {
+    throw ConverterErrors.CNV_ERR_USAGE(`--namespace=${request.namespace}: yurthub's bootstrap token lives in kube-system, and the node Jobs read it from their own namespace; use kube-system, or set yurthub.credentials.mode`);
   }
-  const manifestConfigMap = staticPodConfigMap(request.chartObjects);
+  const now = Date.parse(request.now);
+  const usable = state.bootstrapTokens.find((t) => recorded.includes(t.id) && (t.expiration === null || Date.parse(t.expiration) > now + 3600_000));
+  if (usable) return { token: { id: usable.id, action: 'none' } };
+  const expiration = new Date(now + TOKEN_TTL_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    token: { id: request.tokenId, action: 'create' },
+    object: {
+      apiVersion: 'v1', kind: 'Secret', namespace: request.namespace, name: `bootstrap-token-${request.tokenId}`, action: 'create',
+      manifest: bootstrapTokenManifest(request.namespace, request.tokenId, expiration),
+    },
+  };
+}
 
-  for (const node of [...state.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
-    const role = roles[node.name]!;
-    const original = (originals[node.name] ??= originalOf(node));
-    const current = nodeState(node);
-    const desiredLabels: Record<string, string | null> = { [LABEL_EDGE_WORKER]: role === 'edge' ? 'true' : 'false' };
-    const desiredAnnotations: Record<string, string | null> = {
-      [ANNOTATION_AUTONOMY]: role === 'edge' && request.autonomy ? 'true' : (original.annotations[ANNOTATION_AUTONOMY] ?? null),
-      [ANNOTATION_STATE]: role === 'edge' ? (current === 'converted' ? 'converted' : 'pending') : (original.annotations[ANNOTATION_STATE] ?? null),
-    };
-    let nodeSide: NodePlan['nodeSide'] = 'none';
-    if (role === 'edge') {
-      nodeSide = current === 'converted' ? 'done' : 'run';
-      if (nodeSide === 'run') {
-        const manifest = nodeJobManifest({
-          namespace: request.namespace, node: node.name, action: 'convert', image, manifestConfigMap,
-          ...(bootstrapToken ? { tokenSecret: `bootstrap-token-${bootstrapToken.id}` } : {}),
-        });
-        const name = nodeJobName('convert', node.name);
-        const existing = state.jobs.find((j) => j.namespace === request.namespace && j.name === name);
-        const specHash = ((manifest.metadata as { annotations: Record<string, string> }).annotations)['yurt-edge.io/spec-hash']!;
-        const action = !existing ? 'create' : existing.specHash !== specHash || existing.failed || current === 'failed' ? 'update' : 'none';
-        objects.push({ apiVersion: 'batch/v1', kind: 'Job', namespace: request.namespace, name, action, manifest, node: node.name });
-        if (!jobs.some((j) => j.name === name && j.namespace === request.namespace)) {
-          jobs.push({ namespace: request.namespace, name, node: node.name, action: 'convert' });
-        }
-      }
-    }
-    nodes.push({
-      name: node.name,
-      role,
-      labels: changes(node.labels, desiredLabels),
-      annotations: changes(node.annotations, desiredAnnotations),
-      nodeSide,
-      state: current,
-    });
-  }
+/** Labels and annotations a node gets: its role, autonomy on edge nodes if asked, and where its node side stands. */
+function planNodeMetadata(node: NodeInfo, role: Role, original: NodeOriginal, autonomy: boolean): Pick<NodePlan, 'labels' | 'annotations'> {
+  const current = nodeState(node);
+  const desiredLabels: Record<string, string | null> = { [LABEL_EDGE_WORKER]: role === 'edge' ? 'true' : 'false' };
+  const desiredAnnotations: Record<string, string | null> = {
+    [ANNOTATION_AUTONOMY]: role === 'edge' && autonomy ? 'true' : (original.annotations[ANNOTATION_AUTONOMY] ?? null),
+    [ANNOTATION_STATE]: role === 'edge' ? (current === 'converted' ? 'converted' : 'pending') : (original.annotations[ANNOTATION_STATE] ?? null),
+  };
+  return { labels: changes(node.labels, desiredLabels), annotations: changes(node.annotations, desiredAnnotations) };
+}
 
-  const release = planRelease(state, request, values);
-  const record: ConversionRecord = {
+/**
+ * A node Job as the plan wants it: created when missing, re-created when its spec changed, it failed,
+ * or (`redo`) the node side reported failure; left alone otherwise.
+ */
+function planNodeJob(state: ClusterState, namespace: string, node: string, action: 'convert' | 'revert', manifest: Record<string, unknown>, redo: boolean): ObjectPlan {
+  const name = nodeJobName(action, node);
+  const existing = state.jobs.find((j) => j.namespace === namespace && j.name === name);
+  const specHash = ((manifest.metadata as { annotations: Record<string, string> }).annotations)['yurt-edge.io/spec-hash']!;
+  const jobAction = !existing ? 'create' : existing.specHash !== specHash || existing.failed || redo ? 'update' : 'none';
+  return { apiVersion: 'batch/v1', kind: 'Job', namespace, name, action: jobAction, manifest, node };
+}
+
+/** The convert Job of an edge node whose node side has not converted yet. */
+function planConvertJob(state: ClusterState, request: ConvertRequest, node: NodeInfo, image: string, token: Plan['bootstrapToken']): ObjectPlan {
+  const manifest = nodeJobManifest({
+    namespace: request.namespace, node: node.name, action: 'convert', image, manifestConfigMap: staticPodConfigMap(request.chartObjects),
+    ...(token ? { tokenSecret: `bootstrap-token-${token.id}` } : {}),
+  });
+  return planNodeJob(state, request.namespace, node.name, 'convert', manifest, nodeState(node) === 'failed');
+}
+
+/** What the record says after this run: originals and roles captured once and kept, Jobs and tokens added to. */
+function planRecord(state: ClusterState, request: ConvertRequest, roles: Record<string, Role>, originals: Record<string, NodeOriginal>, jobs: ConversionRecord['jobs'], tokens: string[]): ConversionRecord {
+  const previous = state.record;
+  return {
     apiVersion: 'yurt-edge.io/v1',
     kind: 'ConversionRecord',
     cliVersion: request.cliVersion,
@@ -254,16 +239,51 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
       existedBefore: state.release !== undefined,
       previousRevision: state.release?.revision ?? null,
     },
-    jobs: jobs.sort((a, b) => a.name.localeCompare(b.name)),
+    jobs: [...jobs].sort((a, b) => a.name.localeCompare(b.name)),
     bootstrapTokens: tokens,
   };
-  objects.unshift({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace: request.namespace,
-    name: RECORD_NAME,
-    action: !previous ? 'create' : sameJson(recordSansPhase(previous), recordSansPhase(record)) && previous.phase === 'applied' ? 'none' : 'update',
-  });
+}
+
+/** The record's ConfigMap: unchanged only when an applied record already says exactly this. */
+function recordObject(previous: ConversionRecord | undefined, record: ConversionRecord, namespace: string): ObjectPlan {
+  const same = previous !== undefined && sameJson(recordSansPhase(previous), recordSansPhase(record)) && previous.phase === 'applied';
+  return { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: RECORD_NAME, action: !previous ? 'create' : same ? 'none' : 'update' };
+}
+
+export function planConvert(state: ClusterState, request: ConvertRequest): Plan {
+  const roles = resolveRoles(state, request);
+  const previous = state.record;
+  refuseRoleFlips(previous, roles, request.namespace);
+  const warnings = imageOverrideWarnings(request);
+  const values = finalValues(request);
+  const image = imageFor(request);
+  const originals: Record<string, NodeOriginal> = { ...(previous?.originals ?? {}) };
+  const jobs = [...(previous?.jobs ?? [])];
+  const tokens = [...(previous?.bootstrapTokens ?? [])];
+  const objects: ObjectPlan[] = [];
+
+  const { token: bootstrapToken, object: tokenObject } = planBootstrapToken(state, request, roles, values, tokens);
+  if (tokenObject) {
+    tokens.push(request.tokenId);
+    objects.push(tokenObject);
+  }
+  const nodes: NodePlan[] = [];
+  for (const node of [...state.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
+    const role = roles[node.name]!;
+    const original = (originals[node.name] ??= originalOf(node));
+    const current = nodeState(node);
+    const nodeSide: NodePlan['nodeSide'] = role !== 'edge' ? 'none' : current === 'converted' ? 'done' : 'run';
+    if (nodeSide === 'run') {
+      const job = planConvertJob(state, request, node, image, bootstrapToken);
+      objects.push(job);
+      if (!jobs.some((j) => j.name === job.name && j.namespace === request.namespace)) jobs.push({ namespace: request.namespace, name: job.name, node: node.name, action: 'convert' });
+    }
+    nodes.push({ name: node.name, role, ...planNodeMetadata(node, role, original, request.autonomy), nodeSide, state: current });
+  }
+
+  const release = planRelease(state, request, values);
+  const record = planRecord(state, request, roles, originals, jobs, tokens);
+  objects.unshift(recordObject(previous, record, request.namespace));
 
   const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0) && release.action === 'none' && objects.every((o) => o.action === 'none');
   markForeign(objects, state, request.replaceForeign ?? [], { namespace: request.namespace, taken: !noop });
@@ -299,96 +319,34 @@ function planRelease(state: ClusterState, request: ConvertRequest, values: Value
   return { ...base, action: 'none', reason: 'deployed with these values' };
 }
 
-function dedupe(checks: AccessCheck[]): AccessCheck[] {
-  const seen = new Map<string, AccessCheck>();
-  for (const c of checks) seen.set(`${c.verb} ${c.group} ${c.resource} ${c.namespace} ${c.subresource ?? ''} ${c.name ?? ''} ${c.path ?? ''}`, c);
-  return [...seen.values()].sort((a, b) =>
-    `${a.group}/${a.resource}/${a.namespace}/${a.verb}`.localeCompare(`${b.group}/${b.resource}/${b.namespace}/${b.verb}`),
-  );
-}
-
-const check = (verbs: string[], group: string, resource: string, namespace = ''): AccessCheck[] =>
-  verbs.map((verb) => ({ verb, group, resource, namespace }));
-
-/** Every verb on every resource convert needs: the SelfSubjectAccessReviews of preflight. */
-export function rightsForConvert(plan: Plan): AccessCheck[] {
-  const ns = plan.namespace;
-  const out: AccessCheck[] = [
-    ...check(['get', 'list', 'patch'], '', 'nodes'),
-    ...check(['get', 'create', 'update'], '', 'configmaps', ns),
-    ...check(['get', 'create', 'update', 'delete'], 'coordination.k8s.io', 'leases', ns),
-  ];
-  if (plan.bootstrapToken?.action === 'create') out.push(...check(['create'], '', 'secrets', ns));
-  if (plan.objects.some((o) => o.kind === 'Job' && o.action !== 'none')) {
-    out.push(...check(['get', 'list', 'create'], 'batch', 'jobs', ns));
-    if (plan.objects.some((o) => o.kind === 'Job' && o.action === 'update')) out.push(...check(['delete'], 'batch', 'jobs', ns));
-  }
-  out.push(...replaceRights(plan.objects));
-  const rel = plan.release;
-  if (rel.action !== 'none') {
-    // helm keeps releases in Secrets of the release namespace.
-    out.push(...check(['get', 'list', 'create', 'update'], '', 'secrets', rel.namespace));
-    if (rel.action === 'repair') out.push(...check(['delete'], '', 'secrets', rel.namespace));
-    for (const o of rel.objects) {
-      out.push(...check(['get', 'create', 'patch'], o.group, o.resource, o.namespace));
-      if (rel.action === 'repair') out.push(...check(['delete'], o.group, o.resource, o.namespace));
+/** Every node Job yurtctl created, convert's and revert's, goes once the node side is done; then its tokens and the record. */
+function planRevertCleanup(state: ClusterState, record: ConversionRecord, namespace: string, jobsToRun: ObjectPlan[]): ObjectPlan[] {
+  const out: ObjectPlan[] = [];
+  const jobNames = new Set([...record.jobs.map((j) => `${j.namespace}/${j.name}`), ...jobsToRun.map((o) => `${o.namespace}/${o.name}`)]);
+  for (const j of state.jobs) {
+    if (jobNames.has(`${j.namespace}/${j.name}`) && !jobsToRun.some((o) => o.name === j.name && o.namespace === j.namespace)) {
+      out.push({ apiVersion: 'batch/v1', kind: 'Job', namespace: j.namespace, name: j.name, action: 'delete', node: j.node });
     }
   }
-  return dedupe(out);
-}
-
-const RBAC = 'rbac.authorization.k8s.io';
-
-/** A role's rules as SelfSubjectAccessReviews: every group × resource × verb (× resourceName), or URL × verb. */
-export function expandRules(rules: RbacRule[], namespace: string): AccessCheck[] {
-  const out: AccessCheck[] = [];
-  for (const r of rules) {
-    if (r.nonResourceURLs?.length) {
-      for (const path of r.nonResourceURLs) for (const verb of r.verbs) out.push({ verb, group: '', resource: '', namespace: '', path });
-      continue;
-    }
-    for (const group of r.apiGroups?.length ? r.apiGroups : ['']) {
-      for (const res of r.resources ?? []) {
-        const [resource, subresource] = res.split('/', 2) as [string, string | undefined];
-        for (const verb of r.verbs) {
-          for (const name of r.resourceNames?.length ? r.resourceNames : [undefined]) {
-            out.push({ verb, group, resource, namespace, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) });
-          }
-        }
-      }
-    }
+  for (const t of state.bootstrapTokens) {
+    if ((record.bootstrapTokens ?? []).includes(t.id)) out.push({ apiVersion: 'v1', kind: 'Secret', namespace, name: `bootstrap-token-${t.id}`, action: 'delete' });
   }
-  return dedupe(out);
-}
-
-/**
- * RBAC's escalation checks for the roles and bindings the chart writes. A binding of a role the chart
- * does not render is left to the apiserver: its rules are not known here (reading them would need
- * rights of their own), and yurt-edge's chart binds only its own roles.
- */
-export function grantsFor(objects: ConvertRequest['chartObjects']): GrantCheck[] {
-  const where = (o: { namespace: string; name: string }) => (o.namespace ? `${o.namespace}/${o.name}` : o.name);
-  const out: GrantCheck[] = [];
-  for (const o of objects) {
-    if (o.group !== RBAC) continue;
-    if (o.rules && (o.kind === 'Role' || o.kind === 'ClusterRole')) {
-      out.push({
-        object: `${o.kind} ${where(o)}`,
-        shortcut: { verb: 'escalate', group: RBAC, resource: o.resource, namespace: o.namespace, name: o.name },
-        rules: expandRules(o.rules, o.namespace),
-      });
-    } else if (o.roleRef && (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
-      const ref = o.roleRef;
-      const role = objects.find((x) => x.group === RBAC && x.kind === ref.kind && x.name === ref.name && (ref.kind === 'ClusterRole' || x.namespace === o.namespace));
-      if (!role?.rules) continue;
-      out.push({
-        object: `${o.kind} ${where(o)} (${ref.kind} ${ref.name})`,
-        shortcut: { verb: 'bind', group: RBAC, resource: ref.kind === 'Role' ? 'roles' : 'clusterroles', namespace: o.namespace, name: ref.name },
-        rules: expandRules(role.rules, o.namespace),
-      });
-    }
-  }
+  out.push({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: RECORD_NAME, action: 'delete' });
   return out;
+}
+
+/** Back to the revision the release had before the first convert, or uninstalled if convert installed it. */
+function planRevertRelease(state: ClusterState, record: ConversionRecord): RevertPlan['release'] {
+  const rel = state.release;
+  const { name, namespace, existedBefore, previousRevision } = record.release;
+  if (existedBefore && previousRevision !== null) {
+    return rel && rel.revision !== previousRevision
+      ? { name, namespace, action: 'rollback', toRevision: previousRevision, reason: 'the release existed before convert' }
+      : { name, namespace, action: 'none', toRevision: null, reason: 'at the revision it had before convert' };
+  }
+  return rel
+    ? { name, namespace, action: 'uninstall', toRevision: null, reason: 'installed by convert' }
+    : { name, namespace, action: 'none', toRevision: null, reason: 'not installed' };
 }
 
 export function planRevert(state: ClusterState, namespace: string, chartObjects: ConvertRequest['chartObjects'] = [], replaceForeign: readonly string[] = []): RevertPlan {
@@ -413,12 +371,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
     if (role === 'edge') {
       nodeSide = current === 'reverted' ? 'done' : 'run';
       if (nodeSide === 'run') {
-        const manifest = nodeJobManifest({ namespace, node: name, action: 'revert', image });
-        const jobName = nodeJobName('revert', name);
-        const existing = state.jobs.find((j) => j.namespace === namespace && j.name === jobName);
-        const specHash = ((manifest.metadata as { annotations: Record<string, string> }).annotations)['yurt-edge.io/spec-hash']!;
-        const action = !existing ? 'create' : existing.specHash !== specHash || existing.failed ? 'update' : 'none';
-        objects.push({ apiVersion: 'batch/v1', kind: 'Job', namespace, name: jobName, action, manifest, node: name });
+        objects.push(planNodeJob(state, namespace, name, 'revert', nodeJobManifest({ namespace, node: name, action: 'revert', image }), false));
       }
     }
     nodes.push({
@@ -430,44 +383,11 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
       state: current,
     });
   }
-  // Every node Job yurtctl created, convert's and revert's, goes once the node side is done.
-  const jobNames = new Set([...record.jobs.map((j) => `${j.namespace}/${j.name}`), ...objects.map((o) => `${o.namespace}/${o.name}`)]);
-  for (const j of state.jobs) {
-    if (jobNames.has(`${j.namespace}/${j.name}`) && !objects.some((o) => o.name === j.name && o.namespace === j.namespace)) {
-      objects.push({ apiVersion: 'batch/v1', kind: 'Job', namespace: j.namespace, name: j.name, action: 'delete', node: j.node });
-    }
-  }
-  for (const t of state.bootstrapTokens) {
-    if ((record.bootstrapTokens ?? []).includes(t.id)) objects.push({ apiVersion: 'v1', kind: 'Secret', namespace, name: `bootstrap-token-${t.id}`, action: 'delete' });
-  }
-  objects.push({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: RECORD_NAME, action: 'delete' });
+  objects.push(...planRevertCleanup(state, record, namespace, objects));
   markForeign(objects, state, replaceForeign, { namespace, taken: true });
-
-  const rel = state.release;
-  let release: RevertPlan['release'];
-  if (record.release.existedBefore && record.release.previousRevision !== null) {
-    release = rel && rel.revision !== record.release.previousRevision
-      ? { name: record.release.name, namespace: record.release.namespace, action: 'rollback', toRevision: record.release.previousRevision, reason: 'the release existed before convert' }
-      : { name: record.release.name, namespace: record.release.namespace, action: 'none', toRevision: null, reason: 'at the revision it had before convert' };
-  } else {
-    release = rel
-      ? { name: record.release.name, namespace: record.release.namespace, action: 'uninstall', toRevision: null, reason: 'installed by convert' }
-      : { name: record.release.name, namespace: record.release.namespace, action: 'none', toRevision: null, reason: 'not installed' };
-  }
+  const release = planRevertRelease(state, record);
 
   const plan: RevertPlan = { kind: 'RevertPlan', namespace, nodes, release, objects, record, rights: [], noop: false };
-  const out: AccessCheck[] = [
-    ...check(['get', 'list', 'patch'], '', 'nodes'),
-    ...check(['get', 'delete'], '', 'configmaps', namespace),
-    ...check(['get', 'create', 'update', 'delete'], 'coordination.k8s.io', 'leases', namespace),
-  ];
-  if (objects.some((o) => o.kind === 'Job')) out.push(...check(['get', 'list', 'create', 'delete'], 'batch', 'jobs', namespace));
-  if (objects.some((o) => o.kind === 'Secret')) out.push(...check(['delete'], '', 'secrets', namespace));
-  if (release.action !== 'none') {
-    out.push(...check(['get', 'list', 'create', 'update', 'delete'], '', 'secrets', release.namespace));
-    for (const o of chartObjects) out.push(...check(['get', 'delete', 'patch'], o.group, o.resource, o.namespace));
-  }
-  out.push(...replaceRights(objects));
-  plan.rights = dedupe(out);
+  plan.rights = rightsForRevert(plan, chartObjects);
   return plan;
 }
