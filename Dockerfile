@@ -4,7 +4,8 @@
 # (each name in package.json "bin" becomes a command on PATH). The Helm charts in charts/ run it so.
 #
 #   docker build -t ghcr.io/yurt-edge/yurt-edge:$(node -p 'require("./package.json").version') .
-ARG NODE_IMAGE=node:20-slim
+# The current Node LTS (26, the major the tests run on: test/tools/node-lts.sh, package.json "engines").
+ARG NODE_IMAGE=node:26-slim
 
 # Compile TypeScript with the dev dependencies.
 FROM ${NODE_IMAGE} AS build
@@ -19,7 +20,8 @@ RUN npm run build \
  && find dist -type d -name testing -prune -exec rm -rf {} + \
  && find dist \( -name '*.test.js' -o -name '*.test.js.map' \) -delete
 
-# Production dependencies only (level's native addon comes prebuilt for glibc, which node:20-slim has).
+# Production dependencies only (level's native addon comes prebuilt for glibc, which node:26-slim has;
+# it is N-API, so the same prebuild serves every Node major).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./

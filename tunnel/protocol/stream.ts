@@ -57,7 +57,10 @@ export class TunnelStream extends Duplex {
   private released: boolean;
 
   constructor(init: TunnelStreamInit) {
-    super({ allowHalfOpen: true, emitClose: true, autoDestroy: true });
+    // 16 KiB buffered each way (one DATA frame's payload) before backpressure, whatever the Node
+    // major's default (16 KiB up to Node 20, 64 KiB since 22): a writer with no credit is held after
+    // a few writes, not sixteen, on every stream of a session.
+    super({ allowHalfOpen: true, emitClose: true, autoDestroy: true, highWaterMark: MAX_DATA_PAYLOAD });
     this.id = init.id;
     this.target = init.target;
     this.metadata = init.metadata;
