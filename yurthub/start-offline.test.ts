@@ -142,6 +142,10 @@ describe('yurthub --bootstrap-token started offline', () => {
     expect(JSON.parse(cached.body)).toMatchObject({ metadata: { resourceVersion: '5' } });
     expect(cached.headers['x-client-certificate']).toBeUndefined();
     expect(existsSync(path.join(dir, 'pki', 'yurthub-client-current.pem'))).toBe(false);
+    // Offline with something cached: ready, and /readyz says from where it answers.
+    const offlineReady = await get(port, '/readyz');
+    expect([offlineReady.status, offlineReady.body]).toEqual([200, 'ok: offline, answering from the cache']);
+    expect((await get(port, '/v1/healthz')).body).toBe('OK');
 
     // The link comes back; the certificate manager's next attempt (its backoff is on the clock) succeeds.
     down = false;
@@ -158,5 +162,6 @@ describe('yurthub --bootstrap-token started offline', () => {
     expect(remote.status).toBe(200);
     expect(remote.headers['x-client-certificate']).toBe(`system:node:${NODE}`);
     expect(JSON.parse(remote.body)).toMatchObject({ metadata: { resourceVersion: '6' } });
+    expect((await get(port, '/readyz')).body).toBe(`ok: online through ${apiserverUrl.origin}`);
   });
 });

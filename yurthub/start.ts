@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
-import { abandon, shutdown, Stack, systemClock, type Clock } from '../lib/lifecycle.js';
+import { startInSteps, systemClock, type Clock } from '../lib/lifecycle.js';
+import { opsRoutes } from '../lib/ops.js';
 import { LevelCacheStore } from './store/level-store.js';
 import { securePrivateDir } from './store/private-dir.js';
 import type { CacheStore } from './store/store.js';
@@ -18,6 +19,8 @@ import { UpstreamAgents } from './upstream-agents.js';
 import { HubMetrics } from './metrics.js';
 import { proxyChain } from './proxy/chain.js';
 import { upgradeHandler } from './proxy/upgrade.js';
+import { debugCache } from './debug-cache.js';
+import { hubReadiness } from './readiness.js';
 import { HubServer } from './server.js';
 import { startCredentials } from './credentials.js';
 
@@ -39,25 +42,20 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
   const { options } = config;
   const log = deps.logger;
   const clock = deps.clock ?? systemClock;
-  const stack = new Stack();
-  let step = 0;
-  const begin = (what: string) => log.info({ step: ++step }, what);
-
-  try {
+  return startInSteps('yurthub', log, async ({ begin, push, start }) => {
     begin(`opening the cache at ${options.cacheDir}`);
     // The whole folder, not only the database: pki/ holds the node's key, cache.corrupt-* old Secrets.
     await securePrivateDir(options.cacheDir, log.child({ component: 'cache' }));
     // Write failures are counted by the cache writer, per component; the store only reports them.
-    const store = new LevelCacheStore({ dir: join(options.cacheDir, 'cache'), logger: log });
-    await store.start();
-    stack.push('cache', () => store.close());
+    const store = await start('cache', new LevelCacheStore({ dir: join(options.cacheDir, 'cache'), logger: log }));
+    let hasCachedData = (await store.stats()).some((r) => r.objects > 0);
 
     begin('loading credentials');
     const credentials = await startCredentials(config, log, clock);
-    stack.push('credentials', () => credentials.close());
+    push('credentials', () => credentials.close());
     const identity = new UpstreamAgents(credentials.material(), { clock });
     credentials.onChange((material) => identity.update(material));
-    stack.push('identity', async () => identity.close());
+    push('upstream agents', async () => identity.close());
 
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
     const upstreams = new Upstreams(options.servers, options.lbMode, () => clock.now());
@@ -72,11 +70,13 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       timeoutMs: options.healthCheckTimeoutMs,
       logger: log,
       clock,
-      onMismatch: (reason) => metrics.cacheClusterMismatches.inc({ reason }),
+      onMismatch: (reason) => {
+        hasCachedData = false;
+        metrics.cacheClusterMismatches.inc({ reason });
+      },
       onConfirmed: () => metrics.cacheClusterConfirmed.set(1),
     });
-    await guard.start();
-    stack.push('cluster identity', () => guard.close());
+    await start('cluster identity', guard);
     const checker = new HealthChecker({
       upstreams,
       periodMs: options.healthCheckPeriodMs,
@@ -90,7 +90,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       logger: log,
       clock,
     });
-    stack.push('health checker', () => checker.close());
+    push('health checker', () => checker.close());
     let probing: Promise<void> | undefined;
     const startProbing = () =>
       (probing ??= checker.start().then(() => {
@@ -114,9 +114,12 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     const m = metrics;
     const collect = exposeGc();
     const reclaimer = collect ? new MemoryReclaimer({ collect, clock, logger: log }) : undefined;
-    if (reclaimer) stack.push('memory reclaimer', async () => reclaimer.close());
+    if (reclaimer) push('memory reclaimer', async () => reclaimer.close());
     const writer = new CacheWriter(store, log, clock, {
-      onWrite: (component, kind) => m.cacheWrites.inc({ component, kind }),
+      onWrite: (component, kind) => {
+        hasCachedData = true;
+        m.cacheWrites.inc({ component, kind });
+      },
       onWriteFailure: (component) => m.cacheWriteFailures.inc({ component }),
       onListCommitted: (_component, bytes) => reclaimer?.committed(bytes),
       onListRegressed: (component, resource, format) => m.cacheListRegressions.inc({ component, resource, format }),
@@ -137,34 +140,23 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     const upgrade = upgradeHandler({ upstreams, identity, logger: log, now: () => clock.now() });
 
     begin(`listening on ${options.bindAddress}:${options.port}${config.serving && options.securePort ? ` and TLS :${options.securePort}` : ''}`);
-    const common = { bindAddress: options.bindAddress, proxy, upgrade, store, metrics: m, upstreams, isReady: () => true, logger: log };
+    const ops = opsRoutes({
+      // OpenYurt's path and body, which its probes and scripts expect.
+      healthPath: '/v1/healthz',
+      health: () => ({ ok: true, detail: 'OK' }),
+      readiness: hubReadiness({ store, upstreams, hasCachedData: () => hasCachedData }),
+      registry: m.registry,
+      extra: { '/debug/cache': (query) => debugCache(store, upstreams, query) },
+    });
+    const common = { bindAddress: options.bindAddress, proxy, upgrade, ops };
     const ports = { port: 0, securePort: 0 };
-    if (options.port !== 0) {
-      const plain = new HubServer({ ...common, port: options.port });
-      await plain.start();
-      stack.push('http listener', () => plain.close());
-      ports.port = plain.port;
-    }
+    if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port }))).port;
     if (options.securePort !== 0 && config.serving) {
-      const secure = new HubServer({ ...common, port: options.securePort, tls: config.serving });
-      await secure.start();
-      stack.push('https listener', () => secure.close());
-      ports.securePort = secure.port;
+      ports.securePort = (await start('https listener', new HubServer({ ...common, port: options.securePort, tls: config.serving }))).port;
     }
     log.info({ ports }, 'yurthub ready');
-    return {
-      store,
-      upstreams,
-      metrics: m,
-      ports,
-      close: async () => {
-        await shutdown(stack, log, 'yurthub');
-      },
-    };
-  } catch (err) {
-    await abandon(stack, log);
-    throw err;
-  }
+    return { store, upstreams, metrics: m, ports };
+  });
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; settled: boolean } {

@@ -1,12 +1,13 @@
 /**
- * Offline answers (DESIGN.md §3): what the node's components get while no apiserver is reachable.
+ * Offline answers (docs/yurthub.md, "Offline answers"): what the node's components get while no
+ * apiserver is reachable.
  *   get → cached object | 404      list → cached (filtered) list, one page | 404 if never cached
  *   list with a continue token → the rest of that very list generation, one page | 410 Expired
  *   watch → 200, open, no events, closed at timeout or when an apiserver is back
  *   create → body echoed, 201      update/patch → cached object | 404
  *   delete/deletecollection → 403  anything else → 503
- *   no Kubernetes verb (OPTIONS, TRACE, … on any path) → 400, as DESIGN.md §3 says for what cannot be
- *   classified: there is nothing the hub could answer for it, now or once an apiserver is back.
+ *   no Kubernetes verb (OPTIONS, TRACE, … on any path) → 400, as the offline table says for what cannot
+ *   be classified: there is nothing the hub could answer for it, now or once an apiserver is back.
  * Bodies are served in the format they were cached in, among those the client's Accept takes
  * (cache/formats.ts); when only a format it cannot take is cached → 406 NotAcceptable.
  */

@@ -94,6 +94,10 @@ export class LevelCacheStore implements CacheStore {
     this.log = opts.logger.child({ component: 'cache' });
   }
 
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
   start(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(YurthubErrors.YH_ERR_CACHE_CLOSED('closed'));
     this.opening ??= (async () => {

@@ -47,6 +47,10 @@ export class MemoryCacheStore implements CacheStore {
   private readonly scopes = new Map<string, Scope>();
   private ownerRecord: Uint8Array | undefined;
 
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
   async start(): Promise<void> {
     if (this.state === 'closed') throw YurthubErrors.YH_ERR_CACHE_CLOSED('closed');
     this.state = 'open';

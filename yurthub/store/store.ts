@@ -116,6 +116,13 @@ export interface CacheStore extends Component {
   close(): Promise<void>;
 
   /**
+   * True from a successful start() until close(), or until a failure closed the store (a cache that
+   * could not be moved aside stays closed rather than serve another cluster's data): whether reads
+   * can succeed at all. The hub's /readyz says not ready while it is false.
+   */
+  readonly open: boolean;
+
+  /**
    * Resolves to the stored object, or undefined if the key holds none. Rejects with
    * YH_ERR_CACHE_CORRUPT if the stored record cannot be decoded, YH_ERR_CACHE_READ on I/O failure.
    */

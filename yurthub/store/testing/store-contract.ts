@@ -276,6 +276,14 @@ export function runCacheStoreContract(name: string, factory: () => CacheStore | 
         await store.close();
       });
 
+      it('is open from start until close, and not before', async () => {
+        expect(store.open).toBe(true);
+        const fresh = await factory();
+        expect(fresh.open).toBe(false);
+        await store.close();
+        expect(store.open).toBe(false);
+      });
+
       it('close lets writes already under way finish', async () => {
         const writing = store.replaceList(all, meta('1'), Array.from({ length: 200 }, (_, i) => obj('ns', `p${i}`, '1')));
         await store.close();
