@@ -1,6 +1,7 @@
 /**
  * Options → what the commands work with: the user's kubeconfig (as kubectl reads it), helm aimed at
- * the same cluster, and the chart values from `-f` files and `--set`, merged as helm merges them.
+ * the same cluster, and the chart values from `-f` files and `--set`, merged as helm merges them; on
+ * a node, the host root, its layout and how kubelet is restarted.
  */
 import { readFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -8,7 +9,9 @@ import jsYaml from 'js-yaml';
 import { ConverterErrors } from './errors.js';
 import { Helm } from './cluster/helm.js';
 import { makeKube, type Kube } from './cluster/kube.js';
-import type { ClusterOptions, ConvertOptions } from './options.js';
+import type { NodeSideDeps, NodeSideOptions } from './node/node-side.js';
+import { shellRestarter } from './node/restarter.js';
+import type { ClusterOptions, ConvertOptions, NodeOptions } from './options.js';
 import { mergeValues, parseSet, type Values } from './values/strvals.js';
 
 export interface Cloud {
@@ -79,4 +82,24 @@ export async function resolveValues(options: Pick<ConvertOptions, 'valuesFiles' 
   }
   for (const expr of options.set) parseSet(expr, values);
   return values;
+}
+
+/** The node side's wiring: the host root and where its files are, and the restarter (--restart-command, else the layout's systemctl through nsenter). */
+export function resolveNodeSide(o: NodeOptions, log: (line: string) => void): { options: NodeSideOptions; deps: NodeSideDeps } {
+  return {
+    options: {
+      root: o.root,
+      nodeName: o.nodeName,
+      layout: { layout: o.layout, kubeletKubeconfig: o.kubeletKubeconfig, manifestsDir: o.manifestsDir || '/etc/kubernetes/manifests' },
+      manifest: o.manifest,
+      manifestConfigMap: o.manifestConfigMap,
+      explicitManifestsDir: o.manifestsDir !== '',
+      bootstrapToken: o.bootstrapToken,
+      hubPort: o.hubPort,
+      hubTimeoutMs: o.hubTimeoutMs,
+      kubeletTimeoutMs: o.kubeletTimeoutMs,
+      pollMs: 1000,
+    },
+    deps: { log, ...(o.restartCommand ? { restart: shellRestarter(o.restartCommand) } : {}) },
+  };
 }

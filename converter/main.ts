@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// yurtctl: argv in, exit code out; see options.ts → config.ts → start.ts.
-import { run } from './start.js';
+// yurtctl: argv in, exit code out; lib/program.ts's runCommand owns the error line, signals and the
+// exit. See options.ts → config.ts → commands.ts, dispatched by start.ts.
+import { runCommand } from '../lib/program.js';
 
-const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
-// Flush stdout/stderr before leaving (pipes are asynchronous); nothing else may keep the process alive.
-process.exitCode = code;
-setImmediate(() => process.exit(code));
+await runCommand('yurtctl', async () => (await import('./start.js')).yurtctl, process.argv.slice(2));

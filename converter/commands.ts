@@ -1,0 +1,130 @@
+/**
+ * yurtctl's commands, one function each: options in (config.ts resolves what they need), exit code
+ * out, every failure thrown. Output meant for people or programs (plans, status) goes to stdout;
+ * progress goes to stderr.
+ */
+import type { CommandDeps, CommandIo } from '../lib/program.js';
+import { applyConvert, applyRevert, randomTokenPart, type ApplyContext } from './cluster/apply.js';
+import { gatherState, serverVersion } from './cluster/gather.js';
+import { checkNodesReady, checkServerVersion, readChart } from './cluster/preflight.js';
+import { checkRights, readRights } from './cluster/rights.js';
+import { clusterStatus, renderStatus } from './cluster/status.js';
+import { planThenApply, refuseWithoutConfirmation } from './change.js';
+import { resolveCloud, resolveNodeSide, resolveValues, type Cloud } from './config.js';
+import { NodeSide } from './node/node-side.js';
+import type { ChangeOptions, ClusterOptions, ConvertOptions, NodeOptions, RevertOptions, StatusOptions } from './options.js';
+import type { ConvertRequest, Plan, RevertPlan } from './plan/model.js';
+import { finalValues, imageOverrideWarnings, planConvert, planRevert } from './plan/plan.js';
+import { printablePlan, renderPlan, renderRevertPlan } from './plan/render.js';
+import { interactive, Progress } from './ui/progress.js';
+import { cliVersion, defaultChartPath } from './version.js';
+
+/** Read-side preflight: reachable, supported, helm there, rights to read what the planner reads. */
+async function preflightRead(cloud: Cloud, o: ClusterOptions, io: CommandIo) {
+  const sv = await serverVersion(cloud.kube);
+  const warning = checkServerVersion(sv);
+  if (warning) io.stderr.write(`${warning}\n`);
+  await cloud.helm.version();
+  await checkRights(cloud.kube, readRights(o.namespace, o.namespace), 'reading the cluster');
+  return sv;
+}
+
+function applyContext(cloud: Cloud, o: ClusterOptions & ChangeOptions, io: CommandIo, steps: number): ApplyContext {
+  return {
+    kube: cloud.kube,
+    helm: cloud.helm,
+    progress: new Progress(io.stderr, interactive(io.stderr, io.env), steps),
+    nodeTimeoutMs: o.nodeTimeoutMs,
+    pollMs: 2000,
+    regather: () => gatherState(cloud.kube, cloud.helm, o.namespace, { name: o.release, namespace: o.namespace }),
+  };
+}
+
+/** The plan on stdout, as text or `-o json`. */
+function shower<P extends Plan | RevertPlan>(o: { output: string }, io: CommandIo, render: (plan: P) => string): (plan: P) => void {
+  return (plan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${render(plan)}\n`);
+}
+
+export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<number> {
+  refuseWithoutConfirmation(o, deps);
+  const values = await resolveValues(o);
+  const chart = await readChart(o.chart || defaultChartPath());
+  const cloud = resolveCloud(o);
+  const release = { name: o.release, namespace: o.namespace };
+  const request: ConvertRequest = {
+    selection: o.selection,
+    autonomy: o.autonomy,
+    values,
+    cliVersion: cliVersion(),
+    imageRepository: o.imageRepository,
+    allowImageOverride: o.allowImageOverride,
+    replaceForeign: o.replaceForeign,
+    chart,
+    release,
+    namespace: o.namespace,
+    chartObjects: [],
+    tokenId: randomTokenPart(6),
+    now: new Date().toISOString(),
+  };
+  imageOverrideWarnings(request); // refused before the cluster is asked anything
+  const sv = await preflightRead(cloud, o, deps);
+  request.chartObjects = await cloud.helm.template(release.name, chart.path, release.namespace, finalValues(request), sv.gitVersion);
+  return planThenApply(cloud, o, deps, {
+    command: 'convert',
+    makePlan: async () => {
+      const state = await gatherState(cloud.kube, cloud.helm, o.namespace, release, sv);
+      const plan = planConvert(state, request);
+      if (!plan.noop) {
+        checkNodesReady(plan, state);
+        await checkRights(cloud.kube, plan.rights, 'this conversion', plan.grants);
+      }
+      return { state, plan };
+    },
+    show: shower(o, deps, renderPlan),
+    question: `Apply this plan to the cluster at ${cloud.kube.server}?`,
+    apply: async ({ state, plan }) => {
+      const outcome = await applyConvert(applyContext(cloud, o, deps, 6), plan, state);
+      deps.stderr.write(`${outcome.summary}\n`);
+    },
+  });
+}
+
+export async function revert(o: RevertOptions, deps: CommandDeps): Promise<number> {
+  refuseWithoutConfirmation(o, deps);
+  const cloud = resolveCloud(o);
+  const sv = await preflightRead(cloud, o, deps);
+  const release = { name: o.release, namespace: o.namespace };
+  return planThenApply(cloud, o, deps, {
+    command: 'revert',
+    makePlan: async () => {
+      const state = await gatherState(cloud.kube, cloud.helm, o.namespace, release, sv);
+      const rel = state.record?.release ?? release;
+      const deployed = state.release ? await cloud.helm.manifestObjects(rel.name, rel.namespace) : [];
+      const plan = planRevert(state, o.namespace, deployed, o.replaceForeign);
+      if (!plan.noop) await checkRights(cloud.kube, plan.rights, 'this revert');
+      return { state, plan };
+    },
+    show: shower(o, deps, renderRevertPlan),
+    question: `Revert the cluster at ${cloud.kube.server}?`,
+    apply: async ({ state, plan }) => {
+      const outcome = await applyRevert(applyContext(cloud, o, deps, 6), plan, state, { force: o.force });
+      deps.stderr.write(`${outcome.summary}\n`);
+    },
+  });
+}
+
+export async function status(o: StatusOptions, io: CommandIo): Promise<number> {
+  const cloud = resolveCloud(o);
+  await serverVersion(cloud.kube);
+  const s = await clusterStatus(cloud.kube, cloud.helm, o.namespace, { name: o.release, namespace: o.namespace });
+  io.stdout.write(o.output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : `${renderStatus(s)}\n`);
+  return 0;
+}
+
+export async function node(o: NodeOptions, io: CommandIo): Promise<number> {
+  const { options, deps } = resolveNodeSide(o, (line) => io.stderr.write(`${line}\n`));
+  const side = new NodeSide(options, deps);
+  const result = o.action === 'convert' ? await side.convert() : await side.revert();
+  io.stdout.write(`${o.nodeName}: ${result.summary}\n`);
+  return 0;
+}
