@@ -62,8 +62,8 @@ function someoneElses(uid: string): k8s.V1Lease {
   };
 }
 
-const lockOn = (leases: FakeLeases, replaceForeign?: string) =>
-  new LeaseLock(leases.kube(), { namespace: NS, durationMs: 60_000, waitMs: 0, command: 'convert', clock: new ManualClock(NOW), ...(replaceForeign ? { replaceForeign } : {}) });
+const lockOn = (leases: FakeLeases, replaceForeign?: string, clock = new ManualClock(NOW)) =>
+  new LeaseLock(leases.kube(), { namespace: NS, durationMs: 60_000, waitMs: 0, command: 'convert', clock, ...(replaceForeign ? { replaceForeign } : {}) });
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
@@ -89,6 +89,22 @@ describe('the lock Lease', () => {
     await next.release();
     expect(leases.lease).toBeUndefined();
     await killed.release(); // stops its renewal timer, which a killed process would not have
+  });
+
+  it('is renewed every third of its duration while held, and no more once released', async () => {
+    const leases = new FakeLeases();
+    const clock = new ManualClock(NOW);
+    const lock = lockOn(leases, undefined, clock);
+    await lock.acquire();
+    await clock.settle(20_000);
+    expect(leases.log).toEqual(['create', 'replace']);
+    expect(String(leases.lease!.spec!.renewTime)).toBe('2026-01-01T00:00:20.000000Z');
+    await clock.settle(20_000);
+    expect(leases.log).toEqual(['create', 'replace', 'replace']);
+    await lock.release();
+    await clock.settle(60_000);
+    expect(leases.log).toEqual(['create', 'replace', 'replace', 'delete']);
+    expect(clock.pending).toBe(0);
   });
 
   it('of someone else is not taken over, however long expired: refused, untouched, with the way out', async () => {

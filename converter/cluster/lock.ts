@@ -37,7 +37,7 @@ function expiry(lease: k8s.V1Lease): number {
 
 export class LeaseLock {
   readonly identity: string;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly renewals = new AbortController();
   private held = false;
   private resourceVersion = '';
   private readonly clock: Clock;
@@ -110,8 +110,17 @@ export class LeaseLock {
 
   private startRenewing(): void {
     const every = Math.max(500, this.options.durationMs / 3);
-    this.renewTimer = setInterval(() => void this.renew(), every);
-    this.renewTimer.unref();
+    const { signal } = this.renewals;
+    void (async () => {
+      for (;;) {
+        try {
+          await this.clock.delay(every, signal);
+        } catch {
+          return; // released
+        }
+        await this.renew();
+      }
+    })();
   }
 
   private async renew(): Promise<void> {
@@ -133,7 +142,7 @@ export class LeaseLock {
 
   /** Gives the lock up (deletes the Lease if it is still ours). */
   async release(): Promise<void> {
-    clearInterval(this.renewTimer);
+    this.renewals.abort();
     if (!this.held) return;
     this.held = false;
     const { namespace } = this.options;
