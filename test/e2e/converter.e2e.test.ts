@@ -217,6 +217,11 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     return { node, job, run: await yurtctl([...c.command.slice(1), ...args, ...local]) };
   }
 
+  /** What each node side printed, for the message of a failed expectation. */
+  function nodeOutputs(runs: PodRun[]): string {
+    return runs.map(({ node, run }) => `--- node side on ${node} (exit ${run.code}):\n${run.stdout}${run.stderr}`).join('\n');
+  }
+
   /** Plays the pods of the node Jobs `action` creates from now on, until stopped; stop() gives what each printed. */
   function nodeJobPods(action: 'convert' | 'revert'): { stop(): Promise<PodRun[]> } {
     const seen = new Set<string>();
@@ -366,7 +371,8 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     const pods = nodeJobPods('convert');
     const again = await yurtctl(['convert', ...base(), ...REQUEST, '--yes', '--node-timeout', '5m', '--lock-timeout', '60s']);
     const ran = await pods.stop();
-    expect(again.code, again.stderr).toBe(0);
+    // A node side that failed says why only in its own output: show it with the CLI's.
+    expect(again.code, `${again.stderr}\n${nodeOutputs(ran)}`).toBe(0);
     expect(again.stderr).toContain('took over the lock of a run that stopped renewing it');
     expect(again.stderr).toContain('helm release kube-system/yurt-edge is pending-install: uninstalling what the interrupted install left');
     // progress as plain lines (CI=true): no terminal escapes
