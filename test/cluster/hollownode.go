@@ -21,6 +21,7 @@ import (
 	remote "k8s.io/cri-client/pkg"
 	fakeremote "k8s.io/cri-client/pkg/fake"
 	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
+	"k8s.io/kubernetes/cmd/kubelet/app/options"
 	kubeletconfig "k8s.io/kubernetes/pkg/kubelet/apis/config"
 	cadvisortest "k8s.io/kubernetes/pkg/kubelet/cadvisor/testing"
 	"k8s.io/kubernetes/pkg/kubelet/certificate/bootstrap"
@@ -118,6 +119,11 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 		NodeName: o.name, KubeletPort: o.kubeletPort, KubeletReadOnlyPort: o.readOnlyPort,
 		MaxPods: o.maxPods, NodeLabels: labels,
 	})
+	// kubemark makes the kubelet's state folder in /tmp and never removes it; moved under --root-dir
+	// it goes with the cluster's folder, pod tokens included. A new one each start, as kubemark's.
+	if err := adoptStateDir(root, f, c); err != nil {
+		return err
+	}
 	f.CloudProvider = "external"
 	f.CertDirectory = certDir
 	c.Address = o.nodeIP
@@ -183,5 +189,31 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 	// HollowKubelet.Run never returns; the process ends when its context does, like a power cut.
 	go hollow.Run(ctx)
 	<-ctx.Done()
+	return nil
+}
+
+// adoptStateDir moves the folder kubemark made for the kubelet's state (with its static-pods and
+// pod-logs folders) under root and points the configuration at the new place.
+func adoptStateDir(root string, f *options.KubeletFlags, c *kubeletconfig.KubeletConfiguration) error {
+	state, err := os.MkdirTemp(root, "kubelet-state-")
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(state); err != nil {
+		return err
+	}
+	old := f.RootDirectory
+	if err := os.Rename(old, state); err != nil {
+		return fmt.Errorf("move the kubelet state folder %s under %s: %w", old, root, err)
+	}
+	moved := func(p string) string {
+		if rel, err := filepath.Rel(old, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.Join(state, rel)
+		}
+		return p
+	}
+	f.RootDirectory = state
+	c.StaticPodPath = moved(c.StaticPodPath)
+	c.PodLogsDir = moved(c.PodLogsDir)
 	return nil
 }
