@@ -40,6 +40,8 @@ type controlPlaneOptions struct {
 	nodeMonitorGracePeriod   time.Duration
 	withoutScheduler         bool
 	withoutControllerManager bool
+	bindAddress              string
+	extraSANs                []string
 }
 
 // clusterInfo is the contract with the TypeScript harness (test/cluster/*.ts).
@@ -74,12 +76,16 @@ func newControlPlaneCommand() *cobra.Command {
 	f.DurationVar(&o.nodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "kube-controller-manager --node-monitor-grace-period")
 	f.BoolVar(&o.withoutScheduler, "without-scheduler", false, "do not run kube-scheduler")
 	f.BoolVar(&o.withoutControllerManager, "without-controller-manager", false, "do not run kube-controller-manager")
+	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address kube-apiserver listens and advertises on, and the one in every kubeconfig (real nodes: a docker network's gateway)")
+	f.StringArrayVar(&o.extraSANs, "extra-san", nil, "extra DNS name or IP address in the apiserver's serving certificate (repeatable)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort() (int, error) { return freePortOn("127.0.0.1") }
+
+func freePortOn(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}
@@ -129,7 +135,7 @@ type controlPlanePaths struct {
 	saKey, saPub, adminKubeconfig, kcmKubeconfig, schedulerKubeconfig, bootstrapKubeconfig string
 }
 
-func writeControlPlanePKI(dir, server, token string) (*controlPlanePaths, error) {
+func writeControlPlanePKI(dir, server, token string, extraSANs []string) (*controlPlanePaths, error) {
 	p := &controlPlanePaths{pki: filepath.Join(dir, "pki")}
 	if err := os.MkdirAll(p.pki, 0o700); err != nil {
 		return nil, err
@@ -148,10 +154,17 @@ func writeControlPlanePKI(dir, server, token string) (*controlPlanePaths, error)
 		}
 		return kp.write(p.pki, name)
 	}
+	dnsNames := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")}
+	for _, san := range extraSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dnsNames = append(dnsNames, san)
+		}
+	}
 	if p.apiserverCert, p.apiserverKey, err = leaf("apiserver", leafSpec{
-		commonName: "kube-apiserver", server: true,
-		dnsNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		ips:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		commonName: "kube-apiserver", server: true, dnsNames: dnsNames, ips: ips,
 	}); err != nil {
 		return nil, err
 	}
@@ -213,13 +226,17 @@ func runControlPlane(parent context.Context, o *controlPlaneOptions) error {
 
 	port := o.apiserverPort
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = freePortOn(o.bindAddress); err != nil {
 			return err
 		}
 	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", port)
+	bindIP := net.ParseIP(o.bindAddress)
+	if bindIP == nil {
+		return fmt.Errorf("--bind-address %q is not an IP address", o.bindAddress)
+	}
+	server := "https://" + net.JoinHostPort(o.bindAddress, strconv.Itoa(port))
 	tokenID, tokenSecret := randomHex(3), randomHex(8)
-	paths, err := writeControlPlanePKI(dir, server, tokenID+"."+tokenSecret)
+	paths, err := writeControlPlanePKI(dir, server, tokenID+"."+tokenSecret, append([]string{o.bindAddress}, o.extraSANs...))
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -234,8 +251,8 @@ func runControlPlane(parent context.Context, o *controlPlaneOptions) error {
 	failed := make(chan error, 3)
 	apiserverArgs := append([]string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + o.bindAddress,
+		"--advertise-address=" + o.bindAddress,
 		"--secure-port=" + strconv.Itoa(port),
 		"--tls-cert-file=" + paths.apiserverCert,
 		"--tls-private-key-file=" + paths.apiserverKey,

@@ -4,8 +4,11 @@
  * repeat once per file.)
  */
 import { e2eSkipReason } from './e2e-gate-reason.js';
+import { realNodesSkipReason } from './real/skip-reason.js';
 
 export default function announce(): void {
   const why = e2eSkipReason();
   if (why) console.warn(`\n!!! E2E SKIPPED: ${why} !!!\n`);
+  const real = realNodesSkipReason();
+  if (real && !why) console.warn(`\n!!! REAL-NODE E2E SKIPPED: ${real} !!!\n`);
 }

@@ -35,6 +35,13 @@ export interface ControlPlaneOptions {
   nodeMonitorGracePeriod?: string;
   /** Keep the state folder after stop (for debugging a failed run). */
   keepDir?: boolean;
+  /**
+   * The address kube-apiserver listens on and every kubeconfig names (default 127.0.0.1). Real nodes
+   * (test/cluster/real) use their docker network's gateway, which the host and the containers share.
+   */
+  bindAddress?: string;
+  /** Extra DNS names or IPs in the apiserver's certificate, e.g. the name real nodes reach it under. */
+  extraSANs?: string[];
 }
 
 export interface HollowNodeOptions {
@@ -164,6 +171,8 @@ export class LocalCluster {
     if (options.unreachableTolerationSeconds !== undefined) args.push(`--default-unreachable-toleration-seconds=${options.unreachableTolerationSeconds}`);
     if (options.notReadyTolerationSeconds !== undefined) args.push(`--default-not-ready-toleration-seconds=${options.notReadyTolerationSeconds}`);
     if (options.nodeMonitorGracePeriod) args.push(`--node-monitor-grace-period=${options.nodeMonitorGracePeriod}`);
+    if (options.bindAddress) args.push(`--bind-address=${options.bindAddress}`);
+    for (const san of options.extraSANs ?? []) args.push(`--extra-san=${san}`);
     const proc = startProcess(binary, args, join(dir, 'controlplane.log'));
     const infoFile = join(dir, 'cluster.json');
     try {

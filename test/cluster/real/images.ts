@@ -1,0 +1,201 @@
+/**
+ * The images real nodes need, built on this machine (no registry) and cached by content: each image's
+ * tag carries a hash of everything that determines it, so an unchanged input reuses the image Docker
+ * already holds and a changed one builds a new tag. Builds run one after another (2 shared cores).
+ *
+ * - `yurt-edge/debian:<hash>`: Debian bookworm minbase + socat (mmdebstrap, `docker import`); also
+ *   the workload image pods run (a socat TCP server and client, bash, coreutils).
+ * - `yurt-edge/node-rootfs:<hash>`: the node's Debian (containerd, runc, CNI plugins, iptables, ...)
+ *   with kubelet and kube-proxy built from the Go module in ./nodebin (same Kubernetes as the harness).
+ * - `yurt-edge/pause:<hash>`: Kubernetes' own pause.c from the Go module cache, `gcc -static`.
+ *
+ * Files the builds leave (the Go binaries, the pause binary) sit in `~/.cache/yurt-edge/images/<hash>/`
+ * (`YURT_IMAGE_CACHE` overrides the folder).
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { goVersion, pinnedKubernetesVersion } from '../binary.js';
+import { docker } from './docker.js';
+
+const NODEBIN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'nodebin');
+const SUITE = 'bookworm';
+
+/** Packages of a node's root filesystem (what kubelet, kube-proxy and CNI need from a host). */
+export const NODE_PACKAGES = [
+  'containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'procps', 'util-linux',
+  'mount', 'kmod', 'conntrack', 'socat', 'ca-certificates', 'bash',
+];
+
+export interface BuiltImage {
+  tag: string;
+  /** Seconds the build took; 0 when the cached image was used. */
+  seconds: number;
+  cached: boolean;
+}
+
+export interface RealNodeImages {
+  debian: BuiltImage;
+  node: BuiltImage;
+  pause: BuiltImage;
+}
+
+export function imageCacheRoot(): string {
+  return process.env.YURT_IMAGE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'yurt-edge', 'images');
+}
+
+export function contentHash(...parts: Array<string | Buffer>): string {
+  const hash = createHash('sha256');
+  for (const p of parts) hash.update(String(Buffer.byteLength(p))).update(':').update(p);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The Debian mirror the host's apt uses (so mmdebstrap goes where apt-get already goes). */
+export function debianMirror(): string {
+  if (process.env.YURT_DEBIAN_MIRROR) return process.env.YURT_DEBIAN_MIRROR;
+  const files = ['/etc/apt/sources.list', ...listDir('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f))];
+  for (const file of files) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const uri = /^URIs:\s*(\S+)/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/m.exec(text)?.[1];
+    if (uri && !uri.includes('security')) return uri;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.list') || f.endsWith('.sources'));
+  } catch {
+    return [];
+  }
+}
+
+async function imageExists(tag: string): Promise<boolean> {
+  try {
+    await docker(['image', 'inspect', '--format', '{{.Id}}', tag]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reuses `tag` when Docker holds it, else runs build() (which must produce it) and times it. */
+async function ensureImage(tag: string, build: (workDir: string) => Promise<void>): Promise<BuiltImage> {
+  if (await imageExists(tag)) return { tag, seconds: 0, cached: true };
+  const work = join(imageCacheRoot(), 'tmp', `${tag.replace(/[/:]/g, '_')}-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const started = Date.now();
+  console.error(`real nodes: building ${tag}`);
+  try {
+    await build(work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const seconds = (Date.now() - started) / 1000;
+  console.error(`real nodes: built ${tag} in ${seconds.toFixed(1)} s`);
+  return { tag, seconds, cached: false };
+}
+
+function run(cmd: string, args: string[], cwd?: string, env?: NodeJS.ProcessEnv): void {
+  const r = spawnSync(cmd, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 6).join(' ')} ... failed (exit ${r.status ?? r.signal})`);
+}
+
+function mmdebstrapArgs(packages: string[], out: string, hooks: string[] = []): string[] {
+  return ['--quiet', '--variant=minbase', `--include=${packages.join(',')}`, '--aptopt=Acquire::Retries "3"',
+    // Documentation and caches are not needed in a test image.
+    ...['doc', 'man', 'info', 'locale'].map((d) => `--dpkgopt=path-exclude=/usr/share/${d}/*`),
+    '--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*',
+    ...hooks.map((h) => `--customize-hook=${h}`), SUITE, out, debianMirror()];
+}
+
+/** Debian minbase + socat: the base image and the pods' workload image. */
+export async function debianImage(): Promise<BuiltImage> {
+  // Not busybox: Debian's busybox 1.35 segfaults on this machine's kernel (6.18), socat does the job.
+  const packages = ['socat', 'ca-certificates'];
+  const tag = `yurt-edge/debian:${contentHash('debian-v1', SUITE, debianMirror(), packages.join(','))}`;
+  return ensureImage(tag, async (work) => {
+    const tar = join(work, 'rootfs.tar');
+    run('mmdebstrap', mmdebstrapArgs(packages, tar));
+    await docker(['import', '--change', 'CMD ["/bin/bash"]', tar, tag]);
+  });
+}
+
+/** kubelet and kube-proxy from ./nodebin, cached under the images folder by Go version and go.mod/go.sum. */
+export function nodeBinaries(): { dir: string; key: string; seconds: number } {
+  const go = goVersion();
+  if (!go) throw new Error('real nodes need Go >= 1.26 to build kubelet and kube-proxy');
+  const key = contentHash('nodebin-v1', go, pinnedKubernetesVersion(), readFileSync(join(NODEBIN_DIR, 'go.mod')), readFileSync(join(NODEBIN_DIR, 'go.sum')));
+  const dir = join(imageCacheRoot(), `nodebin-${key}`);
+  if (existsSync(join(dir, 'kubelet')) && existsSync(join(dir, 'kube-proxy'))) return { dir, key, seconds: 0 };
+  const started = Date.now();
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const version = pinnedKubernetesVersion();
+  const [major, minor] = version.replace(/^v/, '').split('.');
+  const ldflags = [
+    `-X k8s.io/component-base/version.gitVersion=${version}`, `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`, '-X k8s.io/component-base/version.gitTreeState=clean',
+    `-X k8s.io/client-go/pkg/version.gitVersion=${version}`, '-s', '-w',
+  ].join(' ');
+  // The harness's build settings (cgo on), so Go's build cache is warm: the node's Debian has the host's glibc.
+  const env = { ...process.env, GOFLAGS: '-mod=readonly' };
+  for (const cmd of ['kubelet', 'kube-proxy']) {
+    console.error(`real nodes: go build ${cmd} ${version} (about 5 min cold, 10-20 s with a warm Go cache)`);
+    run('go', ['build', '-ldflags', ldflags, '-o', join(tmp, cmd), `k8s.io/kubernetes/cmd/${cmd}`], NODEBIN_DIR, env);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { dir, key, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The node's root filesystem with kubelet and kube-proxy in /usr/local/bin. */
+export async function nodeImage(): Promise<BuiltImage> {
+  const bins = nodeBinaries();
+  const tag = `yurt-edge/node:${contentHash('node-v1', SUITE, debianMirror(), NODE_PACKAGES.join(','), bins.key)}`;
+  const image = await ensureImage(tag, async (work) => {
+    const tar = join(work, 'rootfs.tar');
+    run('mmdebstrap', mmdebstrapArgs(NODE_PACKAGES, tar, [
+      `cp ${join(bins.dir, 'kubelet')} ${join(bins.dir, 'kube-proxy')} "$1"/usr/local/bin/`,
+      // A node is a host: systemd-less, so no units start anything; the init script (copied in when the
+      // container is created) is PID 1. containerd's package leaves a default config that the node replaces.
+      'rm -f "$1"/etc/containerd/config.toml',
+    ]));
+    await docker(['import', '--change', 'CMD ["/usr/local/bin/yurt-node-init"]', tar, tag]);
+  });
+  return { ...image, seconds: image.seconds + bins.seconds };
+}
+
+/** Kubernetes' pause container, compiled from the pause.c of the pinned Kubernetes module. */
+export async function pauseImage(): Promise<BuiltImage> {
+  const version = pinnedKubernetesVersion();
+  const gomodcache = execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim();
+  const source = join(gomodcache, `k8s.io/kubernetes@${version}`, 'build/pause/linux/pause.c');
+  if (!existsSync(source)) throw new Error(`${source} is missing: run \`npm run harness:build\` first (it downloads k8s.io/kubernetes)`);
+  const tag = `yurt-edge/pause:${contentHash('pause-v1', readFileSync(source), version)}`;
+  return ensureImage(tag, async (work) => {
+    mkdirSync(join(work, 'root'));
+    run('gcc', ['-Os', '-static', '-Wall', `-DVERSION=${version}`, '-o', join(work, 'root', 'pause'), source]);
+    run('strip', [join(work, 'root', 'pause')]);
+    run('tar', ['-C', join(work, 'root'), '-cf', join(work, 'pause.tar'), '.']);
+    await docker(['import', '--change', 'ENTRYPOINT ["/pause"]', join(work, 'pause.tar'), tag]);
+  });
+}
+
+/** Every image a real cluster needs, built in turn (cached ones take a `docker image inspect`). */
+export async function buildRealNodeImages(): Promise<RealNodeImages> {
+  const debian = await debianImage();
+  const pause = await pauseImage();
+  const node = await nodeImage();
+  return { debian, node, pause };
+}
