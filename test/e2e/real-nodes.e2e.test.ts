@@ -33,6 +33,7 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     cluster = await RealCluster.start({ nodeMonitorGracePeriod: '20s' });
     node1 = await cluster.addNode('node-1');
     node2 = await cluster.addNode('node-2');
+    await cluster.deployDNS();
     await cluster.kubectl(['create', 'namespace', ns]);
     for (const [name, node] of [['web-1', 'node-1'], ['web-2', 'node-2']]) {
       await cluster.apply({
@@ -93,6 +94,12 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     expect(slice.endpoints[0]?.addresses).toEqual([cluster.gateway]);
     // 10.96.0.1:443 exists only in kube-proxy's rules on the node: a TCP connect proves the DNAT to the apiserver.
     expect(await cluster.kubectl(['-n', ns, 'exec', 'web-1', '--', 'bash', '-c', 'timeout 5 bash -c "</dev/tcp/10.96.0.1/443" && echo connected'])).toBe('connected\n');
+  });
+
+  it('resolves cluster names through CoreDNS', async () => {
+    await waitPodReady('web-1');
+    expect(await cluster.kubectl(['-n', ns, 'exec', 'web-1', '--', 'getent', 'hosts', 'kubernetes.default.svc.cluster.local'])).toMatch(/^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local/);
+    expect(await cluster.kubectl(['-n', ns, 'exec', 'web-2', '--', 'getent', 'hosts', 'kube-dns.kube-system'])).toMatch(/^10\.96\.0\.10\s/);
   });
 
   it('routes pod to pod across nodes', async () => {

@@ -8,13 +8,14 @@
  * - `yurt-edge/node-rootfs:<hash>`: the node's Debian (containerd, runc, CNI plugins, iptables, ...)
  *   with kubelet and kube-proxy built from the Go module in ./nodebin (same Kubernetes as the harness).
  * - `yurt-edge/pause:<hash>`: Kubernetes' own pause.c from the Go module cache, `gcc -static`.
+ * - `yurt-edge/coredns:<hash>`: CoreDNS from the Go module proxy (`go install`, static), the cluster's DNS.
  *
  * Files the builds leave (the Go binaries, the pause binary) sit in `~/.cache/yurt-edge/images/<hash>/`
  * (`YURT_IMAGE_CACHE` overrides the folder).
  */
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +42,10 @@ export interface RealNodeImages {
   debian: BuiltImage;
   node: BuiltImage;
   pause: BuiltImage;
+  coredns: BuiltImage;
 }
+
+export const COREDNS_VERSION = 'v1.15.0';
 
 export function imageCacheRoot(): string {
   return process.env.YURT_IMAGE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'yurt-edge', 'images');
@@ -87,8 +91,40 @@ async function imageExists(tag: string): Promise<boolean> {
   }
 }
 
+/** Each tag's last use, as a file's mtime: what pruneStale reads. */
+function markUsed(tag: string): void {
+  const dir = join(imageCacheRoot(), 'used');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, tag.replace(/[/:]/g, '_'));
+  closeSync(openSync(file, 'a'));
+  const now = new Date();
+  utimesSync(file, now, now);
+}
+
+/**
+ * Every input change makes a new tag (the node image is ~470 MB). After a build, other tags of the
+ * same repository that nothing has used for a week go (another checkout may still use a recent one).
+ */
+async function pruneStale(tag: string): Promise<void> {
+  const repo = tag.split(':')[0] as string;
+  const weekAgo = Date.now() - 7 * 24 * 3600_000;
+  const tags = (await docker(['images', repo, '--format', '{{.Repository}}:{{.Tag}}']).catch(() => '')).split('\n').filter((t) => t && t !== tag);
+  for (const old of tags) {
+    const marker = join(imageCacheRoot(), 'used', old.replace(/[/:]/g, '_'));
+    let used = 0;
+    try {
+      used = statSync(marker).mtimeMs;
+    } catch {
+      continue;
+    }
+    if (used > weekAgo) continue;
+    await docker(['rmi', old]).then(() => rmSync(marker, { force: true })).catch(() => undefined);
+  }
+}
+
 /** Reuses `tag` when Docker holds it, else runs build() (which must produce it) and times it. */
 async function ensureImage(tag: string, build: (workDir: string) => Promise<void>): Promise<BuiltImage> {
+  markUsed(tag);
   if (await imageExists(tag)) return { tag, seconds: 0, cached: true };
   const work = join(imageCacheRoot(), 'tmp', `${tag.replace(/[/:]/g, '_')}-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
@@ -102,6 +138,7 @@ async function ensureImage(tag: string, build: (workDir: string) => Promise<void
   }
   const seconds = (Date.now() - started) / 1000;
   console.error(`real nodes: built ${tag} in ${seconds.toFixed(1)} s`);
+  await pruneStale(tag);
   return { tag, seconds, cached: false };
 }
 
@@ -192,10 +229,33 @@ export async function pauseImage(): Promise<BuiltImage> {
   });
 }
 
+/** CoreDNS, static, in a scratch image (about 150 s cold: its own dependencies). */
+export async function corednsImage(): Promise<BuiltImage> {
+  const go = goVersion();
+  if (!go) throw new Error('real nodes need Go >= 1.26 to build CoreDNS');
+  const key = contentHash('coredns-v1', go, COREDNS_VERSION);
+  const tag = `yurt-edge/coredns:${key}`;
+  return ensureImage(tag, async (work) => {
+    const bin = join(imageCacheRoot(), `coredns-${key}`);
+    if (!existsSync(join(bin, 'coredns'))) {
+      console.error(`real nodes: go install github.com/coredns/coredns@${COREDNS_VERSION} (about 150 s cold)`);
+      run('go', ['install', '-ldflags', '-s -w', `github.com/coredns/coredns@${COREDNS_VERSION}`], work,
+        { ...process.env, CGO_ENABLED: '0', GOBIN: `${bin}.tmp-${process.pid}`, GOFLAGS: '' });
+      rmSync(bin, { recursive: true, force: true });
+      renameSync(`${bin}.tmp-${process.pid}`, bin);
+    }
+    mkdirSync(join(work, 'root'));
+    run('cp', [join(bin, 'coredns'), join(work, 'root', 'coredns')]);
+    run('tar', ['-C', join(work, 'root'), '-cf', join(work, 'coredns.tar'), '.']);
+    await docker(['import', '--change', 'ENTRYPOINT ["/coredns"]', join(work, 'coredns.tar'), tag]);
+  });
+}
+
 /** Every image a real cluster needs, built in turn (cached ones take a `docker image inspect`). */
 export async function buildRealNodeImages(): Promise<RealNodeImages> {
   const debian = await debianImage();
   const pause = await pauseImage();
   const node = await nodeImage();
-  return { debian, node, pause };
+  const coredns = await corednsImage();
+  return { debian, node, pause, coredns };
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { LocalCluster, type ControlPlaneOptions } from '../local-cluster.js';
 import { issueClientCert } from '../pki.js';
 import { docker, dockerSync, dockerUnusableReason } from './docker.js';
+import { clusterDNSManifest, CLUSTER_DNS_IP } from './cluster-dns.js';
 import { buildRealNodeImages, type RealNodeImages } from './images.js';
 import { createNetwork, removeNetwork, removeNetworkSync, removeStaleForwardRules } from './network.js';
 import { kubeconfig, NODE_PATHS } from './node-files.js';
@@ -92,7 +93,7 @@ export class RealCluster implements NodeHost {
   }
 
   get sideloadImages(): string[] {
-    return [this.images.pause.tag, this.images.debian.tag, ...this.extraImages];
+    return [this.images.pause.tag, this.images.debian.tag, this.images.coredns.tag, ...this.extraImages];
   }
 
   /** The image pods run (Debian + busybox), as a pod spec names it. */
@@ -134,7 +135,7 @@ export class RealCluster implements NodeHost {
     mkdirSync(stage, { recursive: true });
     const node = new RealNode(this, {
       name, ip: `${this.subnetPrefix}.${10 + index}`, podCIDR: `10.244.${index}.0/24`, clusterCIDR: CLUSTER_CIDR,
-      clusterDNS: '10.96.0.10', pauseImage: `docker.io/${this.images.pause.tag}`,
+      clusterDNS: CLUSTER_DNS_IP, pauseImage: `docker.io/${this.images.pause.tag}`,
     }, stage, this.id);
     this.nodes.set(name, node);
     const started = Date.now();
@@ -147,6 +148,12 @@ export class RealCluster implements NodeHost {
     await this.local.waitNodeSchedulable(name);
     this.timings.push({ name, containerSeconds, readySeconds });
     return node;
+  }
+
+  /** CoreDNS on the nodes (the `kube-dns` Service, 10.96.0.10), rolled out when this returns. */
+  async deployDNS(): Promise<void> {
+    await this.apply(clusterDNSManifest(this.images.coredns.tag));
+    await this.kubectl(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
   }
 
   /** Every node routes every other node's pod range via that node's address. */
