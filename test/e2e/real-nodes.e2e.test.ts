@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../cluster/process.js';
 import { describeRealNodes } from '../cluster/real/gate.js';
+import { nodejsImage, type BuiltImage } from '../cluster/real/images.js';
 import { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
 
@@ -20,6 +21,7 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
   let cluster: RealCluster;
   let node1: RealNode;
   let node2: RealNode;
+  let nodejs: BuiltImage;
   const ns = 'real-nodes';
 
   const pod = async (name: string) => JSON.parse(await cluster.kubectl(['-n', ns, 'get', 'pod', name, '-o', 'json'])) as PodView;
@@ -30,7 +32,8 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     }, 150_000, 500);
 
   beforeAll(async () => {
-    cluster = await RealCluster.start({ nodeMonitorGracePeriod: '20s' });
+    nodejs = await nodejsImage();
+    cluster = await RealCluster.start({ nodeMonitorGracePeriod: '20s', images: [nodejs.tag] });
     node1 = await cluster.addNode('node-1');
     node2 = await cluster.addNode('node-2');
     await cluster.deployDNS();
@@ -56,7 +59,7 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     if (!cluster) return;
     try {
       console.log(`kubectl get nodes,pods -A -o wide\n${await cluster.kubectl(['get', 'nodes,pods', '-A', '-o', 'wide']).catch((e: unknown) => String(e))}`);
-      const imgs = Object.entries(cluster.images).map(([k, v]) => `${k} ${v.tag} ${v.cached ? 'cached' : `built in ${v.seconds.toFixed(1)} s`}`);
+      const imgs = Object.entries({ ...cluster.images, nodejs }).map(([k, v]) => `${k} ${v.tag} ${v.cached ? 'cached' : `built in ${v.seconds.toFixed(1)} s`}`);
       console.log(`images:\n  ${imgs.join('\n  ')}`);
       console.log(`node start (create → containerd up with images / → Ready):\n  ${cluster.timings.map((t) => `${t.name} ${t.containerSeconds.toFixed(1)} s / ${t.readySeconds.toFixed(1)} s`).join('\n  ')}`);
       const mem = await Promise.all([...cluster.nodes.values()].map(async (n) => {
@@ -100,6 +103,19 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     await waitPodReady('web-1');
     expect(await cluster.kubectl(['-n', ns, 'exec', 'web-1', '--', 'getent', 'hosts', 'kubernetes.default.svc.cluster.local'])).toMatch(/^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local/);
     expect(await cluster.kubectl(['-n', ns, 'exec', 'web-2', '--', 'getent', 'hosts', 'kube-dns.kube-system'])).toMatch(/^10\.96\.0\.10\s/);
+  });
+
+  it('runs the Node.js base image side-loaded into a node', async () => {
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'nodejs', namespace: ns },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'node-2' }, restartPolicy: 'Never',
+        containers: [{ name: 'node', image: nodejs.tag, imagePullPolicy: 'Never', command: ['node', '-e', 'console.log(`node ${process.version} on ${require("os").hostname()}`)'] }],
+      },
+    });
+    await waitFor('pod nodejs Succeeded', async () => (await pod('nodejs')).status?.phase === 'Succeeded', 120_000, 500);
+    expect(await cluster.kubectl(['-n', ns, 'logs', 'nodejs'])).toMatch(/^node v\d+\.\d+\.\d+ on nodejs\n$/);
+    await cluster.kubectl(['-n', ns, 'delete', 'pod', 'nodejs', '--wait=false']);
   });
 
   it('routes pod to pod across nodes', async () => {

