@@ -7,10 +7,11 @@
  *
  * Teardown removes every container (with its volumes), the network and the temp folders: on stop(),
  * when the process exits (Ctrl-C included), and, at the next start, whatever a killed run left
- * (resources labelled with an owner pid that is no longer alive).
+ * (resources labelled with this host's name and a pid that is no longer alive).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type ControlPlaneOptions } from '../local-cluster.js';
 import { issueClientCert } from '../pki.js';
@@ -23,7 +24,11 @@ import { RealNode, type NodeHost } from './real-node.js';
 
 export const CONTROL_PLANE_NAME = 'yurt-control-plane';
 const CLUSTER_LABEL = 'yurt-edge.io/real-cluster';
-const OWNER_LABEL = 'yurt-edge.io/owner-pid';
+/** `<hostname>/<pid>` of the process that made a resource: a pid means something only on its own host. */
+const OWNER_LABEL = 'yurt-edge.io/owner';
+const OWNER = `${hostname()}/${process.pid}`;
+/** The control plane's folder, on each node container: what a reaper removes with a killed run's nodes. */
+const DIR_LABEL = 'yurt-edge.io/cluster-dir';
 const CLUSTER_CIDR = '10.244.0.0/16';
 
 export interface RealClusterOptions extends ControlPlaneOptions {
@@ -60,7 +65,7 @@ export class RealCluster implements NodeHost {
     readonly images: RealNodeImages,
     private readonly extraImages: string[],
   ) {
-    this.labels = { [CLUSTER_LABEL]: id, [OWNER_LABEL]: String(process.pid) };
+    this.labels = { [CLUSTER_LABEL]: id, [OWNER_LABEL]: OWNER };
   }
 
   /** The LocalCluster behind it: kubectl, API clients, waitNodeReady. Set by start(). */
@@ -72,11 +77,12 @@ export class RealCluster implements NodeHost {
     await reapOrphans();
     const images = await buildRealNodeImages();
     const id = randomBytes(3).toString('hex');
-    const { network, prefix, gateway } = await createNetwork(id, { [CLUSTER_LABEL]: id, [OWNER_LABEL]: String(process.pid) });
+    const { network, prefix, gateway } = await createNetwork(id, { [CLUSTER_LABEL]: id, [OWNER_LABEL]: OWNER });
     const cluster = new RealCluster(id, network, prefix, gateway, images, options.images ?? []);
     live.add(cluster);
     try {
       cluster.local = await LocalCluster.start({ ...options, bindAddress: gateway, extraSANs: [CONTROL_PLANE_NAME, ...(options.extraSANs ?? [])] });
+      cluster.labels[DIR_LABEL] = cluster.local.dir;
       await cluster.publishKubernetesEndpoints();
       const info = cluster.local.info;
       const issued = await issueClientCert(info.caFile, info.caKeyFile, cluster.local.dir, 'kube-proxy', 'system:kube-proxy');
@@ -221,14 +227,22 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Containers and networks of runs whose process is gone (SIGKILL, a crashed runner). */
+/** Containers and networks of runs on this host whose process is gone (SIGKILL, a crashed runner). */
 async function reapOrphans(): Promise<void> {
   const owned = async (kind: 'ps' | 'network') => {
     const args = kind === 'ps' ? ['ps', '-a'] : ['network', 'ls'];
     const out = await docker([...args, '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{.Label "${OWNER_LABEL}"}}`]).catch(() => '');
-    return out.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([, pid]) => !alive(Number(pid))).map(([id]) => id as string);
+    const orphan = (owner = '') => {
+      const [host, pid] = owner.split('/');
+      return host === hostname() && Number(pid) > 0 && !alive(Number(pid));
+    };
+    return out.split('\n').filter(Boolean).map((l) => l.split(' ')).filter(([, owner]) => orphan(owner)).map(([id]) => id as string);
   };
   const containers = await owned('ps');
+  for (const id of containers) {
+    const dir = (await docker(['inspect', '--format', `{{index .Config.Labels "${DIR_LABEL}"}}`, id]).catch(() => '')).trim();
+    if (dir.startsWith(`${tmpdir()}/yurt-cluster-`)) rmSync(dir, { recursive: true, force: true });
+  }
   if (containers.length) await docker(['rm', '-f', '-v', ...containers]).catch(() => '');
   for (const net of await owned('network')) await removeNetwork(net);
   removeStaleForwardRules();
