@@ -119,8 +119,9 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 		NodeName: o.name, KubeletPort: o.kubeletPort, KubeletReadOnlyPort: o.readOnlyPort,
 		MaxPods: o.maxPods, NodeLabels: labels,
 	})
-	// kubemark makes the kubelet's state folder in /tmp and never removes it; moved under --root-dir
-	// it goes with the cluster's folder, pod tokens included. A new one each start, as kubemark's.
+	// kubemark makes the kubelet's state folder in /tmp and never removes it; moved beside --root-dir
+	// (not into it: tests read the root as a host's files) it goes with the cluster's folder, pod
+	// tokens included. A new one each start, as kubemark's.
 	if err := adoptStateDir(root, f, c); err != nil {
 		return err
 	}
@@ -193,9 +194,9 @@ func runHollowNode(ctx context.Context, o *hollowNodeOptions) error {
 }
 
 // adoptStateDir moves the folder kubemark made for the kubelet's state (with its static-pods and
-// pod-logs folders) under root and points the configuration at the new place.
+// pod-logs folders) beside root and points the configuration at the new place.
 func adoptStateDir(root string, f *options.KubeletFlags, c *kubeletconfig.KubeletConfiguration) error {
-	state, err := os.MkdirTemp(root, "kubelet-state-")
+	state, err := os.MkdirTemp(filepath.Dir(root), filepath.Base(root)+".kubelet-state-")
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func adoptStateDir(root string, f *options.KubeletFlags, c *kubeletconfig.Kubele
 	}
 	old := f.RootDirectory
 	if err := os.Rename(old, state); err != nil {
-		return fmt.Errorf("move the kubelet state folder %s under %s: %w", old, root, err)
+		return fmt.Errorf("move the kubelet state folder %s beside %s: %w", old, root, err)
 	}
 	moved := func(p string) string {
 		if rel, err := filepath.Rel(old, p); err == nil && !strings.HasPrefix(rel, "..") {
