@@ -4,10 +4,10 @@
  * kubelet" and "this kubelet talks through yurthub" are real network facts, not mocks.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { harnessBinary } from './binary.js';
 import { startProcess, waitFor, type ManagedProcess } from './process.js';
@@ -121,6 +121,18 @@ export class HollowNode {
     const labels = Object.entries(this.options.labels ?? {});
     if (labels.length) args.push(`--node-labels=${labels.map(([k, v]) => `${k}=${v}`).join(',')}`);
     this.proc = startProcess(this.cluster.binary, args, this.logFile);
+  }
+
+  /**
+   * The kubelet's state folder of its latest start, where the hollow kubelet keeps pods' volumes as
+   * plain folders. kubemark names it; the harness keeps it beside the node's root (hollownode.go).
+   */
+  stateDir(): string {
+    const parent = dirname(this.rootDir);
+    const prefix = `${basename(this.rootDir)}.kubelet-state-`;
+    const dirs = readdirSync(parent).filter((d) => d.startsWith(prefix)).map((d) => join(parent, d));
+    if (!dirs.length) throw new Error(`node ${this.name} has no kubelet state folder beside ${this.rootDir}`);
+    return dirs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!;
   }
 
   /** The pods kubelet itself runs, from its read-only port (needs `readOnlyPort: true`). */

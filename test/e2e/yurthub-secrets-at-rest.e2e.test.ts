@@ -109,10 +109,9 @@ describeLocal('yurthub: credentials at rest on the edge node', () => {
     await waitFor("kubelet's TokenRequest answered through the hub", async () => (await hubMetric(hub.url, 'yurthub_proxy_requests_total', tokenRequests)) > 0, 60_000, 500);
 
     // The token kubelet got, as it wrote it into the pod's volume: the hollow kubelet's mounts are
-    // plain folders under a root of its own choosing, which it logs.
+    // plain folders in its state folder.
     const uid = pod.metadata!.uid!;
-    const roots = [...(await readFile(edge.logFile, 'utf8')).matchAll(/Using (\S+) as root dir for hollow-kubelet/g)];
-    const projected = join(roots[roots.length - 1]![1]!, 'pods', uid, 'volumes', 'kubernetes.io~projected');
+    const projected = join(edge.stateDir(), 'pods', uid, 'volumes', 'kubernetes.io~projected');
     const volume = (await readdir(projected)).find((v) => v.startsWith('kube-api-access-'));
     expect(volume).toBeDefined();
     const kubeletToken = (await readFile(join(projected, volume!, 'token'), 'utf8')).trim();
