@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { isYurtError } from '../../lib/errors.js';
+import { yurtFailure } from '../../lib/testing/yurt-failure.js';
 import { flush, ManualClock } from '../../lib/testing/manual-clock.js';
 import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConvertRequest, type NodeState, type ReleaseInfo } from '../plan/model.js';
 import { planConvert, planRevert } from '../plan/plan.js';
@@ -186,16 +186,6 @@ async function untilSettled<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isYurtError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('did not fail');
-}
-
 const vanilla = loadFixture('vanilla.yaml');
 const EDGES = ['edge-1', 'edge-2', 'edge-3'];
 
@@ -237,7 +227,7 @@ describe('applyConvert', () => {
     const c = new FakeCluster(vanilla);
     c.scripts = { 'edge-1': after(1, 'converted'), 'edge-2': after(2, 'failed'), 'edge-3': after(1, 'converted') };
     const { x, run } = await convert(c, 60_000);
-    const err = await failure(run);
+    const err = await yurtFailure(run);
     expect(err).toEqual({
       code: 'CNV_ERR_NODE_FAILED',
       message: 'node side failed on edge-2 (the node side rolled back (see the Job\'s log)); the cloud side is applied: fix and run convert again, or revert',
@@ -252,7 +242,7 @@ describe('applyConvert', () => {
   it('a node Job that failed without reporting counts as failed too', async () => {
     const c = new FakeCluster(vanilla);
     c.scripts = { 'edge-1': after(1, 'converted'), 'edge-2': after(1, 'converted'), 'edge-3': after(3, 'job-failed') };
-    const err = await failure((await convert(c, 60_000)).run);
+    const err = await yurtFailure((await convert(c, 60_000)).run);
     expect(err.code).toBe('CNV_ERR_NODE_FAILED');
     expect(err.message).toMatch(/^node side failed on edge-3 \(its Job failed\);/);
   });
@@ -261,7 +251,7 @@ describe('applyConvert', () => {
     const c = new FakeCluster(vanilla);
     c.scripts = { 'edge-1': after(2, 'converted'), 'edge-2': never, 'edge-3': never };
     const { x, run } = await convert(c, 10_000);
-    const err = await failure(run);
+    const err = await yurtFailure(run);
     expect(err).toEqual({
       code: 'CNV_ERR_NODES_PENDING',
       message: 'node side not done within 10 s on edge-2, edge-3; run `yurtctl status` to follow, convert again to resume',
@@ -321,7 +311,7 @@ describe('objects of yurtctl\'s names that are not yurtctl\'s', () => {
     const late = new FakeCluster(vanilla);
     const { run } = await convert(late, 0);
     late.jobs.set(JOB, oldJob('uid-late'));
-    expect(await failure(run)).toEqual({
+    expect(await yurtFailure(run)).toEqual({
       code: 'CNV_ERR_FOREIGN_OBJECT',
       message: `Job ${JOB} exists and is not yurtctl's (no label app.kubernetes.io/managed-by=yurtctl): it appeared after the plan was made, and what was applied before is recorded; delete it, or run again with --replace-foreign Job/yurtctl-convert-edge-1 to have yurtctl replace it`,
     });
@@ -333,7 +323,7 @@ describe('objects of yurtctl\'s names that are not yurtctl\'s', () => {
     swapped.jobs.set(JOB, oldJob('uid-shown'));
     const replace = await convert(swapped, 0, request({ replaceForeign: ['Job/yurtctl-convert-edge-1'] }));
     swapped.jobs.set(JOB, oldJob('uid-other'));
-    expect((await failure(replace.run)).code).toBe('CNV_ERR_APPLY');
+    expect((await yurtFailure(replace.run)).code).toBe('CNV_ERR_APPLY');
     expect(swapped.jobs.get(JOB)!.metadata!.uid).toBe('uid-other');
   });
 });
@@ -379,7 +369,7 @@ describe('applyRevert', () => {
     const c = await converted();
     c.scripts = { 'edge-1': after(1, 'reverted'), 'edge-2': never, 'edge-3': after(2, 'job-failed') };
     const { x, run } = await revert(c, 8000);
-    const err = await failure(run);
+    const err = await yurtFailure(run);
     expect(err.code).toBe('CNV_ERR_NODES_PENDING');
     expect(err.message).toBe('the node side has not reverted on edge-2, edge-3: once it reports (or after `yurtctl node revert` on the node itself), run revert again; --force reverts the cloud side without it');
     expect(x.elapsed()).toBe(8000);
@@ -391,7 +381,7 @@ describe('applyRevert', () => {
   it('--node-timeout 0 does not wait: without --force it stops at once', async () => {
     const c = await converted();
     c.scripts = Object.fromEntries(EDGES.map((n) => [n, after(1, 'reverted')]));
-    const err = await failure((await revert(c, 0)).run);
+    const err = await yurtFailure((await revert(c, 0)).run);
     expect(err.code).toBe('CNV_ERR_NODES_PENDING');
     expect(err.message).toMatch(/^the node side has not reverted on edge-1, edge-2, edge-3:/);
     expect(c.rounds).toBe(0);

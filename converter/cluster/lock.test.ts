@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { isYurtError } from '../../lib/errors.js';
 import { ManualClock } from '../../lib/testing/manual-clock.js';
+import { yurtFailure } from '../../lib/testing/yurt-failure.js';
 import type { Kube } from './kube.js';
 import { LeaseLock } from './lock.js';
 
@@ -65,16 +65,6 @@ function someoneElses(uid: string): k8s.V1Lease {
 const lockOn = (leases: FakeLeases, replaceForeign?: string, clock = new ManualClock(NOW)) =>
   new LeaseLock(leases.kube(), { namespace: NS, durationMs: 60_000, waitMs: 0, command: 'convert', clock, ...(replaceForeign ? { replaceForeign } : {}) });
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isYurtError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('did not fail');
-}
-
 describe('the lock Lease', () => {
   it('is labelled as yurtctl\'s, so the next run knows it; an expired one of yurtctl\'s is taken over', async () => {
     const leases = new FakeLeases();
@@ -110,7 +100,7 @@ describe('the lock Lease', () => {
   it('of someone else is not taken over, however long expired: refused, untouched, with the way out', async () => {
     const leases = new FakeLeases();
     leases.lease = someoneElses('uid-theirs');
-    expect(await failure(lockOn(leases).acquire())).toEqual({
+    expect(await yurtFailure(lockOn(leases).acquire())).toEqual({
       code: 'CNV_ERR_FOREIGN_OBJECT',
       message: 'Lease kube-system/yurtctl-lock exists and is not yurtctl\'s (no label app.kubernetes.io/managed-by=yurtctl): nothing was changed; delete it, or pass --replace-foreign Lease/yurtctl-lock to have yurtctl replace it',
     });
@@ -121,7 +111,7 @@ describe('the lock Lease', () => {
   it('of someone else is replaced when the user named that very object (--replace-foreign), and only then', async () => {
     const leases = new FakeLeases();
     leases.lease = someoneElses('uid-theirs');
-    expect((await failure(lockOn(leases, 'uid-shown-in-another-plan').acquire())).code).toBe('CNV_ERR_FOREIGN_OBJECT');
+    expect((await yurtFailure(lockOn(leases, 'uid-shown-in-another-plan').acquire())).code).toBe('CNV_ERR_FOREIGN_OBJECT');
     expect(leases.log).toEqual([]);
 
     const lock = lockOn(leases, 'uid-theirs');

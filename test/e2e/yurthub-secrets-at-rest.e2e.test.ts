@@ -6,7 +6,7 @@
  * kube-api-access volume, whose token it requests through the hub (TokenRequest, serviceaccounts/token).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, readdir, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Level } from 'level';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { LocalCluster, freePort, issueClientCert, type HollowNode } from '../clu
 import { waitFor } from '../cluster/process.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { cacheKeys, hubMetric, rawRequest, waitUpstream } from './support/hub-client.js';
+import { exposedEntries, walkModes } from '../../yurthub/store/testing/file-modes.js';
 
 const EDGE = 'edge-1';
 const POD = 'holder';
@@ -23,22 +24,9 @@ const SECRET = 'app-credentials';
 /** The start of every JWT's header (`{"alg":`, base64url): any bearer token the apiserver issues. */
 const JWT_PREFIX = 'eyJhbGciOi';
 
-interface Entry {
-  path: string;
-  mode: number;
-  dir: boolean;
-}
-
-async function walk(root: string): Promise<Entry[]> {
-  const st = await lstat(root);
-  const out: Entry[] = [{ path: root, mode: st.mode & 0o777, dir: st.isDirectory() }];
-  if (st.isDirectory()) for (const name of await readdir(root)) out.push(...(await walk(join(root, name))));
-  return out;
-}
-
 /** Entries group or others could use, as "path mode"; empty when the folder is owner-only. */
 async function exposed(root: string): Promise<string[]> {
-  return (await walk(root)).filter((e) => e.mode & 0o077).map((e) => `${relative(root, e.path) || '.'} ${e.mode.toString(8)}`);
+  return (await exposedEntries(root)).exposed;
 }
 
 /** Starts the hub as if from a shell with umask 0000: the child inherits the umask of this process. */
@@ -134,7 +122,7 @@ describeLocal('yurthub: credentials at rest on the edge node', () => {
   });
 
   it('keeps the cache folder owner-only although the hub was started under umask 0000', async () => {
-    const entries = await walk(cacheDir);
+    const entries = await walkModes(cacheDir);
     expect(entries.filter((e) => !e.dir && e.path.includes('/cache/')).length).toBeGreaterThanOrEqual(4);
     expect(await exposed(cacheDir)).toEqual([]);
   });
@@ -154,7 +142,7 @@ describeLocal('yurthub: credentials at rest on the edge node', () => {
 
   it('tightens a cache left world-readable (an older hub, another umask) at start, and says so', async () => {
     await hub.stop();
-    for (const e of await walk(cacheDir)) await chmod(e.path, e.dir ? 0o755 : 0o644);
+    for (const e of await walkModes(cacheDir)) await chmod(e.path, e.dir ? 0o755 : 0o644);
     expect((await exposed(cacheDir)).length).toBeGreaterThan(4);
     await startPermissive(hub);
     expect(await exposed(cacheDir)).toEqual([]);
@@ -185,7 +173,7 @@ describeLocal('yurthub: credentials at rest on the edge node', () => {
     expect(found.secret).toBeGreaterThan(0);
     expect(found.tokens).toEqual([]);
     // And on the raw files too (LevelDB's log is not compressed), in case a key were never reached.
-    for (const e of await walk(cacheDir)) {
+    for (const e of await walkModes(cacheDir)) {
       if (e.dir) continue;
       const bytes = await readFile(e.path);
       for (const t of tokens) expect(bytes.includes(t), `${relative(cacheDir, e.path)} holds a token`).toBe(false);

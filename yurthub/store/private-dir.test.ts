@@ -5,7 +5,7 @@
  * pool), where process.umask() can be set as the hub's own process sets it.
  */
 import { mkdtempSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Level } from 'level';
@@ -15,6 +15,7 @@ import { meta, obj, PODS, scopeOf } from './contract-fixtures.js';
 import type { CacheDb } from './level-open.js';
 import { LevelCacheStore } from './level-store.js';
 import { securePrivateDir } from './private-dir.js';
+import { exposedEntries, walkModes } from './testing/file-modes.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'yurt-cache-private-'));
 let seq = 0;
@@ -31,30 +32,8 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-interface Entry {
-  path: string;
-  mode: number;
-  dir: boolean;
-}
-
-async function walk(root: string): Promise<Entry[]> {
-  const st = await lstat(root);
-  const out: Entry[] = [{ path: root, mode: st.mode & 0o777, dir: st.isDirectory() }];
-  if (st.isDirectory()) for (const name of await readdir(root)) out.push(...(await walk(path.join(root, name))));
-  return out;
-}
-
-/** Every entry under root that group or others could read, write or enter; with how many were looked at. */
-async function exposed(root: string): Promise<{ exposed: string[]; files: number }> {
-  const entries = await walk(root);
-  return {
-    exposed: entries.filter((e) => e.mode & 0o077).map((e) => `${path.relative(root, e.path) || '.'} ${e.mode.toString(8)}`),
-    files: entries.filter((e) => !e.dir).length,
-  };
-}
-
 async function widen(root: string): Promise<void> {
-  for (const e of await walk(root)) await chmod(e.path, e.dir ? 0o755 : 0o644);
+  for (const e of await walkModes(root)) await chmod(e.path, e.dir ? 0o755 : 0o644);
 }
 
 function capturingLogger() {
@@ -74,12 +53,12 @@ describe.each([0o000, 0o022])('a LevelDB cache started under umask %o', (mask) =
     const store = new LevelCacheStore({ dir, logger: silentLogger() });
     await store.start();
     try {
-      const started = await exposed(root);
+      const started = await exposedEntries(root);
       expect(started.exposed).toEqual([]);
       expect(started.files).toBeGreaterThanOrEqual(4); // CURRENT, LOCK, LOG, MANIFEST, the write-ahead log
 
       await store.replaceList(all, meta('10'), pods(3000, '10'));
-      expect((await exposed(root)).exposed).toEqual([]);
+      expect((await exposedEntries(root)).exposed).toEqual([]);
 
       const before = new Set(await readdir(dir));
       // classic-level has compactRange; level's types do not declare it.
@@ -87,7 +66,7 @@ describe.each([0o000, 0o022])('a LevelDB cache started under umask %o', (mask) =
       await db.compactRange('\u0000', '\uffff');
       const created = (await readdir(dir)).filter((f) => !before.has(f));
       expect(created.filter((f) => f.endsWith('.ldb')).length).toBeGreaterThan(0);
-      expect((await exposed(root)).exposed).toEqual([]);
+      expect((await exposedEntries(root)).exposed).toEqual([]);
     } finally {
       await store.close();
     }
@@ -105,8 +84,8 @@ describe.each([0o000, 0o022])('a LevelDB cache started under umask %o', (mask) =
       expect(aside).toHaveLength(1);
       expect((await readdir(path.join(root, aside[0]!))).some((f) => f.endsWith('.ldb'))).toBe(true);
       await again.replaceList(all, meta('11'), pods(10, '11'));
-      expect((await exposed(root)).exposed).toEqual([]);
-      expect((await exposed(dir)).files).toBeGreaterThanOrEqual(4);
+      expect((await exposedEntries(root)).exposed).toEqual([]);
+      expect((await exposedEntries(dir)).files).toBeGreaterThanOrEqual(4);
     } finally {
       await again.close();
     }
@@ -122,14 +101,14 @@ describe('an existing cache with wider permissions', () => {
     await raw.put('kubelet/_/v1/secrets/ns/s', 'secret');
     await raw.close();
     await widen(dir);
-    const widened = (await exposed(dir)).exposed.length;
+    const widened = (await exposedEntries(dir)).exposed.length;
     expect(widened).toBeGreaterThan(3);
 
     const { logger, lines } = capturingLogger();
     const store = new LevelCacheStore({ dir, logger });
     await store.start();
     try {
-      expect((await exposed(dir)).exposed).toEqual([]);
+      expect((await exposedEntries(dir)).exposed).toEqual([]);
       const logged = lines.filter((l) => l.msg === TIGHTENED);
       expect(logged).toHaveLength(1);
       expect(logged[0]).toMatchObject({ level: 40, component: 'cache', dir, tightened: widened });
@@ -149,7 +128,7 @@ describe('an existing cache with wider permissions', () => {
 
     await securePrivateDir(root, logger);
 
-    expect((await exposed(root)).exposed).toEqual([]);
+    expect((await exposedEntries(root)).exposed).toEqual([]);
     expect(lines.filter((l) => l.msg === TIGHTENED)).toEqual([expect.objectContaining({ dir: root, tightened: 5 })]);
   });
 
