@@ -220,6 +220,11 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       cluster.addNode({ name: 'edge-1', labels: { 'openyurt.io/is-edge-worker': 'true' } }),
     ]);
     edge = edgeNode;
+    // cloud-1 is a kubeadm control-plane node, tainted as kubeadm taints it: often a cluster's only cloud
+    // node, so the cloud components must tolerate the taint (they stayed Pending before they did).
+    await cluster.waitNodeSchedulable('cloud-1');
+    await cluster.kubectl(['label', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane=']);
+    await cluster.kubectl(['taint', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane:NoSchedule']);
     await cluster.kubectl(['create', 'namespace', NS]);
     // Pods (even dry-run ones) are admitted only once their namespace's default ServiceAccount exists.
     await waitFor('the default ServiceAccounts', async () => {
@@ -375,7 +380,12 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
   });
 
   it('helm install of the umbrella chart creates every object', async () => {
-    await helmOk(['install', RELEASE, UMBRELLA, '-n', NS, '--create-namespace', '--timeout=2m']);
+    const installed = await helmOk(['install', RELEASE, UMBRELLA, '-n', NS, '--create-namespace', '--timeout=2m']);
+    // Helm prints only the top chart's notes: the umbrella's say what comes next, and how to upgrade.
+    const notes = installed.slice(installed.indexOf('NOTES:'));
+    expect(notes).toMatch(/yurt-edge 0\.1\.0 in namespace yurt-system; image ghcr\.io\/yurt-edge\/yurt-edge:0\.1\.0/);
+    expect(notes).toContain('yurtctl convert --cloud-nodes');
+    expect(notes).toContain(`helm upgrade ${RELEASE} <chart> -n ${NS} --reuse-values --set global.image.tag=<new>`);
     const status = await helmOk(['status', RELEASE, '-n', NS, '-o', 'json']);
     expect((JSON.parse(status) as { info: { status: string } }).info.status).toBe('deployed');
 
@@ -577,6 +587,21 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(await can(node, 'get', 'configmap/yurthub-static-pod', '-n', NS)).toBe(true);
     expect(await can(node, 'update', 'configmap/yurthub-static-pod', '-n', NS)).toBe(false);
     expect(await can(node, 'list', 'configmaps', '-n', NS)).toBe(false);
+  });
+
+  it("the upgrade command docs/operations.md gives moves every component to the new image tag", async () => {
+    await helmOk(['upgrade', RELEASE, UMBRELLA, '-n', NS, '--reuse-values', '--set', 'global.image.tag=0.1.1', '--timeout=2m']);
+    const images = parse(await helmOk(['get', 'manifest', RELEASE, '-n', NS]))
+      .filter((o) => ['Deployment', 'DaemonSet'].includes(o.kind))
+      .map((o) => `${o.kind}/${o.metadata.name}=${podSpec(o).containers.map((c) => c.image).join(',')}`)
+      .sort();
+    expect(images).toEqual([
+      'DaemonSet/yurt-tunnel-agent=ghcr.io/yurt-edge/yurt-edge:0.1.1',
+      'Deployment/yurt-manager=ghcr.io/yurt-edge/yurt-edge:0.1.1',
+      'Deployment/yurt-tunnel-server=ghcr.io/yurt-edge/yurt-edge:0.1.1',
+    ]);
+    const cm = await cluster.core().readNamespacedConfigMap({ name: 'yurthub-static-pod', namespace: NS });
+    expect(cm.data?.['yurthub.yaml']).toContain('image: "ghcr.io/yurt-edge/yurt-edge:0.1.1"');
   });
 
   it('helm uninstall removes every object again, cluster-scoped and in kube-system included', async () => {

@@ -54,3 +54,15 @@ imagePullSecrets:
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A probe from values with its httpGet port set to the port the program really listens on, so changing
+that port can never leave kubelet probing (and killing) the old one. Call with (list probe port).
+*/}}
+{{- define "yurt-tunnel-agent.probe" -}}
+{{- $probe := deepCopy (index . 0) -}}
+{{- if $probe.httpGet }}
+{{- $_ := set $probe.httpGet "port" (index . 1) }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}

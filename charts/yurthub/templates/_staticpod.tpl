@@ -67,9 +67,9 @@ spec:
             fieldRef:
               fieldPath: spec.nodeName
       livenessProbe:
-        {{- toYaml .Values.livenessProbe | nindent 8 }}
+        {{- include "yurthub.probe" (list .Values.livenessProbe (int .Values.port)) | nindent 8 }}
       readinessProbe:
-        {{- toYaml .Values.readinessProbe | nindent 8 }}
+        {{- include "yurthub.probe" (list .Values.readinessProbe (int .Values.port)) | nindent 8 }}
       resources:
         {{- toYaml .Values.resources | nindent 8 }}
       securityContext:
