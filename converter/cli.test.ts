@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isYurtError } from '../lib/errors.js';
 import { checkNodesReady, checkServerVersion } from './cluster/preflight.js';
-import { buildStatus, renderStatus } from './cluster/status.js';
+import yaml from 'js-yaml';
+import { buildStatus, formatStatus, renderStatus } from './cluster/status.js';
 import { chartObjects, resourceOf } from './cluster/helm.js';
 import { loadKubeConfig, resolveValues } from './config.js';
 import { ConverterErrors, exitCodeFor } from './errors.js';
@@ -252,6 +253,25 @@ describe('status', () => {
     expect(renderStatus(s)).toMatch(/^edge-1 +edge +converted +True +ready +not connected +true$/m);
     expect(renderStatus({ ...s, release: null, releaseUnknown: 'helm not found: give --helm or put helm on PATH' })).toMatch(/^release: unknown \(helm not found: give --helm or put helm on PATH\)$/m);
     expect(renderStatus({ ...s, release: null })).toMatch(/^release: not installed$/m);
+  });
+
+  it('prints status as a table, a wide table, JSON or YAML (-o wide|json|yaml)', () => {
+    const nodes = [
+      {
+        kind: 'Node',
+        metadata: { name: 'edge-1', labels: { 'openyurt.io/is-edge-worker': 'true' } },
+        status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG' }], addresses: [{ type: 'InternalIP', address: '10.0.0.7' }], nodeInfo: { kubeletVersion: 'v1.37.2' } },
+      },
+    ];
+    const pods = [{ metadata: { name: 'yurthub-edge-1', labels: { 'app.kubernetes.io/name': 'yurthub' } }, spec: { nodeName: 'edge-1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }];
+    const s = buildStatus(nodes, pods, undefined, undefined);
+    expect(formatStatus(s, 'text')).toMatch(/^NODE +ROLE +STATE +READY +HUB +AGENT +AUTONOMY$/m);
+    expect(formatStatus(s, 'wide')).toMatch(/^NODE +ROLE +STATE +READY +HUB +AGENT +AUTONOMY +INTERNAL-IP +KUBELET +HUB-POD +AGENT-POD +REASON$/m);
+    expect(formatStatus(s, 'wide')).toMatch(/^edge-1 +edge +- +False +ready +- +- +10\.0\.0\.7 +v1\.37\.2 +yurthub-edge-1 +- +KubeletNotReady: PLEG$/m);
+    expect(yaml.load(formatStatus(s, 'yaml'))).toEqual(JSON.parse(formatStatus(s, 'json')));
+    expect((yaml.load(formatStatus(s, 'yaml')) as { nodes: Array<{ internalIP: string }> }).nodes[0]!.internalIP).toBe('10.0.0.7');
+    expect(fails(() => parseCommand(['status', '-o', 'xml'])).message).toBe('--output: must be json, yaml, wide (or left out for text), got "xml"');
+    expect(parseCommand(['status', '-o', 'wide'])).toMatchObject({ cmd: 'status', options: { output: 'wide' } });
   });
 
   it('counts kubelet\'s requests in yurthub\'s metrics', () => {

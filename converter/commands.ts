@@ -8,7 +8,7 @@ import { applyConvert, applyRevert, randomTokenPart, type ApplyContext } from '.
 import { gatherState, serverVersion } from './cluster/gather.js';
 import { checkNodesReady, checkServerVersion, readChart } from './cluster/preflight.js';
 import { checkRights, readRights } from './cluster/rights.js';
-import { clusterStatus, renderStatus } from './cluster/status.js';
+import { clusterStatus, formatStatus } from './cluster/status.js';
 import { planThenApply, refuseWithoutConfirmation } from './change.js';
 import { resolveCloud, resolveNodeSide, resolveValues, type Cloud } from './config.js';
 import { NodeSide } from './node/node-side.js';
@@ -117,7 +117,7 @@ export async function status(o: StatusOptions, io: CommandIo): Promise<number> {
   const cloud = resolveCloud(o);
   await serverVersion(cloud.kube);
   const s = await clusterStatus(cloud.kube, cloud.helm, o.namespace, { name: o.release, namespace: o.namespace });
-  io.stdout.write(o.output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : `${renderStatus(s)}\n`);
+  io.stdout.write(`${formatStatus(s, o.output)}\n`);
   return 0;
 }
 

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { deepFreeze, OptionError, toDuration, toFlag, toInt, toList } from '../lib/options.js';
+import { deepFreeze, flagErrorRule, OptionError, toDuration, toFlag, toInt, toList } from '../lib/options.js';
 import { isYurtError } from '../lib/errors.js';
 import { parseLabelSelector } from '../lib/kube/label-selector.js';
 import { isDNS1123Subdomain } from '../lib/kube/validation.js';
@@ -74,7 +74,7 @@ const DESCRIBE: Record<string, string> = {
   requestTimeout: 'how long one API call may take',
   helm: 'the helm binary (3 or 4)',
   release: 'helm release name',
-  output: 'json: print the plan or status as JSON',
+  output: 'json: print the plan or status as JSON; status also takes yaml, and wide (a wider table)',
   dryRun: 'print the plan as a diff and change nothing',
   yes: 'apply without asking (needed without a terminal)',
   nodeTimeout: 'how long to wait for the node sides (0: do not wait)',
@@ -112,7 +112,8 @@ export interface ClusterOptions {
   requestTimeoutMs: number;
   helm: string;
   release: string;
-  output: 'text' | 'json';
+  /** yaml and wide: status only. */
+  output: 'text' | 'json' | 'yaml' | 'wide';
 }
 export interface ChangeOptions {
   dryRun: boolean;
@@ -171,9 +172,7 @@ function parse(argv: string[], defaults: Defaults): { values: Record<string, str
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const flag = /'(-{1,2}[^' ,]+)/.exec(msg)?.[1]?.replace(/^-+/, '') ?? 'flags';
-    const rule = /Unknown option/.test(msg) ? 'unknown flag (see --help)' : /argument missing/.test(msg) ? 'needs a value' : /does not take an argument/.test(msg) ? 'takes no value' : msg.split('\n')[0]!;
+    const { flag, rule } = flagErrorRule(err instanceof Error ? err.message : String(err));
     throw new OptionError(CODE, flag, rule);
   }
   const values: Record<string, string | boolean | string[] | undefined> = {};
@@ -227,9 +226,9 @@ function nodeNames(flag: string, raw: string): string[] {
   return [...new Set(names)].sort();
 }
 
-function clusterOptions(v: Record<string, unknown>, d: typeof CLUSTER): ClusterOptions {
+function clusterOptions(v: Record<string, unknown>, d: typeof CLUSTER, formats: readonly ClusterOptions['output'][] = ['json']): ClusterOptions {
   const output = str(v.output, d.output);
-  if (output !== '' && output !== 'json') throw new OptionError(CODE, 'output', `must be json (or left out for text), got "${output}"`);
+  if (output !== '' && !(formats as readonly string[]).includes(output)) throw new OptionError(CODE, 'output', `must be ${formats.join(', ')} (or left out for text), got "${output}"`);
   const namespace = str(v.namespace, d.namespace);
   if (isDNS1123Subdomain(namespace).length) throw new OptionError(CODE, 'namespace', `"${namespace}" is not a valid namespace`);
   return {
@@ -239,7 +238,7 @@ function clusterOptions(v: Record<string, unknown>, d: typeof CLUSTER): ClusterO
     requestTimeoutMs: toDuration('request-timeout', str(v.requestTimeout, d.requestTimeout), CODE, 100),
     helm: str(v.helm, d.helm) || 'helm',
     release: str(v.release, d.release),
-    output: output === 'json' ? 'json' : 'text',
+    output: output === '' ? 'text' : (output as ClusterOptions['output']),
   };
 }
 
@@ -330,7 +329,7 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
     const { values: v, help, positionals } = parse(rest, d);
     if (help) return { cmd: 'help', text: helpFor(...USAGE.status!, d) };
     if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`status takes no arguments, got "${positionals[0]}"`);
-    return { cmd: 'status', options: deepFreeze(clusterOptions(v, d)) };
+    return { cmd: 'status', options: deepFreeze(clusterOptions(v, d, ['json', 'yaml', 'wide'])) };
   }
   if (cmd === 'node') {
     const d = DEFAULTS.node;

@@ -1,19 +1,11 @@
 /** The CLI's own release version (package.json), which every image it installs is pinned to. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot, packageVersion } from '../lib/version.js';
 
-/** The package root: the nearest folder above this file with yurt-edge's package.json (sources or dist/). */
-export function packageRoot(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'yurt-edge') return dir;
-    if (dirname(dir) === dir) throw new Error('yurtctl: cannot find the yurt-edge package.json');
-  }
-}
+export { packageRoot };
 
 export function cliVersion(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return packageVersion();
 }
 
 /** The chart shipped with the CLI. */

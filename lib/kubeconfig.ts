@@ -104,3 +104,20 @@ export async function readKubeconfig(path: string): Promise<KubeconfigCredential
     token: str(user.token) ?? (str(user.tokenFile) ? (await file(user.tokenFile))!.toString('utf8').trim() : undefined),
   };
 }
+
+/**
+ * One line saying why a kubeconfig could not be loaded, from what @kubernetes/client-node's
+ * loadFromFile throws: its YAML errors carry a multi-line source snippet that has no place in an
+ * error line.
+ */
+export function kubeconfigLoadReason(err: unknown): string {
+  const e = err as (NodeJS.ErrnoException & { name?: string; reason?: string; mark?: { line?: number; column?: number } }) | undefined;
+  if (e?.code === 'ENOENT') return 'no such file';
+  if (e?.code === 'EACCES') return 'permission denied';
+  if (e?.code === 'EISDIR') return 'is a folder, not a file';
+  if (e?.name === 'YAMLException' && typeof e.reason === 'string') {
+    const at = e.mark?.line !== undefined ? ` at line ${e.mark.line + 1}` : '';
+    return `not valid YAML: ${e.reason}${at}`;
+  }
+  return String(e instanceof Error ? e.message : err).split('\n')[0]!.trim();
+}

@@ -14,32 +14,79 @@ export class OptionError extends YurtError {
 
 export type FlagKind = 'string' | 'boolean';
 
+/**
+ * Boolean flags as Kubernetes programs (Go's pflag) take them: bare `--leader-elect` means true,
+ * `--leader-elect=false` sets false. A default of `true`/`false` (boolean or the string) makes a
+ * flag boolean; booleans never take a separate argument, as in pflag.
+ */
+function isBooleanFlag(value: unknown): boolean {
+  return typeof value === 'boolean' || value === 'true' || value === 'false';
+}
+
+/** The flags every program answers before anything else is parsed or validated. */
+export type EarlyFlag = 'help' | 'version';
+
+/** `-h`/`--help` or `--version` anywhere before `--`: answered even when other flags are wrong. */
+export function earlyFlag(argv: readonly string[]): EarlyFlag | undefined {
+  for (const arg of argv) {
+    if (arg === '--') return undefined;
+    if (arg === '-h' || arg === '--help') return 'help';
+    if (arg === '--version') return 'version';
+  }
+  return undefined;
+}
+
+/**
+ * Node's parseArgs error text → the rule part of `--flag: rule`, always one line and without
+ * Node's own wording (which names parseArgs internals and spans several lines).
+ */
+export function flagErrorRule(message: string): { flag: string; rule: string } {
+  const flag = /'(-{1,2}[^' ,<]+)/.exec(message)?.[1]?.replace(/^-+/, '') ?? 'flags';
+  if (/Unknown option/.test(message)) return { flag, rule: 'unknown flag (see --help)' };
+  if (/argument missing/.test(message)) return { flag, rule: 'needs a value' };
+  if (/does not take an argument/.test(message)) return { flag, rule: 'takes no value' };
+  if (/ambiguous/.test(message)) return { flag, rule: `needs a value; write --${flag}=<value> for a value that starts with "-"` };
+  if (/Unexpected argument/.test(message)) return { flag, rule: 'unexpected argument (see --help)' };
+  return { flag, rule: 'cannot be parsed (see --help)' };
+}
+
 /** Builds the parseArgs config from a defaults literal: booleans are switches, everything else a string. */
 export function parseFlags<D extends Record<string, string | number | boolean>>(
   argv: string[],
   defaults: D,
   errorCode: string,
 ): { values: Record<keyof D, string | boolean | undefined>; positionals: string[] } {
-  const options: Record<string, { type: FlagKind }> = {};
+  const options: Record<string, { type: FlagKind; short?: string }> = {};
+  const booleans = new Set<string>();
   for (const [key, value] of Object.entries(defaults)) {
-    options[toFlag(key)] = { type: typeof value === 'boolean' ? 'boolean' : 'string' };
+    options[toFlag(key)] = { type: 'string' };
+    if (isBooleanFlag(value)) booleans.add(toFlag(key));
   }
-  options.help = { type: 'boolean' };
+  options.help = { type: 'boolean', short: 'h' };
+  options.version = { type: 'boolean' };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: bareBooleansTrue(argv, booleans), options, strict: true, allowPositionals: true });
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const flag = /'(-{1,2}[^' ]+)/.exec(msg)?.[1]?.replace(/^-+/, '') ?? 'flags';
-    const rule = /Unknown option/.test(msg) ? 'unknown flag (see --help)' : /argument missing/.test(msg) ? 'needs a value' : /does not take an argument/.test(msg) ? 'takes no value' : msg.split('\n')[0]!;
+    const { flag, rule } = flagErrorRule(err instanceof Error ? err.message : String(err));
     throw new OptionError(errorCode, flag, rule);
   }
   const values = {} as Record<keyof D, string | boolean | undefined>;
   for (const key of Object.keys(defaults) as Array<keyof D>) {
-    values[key] = parsed.values[toFlag(String(key))] as string | boolean | undefined;
+    const flag = toFlag(String(key));
+    const raw = parsed.values[flag] as string | undefined;
+    if (raw !== undefined && booleans.has(flag) && raw !== 'true' && raw !== 'false') throw new OptionError(errorCode, flag, `must be true or false, got "${raw}"`);
+    values[key] = typeof defaults[key] === 'boolean' && raw !== undefined ? raw === 'true' : raw;
   }
   if (parsed.values.help) (values as Record<string, unknown>).help = true;
+  if (parsed.values.version) (values as Record<string, unknown>).version = true;
   return { values, positionals: parsed.positionals };
+}
+
+/** `--flag` alone → `--flag=true` for boolean flags, up to `--`. */
+function bareBooleansTrue(argv: string[], booleans: ReadonlySet<string>): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => ((end === -1 || i < end) && arg.startsWith('--') && booleans.has(arg.slice(2)) ? `${arg}=true` : arg));
 }
 
 /** camelCase option key → kebab-case flag name. */
@@ -95,5 +142,6 @@ export function helpText(program: string, defaults: Record<string, unknown>, des
     const shown = value === '' ? '' : ` (default ${JSON.stringify(value)})`;
     lines.push(`  --${toFlag(key).padEnd(26)} ${describe[key] ?? ''}${shown}`);
   }
+  lines.push(`  ${'-h, --help'.padEnd(28)} this help`, `  ${'--version'.padEnd(28)} print the version`);
   return lines.join('\n');
 }

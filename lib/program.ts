@@ -1,14 +1,18 @@
 /**
  * The one startup pipeline every binary follows (options.ts → config.ts → start.ts), run from main.ts:
  * argv parsed and validated, --help, one logger, the components started, SIGTERM/SIGINT closing them.
- * A failure before the program runs is one line on stderr, `<name>: <message> (<code>)`, and exit 1
- * (2 for a usage error).
+ * `-h`/`--help` and `--version` are answered first, whatever else argv holds. A failure before the
+ * program runs is one line on stderr, `<name>: <message> (<code>)`, and exit 2 for a usage error (a
+ * wrong command, flag or flag value: an error with statusCode 400, as yurtctl maps it) or 1 for any
+ * other failure (docs/errors.md, "Exit codes").
  *
  * A one-shot CLI (yurtctl) runs through `runCommand`: the same error line and signal handling, but its
  * start returns the exit code, and it may map failures onto exit codes of its own.
  */
 import { isYurtError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { earlyFlag } from './options.js';
+import { packageVersion } from './version.js';
 
 export interface Program<O extends { logLevel: string }, C> {
   parseOptions(argv: string[]): Readonly<O> & { help?: boolean };
@@ -29,7 +33,8 @@ function errorLine(name: string, err: unknown, unexpected: (err: unknown) => str
   return `${name}: ${isYurtError(err) ? `${err.message} (${err.code})` : unexpected(err)}\n`;
 }
 
-const usageExitCode = (err: unknown): number => ((err as { usage?: boolean } | undefined)?.usage ? 2 : 1);
+/** 2 for a usage error (usageError, or a coded error with statusCode 400 such as OptionError), else 1. */
+export const usageExitCode = (err: unknown): number => ((err as { usage?: boolean } | undefined)?.usage || (isYurtError(err) && err.statusCode === 400) ? 2 : 1);
 
 /** Calls `stop` on the first SIGTERM or SIGINT; the returned function stops listening. */
 function onStopSignal(stop: (signal: NodeJS.Signals) => void): () => void {
@@ -43,7 +48,16 @@ function onStopSignal(stop: (signal: NodeJS.Signals) => void): () => void {
 
 export async function runProgram<O extends { logLevel: string }, C>(name: string, load: () => Promise<Program<O, C>> | Program<O, C>, argv: string[]): Promise<void> {
   try {
+    const early = earlyFlag(argv);
+    if (early === 'version') {
+      process.stdout.write(`${name} ${packageVersion()}\n`);
+      process.exit(0);
+    }
     const program = await load();
+    if (early === 'help') {
+      process.stdout.write(`${program.usage()}\n`);
+      process.exit(0);
+    }
     const options = program.parseOptions(argv);
     if (options.help) {
       process.stdout.write(`${program.usage()}\n`);

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
+import { kubeconfigLoadReason } from '../lib/kubeconfig.js';
 import type { Logger } from '../lib/logger.js';
 import { ManagerErrors } from './errors.js';
 import type { ManagerOptions } from './options.js';
@@ -22,7 +23,7 @@ export function resolveConfig(options: Readonly<ManagerOptions>, logger: Logger)
     if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
     else kubeConfig.loadFromDefault();
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0];
+    const reason = kubeconfigLoadReason(err);
     throw ManagerErrors.YM_ERR_CONFIG('kubeconfig', `cannot load ${options.kubeconfig || 'the default kubeconfig'}: ${reason}`);
   }
   const cluster = kubeConfig.getCurrentCluster();

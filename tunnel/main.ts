@@ -3,13 +3,17 @@
 import { runProgram, usageError, type Program } from '../lib/program.js';
 
 type AnyProgram = Program<{ logLevel: string }, unknown>;
+const USAGE = 'usage: yurt-tunnel server|agent [flags]   (yurt-tunnel <command> --help lists the flags)';
 const programs: Record<string, () => Promise<AnyProgram>> = {
   server: async () => (await import('./server/program.js')).program as AnyProgram,
   agent: async () => (await import('./agent/program.js')).program as AnyProgram,
 };
 const [command = '', ...argv] = process.argv.slice(2);
-await runProgram(`yurt-tunnel${command ? ` ${command}` : ''}`, () => {
+// `yurt-tunnel -h` and `yurt-tunnel --version` are answered by runProgram before any parsing.
+const topLevel = command.startsWith('-');
+await runProgram(`yurt-tunnel${command && !topLevel ? ` ${command}` : ''}`, () => {
   const load = programs[command];
-  if (!load) throw usageError('usage: yurt-tunnel server|agent [flags]   (yurt-tunnel <command> --help lists the flags)');
+  if (topLevel) return { parseOptions: () => { throw usageError(USAGE); }, usage: () => USAGE, resolveConfig: () => undefined, start: () => Promise.reject(usageError(USAGE)) };
+  if (!load) throw usageError(USAGE);
   return load();
-}, argv);
+}, topLevel ? [command, ...argv] : argv);

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { KubeconfigError, readKubeconfig } from '../lib/kubeconfig.js';
 import type { Logger } from '../lib/logger.js';
+import { keyPairProblem, pemCertificates } from '../lib/tls-material.js';
 import { YurthubErrors } from './errors.js';
 import type { UpstreamCredentials } from './upstream-agents.js';
 import type { YurthubOptions } from './options.js';
@@ -35,6 +36,20 @@ async function fromKubeconfig(path: string): Promise<UpstreamCredentials> {
   }
 }
 
+/** A certificate, key or CA that TLS would refuse is named with its flag now, not at the first connection. */
+function checkTlsMaterial(identity: UpstreamCredentials | undefined, ca: Buffer | undefined, flags: { cert: string; key: string; ca: string }): void {
+  if (ca) {
+    try {
+      pemCertificates(ca);
+    } catch (err) {
+      throw YurthubErrors.YH_ERR_CONFIG(flags.ca, (err as Error).message);
+    }
+  }
+  if (!identity?.certPem || !identity.keyPem) return;
+  const problem = keyPairProblem(Buffer.from(identity.certPem), Buffer.from(identity.keyPem));
+  if (problem) throw YurthubErrors.YH_ERR_CONFIG(problem.part === 'cert' ? flags.cert : flags.key, problem.reason);
+}
+
 export async function resolveConfig(options: Readonly<YurthubOptions>, logger: Logger): Promise<HubConfig> {
   const log = logger.child({ component: 'config' });
   let identity: UpstreamCredentials | undefined;
@@ -48,12 +63,16 @@ export async function resolveConfig(options: Readonly<YurthubOptions>, logger: L
   } else if (!options.bootstrapToken) {
     throw YurthubErrors.YH_ERR_CONFIG('kubeconfig', 'no credentials: give --kubeconfig, --client-cert/--client-key or --bootstrap-token');
   }
+  const fromKc = options.kubeconfig !== '';
+  checkTlsMaterial(identity, ca, fromKc ? { cert: 'kubeconfig', key: 'kubeconfig', ca: options.caFile ? 'ca-file' : 'kubeconfig' } : { cert: 'client-cert', key: 'client-key', ca: 'ca-file' });
   if (options.servers.some((s) => s.protocol === 'https:') && !ca && !identity?.insecureSkipTlsVerify) {
     throw YurthubErrors.YH_ERR_CONFIG('ca-file', 'the apiserver CA is needed to verify https servers');
   }
   const serving = options.servingCert
     ? { cert: await readOrFail('serving-cert', options.servingCert), key: await readOrFail('serving-key', options.servingKey) }
     : undefined;
+  const servingProblem = serving && keyPairProblem(serving.cert, serving.key);
+  if (servingProblem) throw YurthubErrors.YH_ERR_CONFIG(servingProblem.part === 'cert' ? 'serving-cert' : 'serving-key', servingProblem.reason);
   if (options.securePort !== 0 && !serving) {
     log.info({ securePort: options.securePort }, 'secure port off: no --serving-cert/--serving-key given');
   }

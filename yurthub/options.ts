@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../lib/options.js';
 
 export const DEFAULTS = {
@@ -125,6 +126,9 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
   if (lbMode !== 'rr' && lbMode !== 'priority') throw new OptionError(CODE, 'lb-mode', `must be rr or priority, got "${lbMode}"`);
   const cacheAgents = toList(raw.cacheAgents.toLowerCase());
   if (!raw.cacheDir) throw new OptionError(CODE, 'cache-dir', 'must not be empty');
+  const cacheDir = path.resolve(raw.cacheDir);
+  // The hub makes its cache folder owner-only, recursively: a system folder there would be walked and chmod'ed.
+  if (cacheDir === '/' || /^\/(proc|sys|dev)(\/|$)/.test(cacheDir)) throw new OptionError(CODE, 'cache-dir', `"${raw.cacheDir}" is a system folder (/, /proc, /sys, /dev): give a folder of its own on a disk`);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(raw.logLevel)) {
     throw new OptionError(CODE, 'log-level', `unknown level "${raw.logLevel}"`);
   }

@@ -3,6 +3,7 @@
  * and where Node objects come from.
  */
 import * as k8s from '@kubernetes/client-node';
+import { kubeconfigLoadReason } from '../../lib/kubeconfig.js';
 import type { Logger } from '../../lib/logger.js';
 import { tunnelErrors } from '../protocol/index.js';
 import { readFlagFile, readOptional } from '../common/files.js';
@@ -27,8 +28,9 @@ function nodeSource(options: Readonly<ServerOptions>): NodeSource {
     else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
     else throw new Error('not running in a cluster: give --kubeconfig or --static-nodes');
   } catch (err) {
-    throw tunnelErrors.TUN_ERR_CONFIG('kubeconfig', (err as Error).message);
+    throw tunnelErrors.TUN_ERR_CONFIG('kubeconfig', `${options.kubeconfig || 'in-cluster configuration'}: ${kubeconfigLoadReason(err)}`);
   }
+  if (!kubeConfig.getCurrentCluster()?.server) throw tunnelErrors.TUN_ERR_CONFIG('kubeconfig', `${options.kubeconfig || 'in-cluster configuration'} has no current cluster with a server`);
   return { kind: 'kube', kubeConfig, where: options.kubeconfig || 'in-cluster' };
 }
 
