@@ -24,7 +24,7 @@ import {
   type PodLike,
   type Toleration,
 } from './policy.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue } from '../controller/queue.js';
 
 export interface PodIndex {
   get(namespace: string, name: string): PodLike | undefined;
