@@ -40,4 +40,17 @@ export const ManagerErrors = defineErrors({
     statusCode: 503,
     message: '%s informer: %s',
   },
+  // --- NodePool and YurtAppSet controllers (nodepool/, yurtappset/, kube/writes.ts) ---
+  YM_ERR_KUBE_WRITE: {
+    statusCode: 502,
+    message: '%s: %s failed with %s: %s',
+  },
+  YM_ERR_PREVIOUS_ATTRIBUTES: {
+    statusCode: 422,
+    message: 'node %s: annotation nodepool.openyurt.io/previous-attributes is unreadable (%s); only the pool\'s current attributes are applied, nothing is removed',
+  },
+  YM_ERR_YURTAPPSET_SPEC: {
+    statusCode: 422,
+    message: 'YurtAppSet %s: %s',
+  },
 });

@@ -2,10 +2,11 @@
  * yurt-manager's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
  * replicas in one test process do not collide).
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ControllerMetrics, PatchAction } from './autonomy/controller.js';
+import type { ReconcileMetrics } from './controller/runner.js';
 
-export class ManagerMetrics implements ControllerMetrics {
+export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
   readonly registry = new Registry();
   readonly podsPatched: Counter<'action'>;
   readonly podsRestored: Counter;
@@ -15,6 +16,10 @@ export class ManagerMetrics implements ControllerMetrics {
   readonly leader: Gauge<'identity'>;
   readonly leadershipsAcquired: Counter;
   readonly informerSynced: Gauge<'resource'>;
+  readonly reconciles: Counter<'controller' | 'result'>;
+  readonly reconcileErrors: Counter<'controller' | 'code'>;
+  readonly reconcileSeconds: Histogram<'controller'>;
+  readonly controllerQueue: Gauge<'controller'>;
 
   constructor(identity: string, autonomousNodes: () => number) {
     const registers = [this.registry];
@@ -33,6 +38,23 @@ export class ManagerMetrics implements ControllerMetrics {
     this.leader.set({ identity }, 0);
     this.leadershipsAcquired = new Counter({ name: 'yurt_manager_leadership_acquired_total', help: 'Times this replica became the leader.', registers });
     this.informerSynced = new Gauge({ name: 'yurt_manager_informer_synced', help: '1 once the informer cache holds a full list.', labelNames: ['resource'], registers });
+    // Per controller (nodepool, yurtappset), in the manner of controller-runtime's
+    // controller_runtime_reconcile_* metrics.
+    this.reconciles = new Counter({
+      name: 'yurt_manager_controller_reconcile_total',
+      help: 'Reconciles by controller and result (error, unchanged, patched, applied, status, gone, ...).',
+      labelNames: ['controller', 'result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({ name: 'yurt_manager_controller_reconcile_errors_total', help: 'Reconciles that failed and were queued again with backoff, by error code.', labelNames: ['controller', 'code'], registers });
+    this.reconcileSeconds = new Histogram({
+      name: 'yurt_manager_controller_reconcile_duration_seconds',
+      help: 'How long one reconcile took, API writes included.',
+      labelNames: ['controller'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.controllerQueue = new Gauge({ name: 'yurt_manager_controller_workqueue_depth', help: 'Keys waiting in a controller\'s work queue.', labelNames: ['controller'], registers });
     new Gauge({
       name: 'yurt_manager_autonomous_nodes',
       help: 'Nodes whose annotations or labels make them autonomous, as this replica sees them.',
@@ -56,7 +78,19 @@ export class ManagerMetrics implements ControllerMetrics {
     this.invalidAnnotations.inc();
   }
 
-  queueDepth(n: number): void {
-    this.queue.set(n);
+  queueDepth(n: number): void;
+  queueDepth(controller: string, n: number): void;
+  queueDepth(a: number | string, n?: number): void {
+    if (typeof a === 'number') this.queue.set(a);
+    else this.controllerQueue.set({ controller: a }, n ?? 0);
+  }
+
+  reconciled(controller: string, result: string, seconds: number): void {
+    this.reconciles.inc({ controller, result });
+    this.reconcileSeconds.observe({ controller }, seconds);
+  }
+
+  failed(controller: string, code: string): void {
+    this.reconcileErrors.inc({ controller, code });
   }
 }

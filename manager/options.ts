@@ -22,8 +22,13 @@ export const DEFAULTS = {
   defaultUnreachableTolerationSeconds: '300',
   evictionResetDelay: '2s',
   workers: '4',
+  controllers: '*',
   logLevel: 'info',
 };
+
+/** Every controller yurt-manager has, by the name --controllers uses. */
+export const CONTROLLERS = ['autonomy', 'nodepool', 'yurtappset'] as const;
+export type ControllerName = (typeof CONTROLLERS)[number];
 
 const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   kubeconfig: 'kubeconfig to reach the apiserver (default: $KUBECONFIG, ~/.kube/config, or in-cluster)',
@@ -39,7 +44,8 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   defaultNotReadyTolerationSeconds: "kube-apiserver's --default-not-ready-toleration-seconds: given back to a not-ready toleration the controller had to add",
   defaultUnreachableTolerationSeconds: "kube-apiserver's --default-unreachable-toleration-seconds: likewise for unreachable",
   evictionResetDelay: 'on a node already tainted, how long pods tolerate forever before a longer finite toleration is set',
-  workers: 'pods patched concurrently',
+  workers: 'objects reconciled concurrently, per controller',
+  controllers: `controllers to run, comma-separated: ${CONTROLLERS.join(', ')}; "*" is all, "-name" leaves one out (e.g. "*,-yurtappset")`,
   logLevel: 'trace, debug, info, warn, error, fatal or silent',
 };
 
@@ -60,7 +66,28 @@ export interface ManagerOptions {
   defaultUnreachableSeconds: number;
   evictionResetDelayMs: number;
   workers: number;
+  controllers: readonly ControllerName[];
   logLevel: string;
+}
+
+/** kube-controller-manager's --controllers syntax: names, `*` for all, `-name` to leave one out. */
+export function parseControllers(raw: string): ControllerName[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw new OptionError(CODE, 'controllers', 'must name at least one controller (or "*")');
+  const on = new Set<ControllerName>();
+  const off = new Set<ControllerName>();
+  for (const item of items) {
+    if (item === '*') {
+      for (const c of CONTROLLERS) on.add(c);
+      continue;
+    }
+    const name = item.startsWith('-') ? item.slice(1) : item;
+    if (!(CONTROLLERS as readonly string[]).includes(name)) throw new OptionError(CODE, 'controllers', `unknown controller "${name}" (known: ${CONTROLLERS.join(', ')})`);
+    (item.startsWith('-') ? off : on).add(name as ControllerName);
+  }
+  const result = CONTROLLERS.filter((c) => on.has(c) && !off.has(c));
+  if (!result.length) throw new OptionError(CODE, 'controllers', `"${raw}" leaves no controller to run`);
+  return result;
 }
 
 export function usage(): string {
@@ -104,6 +131,7 @@ export function parseOptions(argv: string[]): Readonly<ManagerOptions> & { help?
   const defaultUnreachableSeconds = toInt('default-unreachable-toleration-seconds', raw.defaultUnreachableTolerationSeconds, 0, 2 ** 31 - 1, CODE);
   const evictionResetDelayMs = toDuration('eviction-reset-delay', raw.evictionResetDelay, CODE, 100);
   const workers = toInt('workers', raw.workers, 1, 64, CODE);
+  const controllers = parseControllers(raw.controllers);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(raw.logLevel)) {
     throw new OptionError(CODE, 'log-level', `unknown level "${raw.logLevel}"`);
   }
@@ -123,6 +151,7 @@ export function parseOptions(argv: string[]): Readonly<ManagerOptions> & { help?
     defaultUnreachableSeconds,
     evictionResetDelayMs,
     workers,
+    controllers,
     logLevel: raw.logLevel,
   });
 }

@@ -1,9 +1,10 @@
 /**
  * Builds yurt-manager's components in order, logging numbered steps, and closes them in reverse.
- *   1 API clients  2 metrics  3 node and pod caches  4 autonomy controller  5 leader election  6 listener
+ *   1 API clients  2 metrics  3 caches (only those the enabled controllers read)  4 controllers
+ *   5 leader election  6 listener
  */
 import * as k8s from '@kubernetes/client-node';
-import { startInSteps, systemClock, type Clock } from '../lib/lifecycle.js';
+import { startInSteps, systemClock, type Clock, type Component } from '../lib/lifecycle.js';
 import { OpsServer } from '../lib/ops.js';
 import type { Logger } from '../lib/logger.js';
 import { AutonomyController } from './autonomy/controller.js';
@@ -16,6 +17,12 @@ import { KubePodPatcher } from './kube/pod-patcher.js';
 import { LeaderElector } from './leaderelection/elector.js';
 import { ManagerErrors } from './errors.js';
 import { ManagerMetrics } from './metrics.js';
+import { NodePoolController } from './nodepool/controller.js';
+import type { NodePoolLike } from './nodepool/attributes.js';
+import { APPS_GROUP, KubeWrites, NODEPOOL_VERSION, YURTAPPSET_VERSION } from './kube/writes.js';
+import { YurtAppSetController } from './yurtappset/controller.js';
+import type { YurtAppSetLike } from './yurtappset/types.js';
+import { OWNER_LABEL } from './yurtappset/workload.js';
 import { type ManagerStatus, managerProbes } from './status.js';
 
 export interface RunningManager {
@@ -46,77 +53,151 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
 
     begin('registering metrics');
     const late: { nodes?: Informer<k8s.V1Node> } = {};
+    // (the autonomous-nodes gauge reads the node cache, which exists once step 3 built it)
     const metrics = new ManagerMetrics(identity, () => (late.nodes?.list() ?? []).filter((n) => nodeAutonomy(n).autonomy.mode !== 'off').length);
 
-    begin('starting the node and pod caches (list + watch)');
-    const refs: { controller?: AutonomyController; pods?: Informer<k8s.V1Pod> } = {};
-    const pods = new PodsByNode({ get: (name, ns) => refs.pods?.get(name, ns), list: () => refs.pods?.list() ?? [] });
-    const nodeInformer = new Informer<k8s.V1Node>({
-      kubeConfig,
-      resource: 'nodes',
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
-      handlers: {
-        add: (n) => refs.controller?.nodeChanged(n),
-        update: (n) => refs.controller?.nodeChanged(n),
-        delete: (n) => refs.controller?.nodeDeleted(n),
-      },
-      clock,
-      logger: log,
-      onSyncedChange: (s) => metrics.informerSynced.set({ resource: 'nodes' }, s ? 1 : 0),
-      retryError: ManagerErrors.YM_ERR_INFORMER,
-    });
-    late.nodes = nodeInformer;
-    const podInformer = new Informer<k8s.V1Pod>({
-      kubeConfig,
-      resource: 'pods',
-      path: '/api/v1/pods',
-      list: () => core.listPodForAllNamespaces(),
-      handlers: {
-        add: (p) => {
-          pods.upsert(p);
-          refs.controller?.podChanged(p);
-        },
-        update: (p) => {
-          pods.upsert(p);
-          refs.controller?.podChanged(p);
-        },
-        delete: (p) => {
-          pods.remove(p);
-          refs.controller?.podDeleted(p);
-        },
-      },
-      clock,
-      logger: log,
-      onSyncedChange: (s) => metrics.informerSynced.set({ resource: 'pods' }, s ? 1 : 0),
-      retryError: ManagerErrors.YM_ERR_INFORMER,
-    });
-    refs.pods = podInformer;
-    metrics.informerSynced.set({ resource: 'nodes' }, 0);
-    metrics.informerSynced.set({ resource: 'pods' }, 0);
-    await start('node cache', nodeInformer);
-    await start('pod cache', podInformer);
-    const synced = async (signal: AbortSignal) => {
-      await nodeInformer.waitSynced(signal);
-      await podInformer.waitSynced(signal);
+    const enabled = new Set(options.controllers);
+    const caches: Array<{ resource: string; cache: Component & { readonly synced: boolean } }> = [];
+    const informer = <T extends k8s.KubernetesObject>(opts: Omit<ConstructorParameters<typeof Informer<T>>[0], 'kubeConfig' | 'clock' | 'logger' | 'onSyncedChange' | 'retryError'>) => {
+      const inf = new Informer<T>({
+        ...opts,
+        kubeConfig,
+        clock,
+        logger: log,
+        onSyncedChange: (s) => metrics.informerSynced.set({ resource: opts.resource }, s ? 1 : 0),
+        retryError: ManagerErrors.YM_ERR_INFORMER,
+      });
+      metrics.informerSynced.set({ resource: opts.resource }, 0);
+      caches.push({ resource: opts.resource, cache: inf });
+      return inf;
     };
 
-    begin('building the autonomy controller');
-    const controller = new AutonomyController({
-      pods,
-      nodes: { get: (name) => nodeInformer.get(name) },
-      patcher: new KubePodPatcher(core),
-      defaults: { notReadySeconds: options.defaultNotReadySeconds, unreachableSeconds: options.defaultUnreachableSeconds },
-      resetDelayMs: options.evictionResetDelayMs,
-      workers: options.workers,
-      clock,
-      logger: log,
-      metrics,
-      synced,
-    });
-    refs.controller = controller;
-    // Events that arrived before the controller existed only filled the caches; it looks at every
-    // pod when it starts acting, so nothing is missed.
+    begin(`starting the caches (list + watch) for the controllers: ${options.controllers.join(', ')}`);
+    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; pods?: Informer<k8s.V1Pod> } = {};
+    const pods = new PodsByNode({ get: (name, ns) => refs.pods?.get(name, ns), list: () => refs.pods?.list() ?? [] });
+    const nodeInformer =
+      enabled.has('autonomy') || enabled.has('nodepool')
+        ? informer<k8s.V1Node>({
+            resource: 'nodes',
+            path: '/api/v1/nodes',
+            list: () => core.listNode(),
+            handlers: {
+              add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n)),
+              update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n)),
+              delete: (n) => (refs.autonomy?.nodeDeleted(n), refs.nodePools?.nodeDeleted(n)),
+            },
+          })
+        : undefined;
+    late.nodes = nodeInformer;
+    if (enabled.has('autonomy')) {
+      refs.pods = informer<k8s.V1Pod>({
+        resource: 'pods',
+        path: '/api/v1/pods',
+        list: () => core.listPodForAllNamespaces(),
+        handlers: {
+          add: (p) => {
+            pods.upsert(p);
+            refs.autonomy?.podChanged(p);
+          },
+          update: (p) => {
+            pods.upsert(p);
+            refs.autonomy?.podChanged(p);
+          },
+          delete: (p) => {
+            pods.remove(p);
+            refs.autonomy?.podDeleted(p);
+          },
+        },
+      });
+    }
+    const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const poolEvent = (p: NodePoolLike) => {
+      refs.nodePools?.poolChanged(p);
+      refs.appSets?.poolChanged();
+    };
+    const poolInformer =
+      enabled.has('nodepool') || enabled.has('yurtappset')
+        ? informer<NodePoolLike & k8s.KubernetesObject>({
+            resource: 'nodepools',
+            path: `/apis/${APPS_GROUP}/${NODEPOOL_VERSION}/nodepools`,
+            list: async () => (await custom.listClusterCustomObject({ group: APPS_GROUP, version: NODEPOOL_VERSION, plural: 'nodepools' })) as k8s.KubernetesListObject<NodePoolLike & k8s.KubernetesObject>,
+            handlers: { add: poolEvent, update: poolEvent, delete: poolEvent },
+          })
+        : undefined;
+    let appSetInformer: Informer<YurtAppSetLike & k8s.KubernetesObject> | undefined;
+    let deploymentInformer: Informer<k8s.V1Deployment> | undefined;
+    if (enabled.has('yurtappset')) {
+      const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
+      appSetInformer = informer<YurtAppSetLike & k8s.KubernetesObject>({
+        resource: 'yurtappsets',
+        path: `/apis/${APPS_GROUP}/${YURTAPPSET_VERSION}/yurtappsets`,
+        list: async () => (await custom.listCustomObjectForAllNamespaces({ group: APPS_GROUP, version: YURTAPPSET_VERSION, plural: 'yurtappsets' })) as k8s.KubernetesListObject<YurtAppSetLike & k8s.KubernetesObject>,
+        handlers: { add: (y) => refs.appSets?.appSetChanged(y), update: (y) => refs.appSets?.appSetChanged(y) },
+      });
+      // Only the Deployments a YurtAppSet made: the cache stays small however many others there are.
+      deploymentInformer = informer<k8s.V1Deployment>({
+        resource: 'deployments',
+        path: '/apis/apps/v1/deployments',
+        labelSelector: OWNER_LABEL,
+        list: () => apps.listDeploymentForAllNamespaces({ labelSelector: OWNER_LABEL }),
+        handlers: { add: (d) => refs.appSets?.deploymentChanged(d), update: (d) => refs.appSets?.deploymentChanged(d), delete: (d) => refs.appSets?.deploymentChanged(d) },
+      });
+    }
+    for (const c of caches) await start(`${c.resource} cache`, c.cache);
+    const synced = (...which: Array<{ waitSynced(signal: AbortSignal): Promise<void> } | undefined>) => async (signal: AbortSignal) => {
+      for (const inf of which) await inf?.waitSynced(signal);
+    };
+
+    begin('building the controllers');
+    const writes = new KubeWrites(kubeConfig);
+    const running: Array<{ name: string; runWhileLeading(signal: AbortSignal): Promise<void> }> = [];
+    if (enabled.has('autonomy')) {
+      refs.autonomy = new AutonomyController({
+        pods,
+        nodes: { get: (name) => nodeInformer!.get(name) },
+        patcher: new KubePodPatcher(core),
+        defaults: { notReadySeconds: options.defaultNotReadySeconds, unreachableSeconds: options.defaultUnreachableSeconds },
+        resetDelayMs: options.evictionResetDelayMs,
+        workers: options.workers,
+        clock,
+        logger: log,
+        metrics,
+        synced: synced(nodeInformer, refs.pods),
+      });
+      running.push({ name: 'autonomy', runWhileLeading: (s) => refs.autonomy!.runWhileLeading(s) });
+    }
+    if (enabled.has('nodepool')) {
+      refs.nodePools = new NodePoolController({
+        nodes: { get: (name) => nodeInformer!.get(name), list: () => nodeInformer!.list() },
+        pools: { get: (name) => poolInformer!.get(name), list: () => poolInformer!.list() },
+        writes,
+        workers: options.workers,
+        clock,
+        logger: log,
+        metrics,
+        synced: synced(nodeInformer, poolInformer),
+      });
+      // Node events before the controller existed only filled the cache; it learns the membership now.
+      for (const n of nodeInformer!.list()) refs.nodePools.nodeChanged(n);
+      running.push({ name: 'nodepool', runWhileLeading: (s) => refs.nodePools!.runWhileLeading(s) });
+    }
+    if (enabled.has('yurtappset')) {
+      refs.appSets = new YurtAppSetController({
+        appSets: { get: (name, ns) => appSetInformer!.get(name, ns), list: () => appSetInformer!.list() },
+        pools: { list: () => poolInformer!.list() },
+        deployments: { list: () => deploymentInformer!.list() },
+        writes,
+        workers: options.workers,
+        clock,
+        logger: log,
+        metrics,
+        synced: synced(poolInformer, appSetInformer, deploymentInformer),
+      });
+      running.push({ name: 'yurtappset', runWhileLeading: (s) => refs.appSets!.runWhileLeading(s) });
+    }
+    const act = (signal: AbortSignal) => Promise.all(running.map((c) => c.runWhileLeading(signal))).then(() => undefined);
+    // Events that arrived before the controllers existed only filled the caches; each looks at
+    // everything when it starts acting, so nothing is missed.
 
     let elector: LeaderElector | undefined;
     let acting: Promise<void> | undefined;
@@ -133,7 +214,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         onStartedLeading: (signal) => {
           metrics.leader.set({ identity }, 1);
           metrics.leadershipsAcquired.inc();
-          acting = controller.runWhileLeading(signal);
+          acting = act(signal);
         },
         onStoppedLeading: async () => {
           await acting;
@@ -146,15 +227,15 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       begin('acting without leader election (--leader-elect=false)');
       const stop = new AbortController();
       metrics.leader.set({ identity }, 1);
-      acting = controller.runWhileLeading(stop.signal);
-      push('autonomy controller', async () => {
+      acting = act(stop.signal);
+      push('controllers', async () => {
         stop.abort();
         await acting;
       });
     }
 
     const status = (): ManagerStatus => ({
-      ready: nodeInformer.synced && podInformer.synced,
+      ready: caches.every((c) => c.cache.synced),
       role: !elector ? 'single' : elector.isLeading ? 'leader' : 'standby',
       leader: elector ? elector.leader : identity,
       healthy: elector ? elector.healthy(HEALTH_TOLERANCE_MS) : true,

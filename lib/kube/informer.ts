@@ -22,6 +22,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   /** Watch path, e.g. `/api/v1/pods`. */
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
+  /** Label selector for the watch; `list` must ask with the same one. */
+  labelSelector?: string;
   handlers: InformerHandlers<T>;
   clock: Clock;
   logger: Logger;
@@ -49,7 +51,7 @@ export class Informer<T extends KubernetesObject> implements Component {
       this.listedThisAttempt = true;
       return result;
     };
-    this.informer = makeInformer<T>(options.kubeConfig, options.path, list);
+    this.informer = makeInformer<T>(options.kubeConfig, options.path, list, options.labelSelector);
     const { handlers } = options;
     if (handlers.add) this.informer.on('add', (o) => handlers.add!(o));
     if (handlers.update) this.informer.on('update', (o) => handlers.update!(o));

@@ -1,0 +1,122 @@
+/**
+ * Runs one level-triggered controller: informer events queue keys (deduplicated by the work queue),
+ * workers call `reconcile(key)` and a failed key comes back after a backoff that grows per key
+ * (rate-limited retries on the injected Clock). It acts only between runWhileLeading's start and the
+ * end of its signal (leadership), after the caches the controller reads have synced.
+ */
+import { setMaxListeners } from 'node:events';
+import type { Clock } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import { WorkQueue } from './queue.js';
+
+/** What a reconcile did; 'requeue' asks for the key again after `afterMs` (not counted as an error). */
+export type ReconcileResult = { result: string; requeueAfterMs?: number };
+
+export interface ReconcileMetrics {
+  reconciled(controller: string, result: string, seconds: number): void;
+  failed(controller: string, code: string): void;
+  queueDepth(controller: string, n: number): void;
+}
+
+export interface RunnerOptions {
+  name: string;
+  workers: number;
+  clock: Clock;
+  logger: Logger;
+  metrics?: ReconcileMetrics;
+  /** Resolves once the caches the controller reads hold a full list (rejects if the signal ends first). */
+  synced: (signal: AbortSignal) => Promise<void>;
+  /** Every key to look at when leadership starts. */
+  initialKeys: () => Iterable<string>;
+  reconcile: (key: string, signal: AbortSignal) => Promise<ReconcileResult>;
+  backoff?: { baseMs: number; maxMs: number };
+  /** Gives a failure's error code for metrics and logs (default: `err.code` or 'unexpected'). */
+  errorCode?: (err: unknown) => string;
+}
+
+export class ControllerRunner {
+  private readonly log: Logger;
+  private active: { queue: WorkQueue; signal: AbortSignal } | undefined;
+
+  constructor(private readonly options: RunnerOptions) {
+    this.log = options.logger.child({ component: options.name });
+  }
+
+  get acting(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** Queues a key if this replica acts; a standby ignores it (the leader looks at everything when it starts). */
+  enqueue(key: string): void {
+    if (!this.active) return;
+    this.active.queue.add(key);
+    this.report();
+  }
+
+  async runWhileLeading(signal: AbortSignal): Promise<void> {
+    try {
+      await this.options.synced(signal);
+    } catch {
+      return;
+    }
+    if (signal.aborted) return;
+    const queue = new WorkQueue(this.options.clock, this.options.backoff);
+    const acting = new AbortController();
+    setMaxListeners(0, acting.signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        queue.shutdown();
+        acting.abort(signal.reason);
+      },
+      { once: true },
+    );
+    this.active = { queue, signal: acting.signal };
+    let n = 0;
+    for (const key of this.options.initialKeys()) {
+      queue.add(key);
+      n++;
+    }
+    this.log.info({ keys: n, workers: this.options.workers }, 'acting: reconciling everything once');
+    this.report();
+    try {
+      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, acting.signal)));
+    } finally {
+      this.active = undefined;
+      this.report();
+      this.log.info('stopped acting');
+    }
+  }
+
+  private async worker(queue: WorkQueue, signal: AbortSignal): Promise<void> {
+    const { clock, metrics, name } = this.options;
+    for (;;) {
+      const key = await queue.get(signal);
+      if (key === undefined) return;
+      const started = clock.now();
+      try {
+        const { result, requeueAfterMs } = await this.options.reconcile(key, signal);
+        queue.forget(key);
+        metrics?.reconciled(name, result, (clock.now() - started) / 1000);
+        if (requeueAfterMs !== undefined) queue.addAfter(key, requeueAfterMs, signal);
+      } catch (err) {
+        const code = this.options.errorCode?.(err) ?? (typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unexpected');
+        metrics?.reconciled(name, 'error', (clock.now() - started) / 1000);
+        metrics?.failed(name, code);
+        if (signal.aborted) continue;
+        const retryMs = queue.addRateLimited(key, signal);
+        const conflict = (err as { status?: number }).status === 409;
+        const detail = { key, retryMs, code, err: conflict ? undefined : err };
+        if (conflict) this.log.debug(detail, 'object changed meanwhile; will look again');
+        else this.log.warn(detail, (err as Error).message ?? String(err));
+      } finally {
+        queue.done(key);
+        this.report();
+      }
+    }
+  }
+
+  private report(): void {
+    this.options.metrics?.queueDepth(this.options.name, this.active?.queue.length ?? 0);
+  }
+}

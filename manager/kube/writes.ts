@@ -1,0 +1,73 @@
+/**
+ * The controllers' writes, each a PATCH (never a PUT): JSON merge patches carrying the object's
+ * resourceVersion where a list is replaced whole, server-side apply for the workloads a YurtAppSet
+ * owns, and deletes with a UID precondition. A failure becomes YM_ERR_KUBE_WRITE with the HTTP status
+ * in `status` (409: the object changed meanwhile, the runner retries from the new version).
+ */
+import * as k8s from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { apiMessage, apiStatus } from '../../lib/kube/api-error.js';
+import { ManagerErrors } from '../errors.js';
+
+export const APPS_GROUP = 'apps.openyurt.io';
+export const NODEPOOL_VERSION = 'v1beta2';
+export const YURTAPPSET_VERSION = 'v1beta1';
+export const FIELD_MANAGER = 'yurt-manager';
+
+export type WriteError = Error & { status: number; code: string };
+
+async function call<T>(what: string, verb: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const status = apiStatus(err) ?? 0;
+    const e = ManagerErrors.YM_ERR_KUBE_WRITE(what, verb, status || 'no answer', apiMessage(err)) as unknown as WriteError;
+    e.status = status;
+    throw e;
+  }
+}
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
+export class KubeWrites {
+  private readonly core: k8s.CoreV1Api;
+  private readonly apps: k8s.AppsV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
+
+  constructor(kubeConfig: k8s.KubeConfig) {
+    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
+    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  patchNode(name: string, body: object): Promise<unknown> {
+    return call(`node ${name}`, 'patch', () => this.core.patchNode({ name, body }, merge));
+  }
+
+  patchNodePoolStatus(name: string, body: object): Promise<unknown> {
+    return call(`NodePool ${name}`, 'patch status', () =>
+      this.custom.patchClusterCustomObjectStatus({ group: APPS_GROUP, version: NODEPOOL_VERSION, plural: 'nodepools', name, body }, merge),
+    );
+  }
+
+  patchYurtAppSetStatus(namespace: string, name: string, body: object): Promise<unknown> {
+    return call(`YurtAppSet ${namespace}/${name}`, 'patch status', () =>
+      this.custom.patchNamespacedCustomObjectStatus({ group: APPS_GROUP, version: YURTAPPSET_VERSION, namespace, plural: 'yurtappsets', name, body }, merge),
+    );
+  }
+
+  /** Server-side apply: creates the Deployment or brings the fields yurt-manager owns to `body`, removing those it no longer sets. */
+  applyDeployment(body: k8s.V1Deployment): Promise<unknown> {
+    const { namespace, name } = body.metadata as { namespace: string; name: string };
+    return call(`Deployment ${namespace}/${name}`, 'apply', () => this.apps.patchNamespacedDeployment({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, apply));
+  }
+
+  async deleteDeployment(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await call(`Deployment ${namespace}/${name}`, 'delete', () => this.apps.deleteNamespacedDeployment({ namespace, name, body: { preconditions: { uid }, propagationPolicy: 'Background' } }));
+    } catch (err) {
+      if ((err as WriteError).status !== 404) throw err;
+    }
+  }
+}

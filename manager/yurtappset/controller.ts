@@ -1,0 +1,208 @@
+/**
+ * The YurtAppSet controller: for each YurtAppSet (key `<namespace>/<name>`), one Deployment per
+ * selected NodePool (workload.ts), created or brought up to date with server-side apply, and the
+ * Deployments of pools no longer selected deleted; then the status (totals, conditions, and one entry
+ * per pool). Pools joining or leaving the selection, pool taints changing and the workloads' own
+ * status all queue the YurtAppSets concerned.
+ */
+import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import type { Clock } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import { ControllerRunner, type ReconcileMetrics, type ReconcileResult } from '../controller/runner.js';
+import { ManagerErrors } from '../errors.js';
+import { selectedPools } from './pools.js';
+import type { PoolLike, YurtAppSetLike } from './types.js';
+import { deploymentReady, OWNER_LABEL, POOL_NAME_LABEL, renderDeployment, revisionOf, templateProblem, workloadName } from './workload.js';
+
+/** Hash of what yurt-manager last applied to a workload: a changed template or pool is re-applied, an unchanged one is not. */
+export const APPLIED_HASH_ANNOTATION = 'yurt-edge.io/applied-hash';
+
+export interface YurtAppSetWrites {
+  applyDeployment(body: k8s.V1Deployment): Promise<unknown>;
+  deleteDeployment(namespace: string, name: string, uid: string): Promise<void>;
+  patchYurtAppSetStatus(namespace: string, name: string, body: object): Promise<unknown>;
+}
+
+export interface YurtAppSetControllerOptions {
+  appSets: { get(name: string, namespace: string): YurtAppSetLike | undefined; list(): readonly YurtAppSetLike[] };
+  pools: { list(): readonly PoolLike[] };
+  /** Deployments labelled apps.openyurt.io/ref-yurtappset. */
+  deployments: { list(): readonly k8s.V1Deployment[] };
+  writes: YurtAppSetWrites;
+  workers: number;
+  clock: Clock;
+  logger: Logger;
+  metrics?: ReconcileMetrics;
+  synced: (signal: AbortSignal) => Promise<void>;
+}
+
+export const YURTAPPSET_CONTROLLER = 'yurtappset';
+
+export interface PoolStatus {
+  name: string;
+  workload: string;
+  replicas: number;
+  readyReplicas: number;
+  ready: boolean;
+  error?: string;
+}
+
+const keyOf = (o: { metadata?: { namespace?: string; name?: string } }) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+export class YurtAppSetController {
+  private readonly runner: ControllerRunner;
+  private readonly log: Logger;
+  private readonly warned = new Map<string, string>();
+
+  constructor(private readonly options: YurtAppSetControllerOptions) {
+    this.log = options.logger.child({ component: YURTAPPSET_CONTROLLER });
+    this.runner = new ControllerRunner({
+      name: YURTAPPSET_CONTROLLER,
+      workers: options.workers,
+      clock: options.clock,
+      logger: options.logger,
+      metrics: options.metrics,
+      synced: options.synced,
+      initialKeys: () => options.appSets.list().map(keyOf),
+      reconcile: (key) => this.reconcile(key),
+    });
+  }
+
+  runWhileLeading(signal: AbortSignal): Promise<void> {
+    return this.runner.runWhileLeading(signal);
+  }
+
+  appSetChanged(yas: YurtAppSetLike): void {
+    this.runner.enqueue(keyOf(yas));
+  }
+
+  /** Any pool change can change which YurtAppSets select it, or the tolerations of their workloads there. */
+  poolChanged(): void {
+    for (const yas of this.options.appSets.list()) this.runner.enqueue(keyOf(yas));
+  }
+
+  deploymentChanged(d: k8s.V1Deployment): void {
+    const owner = d.metadata?.labels?.[OWNER_LABEL];
+    if (owner) this.runner.enqueue(`${d.metadata?.namespace ?? ''}/${owner}`);
+  }
+
+  private async reconcile(key: string): Promise<ReconcileResult> {
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const yas = this.options.appSets.get(name, namespace);
+    // Deleted: the garbage collector deletes its Deployments (their ownerReferences name it).
+    if (!yas) return { result: 'gone' };
+    const uid = yas.metadata?.uid ?? '';
+    const owned = this.options.deployments.list().filter((d) => d.metadata?.namespace === namespace && d.metadata?.labels?.[OWNER_LABEL] === name && d.metadata?.ownerReferences?.some((r) => r.uid === uid));
+    const problem = templateProblem(yas);
+    if (problem) {
+      this.warnOnce(key, yas, problem);
+      await this.writeStatus(yas, owned, [], problem);
+      return { result: 'invalid' };
+    }
+    const pools = selectedPools(yas.spec ?? {}, this.options.pools.list());
+    const revision = revisionOf(yas);
+    const errors: string[] = [];
+    const perPool: PoolStatus[] = [];
+    let applied = 0;
+    let deleted = 0;
+    let conflict: Error | undefined;
+    for (const pool of pools) {
+      const poolName = pool.metadata?.name ?? '';
+      const wlName = workloadName(name, poolName);
+      const existing = owned.find((d) => d.metadata?.name === wlName);
+      let desired: k8s.V1Deployment;
+      try {
+        desired = renderDeployment(yas, pool, revision);
+      } catch (err) {
+        const msg = `pool ${poolName}: workloadTweaks: ${(err as Error).message}`;
+        errors.push(msg);
+        this.warnOnce(`${key}/${poolName}`, yas, msg);
+        perPool.push({ name: poolName, workload: wlName, replicas: 0, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: false, error: msg });
+        continue;
+      }
+      const hash = createHash('sha256').update(JSON.stringify(desired)).digest('hex').slice(0, 16);
+      desired.metadata!.annotations = { ...desired.metadata!.annotations, [APPLIED_HASH_ANNOTATION]: hash };
+      const upToDate = existing && existing.metadata?.annotations?.[APPLIED_HASH_ANNOTATION] === hash && (existing.spec?.replicas ?? 1) === (desired.spec?.replicas ?? 1);
+      if (!upToDate) {
+        try {
+          await this.options.writes.applyDeployment(desired);
+          applied++;
+          this.log.info({ yurtappset: key, pool: poolName, deployment: wlName, replicas: desired.spec?.replicas, created: !existing }, existing ? 'workload updated' : 'workload created');
+        } catch (err) {
+          if ((err as { status?: number }).status === 409) conflict = err as Error;
+          errors.push(`pool ${poolName}: ${(err as Error).message}`);
+        }
+      }
+      const want = desired.spec?.replicas ?? 1;
+      perPool.push({ name: poolName, workload: wlName, replicas: want, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: !!existing && upToDate === true && deploymentReady(existing) });
+    }
+    const keep = new Set(pools.map((p) => workloadName(name, p.metadata?.name ?? '')));
+    for (const d of owned) {
+      if (keep.has(d.metadata?.name ?? '')) continue;
+      try {
+        await this.options.writes.deleteDeployment(namespace, d.metadata!.name!, d.metadata!.uid!);
+        deleted++;
+        this.log.info({ yurtappset: key, pool: d.metadata?.labels?.[POOL_NAME_LABEL], deployment: d.metadata?.name }, 'pool left: workload deleted');
+      } catch (err) {
+        errors.push(`delete ${d.metadata?.name}: ${(err as Error).message}`);
+      }
+    }
+    await this.writeStatus(yas, owned, perPool, undefined, revision, errors);
+    if (conflict) throw conflict;
+    if (errors.length) throw ManagerErrors.YM_ERR_YURTAPPSET_SPEC(key, errors.join('; '));
+    return { result: applied || deleted ? 'applied' : 'unchanged' };
+  }
+
+  private warnOnce(key: string, yas: YurtAppSetLike, message: string): void {
+    const rv = String(yas.metadata?.generation ?? '');
+    if (this.warned.get(key) === `${rv}:${message}`) return;
+    this.warned.set(key, `${rv}:${message}`);
+    const err = ManagerErrors.YM_ERR_YURTAPPSET_SPEC(keyOf(yas), message);
+    this.log.warn({ yurtappset: keyOf(yas), code: err.code }, err.message);
+  }
+
+  private async writeStatus(yas: YurtAppSetLike, owned: readonly k8s.V1Deployment[], pools: PoolStatus[], problem?: string, revision = '', errors: string[] = []): Promise<void> {
+    const old = (yas.status ?? {}) as { conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }> };
+    const now = new Date(this.options.clock.now()).toISOString();
+    const condition = (type: string, ok: boolean, reason: string, message: string) => {
+      const prev = old.conditions?.find((c) => c.type === type);
+      const status = ok ? 'True' : 'False';
+      return { type, status, reason, message, lastTransitionTime: prev?.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now };
+    };
+    const ready = pools.filter((p) => p.ready).length;
+    const conditions = problem
+      ? [condition('AppDispatched', false, 'InvalidTemplate', problem)]
+      : [
+          condition('PoolFound', pools.length > 0, pools.length ? 'PoolFound' : 'NoPoolFound', pools.length ? `${pools.length} pool(s) selected` : 'no NodePool matches pools or nodepoolSelector'),
+          condition('AppDispatched', errors.length === 0, errors.length ? 'DispatchFailed' : 'Dispatched', errors.join('; ').slice(0, 1000)),
+          condition('AppReady', ready === pools.length && pools.length > 0, ready === pools.length ? 'Ready' : 'NotReady', `${ready}/${pools.length} workloads ready`),
+        ];
+    const status = {
+      observedGeneration: yas.metadata?.generation ?? 0,
+      currentRevision: revision,
+      totalWorkloads: pools.length,
+      readyWorkloads: ready,
+      updatedWorkloads: owned.filter((d) => pools.some((p) => p.workload === d.metadata?.name) && d.metadata?.labels?.['apps.openyurt.io/controller-revision-hash'] === revision).length,
+      conditions,
+      pools,
+    };
+    // The apiserver serves custom objects with sorted keys: compare canonical forms, or every status
+    // write would look like a change and queue the YurtAppSet again.
+    const comparable = (s: object) => canonicalJson({ ...s, conditions: (s as { conditions?: Array<Record<string, unknown>> }).conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });
+    if (comparable(status) === comparable(yas.status ?? {})) return;
+    await this.options.writes.patchYurtAppSetStatus(yas.metadata?.namespace ?? '', yas.metadata?.name ?? '', { status });
+  }
+}
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
