@@ -43,6 +43,9 @@ export const tunnelErrors = defineErrors({
   TUN_ERR_BAD_REQUEST: { statusCode: 400, message: 'bad proxy request: %s' },
   TUN_ERR_CALLER_UNAUTHENTICATED: { statusCode: 401, message: 'caller did not present a client certificate signed by the proxy client CA: %s' },
   TUN_ERR_CALLER_FORBIDDEN: { statusCode: 403, message: 'caller %s may not use the tunnel: %s' },
+  TUN_ERR_DESTINATION_REFUSED: { statusCode: 403, message: '%s is not an edge node, a pod on one, or inside a range this server dials directly (%s)' },
+  TUN_ERR_DIRECT_UNREACHABLE: { statusCode: 502, message: 'the tunnel server could not reach %s directly: %s' },
+  TUN_ERR_DIRECT_TIMEOUT: { statusCode: 504, message: 'the tunnel server could not connect to %s within %s ms' },
   TUN_ERR_KUBELET_REQUEST: { statusCode: 502, message: 'request to the kubelet of node %s through the tunnel failed: %s' },
 
   // --- agent ---

@@ -56,10 +56,10 @@ describe('CONNECT proxy through an agent', () => {
     expect(after).toBe(before + 1);
   });
 
-  it('answers 404 TUN_ERR_UNKNOWN_NODE for an address of no node, 503 TUN_ERR_NO_AGENT for a node without agent', async () => {
+  it('answers 403 TUN_ERR_DESTINATION_REFUSED for an address of no node outside every range, 503 TUN_ERR_NO_AGENT for a node without agent', async () => {
     const unknown = (await world.connect(server.ports.proxy, `127.0.0.9:${echoPort}`).catch((e: unknown) => e)) as ConnectError;
-    expect(unknown.status).toBe(404);
-    expect(unknown.body).toContain('TUN_ERR_UNKNOWN_NODE');
+    expect(unknown.status).toBe(403);
+    expect(unknown.body).toContain('TUN_ERR_DESTINATION_REFUSED');
     const noAgent = (await world.connect(server.ports.proxy, `127.0.0.2:${echoPort}`).catch((e: unknown) => e)) as ConnectError;
     expect(noAgent.status).toBe(503);
     expect(noAgent.statusLine).toContain('TUN_ERR_NO_AGENT');

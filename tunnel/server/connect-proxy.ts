@@ -1,8 +1,10 @@
 /**
  * Egress-selector front door: kube-apiserver's `cluster` egress (HTTPConnect) sends
- * `CONNECT <nodeIP>:<port>`; we answer 200 once the node's agent has connected to that address, and
- * from then on the connection is a byte pipe. TLS between kube-apiserver and the kubelet runs inside
- * it, end to end: this server never sees the kubelet traffic in the clear.
+ * `CONNECT <ip>:<port>` for kubelets, webhooks, aggregated APIs and services/proxy alike. The egress
+ * router decides: an edge destination gets 200 once its node's agent has connected to it; a cloud
+ * destination inside the configured ranges once this server has connected to it itself; anything
+ * else is refused (403 TUN_ERR_DESTINATION_REFUSED). From then on the connection is a byte pipe:
+ * TLS between kube-apiserver and the destination runs inside it, end to end.
  *
  * Over TCP the caller must present a client certificate from the caller CA (mutual TLS) and must
  * not be a node; over a unix socket, file permissions are the authentication.
@@ -16,8 +18,10 @@ import type { Logger } from '../../lib/logger.js';
 import { once, type Component } from '../../lib/lifecycle.js';
 import { parseTarget, tunnelErrors } from '../protocol/index.js';
 import { splice } from '../transport/splice.js';
-import { writeHttpError } from './http-error.js';
+import { codeOf, writeHttpError } from './http-error.js';
 import { callerAllowed, describeSubject, verifiedPeer } from './identity.js';
+import { pipeSockets, type DirectDialer } from './direct-dialer.js';
+import type { Route } from './egress-router.js';
 import type { ServerMetrics } from './metrics.js';
 import type { TunnelDialer } from './tunnel-dialer.js';
 
@@ -27,6 +31,9 @@ export interface ConnectProxyOptions {
   /** Unix socket path for the plain listener, or undefined. */
   uds?: { path: string; mode: number };
   dialer: TunnelDialer;
+  /** Where a destination goes (egress-router.ts); without it every destination is a node's, as in interceptor-only days. */
+  route?: (host: string) => Route;
+  direct?: DirectDialer;
   metrics: ServerMetrics;
   logger: Logger;
 }
@@ -117,9 +124,25 @@ export class ConnectProxy implements Component {
       writeHttpError(socket, tunnelErrors.TUN_ERR_BAD_REQUEST(`CONNECT target ${JSON.stringify(req.url)} is not host:port`));
       return;
     }
+    const route: Route | undefined = this.options.route?.(target.host);
+    const { metrics } = this.options;
+    if (route?.kind === 'refused') {
+      metrics.egressRoutes.inc({ result: 'refused', reason: route.error.code });
+      metrics.openErrors.inc({ front_door: 'connect', reason: route.error.code });
+      this.log.info({ target: req.url, caller, code: route.error.code }, 'refused a CONNECT destination outside every range');
+      writeHttpError(socket, route.error);
+      return;
+    }
+    if (route?.kind === 'direct') {
+      metrics.egressRoutes.inc({ result: 'direct', reason: route.reason });
+      await this.connectDirect(req, socket, head, route.ip, target.port, route.reason);
+      return;
+    }
+    if (route) metrics.egressRoutes.inc({ result: 'agent', reason: route.via });
     let opened;
     try {
-      opened = await this.options.dialer.open({ host: target.host, port: target.port, frontDoor: 'connect', caller });
+      const resolved = route?.kind === 'agent' ? { node: route.node, ip: route.ip } : undefined;
+      opened = await this.options.dialer.open({ host: target.host, port: target.port, frontDoor: 'connect', caller, resolved });
     } catch (err) {
       writeHttpError(socket, err);
       return;
@@ -129,7 +152,6 @@ export class ConnectProxy implements Component {
       stream.reset('cancel', 'the caller went away');
       return;
     }
-    const { metrics } = this.options;
     metrics.streamsOpen.inc({ front_door: 'connect' });
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) stream.write(head);
@@ -139,6 +161,36 @@ export class ConnectProxy implements Component {
       onDone: (err) => {
         metrics.streamsOpen.dec({ front_door: 'connect' });
         this.log.debug({ target: req.url, node: opened.node, err: err?.message }, 'CONNECT done');
+      },
+    });
+  }
+
+  private async connectDirect(req: IncomingMessage, socket: Socket, head: Buffer, ip: string, port: number, reason: string): Promise<void> {
+    const { metrics } = this.options;
+    let remote: Socket;
+    try {
+      if (!this.options.direct) throw tunnelErrors.TUN_ERR_INVALID_STATE('direct route without a direct dialer');
+      remote = await this.options.direct.open(ip, port);
+    } catch (err) {
+      metrics.openErrors.inc({ front_door: 'connect', reason: codeOf(err) });
+      this.log.info({ target: req.url, code: codeOf(err), err: (err as Error).message }, 'could not dial a cloud destination');
+      writeHttpError(socket, err);
+      return;
+    }
+    if (socket.destroyed || remote.destroyed) {
+      remote.destroy();
+      if (!socket.destroyed) writeHttpError(socket, tunnelErrors.TUN_ERR_DIRECT_UNREACHABLE(req.url ?? '', 'closed as soon as it was connected'));
+      return;
+    }
+    metrics.directOpen.inc();
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    if (head.length > 0) remote.write(head);
+    pipeSockets(socket, remote, {
+      onSent: (n) => metrics.bytes.inc({ direction: 'to_direct' }, n),
+      onReceived: (n) => metrics.bytes.inc({ direction: 'from_direct' }, n),
+      onDone: (err) => {
+        metrics.directOpen.dec();
+        this.log.debug({ target: req.url, reason, err: err?.message }, 'direct CONNECT done');
       },
     });
   }

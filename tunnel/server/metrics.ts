@@ -12,6 +12,8 @@ export class ServerMetrics {
   readonly streamsTotal: Counter<'front_door'>;
   readonly bytes: Counter<'direction'>;
   readonly openErrors: Counter<'front_door' | 'reason'>;
+  readonly egressRoutes: Counter<'result' | 'reason'>;
+  readonly directOpen: Gauge;
 
   constructor(agentCount: () => number, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -34,7 +36,7 @@ export class ServerMetrics {
     this.streamsTotal = new Counter({ name: 'yurt_tunnel_server_streams_total', help: 'Tunnelled connections opened, by front door.', labelNames: ['front_door'], registers });
     this.bytes = new Counter({
       name: 'yurt_tunnel_server_bytes_total',
-      help: 'Stream payload bytes: to_agent (from callers towards kubelets), from_agent (back to callers).',
+      help: 'Payload bytes: to_agent (from callers into the tunnel), from_agent (back to callers); to_direct, from_direct for destinations the server dials itself.',
       labelNames: ['direction'],
       registers,
     });
@@ -44,5 +46,12 @@ export class ServerMetrics {
       labelNames: ['front_door', 'reason'],
       registers,
     });
+    this.egressRoutes = new Counter({
+      name: 'yurt_tunnel_server_egress_routes_total',
+      help: 'CONNECT destinations by routing decision: result agent (edge node or pod on one), direct (dialled by the server: reason service, pod, cloud-node) or refused (outside every range).',
+      labelNames: ['result', 'reason'],
+      registers,
+    });
+    this.directOpen = new Gauge({ name: 'yurt_tunnel_server_direct_connections_open', help: 'CONNECTs the server dialled itself that are open now.', registers });
   }
 }

@@ -9,6 +9,10 @@ import { Informer } from '../../lib/kube/informer.js';
 import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
 import { tunnelErrors } from '../errors.js';
 import { canonicalIp } from '../protocol/index.js';
+import { CidrMap, parseCidr, type Cidr } from '../common/cidr.js';
+
+/** OpenYurt's label for nodes that run at the edge (set by the converter, `yurtadm join`). */
+export const EDGE_WORKER_LABEL = 'openyurt.io/is-edge-worker';
 
 export interface NodeEntry {
   name: string;
@@ -17,6 +21,10 @@ export interface NodeEntry {
   /** Hostname addresses and the node name, which the apiserver may use instead of an IP. */
   names: string[];
   kubeletPort: number | undefined;
+  /** Labelled `openyurt.io/is-edge-worker=true` (static nodes always are): reachable only through its agent. */
+  edge: boolean;
+  /** spec.podCIDRs: the pods of this node, when the cluster's IPAM allocates per-node ranges. */
+  podCidrs: string[];
 }
 
 export interface Resolved {
@@ -28,6 +36,8 @@ export interface Resolved {
 export interface NodeDirectory {
   /** The node owning `host` (an IP, a Hostname address or the node's name), if any. */
   resolve(host: string): Resolved | undefined;
+  /** The node whose podCIDR holds `host` (longest match), if any. */
+  podNode(host: string): string | undefined;
   get(node: string): NodeEntry | undefined;
   readonly size: number;
   /** True once the first full list arrived: before that, "unknown node" would be a lie. */
@@ -38,6 +48,7 @@ export interface NodeDirectory {
 export class NodeIndex implements NodeDirectory {
   private readonly nodes = new Map<string, NodeEntry>();
   private readonly byHost = new Map<string, string>();
+  private readonly podRanges = new CidrMap<string>();
   private listed = false;
 
   get synced(): boolean {
@@ -65,6 +76,10 @@ export class NodeIndex implements NodeDirectory {
     return ip === undefined ? undefined : { node: entry.name, ip };
   }
 
+  podNode(host: string): string | undefined {
+    return this.podRanges.lookup(host);
+  }
+
   set(entry: NodeEntry): void {
     this.remove(entry.name);
     this.nodes.set(entry.name, entry);
@@ -74,6 +89,7 @@ export class NodeIndex implements NodeDirectory {
       const key = n.toLowerCase();
       if (!this.byHost.has(key)) this.byHost.set(key, entry.name);
     }
+    for (const cidr of podCidrsOf(entry)) this.podRanges.set(cidr, entry.name);
   }
 
   remove(name: string): void {
@@ -83,7 +99,20 @@ export class NodeIndex implements NodeDirectory {
     for (const key of [...old.ips, ...old.names.map((n) => n.toLowerCase())]) {
       if (this.byHost.get(key) === name) this.byHost.delete(key);
     }
+    for (const cidr of podCidrsOf(old)) this.podRanges.delete(cidr, name);
   }
+}
+
+function podCidrsOf(entry: NodeEntry): Cidr[] {
+  const out: Cidr[] = [];
+  for (const raw of entry.podCidrs) {
+    try {
+      out.push(parseCidr(raw));
+    } catch {
+      // The apiserver validates spec.podCIDRs; a value we cannot read only loses the pod route.
+    }
+  }
+  return out;
 }
 
 /** Nodes given on the command line (`--static-nodes name=ip,...`): development and tests. */
@@ -91,7 +120,7 @@ export function staticDirectory(entries: Array<{ name: string; ip: string; kubel
   const index = new NodeIndex();
   const byName = new Map<string, NodeEntry>();
   for (const e of entries) {
-    const entry = byName.get(e.name) ?? { name: e.name, ips: [], names: [e.name], kubeletPort: e.kubeletPort };
+    const entry = byName.get(e.name) ?? { name: e.name, ips: [], names: [e.name], kubeletPort: e.kubeletPort, edge: true, podCidrs: [] };
     entry.ips.push(canonicalIp(e.ip) ?? e.ip);
     byName.set(e.name, entry);
   }
@@ -113,7 +142,9 @@ export function entryFromNode(node: k8s.V1Node): NodeEntry | undefined {
     }
   }
   for (const a of addresses) if ((a.type === 'Hostname' || a.type === 'InternalDNS') && !names.includes(a.address)) names.push(a.address);
-  return { name, ips, names, kubeletPort: node.status?.daemonEndpoints?.kubeletEndpoint?.Port };
+  const podCidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : [];
+  const edge = node.metadata?.labels?.[EDGE_WORKER_LABEL] === 'true';
+  return { name, ips, names, kubeletPort: node.status?.daemonEndpoints?.kubeletEndpoint?.Port, edge, podCidrs: [...podCidrs] };
 }
 
 export interface KubeDirectoryOptions {

@@ -16,6 +16,9 @@ describe('server options', () => {
       { name: 'edge-3', ip: '10.0.0.9', kubeletPort: 10250 },
     ]);
     expect(o.allowedCallers).toEqual(['kube-apiserver']);
+    expect(o.serviceCidrs).toEqual([]);
+    expect(o.cloudNodes).toBe('none');
+    expect(o.directDialTimeoutMs).toBe(10_000);
     expect(Object.isFrozen(o)).toBe(true);
     expect(usage()).toContain('--interceptor-address');
   });
@@ -29,8 +32,22 @@ describe('server options', () => {
     [['--proxy-uds-mode=rw'], /--proxy-uds-mode: must be an octal file mode/],
     [['--max-frame-size=100'], /--max-frame-size: must be between/],
     [['--log-level=loud'], /--log-level: must be one of/],
+    [['--service-cidr=10.96.0.0/33'], /--service-cidr: "10.96.0.0\/33" has a prefix length that is not 0..32/],
+    [['--pod-cidr=10.244.0.0/16,pods'], /--pod-cidr: "pods" is not an IP address or CIDR range/],
+    [['--cloud-node-cidr=10.0.0.0/'], /--cloud-node-cidr: "10.0.0.0\/" has a prefix length/],
+    [['--cloud-nodes=all'], /--cloud-nodes: must be none or not-edge/],
+    [['--static-nodes=a=10.0.0.1', '--cloud-nodes=not-edge'], /--cloud-nodes: not-edge reads Node labels/],
+    [['--direct-dial-timeout=1ms'], /--direct-dial-timeout:/],
   ])('rejects %j naming the flag', (extra, message) => {
     expect(() => parseOptions([...base, ...extra])).toThrow(message);
+  });
+
+  it('reads the direct ranges as canonical CIDRs', () => {
+    const o = parseOptions([...base, '--kubeconfig=k', '--service-cidr=10.96.0.1/12, fd00:96::/108', '--pod-cidr=10.244.0.0/16', '--cloud-node-cidr=192.168.1.10', '--cloud-nodes=not-edge']);
+    expect(o.serviceCidrs.map((c) => c.text)).toEqual(['10.96.0.0/12', 'fd00:96::/108']);
+    expect(o.podCidrs.map((c) => c.text)).toEqual(['10.244.0.0/16']);
+    expect(o.cloudNodeCidrs.map((c) => c.text)).toEqual(['192.168.1.10/32']);
+    expect(o.cloudNodes).toBe('not-edge');
   });
 
   it('needs a front door and the agent-facing certificates', () => {

@@ -4,6 +4,7 @@
  */
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../../lib/options.js';
 import { MIN_MAX_FRAME_SIZE, MAX_WINDOW, canonicalIp, parseTarget } from '../protocol/index.js';
+import { parseCidr, type Cidr } from '../common/cidr.js';
 import { FLAG_ERROR, checkLogLevel, checkNodeName, toHostPort, toHostPorts, withDefaults, type HostPort } from '../common/flags.js';
 
 export const DEFAULTS = {
@@ -27,6 +28,11 @@ export const DEFAULTS = {
   kubeletPort: '10250',
   kubeconfig: '',
   staticNodes: '',
+  serviceCidr: '',
+  podCidr: '',
+  cloudNodeCidr: '',
+  cloudNodes: 'none',
+  directDialTimeout: '10s',
   metricsAddress: '0.0.0.0:10265',
   maxStreamsPerAgent: '4096',
   streamWindow: '262144',
@@ -59,6 +65,11 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   kubeletPort: 'kubelet port assumed when an intercepted request names none',
   kubeconfig: 'kubeconfig for watching Node objects (empty: in-cluster service account)',
   staticNodes: 'fixed node=ip[:kubelet-port] list instead of watching Nodes (development and tests), e.g. edge-1=10.0.0.7,edge-2=10.0.0.8:10250',
+  serviceCidr: 'comma-separated Service ClusterIP range(s) (kube-apiserver --service-cluster-ip-range): CONNECTs to them (webhooks, aggregated APIs) are dialled by this server (empty: none)',
+  podCidr: 'comma-separated cluster pod range(s) (--cluster-cidr): pod addresses outside every edge node\'s podCIDR are dialled by this server (empty: none)',
+  cloudNodeCidr: 'comma-separated range(s) of cloud hosts (nodes without an agent, control-plane hosts) this server dials itself (empty: none)',
+  cloudNodes: 'none, or not-edge: the addresses of Nodes not labelled openyurt.io/is-edge-worker=true and without an agent are dialled by this server (needs --kubeconfig)',
+  directDialTimeout: 'how long a destination this server dials itself may take to accept the connection',
   metricsAddress: '/healthz, /readyz, /metrics listener, <ip>:<port>',
   maxStreamsPerAgent: 'concurrent streams per agent session',
   streamWindow: 'bytes each stream may have in flight per direction (flow-control window)',
@@ -91,6 +102,11 @@ export interface ServerOptions {
   kubeletPort: number;
   kubeconfig: string;
   staticNodes: Array<{ name: string; ip: string; kubeletPort?: number }> | undefined;
+  serviceCidrs: Cidr[];
+  podCidrs: Cidr[];
+  cloudNodeCidrs: Cidr[];
+  cloudNodes: 'none' | 'not-edge';
+  directDialTimeoutMs: number;
   metricsAddress: HostPort;
   maxStreamsPerAgent: number;
   streamWindow: number;
@@ -120,6 +136,22 @@ function staticNodes(raw: string): Array<{ name: string; ip: string; kubeletPort
     if (ip === undefined) throw new OptionError(FLAG_ERROR, 'static-nodes', `"${item}" must be <node>=<ip> or <node>=<ip>:<kubelet port>`);
     return withPort ? { name, ip, kubeletPort: withPort.port } : { name, ip };
   });
+}
+
+function cidrs(flag: string, raw: string): Cidr[] {
+  return toList(raw).map((item) => {
+    try {
+      return parseCidr(item);
+    } catch (err) {
+      throw new OptionError(FLAG_ERROR, flag, `${(err as Error).message}: give <ip>/<prefix>[,...], e.g. 10.96.0.0/12`);
+    }
+  });
+}
+
+function cloudNodes(raw: string, staticNodes: string): 'none' | 'not-edge' {
+  if (raw !== 'none' && raw !== 'not-edge') throw new OptionError(FLAG_ERROR, 'cloud-nodes', `must be none or not-edge, got "${raw}"`);
+  if (raw === 'not-edge' && staticNodes) throw new OptionError(FLAG_ERROR, 'cloud-nodes', 'not-edge reads Node labels: it needs --kubeconfig (static nodes are all edge nodes)');
+  return raw;
 }
 
 /** Parses and validates argv. Throws OptionError (TUN_ERR_INVALID_FLAG) naming the flag and the rule. */
@@ -165,6 +197,11 @@ export function parseOptions(argv: string[]): Readonly<ServerOptions> & { help?:
     kubeletPort: toInt('kubelet-port', raw.kubeletPort, 1, 65535, FLAG_ERROR),
     kubeconfig: raw.kubeconfig,
     staticNodes: raw.staticNodes ? staticNodes(raw.staticNodes) : undefined,
+    serviceCidrs: cidrs('service-cidr', raw.serviceCidr),
+    podCidrs: cidrs('pod-cidr', raw.podCidr),
+    cloudNodeCidrs: cidrs('cloud-node-cidr', raw.cloudNodeCidr),
+    cloudNodes: cloudNodes(raw.cloudNodes, raw.staticNodes),
+    directDialTimeoutMs: toDuration('direct-dial-timeout', raw.directDialTimeout, FLAG_ERROR, 100),
     metricsAddress: toHostPort('metrics-address', raw.metricsAddress),
     maxStreamsPerAgent: toInt('max-streams-per-agent', raw.maxStreamsPerAgent, 1, 1 << 20, FLAG_ERROR),
     streamWindow: toInt('stream-window', raw.streamWindow, 16_384, MAX_WINDOW, FLAG_ERROR),

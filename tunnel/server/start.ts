@@ -10,7 +10,10 @@ import { OpsServer } from '../../lib/ops.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { AgentRegistry } from './agent-registry.js';
 import type { ServerConfig } from './config.js';
+import { CidrSet } from '../common/cidr.js';
 import { ConnectProxy } from './connect-proxy.js';
+import { DirectDialer } from './direct-dialer.js';
+import { describePolicy, routeEgress, type EgressPolicy } from './egress-router.js';
 import { Interceptor } from './interceptor.js';
 import { ServerMetrics } from './metrics.js';
 import { KubeNodeDirectory, staticDirectory, type NodeDirectory } from './node-directory.js';
@@ -68,10 +71,20 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
     let proxy: ConnectProxy | undefined;
     if (options.proxyAddress || options.proxyUds) {
       begin(`CONNECT proxy on ${[options.proxyAddress && `${options.proxyAddress.host}:${options.proxyAddress.port}`, options.proxyUds].filter(Boolean).join(' and ')}`);
+      const policy: EgressPolicy = {
+        serviceCidrs: new CidrSet(options.serviceCidrs),
+        podCidrs: new CidrSet(options.podCidrs),
+        cloudNodeCidrs: new CidrSet(options.cloudNodeCidrs),
+        cloudNodes: options.cloudNodes,
+      };
+      log.info({ direct: describePolicy(policy) }, 'egress: edge destinations through their agent, these ranges dialled directly');
+      const hasAgent = (node: string) => registry.get(node) !== undefined;
       proxy = await start('CONNECT proxy', new ConnectProxy({
         tcp: options.proxyAddress && { ...options.proxyAddress, ...config.proxyTls, clientCa: config.callerCa, allowedCallers: options.allowedCallers },
         uds: options.proxyUds ? { path: options.proxyUds, mode: options.proxyUdsMode } : undefined,
         dialer,
+        route: (host) => routeEgress(host, { directory, hasAgent, policy }),
+        direct: new DirectDialer({ timeoutMs: options.directDialTimeoutMs, logger: log }),
         metrics,
         logger: log,
       }));

@@ -17,6 +17,8 @@ export interface OpenRequest {
   frontDoor: FrontDoor;
   /** Who asked (certificate subject), passed to the agent for its logs. */
   caller: string;
+  /** The node and address already decided by the egress router (a pod on an edge node); else looked up from host. */
+  resolved?: { node: string; ip: string };
 }
 
 export interface Opened {
@@ -40,7 +42,7 @@ export class TunnelDialer {
 
   async open(req: OpenRequest): Promise<Opened> {
     try {
-      const resolved = this.directory.resolve(req.host);
+      const resolved = req.resolved ?? this.directory.resolve(req.host);
       if (!resolved) throw tunnelErrors.TUN_ERR_UNKNOWN_NODE(req.host);
       const session = this.registry.session(resolved.node);
       if (!session) throw tunnelErrors.TUN_ERR_NO_AGENT(resolved.node);

@@ -28,7 +28,7 @@ function cleanlyDone(d: Duplex): boolean {
  * socket is reset through the TCP socket under it (`_parent`; TLSSocket has no reset of its own),
  * since a TLS EOF without close_notify reads as a clean end to many clients.
  */
-function breakSocket(socket: Duplex): void {
+export function breakSocket(socket: Duplex): void {
   if (socket.destroyed) return;
   const tcp = socket instanceof TLSSocket ? (socket as TLSSocket & { _parent?: unknown })._parent : socket;
   if (tcp instanceof Socket && !(tcp instanceof TLSSocket) && !tcp.destroyed && !tcp.connecting) {

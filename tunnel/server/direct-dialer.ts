@@ -1,0 +1,98 @@
+/**
+ * The CONNECT proxy's other path: destinations in the cloud (Service ClusterIPs, cloud pods, cloud
+ * nodes) that the egress router allowed are dialled by the server itself, without a tunnel. The
+ * byte pipe keeps the promises the agent path keeps: a half-close travels (FIN one way, the other
+ * way keeps flowing), a slow reader slows the writer (pipe backpressure, nothing buffered without
+ * bound), and a failure on one side is a failure on the other (a TCP reset, never a clean end that
+ * would make a truncated answer look complete).
+ */
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../lib/logger.js';
+import { tunnelErrors } from '../errors.js';
+import { breakSocket } from '../transport/splice.js';
+
+export interface DirectDialerOptions {
+  /** How long a destination may take to accept the TCP connection. */
+  timeoutMs: number;
+  logger: Logger;
+}
+
+/** The kernel's keepalive probes find a destination that vanished under an idle connection (a watch). */
+const KEEPALIVE_MS = 30_000;
+
+export class DirectDialer {
+  private readonly log: Logger;
+
+  constructor(private readonly options: DirectDialerOptions) {
+    this.log = options.logger.child({ component: 'direct-dialer' });
+  }
+
+  /** A connected socket to ip:port, or TUN_ERR_DIRECT_TIMEOUT / TUN_ERR_DIRECT_UNREACHABLE. */
+  open(ip: string, port: number): Promise<Socket> {
+    const target = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
+      const fail = (err: Error) => {
+        socket.destroy();
+        this.log.debug({ target, err: err.message }, 'direct dial failed');
+        reject(err);
+      };
+      socket.setTimeout(this.options.timeoutMs, () => fail(tunnelErrors.TUN_ERR_DIRECT_TIMEOUT(target, this.options.timeoutMs)));
+      socket.once('error', (err: NodeJS.ErrnoException) => fail(tunnelErrors.TUN_ERR_DIRECT_UNREACHABLE(target, err.code ?? err.message)));
+      socket.once('connect', () => {
+        socket.setTimeout(0);
+        socket.removeAllListeners('timeout');
+        socket.removeAllListeners('error');
+        // Until the pipe takes over, a reset must not become an unhandled 'error' that ends the process.
+        socket.on('error', () => {});
+        resolve(socket);
+      });
+    });
+  }
+}
+
+export interface PipeHooks {
+  onSent?(bytes: number): void;
+  onReceived?(bytes: number): void;
+  onDone?(error: Error | undefined): void;
+}
+
+function cleanlyDone(d: Duplex): boolean {
+  return d.readableEnded && d.writableFinished;
+}
+
+/**
+ * Joins the caller's connection and the dialled socket both ways. Both must be allowHalfOpen so
+ * that the end of one direction (pipe calls end() on the other side) leaves the other open.
+ */
+export function pipeSockets(caller: Duplex, remote: Socket, hooks: PipeHooks = {}): void {
+  let done = false;
+  let closed = 0;
+  const finish = (error?: Error) => {
+    if (done) return;
+    done = true;
+    hooks.onDone?.(error);
+  };
+  const { onSent, onReceived } = hooks;
+  if (onSent) caller.on('data', (chunk: Buffer) => onSent(chunk.length));
+  if (onReceived) remote.on('data', (chunk: Buffer) => onReceived(chunk.length));
+  caller.pipe(remote);
+  remote.pipe(caller);
+  for (const [self, other] of [[caller, remote], [remote, caller]] as const) {
+    self.on('error', (err: Error) => {
+      breakSocket(other);
+      finish(err);
+    });
+    self.on('close', () => {
+      closed++;
+      if (cleanlyDone(self)) {
+        if (closed === 2) finish();
+        return;
+      }
+      // Gone before both directions ended: whatever the other side still expects will not come.
+      breakSocket(other);
+      finish(new Error('connection closed before both directions ended'));
+    });
+  }
+}
