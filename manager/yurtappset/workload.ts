@@ -96,7 +96,11 @@ export function renderDeployment(yas: YurtAppSetLike, pool: PoolLike, revision =
     },
     spec,
   };
-  return applyTweaks(deployment, tweaksFor(yas, pool));
+  const out = applyTweaks(deployment, tweaksFor(yas, pool));
+  // A tweak may replace the whole label map (OpenYurt's own example patches `add /metadata/labels`):
+  // the labels the controller finds its workloads by are put back, whatever else the tweak did.
+  out.metadata = { ...out.metadata, labels: { ...(out.metadata?.labels ?? {}), [POOL_NAME_LABEL]: poolName, [OWNER_LABEL]: yasName, [REVISION_LABEL]: revision } };
+  return out;
 }
 
 /** True when a Deployment has rolled out its current spec and all its replicas are ready. */

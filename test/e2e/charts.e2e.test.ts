@@ -453,20 +453,27 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     });
   });
 
-  it('yurt-manager may list/watch nodes, list/watch/patch pods and renew its own Lease in kube-system, and nothing else', async () => {
-    // Exactly its calls: two informers (list + watch, no single get) and a merge patch per pod (no PUT).
-    // manager.e2e.test.ts runs the real program with this identity.
+  it("yurt-manager may do exactly what its controllers call (pods, nodes, NodePools, YurtAppSets, their Deployments) and renew its own Lease in kube-system, and nothing else", async () => {
+    // Exactly its calls: informers (list + watch, no single get), merge patches (no PUT), server-side
+    // apply and delete of the Deployments a YurtAppSet owns. manager.e2e.test.ts and
+    // manager-nodepool.e2e.test.ts run the real program with this identity.
     const nobody = sa('nobody');
-    expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
+    const controllers = {
       'pods|[]|[]': ['list', 'patch', 'watch'],
-      'nodes|[]|[]': ['list', 'watch'],
+      'nodes|[]|[]': ['list', 'patch', 'watch'],
+      'nodepools.apps.openyurt.io|[]|[]': ['list', 'watch'],
+      'nodepools.apps.openyurt.io/status|[]|[]': ['patch'],
+      'yurtappsets.apps.openyurt.io|[]|[]': ['list', 'watch'],
+      'yurtappsets.apps.openyurt.io/status|[]|[]': ['patch'],
+      'yurtappsets.apps.openyurt.io/finalizers|[]|[]': ['update'],
+      'deployments.apps|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
+    };
+    expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
+      ...controllers,
       'leases.coordination.k8s.io|[]|[]': ['create'],
       'leases.coordination.k8s.io|[yurt-manager]|[]': ['get', 'update'],
     });
-    expect(extraRules(await rulesOf(sa('yurt-manager'), 'default'), await rulesOf(nobody, 'default'))).toEqual({
-      'pods|[]|[]': ['list', 'patch', 'watch'],
-      'nodes|[]|[]': ['list', 'watch'],
-    });
+    expect(extraRules(await rulesOf(sa('yurt-manager'), 'default'), await rulesOf(nobody, 'default'))).toEqual(controllers);
     const m = sa('yurt-manager');
     for (const verb of ['list', 'watch', 'patch']) expect(await can(m, verb, 'pods', '--all-namespaces'), `${verb} pods`).toBe(true);
     for (const verb of ['list', 'watch']) expect(await can(m, verb, 'nodes'), `${verb} nodes`).toBe(true);
@@ -483,8 +490,15 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       ['patch', 'pods', '--subresource=status', '-n', 'default'],
       ['get', 'secrets', '-n', 'kube-system'],
       ['list', 'configmaps', '-n', 'default'],
-      ['patch', 'nodes'],
+      ['update', 'nodes'],
       ['update', 'nodes', '--subresource=status'],
+      ['get', 'nodepools.apps.openyurt.io'],
+      ['update', 'nodepools.apps.openyurt.io'],
+      ['delete', 'nodepools.apps.openyurt.io'],
+      ['update', 'yurtappsets.apps.openyurt.io', '-n', 'default'],
+      ['update', 'deployments.apps', '-n', 'default'],
+      ['get', 'deployments.apps', '-n', 'default'],
+      ['list', 'statefulsets.apps', '-n', 'default'],
       ['delete', 'nodes'],
       ['delete', 'leases/yurt-manager', '-n', 'kube-system'],
       ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],

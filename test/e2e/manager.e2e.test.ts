@@ -68,6 +68,8 @@ class Replica {
         `--kubeconfig=${this.kubeconfig}`,
         `--port=${this.port}`,
         `--leader-elect-identity=${this.id}`,
+        // This suite installs no apps.openyurt.io CRDs: the NodePool and YurtAppSet controllers have their own.
+        '--controllers=autonomy',
         `--leader-elect-lease-duration=${LEASE_SECONDS}s`,
         `--leader-elect-renew-deadline=${RENEW_SECONDS}s`,
         `--leader-elect-retry-period=${RETRY_SECONDS}s`,
