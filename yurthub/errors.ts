@@ -38,6 +38,23 @@ export const YurthubErrors = defineErrors({
     statusCode: 502,
     message: 'cannot read the cluster identity from %s: %s',
   },
+  // --- response filters (yurthub/filter); logged with the response served unfiltered, never answered ---
+  YH_ERR_FILTER_MALFORMED: {
+    statusCode: 502,
+    message: 'served unfiltered: %s',
+  },
+  YH_ERR_FILTER_PROTOBUF: {
+    statusCode: 502,
+    message: '%s answered %s in protobuf, which the filters cannot read without schemas: served unfiltered (the client takes no JSON)',
+  },
+  YH_ERR_FILTER_NOT_SYNCED: {
+    statusCode: 503,
+    message: 'the nodes and Services the filters need are not known after %s ms: %s served unfiltered',
+  },
+  YH_ERR_FILTER_TOPOLOGY: {
+    statusCode: 502,
+    message: 'cannot list %s for the response filters: %s',
+  },
   // --- startup (options.ts, config.ts) ---
   YH_ERR_INVALID_OPTION: {
     statusCode: 400,

@@ -16,6 +16,8 @@ export class HubMetrics {
   readonly cacheClusterMismatches: Counter<'reason'>;
   readonly cacheClusterConfirmed: Gauge;
   readonly cacheListRegressions: Counter<'component' | 'resource' | 'format'>;
+  readonly filterUnfiltered: Counter<'filter' | 'reason'>;
+  readonly filterApplied: Counter<'filter' | 'action'>;
 
   constructor(store: CacheStore, upstreams: Upstreams) {
     const registers = [this.registry];
@@ -49,6 +51,18 @@ export class HubMetrics {
       name: 'yurthub_cache_list_rv_regressions_total',
       help: 'LISTs whose resourceVersion was lower than the one cached for the same scope (an etcd restore, or a lagging apiserver cache); the list replaced the scope anyway.',
       labelNames: ['component', 'resource', 'format'],
+      registers,
+    });
+    this.filterUnfiltered = new Counter({
+      name: 'yurthub_filter_unfiltered_total',
+      help: 'Objects or whole answers a response filter concerned but served unfiltered, by why (malformed-object, undecodable-body, protobuf, not-synced).',
+      labelNames: ['filter', 'reason'],
+      registers,
+    });
+    this.filterApplied = new Counter({
+      name: 'yurthub_filter_objects_total',
+      help: 'Objects a response filter changed or left out of an answer (cached objects are never filtered).',
+      labelNames: ['filter', 'action'],
       registers,
     });
     new Gauge({

@@ -16,6 +16,18 @@ describe('yurthub options', () => {
     expect(Object.isFrozen(o)).toBe(true);
   });
 
+  it('points masterservice at OpenYurt\'s in-cluster address and turns filters off by name', () => {
+    const o = parseOptions(base);
+    expect(o.masterServiceAddress).toEqual({ host: '169.254.2.1', port: 10268 });
+    expect(o.secureBindAddress).toBe('127.0.0.1');
+    expect(o.disabledResourceFilters).toEqual([]);
+    const p = parseOptions([...base, '--secure-port=10300', '--secure-bind-address=169.254.2.1', '--disabled-resource-filters=servicetopology, masterservice']);
+    expect(p.masterServiceAddress).toEqual({ host: '169.254.2.1', port: 10300 });
+    expect(p.secureBindAddress).toBe('169.254.2.1');
+    expect(p.disabledResourceFilters).toEqual(['servicetopology', 'masterservice']);
+    expect(parseOptions([...base, '--master-service-address=[fd00::1]:6443']).masterServiceAddress).toEqual({ host: 'fd00::1', port: 6443 });
+  });
+
   it('parses several servers in order', () => {
     const o = parseOptions(['--server=https://a:6443,https://b:6443', '--node-name=n', '--kubeconfig=k', '--lb-mode=priority']);
     expect(o.servers.map((u) => u.host)).toEqual(['a:6443', 'b:6443']);
@@ -33,6 +45,10 @@ describe('yurthub options', () => {
     [['--server=https://a', '--node-name=n', '--bootstrap-token=secret'], '--bootstrap-token: must have the form'],
     [['--server=https://a', '--node-name=Bad_Name', '--kubeconfig=k'], '--node-name: "Bad_Name" is not a valid node name'],
     [[...base, '--port=0', '--secure-port=0'], '--port: at least one of --port and --secure-port must be set'],
+    [[...base, '--disabled-resource-filters=masterservice,nosuch'], '--disabled-resource-filters: unknown filter "nosuch"'],
+    [[...base, '--master-service-address=169.254.2.1'], '--master-service-address: must be ip:port'],
+    [[...base, '--master-service-address=hub.local:443'], '--master-service-address: must be ip:port'],
+    [[...base, '--secure-bind-address=dummy0'], '--secure-bind-address: "dummy0" is not an IP address'],
   ])('rejects %j with a message naming the flag', (argv, message) => {
     expect(() => parseOptions(argv)).toThrow(message);
   });

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../lib/options.js';
+import { FILTER_NAMES, type FilterName } from './filter/types.js';
 
 export const DEFAULTS = {
   server: '',
@@ -18,6 +19,9 @@ export const DEFAULTS = {
   bindAddress: '127.0.0.1',
   port: '10261',
   securePort: '10268',
+  secureBindAddress: '',
+  masterServiceAddress: '',
+  disabledResourceFilters: '',
   servingCert: '',
   servingKey: '',
   cacheDir: '/var/lib/yurthub',
@@ -41,6 +45,9 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   bindAddress: 'address the hub listens on',
   port: 'plain HTTP port for local node components (0: off)',
   securePort: 'TLS port for in-cluster clients (0: off; needs --serving-cert/--serving-key)',
+  secureBindAddress: 'address of the TLS port (default: --bind-address); 169.254.2.1 on a node, on a dummy interface',
+  masterServiceAddress: 'ip:port that kubelet\'s view of default/kubernetes points pods at (masterservice filter); default 169.254.2.1:<--secure-port>',
+  disabledResourceFilters: `response filters to turn off, comma-separated: ${FILTER_NAMES.join(', ')}`,
   servingCert: 'serving certificate for --secure-port',
   servingKey: 'serving key for --secure-port',
   cacheDir: 'folder of the LevelDB cache',
@@ -66,6 +73,11 @@ export interface YurthubOptions {
   bindAddress: string;
   port: number;
   securePort: number;
+  /** Address of the TLS (in-cluster) listener. */
+  secureBindAddress: string;
+  /** Where masterservice points kubelet's pods. */
+  masterServiceAddress: { host: string; port: number };
+  disabledResourceFilters: FilterName[];
   servingCert: string;
   servingKey: string;
   cacheDir: string;
@@ -122,6 +134,14 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
   if (port !== 0 && port === securePort) throw new OptionError(CODE, 'secure-port', 'must differ from --port');
   if ((raw.servingCert === '') !== (raw.servingKey === '')) throw new OptionError(CODE, 'serving-key', '--serving-cert and --serving-key go together');
 
+  const secureBindAddress = raw.secureBindAddress || raw.bindAddress;
+  if (isIP(secureBindAddress) === 0) throw new OptionError(CODE, 'secure-bind-address', `"${secureBindAddress}" is not an IP address`);
+  const masterServiceAddress = parseHostPort(raw.masterServiceAddress || `169.254.2.1:${securePort || 10268}`);
+  const disabledResourceFilters = toList(raw.disabledResourceFilters).map((name) => {
+    if (!(FILTER_NAMES as readonly string[]).includes(name)) throw new OptionError(CODE, 'disabled-resource-filters', `unknown filter "${name}" (known: ${FILTER_NAMES.join(', ')})`);
+    return name as FilterName;
+  });
+
   const lbMode = raw.lbMode;
   if (lbMode !== 'rr' && lbMode !== 'priority') throw new OptionError(CODE, 'lb-mode', `must be rr or priority, got "${lbMode}"`);
   const cacheAgents = toList(raw.cacheAgents.toLowerCase());
@@ -144,6 +164,9 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     bindAddress: raw.bindAddress,
     port,
     securePort,
+    secureBindAddress,
+    masterServiceAddress,
+    disabledResourceFilters,
     servingCert: raw.servingCert,
     servingKey: raw.servingKey,
     cacheDir: raw.cacheDir,
@@ -155,4 +178,11 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     maxRequestBodyBytes: toInt('max-request-body-bytes', raw.maxRequestBodyBytes, 1024, 1 << 30, CODE),
     logLevel: raw.logLevel,
   });
+}
+
+/** `ip:port` or `[ipv6]:port`, for --master-service-address. */
+function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:]+):(\d+)$/.exec(value);
+  if (!m || isIP(m[1]!) === 0) throw new OptionError(CODE, 'master-service-address', `must be ip:port (or [ipv6]:port), got "${value}"`);
+  return { host: m[1]!, port: toInt('master-service-address', m[2]!, 1, 65535, CODE) };
 }

@@ -14,8 +14,10 @@ export interface HubServerOptions {
   bindAddress: string;
   port: number;
   tls?: { cert: string | Buffer; key: string | Buffer };
-  proxy: (req: IncomingMessage, res: ServerResponse) => void;
-  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** The listener for in-cluster clients (pods): their requests never go with the node's identity. */
+  inCluster?: boolean;
+  proxy: (req: IncomingMessage, res: ServerResponse, inCluster: boolean) => void;
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, inCluster: boolean) => void;
   ops: OpsRoutes;
 }
 
@@ -38,17 +40,18 @@ export class HubServer implements Component {
 
   async start(): Promise<void> {
     const { options } = this;
+    const inCluster = options.inCluster ?? false;
     const route = (req: IncomingMessage, res: ServerResponse) => {
       const path = pathOf(req.url);
       if (options.ops.owns(path)) void options.ops.handle(path, req, res);
-      else options.proxy(req, res);
+      else options.proxy(req, res, inCluster);
     };
     const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, route) : createServer(route);
     // Watches live for many minutes; the node's components decide when to give up, not the hub.
     server.requestTimeout = 0;
     server.headersTimeout = 60_000;
     server.keepAliveTimeout = 90_000;
-    server.on('upgrade', options.upgrade);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => options.upgrade(req, socket, head, inCluster));
     await listen(server, options.port, options.bindAddress);
     this.server = server;
   }

@@ -1,6 +1,7 @@
 /**
  * Builds yurthub's components in order, logging numbered steps, and closes them in reverse.
- *   1 cache  2 credentials  3 cluster identity and upstream health  4 proxy chain  5 listeners
+ *   1 cache  2 credentials  3 cluster identity and upstream health  4 proxy chain and response filters
+ *   5 listeners  6 the filters' view of nodes and Services (listed through the hub's own port)
  */
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
@@ -23,6 +24,11 @@ import { debugCache } from './debug-cache.js';
 import { hubReadiness } from './readiness.js';
 import { HubServer } from './server.js';
 import { startCredentials } from './credentials.js';
+import { selectFilters } from './filter/registry.js';
+import { Topology } from './filter/topology.js';
+
+/** How long a request the topology filters concern waits for their first list of nodes and Services. */
+const TOPOLOGY_WAIT_MS = 10_000;
 
 export interface RunningHub {
   readonly store: CacheStore;
@@ -124,6 +130,21 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       onListCommitted: (_component, bytes) => reclaimer?.committed(bytes),
       onListRegressed: (component, resource, format) => m.cacheListRegressions.inc({ component, resource, format }),
     });
+    const ports = { port: 0, securePort: 0 };
+    const topology = options.port !== 0 ? new Topology({ nodeName: options.nodeName, hubUrl: () => selfUrl(options.bindAddress, ports.port), clock, logger: log.child({ component: 'filters' }) }) : undefined;
+    const inClusterListener = options.securePort !== 0 && config.serving !== undefined;
+    const selection = selectFilters({ disabled: options.disabledResourceFilters, inClusterAddress: inClusterListener ? options.masterServiceAddress : undefined, topology });
+    log.info({ filters: selection.filters.map((f) => f.name), off: selection.off }, 'response filters');
+    let topologyGaveUp = false;
+    const topologySynced = async (): Promise<boolean> => {
+      if (!topology) return false;
+      if (topology.synced) return true;
+      // One request waits for the first list; once one gave up, the others do not wait again.
+      if (topologyGaveUp) return false;
+      const synced = await topology.waitSynced(TOPOLOGY_WAIT_MS);
+      if (!synced) topologyGaveUp = true;
+      return synced;
+    };
     const proxy = proxyChain({
       store,
       writer,
@@ -134,12 +155,21 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       maxRequestBodyBytes: options.maxRequestBodyBytes,
       minRequestTimeoutMs: options.minRequestTimeoutMs,
       whenHealthy: () => healthy.promise,
+      filters: {
+        filters: selection.filters,
+        report: {
+          unfiltered: (filter, reason) => m.filterUnfiltered.inc({ filter, reason }),
+          applied: (filter, action) => m.filterApplied.inc({ filter, action }),
+        },
+        topologySynced,
+        topologyWaitMs: TOPOLOGY_WAIT_MS,
+      },
       logger: log,
       clock,
     });
     const upgrade = upgradeHandler({ upstreams, identity, logger: log, now: () => clock.now() });
 
-    begin(`listening on ${options.bindAddress}:${options.port}${config.serving && options.securePort ? ` and TLS :${options.securePort}` : ''}`);
+    begin(`listening on ${options.bindAddress}:${options.port}${inClusterListener ? ` and TLS ${options.secureBindAddress}:${options.securePort}` : ''}`);
     const ops = opsRoutes({
       // OpenYurt's path and body, which its probes and scripts expect.
       healthPath: '/v1/healthz',
@@ -149,14 +179,24 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       extra: { '/debug/cache': (query) => debugCache(store, upstreams, query) },
     });
     const common = { bindAddress: options.bindAddress, proxy, upgrade, ops };
-    const ports = { port: 0, securePort: 0 };
     if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port }))).port;
-    if (options.securePort !== 0 && config.serving) {
-      ports.securePort = (await start('https listener', new HubServer({ ...common, port: options.securePort, tls: config.serving }))).port;
+    if (inClusterListener) {
+      ports.securePort = (await start('https listener', new HubServer({ ...common, bindAddress: options.secureBindAddress, port: options.securePort, tls: config.serving, inCluster: true }))).port;
+    }
+    if (topology && selection.filters.some((f) => f.needsTopology)) {
+      begin('listing nodes and Services for the response filters through the hub');
+      await start('filter topology', topology);
     }
     log.info({ ports }, 'yurthub ready');
     return { store, upstreams, metrics: m, ports };
   });
+}
+
+/** The hub's own plain port, as its informers reach it. */
+function selfUrl(bindAddress: string, port: number): string {
+  if (bindAddress === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (bindAddress === '::') return `http://[::1]:${port}`;
+  return bindAddress.includes(':') ? `http://[${bindAddress}]:${port}` : `http://${bindAddress}:${port}`;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; settled: boolean } {

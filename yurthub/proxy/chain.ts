@@ -20,6 +20,7 @@ import { remoteHandler } from './remote.js';
 import { withBody } from './with-body.js';
 import { withCacheDecision } from './with-cache-decision.js';
 import { withErrors } from './with-errors.js';
+import { withFilters, type FilterStageOptions } from './with-filters.js';
 import { withMetrics } from './with-metrics.js';
 import { withRequestInfo } from './with-request-info.js';
 
@@ -34,6 +35,8 @@ export interface ChainOptions {
   minRequestTimeoutMs: number;
   /** Resolves when an apiserver is healthy again (held offline watches then close). */
   whenHealthy: () => Promise<void>;
+  /** Response filters; none when undefined. */
+  filters?: FilterStageOptions;
   logger: Logger;
   clock: Clock;
 }
@@ -42,7 +45,7 @@ const UNCLASSIFIED: RequestInfo = {
   isResourceRequest: false, path: '', verb: '', apiPrefix: '', apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', parts: [],
 };
 
-export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse, inCluster?: boolean) => void {
   const local = localHandler({ reader: new CacheReader(o.store), minRequestTimeoutMs: o.minRequestTimeoutMs, whenHealthy: o.whenHealthy });
   const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: local, now: () => o.clock.now() });
   const chain = compose(
@@ -51,10 +54,15 @@ export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerR
     withRequestInfo,
     withBody(o.maxRequestBodyBytes),
     withCacheDecision(new CachePolicy(o.cacheAgents)),
+    // After the cache decision: it may ask JSON first of what that stage settled on.
+    ...(o.filters ? [withFilters(o.filters)] : []),
   )(remote);
   const log = o.logger.child({ component: 'proxy' });
-  return (req, res) => {
-    const ctx: ProxyContext = { req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, query: new URLSearchParams(), accept: req.headers.accept, component: 'unknown', cacheable: false, body: undefined, servedFrom: undefined };
+  return (req, res, inCluster = false) => {
+    const ctx: ProxyContext = {
+      req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, query: new URLSearchParams(), accept: req.headers.accept,
+      component: 'unknown', cacheable: false, body: undefined, filter: undefined, inCluster, servedFrom: undefined,
+    };
     // withErrors answers whatever fails inside; this only catches a throw from the metrics stage.
     chain(ctx).catch((err: unknown) => {
       log.error({ err, method: req.method, url: req.url }, 'request failed outside the error stage');

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
+import type { ResponseFilter } from '../filter/apply.js';
 
 export type ServedFrom = 'remote' | 'cache' | 'hub';
 
@@ -28,6 +29,13 @@ export interface ProxyContext {
   cacheable: boolean;
   /** Request body, read whole by with-body (offline creates echo it; a failed attempt is replayed with it); undefined when there is none. */
   body: Buffer | undefined;
+  /** The response filters for this request (with-filters.ts); run over what the client gets, never over what is cached. */
+  filter: ResponseFilter | undefined;
+  /**
+   * True on the in-cluster (TLS) listener: requests go upstream with the client's own credentials
+   * only, never the node's, whether or not they carry an Authorization header.
+   */
+  inCluster: boolean;
   /** Where the answer came from, for metrics and logs. */
   servedFrom: ServedFrom | undefined;
 }

@@ -16,6 +16,7 @@ import type { ServerResponse } from 'node:http';
 import { MediaTypes } from '../../lib/kube/content-type.js';
 import { decodeContinue, type ContinueToken } from '../../lib/kube/continue-token.js';
 import { isYurtError } from '../../lib/errors.js';
+import { YurthubErrors } from '../errors.js';
 import { badRequest, forbidden, notAcceptable, notFound, resourceExpired, serviceUnavailable, type Status } from '../../lib/kube/status.js';
 import type { CacheContentType } from '../store/store.js';
 import { acceptableFormats, CODECS, MEDIA_TYPE, WATCH_MEDIA_TYPE } from '../cache/formats.js';
@@ -37,6 +38,10 @@ const METHODS_WITH_A_VERB = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DEL
 
 function send(ctx: ProxyContext, code: number, contentType: string, body: Uint8Array): void {
   ctx.servedFrom = 'cache';
+  if (ctx.filter && code === 200) {
+    if (contentType === MEDIA_TYPE.json) body = ctx.filter.body(body);
+    else protobufUnfiltered(ctx);
+  }
   ctx.res.writeHead(code, { 'content-type': contentType, 'content-length': body.byteLength, 'cache-control': 'no-cache, private' });
   ctx.res.end(body);
 }
@@ -133,8 +138,19 @@ function initialEvents(list: CachedList): Uint8Array[] {
   return events;
 }
 
+/** The cache holds only a protobuf copy of what a filtered client asked for: served as it is. */
+function protobufUnfiltered(ctx: ProxyContext): void {
+  const err = YurthubErrors.YH_ERR_FILTER_PROTOBUF(`${ctx.info.verb} ${ctx.info.resource}`, 'the cache');
+  ctx.filter?.passUnfiltered('protobuf', err.message, err.code);
+}
+
 function holdWatch(ctx: ProxyContext, options: LocalOptions, format: CacheContentType, initial: Uint8Array[]): Promise<void> {
   ctx.servedFrom = 'cache';
+  const { filter } = ctx;
+  if (filter && initial.length > 0) {
+    if (format === 'json') initial = initial.map((e) => filter.event(e)).filter((e): e is Uint8Array => e !== undefined);
+    else protobufUnfiltered(ctx);
+  }
   const res: ServerResponse = ctx.res;
   res.writeHead(200, { 'content-type': WATCH_MEDIA_TYPE[format], 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
   res.flushHeaders();

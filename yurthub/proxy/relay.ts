@@ -1,58 +1,106 @@
 /**
  * Streams an apiserver's response to the client chunk by chunk (watch events are never buffered),
- * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer.
+ * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer. When response
+ * filters apply (ctx.filter), the client gets the filtered body instead: a GET or LIST whole once it
+ * is complete, a watch event by event; the cache still gets the apiserver's bytes.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
 import type { CacheWriter, ResponseSink } from '../cache/writer.js';
+import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
 import { HOP_BY_HOP } from './forward.js';
 
 export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: CacheWriter): void {
   const status = proxyRes.statusCode ?? 502;
+  const format = bodyFormat(proxyRes.headers['content-type']).format;
+  const ok = status >= 200 && status < 300;
+  const filter = ok ? ctx.filter : undefined;
+  if (filter && format === 'protobuf') {
+    const err = YurthubErrors.YH_ERR_FILTER_PROTOBUF(`${ctx.info.verb} ${ctx.info.resource}`, `the apiserver`);
+    filter.passUnfiltered('protobuf', err.message, err.code);
+  }
+  const filtering = filter !== undefined && format === 'json';
+  const encoding = (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (filtering && encoding !== 'identity' && encoding !== 'gzip') {
+    // Nothing else is sent by an apiserver; an encoding the hub cannot read is relayed as it came.
+    return relayAsIs(ctx, proxyRes, status, format, writer);
+  }
+  if (!filtering) return relayAsIs(ctx, proxyRes, status, format, writer);
+
+  const out = headersOf(proxyRes);
+  // The client gets plain bytes of a length known only once filtered.
+  delete out['content-encoding'];
+  delete out['content-length'];
+  ctx.res.writeHead(status, proxyRes.statusMessage, out);
+  ctx.res.flushHeaders();
+  const sink = ctx.cacheable ? writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format }) : undefined;
+  const plain = plainBytes(proxyRes, encoding, sink);
+  proxyRes.on('error', () => ctx.res.destroy());
+  proxyRes.once('aborted', () => ctx.res.destroy());
+  if (!plain) return void ctx.res.destroy();
+  plain.once('error', () => ctx.res.destroy());
+  if (ctx.info.verb === 'watch') {
+    plain.pipe(filter.eventStream()).pipe(ctx.res);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  plain.on('data', (c: Buffer) => chunks.push(c));
+  plain.once('end', () => ctx.res.end(filter.body(Buffer.concat(chunks))));
+}
+
+function headersOf(proxyRes: IncomingMessage): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(proxyRes.headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
   }
-  ctx.res.writeHead(status, proxyRes.statusMessage, out);
+  return out;
+}
+
+function relayAsIs(ctx: ProxyContext, proxyRes: IncomingMessage, status: number, format: string | undefined, writer: CacheWriter): void {
+  ctx.res.writeHead(status, proxyRes.statusMessage, headersOf(proxyRes));
   // Watches and other streams: headers go out now, not with the first event.
   ctx.res.flushHeaders();
 
   let sink: ResponseSink | undefined;
-  const format = bodyFormat(proxyRes.headers['content-type']).format;
   if (ctx.cacheable && status >= 200 && status < 300 && (format === 'json' || format === 'protobuf')) {
     sink = writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format });
   }
-  if (sink) teeInto(proxyRes, sink);
+  if (sink) plainBytes(proxyRes, (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase(), sink);
   proxyRes.on('error', () => ctx.res.destroy());
   proxyRes.once('aborted', () => ctx.res.destroy());
   proxyRes.pipe(ctx.res);
 }
 
 /**
- * Feeds the response to the cache sink as plain bytes. The apiserver gzips responses (watches
- * included) for clients that accept it, and the edge link is where bytes cost most, so the body is
- * relayed compressed and only the cache's copy is inflated.
+ * The response as plain bytes, also fed to the cache sink when there is one. The apiserver gzips
+ * responses (watches included) for clients that accept it, and the edge link is where bytes cost
+ * most, so an unfiltered body is relayed compressed and only the cache's copy is inflated; a filtered
+ * one is inflated once for both. Undefined for an encoding the hub cannot read (the sink is aborted).
  */
-function teeInto(proxyRes: IncomingMessage, sink: ResponseSink): void {
-  const encoding = (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase();
+function plainBytes(proxyRes: IncomingMessage, encoding: string, sink: ResponseSink | undefined): Readable | undefined {
+  let plain: Readable;
   if (encoding === 'identity') {
-    proxyRes.on('data', (chunk: Buffer) => sink.write(chunk));
-    proxyRes.once('end', () => sink.end());
+    plain = proxyRes;
   } else if (encoding === 'gzip') {
     // Sync-flush so each watch event is inflated as it arrives, not when the stream ends.
     const gunzip = createGunzip({ flush: zlibConstants.Z_SYNC_FLUSH, finishFlush: zlibConstants.Z_SYNC_FLUSH });
-    gunzip.on('data', (chunk: Buffer) => sink.write(chunk));
-    gunzip.once('end', () => sink.end());
-    gunzip.once('error', () => sink.abort());
     proxyRes.on('data', (chunk: Buffer) => gunzip.write(chunk));
     proxyRes.once('end', () => gunzip.end());
     proxyRes.once('aborted', () => gunzip.destroy());
+    plain = gunzip;
   } else {
-    sink.abort();
-    return;
+    sink?.abort();
+    return undefined;
   }
-  proxyRes.once('aborted', () => sink.abort());
-  proxyRes.once('error', () => sink.abort());
+  if (sink) {
+    plain.on('data', (chunk: Buffer) => sink.write(chunk));
+    plain.once('end', () => sink.end());
+    plain.once('error', () => sink.abort());
+    proxyRes.once('aborted', () => sink.abort());
+    proxyRes.once('error', () => sink.abort());
+  }
+  return plain;
 }

@@ -51,7 +51,8 @@ export function remoteHandler(options: RemoteOptions): Handler {
 
   const attempt = (ctx: ProxyContext, upstream: Upstream, fresh: boolean): Promise<AttemptResult> =>
     new Promise((resolve) => {
-      const ownAuthorization = Boolean(ctx.req.headers.authorization);
+      // An in-cluster client goes with its own credentials or none: never with the node's.
+      const ownAuthorization = Boolean(ctx.req.headers.authorization) || ctx.inCluster;
       const hubAuth = ownAuthorization ? undefined : identity.authorization();
       const call = forward({
         req: ctx.req,

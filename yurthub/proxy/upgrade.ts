@@ -32,16 +32,17 @@ function refuse(socket: Duplex, code: number, reason: string, message: string): 
   socket.end(rawHead(code, reason, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' }) + body);
 }
 
-export function upgradeHandler(options: UpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function upgradeHandler(options: UpgradeOptions): (req: IncomingMessage, socket: Duplex, head: Buffer, inCluster?: boolean) => void {
   const log = options.logger.child({ component: 'upgrade' });
-  return (req, socket, head) => {
+  return (req, socket, head, inCluster = false) => {
     socket.on('error', () => {});
     const upstream = options.upstreams.pick();
     if (!upstream) {
       refuse(socket, 503, 'ServiceUnavailable', `${req.url ?? ''} needs an apiserver and none is reachable`);
       return;
     }
-    const ownAuthorization = Boolean(req.headers.authorization);
+    // An in-cluster client's exec or port-forward goes with its own credentials or none, never the node's.
+    const ownAuthorization = Boolean(req.headers.authorization) || inCluster;
     const headers = { ...req.headers, host: upstream.url.host };
     const hubAuth = ownAuthorization ? undefined : options.identity.authorization();
     if (hubAuth) headers.authorization = hubAuth;

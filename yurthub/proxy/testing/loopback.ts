@@ -13,6 +13,7 @@ import { Upstreams } from '../../health/upstreams.js';
 import { UpstreamAgents } from '../../upstream-agents.js';
 import { HubMetrics } from '../../metrics.js';
 import { proxyChain } from '../chain.js';
+import type { ObjectFilter } from '../../filter/types.js';
 
 export async function listen(server: Server): Promise<URL> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,7 +77,10 @@ export interface TestHub {
 }
 
 /** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
-export async function startTestHub(servers: URL[], opts: { store?: CacheStore; healthy?: boolean } = {}): Promise<TestHub> {
+export async function startTestHub(
+  servers: URL[],
+  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean> } = {},
+): Promise<TestHub> {
   const store = opts.store ?? new MemoryCacheStore();
   await store.start();
   const upstreams = new Upstreams(servers, 'priority', systemClock.now);
@@ -90,11 +94,20 @@ export async function startTestHub(servers: URL[], opts: { store?: CacheStore; h
     upstreams,
     identity,
     metrics,
-    cacheAgents: ['kubelet'],
+    cacheAgents: opts.cacheAgents ?? ['kubelet'],
     maxRequestBodyBytes: 1 << 20,
     minRequestTimeoutMs: 60_000,
     // Held offline watches are not what these tests look at.
     whenHealthy: () => new Promise(() => {}),
+    filters: opts.filters && {
+      filters: opts.filters,
+      report: {
+        unfiltered: (filter, reason) => metrics.filterUnfiltered.inc({ filter, reason }),
+        applied: (filter, action) => metrics.filterApplied.inc({ filter, action }),
+      },
+      topologySynced: opts.topologySynced ?? (async () => true),
+      topologyWaitMs: 100,
+    },
     logger,
     clock: systemClock,
   });

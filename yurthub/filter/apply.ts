@@ -1,0 +1,161 @@
+/**
+ * Runs a request's filters over what its client receives: a whole body (a GET, a LIST, an offline
+ * answer) or a watch stream event by event. Never throws and never tears an answer: a body that cannot
+ * be decoded, an object a filter cannot read, or a protobuf body (which cannot be decoded without
+ * schemas) is served as it came, with a warning and a count in
+ * `yurthub_filter_unfiltered_total{filter,reason}`.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Logger } from '../../lib/logger.js';
+import { YurthubErrors } from '../errors.js';
+import type { FilterName, FilterResult, KubeObject, ObjectFilter } from './types.js';
+
+export type UnfilteredReason = 'malformed-object' | 'undecodable-body' | 'protobuf' | 'not-synced';
+
+export interface FilterReport {
+  unfiltered(filter: FilterName, reason: UnfilteredReason): void;
+  applied(filter: FilterName, action: 'changed' | 'dropped'): void;
+}
+
+const NEWLINE = 0x0a;
+const utf8 = new TextDecoder();
+
+export class ResponseFilter {
+  constructor(
+    readonly filters: readonly ObjectFilter[],
+    private readonly log: Logger,
+    private readonly report: FilterReport,
+  ) {}
+
+  get names(): string {
+    return this.filters.map((f) => f.name).join(',');
+  }
+
+  /** The whole answer is served unfiltered, with why (protobuf body, view not synced). */
+  passUnfiltered(reason: UnfilteredReason, message: string, code: string): void {
+    for (const f of this.filters) this.report.unfiltered(f.name, reason);
+    this.log.warn({ code, filters: this.names }, message);
+  }
+
+  /** A GET or LIST body (JSON), filtered; the same bytes when nothing changed or nothing could be read. */
+  body(data: Uint8Array): Uint8Array {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(utf8.decode(data));
+    } catch (err) {
+      this.undecodable(`the body is not JSON (${(err as Error).message})`);
+      return data;
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      this.undecodable('the body is not a JSON object');
+      return data;
+    }
+    const obj = doc as KubeObject;
+    if (obj.kind === 'Status') return data;
+    let changed = false;
+    if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
+      const kept: unknown[] = [];
+      for (const item of obj.items) {
+        const result = this.object(item);
+        if (result !== 'keep') changed = true;
+        if (result !== 'drop') kept.push(item);
+      }
+      obj.items = kept;
+    } else {
+      // One object is answered even when a filter would leave it out: there is no "nothing" to send.
+      changed = this.object(obj) === 'changed';
+    }
+    return changed ? Buffer.from(JSON.stringify(obj)) : data;
+  }
+
+  /**
+   * One JSON watch event (a line, with or without its newline), filtered: undefined when it is left
+   * out. An object that no longer passes in a MODIFIED event becomes a DELETED one, so a client
+   * that saw it before drops it; one that never passes in ADDED is not sent.
+   */
+  event(line: Uint8Array): Uint8Array | undefined {
+    let ev: { type?: unknown; object?: unknown };
+    try {
+      ev = JSON.parse(utf8.decode(line)) as typeof ev;
+    } catch (err) {
+      this.undecodable(`a watch event is not JSON (${(err as Error).message})`);
+      return line;
+    }
+    if (typeof ev !== 'object' || ev === null || (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED')) return line;
+    const result = this.object(ev.object);
+    if (result === 'keep') return line;
+    if (result === 'changed') return Buffer.from(`${JSON.stringify(ev)}\n`);
+    if (ev.type === 'ADDED') return undefined;
+    if (ev.type === 'MODIFIED') return Buffer.from(`${JSON.stringify({ type: 'DELETED', object: ev.object })}\n`);
+    return line;
+  }
+
+  /** A JSON watch stream re-framed line by line (the apiserver ends every event with a newline). */
+  eventStream(): Transform {
+    let pending: Buffer | undefined;
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done: TransformCallback) => {
+        let data = pending ? Buffer.concat([pending, chunk]) : chunk;
+        pending = undefined;
+        let start = 0;
+        const out: Uint8Array[] = [];
+        for (let nl = data.indexOf(NEWLINE, start); nl !== -1; nl = data.indexOf(NEWLINE, start)) {
+          const line = data.subarray(start, nl + 1);
+          start = nl + 1;
+          if (line.length > 1) {
+            const filtered = this.event(line);
+            if (filtered) out.push(filtered);
+          }
+        }
+        if (start < data.length) pending = Buffer.from(data.subarray(start));
+        data = Buffer.alloc(0);
+        done(null, out.length === 0 ? undefined : out.length === 1 ? out[0] : Buffer.concat(out));
+      },
+      // A last event without its newline (a stream cut short) goes out as it came.
+      flush: (done: TransformCallback) => done(null, pending),
+    });
+  }
+
+  private object(item: unknown): FilterResult {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      this.malformed(undefined, 'an item is not an object');
+      return 'keep';
+    }
+    const obj = item as KubeObject;
+    let outcome: FilterResult = 'keep';
+    for (const f of this.filters) {
+      let result: FilterResult;
+      try {
+        result = f.filter(obj, this.log);
+      } catch (err) {
+        this.malformed(f, `${f.name} cannot read ${describe(obj)}: ${(err as Error).message}`);
+        continue;
+      }
+      if (result === 'drop') {
+        this.report.applied(f.name, 'dropped');
+        return 'drop';
+      }
+      if (result === 'changed') {
+        this.report.applied(f.name, 'changed');
+        outcome = 'changed';
+      }
+    }
+    return outcome;
+  }
+
+  private malformed(f: ObjectFilter | undefined, detail: string): void {
+    for (const one of f ? [f] : this.filters) this.report.unfiltered(one.name, 'malformed-object');
+    const err = YurthubErrors.YH_ERR_FILTER_MALFORMED(detail);
+    this.log.warn({ code: err.code, filters: this.names }, err.message);
+  }
+
+  private undecodable(detail: string): void {
+    const err = YurthubErrors.YH_ERR_FILTER_MALFORMED(detail);
+    this.passUnfiltered('undecodable-body', err.message, err.code);
+  }
+}
+
+function describe(obj: KubeObject): string {
+  const meta = typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {};
+  return `${typeof obj.kind === 'string' ? obj.kind : 'object'} ${meta.namespace ?? ''}/${meta.name ?? ''}`;
+}

@@ -1,0 +1,121 @@
+/**
+ * The nodes and Services the topology filters need, from two informers that list and watch through
+ * the hub's own plain port as component `yurthub`. Going through the hub is what makes the view
+ * survive a cut link and a reboot: online it is the apiserver's, offline the hub answers these lists
+ * from its cache like any other component's (`yurthub` is one of the default --cache-agents).
+ *
+ * Pools come from the node label `apps.openyurt.io/nodepool` (OpenYurt's NodePool controller keeps it
+ * on every member), so only labelled nodes are watched; a node without the label is in no pool.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { RequestOptions } from 'node:https';
+import { Informer } from '../../lib/kube/informer.js';
+import type { Clock, Component } from '../../lib/lifecycle.js';
+import { once } from '../../lib/lifecycle.js';
+import type { Logger } from '../../lib/logger.js';
+import { YurthubErrors } from '../errors.js';
+import type { TopologyView } from './types.js';
+
+export const POOL_LABEL = 'apps.openyurt.io/nodepool';
+/** The User-Agent of the hub's own requests: its component is `yurthub`. */
+const USER_AGENT = 'yurthub/filters';
+
+type HttpsOptionsArg = Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0];
+
+/**
+ * A client of the hub's own plain port. client-node sends lists through the generated API (headers
+ * from applySecurityAuthentication) and watches through applyToHTTPSOptions: both get the User-Agent.
+ */
+class HubSelfConfig extends k8s.KubeConfig {
+  constructor(server: string) {
+    super();
+    // client-node refuses an http: server unless TLS verification is off (there is no TLS to verify).
+    this.loadFromOptions({
+      clusters: [{ name: 'hub', server, skipTLSVerify: true }],
+      users: [{ name: 'yurthub' }],
+      contexts: [{ name: 'hub', cluster: 'hub', user: 'yurthub' }],
+      currentContext: 'hub',
+    });
+  }
+
+  override async applyToHTTPSOptions(opts: HttpsOptionsArg): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    const o = opts as RequestOptions;
+    o.headers = { ...o.headers, 'User-Agent': USER_AGENT };
+  }
+
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setHeaderParam('User-Agent', USER_AGENT);
+  }
+}
+
+export interface TopologyOptions {
+  nodeName: string;
+  /** The hub's own plain listener, e.g. http://127.0.0.1:10261. */
+  hubUrl: () => string;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class Topology implements TopologyView, Component {
+  readonly nodeName: string;
+  private nodes: Informer<k8s.V1Node> | undefined;
+  private services: Informer<k8s.V1Service> | undefined;
+  private readonly stopping = new AbortController();
+  readonly close: () => Promise<void>;
+
+  constructor(private readonly options: TopologyOptions) {
+    this.nodeName = options.nodeName;
+    this.close = once(async () => {
+      this.stopping.abort();
+      await Promise.all([this.nodes?.close(), this.services?.close()]);
+    });
+  }
+
+  /** Starts both informers in the background: the hub's listener must be up (they go through it). */
+  async start(): Promise<void> {
+    const kc = new HubSelfConfig(this.options.hubUrl());
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError: YurthubErrors.YH_ERR_FILTER_TOPOLOGY, backoff: { baseMs: 1000, maxMs: 30_000 } };
+    this.nodes = new Informer<k8s.V1Node>({ ...common, resource: 'nodes', path: '/api/v1/nodes', labelSelector: POOL_LABEL, list: () => core.listNode({ labelSelector: POOL_LABEL }) });
+    this.services = new Informer<k8s.V1Service>({ ...common, resource: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
+    await Promise.all([this.nodes.start(), this.services.start()]);
+  }
+
+  get synced(): boolean {
+    return (this.nodes?.synced ?? false) && (this.services?.synced ?? false);
+  }
+
+  /** True once synced, false if `timeoutMs` passed first. */
+  async waitSynced(timeoutMs: number): Promise<boolean> {
+    if (this.synced) return true;
+    const nodes = this.nodes;
+    const services = this.services;
+    if (!nodes || !services) return false;
+    const deadline = new AbortController();
+    const onStop = () => deadline.abort();
+    this.stopping.signal.addEventListener('abort', onStop, { once: true });
+    const late = this.options.clock.delay(timeoutMs, deadline.signal).then(() => false, () => false);
+    const both = Promise.all([nodes.waitSynced(deadline.signal), services.waitSynced(deadline.signal)]).then(() => true, () => false);
+    const result = await Promise.race([both, late]);
+    deadline.abort();
+    this.stopping.signal.removeEventListener('abort', onStop);
+    return result;
+  }
+
+  pool(): string {
+    return this.nodes?.get(this.nodeName)?.metadata?.labels?.[POOL_LABEL] ?? '';
+  }
+
+  nodesInPool(pool: string): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const n of this.nodes?.list() ?? []) if (n.metadata?.labels?.[POOL_LABEL] === pool && n.metadata.name) out.add(n.metadata.name);
+    return out;
+  }
+
+  serviceAnnotations(namespace: string, name: string): Readonly<Record<string, string>> | undefined {
+    const svc = this.services?.get(name, namespace);
+    return svc ? (svc.metadata?.annotations ?? {}) : undefined;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The filter stage through the whole chain on loopback sockets: online answers (gzip included),
+ * watch streams and offline answers are filtered alike; the cache keeps the apiserver's objects;
+ * kubelet is asked JSON first; a protobuf-only client, an unsynced view or a throwing filter get the
+ * answer unfiltered and the hub keeps serving.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { parseRequestInfo } from '../../lib/kube/request-info.js';
+import { CacheReader } from '../cache/reader.js';
+import { discardCloudServiceFilter } from '../filter/discardcloudservice.js';
+import { masterServiceFilter } from '../filter/masterservice.js';
+import { serviceTopologyFilter } from '../filter/servicetopology.js';
+import type { ObjectFilter } from '../filter/types.js';
+import { call, fakeApiserver, json, startTestHub, type TestHub } from './testing/loopback.js';
+
+const KUBE_PROXY = { 'user-agent': 'kube-proxy/v1.37.2 (linux/amd64)', accept: 'application/json, */*' };
+const KUBELET_ACCEPT = 'application/vnd.kubernetes.protobuf,application/json';
+const SERVICES = '/api/v1/services';
+const DISCARD = { 'svc.openyurt.io/discard-cloud-service': 'true' };
+
+const svc = (ns: string, name: string, annotations?: Record<string, string>, spec: Record<string, unknown> = { type: 'ClusterIP', clusterIP: '10.96.0.10' }) => ({
+  kind: 'Service',
+  apiVersion: 'v1',
+  metadata: { namespace: ns, name, resourceVersion: '5', ...(annotations ? { annotations } : {}) },
+  spec,
+});
+const KUBERNETES = svc('default', 'kubernetes', undefined, { type: 'ClusterIP', clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'], ports: [{ name: 'https', port: 443 }] });
+const LIST = { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: '10' }, items: [KUBERNETES, svc('app', 'web'), svc('app', 'cloud-lb', DISCARD)] };
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function gzipJson(res: ServerResponse, body: unknown): void {
+  const data = gzipSync(JSON.stringify(body));
+  res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': data.length });
+  res.end(data);
+}
+
+interface Setup {
+  h: TestHub;
+  accepts: string[];
+  offline: () => void;
+}
+
+async function setup(filters: ObjectFilter[], opts: { topologySynced?: () => Promise<boolean> } = {}): Promise<Setup> {
+  const accepts: string[] = [];
+  const api = await fakeApiserver((req, res) => {
+    accepts.push(req.headers.accept ?? '');
+    if ((req.url ?? '').includes('watch=true')) {
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      const events = [
+        { type: 'ADDED', object: svc('app', 'web') },
+        { type: 'ADDED', object: svc('app', 'cloud-lb', DISCARD) },
+        { type: 'MODIFIED', object: svc('app', 'web', DISCARD) },
+      ].map((e) => `${JSON.stringify(e)}\n`).join('');
+      // Split mid-event, as a proxy or the kernel may.
+      res.write(events.slice(0, 50));
+      setTimeout(() => res.end(events.slice(50)), 20);
+      return;
+    }
+    if ((req.headers.accept ?? '').startsWith('application/vnd.kubernetes.protobuf')) {
+      const body = Buffer.from('k8s\0not-really-protobuf');
+      res.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf', 'content-length': body.length });
+      return void res.end(body);
+    }
+    if ((req.headers['accept-encoding'] ?? '').includes('gzip')) return gzipJson(res, LIST);
+    json(res, 200, LIST);
+  });
+  cleanup.push(() => api.close());
+  const h = await startTestHub([api.url], { filters, cacheAgents: ['kubelet', 'kube-proxy'], ...opts });
+  cleanup.push(() => h.close());
+  return { h, accepts, offline: () => h.upstreams.all.forEach((u) => h.upstreams.markFailed(u, Date.now())) };
+}
+
+const names = (body: string) => (JSON.parse(body) as { items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name);
+const settle = () => new Promise((r) => setTimeout(r, 50));
+const metric = async (h: TestHub, name: 'filterUnfiltered' | 'filterApplied') => (await h.metrics[name].get()).values.map((v) => ({ ...v.labels, value: v.value }));
+
+describe('response filters through the chain', () => {
+  it('filter an online gzip list for kube-proxy, cache the apiserver\'s list, and filter it again offline', async () => {
+    const { h, offline } = await setup([discardCloudServiceFilter()]);
+    const online = await call(h.url, 'GET', SERVICES, { headers: { ...KUBE_PROXY, 'accept-encoding': 'gzip' } });
+    expect(online.status).toBe(200);
+    expect(online.headers['content-encoding']).toBeUndefined();
+    expect(names(online.body)).toEqual(['kubernetes', 'web']);
+    await settle();
+    const cached = await new CacheReader(h.store).list('kube-proxy', parseRequestInfo('GET', SERVICES), new URLSearchParams());
+    expect(cached.kind === 'found' && cached.value.items.length).toBe(3);
+
+    offline();
+    const fromCache = await call(h.url, 'GET', SERVICES, { headers: KUBE_PROXY });
+    expect(fromCache.status).toBe(200);
+    // The cache lists in key order (namespace, name).
+    expect(names(fromCache.body).sort()).toEqual(['kubernetes', 'web']);
+    expect(await metric(h, 'filterApplied')).toEqual([{ filter: 'discardcloudservice', action: 'dropped', value: 2 }]);
+  });
+
+  it('filter a watch stream event by event', async () => {
+    const { h } = await setup([discardCloudServiceFilter()]);
+    const res = await call(h.url, 'GET', `${SERVICES}?watch=true`, { headers: KUBE_PROXY });
+    const events = res.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    expect(events.map((e) => `${e.type}:${e.object.metadata.name}`)).toEqual(['ADDED:web', 'DELETED:web']);
+  });
+
+  it('ask JSON first for kubelet\'s filtered request, and leave its other requests in protobuf', async () => {
+    const { h, accepts, offline } = await setup([masterServiceFilter({ host: '169.254.2.1', port: 10268 })]);
+    const res = await call(h.url, 'GET', SERVICES, { headers: { accept: KUBELET_ACCEPT } });
+    expect(accepts[0]).toBe('application/json, application/vnd.kubernetes.protobuf');
+    expect(res.headers['content-type']).toBe('application/json');
+    const kubernetes = (JSON.parse(res.body) as { items: Array<{ metadata: { name: string }; spec: Record<string, unknown> }> }).items[0]!;
+    expect(kubernetes.spec).toMatchObject({ clusterIP: '169.254.2.1', clusterIPs: ['169.254.2.1'], ports: [{ name: 'https', port: 10268 }] });
+    await call(h.url, 'GET', '/api/v1/namespaces/default/pods', { headers: { accept: KUBELET_ACCEPT } });
+    expect(accepts[1]).toBe(KUBELET_ACCEPT);
+
+    await settle();
+    offline();
+    const cached = await call(h.url, 'GET', SERVICES, { headers: { accept: KUBELET_ACCEPT } });
+    expect(cached.headers['content-type']).toBe('application/json');
+    const items = (JSON.parse(cached.body) as { items: Array<{ metadata: { name: string }; spec: { clusterIP: string } }> }).items;
+    expect(items.map((i) => `${i.metadata.name}=${i.spec.clusterIP}`).sort()).toEqual(['cloud-lb=10.96.0.10', 'kubernetes=169.254.2.1', 'web=10.96.0.10']);
+  });
+
+  it('serve a protobuf-only client unfiltered, counted', async () => {
+    const { h } = await setup([masterServiceFilter({ host: '169.254.2.1', port: 10268 })]);
+    const res = await call(h.url, 'GET', SERVICES, { headers: { accept: 'application/vnd.kubernetes.protobuf' } });
+    expect(res.status).toBe(200);
+    expect(res.raw.subarray(0, 4).toString('latin1')).toBe('k8s\0');
+    expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'masterservice', reason: 'protobuf', value: 1 }]);
+  });
+
+  it('serve unfiltered while the topology view is not synced, counted', async () => {
+    const topology = { nodeName: 'edge-1', synced: false, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => undefined };
+    const { h } = await setup([serviceTopologyFilter(topology)], { topologySynced: async () => false });
+    const res = await call(h.url, 'GET', '/apis/discovery.k8s.io/v1/endpointslices', { headers: KUBE_PROXY });
+    expect(res.status).toBe(200);
+    expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'servicetopology', reason: 'not-synced', value: 1 }]);
+  });
+
+  it('keep serving when a filter throws on every object', async () => {
+    const boom: ObjectFilter = { ...discardCloudServiceFilter(), filter: () => { throw new RangeError('boom'); } };
+    const { h } = await setup([boom]);
+    for (let i = 0; i < 3; i++) {
+      const res = await call(h.url, 'GET', SERVICES, { headers: KUBE_PROXY });
+      expect(res.status).toBe(200);
+      expect(names(res.body)).toEqual(['kubernetes', 'web', 'cloud-lb']);
+    }
+    expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'discardcloudservice', reason: 'malformed-object', value: 9 }]);
+  });
+});

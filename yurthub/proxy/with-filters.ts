@@ -1,0 +1,46 @@
+/**
+ * Response filters (docs/yurthub.md, "Response filters"): picks the filters that concern this
+ * request (its component, resource and verb) and puts them on the context, where relay.ts (online
+ * answers and watch streams) and local.ts (offline answers) run them over what the client gets.
+ * The cache always holds the apiserver's own objects: filters run on the way out, every time.
+ *
+ * Filters read JSON. A client that takes JSON as well as protobuf (kubelet) is asked JSON first for a
+ * filtered request, upstream and from the cache; a client that takes protobuf only is served
+ * unfiltered (YH_ERR_FILTER_PROTOBUF), since protobuf cannot be decoded without schemas.
+ */
+import { MediaTypes } from '../../lib/kube/content-type.js';
+import { acceptableFormats } from '../cache/formats.js';
+import { ResponseFilter, type FilterReport } from '../filter/apply.js';
+import { filtersFor } from '../filter/registry.js';
+import type { ObjectFilter } from '../filter/types.js';
+import { YurthubErrors } from '../errors.js';
+import type { Stage } from './context.js';
+
+export interface FilterStageOptions {
+  filters: readonly ObjectFilter[];
+  report: FilterReport;
+  /** Resolves true once the topology filters' view is synced, false after the wait gave up. */
+  topologySynced: () => Promise<boolean>;
+  topologyWaitMs: number;
+}
+
+/** JSON first, protobuf still allowed: what a filtered request asks for when the client takes both. */
+const JSON_FIRST = `${MediaTypes.json}, ${MediaTypes.protobuf}`;
+
+export function withFilters(o: FilterStageOptions): Stage {
+  return (next) => async (ctx) => {
+    ctx.filter = undefined;
+    const filters = filtersFor(o.filters, ctx.component, ctx.info);
+    if (filters.length === 0) return next(ctx);
+    const filter = new ResponseFilter(filters, ctx.log.child({ filters: filters.map((f) => f.name).join(',') }), o.report);
+    const formats = acceptableFormats(ctx.accept);
+    if (formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
+    if (filters.some((f) => f.needsTopology) && !(await o.topologySynced())) {
+      const err = YurthubErrors.YH_ERR_FILTER_NOT_SYNCED(o.topologyWaitMs, `${ctx.info.verb} ${ctx.info.resource}`);
+      filter.passUnfiltered('not-synced', err.message, err.code);
+      return next(ctx);
+    }
+    ctx.filter = filter;
+    return next(ctx);
+  };
+}
