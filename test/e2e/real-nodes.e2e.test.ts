@@ -1,12 +1,13 @@
 /**
- * Real nodes (test/cluster/real): two Docker containers running containerd, kubelet and kube-proxy
- * join the harness control plane; pods run on both, talk across nodes, survive a reboot; a node cut
+ * Real nodes (test/cluster/real): two Docker containers running systemd, containerd, kubelet (laid out
+ * as kubeadm does) and kube-proxy join the harness control plane; pods run on both, talk across nodes, survive a reboot; a node cut
  * off from the control plane goes NotReady and comes back when healed.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../cluster/process.js';
 import { describeRealNodes } from '../cluster/real/gate.js';
 import { nodejsImage, type BuiltImage } from '../cluster/real/images.js';
+import { NODE_PATHS } from '../cluster/real/node-files.js';
 import { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
 
@@ -134,7 +135,7 @@ describeRealNodes('real nodes: containerd, kubelet and kube-proxy in containers'
     const after = await waitPodReady('web-2', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) > before);
     expect(after.spec?.nodeName).toBe('node-2');
     // Its disk was kept: the same kubelet identity, no new bootstrap.
-    expect(await node2.readFile('/var/lib/kubelet/kubeconfig')).toContain('kubelet-client-current.pem');
+    expect(await node2.readFile(NODE_PATHS.kubeletKubeconfig)).toContain('kubelet-client-current.pem');
     const ip1 = (await pod('web-1')).status?.podIP as string;
     expect(await cluster.kubectl(['-n', ns, 'exec', 'web-2', '--', 'socat', '-T5', '-u', `TCP:${ip1}:8080,connect-timeout=5`, '-'])).toBe('hello from web-1\n');
   }, 300_000);

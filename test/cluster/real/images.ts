@@ -5,7 +5,7 @@
  *
  * - `yurt-edge/debian:<hash>`: Debian bookworm minbase + socat (mmdebstrap, `docker import`); also
  *   the workload image pods run (a socat TCP server and client, bash, coreutils).
- * - `yurt-edge/node-rootfs:<hash>`: the node's Debian (containerd, runc, CNI plugins, iptables, ...)
+ * - `yurt-edge/node:<hash>`: the node's Debian (systemd, containerd, runc, CNI plugins, iptables, ...)
  *   with kubelet and kube-proxy built from the Go module in ./nodebin (same Kubernetes as the harness).
  * - `yurt-edge/pause:<hash>`: Kubernetes' own pause.c from the Go module cache, `gcc -static`.
  * - `yurt-edge/coredns:<hash>`: CoreDNS from the Go module proxy (`go install`, static), the cluster's DNS.
@@ -30,7 +30,7 @@ const SUITE = 'bookworm';
 /** Packages of a node's root filesystem (what kubelet, kube-proxy and CNI need from a host). */
 export const NODE_PACKAGES = [
   'containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'procps', 'util-linux',
-  'mount', 'kmod', 'conntrack', 'socat', 'ca-certificates', 'bash',
+  'mount', 'kmod', 'conntrack', 'socat', 'ca-certificates', 'bash', 'systemd', 'systemd-sysv',
 ];
 
 export interface BuiltImage {
@@ -201,14 +201,17 @@ export function nodeBinaries(): { dir: string; key: string; seconds: number } {
 /** The node's root filesystem with kubelet and kube-proxy in /usr/local/bin. */
 export async function nodeImage(): Promise<BuiltImage> {
   const bins = nodeBinaries();
-  const tag = `yurt-edge/node:${contentHash('node-v1', SUITE, debianMirror(), NODE_PACKAGES.join(','), bins.key)}`;
+  const tag = `yurt-edge/node:${contentHash('node-v2', SUITE, debianMirror(), NODE_PACKAGES.join(','), bins.key)}`;
   const image = await ensureImage(tag, async (work) => {
     const tar = join(work, 'rootfs.tar');
     run('mmdebstrap', mmdebstrapArgs(NODE_PACKAGES, tar, [
-      `cp ${join(bins.dir, 'kubelet')} ${join(bins.dir, 'kube-proxy')} "$1"/usr/local/bin/`,
-      // A node is a host: systemd-less, so no units start anything; the init script (copied in when the
-      // container is created) is PID 1. containerd's package leaves a default config that the node replaces.
+      // Where the kubelet package puts them (kubeadm's drop-in names /usr/bin/kubelet).
+      `cp ${join(bins.dir, 'kubelet')} ${join(bins.dir, 'kube-proxy')} "$1"/usr/bin/`,
+      // The node's units and configs are copied in when the container is created; containerd's package
+      // leaves a default config that the node replaces. A container has no use for these units (and
+      // getty would wait for a terminal).
       'rm -f "$1"/etc/containerd/config.toml',
+      'for u in getty@tty1 systemd-timesyncd apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do rm -f "$1"/etc/systemd/system/*.wants/$u*; done',
     ]));
     await docker(['import', '--change', 'CMD ["/usr/local/bin/yurt-node-init"]', tar, tag]);
   });

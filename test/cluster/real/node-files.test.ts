@@ -1,6 +1,13 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HostFs } from '../../../converter/node/hostfs.js';
+import { detectLayout } from '../../../converter/node/layout.js';
 import { contentHash } from './images.js';
-import { cniConfig, containerdConfig, initScript, kubeletConfig, kubeProxyConfig, routesFile, type NodeFileSpec } from './node-files.js';
+import {
+  cniConfig, containerdConfig, initScript, kubeadmDropIn, kubeadmFlags, kubeletConfig, kubeletUnit, kubeProxyConfig, NODE_PATHS, routesFile, type NodeFileSpec,
+} from './node-files.js';
 
 const spec: NodeFileSpec = {
   name: 'node-1', ip: '172.30.5.11', podCIDR: '10.244.1.0/24', clusterCIDR: '10.244.0.0/16', clusterDNS: '10.96.0.10',
@@ -26,6 +33,25 @@ describe('real node files', () => {
     for (const key of ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops']) expect(init).toContain(key);
     expect(init).toContain('mount -o remount,rw,bind');
     expect(init).toContain('! -d "$CLUSTER_CIDR" -j MASQUERADE');
+  });
+
+  it('lays kubelet out as kubeadm does, so yurtctl\'s node side sees a kubeadm node', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'yurt-node-files-'));
+    try {
+      const files = {
+        [NODE_PATHS.kubeletUnit]: kubeletUnit(), [NODE_PATHS.kubeadmDropIn]: kubeadmDropIn(), [NODE_PATHS.kubeadmFlags]: kubeadmFlags(spec),
+        [NODE_PATHS.kubelet]: kubeletConfig(spec), [NODE_PATHS.kubeletKubeconfig]: '{}',
+      };
+      for (const [path, content] of Object.entries(files)) {
+        mkdirSync(dirname(join(root, path)), { recursive: true });
+        writeFileSync(join(root, path), content);
+      }
+      const layout = await detectLayout(new HostFs(root), { layout: 'auto', kubeletKubeconfig: '', manifestsDir: '' });
+      expect(layout).toMatchObject({ kind: 'kubeadm', kubeletKubeconfig: NODE_PATHS.kubeletKubeconfig, staticPodDir: NODE_PATHS.manifests });
+      expect(layout.restart).toEqual([['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'kubelet']]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('puts pods on the node\'s own range and routes other nodes\' ranges via their addresses', () => {

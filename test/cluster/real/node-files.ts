@@ -1,8 +1,9 @@
 /**
- * The files that make a container a Kubernetes node: its PID 1 (an init script that prepares the
- * container like a host and supervises containerd, kubelet and kube-proxy), containerd's CRI config,
- * kubelet's and kube-proxy's configs, and the CNI config of the node's pod range. Pure functions: the
- * node copies them in (`docker cp`) before its first start, and they stay across reboots.
+ * The files that make a container a Kubernetes node: its entry point (prepares the container like a
+ * host, then becomes systemd), the units of kubelet (with kubeadm's drop-in and flags file) and
+ * kube-proxy, containerd's CRI config, kubelet's and kube-proxy's configs, and the CNI config of the
+ * node's pod range. Pure functions: the node copies them in (`docker cp`) before its first start, and
+ * they stay across reboots.
  */
 
 export interface NodeFileSpec {
@@ -18,34 +19,47 @@ export interface NodeFileSpec {
   pauseImage: string;
 }
 
-/** Where the files go inside the node. */
+/**
+ * Where the files go inside the node: a kubeadm node's layout (kubelet.service with kubeadm's drop-in,
+ * its flags file, config and kubeconfig where kubeadm keeps them), so `yurtctl node convert` finds what
+ * it finds on an operator's node and restarts kubelet the way it does there (systemctl).
+ */
 export const NODE_PATHS = {
   init: '/usr/local/bin/yurt-node-init',
   env: '/etc/yurt/node.env',
   routes: '/etc/yurt/routes',
   containerd: '/etc/containerd/config.toml',
-  kubelet: '/etc/kubernetes/kubelet.yaml',
+  kubeletUnit: '/usr/lib/systemd/system/kubelet.service',
+  kubeadmDropIn: '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf',
+  kubeadmFlags: '/var/lib/kubelet/kubeadm-flags.env',
+  kubelet: '/var/lib/kubelet/config.yaml',
+  kubeProxyUnit: '/etc/systemd/system/kube-proxy.service',
+  containerdLogDropIn: '/etc/systemd/system/containerd.service.d/10-yurt-log.conf',
   kubeProxy: '/etc/kubernetes/kube-proxy.yaml',
   bootstrapKubeconfig: '/etc/kubernetes/bootstrap-kubelet.conf',
   kubeProxyKubeconfig: '/etc/kubernetes/kube-proxy.conf',
   ca: '/etc/kubernetes/pki/ca.crt',
+  manifests: '/etc/kubernetes/manifests',
   cni: '/etc/cni/net.d/10-yurt-bridge.conflist',
-  kubeletKubeconfig: '/var/lib/kubelet/kubeconfig',
+  kubeletKubeconfig: '/etc/kubernetes/kubelet.conf',
   logs: '/var/log/yurt',
 } as const;
 
+/** The units started at boot (multi-user.target), ours and Debian's containerd. */
+const BOOT_UNITS = ['containerd.service', 'kubelet.service', 'kube-proxy.service'];
+
 /**
- * PID 1 of a node. A container is not a host, so first it makes one: /sys and the cgroup mounts
- * writable, / rshared (kubelet's volume mounts propagate), and kubelet's kernel sysctls bind-mounted
- * over with private files so the shared kernel is untouched. Then the pod network (masquerade for
- * traffic leaving the pod range, a route per other node's range), then containerd, kubelet and
- * kube-proxy, each restarted a second after it exits (systemd's Restart=always), logs in /var/log/yurt.
+ * The container's entry point. A container is not a host, so first it makes one: /sys and the cgroup
+ * mounts writable, / rshared (kubelet's volume mounts propagate), and kubelet's kernel sysctls
+ * bind-mounted over with private files so the shared kernel is untouched. Then the pod network
+ * (masquerade for traffic leaving the pod range, a route per other node's range), and then it becomes
+ * systemd, which starts containerd, kubelet and kube-proxy from their units (logs in /var/log/yurt).
  */
 export function initScript(): string {
   return `#!/bin/bash
 set -u
 . ${NODE_PATHS.env}
-mkdir -p ${NODE_PATHS.logs}
+mkdir -p ${NODE_PATHS.logs} ${NODE_PATHS.manifests}
 exec >>${NODE_PATHS.logs}/init.log 2>&1
 echo "init: boot $(date -u +%FT%TZ)"
 
@@ -72,28 +86,77 @@ while read -r cidr via; do
   [ -n "$cidr" ] && ip route replace "$cidr" via "$via"
 done <${NODE_PATHS.routes}
 
-supervise() {
-  local name=$1; shift
-  ( while :; do
-      echo "init: starting $name $(date -u +%FT%TZ)" >>${NODE_PATHS.logs}/$name.log
-      "$@" >>${NODE_PATHS.logs}/$name.log 2>&1
-      echo "init: $name exited $? $(date -u +%FT%TZ)" >>${NODE_PATHS.logs}/$name.log
-      sleep 1
-    done ) &
+mkdir -p /etc/systemd/system/multi-user.target.wants
+for unit in ${BOOT_UNITS.join(' ')}; do
+  for dir in /etc/systemd/system /usr/lib/systemd/system; do
+    [ -f "$dir/$unit" ] && ln -sf "$dir/$unit" "/etc/systemd/system/multi-user.target.wants/$unit" && break
+  done
+done
+echo "init: systemd"
+exec /lib/systemd/systemd
+`;
 }
 
-supervise containerd containerd --config ${NODE_PATHS.containerd}
-for _ in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
-supervise kubelet kubelet --config=${NODE_PATHS.kubelet} --bootstrap-kubeconfig=${NODE_PATHS.bootstrapKubeconfig} \\
-  --kubeconfig=${NODE_PATHS.kubeletKubeconfig} --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" --v=1
-# kube-proxy reads its node's address from the Node object: start it once kubelet has registered.
-( for _ in $(seq 1 600); do [ -s ${NODE_PATHS.kubeletKubeconfig} ] && break; sleep 0.5; done
-  supervise kube-proxy kube-proxy --config=${NODE_PATHS.kubeProxy} --v=1; wait ) &
+/** Where a unit's output goes: a file per component, as the suites read it. */
+function logTo(name: string): string {
+  return `StandardOutput=append:${NODE_PATHS.logs}/${name}.log\nStandardError=inherit`;
+}
 
-trap 'echo "init: stopping"; kill 0; exit 0' TERM INT
-echo "init: up"
-while :; do wait; done
+/** kubelet.service as the kubelet package ships it: the flags come from kubeadm's drop-in. */
+export function kubeletUnit(): string {
+  return `[Unit]
+Description=kubelet: The Kubernetes Node Agent
+After=containerd.service
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=1
+${logTo('kubelet')}
+
+[Install]
+WantedBy=multi-user.target
 `;
+}
+
+/** kubeadm's 10-kubeadm.conf, word for word where it matters to yurtctl. */
+export function kubeadmDropIn(): string {
+  return `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=${NODE_PATHS.bootstrapKubeconfig} --kubeconfig=${NODE_PATHS.kubeletKubeconfig}"
+Environment="KUBELET_CONFIG_ARGS=--config=${NODE_PATHS.kubelet}"
+EnvironmentFile=-${NODE_PATHS.kubeadmFlags}
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
+}
+
+/** What kubeadm join writes for this node. */
+export function kubeadmFlags(spec: NodeFileSpec): string {
+  return `KUBELET_KUBEADM_ARGS="--node-ip=${spec.ip} --hostname-override=${spec.name} --v=1"\n`;
+}
+
+/** kube-proxy as a host service; it reads its node's address from the Node object, so it waits for kubelet's registration. */
+export function kubeProxyUnit(): string {
+  return `[Unit]
+Description=kube-proxy
+After=kubelet.service
+
+[Service]
+ExecStartPre=/bin/sh -c 'until [ -s ${NODE_PATHS.kubeletKubeconfig} ]; do sleep 0.5; done'
+ExecStart=/usr/bin/kube-proxy --config=${NODE_PATHS.kubeProxy} --v=1
+Restart=always
+RestartSec=1
+${logTo('kube-proxy')}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function containerdLogDropIn(): string {
+  return `[Service]\n${logTo('containerd')}\n`;
 }
 
 export function nodeEnv(spec: NodeFileSpec): string {
@@ -147,6 +210,7 @@ export function kubeletConfig(spec: NodeFileSpec): string {
     evictionHard: { 'memory.available': '50Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
     podCIDR: spec.podCIDR,
     resolvConf: '/etc/resolv.conf',
+    staticPodPath: NODE_PATHS.manifests,
   }, null, 2);
 }
 

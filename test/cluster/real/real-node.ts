@@ -1,6 +1,7 @@
 /**
- * One real Kubernetes node: a Docker container running containerd, runc, CNI, kubelet and kube-proxy
- * (its PID 1 is node-files.ts's init script), joined to the harness control plane by TLS bootstrap.
+ * One real Kubernetes node: a Docker container running systemd, and under it containerd, runc, CNI,
+ * kubelet (laid out as kubeadm lays it out) and kube-proxy, joined to the harness control plane by TLS
+ * bootstrap. Its entry point is node-files.ts's init script, which prepares the container and execs systemd.
  * Its /var is a volume of its own, so a reboot (`docker restart`) keeps its disk: kubelet's
  * certificates, containerd's images and containers, the logs.
  */
@@ -8,7 +9,10 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { waitFor } from '../process.js';
 import { docker, pipeImage } from './docker.js';
-import { containerdConfig, cniConfig, initScript, kubeletConfig, kubeProxyConfig, NODE_PATHS, nodeEnv, routesFile, type NodeFileSpec } from './node-files.js';
+import {
+  containerdConfig, containerdLogDropIn, cniConfig, initScript, kubeadmDropIn, kubeadmFlags, kubeletConfig, kubeletUnit, kubeProxyConfig, kubeProxyUnit,
+  NODE_PATHS, nodeEnv, routesFile, type NodeFileSpec,
+} from './node-files.js';
 
 /** What a node needs from its cluster. */
 export interface NodeHost {
@@ -55,8 +59,9 @@ export class RealNode {
       '--cap-add=ALL', '--cap-drop=SYS_RESOURCE',
       '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
       '--device-cgroup-rule=a *:* rwm', '--device', '/dev/kmsg', '--cgroupns=private',
-      '--tmpfs', '/run', '--tmpfs', '/tmp', '--volume', '/var', '--volume', '/lib/modules:/lib/modules:ro',
-      '--stop-timeout', '2',
+      '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp', '--volume', '/var', '--volume', '/lib/modules:/lib/modules:ro',
+      // systemd is PID 1: it knows it runs in a container, and halts on SIGRTMIN+3 rather than SIGTERM.
+      '--env', 'container=docker', '--stop-signal', 'SIGRTMIN+3', '--stop-timeout', '2',
       this.host.nodeImage,
     ]);
     const files: Record<string, string> = {
@@ -65,6 +70,11 @@ export class RealNode {
       [NODE_PATHS.env]: nodeEnv(this.spec),
       [NODE_PATHS.containerd]: containerdConfig(this.spec),
       [NODE_PATHS.kubelet]: kubeletConfig(this.spec),
+      [NODE_PATHS.kubeletUnit]: kubeletUnit(),
+      [NODE_PATHS.kubeadmDropIn]: kubeadmDropIn(),
+      [NODE_PATHS.kubeadmFlags]: kubeadmFlags(this.spec),
+      [NODE_PATHS.kubeProxyUnit]: kubeProxyUnit(),
+      [NODE_PATHS.containerdLogDropIn]: containerdLogDropIn(),
       [NODE_PATHS.kubeProxy]: kubeProxyConfig(this.spec),
       [NODE_PATHS.cni]: cniConfig(this.spec),
     };
