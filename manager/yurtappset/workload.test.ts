@@ -35,7 +35,7 @@ describe('workloadName', () => {
 describe('pool selection', () => {
   it('selects named pools and pools matching the selector, sorted', () => {
     const pools = [np('np3', { 'yurtappset.openyurt.io/type': 'nginx' }), np('np1'), np('np2'), np('np4', { 'yurtappset.openyurt.io/type': 'other' })];
-    expect(selectedPools(yas().spec!, pools).map((p) => p.metadata.name)).toEqual(['np1', 'np3']);
+    expect(selectedPools(yas().spec!, pools).map((p) => p.metadata?.name)).toEqual(['np1', 'np3']);
   });
   it('supports matchExpressions; an empty selector selects every pool, none selects none', () => {
     expect(matchesSelector({ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] }, { zone: 'b' })).toBe(true);
