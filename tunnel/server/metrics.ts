@@ -1,23 +1,28 @@
 /**
  * The server's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
- * servers in one test process do not collide).
+ * servers in one test process do not collide), with the standard process_* and nodejs_* metrics.
+ * docs/operations.md ("Metrics") lists them.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
 
 export class ServerMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly agents: Gauge;
   readonly agentConnections: Counter<'result'>;
   readonly streamsOpen: Gauge<'front_door'>;
   readonly streamsTotal: Counter<'front_door'>;
   readonly bytes: Counter<'direction'>;
   readonly openErrors: Counter<'front_door' | 'reason'>;
+  readonly streamOpenDuration: Histogram<'front_door' | 'result'>;
+  readonly streamDuration: Histogram<'front_door'>;
+  readonly agentDisconnections: Counter<'reason'>;
   readonly egressRoutes: Counter<'result' | 'reason'>;
   readonly directOpen: Gauge;
 
   constructor(agentCount: () => number, options: { defaultMetrics?: boolean } = {}) {
+    this.registry = programRegistry(options);
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'yurt_tunnel_server_' });
     this.agents = new Gauge({
       name: 'yurt_tunnel_server_agents_connected',
       help: 'Agents (nodes) with a live session on this replica.',
@@ -44,6 +49,26 @@ export class ServerMetrics {
       name: 'yurt_tunnel_server_open_errors_total',
       help: 'Front-door requests that got no tunnel stream, by error code (TUN_ERR_NO_AGENT, TUN_ERR_TARGET_NOT_ALLOWED, ...).',
       labelNames: ['front_door', 'reason'],
+      registers,
+    });
+    this.streamOpenDuration = new Histogram({
+      name: 'yurt_tunnel_server_stream_open_duration_seconds',
+      help: 'Time to open a stream through an agent (the agent dialling its local target included), by front door and result: ok, or the error code.',
+      labelNames: ['front_door', 'result'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.streamDuration = new Histogram({
+      name: 'yurt_tunnel_server_stream_duration_seconds',
+      help: 'Lifetime of tunnelled streams, from open to close, by front door.',
+      labelNames: ['front_door'],
+      buckets: LIFETIME_BUCKETS,
+      registers,
+    });
+    this.agentDisconnections = new Counter({
+      name: 'yurt_tunnel_server_agent_disconnections_total',
+      help: 'Agent sessions that ended, by reason: closed (the agent or the server closed it) or error (a broken connection or a missed heartbeat).',
+      labelNames: ['reason'],
       registers,
     });
     this.egressRoutes = new Counter({

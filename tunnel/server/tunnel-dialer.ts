@@ -41,6 +41,8 @@ export class TunnelDialer {
   }
 
   async open(req: OpenRequest): Promise<Opened> {
+    const front_door = req.frontDoor;
+    const started = performance.now();
     try {
       const resolved = req.resolved ?? this.directory.resolve(req.host);
       if (!resolved) throw tunnelErrors.TUN_ERR_UNKNOWN_NODE(req.host);
@@ -49,10 +51,14 @@ export class TunnelDialer {
       const stream = await session.open(formatTarget(resolved.ip, req.port), {
         metadata: { node: resolved.node, caller: truncateUtf8(req.caller, MAX_METADATA_VALUE_BYTES), 'front-door': req.frontDoor },
       });
-      this.metrics.streamsTotal.inc({ front_door: req.frontDoor });
+      this.metrics.streamsTotal.inc({ front_door });
+      const opened = performance.now();
+      this.metrics.streamOpenDuration.observe({ front_door, result: 'ok' }, (opened - started) / 1000);
+      stream.once('close', () => this.metrics.streamDuration.observe({ front_door }, (performance.now() - opened) / 1000));
       return { stream, node: resolved.node, ip: resolved.ip };
     } catch (err) {
-      this.metrics.openErrors.inc({ front_door: req.frontDoor, reason: codeOf(err) });
+      this.metrics.openErrors.inc({ front_door, reason: codeOf(err) });
+      this.metrics.streamOpenDuration.observe({ front_door, result: codeOf(err) }, (performance.now() - started) / 1000);
       this.log.info({ host: req.host, port: req.port, caller: req.caller, frontDoor: req.frontDoor, code: codeOf(err), err: (err as Error).message }, 'could not open a tunnel stream');
       throw err;
     }

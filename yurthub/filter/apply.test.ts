@@ -8,6 +8,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { ResponseFilter, type FilterReport } from './apply.js';
 import { discardCloudServiceFilter } from './discardcloudservice.js';
 import { masterServiceFilter } from './masterservice.js';
+import { serviceTopologyFilter } from './servicetopology.js';
 import type { ObjectFilter } from './types.js';
 
 function recorder(): FilterReport & { unfilteredSeen: string[]; appliedSeen: string[] } {
@@ -75,6 +76,14 @@ describe('a filtered body', () => {
     const data = bytes(list([svc('a'), svc('b')]));
     expect(names(f.body(data))).toEqual(['a', 'b']);
     expect(report.unfilteredSeen).toHaveLength(2);
+  });
+
+  it('gives list items, which the apiserver sends without a kind, the kind of their list', () => {
+    const topology = { nodeName: 'edge-1', synced: true, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => ({ 'openyurt.io/topologyKeys': 'kubernetes.io/hostname' }) };
+    const { f } = make([serviceTopologyFilter(topology)]);
+    const eps = { metadata: { namespace: 'a', name: 's' }, subsets: [{ addresses: [{ ip: '1', nodeName: 'edge-1' }, { ip: '2', nodeName: 'edge-2' }] }] };
+    const out = parse(f.body(bytes({ kind: 'EndpointsList', apiVersion: 'v1', metadata: {}, items: [eps] })));
+    expect(out.items).toEqual([{ ...eps, subsets: [{ addresses: [{ ip: '1', nodeName: 'edge-1' }] }] }]);
   });
 });
 

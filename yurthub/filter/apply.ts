@@ -55,15 +55,16 @@ export class ResponseFilter {
     let changed = false;
     if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
       const kept: unknown[] = [];
+      const itemKind = obj.kind.slice(0, -'List'.length);
       for (const item of obj.items) {
-        const result = this.object(item);
+        const result = this.object(item, itemKind);
         if (result !== 'keep') changed = true;
         if (result !== 'drop') kept.push(item);
       }
       obj.items = kept;
     } else {
       // One object is answered even when a filter would leave it out: there is no "nothing" to send.
-      changed = this.object(obj) === 'changed';
+      changed = this.object(obj, '') === 'changed';
     }
     return changed ? Buffer.from(JSON.stringify(obj)) : data;
   }
@@ -82,7 +83,7 @@ export class ResponseFilter {
       return line;
     }
     if (typeof ev !== 'object' || ev === null || (ev.type !== 'ADDED' && ev.type !== 'MODIFIED' && ev.type !== 'DELETED')) return line;
-    const result = this.object(ev.object);
+    const result = this.object(ev.object, '');
     if (result === 'keep') return line;
     if (result === 'changed') return Buffer.from(`${JSON.stringify(ev)}\n`);
     if (ev.type === 'ADDED') return undefined;
@@ -116,17 +117,19 @@ export class ResponseFilter {
     });
   }
 
-  private object(item: unknown): FilterResult {
+  /** `kind` for list items, which carry none; an object's own kind wins. */
+  private object(item: unknown, kind: string): FilterResult {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
       this.malformed(undefined, 'an item is not an object');
       return 'keep';
     }
     const obj = item as KubeObject;
+    const objKind = typeof obj.kind === 'string' && obj.kind !== '' ? obj.kind : kind;
     let outcome: FilterResult = 'keep';
     for (const f of this.filters) {
       let result: FilterResult;
       try {
-        result = f.filter(obj, this.log);
+        result = f.filter(obj, objKind, this.log);
       } catch (err) {
         this.malformed(f, `${f.name} cannot read ${describe(obj)}: ${(err as Error).message}`);
         continue;

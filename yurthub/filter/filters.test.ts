@@ -12,6 +12,8 @@ import { serviceTopologyFilter } from './servicetopology.js';
 import type { KubeObject, TopologyView } from './types.js';
 
 const log = silentLogger();
+/** Filters that concern one kind only do not look at it. */
+const KIND = '';
 
 function view(o: { node?: string; pools?: Record<string, string>; services?: Record<string, Record<string, string>> } = {}): TopologyView {
   const pools = o.pools ?? {};
@@ -36,17 +38,17 @@ describe('masterservice', () => {
   const f = masterServiceFilter({ host: '169.254.2.1', port: 10268 });
   it('points default/kubernetes at the hub: ClusterIP(s) and the https port', () => {
     const svc = service('default', 'kubernetes', { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'], ports: [{ name: 'https', port: 443, targetPort: 6443 }] });
-    expect(f.filter(svc, log)).toBe('changed');
+    expect(f.filter(svc, KIND, log)).toBe('changed');
     expect(svc.spec).toEqual({ clusterIP: '169.254.2.1', clusterIPs: ['169.254.2.1'], ports: [{ name: 'https', port: 10268, targetPort: 6443 }] });
   });
   it('leaves every other Service alone', () => {
     const svc = service('kube-system', 'kubernetes', { clusterIP: '10.96.0.9' });
-    expect(f.filter(svc, log)).toBe('keep');
+    expect(f.filter(svc, KIND, log)).toBe('keep');
     expect(svc.spec).toEqual({ clusterIP: '10.96.0.9' });
   });
   it('throws on a spec it cannot read, before changing anything', () => {
     const svc = service('default', 'kubernetes', { clusterIP: '10.96.0.1', ports: 'https' });
-    expect(() => f.filter(svc, log)).toThrow('ports is not a list');
+    expect(() => f.filter(svc, KIND, log)).toThrow('ports is not a list');
     expect(svc.spec).toEqual({ clusterIP: '10.96.0.1', ports: 'https' });
   });
   it('concerns kubelet\'s Service reads only', () => {
@@ -58,14 +60,14 @@ describe('inclusterconfig', () => {
   const config = ['apiVersion: kubeproxy.config.k8s.io/v1alpha1', 'clientConnection:', '  acceptContentTypes: ""', '  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf', 'mode: iptables', ''].join('\n');
   it('comments out the kubeconfig line of kube-system/kube-proxy\'s config.conf, and nothing else', () => {
     const cm: KubeObject = { kind: 'ConfigMap', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, data: { 'config.conf': config, 'kubeconfig.conf': 'kubeconfig: x' } };
-    expect(inClusterConfigFilter().filter(cm, log)).toBe('changed');
+    expect(inClusterConfigFilter().filter(cm, KIND, log)).toBe('changed');
     expect((cm.data as Record<string, string>)['config.conf']).toBe(config.replace('  kubeconfig:', '  #kubeconfig:'));
     expect((cm.data as Record<string, string>)['kubeconfig.conf']).toBe('kubeconfig: x');
   });
   it('keeps a ConfigMap without the line, and every other ConfigMap', () => {
     expect(withoutKubeconfig('mode: ipvs')).toBe('mode: ipvs');
-    expect(inClusterConfigFilter().filter({ kind: 'ConfigMap', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, data: { 'config.conf': 'mode: ipvs' } }, log)).toBe('keep');
-    expect(inClusterConfigFilter().filter({ kind: 'ConfigMap', metadata: { namespace: 'default', name: 'kube-proxy' }, data: { 'config.conf': config } }, log)).toBe('keep');
+    expect(inClusterConfigFilter().filter({ kind: 'ConfigMap', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, data: { 'config.conf': 'mode: ipvs' } }, KIND, log)).toBe('keep');
+    expect(inClusterConfigFilter().filter({ kind: 'ConfigMap', metadata: { namespace: 'default', name: 'kube-proxy' }, data: { 'config.conf': config } }, KIND, log)).toBe('keep');
   });
 });
 
@@ -79,10 +81,10 @@ describe('discardcloudservice', () => {
     ['annotated "false"', service('a', 's', {}, { 'svc.openyurt.io/discard-cloud-service': 'false' }), 'keep'],
     ['not annotated', service('a', 's', {}), 'keep'],
   ])('%s → %s', (_what, svc, result) => {
-    expect(f.filter(svc, log)).toBe(result);
+    expect(f.filter(svc, KIND, log)).toBe(result);
   });
   it('throws on annotations that are not a map', () => {
-    expect(() => f.filter({ kind: 'Service', metadata: { name: 's', annotations: 'x' as unknown as Record<string, string> } }, log)).toThrow('metadata.annotations is not a map');
+    expect(() => f.filter({ kind: 'Service', metadata: { name: 's', annotations: 'x' as unknown as Record<string, string> } }, KIND, log)).toThrow('metadata.annotations is not a map');
   });
 });
 
@@ -105,16 +107,16 @@ describe('nodeportisolation', () => {
   it('drops an annotated NodePort/LoadBalancer Service on a pool that does not listen, and keeps the rest', () => {
     const f = nodePortIsolationFilter(view({ pools: { 'edge-1': 'hangzhou' } }));
     const ann = { 'nodeport.openyurt.io/listen': 'shanghai' };
-    expect(f.filter(service('a', 'np', { type: 'NodePort' }, ann), log)).toBe('drop');
-    expect(f.filter(service('a', 'lb', { type: 'LoadBalancer' }, ann), log)).toBe('drop');
-    expect(f.filter(service('a', 'cip', { type: 'ClusterIP' }, ann), log)).toBe('keep');
-    expect(f.filter(service('a', 'plain', { type: 'NodePort' }), log)).toBe('keep');
-    expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'hangzhou' }), log)).toBe('keep');
+    expect(f.filter(service('a', 'np', { type: 'NodePort' }, ann), KIND, log)).toBe('drop');
+    expect(f.filter(service('a', 'lb', { type: 'LoadBalancer' }, ann), KIND, log)).toBe('drop');
+    expect(f.filter(service('a', 'cip', { type: 'ClusterIP' }, ann), KIND, log)).toBe('keep');
+    expect(f.filter(service('a', 'plain', { type: 'NodePort' }), KIND, log)).toBe('keep');
+    expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'hangzhou' }), KIND, log)).toBe('keep');
   });
 
   it('keeps everything on a node in no pool', () => {
     const f = nodePortIsolationFilter(view());
-    expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'shanghai' }), log)).toBe('keep');
+    expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'shanghai' }), KIND, log)).toBe('keep');
   });
 });
 
@@ -142,25 +144,25 @@ describe('servicetopology', () => {
 
   it('narrows a slice to this node\'s endpoints', () => {
     const s = slice('by-node', ['edge-1', 'edge-2', 'edge-3', undefined]);
-    expect(f.filter(s, log)).toBe('changed');
+    expect(f.filter(s, KIND, log)).toBe('changed');
     expect(nodesOf(s)).toEqual(['edge-1']);
   });
 
   it.each(['by-pool', 'by-zone'])('narrows %s to the endpoints on this node\'s pool', (svc) => {
     const s = slice(svc, ['edge-1', 'edge-2', 'edge-3']);
-    expect(f.filter(s, log)).toBe('changed');
+    expect(f.filter(s, KIND, log)).toBe('changed');
     expect(nodesOf(s)).toEqual(['edge-1', 'edge-2']);
   });
 
   it('leaves slices of Services without the annotation, or unknown to the hub, alone', () => {
-    expect(f.filter(slice('plain', ['edge-3']), log)).toBe('keep');
-    expect(f.filter(slice('unknown', ['edge-3']), log)).toBe('keep');
+    expect(f.filter(slice('plain', ['edge-3']), KIND, log)).toBe('keep');
+    expect(f.filter(slice('unknown', ['edge-3']), KIND, log)).toBe('keep');
   });
 
   it('falls back to the node itself for a node in no pool (OpenYurt)', () => {
     const lone = serviceTopologyFilter(view({ node: 'edge-9', pools, services: { 'app/by-pool': { 'openyurt.io/topologyKeys': 'openyurt.io/nodepool' } } }));
     const s = slice('by-pool', ['edge-1', 'edge-9']);
-    expect(lone.filter(s, log)).toBe('changed');
+    expect(lone.filter(s, KIND, log)).toBe('changed');
     expect(nodesOf(s)).toEqual(['edge-9']);
   });
 
@@ -173,11 +175,11 @@ describe('servicetopology', () => {
         { addresses: [{ ip: '4', nodeName: 'edge-3' }], ports: [{ port: 81 }] },
       ],
     };
-    expect(f.filter(ep, log)).toBe('changed');
+    expect(f.filter(ep, 'Endpoints', log)).toBe('changed');
     expect(ep.subsets).toEqual([{ addresses: [{ ip: '1', nodeName: 'edge-1' }], notReadyAddresses: [{ ip: '2', nodeName: 'edge-2' }], ports: [{ port: 80 }] }]);
   });
 
   it('throws on endpoints it cannot read', () => {
-    expect(() => f.filter({ ...slice('by-node', []), endpoints: [42] }, log)).toThrow('an endpoint is not an object');
+    expect(() => f.filter({ ...slice('by-node', []), endpoints: [42] }, KIND, log)).toThrow('an endpoint is not an object');
   });
 });

@@ -32,9 +32,9 @@ export function serviceTopologyFilter(topology: TopologyView): ObjectFilter {
       resources: { endpoints: ['list', 'watch'], 'endpointslices.discovery.k8s.io': ['list', 'watch'] },
     },
     needsTopology: true,
-    filter(obj: KubeObject): FilterResult {
+    filter(obj: KubeObject, kind: string): FilterResult {
       const namespace = obj.metadata?.namespace ?? '';
-      if (obj.kind === 'Endpoints') {
+      if (kind === 'Endpoints') {
         const nodes = allowedNodes(namespace, obj.metadata?.name ?? '');
         return nodes ? narrowEndpoints(obj, nodes) : 'keep';
       }

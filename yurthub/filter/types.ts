@@ -28,10 +28,11 @@ export interface ObjectFilter {
   readonly needsTopology: boolean;
   /**
    * What the component should see of `obj`: kept as is, changed in place (it was decoded for this
-   * response alone), or dropped. Throws on an object it cannot read; the caller then serves that
+   * response alone), or dropped. `kind` is the object's kind, known even for list items (which the
+   * apiserver sends without one). Throws on an object it cannot read; the caller then serves that
    * object unfiltered.
    */
-  filter(obj: KubeObject, log: Logger): FilterResult;
+  filter(obj: KubeObject, kind: string, log: Logger): FilterResult;
 }
 
 /** The object's `namespace/name`, for logs. */

@@ -47,9 +47,9 @@ const UNCLASSIFIED: RequestInfo = {
 
 export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse, inCluster?: boolean) => void {
   const local = localHandler({ reader: new CacheReader(o.store), minRequestTimeoutMs: o.minRequestTimeoutMs, whenHealthy: o.whenHealthy });
-  const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: local, now: () => o.clock.now() });
+  const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: local, now: () => o.clock.now(), observe: (server, code, seconds) => o.metrics.upstreamObserved(server, code, seconds) });
   const chain = compose(
-    withMetrics(o.metrics),
+    withMetrics(o.metrics, o.cacheAgents),
     withErrors,
     withRequestInfo,
     withBody(o.maxRequestBodyBytes),

@@ -26,6 +26,8 @@ export interface RemoteOptions {
   /** The offline answer, used when no apiserver can take the request. */
   fallback: Handler;
   now: () => number;
+  /** Each attempt's end, for the per-server upstream metrics: the status it was answered with, or undefined for none. */
+  observe?: (server: string, code: number | undefined, seconds: number) => void;
 }
 
 interface InFlight {
@@ -61,6 +63,7 @@ export function remoteHandler(options: RemoteOptions): Handler {
         agent: fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization),
         headers: { ...(ctx.accept !== undefined ? { accept: ctx.accept } : {}), ...(hubAuth ? { authorization: hubAuth } : {}) },
       });
+      const sentAt = performance.now();
       let streaming = false;
       let ended = false;
       const end = (result: AttemptResult) => {
@@ -86,6 +89,7 @@ export function remoteHandler(options: RemoteOptions): Handler {
       ctx.res.once('close', clientGone);
 
       void call.outcome.then((outcome) => {
+        options.observe?.(upstream.url.origin, outcome.kind === 'response' ? outcome.res.statusCode : undefined, (performance.now() - sentAt) / 1000);
         if (ended) {
           if (outcome.kind === 'response') outcome.res.destroy();
           return;
