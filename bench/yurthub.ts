@@ -237,9 +237,9 @@ async function memory(hub: HubChild): Promise<Memory> {
   return {
     rss: resident,
     rssFile: file,
-    heapUsed: value('yurthub_nodejs_heap_size_used_bytes'),
-    heapTotal: value('yurthub_nodejs_heap_size_total_bytes'),
-    external: value('yurthub_nodejs_external_memory_bytes'),
+    heapUsed: value('nodejs_heap_size_used_bytes'),
+    heapTotal: value('nodejs_heap_size_total_bytes'),
+    external: value('nodejs_external_memory_bytes'),
   };
 }
 
@@ -631,7 +631,7 @@ ${depRows}
   cache), the link is \`cut()\`, and after \`yurthub_upstream_healthy 0\` ${OFFLINE_RUNS} LISTs (kubelet's request) are timed,
   checked to be answered from the cache with all ${int(PODS)} items. Ratio against the online direct LIST of the same request.
 - **Memory**: VmRSS (and VmHWM, the peak) from /proc/<pid>/status; the heap figures are the hub's own
-  \`yurthub_nodejs_heap_size_*\` and \`yurthub_nodejs_external_memory_bytes\` metrics, read right after. No GC can be
+  \`nodejs_heap_size_*\` and \`nodejs_external_memory_bytes\` metrics, read right after. No GC can be
   forced from outside, so each figure is read twice: shortly after the work (garbage V8 has not collected yet
   included) and after the hub has rested (V8's memory reducer gives memory back only some tens of seconds
   after the work stops); the target is judged on the rested figure. Memory with the pods cached is judged

@@ -1,13 +1,16 @@
 /**
  * yurt-manager's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
- * replicas in one test process do not collide).
+ * replicas in one test process do not collide), with the standard process_* and nodejs_* metrics.
+ * Per-controller reconcile metrics come from lib/metrics/controller.ts (controller="autonomy", ...).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ControllerMetrics, PatchAction } from './autonomy/controller.js';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ControllerMetrics } from '../lib/metrics/controller.js';
+import { programRegistry } from '../lib/metrics/registry.js';
+import type { ControllerMetrics as AutonomyMetrics, PatchAction, SyncResult } from './autonomy/controller.js';
 import type { ReconcileMetrics } from './controller/runner.js';
 
-export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
-  readonly registry = new Registry();
+export class ManagerMetrics implements AutonomyMetrics, ReconcileMetrics {
+  readonly registry = programRegistry();
   readonly podsPatched: Counter<'action'>;
   readonly podsRestored: Counter;
   readonly patchFailures: Counter<'code'>;
@@ -16,6 +19,8 @@ export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
   readonly leader: Gauge<'identity'>;
   readonly leadershipsAcquired: Counter;
   readonly informerSynced: Gauge<'resource'>;
+  /** Reconcile count, errors, latency and queue depth per controller (lib/metrics/controller.ts). */
+  readonly controllers: ControllerMetrics;
   readonly reconciles: Counter<'controller' | 'result'>;
   readonly reconcileErrors: Counter<'controller' | 'code'>;
   readonly reconcileSeconds: Histogram<'controller'>;
@@ -23,7 +28,6 @@ export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
 
   constructor(identity: string, autonomousNodes: () => number) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'yurt_manager_' });
     this.podsPatched = new Counter({
       name: 'yurt_manager_pods_patched_total',
       help: 'Pods whose tolerations were rewritten for autonomy (action=autonomy), or first set to tolerate forever to cancel an eviction already scheduled (action=reset).',
@@ -63,6 +67,15 @@ export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
         this.set(autonomousNodes());
       },
     });
+    this.controllers = new ControllerMetrics(this.registry, 'yurt_manager');
+  }
+
+  synced(result: SyncResult, seconds: number): void {
+    this.controllers.reconciled('autonomy', result, seconds);
+  }
+
+  syncFailed(code: string): void {
+    this.controllers.failed('autonomy', code);
   }
 
   patched(action: PatchAction): void {
@@ -81,8 +94,10 @@ export class ManagerMetrics implements ControllerMetrics, ReconcileMetrics {
   queueDepth(n: number): void;
   queueDepth(controller: string, n: number): void;
   queueDepth(a: number | string, n?: number): void {
-    if (typeof a === 'number') this.queue.set(a);
-    else this.controllerQueue.set({ controller: a }, n ?? 0);
+    if (typeof a === 'number') {
+      this.queue.set(a);
+      this.controllers.queueDepth('autonomy', a);
+    } else this.controllerQueue.set({ controller: a }, n ?? 0);
   }
 
   reconciled(controller: string, result: string, seconds: number): void {

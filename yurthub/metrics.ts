@@ -1,15 +1,30 @@
 /**
  * yurthub's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
- * hubs in one test process do not collide).
+ * hubs in one test process do not collide), with the standard process_* and nodejs_* metrics.
+ * Request labels are bounded (lib/metrics/labels.ts). docs/operations.md ("Metrics") lists them.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { X509Certificate } from 'node:crypto';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { statusClass } from '../lib/metrics/labels.js';
+import { LATENCY_BUCKETS, programRegistry } from '../lib/metrics/registry.js';
 import type { CacheStore } from './store/store.js';
 import { splitPartition } from './cache/formats.js';
 import type { Upstreams } from './health/upstreams.js';
 
+export interface HubMetricsOptions {
+  /** The node client certificate the hub presents now (PEM), for its expiry; undefined while there is none. */
+  certificatePem?: () => string | Buffer | undefined;
+  /** false: no latency histograms (the counters stay); --request-histograms. */
+  histograms?: boolean;
+}
+
 export class HubMetrics {
-  readonly registry = new Registry();
+  readonly registry = programRegistry();
   readonly requests: Counter<'component' | 'verb' | 'resource' | 'code' | 'served_from'>;
+  /** Undefined with --request-histograms=false. */
+  readonly requestDuration: Histogram<'component' | 'verb' | 'resource' | 'served_from'> | undefined;
+  readonly upstreamRequests: Counter<'server' | 'result'>;
+  readonly upstreamDuration: Histogram<'server'> | undefined;
   readonly inflight: Gauge;
   readonly cacheWrites: Counter<'component' | 'kind'>;
   readonly cacheWriteFailures: Counter<'component'>;
@@ -19,14 +34,59 @@ export class HubMetrics {
   readonly filterUnfiltered: Counter<'filter' | 'reason'>;
   readonly filterApplied: Counter<'filter' | 'action'>;
 
-  constructor(store: CacheStore, upstreams: Upstreams) {
+  constructor(store: CacheStore, upstreams: Upstreams, options: HubMetricsOptions = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'yurthub_' });
+    const histograms = options.histograms ?? true;
     this.requests = new Counter({
       name: 'yurthub_proxy_requests_total',
       help: 'Requests from node components, by where they were served from (remote, cache, hub).',
       labelNames: ['component', 'verb', 'resource', 'code', 'served_from'],
       registers,
+    });
+    this.requestDuration = histograms
+      ? new Histogram({
+          name: 'yurthub_proxy_request_duration_seconds',
+          help: 'Time from a request\'s arrival to the end of its answer, by component, verb, resource and where it was served from; watches and streams (exec, attach, port-forward, proxy, log) are left out.',
+          labelNames: ['component', 'verb', 'resource', 'served_from'],
+          buckets: LATENCY_BUCKETS,
+          registers,
+        })
+      : undefined;
+    this.upstreamRequests = new Counter({
+      name: 'yurthub_upstream_requests_total',
+      help: 'Requests the hub sent to an apiserver (each attempt, retries included), by server and result: the status class of its answer (2xx ... 5xx) or error (no answer).',
+      labelNames: ['server', 'result'],
+      registers,
+    });
+    this.upstreamDuration = histograms
+      ? new Histogram({
+          name: 'yurthub_upstream_request_duration_seconds',
+          help: 'Time from sending a request to an apiserver to its response headers (or the failure), per server.',
+          labelNames: ['server'],
+          buckets: LATENCY_BUCKETS,
+          registers,
+        })
+      : undefined;
+    const certificatePem = options.certificatePem;
+    let parsed: { pem: string | Buffer; notAfter: number } | undefined;
+    // A timestamp rather than a countdown, as the agent's: alerts compute `- time()`.
+    new Gauge({
+      name: 'yurthub_certificate_expiration_timestamp_seconds',
+      help: 'NotAfter of the node client certificate the hub presents to the apiserver, as Unix time; absent while it has none (token or no credentials).',
+      registers,
+      collect() {
+        this.reset();
+        const pem = certificatePem?.();
+        if (!pem) return;
+        if (parsed?.pem !== pem) {
+          try {
+            parsed = { pem, notAfter: Date.parse(new X509Certificate(pem).validTo) / 1000 };
+          } catch {
+            return;
+          }
+        }
+        this.set(parsed.notAfter);
+      },
     });
     this.inflight = new Gauge({ name: 'yurthub_proxy_inflight_requests', help: 'Requests being served now (watches included).', registers });
     this.cacheWrites = new Counter({ name: 'yurthub_cache_writes_total', help: 'Responses and watch events written to the cache.', labelNames: ['component', 'kind'], registers });
@@ -96,5 +156,11 @@ export class HubMetrics {
         }
       },
     });
+  }
+
+  /** One attempt to an apiserver ended: answered with `code`, or failed (code undefined). */
+  upstreamObserved(server: string, code: number | undefined, seconds: number): void {
+    this.upstreamRequests.inc({ server, result: statusClass(code) });
+    this.upstreamDuration?.observe({ server }, seconds);
   }
 }

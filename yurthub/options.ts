@@ -31,6 +31,7 @@ export const DEFAULTS = {
   healthCheckTimeout: '2s',
   minRequestTimeout: '1800s',
   maxRequestBodyBytes: '3145728',
+  requestHistograms: 'true',
   logLevel: 'info',
 };
 
@@ -57,6 +58,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   healthCheckTimeout: 'how long one probe may take',
   minRequestTimeout: 'offline watches close after timeoutSeconds, or a random time between this and twice this',
   maxRequestBodyBytes: 'largest request body accepted (the apiserver allows 3 MiB)',
+  requestHistograms: 'false: no request latency histograms on /metrics (the request counters stay)',
   logLevel: 'trace, debug, info, warn, error, fatal or silent',
 };
 
@@ -88,6 +90,7 @@ export interface YurthubOptions {
   healthCheckTimeoutMs: number;
   minRequestTimeoutMs: number;
   maxRequestBodyBytes: number;
+  requestHistograms: boolean;
   logLevel: string;
 }
 
@@ -176,6 +179,7 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     healthCheckTimeoutMs: toDuration('health-check-timeout', raw.healthCheckTimeout, CODE, 10),
     minRequestTimeoutMs: toDuration('min-request-timeout', raw.minRequestTimeout, CODE, 1000),
     maxRequestBodyBytes: toInt('max-request-body-bytes', raw.maxRequestBodyBytes, 1024, 1 << 30, CODE),
+    requestHistograms: raw.requestHistograms === 'true',
     logLevel: raw.logLevel,
   });
 }

@@ -65,7 +65,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
 
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
     const upstreams = new Upstreams(options.servers, options.lbMode, () => clock.now());
-    const metrics = new HubMetrics(store, upstreams);
+    const metrics = new HubMetrics(store, upstreams, { certificatePem: () => credentials.material().certPem, histograms: options.requestHistograms });
     // Before the listeners and the first probe: another cluster's cache is never served, and an
     // apiserver is trusted only once it is known to be the cache's cluster (or the cache moved aside).
     const guard = new ClusterGuard({

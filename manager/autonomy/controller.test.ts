@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.js';
 import { FakeCluster } from '../testing/fake-pods.js';
 import { flush, ManualClock } from '../../lib/testing/manual-clock.js';
-import { AutonomyController, type ControllerMetrics, type PatchAction } from './controller.js';
+import { AutonomyController, type ControllerMetrics, type PatchAction, type SyncResult } from './controller.js';
 import { AUTONOMY_DURATION_KEY, AUTONOMY_KEY, ORIGINAL_TOLERATIONS_KEY, TAINT_NOT_READY, TAINT_UNREACHABLE, type Toleration } from './policy.js';
 
 const admitted = (s: number): Toleration[] => [
@@ -28,6 +28,14 @@ class CountingMetrics implements ControllerMetrics {
     this.invalid++;
   }
   queueDepth(): void {}
+  readonly syncs: SyncResult[] = [];
+  readonly syncErrors: string[] = [];
+  synced(result: SyncResult): void {
+    this.syncs.push(result);
+  }
+  syncFailed(code: string): void {
+    this.syncErrors.push(code);
+  }
 }
 
 describe('autonomy controller (fake apiserver rules)', () => {
@@ -85,6 +93,9 @@ describe('autonomy controller (fake apiserver rules)', () => {
     expect(JSON.parse(cluster.pods.get('default/a')!.metadata!.annotations![ORIGINAL_TOLERATIONS_KEY]!)).toEqual(admitted(20));
     expect(tolerationsOf('default/b')).toEqual(admitted(20));
     expect(metrics.patches).toEqual(['autonomy']);
+    // Every pod looked at is one reconcile, whatever it led to.
+    expect([...metrics.syncs].sort()).toEqual(['autonomy', 'unchanged']);
+    expect(metrics.syncErrors).toEqual([]);
   });
 
   it('a standby patches nothing, whatever events arrive; it acts once it leads', async () => {
@@ -153,6 +164,7 @@ describe('autonomy controller (fake apiserver rules)', () => {
     expect(metrics.failures).toEqual([409]);
     await clock.settle(500);
     expect(metrics.failures).toEqual([409, 503]);
+    expect(metrics.syncErrors).toEqual(['YM_ERR_POD_PATCH', 'YM_ERR_POD_PATCH']);
     expect(tolerationsOf('default/a')).toEqual(admitted(20));
     await clock.settle(1000);
     expect(tolerationsOf('default/a')).toEqual(forever);

@@ -65,6 +65,10 @@ export interface ControllerMetrics {
   patchFailed(status: number): void;
   invalidAnnotation(): void;
   queueDepth(n: number): void;
+  /** One pod looked at (a reconcile): what was done, and how long it took. */
+  synced(result: SyncResult, seconds: number): void;
+  /** A reconcile that failed and is retried, by error code. */
+  syncFailed(code: string): void;
 }
 
 export interface ControllerOptions {
@@ -183,9 +187,14 @@ export class AutonomyController {
     for (;;) {
       const key = await queue.get(signal);
       if (key === undefined) return;
+      const started = this.options.clock.now();
       try {
-        await this.sync(key, queue, signal);
+        const result = await this.sync(key, queue, signal);
+        this.options.metrics?.synced(result, (this.options.clock.now() - started) / 1000);
+        if (result === 'failed') this.options.metrics?.syncFailed('YM_ERR_POD_PATCH');
       } catch (err) {
+        this.options.metrics?.synced('failed', (this.options.clock.now() - started) / 1000);
+        this.options.metrics?.syncFailed('unexpected');
         this.log.error({ err, pod: key }, 'sync failed unexpectedly');
         queue.addRateLimited(key, signal);
       } finally {

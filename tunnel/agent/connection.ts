@@ -101,19 +101,26 @@ export class ServerConnection {
     const gauge = metrics.sessions.labels(this.options.endpoint.key);
     while (!this.stop.signal.aborted) {
       this.setState('connecting');
+      const started = performance.now();
+      let connected = false;
       try {
         const ws = await this.connect();
+        metrics.connectDuration.observe({ result: 'ok' }, (performance.now() - started) / 1000);
+        metrics.connections.inc();
+        connected = true;
         this.backoff.reset();
         this.connects++;
         gauge.set(1);
         await this.serve(ws);
       } catch (err) {
         const reason = (err as { reason?: string }).reason ?? 'network';
+        if (!connected) metrics.connectDuration.observe({ result: reason }, (performance.now() - started) / 1000);
         metrics.connectFailures.inc({ reason });
         if (!this.stop.signal.aborted) {
           this.log.warn({ err: (err as Error).message, code: (err as { code?: string }).code, attempt: this.backoff.attempts + 1 }, 'could not connect to the tunnel server');
         }
       } finally {
+        if (connected) metrics.disconnections.inc();
         gauge.set(0);
         this.session = undefined;
         this.socket = undefined;

@@ -42,19 +42,23 @@ export class LocalDialer {
   /** The Session's onOpen handler. `server` names the replica the request came through, for logs. */
   readonly handle = async (open: IncomingOpen, server = ''): Promise<void> => {
     const { metrics } = this.options;
+    const started = performance.now();
+    const openSeconds = () => (performance.now() - started) / 1000;
     const verdict = this.options.allowlist.check(open.host, open.port);
     if (!verdict.allowed) {
       metrics.openErrors.inc({ reason: 'not-allowed' });
+      metrics.streamOpenDuration.observe({ result: 'not-allowed' }, openSeconds());
       this.log.warn({ target: open.target, server, caller: open.metadata.caller, node: open.metadata.node, reason: verdict.reason }, 'refused a target outside the allowlist');
       open.reject('not-allowed', verdict.reason);
       return;
     }
     let socket: Socket;
     try {
-      socket = await this.dial(open);
+      socket = await this.dial(open, verdict.pod === true);
     } catch (err) {
       const e = err instanceof DialError ? err : new DialError('unreachable', String(err));
       metrics.openErrors.inc({ reason: e.reason });
+      metrics.streamOpenDuration.observe({ result: e.reason }, openSeconds());
       this.log.info({ target: open.target, server, reason: e.reason, err: e.message }, 'could not open a local target');
       if (!open.signal.aborted) open.reject(e.reason, e.message);
       return;
@@ -62,20 +66,23 @@ export class LocalDialer {
     const stream = open.accept();
     metrics.streamsTotal.inc();
     metrics.streamsOpen.inc();
+    metrics.streamOpenDuration.observe({ result: 'ok' }, openSeconds());
+    const opened = performance.now();
     this.log.debug({ target: open.target, stream: open.streamId, server }, 'stream open');
     splice(socket, stream, {
       onSent: (n) => this.sent.inc(n),
       onReceived: (n) => this.received.inc(n),
       onDone: (err) => {
         metrics.streamsOpen.dec();
+        metrics.streamDuration.observe((performance.now() - opened) / 1000);
         this.log.debug({ target: open.target, stream: open.streamId, err: err?.message }, 'stream done');
       },
     });
   };
 
-  private dial(open: IncomingOpen): Promise<Socket> {
+  private dial(open: IncomingOpen, pod: boolean): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.options.dialAddress ?? open.host, port: open.port, allowHalfOpen: true, noDelay: true });
+      const socket = connect({ host: (pod ? undefined : this.options.dialAddress) ?? open.host, port: open.port, allowHalfOpen: true, noDelay: true });
       const timer = setTimeout(() => fail(new DialError('timeout', `no connection to ${open.target} within ${this.options.dialTimeoutMs} ms`)), this.options.dialTimeoutMs);
       const onAbort = () => fail(new DialError('cancel', 'the server gave up on the open'));
       const fail = (err: DialError) => {

@@ -1,11 +1,13 @@
 /**
  * The agent's Prometheus metrics, on a registry of its own (never prom-client's global one, so two
- * agents in one test process do not collide).
+ * agents in one test process do not collide), with the standard process_* and nodejs_* metrics.
+ * docs/operations.md ("Metrics") lists them.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
 
 export class AgentMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   readonly sessions: Gauge<'server'>;
   readonly streamsOpen: Gauge;
   readonly streamsTotal: Counter;
@@ -13,12 +15,17 @@ export class AgentMetrics {
   readonly openErrors: Counter<'reason'>;
   readonly reconnects: Counter;
   readonly connectFailures: Counter<'reason'>;
+  readonly connections: Counter;
+  readonly disconnections: Counter;
+  readonly connectDuration: Histogram<'result'>;
+  readonly streamOpenDuration: Histogram<'result'>;
+  readonly streamDuration: Histogram;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'result'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
+    this.registry = programRegistry(options);
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'yurt_tunnel_agent_' });
     this.sessions = new Gauge({ name: 'yurt_tunnel_agent_sessions_connected', help: '1 per server replica the agent holds a session with.', labelNames: ['server'], registers });
     this.streamsOpen = new Gauge({ name: 'yurt_tunnel_agent_streams_open', help: 'Streams to local targets open now.', registers });
     this.streamsTotal = new Counter({ name: 'yurt_tunnel_agent_streams_total', help: 'Streams to local targets opened.', registers });
@@ -41,6 +48,23 @@ export class AgentMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.connections = new Counter({ name: 'yurt_tunnel_agent_connections_total', help: 'Sessions established with a server replica (handshake accepted).', registers });
+    this.disconnections = new Counter({ name: 'yurt_tunnel_agent_disconnections_total', help: 'Established sessions that ended (server gone, network broken, heartbeat missed, or the agent stopping).', registers });
+    this.connectDuration = new Histogram({
+      name: 'yurt_tunnel_agent_connect_duration_seconds',
+      help: 'Time to connect to a server replica (TCP, TLS and the WebSocket handshake), by result: ok, or the reason of the failure as in connect_failures_total.',
+      labelNames: ['result'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.streamOpenDuration = new Histogram({
+      name: 'yurt_tunnel_agent_stream_open_duration_seconds',
+      help: 'Time to answer an open: allowlist check and dialling the local target, by result: ok, not-allowed, unreachable, timeout, cancel.',
+      labelNames: ['result'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.streamDuration = new Histogram({ name: 'yurt_tunnel_agent_stream_duration_seconds', help: 'Lifetime of streams to local targets, from open to close.', buckets: LIFETIME_BUCKETS, registers });
     // A timestamp rather than a countdown: alerts compute `- time()` and the gauge need not tick.
     this.certificateExpiry = new Gauge({
       name: 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds',

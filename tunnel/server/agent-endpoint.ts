@@ -163,6 +163,7 @@ export class AgentEndpoint implements Component {
     session.on('drain', () => log.info('agent is draining: no new streams to it'));
     session.once('close', (err) => {
       stopHeartbeat();
+      this.options.metrics.agentDisconnections.inc({ reason: err ? 'error' : 'closed' });
       log.info({ err: err?.message }, 'agent disconnected');
     });
     registry.add(link);

@@ -1,0 +1,50 @@
+import { Counter } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { ControllerMetrics } from './controller.js';
+import { BoundedLabel, KNOWN_COMPONENTS, resourceLabel, statusClass } from './labels.js';
+import { programRegistry } from './registry.js';
+
+const series = async (registry: ReturnType<typeof programRegistry>, name: string) => (await registry.getSingleMetric(name)!.get()).values;
+
+describe('lib/metrics', () => {
+  it('exposes the standard process and Node.js metrics under their standard names, no prefix', async () => {
+    const text = await programRegistry().metrics();
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info']) {
+      expect(text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? `, 'm'));
+    }
+    expect(text).not.toMatch(/^\w+_process_cpu/m);
+    expect(await programRegistry({ defaultMetrics: false }).metrics()).toBe('\n');
+  });
+
+  it('bounds resources to a known set and components to the known ones plus a few more', () => {
+    expect(resourceLabel({ isResourceRequest: true, resource: 'pods', subresource: 'status' })).toBe('pods/status');
+    expect(resourceLabel({ isResourceRequest: true, resource: 'widgets', subresource: '' })).toBe('other');
+    expect(resourceLabel({ isResourceRequest: true, resource: 'pods', subresource: 'x1' })).toBe('pods/other');
+    expect(resourceLabel({ isResourceRequest: false, resource: '', subresource: '' })).toBe('nonresource');
+    const label = new BoundedLabel(KNOWN_COMPONENTS, 2);
+    expect(['kubelet', 'edge-app', 'b', 'c', 'edge-app', 'Bad Name!', 'kube-proxy'].map((v) => label.value(v))).toEqual(['kubelet', 'edge-app', 'b', 'other', 'edge-app', 'other', 'kube-proxy']);
+    expect([200, 304, 404, 503, undefined, 0].map(statusClass)).toEqual(['2xx', '3xx', '4xx', '5xx', 'error', 'error']);
+  });
+
+  it('records reconciles, errors, latency and queue depth per controller', async () => {
+    const registry = programRegistry({ defaultMetrics: false });
+    const m = new ControllerMetrics(registry, 'yurt_manager');
+    m.reconciled('autonomy', 'patched', 0.02);
+    m.reconciled('autonomy', 'unchanged', 0.001);
+    m.failed('autonomy', 'YM_ERR_POD_PATCH');
+    m.queueDepth('autonomy', 3);
+    expect((await series(registry, 'yurt_manager_controller_reconcile_total')).map((v) => [v.labels.result, v.value])).toEqual([['patched', 1], ['unchanged', 1]]);
+    expect(await series(registry, 'yurt_manager_controller_reconcile_errors_total')).toEqual([{ labels: { controller: 'autonomy', code: 'YM_ERR_POD_PATCH' }, value: 1 }]);
+    expect((await series(registry, 'yurt_manager_controller_reconcile_duration_seconds')).find((v) => v.metricName?.endsWith('_count'))?.value).toBe(2);
+    expect(await series(registry, 'yurt_manager_controller_workqueue_depth')).toEqual([{ labels: { controller: 'autonomy' }, value: 3 }]);
+  });
+
+  it('reuses a metric of the same name already in the registry, so two parts of a program may both create the set', () => {
+    const registry = programRegistry({ defaultMetrics: false });
+    const earlier = new Counter({ name: 'yurt_manager_controller_reconcile_total', help: 'x', labelNames: ['controller', 'result'], registers: [registry] });
+    const a = new ControllerMetrics(registry, 'yurt_manager');
+    const b = new ControllerMetrics(registry, 'yurt_manager');
+    expect(a.reconciles).toBe(earlier);
+    expect(b.duration).toBe(a.duration);
+  });
+});
