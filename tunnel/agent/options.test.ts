@@ -10,6 +10,8 @@ describe('agent options', () => {
     expect([...o.ports].sort((a, b) => a - b)).toEqual([9100, 10250, 10255]);
     expect(o.backoffMaxMs).toBe(60_000);
     expect(o.backoffInitialMs).toBe(1000);
+    expect(o.podCidrs).toEqual([]);
+    expect(parseOptions([...base, '--pod-cidr=10.244.3.9/24,fd00:244:3::/64']).podCidrs.map((c) => c.text)).toEqual(['10.244.3.0/24', 'fd00:244:3::/64']);
     expect(Object.isFrozen(o)).toBe(true);
     expect(usage()).toContain('--node-ip');
   });
@@ -21,6 +23,7 @@ describe('agent options', () => {
     [['--backoff-initial=10s', '--backoff-max=1s'], /--backoff-max: must not be shorter/],
     [['--node-name=Edge_1'], /--node-name: "Edge_1" is not a valid node name/],
     [['--metrics-address=localhost:1'], /--metrics-address: must be <ip>:<port>/],
+    [['--pod-cidr=10.244.3.0/40'], /--pod-cidr: "10.244.3.0\/40" has a prefix length/],
     [['--nope'], /--nope/],
   ])('rejects %j naming the flag', (extra, message) => {
     expect(() => parseOptions([...base, ...extra])).toThrow(message);

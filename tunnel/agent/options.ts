@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../../lib/options.js';
 import { AGENT_PATH, MAX_WINDOW, MIN_MAX_FRAME_SIZE, canonicalIp } from '../protocol/index.js';
+import { parseCidr, type Cidr } from '../common/cidr.js';
 import { FLAG_ERROR, checkLogLevel, checkNodeName, toHostPort, toPorts, withDefaults, type HostPort } from '../common/flags.js';
 
 export const DEFAULTS = {
@@ -14,6 +15,7 @@ export const DEFAULTS = {
   nodeIp: '',
   kubeletPorts: '10250,10255',
   allowedPorts: '',
+  podCidr: '',
   dialAddress: '',
   caFile: '',
   clientCert: '',
@@ -43,6 +45,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   nodeIp: 'comma-separated IP addresses of this node: the only hosts the agent dials, required',
   kubeletPorts: 'kubelet ports the agent dials',
   allowedPorts: 'further ports the agent may dial on this node (e.g. 9100 for node-exporter)',
+  podCidr: 'comma-separated pod range(s) of this node (its Node spec.podCIDRs): the agent dials these addresses on any port, for webhooks and APIs served by pods on this node (empty: none)',
   dialAddress: 'dial this address instead of the requested one, e.g. 127.0.0.1 for a kubelet bound to localhost (the allowlist still checks the requested address)',
   caFile: 'CA that signs the server certificate, required',
   clientCert: 'node client certificate (CN=system:node:<name>, O=system:nodes), e.g. kubelet-client-current.pem; re-read at every connect, required',
@@ -71,6 +74,7 @@ export interface AgentOptions {
   nodeName: string;
   nodeIps: string[];
   ports: number[];
+  podCidrs: Cidr[];
   dialAddress: string | undefined;
   caFile: string;
   clientCert: string;
@@ -159,11 +163,20 @@ export function parseOptions(argv: string[]): Readonly<AgentOptions> & { help?: 
   const backoffMaxMs = toDuration('backoff-max', raw.backoffMax, FLAG_ERROR, 10);
   if (backoffMaxMs < backoffInitialMs) throw new OptionError(FLAG_ERROR, 'backoff-max', 'must not be shorter than --backoff-initial');
 
+  const podCidrs = toList(raw.podCidr).map((item) => {
+    try {
+      return parseCidr(item);
+    } catch (err) {
+      throw new OptionError(FLAG_ERROR, 'pod-cidr', `${(err as Error).message}: give <ip>/<prefix>[,...], e.g. 10.244.3.0/24`);
+    }
+  });
+
   return deepFreeze({
     servers,
     nodeName: checkNodeName('node-name', raw.nodeName || hostname().toLowerCase()),
     nodeIps,
     ports,
+    podCidrs,
     dialAddress,
     caFile: raw.caFile,
     clientCert: raw.clientCert,

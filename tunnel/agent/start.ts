@@ -6,6 +6,7 @@
 import type { Logger } from '../../lib/logger.js';
 import { startInSteps, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { OpsServer } from '../../lib/ops.js';
+import { CidrSet } from '../common/cidr.js';
 import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
 import { ServerConnection, type ConnectionOptions } from './connection.js';
@@ -98,7 +99,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
       return creds;
     };
 
-    const allowlist = new Allowlist({ hosts: options.nodeIps, ports: options.ports });
+    const allowlist = new Allowlist({ hosts: options.nodeIps, ports: options.ports, podCidrs: new CidrSet(options.podCidrs) });
     begin(`dialling only ${JSON.stringify({ ...allowlist.describe(), via: options.dialAddress })}`);
     const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
 
