@@ -35,7 +35,7 @@ describe('lib/metrics', () => {
     m.queueDepth('autonomy', 3);
     expect((await series(registry, 'yurt_manager_controller_reconcile_total')).map((v) => [v.labels.result, v.value])).toEqual([['patched', 1], ['unchanged', 1]]);
     expect(await series(registry, 'yurt_manager_controller_reconcile_errors_total')).toEqual([{ labels: { controller: 'autonomy', code: 'YM_ERR_POD_PATCH' }, value: 1 }]);
-    expect((await series(registry, 'yurt_manager_controller_reconcile_duration_seconds')).find((v) => v.metricName?.endsWith('_count'))?.value).toBe(2);
+    expect((await series(registry, 'yurt_manager_controller_reconcile_duration_seconds')).find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value).toBe(2);
     expect(await series(registry, 'yurt_manager_controller_workqueue_depth')).toEqual([{ labels: { controller: 'autonomy' }, value: 3 }]);
   });
 
