@@ -44,7 +44,7 @@ const VARIANT_VALUES = {
   'yurt-tunnel-server': {
     replicaCount: 3,
     interceptor: { enabled: true },
-    egressSelector: { allowedCallers: ['kube-apiserver'] },
+    egressSelector: { allowedCallers: ['kube-apiserver'], callerCA: { configMap: 'egress-ca', key: 'egress.crt' } },
     tls: { cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n' },
     service: { type: 'NodePort', nodePorts: { agent: 31262 } },
   },
