@@ -71,6 +71,11 @@ export function localHandler(options: LocalOptions): Handler {
       if (doc) send(ctx, 200, MEDIA_TYPE[doc.contentType], doc.data);
       return;
     }
+    // Pods reach the TLS listener with tokens nobody can check offline, and any User-Agent: kubelet's
+    // cache (the node's Secrets, every pod's spec) and any cached Secret stay out of their reach.
+    if (ctx.inCluster && (component === 'kubelet' || info.resource === 'secrets')) {
+      return replyStatus(ctx, forbidden(gr, info.name, 'in-cluster clients are not answered from kubelet\'s cache or with Secrets while no apiserver can check their credentials'), 'cache');
+    }
     switch (info.verb) {
       case 'get':
       case 'update':

@@ -151,3 +151,23 @@ describe('response filters through the chain', () => {
     expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'discardcloudservice', reason: 'malformed-object', value: 9 }]);
   });
 });
+
+describe('offline answers on the in-cluster listener', () => {
+  it('never come from kubelet\'s cache or hold Secrets, whatever the User-Agent claims', async () => {
+    const api = await fakeApiserver((_req, res) => json(res, 200, { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: '3' }, items: [{ metadata: { name: 's', namespace: 'a' }, data: { k: 'dg==' } }] }));
+    cleanup.push(() => api.close());
+    // The node's own port fills kubelet's and kube-proxy's caches.
+    const node = await startTestHub([api.url], { cacheAgents: ['kubelet', 'kube-proxy'] });
+    cleanup.push(() => node.close());
+    expect((await call(node.url, 'GET', '/api/v1/namespaces/a/secrets')).status).toBe(200);
+    expect((await call(node.url, 'GET', '/api/v1/namespaces/a/secrets', { headers: KUBE_PROXY })).status).toBe(200);
+    await settle();
+    const pods = await startTestHub([], { store: node.store, healthy: false, inCluster: true });
+    cleanup.push(() => pods.close());
+    for (const headers of [{ 'user-agent': 'kubelet/v1.37.2' }, KUBE_PROXY]) {
+      const res = await call(pods.url, 'GET', '/api/v1/namespaces/a/secrets', { headers });
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', reason: 'Forbidden' });
+    }
+  });
+});

@@ -79,7 +79,7 @@ export interface TestHub {
 /** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
 export async function startTestHub(
   servers: URL[],
-  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean> } = {},
+  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? new MemoryCacheStore();
   await store.start();
@@ -111,7 +111,7 @@ export async function startTestHub(
     logger,
     clock: systemClock,
   });
-  const server = createServer(proxy);
+  const server = createServer((req, res) => proxy(req, res, opts.inCluster ?? false));
   const url = await listen(server);
   return {
     url,
