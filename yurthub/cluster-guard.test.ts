@@ -107,7 +107,7 @@ describe('at start', () => {
     store.setOwner = () => Promise.reject(full);
     await guard().start();
     expect(await store.get(NODE)).toBeDefined();
-    expect(logged('cannot record the owner of the cache')).toMatchObject({ level: 40 });
+    expect(logged('cannot record the owner of the cache')).toMatchObject({ level: 'warn' });
   });
 
   it('serves a cache recorded under the configured CA until the first contact', async () => {
@@ -125,7 +125,7 @@ describe('at start', () => {
     expect(await store.get(NODE)).toBeUndefined();
     expect(mismatches).toEqual(['ca']);
     expect(await recorded()).toEqual({ cas: [new X509Certificate(rotated.certPem).fingerprint256] });
-    expect(logged("the cache holds another cluster's data")).toMatchObject({ level: 40, reason: 'ca' });
+    expect(logged("the cache holds another cluster's data")).toMatchObject({ level: 'warn', reason: 'ca' });
   });
 });
 
@@ -181,7 +181,7 @@ describe('at the first contact', () => {
     await g.start();
     await g.onReachable(upstream);
     expect(g.isConfirmed).toBe(false);
-    expect(logged('cannot read the cluster identity')).toMatchObject({ level: 40, err: { code: 'YH_ERR_CLUSTER_IDENTITY' } });
+    expect(logged('cannot read the cluster identity')).toMatchObject({ level: 'warn', err: { code: 'YH_ERR_CLUSTER_IDENTITY' } });
     await g.onReachable(upstream);
     expect(seen).toHaveLength(1);
     answer = { uid: 'cluster-b' };

@@ -17,7 +17,7 @@ export const withErrors: Stage = (next) => async (ctx) => {
   try {
     await next(ctx);
   } catch (err) {
-    ctx.log.error({ err, method: ctx.req.method, url: ctx.req.url, component: ctx.component }, 'request failed inside the hub');
+    ctx.log.error({ err, method: ctx.req.method, url: ctx.req.url, client: ctx.component }, 'request failed inside the hub');
     if (ctx.res.headersSent) {
       ctx.res.destroy();
       return;

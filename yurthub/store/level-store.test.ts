@@ -78,7 +78,7 @@ describe('LevelCacheStore damaged databases', () => {
       await store.replaceList(all, meta('1'), [obj('ns', 'p', '1')]);
       expect(names(await store.list(all))).toEqual(['ns/p']);
       const logged = lines.find((l) => l.msg === 'cache database is damaged: moved it aside, starting with an empty cache');
-      expect(logged).toMatchObject({ component: 'cache', level: 50, dir });
+      expect(logged).toMatchObject({ component: 'cache', level: 'error', dir });
       expect(String(logged?.reason)).toMatch(reason);
     } finally {
       await store.close();

@@ -111,7 +111,7 @@ describe('an existing cache with wider permissions', () => {
       expect((await exposedEntries(dir)).exposed).toEqual([]);
       const logged = lines.filter((l) => l.msg === TIGHTENED);
       expect(logged).toHaveLength(1);
-      expect(logged[0]).toMatchObject({ level: 40, component: 'cache', dir, tightened: widened });
+      expect(logged[0]).toMatchObject({ level: 'warn', component: 'cache', dir, tightened: widened });
     } finally {
       await store.close();
     }
