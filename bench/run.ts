@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { ROOT } from './hub-process.js';
+import { runFiltersBench } from './filters.js';
 import { runIdleBench } from './idle.js';
 import { runRelayBench } from './relay.js';
 import { writeSection } from './report.js';
@@ -16,6 +17,7 @@ const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   relay: runRelayBench,
   tunnel: runTunnelBench,
   idle: runIdleBench,
+  filters: runFiltersBench,
 };
 
 const wanted = process.argv.slice(2);
