@@ -192,5 +192,32 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       }, 30_000, 1000);
       expect(await metric('yurthub_cache_write_failures_total', {})).toBe(0);
     });
+
+    it('exposes request counts and latency by where they were served, upstream latency per server, its certificate expiry and the standard process metrics', async () => {
+      const server = `https://127.0.0.1:${link.port}`;
+      const nonZero: Array<[string, Record<string, string>]> = [
+        ['yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'remote' }],
+        ['yurthub_proxy_requests_total', { component: 'kubelet', served_from: 'cache' }],
+        ['yurthub_proxy_request_duration_seconds_count', { component: 'kubelet', verb: 'get', resource: 'nodes', served_from: 'remote' }],
+        ['yurthub_proxy_request_duration_seconds_count', { component: 'kubelet', served_from: 'cache' }],
+        ['yurthub_proxy_request_duration_seconds_bucket', { component: 'kubelet', served_from: 'remote', le: '+Inf' }],
+        ['yurthub_proxy_request_duration_seconds_sum', { component: 'kubelet', served_from: 'remote' }],
+        ['yurthub_upstream_requests_total', { server, result: '2xx' }],
+        ['yurthub_upstream_request_duration_seconds_count', { server }],
+        ['yurthub_upstream_request_duration_seconds_sum', { server }],
+        ['process_cpu_seconds_total', {}],
+        ['process_resident_memory_bytes', {}],
+        ['nodejs_heap_size_used_bytes', {}],
+        ['nodejs_eventloop_lag_seconds', {}],
+      ];
+      for (const [name, labels] of nonZero) expect(await metric(name, labels), `${name}${JSON.stringify(labels)}`).toBeGreaterThan(0);
+      // Watches are counted, not timed: their length is the client's choice.
+      expect(await metric('yurthub_proxy_requests_total', { verb: 'watch' })).toBeGreaterThan(0);
+      expect(await metric('yurthub_proxy_request_duration_seconds_count', { verb: 'watch' })).toBe(0);
+      const expiry = await metric('yurthub_certificate_expiration_timestamp_seconds', {});
+      expect(expiry).toBeGreaterThan(Date.now() / 1000);
+      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      expect(text).not.toMatch(/^yurthub_(process|nodejs)_/m);
+    });
   });
 });
