@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineErrors } from './errors.js';
-import { commandExitCode, usageError, type Command, type CommandIo } from './program.js';
+import { OptionError } from './options.js';
+import { commandExitCode, usageError, usageExitCode, type Command, type CommandIo } from './program.js';
 
 const errors = defineErrors({ XX_ERR_GONE: { statusCode: 404, message: '%s' } });
 
@@ -33,6 +34,16 @@ describe('commandExitCode (the one-shot pipeline)', () => {
     const mapped: Command = { start: async () => Promise.reject(errors.XX_ERR_GONE('gone')), exitCode: (err) => ((err as { statusCode?: number }).statusCode === 404 ? 5 : 1) };
     expect(await commandExitCode('tool', () => mapped, [], x)).toBe(5);
     expect(x.err).toEqual(['tool: usage: tool x\n', 'tool: boom\n', 'tool: gone (XX_ERR_GONE)\n']);
+  });
+
+  it('exits 2 for every coded error with status 400 (a bad flag or flag value), as the daemons do', async () => {
+    const x = io();
+    expect(await commandExitCode('tool', () => ({ start: async () => Promise.reject(new OptionError('XX_ERR_FLAG', 'port', 'needs a value')) }), [], x)).toBe(2);
+    expect(x.err).toEqual(['tool: --port: needs a value (XX_ERR_FLAG)\n']);
+    expect(usageExitCode(new OptionError('XX_ERR_FLAG', 'port', 'x'))).toBe(2);
+    expect(usageExitCode(errors.XX_ERR_GONE('gone'))).toBe(1);
+    expect(usageExitCode(usageError('usage'))).toBe(2);
+    expect(usageExitCode(new Error('boom'))).toBe(1);
   });
 
   it('tells an error without a code the command\'s way, and a command that fails to load by its name alone', async () => {
