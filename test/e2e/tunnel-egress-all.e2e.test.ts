@@ -11,7 +11,7 @@
  * range: services/proxy to such a pod is the refused case, and nothing leaves the machine.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,7 +110,10 @@ describeLocal('tunnel: egress for everything (webhooks, aggregated APIs, service
         '--node-name=edge-1',
         `--node-ip=${edge.ip}`,
         `--kubelet-ports=${edge.port}`,
-        `--pod-cidr=${EDGE_POD_CIDR}`,
+        // Read from the Node, as a DaemonSet must (the downward API has no podCIDR).
+        '--pod-cidr=node',
+        `--apiserver=${cluster.info.server}`,
+        `--apiserver-ca-file=${cluster.info.caFile}`,
         `--ca-file=${tunnelCa}`,
         `--client-cert=${pem}`,
         `--client-key=${pem}`,
@@ -120,6 +123,7 @@ describeLocal('tunnel: egress for everything (webhooks, aggregated APIs, service
     );
     agent.start();
     await waitReady(agentMetrics, 'agent of edge-1');
+    await waitFor("the agent to allow edge-1's pods", async () => readFileSync(agent.logFile, 'utf8').includes(EDGE_POD_CIDR), 30_000, 200);
     await Promise.all([createPod('on-edge', 'edge-1'), createPod('on-cloud', 'cloud-1')]);
   });
 

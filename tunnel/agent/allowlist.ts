@@ -22,7 +22,7 @@ export type Verdict = { allowed: true; pod?: true } | { allowed: false; reason: 
 export class Allowlist {
   private readonly hosts: ReadonlySet<string>;
   private readonly ports: ReadonlySet<number>;
-  private readonly podCidrs: CidrSet | undefined;
+  private podCidrs: CidrSet | undefined;
 
   constructor(options: AllowlistOptions) {
     this.hosts = new Set(options.hosts.map((h) => canonicalIp(h) ?? h));
@@ -40,6 +40,11 @@ export class Allowlist {
     }
     if (!this.ports.has(port)) return { allowed: false, reason: `port ${port} is not allowed (allowed: ${[...this.ports].sort((a, b) => a - b).join(', ')})` };
     return { allowed: true };
+  }
+
+  /** `--pod-cidr=node`: the ranges arrive once the agent has read its Node. */
+  setPodCidrs(ranges: CidrSet): void {
+    this.podCidrs = ranges.size ? ranges : undefined;
   }
 
   describe(): { hosts: string[]; ports: number[]; pods?: string[] } {

@@ -18,7 +18,7 @@ export interface AgentConfig {
    * replaces the bundle file atomically, so a read sees the old pair or the new, never a mix.
    */
   credentials: () => Promise<Credentials>;
-  /** The kube-apiserver CA for the bootstrap and renewal CSRs, when the identity comes from a token. */
+  /** The kube-apiserver CA for the bootstrap and renewal CSRs (token identity) and for reading the Node (`--pod-cidr=node`). */
   apiserverCa: Buffer | undefined;
 }
 
@@ -67,5 +67,6 @@ export async function resolveConfig(options: Readonly<AgentOptions>, logger: Log
     // Not fatal: the server is the one that decides, and says why in its refusal.
     log.warn({ subject: subject.replace(/\n/g, ','), nodeName: options.nodeName }, `the client certificate is not ${expected}: servers will refuse this agent`);
   }
-  return { options, credentials, apiserverCa: undefined };
+  const apiserverCa = options.podCidrsFromNode ? await readFlagFile('apiserver-ca-file', options.podCidrsFromNode.apiserverCaFile) : undefined;
+  return { options, credentials, apiserverCa };
 }

@@ -11,6 +11,8 @@ describe('agent options', () => {
     expect(o.backoffMaxMs).toBe(60_000);
     expect(o.backoffInitialMs).toBe(1000);
     expect(o.podCidrs).toEqual([]);
+    expect(o.podCidrsFromNode).toBeUndefined();
+    expect(parseOptions([...base, '--pod-cidr=node', '--apiserver=https://10.0.0.1:6443', '--apiserver-ca-file=ca.crt']).podCidrsFromNode).toEqual({ apiserver: new URL('https://10.0.0.1:6443'), apiserverCaFile: 'ca.crt' });
     expect(parseOptions([...base, '--pod-cidr=10.244.3.9/24,fd00:244:3::/64']).podCidrs.map((c) => c.text)).toEqual(['10.244.3.0/24', 'fd00:244:3::/64']);
     expect(Object.isFrozen(o)).toBe(true);
     expect(usage()).toContain('--node-ip');
@@ -24,6 +26,8 @@ describe('agent options', () => {
     [['--node-name=Edge_1'], /--node-name: "Edge_1" is not a valid node name/],
     [['--metrics-address=localhost:1'], /--metrics-address: must be <ip>:<port>/],
     [['--pod-cidr=10.244.3.0/40'], /--pod-cidr: "10.244.3.0\/40" has a prefix length/],
+    [['--pod-cidr=node'], /--apiserver: is required with --pod-cidr=node/],
+    [['--pod-cidr=node', '--apiserver=https://10.0.0.1:6443'], /--apiserver-ca-file: is required with --pod-cidr=node/],
     [['--nope'], /--nope/],
   ])('rejects %j naming the flag', (extra, message) => {
     expect(() => parseOptions([...base, ...extra])).toThrow(message);

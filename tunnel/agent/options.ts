@@ -45,7 +45,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   nodeIp: 'comma-separated IP addresses of this node: the only hosts the agent dials, required',
   kubeletPorts: 'kubelet ports the agent dials',
   allowedPorts: 'further ports the agent may dial on this node (e.g. 9100 for node-exporter)',
-  podCidr: 'comma-separated pod range(s) of this node (its Node spec.podCIDRs): the agent dials these addresses on any port, for webhooks and APIs served by pods on this node (empty: none)',
+  podCidr: 'comma-separated pod range(s) of this node: the agent dials these addresses on any port, for webhooks and APIs served by pods on this node; "node" reads them from this Node\'s spec.podCIDRs (needs --apiserver, --apiserver-ca-file) (empty: none)',
   dialAddress: 'dial this address instead of the requested one, e.g. 127.0.0.1 for a kubelet bound to localhost (the allowlist still checks the requested address)',
   caFile: 'CA that signs the server certificate, required',
   clientCert: 'node client certificate (CN=system:node:<name>, O=system:nodes), e.g. kubelet-client-current.pem; re-read at every connect, required',
@@ -75,6 +75,8 @@ export interface AgentOptions {
   nodeIps: string[];
   ports: number[];
   podCidrs: Cidr[];
+  /** `--pod-cidr=node`: read the ranges from the Node object on this apiserver. */
+  podCidrsFromNode: { apiserver: URL; apiserverCaFile: string } | undefined;
   dialAddress: string | undefined;
   caFile: string;
   clientCert: string;
@@ -109,6 +111,19 @@ function serverUrl(raw: string): URL {
   if (url.protocol !== 'wss:') throw new OptionError(FLAG_ERROR, 'server', `"${raw}" must be a wss:// URL: agents only connect with TLS`);
   if (url.pathname === '/' || url.pathname === '') url.pathname = AGENT_PATH;
   return url;
+}
+
+/** --apiserver and --apiserver-ca-file, required by `flag`. */
+function apiserverFor(flag: string, raw: Record<keyof typeof DEFAULTS, string>): { apiserver: URL; apiserverCaFile: string } {
+  let apiserver: URL;
+  try {
+    apiserver = new URL(raw.apiserver);
+  } catch {
+    throw new OptionError(FLAG_ERROR, 'apiserver', `is required with --${flag}=node and must be an https URL, got "${raw.apiserver}"`);
+  }
+  if (apiserver.protocol !== 'https:') throw new OptionError(FLAG_ERROR, 'apiserver', `must be an https URL, got "${raw.apiserver}"`);
+  if (!raw.apiserverCaFile) throw new OptionError(FLAG_ERROR, 'apiserver-ca-file', `is required with --${flag}=node`);
+  return { apiserver, apiserverCaFile: raw.apiserverCaFile };
 }
 
 function bootstrapOptions(raw: Record<keyof typeof DEFAULTS, string>): AgentOptions['bootstrap'] {
@@ -163,7 +178,8 @@ export function parseOptions(argv: string[]): Readonly<AgentOptions> & { help?: 
   const backoffMaxMs = toDuration('backoff-max', raw.backoffMax, FLAG_ERROR, 10);
   if (backoffMaxMs < backoffInitialMs) throw new OptionError(FLAG_ERROR, 'backoff-max', 'must not be shorter than --backoff-initial');
 
-  const podCidrs = toList(raw.podCidr).map((item) => {
+  const podCidrsFromNode = raw.podCidr.trim() === 'node' ? apiserverFor('pod-cidr', raw) : undefined;
+  const podCidrs = podCidrsFromNode ? [] : toList(raw.podCidr).map((item) => {
     try {
       return parseCidr(item);
     } catch (err) {
@@ -177,6 +193,7 @@ export function parseOptions(argv: string[]): Readonly<AgentOptions> & { help?: 
     nodeIps,
     ports,
     podCidrs,
+    podCidrsFromNode,
     dialAddress,
     caFile: raw.caFile,
     clientCert: raw.clientCert,

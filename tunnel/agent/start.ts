@@ -11,6 +11,7 @@ import { Allowlist } from './allowlist.js';
 import { certificateNotAfter, type AgentConfig } from './config.js';
 import { ServerConnection, type ConnectionOptions } from './connection.js';
 import { LocalDialer } from './local-dialer.js';
+import { NodePodRanges } from './node-pod-ranges.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentOptions } from './options.js';
 import { ServerSet, type Resolve } from './server-set.js';
@@ -101,6 +102,18 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
 
     const allowlist = new Allowlist({ hosts: options.nodeIps, ports: options.ports, podCidrs: new CidrSet(options.podCidrs) });
     begin(`dialling only ${JSON.stringify({ ...allowlist.describe(), via: options.dialAddress })}`);
+    if (options.podCidrsFromNode && config.apiserverCa) {
+      begin(`and this node's pods, from Node ${options.nodeName}'s spec.podCIDRs on ${options.podCidrsFromNode.apiserver.origin}`);
+      await start('pod ranges', new NodePodRanges({
+        apiserver: options.podCidrsFromNode.apiserver,
+        apiserverCa: config.apiserverCa,
+        nodeName: options.nodeName,
+        credentials: config.credentials,
+        allowlist,
+        clock,
+        logger: log,
+      }));
+    }
     const dialer = new LocalDialer({ allowlist, dialAddress: options.dialAddress, dialTimeoutMs: options.dialTimeoutMs, logger: log, metrics });
 
     begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
