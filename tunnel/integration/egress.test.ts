@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConnectError, TunnelWorld } from '../testing/fixture.js';
 import { readAll, sha256 } from '../protocol/testing.js';
@@ -119,6 +120,35 @@ describe('CONNECT proxy: egress for everything', () => {
     expect(err.status).toBe(502);
     expect(err.body).toContain('TUN_ERR_DIRECT_UNREACHABLE');
     expect(err.body).toContain('ECONNREFUSED');
+  });
+
+  it('answers 504 TUN_ERR_DIRECT_TIMEOUT when an allowed destination does not accept in time', async () => {
+    // A listener whose process never accepts (its event loop is blocked) with a tiny backlog: once its
+    // queue is full, the kernel drops further SYNs and a connect just hangs.
+    const script = "const s=require('net').createServer().listen({port:0,host:'127.96.0.15',backlog:1},()=>{console.log(s.address().port);setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,20000),50)})";
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      await new Promise((r) => setTimeout(r, 200));
+      const fillers: Socket[] = [];
+      // Fill the queue: connect until one connection does not complete.
+      for (let connected = true; connected && fillers.length < 20; ) {
+        const filler = connect(port, '127.96.0.15');
+        filler.on('error', () => {});
+        fillers.push(filler);
+        connected = await new Promise<boolean>((r) => {
+          filler.once('connect', () => r(true));
+          setTimeout(() => r(false), 300);
+        });
+      }
+      const err = (await world.connect(server.ports.proxy, `127.96.0.15:${port}`).catch((e: unknown) => e)) as ConnectError;
+      for (const f of fillers) f.destroy();
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.status).toBe(504);
+      expect(err.body).toContain('TUN_ERR_DIRECT_TIMEOUT');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('refuses a destination outside every range with 403 TUN_ERR_DESTINATION_REFUSED and counts it', async () => {
