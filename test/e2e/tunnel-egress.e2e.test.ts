@@ -314,6 +314,29 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
     expect(await cluster.kubectl(['logs', 'shell-1'])).toContain('started on');
   });
 
+  it('exposes stream open latency and result, stream lifetimes, bytes and agent connects/disconnects on the server, with the standard process metrics', async () => {
+    const text = await serverMetrics();
+    const nonZero: Array<[string, Record<string, string>?]> = [
+      ['yurt_tunnel_server_stream_open_duration_seconds_count', { front_door: 'connect', result: 'ok' }],
+      ['yurt_tunnel_server_stream_open_duration_seconds_bucket', { front_door: 'connect', result: 'ok', le: '+Inf' }],
+      ['yurt_tunnel_server_stream_open_duration_seconds_count', { front_door: 'connect', result: 'TUN_ERR_NO_AGENT' }],
+      ['yurt_tunnel_server_stream_duration_seconds_count', { front_door: 'connect' }],
+      ['yurt_tunnel_server_stream_duration_seconds_sum', { front_door: 'connect' }],
+      ['yurt_tunnel_server_streams_total', { front_door: 'connect' }],
+      ['yurt_tunnel_server_bytes_total', { direction: 'to_agent' }],
+      ['yurt_tunnel_server_bytes_total', { direction: 'from_agent' }],
+      ['yurt_tunnel_server_open_errors_total', { reason: 'TUN_ERR_NO_AGENT' }],
+      ['yurt_tunnel_server_agent_connections_total', { result: 'accepted' }],
+      // The agent of edge-1 killed in the test before.
+      ['yurt_tunnel_server_agent_disconnections_total'],
+      ['process_cpu_seconds_total'],
+      ['process_resident_memory_bytes'],
+      ['nodejs_heap_size_used_bytes'],
+    ];
+    for (const [name, labels] of nonZero) expect(metricValue(text, name, labels), `${name}${JSON.stringify(labels ?? {})}`).toBeGreaterThan(0);
+    expect(text).not.toMatch(/^yurt_tunnel_server_process_/m);
+  });
+
   it('agents reconnect after the server restarts, and new commands work', async () => {
     await server.stop();
     expect(server.running).toBe(false);
@@ -333,6 +356,28 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
     expect(run.stdout()).toBe('back\n');
     const reconnects = metricValue((await ops(agents.get('edge-2')!.metricsPort, '/metrics'))!.body, 'yurt_tunnel_agent_reconnects_total');
     expect(reconnects).toBeGreaterThan(0);
+  });
+
+  it('exposes connects, disconnects, connect and stream open latency, stream lifetimes and bytes on the agent', async () => {
+    // edge-2's agent served streams all along and lost its server once (the restart above).
+    const text = (await ops(agents.get('edge-2')!.metricsPort, '/metrics'))!.body;
+    const nonZero: Array<[string, Record<string, string>?]> = [
+      ['yurt_tunnel_agent_connections_total'],
+      ['yurt_tunnel_agent_disconnections_total'],
+      ['yurt_tunnel_agent_connect_duration_seconds_count', { result: 'ok' }],
+      ['yurt_tunnel_agent_stream_open_duration_seconds_count', { result: 'ok' }],
+      ['yurt_tunnel_agent_stream_open_duration_seconds_bucket', { result: 'ok', le: '+Inf' }],
+      ['yurt_tunnel_agent_stream_duration_seconds_count'],
+      ['yurt_tunnel_agent_streams_total'],
+      ['yurt_tunnel_agent_bytes_total', { direction: 'to_server' }],
+      ['yurt_tunnel_agent_bytes_total', { direction: 'from_server' }],
+      ['yurt_tunnel_agent_reconnects_total'],
+      ['process_cpu_seconds_total'],
+      ['nodejs_heap_size_used_bytes'],
+    ];
+    for (const [name, labels] of nonZero) expect(metricValue(text, name, labels), `${name}${JSON.stringify(labels ?? {})}`).toBeGreaterThan(0);
+    expect(metricValue(text, 'yurt_tunnel_agent_connections_total')).toBeGreaterThanOrEqual(2);
+    expect(text).not.toMatch(/^yurt_tunnel_agent_process_/m);
   });
 
   it('an agent can obtain its node identity with a bootstrap token instead of certificate files', async () => {
