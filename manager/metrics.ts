@@ -3,7 +3,7 @@
  * replicas in one test process do not collide), with the standard process_* and nodejs_* metrics.
  * Per-controller reconcile metrics come from lib/metrics/controller.ts (controller="autonomy", ...).
  */
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { ControllerMetrics } from '../lib/metrics/controller.js';
 import { programRegistry } from '../lib/metrics/registry.js';
 import type { ControllerMetrics as AutonomyMetrics, PatchAction, SyncResult } from './autonomy/controller.js';
@@ -21,10 +21,6 @@ export class ManagerMetrics implements AutonomyMetrics, ReconcileMetrics {
   readonly informerSynced: Gauge<'resource'>;
   /** Reconcile count, errors, latency and queue depth per controller (lib/metrics/controller.ts). */
   readonly controllers: ControllerMetrics;
-  readonly reconciles: Counter<'controller' | 'result'>;
-  readonly reconcileErrors: Counter<'controller' | 'code'>;
-  readonly reconcileSeconds: Histogram<'controller'>;
-  readonly controllerQueue: Gauge<'controller'>;
 
   constructor(identity: string, autonomousNodes: () => number) {
     const registers = [this.registry];
@@ -42,23 +38,6 @@ export class ManagerMetrics implements AutonomyMetrics, ReconcileMetrics {
     this.leader.set({ identity }, 0);
     this.leadershipsAcquired = new Counter({ name: 'yurt_manager_leadership_acquired_total', help: 'Times this replica became the leader.', registers });
     this.informerSynced = new Gauge({ name: 'yurt_manager_informer_synced', help: '1 once the informer cache holds a full list.', labelNames: ['resource'], registers });
-    // Per controller (nodepool, yurtappset), in the manner of controller-runtime's
-    // controller_runtime_reconcile_* metrics.
-    this.reconciles = new Counter({
-      name: 'yurt_manager_controller_reconcile_total',
-      help: 'Reconciles by controller and result (error, unchanged, patched, applied, status, gone, ...).',
-      labelNames: ['controller', 'result'],
-      registers,
-    });
-    this.reconcileErrors = new Counter({ name: 'yurt_manager_controller_reconcile_errors_total', help: 'Reconciles that failed and were queued again with backoff, by error code.', labelNames: ['controller', 'code'], registers });
-    this.reconcileSeconds = new Histogram({
-      name: 'yurt_manager_controller_reconcile_duration_seconds',
-      help: 'How long one reconcile took, API writes included.',
-      labelNames: ['controller'],
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.controllerQueue = new Gauge({ name: 'yurt_manager_controller_workqueue_depth', help: 'Keys waiting in a controller\'s work queue.', labelNames: ['controller'], registers });
     new Gauge({
       name: 'yurt_manager_autonomous_nodes',
       help: 'Nodes whose annotations or labels make them autonomous, as this replica sees them.',
@@ -97,15 +76,15 @@ export class ManagerMetrics implements AutonomyMetrics, ReconcileMetrics {
     if (typeof a === 'number') {
       this.queue.set(a);
       this.controllers.queueDepth('autonomy', a);
-    } else this.controllerQueue.set({ controller: a }, n ?? 0);
+    } else this.controllers.queueDepth(a, n ?? 0);
   }
 
+  /** The nodepool and yurtappset controllers' runner (manager/controller/runner.ts) reports here. */
   reconciled(controller: string, result: string, seconds: number): void {
-    this.reconciles.inc({ controller, result });
-    this.reconcileSeconds.observe({ controller }, seconds);
+    this.controllers.reconciled(controller, result, seconds);
   }
 
   failed(controller: string, code: string): void {
-    this.reconcileErrors.inc({ controller, code });
+    this.controllers.failed(controller, code);
   }
 }

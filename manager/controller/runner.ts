@@ -7,16 +7,14 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
+import type { ReconcileRecorder } from '../../lib/metrics/controller.js';
 import { WorkQueue } from './queue.js';
 
 /** What a reconcile did; 'requeue' asks for the key again after `afterMs` (not counted as an error). */
 export type ReconcileResult = { result: string; requeueAfterMs?: number };
 
-export interface ReconcileMetrics {
-  reconciled(controller: string, result: string, seconds: number): void;
-  failed(controller: string, code: string): void;
-  queueDepth(controller: string, n: number): void;
-}
+/** What the worker loop reports: reconcile count by result, errors, latency, queue depth (lib/metrics/controller.ts). */
+export type ReconcileMetrics = ReconcileRecorder;
 
 export interface RunnerOptions {
   name: string;
