@@ -23,6 +23,7 @@ export const ConverterErrors = defineErrors({
   CNV_ERR_HELM_MISSING: { statusCode: 412, message: '%s' },
   CNV_ERR_CHART: { statusCode: 412, message: '%s' },
   CNV_ERR_NODE_LAYOUT: { statusCode: 412, message: '%s' },
+  CNV_ERR_HUB_UPDATE_REFUSED: { statusCode: 412, message: '%s' },
   // --- apply (exit 1) ---
   CNV_ERR_HELM: { statusCode: 500, message: '%s' },
   CNV_ERR_APPLY: { statusCode: 500, message: '%s' },
@@ -33,6 +34,7 @@ export const ConverterErrors = defineErrors({
   CNV_ERR_NODE_FILE: { statusCode: 500, message: '%s' },
   CNV_ERR_HUB_UNHEALTHY: { statusCode: 503, message: '%s' },
   CNV_ERR_ROLLED_BACK: { statusCode: 500, message: '%s' },
+  CNV_ERR_HUB_UPDATE_ROLLED_BACK: { statusCode: 500, message: '%s' },
   CNV_ERR_INTERNAL: { statusCode: 500, message: '%s' },
 });
 

@@ -7,10 +7,10 @@ import { randomInt } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
-import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConversionRecord, type NodePlan, type ObjectPlan, type Plan, type RevertPlan } from '../plan/model.js';
+import { ANNOTATION_HUB_HASH, ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConversionRecord, type NodePlan, type ObjectPlan, type Plan, type RevertPlan } from '../plan/model.js';
 import { foreignError, isYurtctls } from '../plan/foreign.js';
 import { canonicalJson } from '../plan/job.js';
-import { nodeState } from '../plan/plan.js';
+import { nodeState, revertedAnnotations } from '../plan/plan.js';
 import { recordConfigMap } from '../plan/state.js';
 import type { Progress } from '../ui/progress.js';
 import type { Helm } from './helm.js';
@@ -149,8 +149,11 @@ async function releaseStep(ctx: ApplyContext, plan: Plan, state: ClusterState): 
   await ctx.helm.upgradeInstall(r.name, r.chart.path, r.namespace, r.values);
 }
 
-/** Waits until every listed node reports one of `done` (or fails). */
-async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converted' | 'reverted', action: 'convert' | 'revert'): Promise<{ ok: string[]; failed: Array<[string, string]>; pending: string[] }> {
+/**
+ * Waits until every listed node reports `done` (or fails). `hubs`: nodes whose hub is being updated,
+ * done only once they also report the chart's manifest hash (they are `converted` all along).
+ */
+async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converted' | 'reverted', action: 'convert' | 'revert', hubs: ReadonlyMap<string, string> = new Map()): Promise<{ ok: string[]; failed: Array<[string, string]>; pending: string[] }> {
   const clock = clockOf(ctx);
   const deadline = clock.now() + ctx.nodeTimeoutMs;
   let pending = [...nodes];
@@ -162,15 +165,16 @@ async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converte
       const node = state.nodes.find((n) => n.name === name);
       const s = node ? nodeState(node) : null;
       const job = state.jobs.find((j) => j.node === name && j.action === action);
-      if (s === done) {
+      const hub = hubs.get(name);
+      if (s === done && (!hub || node?.annotations[ANNOTATION_HUB_HASH] === hub)) {
         ok.push(name);
-        ctx.progress.node(name, done);
+        ctx.progress.node(name, hub ? `${done}, hub manifest ${hub}` : done);
       } else if ((action === 'convert' && s === 'failed') || job?.failed) {
-        const why = s === 'failed' ? 'the node side rolled back (see the Job\'s log)' : 'its Job failed';
+        const why = s === 'failed' ? (hub ? 'the hub update was rolled back to the previous manifest (see the Job\'s log)' : 'the node side rolled back (see the Job\'s log)') : 'its Job failed';
         failed.push([name, why]);
         ctx.progress.node(name, `failed: ${why}`);
       } else {
-        ctx.progress.node(name, `waiting for the node side (${s ?? 'no state yet'})`);
+        ctx.progress.node(name, `waiting for the node side (${hub && s === 'converted' ? `hub manifest ${node?.annotations[ANNOTATION_HUB_HASH] ?? '(none)'} → ${hub}` : (s ?? 'no state yet')})`);
         continue;
       }
       pending = pending.filter((p) => p !== name);
@@ -210,15 +214,17 @@ export async function applyConvert(ctx: ApplyContext, plan: Plan, state: Cluster
       continue;
     }
     await putJob(ctx, o);
-    p.node(o.node!, `edge: node Job ${o.action === 'update' ? 're-created' : 'created'}`);
+    const hub = plan.nodes.find((n) => n.name === o.node)?.hubManifest;
+    p.node(o.node!, `edge: node Job ${o.action === 'update' ? 're-created' : 'created'}${hub ? ` (hub manifest ${hub.from ?? '(none)'} → ${hub.to})` : ''}`);
   }
   for (const n of plan.nodes) if (n.nodeSide === 'done') p.node(n.name, 'edge: converted');
   if (recordPlan.action !== 'none' || plan.record.phase !== 'applied') await writeRecord(ctx, ns, { ...plan.record, phase: 'applied' }, true);
 
-  const waiting = plan.nodes.filter((n) => n.nodeSide === 'run').map((n) => n.name);
+  const waiting = plan.nodes.filter((n) => n.nodeSide === 'run' || n.nodeSide === 'update').map((n) => n.name);
+  const hubs = new Map(plan.nodes.filter((n) => n.nodeSide === 'update' && n.hubManifest).map((n) => [n.name, n.hubManifest!.to]));
   p.step(ctx.nodeTimeoutMs > 0 ? `node side: waiting up to ${Math.round(ctx.nodeTimeoutMs / 1000)} s` : 'node side: not waiting (--node-timeout=0)');
   let result = { ok: [] as string[], failed: [] as Array<[string, string]>, pending: waiting };
-  if (ctx.nodeTimeoutMs > 0 && waiting.length) result = await waitNodeSides(ctx, waiting, 'converted', 'convert');
+  if (ctx.nodeTimeoutMs > 0 && waiting.length) result = await waitNodeSides(ctx, waiting, 'converted', 'convert', hubs);
   else for (const n of waiting) p.node(n, 'edge: node side pending');
 
   p.step('verify');
@@ -232,11 +238,11 @@ export async function applyConvert(ctx: ApplyContext, plan: Plan, state: Cluster
     throw ConverterErrors.CNV_ERR_NODES_PENDING(`node side not done within ${Math.round(ctx.nodeTimeoutMs / 1000)} s on ${result.pending.join(', ')}; run \`yurtctl status\` to follow, convert again to resume`);
   }
   const edge = plan.nodes.filter((n) => n.role === 'edge').length;
-  const pendingNodes = after.nodes.filter((n) => plan.nodes.some((x) => x.name === n.name && x.role === 'edge') && nodeState(n) !== 'converted').map((n) => n.name);
+  const pendingNodes = after.nodes.filter((n) => plan.nodes.some((x) => x.name === n.name && x.role === 'edge') && (nodeState(n) !== 'converted' || (hubs.has(n.name) && n.annotations[ANNOTATION_HUB_HASH] !== hubs.get(n.name)))).map((n) => n.name);
   return {
     summary: pendingNodes.length
       ? `applied: ${edge} edge node(s), node side pending on ${pendingNodes.join(', ')} (follow with \`yurtctl status\`)`
-      : `converted: ${edge} edge node(s), ${plan.nodes.length - edge} cloud node(s)`,
+      : `converted: ${edge} edge node(s), ${plan.nodes.length - edge} cloud node(s)${hubs.size ? `; hub manifest ${[...hubs.values()][0]} on ${[...hubs.keys()].join(', ')}` : ''}`,
     pendingNodes,
   };
 }
@@ -319,7 +325,7 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
     const np: NodePlan = {
       name, role: record.roles[name]!, nodeSide: 'none', state: null,
       labels: Object.entries(original.labels).filter(([k, v]) => (node.labels[k] ?? null) !== v).map(([key, to]) => ({ key, from: node.labels[key] ?? null, to })),
-      annotations: Object.entries(original.annotations).filter(([k, v]) => (node.annotations[k] ?? null) !== v).map(([key, to]) => ({ key, from: node.annotations[key] ?? null, to })),
+      annotations: Object.entries(revertedAnnotations(original)).filter(([k, v]) => (node.annotations[k] ?? null) !== v).map(([key, to]) => ({ key, from: node.annotations[key] ?? null, to })),
     };
     if (np.labels.length || np.annotations.length) await patchNode(ctx, np);
     p.node(name, 'labels and annotations restored');
@@ -335,7 +341,7 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
     const node = after.nodes.find((n) => n.name === name);
     if (!node) continue;
     for (const [k, v] of Object.entries(original.labels)) if ((node.labels[k] ?? null) !== v) problems.push(`node ${name}: label ${k}`);
-    for (const [k, v] of Object.entries(original.annotations)) if ((node.annotations[k] ?? null) !== v) problems.push(`node ${name}: annotation ${k}`);
+    for (const [k, v] of Object.entries(revertedAnnotations(original))) if ((node.annotations[k] ?? null) !== v) problems.push(`node ${name}: annotation ${k}`);
   }
   if (r.action === 'uninstall' && after.release) problems.push(`helm release ${r.namespace}/${r.name} is still there (${after.release.status})`);
   if (after.record) problems.push('the record is still there');

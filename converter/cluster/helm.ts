@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { withCause } from '../../lib/errors.js';
 import { ConverterErrors } from '../errors.js';
+import { hubManifestHashOf } from '../plan/hub-manifest.js';
 import type { ChartObject, RbacRule, ReleaseInfo } from '../plan/model.js';
 import type { Values } from '../values/strvals.js';
 
@@ -37,12 +38,13 @@ export function resourceOf(kind: string): string {
 
 export function chartObjects(yaml: string, namespace: string): ChartObject[] {
   const objects: ChartObject[] = [];
-  type Doc = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string }; rules?: RbacRule[] | null; roleRef?: { kind?: string; name?: string } };
+  type Doc = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string }; data?: Record<string, unknown> | null; rules?: RbacRule[] | null; roleRef?: { kind?: string; name?: string } };
   for (const doc of jsYaml.loadAll(yaml) as Array<Doc | null>) {
     if (!doc?.kind || !doc.apiVersion) continue;
     const clusterScoped = CLUSTER_SCOPED.has(doc.kind);
     const group = doc.apiVersion.includes('/') ? doc.apiVersion.split('/')[0]! : '';
     const rbac = group === 'rbac.authorization.k8s.io';
+    const hubHash = doc.kind === 'ConfigMap' ? hubManifestHashOf(doc.data) : undefined;
     objects.push({
       apiVersion: doc.apiVersion,
       kind: doc.kind,
@@ -50,6 +52,7 @@ export function chartObjects(yaml: string, namespace: string): ChartObject[] {
       namespace: clusterScoped ? '' : (doc.metadata?.namespace ?? namespace),
       group,
       resource: resourceOf(doc.kind),
+      ...(hubHash ? { hubManifestHash: hubHash } : {}),
       ...(rbac && (doc.kind === 'Role' || doc.kind === 'ClusterRole') ? { rules: doc.rules ?? [] } : {}),
       ...(rbac && doc.roleRef?.kind && doc.roleRef.name ? { roleRef: { kind: doc.roleRef.kind, name: doc.roleRef.name } } : {}),
     });

@@ -18,9 +18,12 @@ export interface Readiness {
 export interface NodeApi {
   readonly describe: string;
   readiness(node: string, since: Date): Promise<Readiness>;
+  /** yurthub only: which hub process answers (its process_start_time_seconds; undefined: not exposed), to tell a restarted hub from the old one. */
+  hubIdentity?(): Promise<string | undefined>;
   /** yurthub only: how many kubelet requests it has proxied (its /metrics), to see kubelet really uses it. */
   kubeletRequests?(): Promise<number>;
-  reportState(node: string, state: NodeState): Promise<void>;
+  /** Sets the state annotation, and `also` (e.g. the hub manifest hash; null removes one) in the same patch. */
+  reportState(node: string, state: NodeState, also?: Record<string, string | null>): Promise<void>;
   readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }
 
@@ -53,6 +56,12 @@ export function kubeletRequestCount(metrics: string): number {
   return total;
 }
 
+/** The process start time a Prometheus text exposition gives (prom-client's and client_golang's standard gauge). */
+export function processStart(metrics: string): string | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith('process_start_time_seconds'));
+  return line?.slice(line.lastIndexOf(' ') + 1).trim() || undefined;
+}
+
 /** Through yurthub's local port: no credentials of ours, the hub speaks for the node. */
 export function hubApi(hubUrl: string): NodeApi {
   const call = async (method: string, path: string, body?: unknown, contentType?: string) => {
@@ -77,13 +86,18 @@ export function hubApi(hubUrl: string): NodeApi {
         return { ready: false, why: (err as Error).message };
       }
     },
+    async hubIdentity() {
+      const res = await fetch(`${hubUrl}/metrics`, { headers: { 'user-agent': UA }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+      return processStart(await res.text());
+    },
     async kubeletRequests() {
       const res = await fetch(`${hubUrl}/metrics`, { headers: { 'user-agent': UA }, signal: AbortSignal.timeout(TIMEOUT_MS) });
       if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
       return kubeletRequestCount(await res.text());
     },
-    async reportState(node, state) {
-      await call('PATCH', `/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { annotations: { [ANNOTATION_STATE]: state } } }, 'application/merge-patch+json');
+    async reportState(node, state, also = {}) {
+      await call('PATCH', `/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { annotations: { ...also, [ANNOTATION_STATE]: state } } }, 'application/merge-patch+json');
     },
     async readConfigMap(namespace, name) {
       const cm = (await call('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`)) as { data?: Record<string, string> };
@@ -129,9 +143,9 @@ export function directApi(fs: HostFs, view: KubeconfigView): NodeApi {
         return { ready: false, why: (err as Error).message.split('\n')[0]! };
       }
     },
-    async reportState(node, state) {
+    async reportState(node, state, also = {}) {
       await core.patchNode(
-        { name: node, body: { metadata: { annotations: { [ANNOTATION_STATE]: state } } } },
+        { name: node, body: { metadata: { annotations: { ...also, [ANNOTATION_STATE]: state } } } },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
     },

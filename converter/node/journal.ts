@@ -14,7 +14,27 @@ export const STATE_DIR = '/var/lib/yurt-edge';
 export const JOURNAL_PATH = `${STATE_DIR}/node-state.json`;
 export const BACKUP_DIR = `${STATE_DIR}/backup`;
 
-export type NodePhase = 'staging' | 'hub-started' | 'switched' | 'converted';
+/** `updating`: a converted node whose hub manifest is being replaced (hub-update.ts); revert works from either. */
+export type NodePhase = 'staging' | 'hub-started' | 'switched' | 'converted' | 'updating';
+
+/** The hub manifest a converted node runs: where it is and the chart hash it was written from (hub-manifest.ts). */
+export interface HubRecord {
+  path: string;
+  sourceHash: string;
+}
+
+/** A hub update under way: the manifest that ran before it, for a rollback, and how to tell the new hub from the old. */
+export interface HubUpdate {
+  /** The previous manifest's copy (in BACKUP_DIR), its checksum and mode. */
+  previous: string;
+  sha256: string;
+  mode: number;
+  /** The old hub's identity (its process start time) before the rewrite; null if it could not be read. */
+  oldHub: string | null;
+  /** Whether kubelet runs another pod from the new manifest (false: only comments differ). */
+  podChanged: boolean;
+  startedAt: string;
+}
 
 export interface FileEntry {
   path: string;
@@ -40,6 +60,9 @@ export interface JournalData {
   kubeletKubeconfig: string;
   restart: string[][];
   startedAt: string;
+  /** Set once converted (journals of older yurtctl versions lack it). */
+  hub?: HubRecord;
+  update?: HubUpdate;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -141,10 +164,45 @@ export class Journal {
     }
   }
 
+  /**
+   * Keeps the manifest the hub runs now for a rollback, before a hub update rewrites it; a resumed
+   * update keeps the copy it took first (the last manifest known to work).
+   */
+  async beginUpdate(path: string, info: Pick<HubUpdate, 'oldHub' | 'podChanged'>, now: Date): Promise<HubUpdate> {
+    if (this.data.update) return this.data.update;
+    const data = await this.fs.read(path);
+    const previous = `${BACKUP_DIR}/hub-update-previous-${posix.basename(path)}`;
+    await this.fs.write(previous, data, 0o600);
+    this.data.update = { previous, sha256: sha256(data), mode: await this.fs.mode(path), ...info, startedAt: now.toISOString() };
+    this.data.phase = 'updating';
+    await this.save();
+    return this.data.update;
+  }
+
+  /** The update is over (done, or rolled back): the hub record says what runs now, the copy goes. */
+  async endUpdate(hub: HubRecord | undefined): Promise<void> {
+    const previous = this.data.update?.previous;
+    if (hub) this.data.hub = hub;
+    delete this.data.update;
+    this.data.phase = 'converted';
+    await this.save();
+    if (previous) await this.fs.remove(previous);
+  }
+
+  /** The manifest the hub ran before the update, checked against its checksum. */
+  async previousManifest(): Promise<{ data: Buffer; mode: number }> {
+    const u = this.data.update;
+    if (!u) throw ConverterErrors.CNV_ERR_INTERNAL('no hub update under way');
+    const data = await this.fs.read(u.previous);
+    if (sha256(data) !== u.sha256) throw ConverterErrors.CNV_ERR_NODE_FILE(`${u.previous}, the copy of the previous hub manifest, does not match its checksum: not restoring it`);
+    return { data, mode: u.mode };
+  }
+
   /** Removes the backups, the journal, the folders yurtctl created and what others created because of it. */
   async cleanup(): Promise<void> {
     for (const dir of this.data.removeOnRevert) await this.fs.remove(dir);
     for (const e of this.data.files) if (e.backup) await this.fs.remove(e.backup);
+    if (this.data.update) await this.fs.remove(this.data.update.previous);
     await this.fs.remove(JOURNAL_PATH);
     for (const dir of [...this.data.createdDirs].reverse()) await this.fs.removeEmptyDir(dir);
   }

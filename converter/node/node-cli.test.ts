@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hubManifestHash } from '../plan/hub-manifest.js';
 import { FIXTURES } from '../testing/fixtures.js';
 import { fakeHub, makeRoot, snapshot } from '../testing/roots.js';
 
@@ -52,7 +53,8 @@ describe('yurtctl node convert, killed', () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toContain('resuming a conversion interrupted at "switched"');
     expect(rerun.stdout).toBe('edge-1: converted\n');
-    expect(hub.patches.at(-1)).toBe('{"metadata":{"annotations":{"yurt-edge.io/conversion-state":"converted"}}}');
+    const hash = hubManifestHash(readFileSync(join(FIXTURES, 'yurt-hub.yaml'), 'utf8'), undefined);
+    expect(hub.patches.at(-1)).toBe(`{"metadata":{"annotations":{"yurt-edge.io/hub-manifest-hash":"${hash}","yurt-edge.io/conversion-state":"converted"}}}`);
 
     const again = await yurtctl(['node', 'convert', ...common, '--restart-command', 'false']);
     expect(again.code).toBe(0);

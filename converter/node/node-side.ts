@@ -5,13 +5,15 @@
  *          4 switch kubelet's kubeconfig  5 restart kubelet  6 wait until kubelet is Ready through
  *          the hub  7 report `converted`. A failure in 3–6 restores every file from the backups,
  *          restarts kubelet again and reports `failed`.
+ *          On a converted node, convert updates the hub instead (hub-update.ts).
  * revert:  restore every file byte for byte, restart kubelet, remove what the conversion created,
  *          report `reverted` if the cloud is reachable (the node alone is enough to revert).
  */
 import { ConverterErrors } from '../errors.js';
 import { isYurtError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/lifecycle.js';
-import type { NodeState } from '../plan/model.js';
+import { hubManifestHash } from '../plan/hub-manifest.js';
+import { ANNOTATION_HUB_HASH, type NodeState } from '../plan/model.js';
 import { directApi, hubApi, type NodeApi } from './api.js';
 import { HostFs } from './hostfs.js';
 import { Journal } from './journal.js';
@@ -19,6 +21,10 @@ import { parseKubeconfig, pointedAt, type KubeconfigView } from './kubeconfig.js
 import { detectLayout, type Layout, type LayoutOptions } from './layout.js';
 import { manifestTarget, prepareManifest, readManifestSource, type ManifestSource } from './manifest.js';
 import { hostRestarter, type Restarter } from './restarter.js';
+import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
+import { updateHub } from './hub-update.js';
+
+export type { NodeResult } from './steps.js';
 
 export interface NodeSideOptions {
   root: string;
@@ -48,39 +54,7 @@ export interface NodeSideDeps {
   checkpoint?: (step: string) => void | Promise<void>;
 }
 
-export interface NodeResult {
-  changed: boolean;
-  summary: string;
-}
-
-class Crash extends Error {
-  constructor(readonly inner: unknown) {
-    super(`crashed: ${String((inner as Error)?.message ?? inner)}`);
-  }
-}
-
 const REPORT_TIMEOUT_MS = 15_000;
-
-async function waitUntil(what: () => Promise<{ ok: boolean; why: string }>, timeoutMs: number, pollMs: number, clock: Clock) {
-  const deadline = clock.now() + timeoutMs;
-  let last = { ok: false, why: 'not checked' };
-  for (;;) {
-    last = await what();
-    if (last.ok || clock.now() >= deadline) return last;
-    await clock.delay(pollMs);
-  }
-}
-
-async function hubHealthy(url: string): Promise<{ ok: boolean; why: string }> {
-  try {
-    const res = await fetch(`${url}/v1/healthz`, { signal: AbortSignal.timeout(3000) });
-    const body = (await res.text()).trim();
-    return res.ok ? { ok: true, why: body } : { ok: false, why: `/v1/healthz answered ${res.status}` };
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { ok: false, why: `/v1/healthz: ${cause ?? (err as Error).message}` };
-  }
-}
 
 export class NodeSide {
   private readonly fs: HostFs;
@@ -125,11 +99,11 @@ export class NodeSide {
     return { yaml: data['yurthub.yaml'], manifestPath: data.manifestPath, origin: `ConfigMap ${namespace}/${name}` };
   }
 
-  private async report(api: NodeApi, state: NodeState): Promise<void> {
+  private async report(api: NodeApi, state: NodeState, also?: Record<string, string | null>): Promise<void> {
     try {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        api.reportState(this.options.nodeName, state),
+        api.reportState(this.options.nodeName, state, also),
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 15 s')), REPORT_TIMEOUT_MS))),
       ]).finally(() => clearTimeout(timer));
       this.log(`reported ${state} through ${api.describe}`);
@@ -140,9 +114,13 @@ export class NodeSide {
 
   async convert(): Promise<NodeResult> {
     const existing = await Journal.load(this.fs);
-    if (existing?.data.phase === 'converted') {
-      this.log('already converted: nothing to do');
-      return { changed: false, summary: 'already converted' };
+    if (existing?.data.phase === 'converted' || existing?.data.phase === 'updating') {
+      // Converted: only the hub's manifest may still differ from the chart's (a new image, new values).
+      return updateHub(existing, {
+        fs: this.fs, clock: this.clock, options: this.options, log: (l) => this.log(l), point: (step) => this.point(step),
+        hubApi: (url) => (this.deps.hubApi ?? hubApi)(url), directApi: (view) => this.direct(view),
+        report: (api, state, also) => this.report(api, state, also), manifestSource: (kubelet) => this.manifestSource(kubelet),
+      });
     }
     const layout = await detectLayout(this.fs, this.options.layout);
     this.log(`layout: ${layout.describe}`);
@@ -216,9 +194,11 @@ export class NodeSide {
       if (!inUse?.equals(Buffer.from(hubKubeconfig))) {
         throw ConverterErrors.CNV_ERR_ROLLED_BACK(`kubelet rewrote ${layout.hubKubeconfigPath} after the restart (a kubelet started with --bootstrap-kubeconfig bootstraps again: it sees no client certificate over plain HTTP)`);
       }
+      const sourceHash = hubManifestHash(source.yaml, source.manifestPath);
+      journal.data.hub = { path: target, sourceHash };
       await journal.setPhase('converted');
       this.log('converted: kubelet is Ready through yurthub');
-      await this.report(api, 'converted');
+      await this.report(api, 'converted', { [ANNOTATION_HUB_HASH]: sourceHash });
       return { changed: true, summary: 'converted' };
     } catch (err) {
       if (err instanceof Crash) throw err.inner;

@@ -16,6 +16,12 @@ export const MANAGED_BY = 'yurtctl';
 export const LABEL_NODE = 'yurt-edge.io/node';
 export const LABEL_ACTION = 'yurt-edge.io/action';
 export const ANNOTATION_SPEC_HASH = 'yurt-edge.io/spec-hash';
+/**
+ * Which yurthub manifest a converted node runs: the hash of the chart's static-pod ConfigMap it was
+ * written from (hub-manifest.ts), set by the node side with `converted`. A rerun compares it with what
+ * the chart renders now and updates the hubs that differ.
+ */
+export const ANNOTATION_HUB_HASH = 'yurt-edge.io/hub-manifest-hash';
 
 export const RECORD_NAME = 'yurt-edge-conversion';
 export const RECORD_KEY = 'record.json';
@@ -66,6 +72,8 @@ export interface ChartObject {
   namespace: string;
   group: string;
   resource: string;
+  /** yurthub's static-pod ConfigMap: the hash of the manifest it publishes (hub-manifest.ts). */
+  hubManifestHash?: string;
   /** Role and ClusterRole: the rules it grants (creating it needs them held, or `escalate`). */
   rules?: RbacRule[];
   /** RoleBinding and ClusterRoleBinding: the role it binds (creating it needs its rules held, or `bind`). */
@@ -165,9 +173,14 @@ export interface NodePlan {
   role: Role;
   labels: Change[];
   annotations: Change[];
-  /** run: a node Job is created (or re-created); done: the node side already finished; none: cloud node. */
-  nodeSide: 'run' | 'done' | 'none';
+  /**
+   * run: a node Job is created (or re-created); update: the node is converted but runs another hub
+   * manifest than the chart's, a node Job rewrites it; done: the node side already finished; none: cloud node.
+   */
+  nodeSide: 'run' | 'update' | 'done' | 'none';
   state: NodeState | null;
+  /** nodeSide update: the hub manifest hash the node reported (null: none yet) and the chart's. */
+  hubManifest?: { from: string | null; to: string };
 }
 
 export type ObjectAction = 'create' | 'update' | 'delete' | 'none';

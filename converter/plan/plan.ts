@@ -11,6 +11,7 @@ import { markForeign } from './foreign.js';
 import { canonicalJson, nodeJobManifest, nodeJobName } from './job.js';
 import {
   ANNOTATION_AUTONOMY,
+  ANNOTATION_HUB_HASH,
   ANNOTATION_STATE,
   LABEL_EDGE_WORKER,
   LABEL_MANAGED_BY,
@@ -80,6 +81,23 @@ export function staticPodConfigMap(objects: ConvertRequest['chartObjects']): str
   return objects.find((o) => o.kind === 'ConfigMap' && o.name.endsWith('-static-pod'))?.name ?? 'yurthub-static-pod';
 }
 
+/** The hash of the yurthub manifest the chart renders now (undefined: the chart renders none). */
+export function chartHubHash(objects: ConvertRequest['chartObjects']): string | undefined {
+  const name = staticPodConfigMap(objects);
+  return objects.find((o) => o.kind === 'ConfigMap' && o.name === name)?.hubManifestHash;
+}
+
+/**
+ * A converted edge node whose hub runs another manifest than the chart renders now (a new image, new
+ * yurthub values): its node side rewrites the static pod. A node that never reported a hash (converted
+ * by an older yurtctl) counts as different; its node side finds the manifest equal and only reports.
+ */
+export function hubUpdate(node: NodeInfo, wanted: string | undefined): NodePlan['hubManifest'] | undefined {
+  if (!wanted || nodeState(node) !== 'converted') return undefined;
+  const have = node.annotations[ANNOTATION_HUB_HASH] ?? null;
+  return have === wanted ? undefined : { from: have, to: wanted };
+}
+
 export const TOKEN_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
 export const TOKEN_TTL_MS = 24 * 3600_000;
 
@@ -139,6 +157,14 @@ function originalOf(node: NodeInfo): NodeOriginal {
   };
 }
 
+/**
+ * The annotations revert puts back: the originals, and no hub manifest hash (the node side writes that
+ * one; records made before it existed do not list it).
+ */
+export function revertedAnnotations(original: NodeOriginal): Record<string, string | null> {
+  return { [ANNOTATION_HUB_HASH]: null, ...original.annotations };
+}
+
 function changes(current: Record<string, string>, desired: Record<string, string | null>): Change[] {
   const out: Change[] = [];
   for (const key of Object.keys(desired).sort()) {
@@ -166,7 +192,9 @@ function refuseRoleFlips(previous: ConversionRecord | undefined, roles: Record<s
  * yurtctl made that is good for another hour is reused, else a new one is created (and recorded).
  */
 function planBootstrapToken(state: ClusterState, request: ConvertRequest, roles: Record<string, Role>, values: Values, recorded: string[]): { token: Plan['bootstrapToken']; object?: ObjectPlan } {
-  const anyRun = state.nodes.some((n) => roles[n.name] === 'edge' && nodeState(n) !== 'converted');
+  // An update rewrites the manifest, placeholders filled again: its Job needs the token as a first run does.
+  const wanted = chartHubHash(request.chartObjects);
+  const anyRun = state.nodes.some((n) => roles[n.name] === 'edge' && (nodeState(n) !== 'converted' || hubUpdate(n, wanted) !== undefined));
   if (!needsBootstrapToken(values) || !anyRun) return { token: null };
   if (request.namespace !== 'kube-system') {
     throw ConverterErrors.CNV_ERR_USAGE(`--namespace=${request.namespace}: yurthub's bootstrap token lives in kube-system, and the node Jobs read it from their own namespace; use kube-system, or set yurthub.credentials.mode`);
@@ -199,21 +227,27 @@ function planNodeMetadata(node: NodeInfo, role: Role, original: NodeOriginal, au
  * A node Job as the plan wants it: created when missing, re-created when its spec changed, it failed,
  * or (`redo`) the node side reported failure; left alone otherwise.
  */
-function planNodeJob(state: ClusterState, namespace: string, node: string, action: 'convert' | 'revert', manifest: Record<string, unknown>, redo: boolean): ObjectPlan {
+function planNodeJob(state: ClusterState, namespace: string, node: string, action: 'convert' | 'revert', manifest: Record<string, unknown>, redo: boolean | 'finished'): ObjectPlan {
   const name = nodeJobName(action, node);
   const existing = state.jobs.find((j) => j.namespace === namespace && j.name === name);
   const specHash = ((manifest.metadata as { annotations: Record<string, string> }).annotations)['yurt-edge.io/spec-hash']!;
-  const jobAction = !existing ? 'create' : existing.specHash !== specHash || existing.failed || redo ? 'update' : 'none';
+  // 'finished': a Job that ended is run again (a hub update after the conversion's Job), one still running is left to finish.
+  const again = redo === 'finished' ? existing?.succeeded === true : redo;
+  const jobAction = !existing ? 'create' : existing.specHash !== specHash || existing.failed || again ? 'update' : 'none';
   return { apiVersion: 'batch/v1', kind: 'Job', namespace, name, action: jobAction, manifest, node };
 }
 
-/** The convert Job of an edge node whose node side has not converted yet. */
-function planConvertJob(state: ClusterState, request: ConvertRequest, node: NodeInfo, image: string, token: Plan['bootstrapToken']): ObjectPlan {
+/**
+ * The convert Job of an edge node whose node side has not converted yet, or (`update`) whose hub runs
+ * another manifest than the chart's: the same Job and command, which on a converted node rewrites only
+ * the static pod.
+ */
+function planConvertJob(state: ClusterState, request: ConvertRequest, node: NodeInfo, image: string, token: Plan['bootstrapToken'], update: boolean): ObjectPlan {
   const manifest = nodeJobManifest({
     namespace: request.namespace, node: node.name, action: 'convert', image, manifestConfigMap: staticPodConfigMap(request.chartObjects),
     ...(token ? { tokenSecret: `bootstrap-token-${token.id}` } : {}),
   });
-  return planNodeJob(state, request.namespace, node.name, 'convert', manifest, nodeState(node) === 'failed');
+  return planNodeJob(state, request.namespace, node.name, 'convert', manifest, update ? 'finished' : nodeState(node) === 'failed');
 }
 
 /** What the record says after this run: originals and roles captured once and kept, Jobs and tokens added to. */
@@ -268,24 +302,26 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
     objects.push(tokenObject);
   }
   const nodes: NodePlan[] = [];
+  const wantedHub = chartHubHash(request.chartObjects);
   for (const node of [...state.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
     const role = roles[node.name]!;
     const original = (originals[node.name] ??= originalOf(node));
     const current = nodeState(node);
-    const nodeSide: NodePlan['nodeSide'] = role !== 'edge' ? 'none' : current === 'converted' ? 'done' : 'run';
-    if (nodeSide === 'run') {
-      const job = planConvertJob(state, request, node, image, bootstrapToken);
+    const hub = role === 'edge' ? hubUpdate(node, wantedHub) : undefined;
+    const nodeSide: NodePlan['nodeSide'] = role !== 'edge' ? 'none' : hub ? 'update' : current === 'converted' ? 'done' : 'run';
+    if (nodeSide === 'run' || nodeSide === 'update') {
+      const job = planConvertJob(state, request, node, image, bootstrapToken, nodeSide === 'update');
       objects.push(job);
       if (!jobs.some((j) => j.name === job.name && j.namespace === request.namespace)) jobs.push({ namespace: request.namespace, name: job.name, node: node.name, action: 'convert' });
     }
-    nodes.push({ name: node.name, role, ...planNodeMetadata(node, role, original, request.autonomy), nodeSide, state: current });
+    nodes.push({ name: node.name, role, ...planNodeMetadata(node, role, original, request.autonomy), nodeSide, state: current, ...(hub ? { hubManifest: hub } : {}) });
   }
 
   const release = planRelease(state, request, values);
   const record = planRecord(state, request, roles, originals, jobs, tokens);
   objects.unshift(recordObject(previous, record, request.namespace));
 
-  const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0) && release.action === 'none' && objects.every((o) => o.action === 'none');
+  const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0 && n.nodeSide !== 'update') && release.action === 'none' && objects.every((o) => o.action === 'none');
   markForeign(objects, state, request.replaceForeign ?? [], { namespace: request.namespace, taken: !noop });
   const plan: Plan = { kind: 'ConvertPlan', cliVersion: request.cliVersion, image, namespace: request.namespace, nodes, release, objects, record, bootstrapToken, rights: [], grants: [], noop, warnings };
   plan.rights = rightsForConvert(plan);
@@ -378,7 +414,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
       name,
       role,
       labels: changes(node.labels, original.labels),
-      annotations: changes(node.annotations, original.annotations),
+      annotations: changes(node.annotations, revertedAnnotations(original)),
       nodeSide,
       state: current,
     });

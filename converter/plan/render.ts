@@ -11,10 +11,12 @@ function changeLine(kind: 'label' | 'annotation', c: Change): string {
 }
 
 function nodeLines(n: NodePlan, sideNote: string): string[] {
-  const changed = n.labels.length + n.annotations.length > 0;
+  const changed = n.labels.length + n.annotations.length > 0 || n.nodeSide === 'update';
   const state = n.state ? `, ${n.state}` : '';
-  const head = `  ${changed ? '~' : '='} node/${n.name} (${n.role}${state})${n.nodeSide === 'run' ? ` ${sideNote}` : ''}`;
-  return [head, ...n.labels.map((c) => changeLine('label', c)), ...n.annotations.map((c) => changeLine('annotation', c))];
+  const note = n.nodeSide === 'run' ? ` ${sideNote}` : n.nodeSide === 'update' ? ' → node side updates the hub' : '';
+  const head = `  ${changed ? '~' : '='} node/${n.name} (${n.role}${state})${note}`;
+  const hub = n.hubManifest ? [`      ~ hub manifest ${n.hubManifest.from ?? '(none)'} → ${n.hubManifest.to}`] : [];
+  return [head, ...n.labels.map((c) => changeLine('label', c)), ...n.annotations.map((c) => changeLine('annotation', c)), ...hub];
 }
 
 const SIGN: Record<ObjectPlan['action'], string> = { create: '+', update: '±', delete: '-', none: '=' };
@@ -76,7 +78,8 @@ function summary(nodes: NodePlan[], objects: ObjectPlan[], release: string): str
   const replaced = objects.filter((o) => o.foreign?.replace).length;
   const refused = objects.filter((o) => o.foreign && !o.foreign.replace).length;
   const side = nodes.filter((n) => n.nodeSide === 'run').length;
-  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run, release: ${release}, objects: ${count('create')} to create, ${count('update') + replaced} to replace, ${count('delete')} to delete${refused ? `, ${refused} refused: not yurtctl's (see --replace-foreign)` : ''}.`;
+  const hubs = nodes.filter((n) => n.nodeSide === 'update').length;
+  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run${hubs ? `, ${hubs} hub(s) to update` : ''}, release: ${release}, objects: ${count('create')} to create, ${count('update') + replaced} to replace, ${count('delete')} to delete${refused ? `, ${refused} refused: not yurtctl's (see --replace-foreign)` : ''}.`;
 }
 
 export function renderRevertPlan(plan: RevertPlan): string {

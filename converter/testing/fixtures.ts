@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jsYaml from 'js-yaml';
-import { ANNOTATION_STATE, type ClusterState, type ConvertRequest, type Plan, type ReleaseInfo, type RevertPlan, type ServerVersion } from '../plan/model.js';
+import { ANNOTATION_HUB_HASH, ANNOTATION_STATE, type ClusterState, type ConvertRequest, type Plan, type ReleaseInfo, type RevertPlan, type ServerVersion } from '../plan/model.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../test/fixtures/converter/', import.meta.url));
@@ -16,6 +16,14 @@ export const FIXTURES = fileURLToPath(new URL('../../test/fixtures/converter/', 
 export function loadFixture(name: string, namespace = 'kube-system', extra: KubeObject[] = []): ClusterState {
   const doc = jsYaml.load(readFileSync(join(FIXTURES, name), 'utf8')) as { serverVersion: ServerVersion; release?: ReleaseInfo | null; objects: KubeObject[] };
   return stateFromObjects({ serverVersion: doc.serverVersion, release: doc.release ?? null, objects: [...doc.objects, ...extra], namespace });
+}
+
+/** The chart's objects of `request()` with yurthub's static-pod ConfigMap, publishing a manifest of this hash. */
+export function chartWithHub(hubManifestHash: string): ConvertRequest['chartObjects'] {
+  return [
+    ...request().chartObjects,
+    { apiVersion: 'v1', kind: 'ConfigMap', name: 'yurthub-static-pod', namespace: 'kube-system', group: '', resource: 'configmaps', hubManifestHash },
+  ];
 }
 
 export function request(overrides: Partial<ConvertRequest> = {}): ConvertRequest {
@@ -45,14 +53,20 @@ function setKeys(target: Record<string, string>, changes: Array<{ key: string; t
   }
 }
 
-/** What apply does to the cluster, on a copy of the state. `nodeSides` marks node sides as done. */
-export function applyPlan(state: ClusterState, plan: Plan, nodeSides: 'converted' | 'untouched' = 'untouched'): ClusterState {
+/**
+ * What apply does to the cluster, on a copy of the state. `nodeSides` marks node sides as done (their
+ * Jobs succeeded, and each reporting `hubHash` as the manifest its hub runs, as the node side does).
+ */
+export function applyPlan(state: ClusterState, plan: Plan, nodeSides: 'converted' | 'untouched' = 'untouched', hubHash?: string): ClusterState {
   const next = structuredClone(state);
   for (const np of plan.nodes) {
     const node = next.nodes.find((n) => n.name === np.name)!;
     setKeys(node.labels, np.labels);
     setKeys(node.annotations, np.annotations);
-    if (nodeSides === 'converted' && np.role === 'edge') node.annotations[ANNOTATION_STATE] = 'converted';
+    if (nodeSides === 'converted' && np.role === 'edge') {
+      node.annotations[ANNOTATION_STATE] = 'converted';
+      if (hubHash) node.annotations[ANNOTATION_HUB_HASH] = hubHash;
+    }
   }
   if (plan.release.action !== 'none') {
     next.release = {
@@ -68,7 +82,7 @@ export function applyPlan(state: ClusterState, plan: Plan, nodeSides: 'converted
     if (o.kind !== 'Job' || o.action === 'none') continue;
     next.jobs = next.jobs.filter((j) => j.name !== o.name);
     const meta = o.manifest!.metadata as { annotations: Record<string, string> };
-    next.jobs.push({ namespace: o.namespace, name: o.name, node: o.node!, action: 'convert', specHash: meta.annotations['yurt-edge.io/spec-hash']!, succeeded: false, failed: false });
+    next.jobs.push({ namespace: o.namespace, name: o.name, node: o.node!, action: 'convert', specHash: meta.annotations['yurt-edge.io/spec-hash']!, succeeded: nodeSides === 'converted', failed: false });
   }
   if (plan.bootstrapToken?.action === 'create') {
     next.bootstrapTokens.push({ id: plan.bootstrapToken.id, expiration: new Date(Date.parse('2026-01-01T00:00:00Z') + 24 * 3600_000).toISOString() });
