@@ -13,6 +13,8 @@ import { discardCloudServiceFilter } from '../filter/discardcloudservice.js';
 import { masterServiceFilter } from '../filter/masterservice.js';
 import { serviceTopologyFilter } from '../filter/servicetopology.js';
 import type { ObjectFilter } from '../filter/types.js';
+import { encodeListEnvelope } from '../../lib/kube/protobuf.js';
+import { ProtoWriter } from '../../lib/kube/protobuf-wire.js';
 import { call, fakeApiserver, json, startTestHub, type TestHub } from './testing/loopback.js';
 
 const KUBE_PROXY = { 'user-agent': 'kube-proxy/v1.37.2 (linux/amd64)', accept: 'application/json, */*' };
@@ -169,5 +171,38 @@ describe('offline answers on the in-cluster listener', () => {
       expect(res.status).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', reason: 'Forbidden' });
     }
+  });
+});
+
+describe('offline answers from the cache', () => {
+  it('filter a streaming list\'s initial events', async () => {
+    const { h, offline } = await setup([discardCloudServiceFilter()]);
+    expect((await call(h.url, 'GET', SERVICES, { headers: KUBE_PROXY })).status).toBe(200);
+    await settle();
+    offline();
+    const res = await call(h.url, 'GET', `${SERVICES}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1`, { headers: KUBE_PROXY });
+    const events = res.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: { metadata: { name?: string } } });
+    expect(events.map((e) => `${e.type}:${e.object.metadata.name ?? ''}`).sort()).toEqual(['ADDED:kubernetes', 'ADDED:web', 'BOOKMARK:']);
+  });
+
+  it('serve a copy cached only in protobuf (before a filter applied) unfiltered, counted', async () => {
+    const service = (name: string) => new ProtoWriter().messageField(1, (m) => m.stringField(1, name).stringField(3, 'default').stringField(6, '5')).finish();
+    const list = encodeListEnvelope({ apiVersion: 'v1', kind: 'ServiceList' }, { resourceVersion: '10' }, [service('kubernetes')]);
+    const api = await fakeApiserver((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf', 'content-length': list.length });
+      res.end(list);
+    });
+    cleanup.push(() => api.close());
+    // A hub without filters caches kubelet's protobuf list as sent.
+    const before = await startTestHub([api.url]);
+    cleanup.push(() => before.close());
+    expect((await call(before.url, 'GET', SERVICES, { headers: { accept: KUBELET_ACCEPT } })).status).toBe(200);
+    await settle();
+    const after = await startTestHub([], { store: before.store, healthy: false, filters: [masterServiceFilter({ host: '169.254.2.1', port: 10268 })] });
+    cleanup.push(() => after.close());
+    const res = await call(after.url, 'GET', SERVICES, { headers: { accept: KUBELET_ACCEPT } });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/vnd.kubernetes.protobuf');
+    expect(await metric(after, 'filterUnfiltered')).toEqual([{ filter: 'masterservice', reason: 'protobuf', value: 1 }]);
   });
 });
