@@ -240,6 +240,14 @@ describeManager('yurt-manager: autonomy controller on the real control plane', (
     }
     expect(await leader.metric('yurt_manager_pods_patched_total', { action: 'autonomy' })).toBe(3);
     expect(await standby.metric('yurt_manager_pods_patched_total')).toBe(0);
+    // Per-controller reconcile metrics (lib/metrics/controller.ts): every pod looked at is one reconcile.
+    expect(await leader.metric('yurt_manager_controller_reconcile_total', { controller: 'autonomy', result: 'autonomy' })).toBe(3);
+    expect(await leader.metric('yurt_manager_controller_reconcile_total', { controller: 'autonomy', result: 'unchanged' })).toBeGreaterThan(0);
+    expect(await leader.metric('yurt_manager_controller_reconcile_duration_seconds_count', { controller: 'autonomy' })).toBeGreaterThan(3);
+    expect(await leader.metric('yurt_manager_controller_reconcile_duration_seconds_bucket', { controller: 'autonomy', le: '+Inf' })).toBeGreaterThan(3);
+    expect((await leader.get('/metrics')).text).toMatch(/^yurt_manager_controller_workqueue_depth\{controller="autonomy"\} \d+$/m);
+    expect(await standby.metric('yurt_manager_controller_reconcile_total')).toBe(0);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) expect(await leader.metric(name), name).toBeGreaterThan(0);
   });
 
   it('a pod bound to the already autonomous node while a replica leads is rewritten to tolerate forever', async () => {
