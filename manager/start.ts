@@ -126,6 +126,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         : undefined;
     let appSetInformer: Informer<YurtAppSetLike & k8s.KubernetesObject> | undefined;
     let deploymentInformer: Informer<k8s.V1Deployment> | undefined;
+    let statefulSetInformer: Informer<k8s.V1StatefulSet> | undefined;
     if (enabled.has('yurtappset')) {
       const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
       appSetInformer = informer<YurtAppSetLike & k8s.KubernetesObject>({
@@ -140,7 +141,14 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         path: '/apis/apps/v1/deployments',
         labelSelector: OWNER_LABEL,
         list: () => apps.listDeploymentForAllNamespaces({ labelSelector: OWNER_LABEL }),
-        handlers: { add: (d) => refs.appSets?.deploymentChanged(d), update: (d) => refs.appSets?.deploymentChanged(d), delete: (d) => refs.appSets?.deploymentChanged(d) },
+        handlers: { add: (d) => refs.appSets?.workloadChanged(d), update: (d) => refs.appSets?.workloadChanged(d), delete: (d) => refs.appSets?.workloadChanged(d) },
+      });
+      statefulSetInformer = informer<k8s.V1StatefulSet>({
+        resource: 'statefulsets',
+        path: '/apis/apps/v1/statefulsets',
+        labelSelector: OWNER_LABEL,
+        list: () => apps.listStatefulSetForAllNamespaces({ labelSelector: OWNER_LABEL }),
+        handlers: { add: (d) => refs.appSets?.workloadChanged(d), update: (d) => refs.appSets?.workloadChanged(d), delete: (d) => refs.appSets?.workloadChanged(d) },
       });
     }
     for (const c of caches) await start(`${c.resource} cache`, c.cache);
@@ -186,12 +194,13 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         appSets: { get: (name, ns) => appSetInformer!.get(name, ns), list: () => appSetInformer!.list() },
         pools: { list: () => poolInformer!.list() },
         deployments: { list: () => deploymentInformer!.list() },
+        statefulSets: { list: () => statefulSetInformer!.list() },
         writes,
         workers: options.workers,
         clock,
         logger: log,
         metrics,
-        synced: synced(poolInformer, appSetInformer, deploymentInformer),
+        synced: synced(poolInformer, appSetInformer, deploymentInformer, statefulSetInformer),
       });
       running.push({ name: 'yurtappset', runWhileLeading: (s) => refs.appSets!.runWhileLeading(s) });
     }

@@ -57,15 +57,19 @@ export class KubeWrites {
     );
   }
 
-  /** Server-side apply: creates the Deployment or brings the fields yurt-manager owns to `body`, removing those it no longer sets. */
-  applyDeployment(body: k8s.V1Deployment): Promise<unknown> {
+  /** Server-side apply: creates the workload or brings the fields yurt-manager owns to `body`, removing those it no longer sets. */
+  applyWorkload(body: k8s.V1Deployment | k8s.V1StatefulSet): Promise<unknown> {
     const { namespace, name } = body.metadata as { namespace: string; name: string };
-    return call(`Deployment ${namespace}/${name}`, 'apply', () => this.apps.patchNamespacedDeployment({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, apply));
+    const params = { namespace, name, fieldManager: FIELD_MANAGER, force: true };
+    return call<unknown>(`${body.kind} ${namespace}/${name}`, 'apply', () =>
+      body.kind === 'StatefulSet' ? this.apps.patchNamespacedStatefulSet({ ...params, body }, apply) : this.apps.patchNamespacedDeployment({ ...params, body }, apply),
+    );
   }
 
-  async deleteDeployment(namespace: string, name: string, uid: string): Promise<void> {
+  async deleteWorkload(kind: 'Deployment' | 'StatefulSet', namespace: string, name: string, uid: string): Promise<void> {
+    const params = { namespace, name, body: { preconditions: { uid }, propagationPolicy: 'Background' } };
     try {
-      await call(`Deployment ${namespace}/${name}`, 'delete', () => this.apps.deleteNamespacedDeployment({ namespace, name, body: { preconditions: { uid }, propagationPolicy: 'Background' } }));
+      await call<unknown>(`${kind} ${namespace}/${name}`, 'delete', () => (kind === 'StatefulSet' ? this.apps.deleteNamespacedStatefulSet(params) : this.apps.deleteNamespacedDeployment(params)));
     } catch (err) {
       if ((err as WriteError).status !== 404) throw err;
     }

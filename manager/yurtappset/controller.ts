@@ -1,7 +1,7 @@
 /**
- * The YurtAppSet controller: for each YurtAppSet (key `<namespace>/<name>`), one Deployment per
- * selected NodePool (workload.ts), created or brought up to date with server-side apply, and the
- * Deployments of pools no longer selected deleted; then the status (totals, conditions, and one entry
+ * The YurtAppSet controller: for each YurtAppSet (key `<namespace>/<name>`), one Deployment (or
+ * StatefulSet) per selected NodePool (workload.ts), created or brought up to date with server-side
+ * apply, and the workloads of pools no longer selected (or of the other kind) deleted; then the status (totals, conditions, and one entry
  * per pool). Pools joining or leaving the selection, pool taints changing and the workloads' own
  * status all queue the YurtAppSets concerned.
  */
@@ -12,23 +12,24 @@ import type { Logger } from '../../lib/logger.js';
 import { ControllerRunner, type ReconcileMetrics, type ReconcileResult } from '../controller/runner.js';
 import { ManagerErrors } from '../errors.js';
 import { selectedPools } from './pools.js';
-import type { PoolLike, YurtAppSetLike } from './types.js';
-import { deploymentReady, OWNER_LABEL, POOL_NAME_LABEL, renderDeployment, revisionOf, templateProblem, workloadName } from './workload.js';
+import type { PoolLike, Workload, WorkloadKind, YurtAppSetLike } from './types.js';
+import { OWNER_LABEL, POOL_NAME_LABEL, renderWorkload, revisionOf, templateProblem, workloadKind, workloadName, workloadReady } from './workload.js';
 
 /** Hash of what yurt-manager last applied to a workload: a changed template or pool is re-applied, an unchanged one is not. */
 export const APPLIED_HASH_ANNOTATION = 'yurt-edge.io/applied-hash';
 
 export interface YurtAppSetWrites {
-  applyDeployment(body: k8s.V1Deployment): Promise<unknown>;
-  deleteDeployment(namespace: string, name: string, uid: string): Promise<void>;
+  applyWorkload(body: Workload): Promise<unknown>;
+  deleteWorkload(kind: WorkloadKind, namespace: string, name: string, uid: string): Promise<void>;
   patchYurtAppSetStatus(namespace: string, name: string, body: object): Promise<unknown>;
 }
 
 export interface YurtAppSetControllerOptions {
   appSets: { get(name: string, namespace: string): YurtAppSetLike | undefined; list(): readonly YurtAppSetLike[] };
   pools: { list(): readonly PoolLike[] };
-  /** Deployments labelled apps.openyurt.io/ref-yurtappset. */
+  /** Deployments and StatefulSets labelled apps.openyurt.io/ref-yurtappset. */
   deployments: { list(): readonly k8s.V1Deployment[] };
+  statefulSets: { list(): readonly k8s.V1StatefulSet[] };
   writes: YurtAppSetWrites;
   workers: number;
   clock: Clock;
@@ -82,7 +83,8 @@ export class YurtAppSetController {
     for (const yas of this.options.appSets.list()) this.runner.enqueue(keyOf(yas));
   }
 
-  deploymentChanged(d: k8s.V1Deployment): void {
+  /** A Deployment or StatefulSet labelled as a YurtAppSet's changed: its owner looks again. */
+  workloadChanged(d: Workload): void {
     const owner = d.metadata?.labels?.[OWNER_LABEL];
     if (owner) this.runner.enqueue(`${d.metadata?.namespace ?? ''}/${owner}`);
   }
@@ -95,13 +97,19 @@ export class YurtAppSetController {
     // Deleted: the garbage collector deletes its Deployments (their ownerReferences name it).
     if (!yas) return { result: 'gone' };
     const uid = yas.metadata?.uid ?? '';
-    const owned = this.options.deployments.list().filter((d) => d.metadata?.namespace === namespace && d.metadata?.labels?.[OWNER_LABEL] === name && d.metadata?.ownerReferences?.some((r) => r.uid === uid));
+    const mine = (d: Workload) => d.metadata?.namespace === namespace && d.metadata?.labels?.[OWNER_LABEL] === name && d.metadata?.ownerReferences?.some((r) => r.uid === uid);
+    const ownedOf: Record<WorkloadKind, Workload[]> = {
+      Deployment: this.options.deployments.list().filter(mine),
+      StatefulSet: this.options.statefulSets.list().filter(mine),
+    };
     const problem = templateProblem(yas);
     if (problem) {
       this.warnOnce(key, yas, problem);
-      await this.writeStatus(yas, owned, [], problem);
+      await this.writeStatus(yas, [], [], problem);
       return { result: 'invalid' };
     }
+    const kind = workloadKind(yas);
+    const owned = ownedOf[kind];
     const pools = selectedPools(yas.spec ?? {}, this.options.pools.list());
     const revision = revisionOf(yas);
     const errors: string[] = [];
@@ -113,9 +121,9 @@ export class YurtAppSetController {
       const poolName = pool.metadata?.name ?? '';
       const wlName = workloadName(name, poolName);
       const existing = owned.find((d) => d.metadata?.name === wlName);
-      let desired: k8s.V1Deployment;
+      let desired: Workload;
       try {
-        desired = renderDeployment(yas, pool, revision);
+        desired = renderWorkload(yas, pool, revision);
       } catch (err) {
         const msg = `pool ${poolName}: workloadTweaks: ${(err as Error).message}`;
         errors.push(msg);
@@ -128,24 +136,26 @@ export class YurtAppSetController {
       const upToDate = existing && existing.metadata?.annotations?.[APPLIED_HASH_ANNOTATION] === hash && (existing.spec?.replicas ?? 1) === (desired.spec?.replicas ?? 1);
       if (!upToDate) {
         try {
-          await this.options.writes.applyDeployment(desired);
+          await this.options.writes.applyWorkload(desired);
           applied++;
-          this.log.info({ yurtappset: key, pool: poolName, deployment: wlName, replicas: desired.spec?.replicas, created: !existing }, existing ? 'workload updated' : 'workload created');
+          this.log.info({ yurtappset: key, pool: poolName, kind, workload: wlName, replicas: desired.spec?.replicas, created: !existing }, existing ? 'workload updated' : 'workload created');
         } catch (err) {
           if ((err as { status?: number }).status === 409) conflict = err as Error;
           errors.push(`pool ${poolName}: ${(err as Error).message}`);
         }
       }
       const want = desired.spec?.replicas ?? 1;
-      perPool.push({ name: poolName, workload: wlName, replicas: want, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: !!existing && upToDate === true && deploymentReady(existing) });
+      perPool.push({ name: poolName, workload: wlName, replicas: want, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: !!existing && upToDate === true && workloadReady(existing) });
     }
-    const keep = new Set(pools.map((p) => workloadName(name, p.metadata?.name ?? '')));
-    for (const d of owned) {
-      if (keep.has(d.metadata?.name ?? '')) continue;
+    // Workloads of pools no longer selected, and every workload of the other kind (the template
+    // switched between deploymentTemplate and statefulSetTemplate).
+    const keep = new Set(pools.map((p) => `${kind}/${workloadName(name, p.metadata?.name ?? '')}`));
+    for (const [k, list] of Object.entries(ownedOf) as Array<[WorkloadKind, Workload[]]>) for (const d of list) {
+      if (keep.has(`${k}/${d.metadata?.name ?? ''}`)) continue;
       try {
-        await this.options.writes.deleteDeployment(namespace, d.metadata!.name!, d.metadata!.uid!);
+        await this.options.writes.deleteWorkload(k, namespace, d.metadata!.name!, d.metadata!.uid!);
         deleted++;
-        this.log.info({ yurtappset: key, pool: d.metadata?.labels?.[POOL_NAME_LABEL], deployment: d.metadata?.name }, 'pool left: workload deleted');
+        this.log.info({ yurtappset: key, pool: d.metadata?.labels?.[POOL_NAME_LABEL], kind: k, workload: d.metadata?.name }, 'workload no longer wanted: deleted');
       } catch (err) {
         errors.push(`delete ${d.metadata?.name}: ${(err as Error).message}`);
       }
@@ -164,7 +174,7 @@ export class YurtAppSetController {
     this.log.warn({ yurtappset: keyOf(yas), code: err.code }, err.message);
   }
 
-  private async writeStatus(yas: YurtAppSetLike, owned: readonly k8s.V1Deployment[], pools: PoolStatus[], problem?: string, revision = '', errors: string[] = []): Promise<void> {
+  private async writeStatus(yas: YurtAppSetLike, owned: readonly Workload[], pools: PoolStatus[], problem?: string, revision = '', errors: string[] = []): Promise<void> {
     const old = (yas.status ?? {}) as { conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }> };
     const now = new Date(this.options.clock.now()).toISOString();
     const condition = (type: string, ok: boolean, reason: string, message: string) => {

@@ -24,16 +24,20 @@ export interface WorkloadTweak {
   tweaks?: Tweaks;
 }
 
-export interface TemplateSpec {
+export interface TemplateSpec<S = k8s.V1DeploymentSpec> {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: k8s.V1DeploymentSpec;
+  spec?: S;
 }
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
+/** Both kinds share what the controller touches: metadata, spec.replicas, spec.selector, spec.template. */
+export type Workload = k8s.V1Deployment | k8s.V1StatefulSet;
 
 export interface YurtAppSetLike {
   metadata?: { name?: string; namespace?: string; uid?: string; generation?: number; resourceVersion?: string };
   spec?: {
     workload?: {
-      workloadTemplate?: { deploymentTemplate?: TemplateSpec; statefulSetTemplate?: unknown };
+      workloadTemplate?: { deploymentTemplate?: TemplateSpec; statefulSetTemplate?: TemplateSpec<k8s.V1StatefulSetSpec> };
       workloadTweaks?: WorkloadTweak[];
     };
     nodepoolSelector?: LabelSelectorLike;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyJsonPatch } from './json-patch.js';
 import { matchesSelector, selectedPools } from './pools.js';
 import type { YurtAppSetLike } from './types.js';
-import { applyTweaks, OWNER_LABEL, POOL_NAME_LABEL, renderDeployment, revisionOf, templateProblem, tweaksFor, workloadName } from './workload.js';
+import { applyTweaks, OWNER_LABEL, POOL_NAME_LABEL, renderDeployment, renderWorkload, revisionOf, templateProblem, tweaksFor, workloadName } from './workload.js';
 
 const yas = (): YurtAppSetLike => ({
   metadata: { name: 'example', namespace: 'default', uid: 'u-1', generation: 1 },
@@ -87,6 +87,19 @@ describe('renderDeployment', () => {
     const pool = np('np9', { big: 'true' });
     expect(tweaksFor(y, pool)).toHaveLength(2);
     expect(applyTweaks(renderDeployment(y, np('other')), tweaksFor(y, pool)).spec?.replicas).toBe(7);
+  });
+  it('renders a StatefulSet from a statefulSetTemplate, the same way', () => {
+    const y = yas();
+    const t = y.spec!.workload!.workloadTemplate!;
+    t.statefulSetTemplate = { ...t.deploymentTemplate!, spec: { ...t.deploymentTemplate!.spec!, serviceName: 'db' } };
+    delete t.deploymentTemplate;
+    expect(templateProblem(y)).toBeUndefined();
+    const s = renderWorkload(y, np('np2'));
+    expect(s.kind).toBe('StatefulSet');
+    expect(s.metadata?.name).toBe('example-np2');
+    expect((s.spec as { serviceName?: string }).serviceName).toBe('db');
+    expect(s.spec?.template.spec?.nodeSelector).toEqual({ 'apps.openyurt.io/nodepool': 'np2' });
+    expect(s.spec?.replicas).toBe(3);
   });
   it('names template problems', () => {
     const y = yas();

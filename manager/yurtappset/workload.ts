@@ -1,5 +1,5 @@
 /**
- * One YurtAppSet + one NodePool → the Deployment that runs the template in that pool: named after
+ * One YurtAppSet + one NodePool → the Deployment (or StatefulSet) that runs the template in that pool: named after
  * both, labelled with OpenYurt's keys, pinned to the pool's nodes (nodeSelector on the
  * `apps.openyurt.io/nodepool` label) and tolerating the taints the pool puts on them, owned by the
  * YurtAppSet (so deleting it deletes the Deployment), then the pool's workloadTweaks applied in order.
@@ -9,7 +9,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { NODEPOOL_LABEL } from '../nodepool/attributes.js';
 import { applyJsonPatch } from './json-patch.js';
 import { poolSelected } from './pools.js';
-import type { PoolLike, Tweaks, YurtAppSetLike } from './types.js';
+import type { PoolLike, Tweaks, Workload, WorkloadKind, YurtAppSetLike } from './types.js';
 
 export const OWNER_LABEL = 'apps.openyurt.io/ref-yurtappset';
 export const POOL_NAME_LABEL = 'apps.openyurt.io/pool-name';
@@ -40,9 +40,14 @@ export function templateProblem(yas: YurtAppSetLike): string | undefined {
   const t = yas.spec?.workload?.workloadTemplate;
   if (!t?.deploymentTemplate && !t?.statefulSetTemplate) return 'spec.workload.workloadTemplate has neither deploymentTemplate nor statefulSetTemplate';
   if (t.deploymentTemplate && t.statefulSetTemplate) return 'spec.workload.workloadTemplate may have only one of deploymentTemplate and statefulSetTemplate';
-  if (!t.deploymentTemplate) return 'statefulSetTemplate is not supported by yurt-edge yet; use deploymentTemplate';
-  if (!t.deploymentTemplate.spec?.template) return 'spec.workload.workloadTemplate.deploymentTemplate.spec.template is required';
+  const which = t.deploymentTemplate ? 'deploymentTemplate' : 'statefulSetTemplate';
+  if (!(t.deploymentTemplate ?? t.statefulSetTemplate)?.spec?.template) return `spec.workload.workloadTemplate.${which}.spec.template is required`;
   return undefined;
+}
+
+/** The kind of workload a YurtAppSet's template makes (call after templateProblem found none). */
+export function workloadKind(yas: YurtAppSetLike): WorkloadKind {
+  return yas.spec?.workload?.workloadTemplate?.deploymentTemplate ? 'Deployment' : 'StatefulSet';
 }
 
 /** The tweaks that apply to a pool, in the order they are listed. */
@@ -50,16 +55,16 @@ export function tweaksFor(yas: YurtAppSetLike, pool: PoolLike): Tweaks[] {
   return (yas.spec?.workload?.workloadTweaks ?? []).filter((t) => poolSelected(t, pool)).map((t) => t.tweaks ?? {});
 }
 
-/** Applies tweaks to a rendered Deployment: replicas, then container images, then JSON patches (OpenYurt's order). */
-export function applyTweaks(deployment: k8s.V1Deployment, tweaks: readonly Tweaks[]): k8s.V1Deployment {
-  let out = structuredClone(deployment);
+/** Applies tweaks to a rendered workload: replicas, then container images, then JSON patches (OpenYurt's order). */
+export function applyTweaks<W extends Workload>(workload: W, tweaks: readonly Tweaks[]): W {
+  let out = structuredClone(workload);
   for (const t of tweaks) {
     if (t.replicas !== undefined && t.replicas !== null) out.spec!.replicas = t.replicas;
     for (const image of t.containerImages ?? []) {
       const podSpec = out.spec!.template.spec!;
       for (const c of [...(podSpec.initContainers ?? []), ...podSpec.containers]) if (c.name === image.name) c.image = image.targetImage;
     }
-    if (t.patches?.length) out = applyJsonPatch(out, t.patches) as k8s.V1Deployment;
+    if (t.patches?.length) out = applyJsonPatch(out, t.patches) as W;
   }
   return out;
 }
@@ -68,12 +73,14 @@ function tolerationsFor(pool: PoolLike): k8s.V1Toleration[] {
   return (pool.spec?.taints ?? []).map((t) => (t.value ? { key: t.key, operator: 'Equal', value: t.value, effect: t.effect } : { key: t.key, operator: 'Exists', effect: t.effect }));
 }
 
-/** The Deployment for a pool, as server-side apply should make it (the tweaks may throw: a bad JSON patch). */
-export function renderDeployment(yas: YurtAppSetLike, pool: PoolLike, revision = revisionOf(yas)): k8s.V1Deployment {
-  const template = yas.spec!.workload!.workloadTemplate!.deploymentTemplate!;
+/** The workload for a pool, as server-side apply should make it (the tweaks may throw: a bad JSON patch). */
+export function renderWorkload(yas: YurtAppSetLike, pool: PoolLike, revision = revisionOf(yas)): Workload {
+  const kind = workloadKind(yas);
+  const templates = yas.spec!.workload!.workloadTemplate!;
+  const template = (kind === 'Deployment' ? templates.deploymentTemplate : templates.statefulSetTemplate)!;
   const yasName = yas.metadata?.name ?? '';
   const poolName = pool.metadata?.name ?? '';
-  const spec = structuredClone(template.spec!) as k8s.V1DeploymentSpec;
+  const spec = structuredClone(template.spec!) as k8s.V1DeploymentSpec & k8s.V1StatefulSetSpec;
   spec.selector = { ...(spec.selector ?? {}), matchLabels: { ...(spec.selector?.matchLabels ?? {}), [POOL_NAME_LABEL]: poolName } };
   const podMeta = spec.template.metadata ?? {};
   spec.template.metadata = { ...podMeta, labels: { ...(podMeta.labels ?? {}), [POOL_NAME_LABEL]: poolName } };
@@ -84,9 +91,9 @@ export function renderDeployment(yas: YurtAppSetLike, pool: PoolLike, revision =
     if (!tolerations.some((x) => x.key === t.key && x.effect === t.effect && (x.operator === 'Exists' || x.value === t.value))) tolerations.push(t);
   }
   if (tolerations.length) podSpec.tolerations = tolerations;
-  const deployment: k8s.V1Deployment = {
+  const workload: Workload = {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
+    kind,
     metadata: {
       name: workloadName(yasName, poolName),
       namespace: yas.metadata?.namespace ?? 'default',
@@ -96,15 +103,20 @@ export function renderDeployment(yas: YurtAppSetLike, pool: PoolLike, revision =
     },
     spec,
   };
-  const out = applyTweaks(deployment, tweaksFor(yas, pool));
+  const out = applyTweaks(workload, tweaksFor(yas, pool));
   // A tweak may replace the whole label map (OpenYurt's own example patches `add /metadata/labels`):
   // the labels the controller finds its workloads by are put back, whatever else the tweak did.
   out.metadata = { ...out.metadata, labels: { ...(out.metadata?.labels ?? {}), [POOL_NAME_LABEL]: poolName, [OWNER_LABEL]: yasName, [REVISION_LABEL]: revision } };
   return out;
 }
 
-/** True when a Deployment has rolled out its current spec and all its replicas are ready. */
-export function deploymentReady(d: k8s.V1Deployment): boolean {
+/** The Deployment for a pool (a YurtAppSet with a deploymentTemplate). */
+export function renderDeployment(yas: YurtAppSetLike, pool: PoolLike, revision = revisionOf(yas)): k8s.V1Deployment {
+  return renderWorkload(yas, pool, revision) as k8s.V1Deployment;
+}
+
+/** True when a workload has rolled out its current spec and all its replicas are ready (both kinds report these fields). */
+export function workloadReady(d: Workload): boolean {
   const want = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   return (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && (s.updatedReplicas ?? 0) === want && (s.readyReplicas ?? 0) === want && (s.replicas ?? 0) === want;

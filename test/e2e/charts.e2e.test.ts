@@ -467,6 +467,7 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       'yurtappsets.apps.openyurt.io/status|[]|[]': ['patch'],
       'yurtappsets.apps.openyurt.io/finalizers|[]|[]': ['update'],
       'deployments.apps|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
+      'statefulsets.apps|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
     };
     expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
       ...controllers,
@@ -498,7 +499,8 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       ['update', 'yurtappsets.apps.openyurt.io', '-n', 'default'],
       ['update', 'deployments.apps', '-n', 'default'],
       ['get', 'deployments.apps', '-n', 'default'],
-      ['list', 'statefulsets.apps', '-n', 'default'],
+      ['get', 'statefulsets.apps', '-n', 'default'],
+      ['list', 'daemonsets.apps', '-n', 'default'],
       ['delete', 'nodes'],
       ['delete', 'leases/yurt-manager', '-n', 'kube-system'],
       ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],

@@ -110,6 +110,7 @@ describeWithHelm('yurt-manager: NodePool and YurtAppSet controllers on the real 
     expect(line('yurtappsets.apps.openyurt.io')).toMatch(/\[list watch\]$/);
     expect(line('yurtappsets.apps.openyurt.io/status')).toMatch(/\[patch\]$/);
     expect(line('deployments.apps')).toMatch(/\[list watch create patch delete\]$/);
+    expect(line('statefulsets.apps')).toMatch(/\[list watch create patch delete\]$/);
     const can = async (...args: string[]) => (await cluster.kubectl(['auth', 'can-i', ...args], managerKubeconfig).catch((err: { stdout?: string }) => err.stdout ?? '')).trim();
     for (const args of [['update', 'nodes'], ['get', 'nodes'], ['update', 'nodepools.apps.openyurt.io'], ['delete', 'nodepools.apps.openyurt.io'], ['update', 'deployments.apps', '-n', 'default'], ['get', 'secrets', '-n', 'default']]) {
       expect(await can(...args), args.join(' ')).toBe('no');
@@ -238,6 +239,51 @@ spec:
     const after = await apps.readNamespacedDeployment({ name: 'web-beijing', namespace: 'default' });
     expect(after.spec?.replicas).toBe(1);
     expect(after.metadata?.generation).toBeGreaterThanOrEqual(before['web-beijing'] ?? 0);
+  });
+
+  it('a statefulSetTemplate gives each pool its own StatefulSet, pinned to the pool', async () => {
+    await applyYaml(
+      'db.yaml',
+      `apiVersion: apps.openyurt.io/v1beta1
+kind: YurtAppSet
+metadata:
+  name: db
+  namespace: default
+spec:
+  pools: [beijing, hangzhou]
+  workload:
+    workloadTemplate:
+      statefulSetTemplate:
+        metadata:
+          labels: {app: db}
+        spec:
+          replicas: 1
+          serviceName: db
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata:
+              labels: {app: db}
+            spec:
+              terminationGracePeriodSeconds: 0
+              containers: [{name: db, image: "registry.k8s.io/pause:3.10"}]
+    workloadTweaks:
+      - pools: [beijing]
+        tweaks: {replicas: 2}
+`,
+    );
+    await waitFor('db pods Running in their pools', async () => {
+      const pods = (await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=db' })).items;
+      if (pods.length !== 3 || !pods.every((p) => p.status?.phase === 'Running')) return false;
+      return pods.every((p) => NODES[p.spec!.nodeName! as keyof typeof NODES] === p.metadata!.labels!['apps.openyurt.io/pool-name']);
+    }, 120_000, 500);
+    const sets = (await apps.listNamespacedStatefulSet({ namespace: 'default', labelSelector: 'apps.openyurt.io/ref-yurtappset=db' })).items;
+    expect(sets.map((x) => `${x.metadata!.name}:${x.spec!.replicas}`).sort()).toEqual(['db-beijing:2', 'db-hangzhou:1']);
+    expect(await deployments('db')).toEqual([]);
+    await waitFor('db status: 2 of 2 ready', async () => {
+      const st = await yasStatus('db');
+      return st.totalWorkloads === 2 && st.readyWorkloads === 2;
+    }, 60_000, 500);
+    await cluster.kubectl(['delete', 'yurtappset', 'db', '--wait=false']);
   });
 
   it("OpenYurt's example YurtAppSet applies unchanged: named pools and a pool joining through nodepoolSelector get their Deployments", async () => {

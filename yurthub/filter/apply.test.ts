@@ -79,7 +79,7 @@ describe('a filtered body', () => {
   });
 
   it('gives list items, which the apiserver sends without a kind, the kind of their list', () => {
-    const topology = { nodeName: 'edge-1', synced: true, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => ({ 'openyurt.io/topologyKeys': 'kubernetes.io/hostname' }) };
+    const topology = { nodeName: 'edge-1', synced: true, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => ({ 'openyurt.io/topologyKeys': 'kubernetes.io/hostname' }), anyServiceAnnotated: () => true };
     const { f } = make([serviceTopologyFilter(topology)]);
     const eps = { metadata: { namespace: 'a', name: 's' }, subsets: [{ addresses: [{ ip: '1', nodeName: 'edge-1' }, { ip: '2', nodeName: 'edge-2' }] }] };
     const out = parse(f.body(bytes({ kind: 'EndpointsList', apiVersion: 'v1', metadata: {}, items: [eps] })));

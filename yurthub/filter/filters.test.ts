@@ -24,6 +24,7 @@ function view(o: { node?: string; pools?: Record<string, string>; services?: Rec
     pool: () => pools[node] ?? '',
     nodesInPool: (pool) => new Set(Object.entries(pools).filter(([, p]) => p === pool).map(([n]) => n)),
     serviceAnnotations: (ns, name) => o.services?.[`${ns}/${name}`],
+    anyServiceAnnotated: (a) => Object.values(o.services ?? {}).some((x) => x[a] !== undefined),
   };
 }
 
@@ -114,6 +115,12 @@ describe('nodeportisolation', () => {
     expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'hangzhou' }), KIND, log)).toBe('keep');
   });
 
+  it('is idle (a LIST may skip it) on a node in no pool, or with no Service annotated', () => {
+    expect(nodePortIsolationFilter(view()).idle?.()).toBe(true);
+    expect(nodePortIsolationFilter(view({ pools: { 'edge-1': 'p' }, services: { 'a/x': {} } })).idle?.()).toBe(true);
+    expect(nodePortIsolationFilter(view({ pools: { 'edge-1': 'p' }, services: { 'a/x': { 'nodeport.openyurt.io/listen': 'p' } } })).idle?.()).toBe(false);
+  });
+
   it('keeps everything on a node in no pool', () => {
     const f = nodePortIsolationFilter(view());
     expect(f.filter(service('a', 'np', { type: 'NodePort' }, { 'nodeport.openyurt.io/listen': 'shanghai' }), KIND, log)).toBe('keep');
@@ -177,6 +184,11 @@ describe('servicetopology', () => {
     };
     expect(f.filter(ep, 'Endpoints', log)).toBe('changed');
     expect(ep.subsets).toEqual([{ addresses: [{ ip: '1', nodeName: 'edge-1' }], notReadyAddresses: [{ ip: '2', nodeName: 'edge-2' }], ports: [{ port: 80 }] }]);
+  });
+
+  it('is idle (a LIST may skip it) only while no Service carries the annotation', () => {
+    expect(f.idle?.()).toBe(false);
+    expect(serviceTopologyFilter(view({ services: { 'app/plain': {} } })).idle?.()).toBe(true);
   });
 
   it('throws on endpoints it cannot read', () => {

@@ -31,6 +31,7 @@ export function nodePortIsolationFilter(topology: TopologyView): ObjectFilter {
     name: 'nodeportisolation',
     scope: { components: ['kube-proxy'], resources: { services: ['list', 'watch'] } },
     needsTopology: true,
+    idle: () => topology.pool() === '' || !topology.anyServiceAnnotated(LISTEN_ANNOTATION),
     filter(obj: KubeObject): FilterResult {
       const type = objectField(obj, 'spec').type;
       if (type !== 'NodePort' && type !== 'LoadBalancer') return 'keep';

@@ -32,6 +32,7 @@ export function serviceTopologyFilter(topology: TopologyView): ObjectFilter {
       resources: { endpoints: ['list', 'watch'], 'endpointslices.discovery.k8s.io': ['list', 'watch'] },
     },
     needsTopology: true,
+    idle: () => !topology.anyServiceAnnotated(TOPOLOGY_ANNOTATION),
     filter(obj: KubeObject, kind: string): FilterResult {
       const namespace = obj.metadata?.namespace ?? '';
       if (kind === 'Endpoints') {

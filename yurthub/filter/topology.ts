@@ -15,6 +15,11 @@ import { once } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
 import type { TopologyView } from './types.js';
+import { LISTEN_ANNOTATION } from './nodeportisolation.js';
+import { TOPOLOGY_ANNOTATION } from './servicetopology.js';
+
+/** The annotations the filters ask anyServiceAnnotated() about. */
+const TRACKED = [TOPOLOGY_ANNOTATION, LISTEN_ANNOTATION];
 
 export const POOL_LABEL = 'apps.openyurt.io/nodepool';
 /** The User-Agent of the hub's own requests: its component is `yurthub`. */
@@ -63,6 +68,8 @@ export class Topology implements TopologyView, Component {
   private nodes: Informer<k8s.V1Node> | undefined;
   private services: Informer<k8s.V1Service> | undefined;
   private readonly stopping = new AbortController();
+  /** annotation → `namespace/name` of the Services carrying it. */
+  private readonly annotated = new Map<string, Set<string>>(TRACKED.map((a) => [a, new Set<string>()]));
   readonly close: () => Promise<void>;
 
   constructor(private readonly options: TopologyOptions) {
@@ -79,7 +86,20 @@ export class Topology implements TopologyView, Component {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError: YurthubErrors.YH_ERR_FILTER_TOPOLOGY, backoff: { baseMs: 1000, maxMs: 30_000 } };
     this.nodes = new Informer<k8s.V1Node>({ ...common, resource: 'nodes', path: '/api/v1/nodes', labelSelector: POOL_LABEL, list: () => core.listNode({ labelSelector: POOL_LABEL }) });
-    this.services = new Informer<k8s.V1Service>({ ...common, resource: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() });
+    const track = (svc: k8s.V1Service, present: boolean) => {
+      const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
+      for (const [annotation, keys] of this.annotated) {
+        if (present && svc.metadata?.annotations?.[annotation] !== undefined) keys.add(key);
+        else keys.delete(key);
+      }
+    };
+    this.services = new Informer<k8s.V1Service>({
+      ...common,
+      resource: 'services',
+      path: '/api/v1/services',
+      list: () => core.listServiceForAllNamespaces(),
+      handlers: { add: (s) => track(s, true), update: (s) => track(s, true), delete: (s) => track(s, false) },
+    });
     await Promise.all([this.nodes.start(), this.services.start()]);
   }
 
@@ -112,6 +132,10 @@ export class Topology implements TopologyView, Component {
     const out = new Set<string>();
     for (const n of this.nodes?.list() ?? []) if (n.metadata?.labels?.[POOL_LABEL] === pool && n.metadata.name) out.add(n.metadata.name);
     return out;
+  }
+
+  anyServiceAnnotated(annotation: string): boolean {
+    return (this.annotated.get(annotation)?.size ?? 0) > 0;
   }
 
   serviceAnnotations(namespace: string, name: string): Readonly<Record<string, string>> | undefined {

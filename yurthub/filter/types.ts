@@ -33,6 +33,11 @@ export interface ObjectFilter {
    * object unfiltered.
    */
   filter(obj: KubeObject, kind: string, log: Logger): FilterResult;
+  /**
+   * True when the filter cannot change anything right now (no Service carries its annotation), so a
+   * LIST or GET may skip decoding the body. Never consulted for watches, which outlive "right now".
+   */
+  idle?(): boolean;
 }
 
 /** The object's `namespace/name`, for logs. */
@@ -83,4 +88,6 @@ export interface TopologyView {
   nodesInPool(pool: string): ReadonlySet<string>;
   /** The Service's annotations; undefined when the hub does not know the Service. */
   serviceAnnotations(namespace: string, name: string): Readonly<Record<string, string>> | undefined;
+  /** Whether any Service the hub knows carries `annotation` (kept up to date by the informer, O(1)). */
+  anyServiceAnnotated(annotation: string): boolean;
 }

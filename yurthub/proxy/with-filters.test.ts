@@ -135,11 +135,25 @@ describe('response filters through the chain', () => {
   });
 
   it('serve unfiltered while the topology view is not synced, counted', async () => {
-    const topology = { nodeName: 'edge-1', synced: false, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => undefined };
+    const topology = { nodeName: 'edge-1', synced: false, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => undefined, anyServiceAnnotated: () => true };
     const { h } = await setup([serviceTopologyFilter(topology)], { topologySynced: async () => false });
     const res = await call(h.url, 'GET', '/apis/discovery.k8s.io/v1/endpointslices', { headers: KUBE_PROXY });
     expect(res.status).toBe(200);
     expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'servicetopology', reason: 'not-synced', value: 1 }]);
+  });
+
+  it('relay a LIST no filter could change as it comes (gzip and all), and still filter a watch', async () => {
+    const idle: ObjectFilter = { ...discardCloudServiceFilter(), idle: () => true };
+    const { h, accepts } = await setup([idle]);
+    const res = await call(h.url, 'GET', SERVICES, { headers: { ...KUBE_PROXY, 'accept-encoding': 'gzip' } });
+    expect(res.headers['content-encoding']).toBe('gzip');
+    // kube-proxy's own Accept is not turned to JSON first: nothing needs decoding.
+    const proto = await call(h.url, 'GET', SERVICES, { headers: { ...KUBE_PROXY, accept: 'application/vnd.kubernetes.protobuf, */*' } });
+    expect(proto.headers['content-type']).toBe('application/vnd.kubernetes.protobuf');
+    expect(accepts[1]).toBe('application/vnd.kubernetes.protobuf, */*');
+    expect(await metric(h, 'filterUnfiltered')).toEqual([]);
+    const watch = await call(h.url, 'GET', `${SERVICES}?watch=true`, { headers: KUBE_PROXY });
+    expect(watch.body.split('\n').filter(Boolean)).toHaveLength(2);
   });
 
   it('keep serving when a filter throws on every object', async () => {

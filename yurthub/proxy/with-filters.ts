@@ -30,17 +30,21 @@ const JSON_FIRST = `${MediaTypes.json}, ${MediaTypes.protobuf}`;
 export function withFilters(o: FilterStageOptions): Stage {
   return (next) => async (ctx) => {
     ctx.filter = undefined;
-    const filters = filtersFor(o.filters, ctx.component, ctx.info);
+    let filters = filtersFor(o.filters, ctx.component, ctx.info);
     if (filters.length === 0) return next(ctx);
-    const filter = new ResponseFilter(filters, ctx.log.child({ filters: filters.map((f) => f.name).join(',') }), o.report);
-    const formats = acceptableFormats(ctx.accept);
-    if (formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
+    const log = ctx.log.child({ filters: filters.map((f) => f.name).join(',') });
     if (filters.some((f) => f.needsTopology) && !(await o.topologySynced())) {
       const err = YurthubErrors.YH_ERR_FILTER_NOT_SYNCED(o.topologyWaitMs, `${ctx.info.verb} ${ctx.info.resource}`);
-      filter.passUnfiltered('not-synced', err.message, err.code);
+      new ResponseFilter(filters, log, o.report).passUnfiltered('not-synced', err.message, err.code);
       return next(ctx);
     }
-    ctx.filter = filter;
+    // A LIST or GET no filter could change is relayed as it comes, without decoding it (a watch is
+    // not: a Service annotated while it runs must narrow the events that follow).
+    if (ctx.info.verb !== 'watch') filters = filters.filter((f) => !f.idle?.());
+    if (filters.length === 0) return next(ctx);
+    const formats = acceptableFormats(ctx.accept);
+    if (formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
+    ctx.filter = new ResponseFilter(filters, log, o.report);
     return next(ctx);
   };
 }
