@@ -54,7 +54,7 @@ export class LocalDialer {
     }
     let socket: Socket;
     try {
-      socket = await this.dial(open);
+      socket = await this.dial(open, verdict.pod === true);
     } catch (err) {
       const e = err instanceof DialError ? err : new DialError('unreachable', String(err));
       metrics.openErrors.inc({ reason: e.reason });
@@ -80,9 +80,9 @@ export class LocalDialer {
     });
   };
 
-  private dial(open: IncomingOpen): Promise<Socket> {
+  private dial(open: IncomingOpen, pod: boolean): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.options.dialAddress ?? open.host, port: open.port, allowHalfOpen: true, noDelay: true });
+      const socket = connect({ host: (pod ? undefined : this.options.dialAddress) ?? open.host, port: open.port, allowHalfOpen: true, noDelay: true });
       const timer = setTimeout(() => fail(new DialError('timeout', `no connection to ${open.target} within ${this.options.dialTimeoutMs} ms`)), this.options.dialTimeoutMs);
       const onAbort = () => fail(new DialError('cancel', 'the server gave up on the open'));
       const fail = (err: DialError) => {
