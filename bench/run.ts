@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { ROOT } from './hub-process.js';
 import { runFiltersBench } from './filters.js';
+import { runHubMetricsBench } from './hub-metrics.js';
 import { runIdleBench } from './idle.js';
 import { runRelayBench } from './relay.js';
 import { writeSection } from './report.js';
@@ -18,6 +19,7 @@ const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   tunnel: runTunnelBench,
   idle: runIdleBench,
   filters: runFiltersBench,
+  'hub-metrics': runHubMetricsBench,
 };
 
 const wanted = process.argv.slice(2);
