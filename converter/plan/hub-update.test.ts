@@ -81,13 +81,12 @@ describe('planConvert: converted nodes whose hub runs another manifest', () => {
     expect(plan.noop).toBe(false);
   });
 
-  it('leaves a hub update Job that is still running alone, and replaces one that failed', () => {
+  it('re-creates the Job of an update whatever state it is in (the node side resumes an interrupted one)', () => {
     const state = converted();
-    for (const j of state.jobs) j.succeeded = false; // running
+    for (const j of state.jobs) j.succeeded = false; // still running, or never reported by a Job controller
     state.jobs.find((j) => j.node === 'edge-3')!.failed = true;
     const plan = planConvert(state, request({ chartObjects: chartWithHub(NEW) }));
-    expect(plan.objects.filter((o) => o.kind === 'Job').map((o) => [o.node, o.action])).toEqual([['edge-1', 'none'], ['edge-2', 'none'], ['edge-3', 'update']]);
-    expect(plan.noop).toBe(false);
+    expect(plan.objects.filter((o) => o.kind === 'Job').map((o) => [o.node, o.action])).toEqual([['edge-1', 'update'], ['edge-2', 'update'], ['edge-3', 'update']]);
   });
 
   it('updates nothing on nodes that are not converted: their first node side writes the current manifest', () => {

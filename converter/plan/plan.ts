@@ -227,13 +227,11 @@ function planNodeMetadata(node: NodeInfo, role: Role, original: NodeOriginal, au
  * A node Job as the plan wants it: created when missing, re-created when its spec changed, it failed,
  * or (`redo`) the node side reported failure; left alone otherwise.
  */
-function planNodeJob(state: ClusterState, namespace: string, node: string, action: 'convert' | 'revert', manifest: Record<string, unknown>, redo: boolean | 'finished'): ObjectPlan {
+function planNodeJob(state: ClusterState, namespace: string, node: string, action: 'convert' | 'revert', manifest: Record<string, unknown>, redo: boolean): ObjectPlan {
   const name = nodeJobName(action, node);
   const existing = state.jobs.find((j) => j.namespace === namespace && j.name === name);
   const specHash = ((manifest.metadata as { annotations: Record<string, string> }).annotations)['yurt-edge.io/spec-hash']!;
-  // 'finished': a Job that ended is run again (a hub update after the conversion's Job), one still running is left to finish.
-  const again = redo === 'finished' ? existing?.succeeded === true : redo;
-  const jobAction = !existing ? 'create' : existing.specHash !== specHash || existing.failed || again ? 'update' : 'none';
+  const jobAction = !existing ? 'create' : existing.specHash !== specHash || existing.failed || redo ? 'update' : 'none';
   return { apiVersion: 'batch/v1', kind: 'Job', namespace, name, action: jobAction, manifest, node };
 }
 
@@ -247,7 +245,9 @@ function planConvertJob(state: ClusterState, request: ConvertRequest, node: Node
     namespace: request.namespace, node: node.name, action: 'convert', image, manifestConfigMap: staticPodConfigMap(request.chartObjects),
     ...(token ? { tokenSecret: `bootstrap-token-${token.id}` } : {}),
   });
-  return planNodeJob(state, request.namespace, node.name, 'convert', manifest, update ? 'finished' : nodeState(node) === 'failed');
+  // An update always runs anew: the Job there is the conversion's (or an update's that was interrupted;
+  // the node side resumes it), and a Job's end is no sign of which manifest the node runs.
+  return planNodeJob(state, request.namespace, node.name, 'convert', manifest, update || nodeState(node) === 'failed');
 }
 
 /** What the record says after this run: originals and roles captured once and kept, Jobs and tokens added to. */

@@ -27,7 +27,8 @@ import { KubeadmHost, type Supervisor } from './support/kubeadm-host.js';
 import { leasesNow as leasesNowIn, leaseWritesSince as leaseWritesSinceIn, renewedByControlPlane } from './support/lease-writes.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
 import { mountConfigMap, snapshot } from '../../converter/testing/roots.js';
-import { expandLikeKubelet, type TestJob } from '../../converter/testing/fixtures.js';
+import { expandLikeKubelet, type TestJob, type TestPod } from '../../converter/testing/fixtures.js';
+import { hubManifestHashOf } from '../../converter/plan/hub-manifest.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/converter');
@@ -38,6 +39,8 @@ const NS = 'kube-system';
 /** What the convert runs ask for; the upgrade case adds a value, and the runs after it keep it. */
 const REQUEST = ['--cloud-nodes', 'cloud-1', '--autonomy'];
 const UPGRADE_VALUE = ['--set', 'yurt-tunnel-server.replicaCount=2'];
+/** A new hub for the edge nodes: another image (the stand-in runner ignores it) and another yurthub flag (which it does not). */
+const HUB_VALUES = ['--allow-image-override', '--set', 'global.image.tag=0.1.1', '--set', 'yurthub.logLevel=debug'];
 /** A helm whose release-changing commands reach the apiserver through a slow link (slow-helm.sh), so a run can be killed while helm works. */
 const SLOW_HELM = join(FIXTURES, 'slow-helm.sh');
 
@@ -211,7 +214,7 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     // supervisor's stand-in for `systemctl restart kubelet`.
     const local = ['--restart-command', hosts.get(node)!.restartCommand];
     if (action === 'convert') {
-      hubPorts.set(node, await freePort());
+      if (!hubPorts.has(node)) hubPorts.set(node, await freePort()); // a hub update keeps the hub where kubelet reaches it
       local.push('--hub-port', String(hubPorts.get(node)), '--hub-timeout', '90s', '--kubelet-timeout', '90s');
     }
     return { node, job, run: await yurtctl([...c.command.slice(1), ...args, ...local]) };
@@ -222,9 +225,12 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     return runs.map(({ node, run }) => `--- node side on ${node} (exit ${run.code}):\n${run.stdout}${run.stderr}`).join('\n');
   }
 
-  /** Plays the pods of the node Jobs `action` creates from now on, until stopped; stop() gives what each printed. */
-  function nodeJobPods(action: 'convert' | 'revert'): { stop(): Promise<PodRun[]> } {
-    const seen = new Set<string>();
+  /**
+   * Plays the pods of the node Jobs `action` creates from now on, until stopped; stop() gives what each
+   * printed. `past`: Jobs there now ran their pods already (an earlier run's), and are not played again.
+   */
+  function nodeJobPods(action: 'convert' | 'revert', past: string[] = []): { stop(): Promise<PodRun[]> } {
+    const seen = new Set<string>(past);
     const pods: Array<Promise<PodRun>> = [];
     let stopped = false;
     const watching = (async () => {
@@ -467,6 +473,57 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     expect(await world()).toEqual(was);
     expect(await leaseWritesSince(rv)).toEqual([]);
   });
+
+  it('a convert whose chart renders another yurthub manifest moves every hub to it, without restarting kubelet', async () => {
+    const restarts = EDGES.map((n) => supervisors.get(n)!.restarts);
+    const starts = EDGES.map((n) => hosts.get(n)!.runner.starts);
+    const hashBefore = (await nodeMeta())['edge-1']!.annotations['yurt-edge.io/hub-manifest-hash'];
+    expect(hashBefore).toMatch(/^[0-9a-f]{16}$/); // written by the node sides of the conversion
+
+    const dry = await yurtctl(['convert', ...base(), ...REQUEST, ...UPGRADE_VALUE, ...HUB_VALUES, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    for (const n of EDGES) expect(dry.stdout).toMatch(new RegExp(`^ {2}~ node/${n} \\(edge, converted\\) → node side updates the hub\n {6}~ hub manifest ${hashBefore} → [0-9a-f]{16}$`, 'm'));
+    expect(dry.stdout).toMatch(/Summary: 0 node\(s\) to relabel, 0 node side\(s\) to run, 3 hub\(s\) to update, release: upgrade/);
+    const json = JSON.parse((await yurtctl(['convert', ...base(), ...REQUEST, ...UPGRADE_VALUE, ...HUB_VALUES, '--dry-run', '-o', 'json'])).stdout) as { nodes: Array<{ name: string; nodeSide: string; hubManifest?: { from: string; to: string } }> };
+    expect(json.nodes.filter((n) => n.nodeSide === 'update').map((n) => [n.name, n.hubManifest!.from])).toEqual(EDGES.map((n) => [n, hashBefore]));
+
+    const done = JSON.parse(await kubectl(['get', 'jobs', '-n', NS, '-l', 'app.kubernetes.io/managed-by=yurtctl', '-o', 'json'])) as { items: TestJob[] };
+    expect(done.items.map((j) => j.metadata.name).sort()).toEqual(EDGES.map((n) => `yurtctl-convert-${n}`));
+    const pods = nodeJobPods('convert', done.items.map((j) => j.metadata.uid!));
+    const run = await yurtctl(['convert', ...base(), ...REQUEST, ...UPGRADE_VALUE, ...HUB_VALUES, '--yes', '--node-timeout', '5m']);
+    const ran = await pods.stop();
+    expect(run.code, `${run.stderr}\n${nodeOutputs(ran)}`).toBe(0);
+    const cm = JSON.parse(await kubectl(['get', 'configmap', 'yurthub-static-pod', '-n', NS, '-o', 'json'])) as { data: Record<string, string> };
+    const hash = hubManifestHashOf(cm.data)!;
+    expect(hash).not.toBe(hashBefore);
+    expect(json.nodes.find((n) => n.name === 'edge-1')!.hubManifest!.to).toBe(hash); // what the plan said is what the chart installed
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(`converted: 3 edge node(s), 1 cloud node(s); hub manifest ${hash} on ${EDGES.join(', ')}`);
+    expect(ran.map((p) => p.node)).toEqual(EDGES); // each conversion Job replaced by one that ran once
+    expect(run.stderr).toMatch(new RegExp(`^ {2}edge-1: edge: node Job re-created \\(hub manifest ${hashBefore} → ${hash}\\)$`, 'm'));
+    const meta = await nodeMeta();
+    for (const [i, n] of EDGES.entries()) {
+      const { run: side } = ran[i]!;
+      expect(side.code, side.stderr).toBe(0);
+      expect(side.stdout).toBe(`${n}: converted, hub updated\n`);
+      expect(side.stderr).toContain(`${n}: wrote /etc/kubernetes/manifests/yurt-hub.yaml (kubelet replaces the static pod; no restart)`);
+      // the node's manifest is the chart's new one, its hub restarted from it, kubelet never restarted
+      const pod = jsYaml.load(readFileSync(join(roots.get(n)!, 'etc/kubernetes/manifests/yurt-hub.yaml'), 'utf8')) as TestPod;
+      expect(pod.spec.containers[0]!.image).toBe('ghcr.io/yurt-edge/yurt-edge:0.1.1');
+      expect(pod.spec.containers[0]!.args).toContain('--log-level=debug');
+      expect(hosts.get(n)!.runner.starts).toBe(starts[i]! + 1);
+      expect(supervisors.get(n)!.restarts).toBe(restarts[i]);
+      expect(meta[n]!.annotations['yurt-edge.io/conversion-state']).toBe('converted');
+      expect(meta[n]!.annotations['yurt-edge.io/hub-manifest-hash']).toBe(hash);
+      await cluster.waitNodeReady(n);
+      const metrics = await (await fetch(`http://127.0.0.1:${hubPorts.get(n)}/metrics`)).text();
+      expect(metrics).toMatch(/yurthub_proxy_requests_total\{component="kubelet"/); // kubelet talks through the new hub
+    }
+
+    // and with that, a rerun has nothing to do
+    const again = await yurtctl(['convert', ...base(), ...REQUEST, ...UPGRADE_VALUE, ...HUB_VALUES, '--yes', '--node-timeout', '0']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('Nothing to do: the cluster is already converted as asked.');
+  }, 300_000);
 
   it('bad input fails with one clear line and a non-zero exit, and changes nothing', async () => {
     const was = await world();
