@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { yurtFailure } from '../../lib/testing/yurt-failure.js';
 import { flush, ManualClock } from '../../lib/testing/manual-clock.js';
-import { ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConvertRequest, type NodeState, type ReleaseInfo } from '../plan/model.js';
+import { ANNOTATION_HUB_HASH, ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConvertRequest, type NodeState, type ReleaseInfo } from '../plan/model.js';
 import { planConvert, planRevert } from '../plan/plan.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
-import { loadFixture, request } from '../testing/fixtures.js';
+import { chartWithHub, loadFixture, request } from '../testing/fixtures.js';
 import { Progress } from '../ui/progress.js';
 import { applyConvert, applyRevert, type ApplyContext } from './apply.js';
 import type { Kube } from './kube.js';
@@ -36,6 +36,8 @@ class FakeCluster {
   release: ReleaseInfo | undefined;
   readonly log: string[] = [];
   scripts: Record<string, Script> = {};
+  /** The hub manifest hash a node side reports from round n on (with `converted`, as the node side does). */
+  hubScripts: Record<string, [number, string]> = {};
   rounds = 0;
   private readonly reported = new Set<string>();
 
@@ -75,6 +77,9 @@ class FakeCluster {
       } else {
         this.nodes.get(node)!.metadata!.annotations![ANNOTATION_STATE] = what;
       }
+    }
+    for (const [node, [round, hash]] of Object.entries(this.hubScripts)) {
+      if (this.rounds >= round) Object.assign(this.nodes.get(node)!.metadata!.annotations!, { [ANNOTATION_STATE]: 'converted', [ANNOTATION_HUB_HASH]: hash });
     }
     return this.state();
   };
@@ -281,6 +286,58 @@ describe('applyConvert', () => {
       expect(c.log.filter((l) => l.startsWith('helm')), status).toEqual([repair, 'helm upgrade --install']);
       expect(c.release!.status).toBe('deployed');
     }
+  });
+});
+
+describe('applyConvert: hub updates', () => {
+  const OLD = '1111111111111111';
+  const NEW = '2222222222222222';
+  /** A cluster converted with the hub manifest OLD; then the chart renders NEW. */
+  async function converted(): Promise<FakeCluster> {
+    const c = new FakeCluster(vanilla);
+    c.hubScripts = Object.fromEntries(EDGES.map((n) => [n, [1, OLD]]));
+    await (await convert(c, 60_000, request({ chartObjects: chartWithHub(OLD) }))).run;
+    c.hubScripts = {};
+    c.log.length = 0;
+    c.rounds = 0;
+    return c;
+  }
+  const upgrade = request({ chartObjects: chartWithHub(NEW), values: { yurthub: { logLevel: 'debug' } } });
+
+  it('upgrades the chart, runs each node Job again and waits until every node reports the new manifest', async () => {
+    const c = await converted();
+    c.hubScripts = { 'edge-1': [1, NEW], 'edge-2': [2, NEW], 'edge-3': [3, NEW] };
+    const { x, run } = await convert(c, 60_000, upgrade);
+    expect(await run).toEqual({ summary: `converted: 3 edge node(s), 1 cloud node(s); hub manifest ${NEW} on edge-1, edge-2, edge-3`, pendingNodes: [] });
+    expect(c.log).toEqual([
+      `replace ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applying',
+      'helm upgrade --install',
+      ...EDGES.flatMap((n) => [`delete Job ${NS}/yurtctl-convert-${n}`, `create Job ${NS}/yurtctl-convert-${n}`]),
+      `replace ConfigMap ${NS}/${RECORD_NAME}`, '  record phase applied',
+    ]);
+    expect(x.output()).toContain(`  edge-1: edge: node Job re-created (hub manifest ${OLD} → ${NEW})\n`);
+    // converted all along: waited for the hash, not the state
+    expect(x.output()).toContain(`  edge-3: waiting for the node side (hub manifest ${OLD} → ${NEW})\n`);
+    expect(x.output()).toContain(`  edge-3: converted, hub manifest ${NEW}\n`);
+    expect(x.elapsed()).toBe(2 * 2000);
+  });
+
+  it('a hub update the node side rolled back ends with CNV_ERR_NODE_FAILED', async () => {
+    const c = await converted();
+    c.hubScripts = { 'edge-1': [1, NEW], 'edge-3': [1, NEW] };
+    c.scripts = { 'edge-2': after(2, 'failed') };
+    const err = await yurtFailure((await convert(c, 60_000, upgrade)).run);
+    expect(err).toEqual({
+      code: 'CNV_ERR_NODE_FAILED',
+      message: 'node side failed on edge-2 (the hub update was rolled back to the previous manifest (see the Job\'s log)); the cloud side is applied: fix and run convert again, or revert',
+    });
+  });
+
+  it('a node that keeps reporting the old manifest is pending after --node-timeout', async () => {
+    const c = await converted();
+    c.hubScripts = { 'edge-1': [1, NEW], 'edge-2': [1, NEW] };
+    const err = await yurtFailure((await convert(c, 10_000, upgrade)).run);
+    expect(err).toEqual({ code: 'CNV_ERR_NODES_PENDING', message: 'node side not done within 10 s on edge-3; run `yurtctl status` to follow, convert again to resume' });
   });
 });
 
