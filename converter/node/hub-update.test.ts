@@ -35,6 +35,8 @@ afterAll(async () => {
 
 interface World {
   root: string;
+  /** Where kubelet reads the hub's manifest (under root). */
+  manifest: string;
   restarts: string[];
   reported: Array<[string, NodeState, Record<string, string | null> | undefined]>;
   /** false: kubelet never replaces the static pod (the new image cannot be pulled, say). */
@@ -60,7 +62,7 @@ function fakeApi(w: World, via: string): NodeApi {
     },
     // the running hub process: one per pod kubelet runs from the manifest (or the first one, forever)
     async hubIdentity() {
-      const pod = JSON.stringify(jsYaml.load(readFileSync(join(w.root, MANIFEST), 'utf8')));
+      const pod = JSON.stringify(jsYaml.load(readFileSync(join(w.root, w.manifest), 'utf8')));
       const now = createHash('sha256').update(pod).digest('hex').slice(0, 10);
       first ??= now;
       return w.kubeletReplacesPods ? now : first;
@@ -95,12 +97,13 @@ function nodeSide(w: World, manifest: string, over: Partial<NodeSideOptions> = {
   );
 }
 
-/** A kubeadm node converted from the chart's manifest of 0.1.0. */
-async function convertedNode(): Promise<{ w: World; before: Record<string, string> }> {
-  const root = makeRoot('kubeadm');
+/** A kubeadm node (or a k3s agent) converted from the chart's manifest of 0.1.0. */
+async function convertedNode(kind: 'kubeadm' | 'k3s' = 'kubeadm'): Promise<{ w: World; before: Record<string, string> }> {
+  const root = makeRoot(kind);
   dirs.push(root);
   const before = snapshot(root);
-  const w: World = { root, restarts: [], reported: [], kubeletReplacesPods: true, kubeletTalks: true, hubRequests: 0 };
+  const manifest = kind === 'k3s' ? 'var/lib/rancher/k3s/agent/pod-manifests/yurt-hub.yaml' : MANIFEST;
+  const w: World = { root, manifest, restarts: [], reported: [], kubeletReplacesPods: true, kubeletTalks: true, hubRequests: 0 };
   await nodeSide(w, chartMount(original)).convert();
   return { w, before };
 }
@@ -151,6 +154,19 @@ describe('node convert on a converted node: the hub update', () => {
     const again = await nodeSide(w, chartMount(upgraded)).convert();
     expect(again).toEqual({ changed: false, summary: 'already converted' });
 
+    await nodeSide(w, chartMount(upgraded)).revert();
+    expect(snapshot(w.root)).toEqual(before);
+  });
+
+  it('on a k3s agent: the manifest in k3s\'s static pod folder, k3s not restarted, revert exact', async () => {
+    const { w, before } = await convertedNode('k3s');
+    const result = await nodeSide(w, chartMount(upgraded)).convert();
+    expect(result.summary).toBe('converted, hub updated');
+    const pod = jsYaml.load(read(w, w.manifest)) as TestPod;
+    expect(pod.spec.containers[0]!.image).toBe('ghcr.io/yurt-edge/yurt-edge:0.1.1');
+    expect(pod.spec.containers[0]!.args).toContain('--ca-file=/var/lib/rancher/k3s/agent/server-ca.crt'); // filled in as by the conversion
+    expect(existsSync(join(w.root, MANIFEST))).toBe(false);
+    expect(w.restarts).toEqual(['convert']);
     await nodeSide(w, chartMount(upgraded)).revert();
     expect(snapshot(w.root)).toEqual(before);
   });
