@@ -111,9 +111,9 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       });
     }
     const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    const poolEvent = (p: NodePoolLike) => {
-      refs.nodePools?.poolChanged(p);
-      refs.appSets?.poolChanged();
+    const poolEvent = (p: NodePoolLike, deleted = false) => {
+      refs.nodePools?.poolChanged(p, deleted);
+      refs.appSets?.poolChanged(p, deleted);
     };
     const poolInformer =
       enabled.has('nodepool') || enabled.has('yurtappset')
@@ -121,7 +121,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
             resource: 'nodepools',
             path: `/apis/${APPS_GROUP}/${NODEPOOL_VERSION}/nodepools`,
             list: async () => (await custom.listClusterCustomObject({ group: APPS_GROUP, version: NODEPOOL_VERSION, plural: 'nodepools' })) as k8s.KubernetesListObject<NodePoolLike & k8s.KubernetesObject>,
-            handlers: { add: poolEvent, update: poolEvent, delete: poolEvent },
+            handlers: { add: (p) => poolEvent(p), update: (p) => poolEvent(p), delete: (p) => poolEvent(p, true) },
           })
         : undefined;
     let appSetInformer: Informer<YurtAppSetLike & k8s.KubernetesObject> | undefined;

@@ -37,6 +37,8 @@ export class NodePoolController {
   /** pool → members, kept from node events (the status and the fan-out of a pool change read it). */
   private readonly members = new Map<string, Set<string>>();
   private readonly warned = new Map<string, string>();
+  /** pool → the spec generation its members were last queued for. */
+  private readonly generations = new Map<string, number>();
 
   constructor(private readonly options: NodePoolControllerOptions) {
     this.log = options.logger.child({ component: NODEPOOL_CONTROLLER });
@@ -86,9 +88,18 @@ export class NodePoolController {
     }
   }
 
-  poolChanged(pool: NodePoolLike): void {
+  /**
+   * A pool's spec changed (its generation moved), or it appeared or went: every member is looked at.
+   * A status-only update (this controller's own status writes, every readiness change) queues just
+   * the pool, so a pool of thousands of nodes is not re-examined on each heartbeat that flips a count.
+   */
+  poolChanged(pool: NodePoolLike, deleted = false): void {
     const name = pool.metadata?.name ?? '';
     this.runner.enqueue(`pool/${name}`);
+    const generation = deleted ? undefined : (pool.metadata?.generation ?? 0);
+    if (this.generations.get(name) === generation && generation !== undefined) return;
+    if (generation === undefined) this.generations.delete(name);
+    else this.generations.set(name, generation);
     for (const node of this.members.get(name) ?? []) this.runner.enqueue(`node/${node}`);
   }
 

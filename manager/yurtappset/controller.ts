@@ -55,6 +55,8 @@ export class YurtAppSetController {
   private readonly runner: ControllerRunner;
   private readonly log: Logger;
   private readonly warned = new Map<string, string>();
+  /** pool → what of it the workloads depend on, as last seen. */
+  private readonly pools = new Map<string, string>();
 
   constructor(private readonly options: YurtAppSetControllerOptions) {
     this.log = options.logger.child({ component: YURTAPPSET_CONTROLLER });
@@ -78,8 +80,16 @@ export class YurtAppSetController {
     this.runner.enqueue(keyOf(yas));
   }
 
-  /** Any pool change can change which YurtAppSets select it, or the tolerations of their workloads there. */
-  poolChanged(): void {
+  /**
+   * A pool appearing or going, or a change of its labels (which YurtAppSets select it) or its taints
+   * (the tolerations of their workloads there), queues every YurtAppSet; its status updates do not.
+   */
+  poolChanged(pool: PoolLike, deleted = false): void {
+    const name = pool.metadata?.name ?? '';
+    const seen = deleted ? undefined : canonicalJson({ labels: pool.metadata?.labels ?? {}, taints: pool.spec?.taints ?? [] });
+    if (seen !== undefined && this.pools.get(name) === seen) return;
+    if (seen === undefined) this.pools.delete(name);
+    else this.pools.set(name, seen);
     for (const yas of this.options.appSets.list()) this.runner.enqueue(keyOf(yas));
   }
 
