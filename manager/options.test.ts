@@ -18,6 +18,7 @@ describe('yurt-manager options', () => {
       defaultUnreachableSeconds: 300,
       evictionResetDelayMs: 2_000,
       workers: 4,
+      controllers: ['autonomy', 'nodepool', 'yurtappset'],
     });
     expect(Object.isFrozen(o)).toBe(true);
   });
@@ -55,6 +56,9 @@ describe('yurt-manager options', () => {
     [['--workers=0'], '--workers: must be between 1 and 64, got 0'],
     [['--eviction-reset-delay=soon'], '--eviction-reset-delay: must be a duration'],
     [['--log-level=loud'], '--log-level: unknown level "loud"'],
+    [['--controllers=nodepool,bogus'], '--controllers: unknown controller "bogus" (known: autonomy, nodepool, yurtappset)'],
+    [['--controllers='], '--controllers: must name at least one controller'],
+    [['--controllers=*,-autonomy,-nodepool,-yurtappset'], '--controllers: "*,-autonomy,-nodepool,-yurtappset" leaves no controller to run'],
     [['--no-such-flag'], '--no-such-flag: unknown flag (see --help)'],
     [['extra'], '--extra: yurt-manager takes no positional arguments'],
   ])('rejects %j with a message naming the flag and the rule', (argv, message) => {
@@ -64,6 +68,12 @@ describe('yurt-manager options', () => {
     } catch (err) {
       expect((err as { code: string }).code).toBe('YM_ERR_INVALID_OPTION');
     }
+  });
+
+  it("--controllers takes kube-controller-manager's syntax: names, * for all, -name to leave one out", () => {
+    expect(parseOptions(['--controllers=yurtappset,nodepool']).controllers).toEqual(['nodepool', 'yurtappset']);
+    expect(parseOptions(['--controllers=*,-yurtappset']).controllers).toEqual(['autonomy', 'nodepool']);
+    expect(parseOptions(['--controllers=autonomy']).controllers).toEqual(['autonomy']);
   });
 
   it('--help lists every flag with its default', () => {
