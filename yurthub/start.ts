@@ -163,6 +163,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
         },
         topologySynced,
         topologyWaitMs: TOPOLOGY_WAIT_MS,
+        onTopologyChange: topology && ((listener) => topology.onChange(listener)),
       },
       logger: log,
       clock,

@@ -208,6 +208,21 @@ describeLocal('yurthub response filters on the real control plane', () => {
     await waitFor('kube-proxy sees plain again', async () => namesIn(await get(KUBE_PROXY_UA, '/api/v1/services')).includes('plain'), 20_000, 250);
   });
 
+  it('ends kube-proxy\'s slice watch with 410 Expired when a Service gets a topology annotation, and the re-list is narrowed', async () => {
+    const listed = body(await get(KUBE_PROXY_UA, `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`)) as unknown as { metadata: { resourceVersion: string } };
+    const res = await fetch(`${hub.url}/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?watch=true&resourceVersion=${listed.metadata.resourceVersion}&timeoutSeconds=60`, {
+      headers: { 'user-agent': KUBE_PROXY_UA, accept: JSON_ACCEPT },
+    });
+    const text = res.text();
+    await cluster.kubectl(['-n', NS, 'annotate', 'service', 'plain', 'openyurt.io/topologyKeys=kubernetes.io/hostname']);
+    // The watch ends on its own (well before timeoutSeconds) with the ERROR event client-go re-lists on.
+    const events = (await text).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: { code?: number; reason?: string } });
+    expect(events.at(-1)).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+    expect((await endpointNodes(KUBE_PROXY_UA, 'plain')).slices).toEqual([EDGE]);
+    await cluster.kubectl(['-n', NS, 'annotate', 'service', 'plain', 'openyurt.io/topologyKeys-']);
+    await waitFor('plain unnarrowed again', async () => (await endpointNodes(KUBE_PROXY_UA, 'plain')).slices.join() === `${EDGE},edge-3`, 20_000, 250);
+  });
+
   it('filters offline answers from the cache the same way, and again after a restart while offline', async () => {
     link.cut();
     try {

@@ -118,4 +118,20 @@ describe('a filtered watch stream', () => {
     expect(Buffer.concat(out).toString()).toBe('garbage\n{"type":"ADDED","object":{"kind":"Serv');
     expect(report.unfilteredSeen).toEqual(['discardcloudservice:undecodable-body']);
   });
+
+  it('ends with a 410 Expired ERROR event when expired, dropping a partial event and anything after', async () => {
+    const { f } = make();
+    const stream = f.eventStream();
+    const out: Buffer[] = [];
+    stream.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise((r) => stream.once('end', r));
+    stream.write(Buffer.from(`${JSON.stringify({ type: 'ADDED', object: svc('a') })}\n{"type":"ADDED","obj`));
+    await new Promise((r) => setImmediate(r));
+    stream.expire('list again');
+    stream.write(Buffer.from(`${JSON.stringify({ type: 'ADDED', object: svc('late') })}\n`));
+    await ended;
+    const lines = Buffer.concat(out).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: { code?: number; reason?: string; metadata: { name?: string } } });
+    expect(lines.map((e) => e.type)).toEqual(['ADDED', 'ERROR']);
+    expect(lines[1]!.object).toMatchObject({ kind: 'Status', code: 410, reason: 'Expired', message: 'list again' });
+  });
 });

@@ -27,6 +27,21 @@ export class ResponseFilter {
     private readonly report: FilterReport,
   ) {}
 
+  private expirer: ((message: string) => void) | undefined;
+  private expiredWith: string | undefined;
+
+  /** Registers how to end this request's watch stream when its filters' view changes (relay.ts). */
+  onExpire(expire: (message: string) => void): void {
+    this.expirer = expire;
+    if (this.expiredWith !== undefined) expire(this.expiredWith);
+  }
+
+  /** The filters' view changed while this watch ran: end it so its client lists again. */
+  expire(message: string): void {
+    this.expiredWith ??= message;
+    this.expirer?.(message);
+  }
+
   get names(): string {
     return this.filters.map((f) => f.name).join(',');
   }
@@ -91,11 +106,16 @@ export class ResponseFilter {
     return line;
   }
 
-  /** A JSON watch stream re-framed line by line (the apiserver ends every event with a newline). */
-  eventStream(): Transform {
+  /**
+   * A JSON watch stream re-framed line by line (the apiserver ends every event with a newline).
+   * expire() ends it with a 410 Expired ERROR event, which makes client-go's reflector list again.
+   */
+  eventStream(): Transform & { expire(message: string): void } {
     let pending: Buffer | undefined;
-    return new Transform({
+    let expired = false;
+    const stream = new Transform({
       transform: (chunk: Buffer, _enc, done: TransformCallback) => {
+        if (expired) return done();
         let data = pending ? Buffer.concat([pending, chunk]) : chunk;
         pending = undefined;
         let start = 0;
@@ -113,7 +133,17 @@ export class ResponseFilter {
         done(null, out.length === 0 ? undefined : out.length === 1 ? out[0] : Buffer.concat(out));
       },
       // A last event without its newline (a stream cut short) goes out as it came.
-      flush: (done: TransformCallback) => done(null, pending),
+      flush: (done: TransformCallback) => done(null, expired ? undefined : pending),
+    });
+    return Object.assign(stream, {
+      expire: (message: string) => {
+        if (expired || stream.readableEnded) return;
+        expired = true;
+        // A partial event is dropped: the client re-lists anyway.
+        pending = undefined;
+        stream.push(Buffer.from(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Expired', code: 410 } })}\n`));
+        stream.push(null);
+      },
     });
   }
 

@@ -70,6 +70,10 @@ export class Topology implements TopologyView, Component {
   private readonly stopping = new AbortController();
   /** annotation → `namespace/name` of the Services carrying it. */
   private readonly annotated = new Map<string, Set<string>>(TRACKED.map((a) => [a, new Set<string>()]));
+  /** `namespace/name` → the tracked annotations' values, and node → pool, as last seen: to tell a change. */
+  private readonly serviceValues = new Map<string, string>();
+  private readonly nodePools = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
   readonly close: () => Promise<void>;
 
   constructor(private readonly options: TopologyOptions) {
@@ -85,13 +89,35 @@ export class Topology implements TopologyView, Component {
     const kc = new HubSelfConfig(this.options.hubUrl());
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError: YurthubErrors.YH_ERR_FILTER_TOPOLOGY, backoff: { baseMs: 1000, maxMs: 30_000 } };
-    this.nodes = new Informer<k8s.V1Node>({ ...common, resource: 'nodes', path: '/api/v1/nodes', labelSelector: POOL_LABEL, list: () => core.listNode({ labelSelector: POOL_LABEL }) });
+    const trackNode = (node: k8s.V1Node, present: boolean) => {
+      const name = node.metadata?.name ?? '';
+      const before = this.nodePools.get(name);
+      const after = present ? node.metadata?.labels?.[POOL_LABEL] : undefined;
+      if (after === undefined) this.nodePools.delete(name);
+      else this.nodePools.set(name, after);
+      if (before === after) return;
+      const mine = this.pool();
+      if (name === this.nodeName || (mine !== '' && (before === mine || after === mine))) this.changed();
+    };
+    this.nodes = new Informer<k8s.V1Node>({
+      ...common,
+      resource: 'nodes',
+      path: '/api/v1/nodes',
+      labelSelector: POOL_LABEL,
+      list: () => core.listNode({ labelSelector: POOL_LABEL }),
+      handlers: { add: (n) => trackNode(n, true), update: (n) => trackNode(n, true), delete: (n) => trackNode(n, false) },
+    });
     const track = (svc: k8s.V1Service, present: boolean) => {
       const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
       for (const [annotation, keys] of this.annotated) {
         if (present && svc.metadata?.annotations?.[annotation] !== undefined) keys.add(key);
         else keys.delete(key);
       }
+      const values = present ? TRACKED.map((a) => svc.metadata?.annotations?.[a] ?? '').join('\n') : '';
+      const before = this.serviceValues.get(key) ?? '';
+      if (values.trim() === '') this.serviceValues.delete(key);
+      else this.serviceValues.set(key, values);
+      if (before.trim() !== values.trim()) this.changed();
     };
     this.services = new Informer<k8s.V1Service>({
       ...common,
@@ -122,6 +148,18 @@ export class Topology implements TopologyView, Component {
     deadline.abort();
     this.stopping.signal.removeEventListener('abort', onStop);
     return result;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The first full lists are the view, not a change to it. */
+  private changed(): void {
+    if (!this.synced) return;
+    this.options.logger.info({ watches: this.listeners.size }, 'pools or Service topology changed: filtered watches end with 410 Expired so their clients re-list');
+    for (const l of [...this.listeners]) l();
   }
 
   pool(): string {

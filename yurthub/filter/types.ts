@@ -90,4 +90,9 @@ export interface TopologyView {
   serviceAnnotations(namespace: string, name: string): Readonly<Record<string, string>> | undefined;
   /** Whether any Service the hub knows carries `annotation` (kept up to date by the informer, O(1)). */
   anyServiceAnnotated(annotation: string): boolean;
+  /**
+   * Calls `listener` when what the topology filters decide may have changed: a Service's topology or
+   * listen annotation, this node's pool, or the members of its pool. Returns the unsubscribe.
+   */
+  onChange?(listener: () => void): () => void;
 }

@@ -38,12 +38,23 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   ctx.res.flushHeaders();
   const sink = ctx.cacheable ? writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format }) : undefined;
   const plain = plainBytes(proxyRes, encoding, sink);
-  proxyRes.on('error', () => ctx.res.destroy());
-  proxyRes.once('aborted', () => ctx.res.destroy());
+  const torn = () => ctx.res.destroy();
+  proxyRes.on('error', torn);
+  proxyRes.once('aborted', torn);
   if (!plain) return void ctx.res.destroy();
   plain.once('error', () => ctx.res.destroy());
   if (ctx.info.verb === 'watch') {
-    plain.pipe(filter.eventStream()).pipe(ctx.res);
+    const events = filter.eventStream();
+    // What the filters decide changed (a Service annotated, the node's pool): the client must re-list.
+    filter.onExpire((message) => events.expire(message));
+    // Expired: the client's answer ends cleanly, and the apiserver's watch is let go without tearing it.
+    events.once('end', () => {
+      proxyRes.off('error', torn);
+      proxyRes.off('aborted', torn);
+      proxyRes.on('error', () => {});
+      proxyRes.destroy();
+    });
+    plain.pipe(events).pipe(ctx.res);
     return;
   }
   const chunks: Buffer[] = [];

@@ -80,6 +80,10 @@ async function setup(filters: ObjectFilter[], opts: { topologySynced?: () => Pro
 
 const names = (body: string) => (JSON.parse(body) as { items: Array<{ metadata: { name: string } }> }).items.map((i) => i.metadata.name);
 const settle = () => new Promise((r) => setTimeout(r, 50));
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(ok()).toBe(true);
+}
 const metric = async (h: TestHub, name: 'filterUnfiltered' | 'filterApplied') => (await h.metrics[name].get()).values.map((v) => ({ ...v.labels, value: v.value }));
 
 describe('response filters through the chain', () => {
@@ -154,6 +158,27 @@ describe('response filters through the chain', () => {
     expect(await metric(h, 'filterUnfiltered')).toEqual([]);
     const watch = await call(h.url, 'GET', `${SERVICES}?watch=true`, { headers: KUBE_PROXY });
     expect(watch.body.split('\n').filter(Boolean)).toHaveLength(2);
+  });
+
+  it('end a filtered watch with 410 Expired when the topology view changes, so its client lists again', async () => {
+    const api = await fakeApiserver((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      res.write(`${JSON.stringify({ type: 'ADDED', object: svc('app', 'web') })}\n`);
+      // The apiserver's watch stays open; only the hub ends it.
+    });
+    cleanup.push(() => api.close());
+    const listeners = new Set<() => void>();
+    const topology = { nodeName: 'edge-1', synced: true, pool: () => '', nodesInPool: () => new Set<string>(), serviceAnnotations: () => undefined, anyServiceAnnotated: () => true };
+    const h = await startTestHub([api.url], { filters: [serviceTopologyFilter(topology)], onTopologyChange: (l) => (listeners.add(l), () => listeners.delete(l)) });
+    cleanup.push(() => h.close());
+    const answer = call(h.url, 'GET', '/apis/discovery.k8s.io/v1/endpointslices?watch=true', { headers: KUBE_PROXY });
+    await waitFor(() => listeners.size === 1);
+    for (const l of listeners) l();
+    const res = await answer;
+    const events = res.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; object: { code?: number } });
+    expect(events.map((e) => e.type)).toEqual(['ADDED', 'ERROR']);
+    expect(events[1]!.object.code).toBe(410);
+    await waitFor(() => listeners.size === 0);
   });
 
   it('keep serving when a filter throws on every object', async () => {

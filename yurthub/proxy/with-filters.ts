@@ -22,6 +22,8 @@ export interface FilterStageOptions {
   /** Resolves true once the topology filters' view is synced, false after the wait gave up. */
   topologySynced: () => Promise<boolean>;
   topologyWaitMs: number;
+  /** Subscribes to changes of the topology view (topology.ts); returns the unsubscribe. */
+  onTopologyChange?: (listener: () => void) => () => void;
 }
 
 /** JSON first, protobuf still allowed: what a filtered request asks for when the client takes both. */
@@ -44,7 +46,13 @@ export function withFilters(o: FilterStageOptions): Stage {
     if (filters.length === 0) return next(ctx);
     const formats = acceptableFormats(ctx.accept);
     if (formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
-    ctx.filter = new ResponseFilter(filters, log, o.report);
+    const filter = new ResponseFilter(filters, log, o.report);
+    ctx.filter = filter;
+    if (ctx.info.verb === 'watch' && o.onTopologyChange && filters.some((f) => f.needsTopology)) {
+      // Events already sent were narrowed by the old view, and a watch never re-sends them.
+      const off = o.onTopologyChange(() => filter.expire('the node\'s pool or a Service\'s topology annotation changed: list again'));
+      ctx.res.once('close', off);
+    }
     return next(ctx);
   };
 }

@@ -79,7 +79,7 @@ export interface TestHub {
 /** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
 export async function startTestHub(
   servers: URL[],
-  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean } = {},
+  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean; onTopologyChange?: (listener: () => void) => () => void } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? new MemoryCacheStore();
   await store.start();
@@ -107,6 +107,7 @@ export async function startTestHub(
       },
       topologySynced: opts.topologySynced ?? (async () => true),
       topologyWaitMs: 100,
+      onTopologyChange: opts.onTopologyChange,
     },
     logger,
     clock: systemClock,
