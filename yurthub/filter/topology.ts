@@ -74,6 +74,9 @@ export class Topology implements TopologyView, Component {
   private readonly serviceValues = new Map<string, string>();
   private readonly nodePools = new Map<string, string>();
   private readonly listeners = new Set<() => void>();
+  /** Set once a list or watch failed (403, 404 offline with nothing cached): a request need not wait for a sync then. */
+  private failed = false;
+  private readonly failWaiters = new Set<() => void>();
   readonly close: () => Promise<void>;
 
   constructor(private readonly options: TopologyOptions) {
@@ -88,7 +91,12 @@ export class Topology implements TopologyView, Component {
   async start(): Promise<void> {
     const kc = new HubSelfConfig(this.options.hubUrl());
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError: YurthubErrors.YH_ERR_FILTER_TOPOLOGY, backoff: { baseMs: 1000, maxMs: 30_000 } };
+    const retryError = (resource: string, detail: string) => {
+      this.failed = true;
+      for (const w of [...this.failWaiters]) w();
+      return YurthubErrors.YH_ERR_FILTER_TOPOLOGY(resource, detail);
+    };
+    const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError, backoff: { baseMs: 1000, maxMs: 30_000 } };
     const trackNode = (node: k8s.V1Node, present: boolean) => {
       const name = node.metadata?.name ?? '';
       const before = this.nodePools.get(name);
@@ -133,18 +141,22 @@ export class Topology implements TopologyView, Component {
     return (this.nodes?.synced ?? false) && (this.services?.synced ?? false);
   }
 
-  /** True once synced, false if `timeoutMs` passed first. */
+  /** True once synced; false if `timeoutMs` passed first, or a list or watch has failed (it is retried in the background). */
   async waitSynced(timeoutMs: number): Promise<boolean> {
     if (this.synced) return true;
     const nodes = this.nodes;
     const services = this.services;
-    if (!nodes || !services) return false;
+    if (!nodes || !services || this.failed) return false;
     const deadline = new AbortController();
     const onStop = () => deadline.abort();
     this.stopping.signal.addEventListener('abort', onStop, { once: true });
     const late = this.options.clock.delay(timeoutMs, deadline.signal).then(() => false, () => false);
     const both = Promise.all([nodes.waitSynced(deadline.signal), services.waitSynced(deadline.signal)]).then(() => true, () => false);
-    const result = await Promise.race([both, late]);
+    let onFail!: () => void;
+    const failing = new Promise<boolean>((resolve) => (onFail = () => resolve(false)));
+    this.failWaiters.add(onFail);
+    const result = await Promise.race([both, late, failing]);
+    this.failWaiters.delete(onFail);
     deadline.abort();
     this.stopping.signal.removeEventListener('abort', onStop);
     return result;

@@ -30,6 +30,7 @@ export interface FilterStageOptions {
 const JSON_FIRST = `${MediaTypes.json}, ${MediaTypes.protobuf}`;
 
 export function withFilters(o: FilterStageOptions): Stage {
+  let lastNotSyncedLog = -Infinity;
   return (next) => async (ctx) => {
     ctx.filter = undefined;
     let filters = filtersFor(o.filters, ctx.component, ctx.info);
@@ -37,7 +38,13 @@ export function withFilters(o: FilterStageOptions): Stage {
     const log = ctx.log.child({ filters: filters.map((f) => f.name).join(',') });
     if (filters.some((f) => f.needsTopology) && !(await o.topologySynced())) {
       const err = YurthubErrors.YH_ERR_FILTER_NOT_SYNCED(o.topologyWaitMs, `${ctx.info.verb} ${ctx.info.resource}`);
-      new ResponseFilter(filters, log, o.report).passUnfiltered('not-synced', err.message, err.code);
+      for (const f of filters) o.report.unfiltered(f.name, 'not-synced');
+      // Counted every time, logged once a minute: a hub whose lists keep failing would log every request.
+      const now = Date.now();
+      if (now - lastNotSyncedLog >= 60_000) {
+        lastNotSyncedLog = now;
+        log.warn({ code: err.code }, err.message);
+      }
       return next(ctx);
     }
     // A LIST or GET no filter could change is relayed as it comes, without decoding it (a watch is
