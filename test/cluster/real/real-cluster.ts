@@ -34,6 +34,12 @@ const CLUSTER_CIDR = '10.244.0.0/16';
 export interface RealClusterOptions extends ControlPlaneOptions {
   /** Extra images (already in Docker) side-loaded into every node. */
   images?: string[];
+  /**
+   * kube-apiserver flags that name the cluster's addresses (e.g. an egress selector whose proxy is a
+   * NodePort on the first node), from the network the nodes will be on: called before the control
+   * plane starts. `nodeIP(1)` is the address of the first node added, and so on.
+   */
+  apiserverArgsFor?: (network: { gateway: string; nodeIP: (index: number) => string }) => string[] | Promise<string[]>;
 }
 
 export interface NodeTiming {
@@ -81,7 +87,8 @@ export class RealCluster implements NodeHost {
     const cluster = new RealCluster(id, network, prefix, gateway, images, options.images ?? []);
     live.add(cluster);
     try {
-      cluster.local = await LocalCluster.start({ ...options, bindAddress: gateway, extraSANs: [CONTROL_PLANE_NAME, ...(options.extraSANs ?? [])] });
+      const apiserverArgs = [...(options.apiserverArgs ?? []), ...((await options.apiserverArgsFor?.({ gateway, nodeIP: (i) => nodeIP(prefix, i) })) ?? [])];
+      cluster.local = await LocalCluster.start({ ...options, apiserverArgs, bindAddress: gateway, extraSANs: [CONTROL_PLANE_NAME, ...(options.extraSANs ?? [])] });
       cluster.labels[DIR_LABEL] = cluster.local.dir;
       await cluster.publishKubernetesEndpoints();
       const info = cluster.local.info;
@@ -140,7 +147,7 @@ export class RealCluster implements NodeHost {
     const stage = join(this.local.dir, 'real-nodes', name);
     mkdirSync(stage, { recursive: true });
     const node = new RealNode(this, {
-      name, ip: `${this.subnetPrefix}.${10 + index}`, podCIDR: `10.244.${index}.0/24`, clusterCIDR: CLUSTER_CIDR,
+      name, ip: nodeIP(this.subnetPrefix, index), podCIDR: `10.244.${index}.0/24`, clusterCIDR: CLUSTER_CIDR,
       clusterDNS: CLUSTER_DNS_IP, pauseImage: `docker.io/${this.images.pause.tag}`,
     }, stage, this.id);
     this.nodes.set(name, node);
@@ -216,6 +223,10 @@ export class RealCluster implements NodeHost {
     removeNetworkSync(this.network);
     if (this.local && !process.env.KEEP_CLUSTER_DIR) rmSync(this.local.dir, { recursive: true, force: true });
   }
+}
+
+function nodeIP(subnetPrefix: string, index: number): string {
+  return `${subnetPrefix}.${10 + index}`;
 }
 
 function alive(pid: number): boolean {

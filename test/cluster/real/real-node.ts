@@ -11,7 +11,7 @@ import { waitFor } from '../process.js';
 import { docker, pipeImage } from './docker.js';
 import {
   containerdConfig, containerdLogDropIn, cniConfig, initScript, kubeadmDropIn, kubeadmFlags, kubeletConfig, kubeletUnit, kubeProxyConfig, kubeProxyUnit,
-  NODE_PATHS, nodeEnv, routesFile, type NodeFileSpec,
+  NODE_PATHS, nodeEnv, PARTITION_COMMENT, routesFile, type NodeFileSpec,
 } from './node-files.js';
 
 /** What a node needs from its cluster. */
@@ -26,8 +26,6 @@ export interface NodeHost {
   /** Files every node gets (CA, kubeconfigs), path inside the node → content. */
   sharedFiles(): Record<string, string>;
 }
-
-const PARTITION_COMMENT = 'yurt-edge partition from the control plane';
 
 export class RealNode {
   readonly container: string;
@@ -114,17 +112,20 @@ export class RealNode {
   async reboot(): Promise<void> {
     await docker(['restart', '-t', '2', this.container]);
     await this.waitContainerd();
+    // Images, containers and their snapshots are on the node's disk; nothing to load again.
   }
 
-  /** Cuts the node off from the control plane (both ways); other nodes stay reachable. */
+  /** Cuts the node off from the control plane (both ways), across reboots too; other nodes stay reachable. */
   async partition(): Promise<void> {
+    await this.exec(['sh', '-c', `echo ${this.host.gateway} > ${NODE_PATHS.partitioned}`]);
     for (const [chain, dir] of [['INPUT', '-s'], ['OUTPUT', '-d']] as const) {
       await this.exec(['iptables', '-w', '-I', chain, dir, this.host.gateway, '-m', 'comment', '--comment', PARTITION_COMMENT, '-j', 'DROP']);
     }
   }
 
-  /** Undoes partition(). A reboot also heals: the rules live in the container's network namespace. */
+  /** Undoes partition(). */
   async heal(): Promise<void> {
+    await this.exec(['rm', '-f', NODE_PATHS.partitioned]);
     for (const [chain, dir] of [['INPUT', '-s'], ['OUTPUT', '-d']] as const) {
       await this.exec(['iptables', '-w', '-D', chain, dir, this.host.gateway, '-m', 'comment', '--comment', PARTITION_COMMENT, '-j', 'DROP']).catch(() => '');
     }
