@@ -4,7 +4,7 @@
  * the same byte-pipe guarantees; everything else is refused and counted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -90,6 +90,52 @@ describe('CONNECT proxy: egress for everything', () => {
       expect(back.toString()).toBe('got 500000');
     } finally {
       answering.close();
+    }
+  });
+
+  it('lets a caller that does not read slow the destination down, then delivers every byte', async () => {
+    const total = 64 * 1024 * 1024;
+    let written = 0;
+    const hash = createHash('sha256');
+    const source = createServer((s: Socket) => {
+      const chunk = randomBytes(64 * 1024);
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          hash.update(chunk);
+          if (!s.write(chunk)) return void s.once('drain', pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => source.listen(0, '127.96.0.16', r));
+    try {
+      const socket = await world.connect(server.ports.proxy, `127.96.0.16:${(source.address() as AddressInfo).port}`);
+      // The caller reads nothing (the socket stays paused): the destination must stall, not the proxy buffer it all.
+      let last = -1;
+      await eventually(() => {
+        const stalled = written === last && written > 0;
+        last = written;
+        return stalled;
+      }, 'the destination to stall', 20_000, 200);
+      // Kernel socket buffers on both hops and the TLS layer hold a few MB (8 MB here); the rest waits at the source.
+      expect(written).toBeLessThan(total / 4);
+      const got = createHash('sha256');
+      let received = 0;
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', (c: Buffer) => {
+          got.update(c);
+          received += c.length;
+        });
+        socket.once('end', resolve);
+        socket.once('error', reject);
+        socket.resume();
+      });
+      expect(received).toBe(total);
+      expect(got.digest('hex')).toBe(hash.digest('hex'));
+    } finally {
+      source.close();
     }
   });
 
