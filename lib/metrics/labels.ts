@@ -1,7 +1,8 @@
 /**
  * Label values from request data are bounded: every distinct value is a time series kept for the
  * life of the process and scraped every interval, and a client chooses its User-Agent and a custom
- * resource's name. What is not in a known set becomes "other".
+ * resource's name. What is not in a known set becomes "other", except the few names a bounded
+ * label admits (a component by User-Agent, a custom resource the cluster answered for).
  */
 
 /** Resources node components and the usual add-ons ask for (core and well-known groups, plural names). */
@@ -23,9 +24,34 @@ export const KNOWN_SUBRESOURCES: ReadonlySet<string> = new Set([
 /** `pods`, `pods/status`, `nonresource`, or `other` for anything outside the known sets. */
 export function resourceLabel(info: { isResourceRequest: boolean; resource: string; subresource: string }): string {
   if (!info.isResourceRequest) return 'nonresource';
-  const resource = KNOWN_RESOURCES.has(info.resource) ? info.resource : 'other';
-  if (!info.subresource) return resource;
-  return `${resource}/${KNOWN_SUBRESOURCES.has(info.subresource) ? info.subresource : 'other'}`;
+  return withSubresource(KNOWN_RESOURCES.has(info.resource) ? info.resource : 'other', info.subresource);
+}
+
+function withSubresource(resource: string, subresource: string): string {
+  if (!subresource) return resource;
+  return `${resource}/${KNOWN_SUBRESOURCES.has(subresource) ? subresource : 'other'}`;
+}
+
+/**
+ * The `resource` label of a hub that caches any resource its clients read, custom resources
+ * included: an operator wants to see an edge app's custom resource served from the cache by name.
+ * A resource outside the known set gets its own value once a request for it was answered with a
+ * success (2xx, from an apiserver or the cache), so the name exists in the cluster and is not a
+ * client's typo or invention; the first `limit` such names, then "other". Before its first success,
+ * and for a name that never has one, a resource counts as "other".
+ */
+export class ResourceLabel {
+  private readonly names: BoundedLabel;
+
+  constructor(limit = 32) {
+    this.names = new BoundedLabel(KNOWN_RESOURCES, limit);
+  }
+
+  value(info: { isResourceRequest: boolean; resource: string; subresource: string }, statusCode: number | undefined): string {
+    if (!info.isResourceRequest) return 'nonresource';
+    const named = this.names.has(info.resource) || (statusClass(statusCode) === '2xx' && this.names.value(info.resource) !== 'other');
+    return withSubresource(named ? info.resource : 'other', info.subresource);
+  }
 }
 
 /** The node components yurt-edge knows by User-Agent. */
@@ -48,8 +74,13 @@ export class BoundedLabel {
     private readonly limit = 32,
   ) {}
 
+  /** Whether `raw` already has a value of its own (known, or admitted earlier). */
+  has(raw: string): boolean {
+    return this.known.has(raw) || this.seen.has(raw);
+  }
+
   value(raw: string): string {
-    if (this.known.has(raw) || this.seen.has(raw)) return raw;
+    if (this.has(raw)) return raw;
     if (this.seen.size >= this.limit || !LABEL_VALUE.test(raw)) return 'other';
     this.seen.add(raw);
     return raw;

@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ControllerMetrics } from './controller.js';
-import { BoundedLabel, KNOWN_COMPONENTS, resourceLabel, statusClass } from './labels.js';
+import { BoundedLabel, KNOWN_COMPONENTS, ResourceLabel, resourceLabel, statusClass } from './labels.js';
 import { programRegistry } from './registry.js';
 
 const series = async (registry: ReturnType<typeof programRegistry>, name: string) => (await registry.getSingleMetric(name)!.get()).values;
@@ -24,6 +24,21 @@ describe('lib/metrics', () => {
     const label = new BoundedLabel(KNOWN_COMPONENTS, 2);
     expect(['kubelet', 'edge-app', 'b', 'c', 'edge-app', 'Bad Name!', 'kube-proxy'].map((v) => label.value(v))).toEqual(['kubelet', 'edge-app', 'b', 'other', 'edge-app', 'other', 'kube-proxy']);
     expect([200, 304, 404, 503, undefined, 0].map(statusClass)).toEqual(['2xx', '3xx', '4xx', '5xx', 'error', 'error']);
+  });
+
+  it('names a custom resource once it was answered with a success, for the first few such', () => {
+    const label = new ResourceLabel(2);
+    const req = (resource: string, subresource = '') => ({ isResourceRequest: true, resource, subresource });
+    expect(label.value(req('widgets'), 404)).toBe('other');
+    expect(label.value(req('widgets'), 200)).toBe('widgets');
+    expect(label.value(req('widgets'), 503)).toBe('widgets');
+    expect(label.value(req('widgets', 'status'), 200)).toBe('widgets/status');
+    expect(label.value(req('typo'), 404)).toBe('other');
+    expect(label.value(req('gadgets'), 201)).toBe('gadgets');
+    expect(label.value(req('gizmos'), 200)).toBe('other');
+    expect(label.value(req('Bad Name'), 200)).toBe('other');
+    expect(label.value(req('pods'), 404)).toBe('pods');
+    expect(label.value({ isResourceRequest: false, resource: '', subresource: '' }, 200)).toBe('nonresource');
   });
 
   it('records reconciles, errors, latency and queue depth per controller', async () => {
