@@ -53,4 +53,9 @@ export const ManagerErrors = defineErrors({
     statusCode: 422,
     message: 'YurtAppSet %s: %s',
   },
+  // --- daemonpodupdater controller (daemonpodupdater/) ---
+  YM_ERR_DAEMONSET_STRATEGY: {
+    statusCode: 422,
+    message: 'DaemonSet %s: %s; its pods are left as they are',
+  },
 });

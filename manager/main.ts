@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// yurt-manager: the cloud-side controllers (autonomy, NodePool, YurtAppSet). argv and signals only; see options.ts → config.ts → start.ts.
+// yurt-manager: the cloud-side controllers (autonomy, NodePool, YurtAppSet, daemonpodupdater). argv and signals only; see options.ts → config.ts → start.ts.
 import { runProgram } from '../lib/program.js';
 import { resolveConfig } from './config.js';
 import { parseOptions, usage } from './options.js';

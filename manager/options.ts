@@ -27,7 +27,7 @@ export const DEFAULTS = {
 };
 
 /** Every controller yurt-manager has, by the name --controllers uses. */
-export const CONTROLLERS = ['autonomy', 'nodepool', 'yurtappset'] as const;
+export const CONTROLLERS = ['autonomy', 'nodepool', 'yurtappset', 'daemonpodupdater'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {

@@ -18,6 +18,7 @@ import { LeaderElector } from './leaderelection/elector.js';
 import { ManagerErrors } from './errors.js';
 import { ManagerMetrics } from './metrics.js';
 import { NodePoolController } from './nodepool/controller.js';
+import { DaemonPodUpdaterController } from './daemonpodupdater/controller.js';
 import type { NodePoolLike } from './nodepool/attributes.js';
 import { APPS_GROUP, KubeWrites, NODEPOOL_VERSION, YURTAPPSET_VERSION } from './kube/writes.js';
 import { YurtAppSetController } from './yurtappset/controller.js';
@@ -73,23 +74,23 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     };
 
     begin(`starting the caches (list + watch) for the controllers: ${options.controllers.join(', ')}`);
-    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; pods?: Informer<k8s.V1Pod> } = {};
+    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; daemonPods?: DaemonPodUpdaterController; pods?: Informer<k8s.V1Pod> } = {};
     const pods = new PodsByNode({ get: (name, ns) => refs.pods?.get(name, ns), list: () => refs.pods?.list() ?? [] });
     const nodeInformer =
-      enabled.has('autonomy') || enabled.has('nodepool')
+      enabled.has('autonomy') || enabled.has('nodepool') || enabled.has('daemonpodupdater')
         ? informer<k8s.V1Node>({
             resource: 'nodes',
             path: '/api/v1/nodes',
             list: () => core.listNode(),
             handlers: {
-              add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n)),
-              update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n)),
-              delete: (n) => (refs.autonomy?.nodeDeleted(n), refs.nodePools?.nodeDeleted(n)),
+              add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n)),
+              update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n)),
+              delete: (n) => (refs.autonomy?.nodeDeleted(n), refs.nodePools?.nodeDeleted(n), refs.daemonPods?.nodeChanged(n, true)),
             },
           })
         : undefined;
     late.nodes = nodeInformer;
-    if (enabled.has('autonomy')) {
+    if (enabled.has('autonomy') || enabled.has('daemonpodupdater')) {
       refs.pods = informer<k8s.V1Pod>({
         resource: 'pods',
         path: '/api/v1/pods',
@@ -98,14 +99,17 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
           add: (p) => {
             pods.upsert(p);
             refs.autonomy?.podChanged(p);
+            refs.daemonPods?.podChanged(p);
           },
           update: (p) => {
             pods.upsert(p);
             refs.autonomy?.podChanged(p);
+            refs.daemonPods?.podChanged(p);
           },
           delete: (p) => {
             pods.remove(p);
             refs.autonomy?.podDeleted(p);
+            refs.daemonPods?.podChanged(p, true);
           },
         },
       });
@@ -149,6 +153,23 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         labelSelector: OWNER_LABEL,
         list: () => apps.listStatefulSetForAllNamespaces({ labelSelector: OWNER_LABEL }),
         handlers: { add: (d) => refs.appSets?.workloadChanged(d), update: (d) => refs.appSets?.workloadChanged(d), delete: (d) => refs.appSets?.workloadChanged(d) },
+      });
+    }
+    let daemonSetInformer: Informer<k8s.V1DaemonSet> | undefined;
+    let revisionInformer: Informer<k8s.V1ControllerRevision> | undefined;
+    if (enabled.has('daemonpodupdater')) {
+      const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
+      daemonSetInformer = informer<k8s.V1DaemonSet>({
+        resource: 'daemonsets',
+        path: '/apis/apps/v1/daemonsets',
+        list: () => apps.listDaemonSetForAllNamespaces(),
+        handlers: { add: (d) => refs.daemonPods?.daemonSetChanged(d), update: (d) => refs.daemonPods?.daemonSetChanged(d), delete: (d) => refs.daemonPods?.daemonSetChanged(d, true) },
+      });
+      revisionInformer = informer<k8s.V1ControllerRevision>({
+        resource: 'controllerrevisions',
+        path: '/apis/apps/v1/controllerrevisions',
+        list: () => apps.listControllerRevisionForAllNamespaces(),
+        handlers: { add: (r) => refs.daemonPods?.revisionChanged(r), update: (r) => refs.daemonPods?.revisionChanged(r), delete: (r) => refs.daemonPods?.revisionChanged(r, true) },
       });
     }
     for (const c of caches) await start(`${c.resource} cache`, c.cache);
@@ -203,6 +224,24 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         synced: synced(poolInformer, appSetInformer, deploymentInformer, statefulSetInformer),
       });
       running.push({ name: 'yurtappset', runWhileLeading: (s) => refs.appSets!.runWhileLeading(s) });
+    }
+    if (enabled.has('daemonpodupdater')) {
+      refs.daemonPods = new DaemonPodUpdaterController({
+        daemonSets: { get: (name, ns) => daemonSetInformer!.get(name, ns), list: () => daemonSetInformer!.list() },
+        nodes: { get: (name) => nodeInformer!.get(name) },
+        writes,
+        workers: options.workers,
+        clock,
+        logger: log,
+        metrics,
+        synced: synced(nodeInformer, refs.pods, daemonSetInformer, revisionInformer),
+      });
+      // Events before the controller existed only filled the caches; it learns its indexes now.
+      for (const d of daemonSetInformer!.list()) refs.daemonPods.daemonSetChanged(d);
+      for (const r of revisionInformer!.list()) refs.daemonPods.revisionChanged(r);
+      for (const p of refs.pods!.list()) refs.daemonPods.podChanged(p);
+      for (const n of nodeInformer!.list()) refs.daemonPods.nodeChanged(n);
+      running.push({ name: 'daemonpodupdater', runWhileLeading: (s) => refs.daemonPods!.runWhileLeading(s) });
     }
     const act = (signal: AbortSignal) => Promise.all(running.map((c) => c.runWhileLeading(signal))).then(() => undefined);
     // Events that arrived before the controllers existed only filled the caches; each looks at

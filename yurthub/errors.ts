@@ -105,4 +105,9 @@ export const YurthubErrors = defineErrors({
     statusCode: 500,
     message: '%s',
   },
+  // --- OTA API (ota.ts) ---
+  YH_ERR_OTA: {
+    statusCode: 502,
+    message: 'OTA %s: %s',
+  },
 });

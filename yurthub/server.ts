@@ -1,6 +1,7 @@
 /**
  * The hub's listener. Every request but the hub's own endpoints (/v1/healthz, /readyz, /metrics,
- * /debug/cache: lib/ops.ts, answered here directly) goes straight to the proxy chain.
+ * /debug/cache: lib/ops.ts; on the local port also the OTA API, ota.ts; answered here directly) goes
+ * straight to the proxy chain.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -9,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Component } from '../lib/lifecycle.js';
 import { once } from '../lib/lifecycle.js';
 import { listen, pathOf, type OpsRoutes } from '../lib/ops.js';
+import type { LocalRoutes } from './ota.js';
 
 export interface HubServerOptions {
   bindAddress: string;
@@ -19,6 +21,8 @@ export interface HubServerOptions {
   proxy: (req: IncomingMessage, res: ServerResponse, inCluster: boolean) => void;
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, inCluster: boolean) => void;
   ops: OpsRoutes;
+  /** The hub's own API on this listener (the OTA endpoints, on the local port only). */
+  local?: LocalRoutes;
 }
 
 export class HubServer implements Component {
@@ -44,6 +48,7 @@ export class HubServer implements Component {
     const route = (req: IncomingMessage, res: ServerResponse) => {
       const path = pathOf(req.url);
       if (options.ops.owns(path)) void options.ops.handle(path, req, res);
+      else if (options.local?.owns(path)) void options.local.handle(path, req, res);
       else options.proxy(req, res, inCluster);
     };
     const server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, route) : createServer(route);

@@ -23,12 +23,15 @@ import { upgradeHandler } from './proxy/upgrade.js';
 import { debugCache } from './debug-cache.js';
 import { hubReadiness } from './readiness.js';
 import { HubServer } from './server.js';
+import { otaRoutes } from './ota.js';
 import { startCredentials } from './credentials.js';
 import { selectFilters } from './filter/registry.js';
 import { Topology } from './filter/topology.js';
 
 /** How long a request the topology filters concern waits for their first list of nodes and Services. */
 const TOPOLOGY_WAIT_MS = 10_000;
+/** How long one apiserver call of the OTA API (read the pod, delete it) may take. */
+const OTA_TIMEOUT_MS = 10_000;
 
 export interface RunningHub {
   readonly store: CacheStore;
@@ -180,7 +183,9 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       extra: { '/debug/cache': (query) => debugCache(store, upstreams, query) },
     });
     const common = { bindAddress: options.bindAddress, proxy, upgrade, ops };
-    if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port }))).port;
+    // The OTA API deletes pods as the node: on the local port only, never on the in-cluster listener.
+    const ota = otaRoutes({ nodeName: options.nodeName, store, upstreams, identity, timeoutMs: OTA_TIMEOUT_MS, logger: log });
+    if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port, local: ota }))).port;
     if (inClusterListener) {
       ports.securePort = (await start('https listener', new HubServer({ ...common, bindAddress: options.secureBindAddress, port: options.securePort, tls: config.serving, inCluster: true }))).port;
     }

@@ -29,6 +29,7 @@ async function call<T>(what: string, verb: string, fn: () => Promise<T>): Promis
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 export class KubeWrites {
   private readonly core: k8s.CoreV1Api;
@@ -64,6 +65,20 @@ export class KubeWrites {
     return call<unknown>(`${body.kind} ${namespace}/${name}`, 'apply', () =>
       body.kind === 'StatefulSet' ? this.apps.patchNamespacedStatefulSet({ ...params, body }, apply) : this.apps.patchNamespacedDeployment({ ...params, body }, apply),
     );
+  }
+
+  /** A strategic merge patch of the pod's status: conditions merge by type, so kubelet's stay. */
+  patchPodCondition(namespace: string, name: string, condition: object): Promise<unknown> {
+    return call(`pod ${namespace}/${name}`, 'patch status', () => this.core.patchNamespacedPodStatus({ namespace, name, body: { status: { conditions: [condition] } } }, strategic));
+  }
+
+  /** Deletes the pod if it still has this UID (a pod recreated under the name is left alone); gone already is fine. */
+  async deletePod(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await call<unknown>(`pod ${namespace}/${name}`, 'delete', () => this.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } }));
+    } catch (err) {
+      if ((err as WriteError).status !== 404) throw err;
+    }
   }
 
   async deleteWorkload(kind: 'Deployment' | 'StatefulSet', namespace: string, name: string, uid: string): Promise<void> {
