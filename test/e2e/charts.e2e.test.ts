@@ -44,13 +44,84 @@ const VARIANT_VALUES = {
   'yurt-tunnel-server': {
     replicaCount: 3,
     interceptor: { enabled: true },
-    egressSelector: { allowedCallers: ['kube-apiserver'], callerCA: { configMap: 'egress-ca', key: 'egress.crt' } },
+    egressSelector: {
+      allowedCallers: ['kube-apiserver'],
+      callerCA: { configMap: 'egress-ca', key: 'egress.crt' },
+      direct: { serviceCIDRs: ['10.96.0.0/12', 'fd00:96::/108'], podCIDRs: ['10.244.0.0/16'], cloudNodeCIDRs: ['192.0.2.0/24'], cloudNodes: 'not-edge', dialTimeout: '5s' },
+    },
     tls: { cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n' },
     service: { type: 'NodePort', nodePorts: { agent: 31262 } },
+    metrics: { podAnnotations: true, serviceMonitor: { enabled: true, labels: { release: 'prom' }, interval: '30s', scrapeTimeout: '10s' } },
   },
-  'yurt-tunnel-agent': { servers: ['wss://tunnel.example.com:10262'], allowedPorts: [9100] },
-  'yurt-manager': { replicaCount: 1, leaderElection: { enabled: false } },
+  'yurt-tunnel-agent': {
+    servers: ['wss://tunnel.example.com:10262'],
+    allowedPorts: [9100],
+    podTraffic: { enabled: true, apiserver: 'https://10.0.0.10:6443', apiserverCA: { configMap: 'apiserver-ca', key: 'apiserver-ca.crt' } },
+    metrics: { bindAddress: 'node', podAnnotations: true, podMonitor: { enabled: true, labels: { release: 'prom' }, interval: '1m', scrapeTimeout: '10s' } },
+  },
+  'yurt-manager': {
+    replicaCount: 1,
+    leaderElection: { enabled: false },
+    metrics: { podAnnotations: true, serviceMonitor: { enabled: true, labels: { release: 'prom' }, interval: '30s', scrapeTimeout: '10s' } },
+  },
 };
+
+/**
+ * ServiceMonitor and PodMonitor as the server-side dry-run sees them: the Prometheus Operator's kinds with
+ * a schema of our own covering the fields the charts set (its real CRDs are not vendored here). Unknown
+ * fields are errors under kubectl's strict field validation, so a misspelt field fails the dry-run.
+ */
+function monitorCrd(kind: 'ServiceMonitor' | 'PodMonitor'): object {
+  const duration = { type: 'string', pattern: '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$' };
+  const labels = { type: 'object', additionalProperties: { type: 'string' } };
+  const endpoint = {
+    type: 'object',
+    properties: {
+      port: { type: 'string' },
+      path: { type: 'string' },
+      scheme: { type: 'string', enum: ['http', 'https', 'HTTP', 'HTTPS'] },
+      interval: duration,
+      scrapeTimeout: duration,
+      relabelings: {
+        type: 'array',
+        items: { type: 'object', properties: { sourceLabels: { type: 'array', items: { type: 'string' } }, targetLabel: { type: 'string' }, action: { type: 'string' }, regex: { type: 'string' }, replacement: { type: 'string' } } },
+      },
+    },
+  };
+  const plural = `${kind.toLowerCase()}s`;
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.monitoring.coreos.com` },
+    spec: {
+      group: 'monitoring.coreos.com',
+      scope: 'Namespaced',
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
+      versions: [{
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: {
+                type: 'object',
+                required: ['selector'],
+                properties: {
+                  jobLabel: { type: 'string' },
+                  namespaceSelector: { type: 'object', properties: { any: { type: 'boolean' }, matchNames: { type: 'array', items: { type: 'string' } } } },
+                  selector: { type: 'object', properties: { matchLabels: labels } },
+                  [kind === 'ServiceMonitor' ? 'endpoints' : 'podMetricsEndpoints']: { type: 'array', items: endpoint },
+                },
+              },
+            },
+          },
+        },
+      }],
+    },
+  };
+}
 
 interface Result {
   code: number;
@@ -233,6 +304,11 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     }, 60_000, 250);
     // The baseline identity: a service account nobody granted anything.
     await cluster.kubectl(['create', 'serviceaccount', 'nobody', '-n', NS]);
+    // The Prometheus Operator's kinds, for the dry-run of the ServiceMonitors and the PodMonitor.
+    const crds = join(work, 'monitoring-crds.json');
+    writeFileSync(crds, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [monitorCrd('ServiceMonitor'), monitorCrd('PodMonitor')] }));
+    await cluster.kubectl(['apply', '-f', crds]);
+    await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com']);
     defaults = parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS]));
     variant = parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS, '-f', variantFile]));
   });
@@ -339,7 +415,9 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       const agent = podSpec(find(objects, 'DaemonSet', 'yurt-tunnel-agent')).containers[0]!;
       const agentFlags = parseTunnelAgentFlags(argv(agent));
       expect(portNamed(agent, probePort(agent)), label).toBe(agentFlags.metricsAddress.port);
-      expect(agentFlags.metricsAddress.host, label).toBe(agent.readinessProbe?.httpGet?.host);
+      // No probe host: kubelet probes the pod's address, which on the host network is the node's (NODE_IP).
+      expect(agentFlags.metricsAddress.host, label).toBe(agent.readinessProbe?.httpGet?.host ?? '10.0.0.7');
+      expect(agentFlags.metricsAddress.host, label).toBe(agent.livenessProbe?.httpGet?.host ?? '10.0.0.7');
 
       const manager = podSpec(find(objects, 'Deployment', 'yurt-manager')).containers[0]!;
       const managerFlags = parseManagerFlags(argv(manager));
@@ -351,6 +429,77 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(find(defaults, 'Service', 'yurt-tunnel-server-headless').spec).toMatchObject({ clusterIP: 'None' });
     const managerFlags = parseManagerFlags(argv(podSpec(find(defaults, 'Deployment', 'yurt-manager')).containers[0]!));
     expect(managerFlags).toMatchObject({ leaderElect: true, leaseNamespace: 'kube-system', leaseName: 'yurt-manager' });
+  });
+
+  it('egress for everything and metrics: the values render into the programs\' flags, annotations and monitors; the defaults add nothing', () => {
+    const argv = (c: Container) => [...(c.command ?? []).slice(c.command?.[0] === 'yurt-tunnel' ? 2 : 1), ...(c.args ?? [])].map((a) => a.replace('$(NODE_NAME)', 'edge-1').replace('$(NODE_IP)', '10.0.0.7'));
+    const server = find(variant, 'Deployment', 'yurt-tunnel-server');
+    const serverArgs = podSpec(server).containers[0]!.args!;
+    expect(serverArgs).toEqual(expect.arrayContaining(['--service-cidr=10.96.0.0/12,fd00:96::/108', '--pod-cidr=10.244.0.0/16', '--cloud-node-cidr=192.0.2.0/24', '--cloud-nodes=not-edge', '--direct-dial-timeout=5s']));
+    const serverFlags = parseTunnelServerFlags(argv(podSpec(server).containers[0]!));
+    expect(serverFlags.serviceCidrs.length + serverFlags.podCidrs.length + serverFlags.cloudNodeCidrs.length).toBe(4);
+    expect(serverFlags).toMatchObject({ cloudNodes: 'not-edge', directDialTimeoutMs: 5000 });
+
+    const agent = find(variant, 'DaemonSet', 'yurt-tunnel-agent');
+    const agentSpec = podSpec(agent);
+    const agentContainer = agentSpec.containers[0]!;
+    expect(agentContainer.args).toEqual(expect.arrayContaining(['--pod-cidr=node', '--apiserver=https://10.0.0.10:6443', '--apiserver-ca-file=/etc/yurt-tunnel/apiserver-ca/apiserver-ca.crt', '--metrics-address=$(NODE_IP):10266']));
+    const agentFlags = parseTunnelAgentFlags(argv(agentContainer));
+    expect(agentFlags.podCidrsFromNode).toEqual({ apiserver: new URL('https://10.0.0.10:6443'), apiserverCaFile: '/etc/yurt-tunnel/apiserver-ca/apiserver-ca.crt' });
+    expect(agentFlags.metricsAddress).toEqual({ host: '10.0.0.7', port: 10266 });
+    // The apiserver CA is a ConfigMap volume, mounted where --apiserver-ca-file points; still no token.
+    const caMount = agentContainer.volumeMounts!.find((m) => m.mountPath === '/etc/yurt-tunnel/apiserver-ca')!;
+    expect(caMount.readOnly).toBe(true);
+    expect(agentSpec.volumes!.find((v) => v.name === caMount.name)?.configMap?.name).toBe('apiserver-ca');
+    expect(agentSpec.automountServiceAccountToken).toBe(false);
+    expect(agentContainer.ports).toEqual([{ name: 'metrics', containerPort: 10266, protocol: 'TCP' }]);
+
+    // Scrape annotations on every cloud and agent pod, naming the port the program listens on.
+    const annotations = (o: Obj) => (o.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations ?? {};
+    for (const [o, port] of [[server, '10265'], [agent, '10266'], [find(variant, 'Deployment', 'yurt-manager'), '10272']] as const) {
+      expect(annotations(o), o.metadata.name).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': port, 'prometheus.io/path': '/metrics' });
+    }
+
+    // ServiceMonitors select exactly the Service with the metrics port; the PodMonitor the agent pods by their named port.
+    const serverMonitor = find(variant, 'ServiceMonitor', 'yurt-tunnel-server');
+    expect(serverMonitor.metadata.labels).toMatchObject({ release: 'prom' });
+    expect(serverMonitor.spec).toMatchObject({ namespaceSelector: { matchNames: [NS] }, endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }] });
+    const selected = (selector: Record<string, string>, kind: string) =>
+      variant.filter((o) => o.kind === kind && Object.entries(selector).every(([k, v]) => o.metadata.labels?.[k] === v)).map((o) => o.metadata.name);
+    const serverSelector = (serverMonitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+    expect(selected(serverSelector, 'Service')).toEqual(['yurt-tunnel-server-headless']);
+    expect((find(variant, 'Service', 'yurt-tunnel-server-headless').spec as { ports: Array<{ name: string; port: number }> }).ports).toContainEqual(expect.objectContaining({ name: 'metrics', port: 10265 }));
+    const managerMonitor = find(variant, 'ServiceMonitor', 'yurt-manager');
+    expect(selected((managerMonitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, 'Service')).toEqual(['yurt-manager-metrics']);
+    expect(managerMonitor.spec).toMatchObject({ endpoints: [{ port: 'metrics', path: '/metrics' }] });
+    const podMonitor = find(variant, 'PodMonitor', 'yurt-tunnel-agent');
+    const podSelector = (podMonitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+    const agentLabels = (agent.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+    expect(Object.entries(podSelector).every(([k, v]) => agentLabels[k] === v)).toBe(true);
+    expect(podMonitor.spec).toMatchObject({ podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '1m' }] });
+
+    // The defaults: no direct destinations, no pod traffic, metrics on loopback, no annotations, no monitors.
+    const defaultServerArgs = podSpec(find(defaults, 'Deployment', 'yurt-tunnel-server')).containers[0]!.args!;
+    expect(defaultServerArgs.filter((a) => /^--(service-cidr|pod-cidr|cloud-node-cidr|cloud-nodes|direct-dial-timeout)=/.test(a))).toEqual([]);
+    const defaultAgent = podSpec(find(defaults, 'DaemonSet', 'yurt-tunnel-agent')).containers[0]!;
+    expect(defaultAgent.args!.filter((a) => /^--(pod-cidr|apiserver)/.test(a))).toEqual([]);
+    expect(defaultAgent.args).toContain('--metrics-address=127.0.0.1:10266');
+    expect(defaultAgent.ports).toBeUndefined();
+    expect(defaults.filter((o) => ['ServiceMonitor', 'PodMonitor'].includes(o.kind))).toEqual([]);
+    for (const o of defaults.filter((x) => ['Deployment', 'DaemonSet'].includes(x.kind))) {
+      expect(Object.keys(annotations(o)).filter((k) => k.startsWith('prometheus.io/')), o.metadata.name).toEqual([]);
+    }
+  });
+
+  it('a PodMonitor for agents that listen on loopback only is refused with the value to change', async () => {
+    const r = await helmRun(['template', RELEASE, join(CHARTS, 'yurt-tunnel-agent'), '--set', 'metrics.podMonitor.enabled=true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('set metrics.bindAddress to node');
+    for (const set of ['yurt-tunnel-server.egressSelector.direct.cloudNodes=all', 'yurt-tunnel-server.egressSelector.direct.serviceCIDRs={10.96.0.0}', 'yurt-tunnel-agent.podTraffic.apiserver=http://10.0.0.1', 'yurt-tunnel-agent.metrics.bindAddress=localhost', 'yurt-manager.metrics.serviceMonitor.interval=1.5s']) {
+      const bad = await helmRun(['template', RELEASE, UMBRELLA, '--set', set]);
+      expect(bad.code, set).not.toBe(0);
+      expect(bad.stderr, set).toContain("values don't meet the specifications of the schema");
+    }
   });
 
   it('the umbrella chart is accepted by the apiserver (server-side dry-run), with defaults and with every option changed', async () => {

@@ -63,6 +63,31 @@ that port can never leave kubelet probing (and killing) the old one. Call with (
 {{- $probe := deepCopy (index . 0) -}}
 {{- if $probe.httpGet }}
 {{- $_ := set $probe.httpGet "port" (index . 1) }}
+{{- $host := index . 2 }}
+{{- if eq $host "" }}
+{{- $_ := unset $probe.httpGet "host" }}
+{{- else if ne $host "-" }}
+{{- $_ := set $probe.httpGet "host" $host }}
+{{- end }}
 {{- end }}
 {{- toYaml $probe }}
 {{- end }}
+
+{{/*
+Where the agent serves /metrics, /healthz and /readyz, as JSON: address (--metrics-address), exposed
+(reachable from other hosts), probeHost ("-": keep the probe's own host; "": none, kubelet then probes
+the pod IP, which is the node's address on the host network).
+*/}}
+{{- define "yurt-tunnel-agent.metricsListener" -}}
+{{- $bind := .Values.metrics.bindAddress | toString -}}
+{{- $port := .Values.metricsPort | int -}}
+{{- if eq $bind "node" -}}
+{{- dict "address" (printf "$(NODE_IP):%d" $port) "exposed" true "probeHost" "" | toJson -}}
+{{- else if or (eq $bind "127.0.0.1") (eq $bind "::1") -}}
+{{- dict "address" (printf "%s:%d" (ternary "[::1]" $bind (eq $bind "::1")) $port) "exposed" false "probeHost" $bind | toJson -}}
+{{- else if or (eq $bind "0.0.0.0") (eq $bind "::") -}}
+{{- dict "address" (printf "%s:%d" (ternary "[::]" $bind (eq $bind "::")) $port) "exposed" true "probeHost" "-" | toJson -}}
+{{- else -}}
+{{- dict "address" (printf "%s:%d" (ternary (printf "[%s]" $bind) $bind (contains ":" $bind)) $port) "exposed" true "probeHost" $bind | toJson -}}
+{{- end -}}
+{{- end -}}
