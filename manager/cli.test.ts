@@ -7,7 +7,9 @@ import { parseOptions } from './options.js';
 
 const manager = (args: string[]) => runProgramProcess('manager/main.ts', args);
 
-describe('yurt-manager command line', () => {
+// Each test starts the program several times (Node and tsx loading the sources, ~1 s each on a
+// loaded 2-core machine): a budget for process start-up, not a timed assertion.
+describe('yurt-manager command line', { timeout: 60_000 }, () => {
   it('prints help for -h and --help, and the version for --version', async () => {
     for (const flag of ['-h', '--help']) {
       const r = await manager([flag]);

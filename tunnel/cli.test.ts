@@ -26,7 +26,9 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('yurt-tunnel command line', () => {
+// Each test starts the program several times (Node and tsx loading the sources, ~1 s each on a
+// loaded 2-core machine): a budget for process start-up, not a timed assertion.
+describe('yurt-tunnel command line', { timeout: 60_000 }, () => {
   it('prints help for -h and --help, and the version for --version, for itself and each command', async () => {
     const top = await tunnel(['-h']);
     expect([top.code, top.stdout]).toEqual([0, 'usage: yurt-tunnel server|agent [flags]   (yurt-tunnel <command> --help lists the flags)\n']);

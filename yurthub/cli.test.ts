@@ -25,7 +25,9 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('yurthub command line', () => {
+// Each test starts the program several times (Node and tsx loading the sources, ~1 s each on a
+// loaded 2-core machine): a budget for process start-up, not a timed assertion.
+describe('yurthub command line', { timeout: 60_000 }, () => {
   it('prints its help for -h and --help and its version for --version, exit 0, even beside a wrong flag', async () => {
     for (const flag of ['-h', '--help']) {
       const r = await hub(['--nope', flag]);
