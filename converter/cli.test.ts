@@ -131,8 +131,26 @@ describe('yurtctl node flags', () => {
   it('needs host paths and --kubelet-kubeconfig for the custom layout', () => {
     expect(fails(() => node(['convert', '--layout', 'custom'])).message).toBe('--kubelet-kubeconfig: --layout=custom needs it');
     expect(fails(() => node(['convert', '--kubelet-kubeconfig', 'relative.conf'])).message).toMatch(/must be an absolute host path/);
-    expect(fails(() => node(['upgrade'])).message).toBe('yurtctl node takes convert or revert, got "upgrade"');
+    expect(fails(() => node(['upgrade'])).message).toBe('yurtctl node takes convert, revert or doctor, got "upgrade"');
     expect(node(['revert', '--root', '/host', '--node-name', 'Edge-1', '--hub-port', '10271']).nodeName).toBe('edge-1');
+  });
+});
+
+describe('yurtctl doctor flags', () => {
+  it('takes node names, -o json|yaml, --fix and the manager\'s Lease', () => {
+    const c = parseCommand(['doctor', 'edge-2', 'edge-1', 'edge-2', '-o', 'yaml', '--fix']);
+    expect(c).toMatchObject({ cmd: 'doctor', options: { nodes: ['edge-1', 'edge-2'], output: 'yaml', fix: true, managerLease: { namespace: 'kube-system', name: 'yurt-manager' } } });
+    expect(parseCommand(['doctor'])).toMatchObject({ options: { nodes: [], output: 'text', fix: false } });
+    expect(fails(() => parseCommand(['doctor', 'Edge_1'])).message).toBe('doctor: "Edge_1" is not a valid node name');
+    expect(fails(() => parseCommand(['doctor', '-o', 'wide'])).message).toBe('--output: must be json, yaml (or left out for text), got "wide"');
+    expect(fails(() => parseCommand(['doctor', '--manager-lease', 'x'])).message).toBe('--manager-lease: must be namespace/name');
+  });
+  it('node doctor takes the host root, the layout, the hub port and the agent\'s address', () => {
+    const c = parseCommand(['node', 'doctor', '--root', '/host', '--node-name', 'Edge-1', '--hub-port', '10300', '-o', 'json']);
+    expect(c).toMatchObject({ cmd: 'node-doctor', options: { root: '/host', nodeName: 'edge-1', layout: 'auto', hubPort: 10300, agentAddress: '127.0.0.1:10266', output: 'json' } });
+    expect(fails(() => parseCommand(['node', 'doctor', '--agent-address', 'nowhere'])).code).toBe('CNV_ERR_USAGE');
+    expect(fails(() => parseCommand(['node', 'doctor', '--fix'])).code).toBe('CNV_ERR_USAGE'); // read-only on the node
+    expect(parseCommand(['node', 'doctor', '--help'])).toMatchObject({ cmd: 'help', text: expect.stringContaining('Usage: yurtctl node doctor [flags]') });
   });
 });
 

@@ -12,7 +12,10 @@ import { clusterStatus, formatStatus } from './cluster/status.js';
 import { planThenApply, refuseWithoutConfirmation } from './change.js';
 import { resolveCloud, resolveNodeSide, resolveValues, type Cloud } from './config.js';
 import { NodeSide } from './node/node-side.js';
-import type { ChangeOptions, ClusterOptions, ConvertOptions, NodeOptions, RevertOptions, StatusOptions } from './options.js';
+import { cloudDoctor } from './doctor/cloud-doctor.js';
+import { renderReport, STATUS_EXIT } from './doctor/finding.js';
+import { nodeDoctor as runNodeDoctor } from './doctor/node-doctor.js';
+import type { ChangeOptions, ClusterOptions, ConvertOptions, DoctorOptions, NodeDoctorOptions, NodeOptions, RevertOptions, StatusOptions } from './options.js';
 import type { ConvertRequest, Plan, RevertPlan } from './plan/model.js';
 import { finalValues, imageOverrideWarnings, planConvert, planRevert } from './plan/plan.js';
 import { printablePlan, renderPlan, renderRevertPlan } from './plan/render.js';
@@ -127,4 +130,26 @@ export async function node(o: NodeOptions, io: CommandIo): Promise<number> {
   const result = o.action === 'convert' ? await side.convert() : await side.revert();
   io.stdout.write(`${o.nodeName}: ${result.summary}\n`);
   return 0;
+}
+
+/** `yurtctl doctor`: the findings on stdout, the exit code the worst one's. */
+export async function doctor(o: DoctorOptions, io: CommandIo): Promise<number> {
+  const cloud = resolveCloud(o);
+  await serverVersion(cloud.kube);
+  const r = await cloudDoctor(cloud.kube, { nodes: o.nodes, namespace: o.namespace, fix: o.fix, managerLease: o.managerLease });
+  io.stdout.write(`${renderReport(r, o.output)}\n`);
+  return STATUS_EXIT[r.worst];
+}
+
+/** `yurtctl node doctor`: the same, from the node's host root. */
+export async function nodeDoctor(o: NodeDoctorOptions, io: CommandIo): Promise<number> {
+  const r = await runNodeDoctor({
+    root: o.root,
+    nodeName: o.nodeName,
+    layout: { layout: o.layout, kubeletKubeconfig: o.kubeletKubeconfig, manifestsDir: o.manifestsDir || '/etc/kubernetes/manifests' },
+    hubPort: o.hubPort,
+    agentAddress: o.agentAddress,
+  });
+  io.stdout.write(`${renderReport(r, o.output)}\n`);
+  return STATUS_EXIT[r.worst];
 }

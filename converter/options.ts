@@ -49,6 +49,17 @@ export const DEFAULTS = deepFreeze({
   },
   revert: { ...CLUSTER, ...CHANGE, force: false },
   status: { ...CLUSTER },
+  doctor: { ...CLUSTER, fix: false, managerLease: 'kube-system/yurt-manager' },
+  nodeDoctor: {
+    root: '/',
+    nodeName: '',
+    layout: 'auto',
+    kubeletKubeconfig: '',
+    manifestsDir: '',
+    hubPort: '',
+    agentAddress: '127.0.0.1:10266',
+    output: '',
+  },
   node: {
     root: '/',
     nodeName: '',
@@ -74,7 +85,10 @@ const DESCRIBE: Record<string, string> = {
   requestTimeout: 'how long one API call may take',
   helm: 'the helm binary (3 or 4)',
   release: 'helm release name',
-  output: 'json: print the plan or status as JSON; status also takes yaml, and wide (a wider table)',
+  output: 'json: print the plan, status or report as JSON; status and doctor also take yaml (status: wide, a wider table)',
+  fix: 'make the safe repairs the findings name (the autonomy annotation, deleting a crash-looping agent pod), then check again',
+  managerLease: 'namespace/name of yurt-manager\'s leader election Lease',
+  agentAddress: 'the tunnel agent\'s --metrics-address (its /readyz and /metrics)',
   dryRun: 'print the plan as a diff and change nothing',
   yes: 'apply without asking (needed without a terminal)',
   nodeTimeout: 'how long to wait for the node sides (0: do not wait)',
@@ -137,6 +151,22 @@ export interface RevertOptions extends ClusterOptions, ChangeOptions {
   force: boolean;
 }
 export type StatusOptions = ClusterOptions;
+export interface DoctorOptions extends ClusterOptions {
+  /** Empty: every edge node. */
+  nodes: string[];
+  fix: boolean;
+  managerLease: { namespace: string; name: string };
+}
+export interface NodeDoctorOptions {
+  root: string;
+  nodeName: string;
+  layout: NodeOptions['layout'];
+  kubeletKubeconfig: string;
+  manifestsDir: string;
+  hubPort: number | undefined;
+  agentAddress: string;
+  output: 'text' | 'json' | 'yaml';
+}
 export interface NodeOptions {
   action: 'convert' | 'revert';
   root: string;
@@ -159,7 +189,9 @@ export type Command =
   | { cmd: 'convert'; options: Readonly<ConvertOptions> }
   | { cmd: 'revert'; options: Readonly<RevertOptions> }
   | { cmd: 'status'; options: Readonly<StatusOptions> }
-  | { cmd: 'node'; options: Readonly<NodeOptions> };
+  | { cmd: 'node'; options: Readonly<NodeOptions> }
+  | { cmd: 'doctor'; options: Readonly<DoctorOptions> }
+  | { cmd: 'node-doctor'; options: Readonly<NodeDoctorOptions> };
 
 type Defaults = Record<string, string | boolean | readonly string[]>;
 
@@ -200,19 +232,24 @@ export const TOP_USAGE = [
   '  convert        label nodes, install the yurt-edge chart, convert every edge node (--dry-run: show the plan)',
   '  revert         undo what convert did, as recorded in the cluster',
   '  status         per node: role, conversion state, hub, tunnel agent, autonomy',
+  '  doctor         checks every edge node from the cloud and names the fix of each finding (--fix: the safe ones)',
   '  node convert   on a node (run by convert\'s Jobs): start yurthub and point kubelet at it',
   '  node revert    on a node: restore kubelet\'s files byte for byte, works offline',
+  '  node doctor    on a node: the hub, kubelet\'s wiring, certificates, the agent, the clock',
   '  version        print the version',
   '',
   '`yurtctl <command> --help` lists the flags of a command. Exit codes: 0 ok, 1 failed, 2 usage, 3 cluster',
-  'unreachable, 4 forbidden, 5 unknown node, 6 locked or conflicting, 7 preflight failed, 8 timed out.',
+  'unreachable, 4 forbidden, 5 unknown node, 6 locked or conflicting, 7 preflight failed, 8 timed out;',
+  'doctor: 0 healthy, 10 warnings, 11 a check failed.',
 ].join('\n');
 
 const USAGE: Record<string, [string, string]> = {
   convert: ['yurtctl convert (--cloud-nodes A,B | --edge-nodes X,Y | --edge-selector SEL) [flags]', 'Converts the cluster: records what it changes, labels the nodes, installs charts/yurt-edge with helm, and runs `yurtctl node convert` on each edge node through a Job.'],
   revert: ['yurtctl revert [flags]', 'Undoes the conversion recorded in the cluster (ConfigMap yurt-edge-conversion), from any machine.'],
   status: ['yurtctl status [flags]', 'Shows each node\'s conversion state.'],
-  node: ['yurtctl node convert|revert [flags]', 'The work on one node, on its host root: writes the yurthub static pod, points kubelet at http://127.0.0.1:10261 (backed up), restarts kubelet and checks it; revert restores the backups byte for byte.'],
+  doctor: ['yurtctl doctor [NODE…] [-o json|yaml] [--fix] [flags]', 'Checks each edge node (or the NODEs given) from the cloud, read-only: Node Ready and its Lease, the hub\'s mirror pod, the tunnel agent\'s pod, the apiserver\'s road to kubelet through the tunnel (GET nodes/<node>/proxy/healthz), the tunnel servers\' agents, the autonomy annotation, yurt-manager\'s leader, clock skew. Each finding has its evidence and the command that fixes it; the exit code is the worst finding\'s (0 ok, 10 warn, 11 fail).'],
+  nodeDoctor: ['yurtctl node doctor [flags]', 'The checks on this node, read-only: yurthub\'s /v1/healthz, /readyz, /debug/cache and certificate, whether kubelet reads the hub\'s kubeconfig and the hub serves it, kubelet\'s client certificate, the tunnel agent\'s /readyz, sessions and certificate, the autonomy annotation, the clock against the apiserver\'s Date. Exit code as yurtctl doctor\'s.'],
+  node: ['yurtctl node convert|revert|doctor [flags]', 'The work on one node, on its host root: writes the yurthub static pod, points kubelet at http://127.0.0.1:10261 (backed up), restarts kubelet and checks it; revert restores the backups byte for byte.'],
 };
 
 const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
@@ -331,11 +368,51 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`status takes no arguments, got "${positionals[0]}"`);
     return { cmd: 'status', options: deepFreeze(clusterOptions(v, d, ['json', 'yaml', 'wide'])) };
   }
+  if (cmd === 'doctor') {
+    const d = DEFAULTS.doctor;
+    const { values: v, help, positionals } = parse(rest, d);
+    if (help) return { cmd: 'help', text: helpFor(...USAGE.doctor!, d) };
+    for (const n of positionals) if (isDNS1123Subdomain(n).length) throw ConverterErrors.CNV_ERR_USAGE(`doctor: "${n}" is not a valid node name`);
+    const lease = str(v.managerLease, d.managerLease).split('/');
+    if (lease.length !== 2 || !lease[0] || !lease[1]) throw new OptionError(CODE, 'manager-lease', 'must be namespace/name');
+    return {
+      cmd: 'doctor',
+      options: deepFreeze({ ...clusterOptions(v, d, ['json', 'yaml']), nodes: [...new Set(positionals)].sort(), fix: bool(v.fix, d.fix), managerLease: { namespace: lease[0], name: lease[1] } }),
+    };
+  }
+  if (cmd === 'node' && rest[0] === 'doctor') {
+    const d = DEFAULTS.nodeDoctor;
+    const { values: v, help, positionals } = parse(rest.slice(1), d);
+    if (help) return { cmd: 'help', text: helpFor(...USAGE.nodeDoctor!, d) };
+    if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`node doctor takes no arguments, got "${positionals[0]}"`);
+    const layout = str(v.layout, d.layout);
+    if (!['auto', 'kubeadm', 'k3s', 'custom'].includes(layout)) throw new OptionError(CODE, 'layout', `must be auto, kubeadm, k3s or custom, got "${layout}"`);
+    const output = str(v.output, d.output);
+    if (output !== '' && output !== 'json' && output !== 'yaml') throw new OptionError(CODE, 'output', `must be json, yaml (or left out for text), got "${output}"`);
+    const nodeName = (str(v.nodeName, d.nodeName) || hostname()).toLowerCase();
+    if (isDNS1123Subdomain(nodeName).length) throw new OptionError(CODE, 'node-name', `"${nodeName}" is not a valid node name`);
+    const agentAddress = str(v.agentAddress, d.agentAddress);
+    if (!/^[^\s/:]+:\d{1,5}$/.test(agentAddress) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(agentAddress)) throw new OptionError(CODE, 'agent-address', `must be host:port, got "${agentAddress}"`);
+    const hubPort = str(v.hubPort, d.hubPort);
+    return {
+      cmd: 'node-doctor',
+      options: deepFreeze({
+        root: str(v.root, d.root) || '/',
+        nodeName,
+        layout: layout as NodeOptions['layout'],
+        kubeletKubeconfig: str(v.kubeletKubeconfig, d.kubeletKubeconfig),
+        manifestsDir: str(v.manifestsDir, d.manifestsDir),
+        hubPort: hubPort ? toInt('hub-port', hubPort, 1, 65535, CODE) : undefined,
+        agentAddress,
+        output: output === '' ? 'text' : (output as 'json' | 'yaml'),
+      }),
+    };
+  }
   if (cmd === 'node') {
     const d = DEFAULTS.node;
     const [action, ...flags] = rest;
     if (action === '--help' || action === '-h' || action === undefined) return { cmd: 'help', text: helpFor(...USAGE.node!, d) };
-    if (action !== 'convert' && action !== 'revert') throw ConverterErrors.CNV_ERR_USAGE(`yurtctl node takes convert or revert, got "${action}"`);
+    if (action !== 'convert' && action !== 'revert') throw ConverterErrors.CNV_ERR_USAGE(`yurtctl node takes convert, revert or doctor, got "${action}"`);
     const { values: v, help, positionals } = parse(flags, d);
     if (help) return { cmd: 'help', text: helpFor(...USAGE.node!, d) };
     if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`node ${action} takes no arguments, got "${positionals[0]}"`);

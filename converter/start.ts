@@ -5,7 +5,7 @@
  */
 import { isYurtError } from '../lib/errors.js';
 import { commandExitCode, type Command, type CommandDeps, type CommandIo } from '../lib/program.js';
-import { convert, node, revert, status } from './commands.js';
+import { convert, doctor, node, nodeDoctor, revert, status } from './commands.js';
 import { exitCodeFor } from './errors.js';
 import { parseCommand } from './options.js';
 import { cliVersion } from './version.js';
@@ -29,6 +29,10 @@ async function dispatch(argv: string[], deps: CommandDeps): Promise<number> {
       return status(command.options, deps);
     case 'node':
       return node(command.options, deps);
+    case 'doctor':
+      return doctor(command.options, deps);
+    case 'node-doctor':
+      return nodeDoctor(command.options, deps);
   }
 }
 

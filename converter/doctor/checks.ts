@@ -1,0 +1,242 @@
+/**
+ * The doctor's judgements, pure: what was observed in, one finding out (status, evidence, the fix).
+ * Gathering (HTTP, the apiserver, host files) lives in node-doctor.ts and cloud-doctor.ts, so every
+ * rule here is unit-tested on plain inputs.
+ */
+import { fail, ok, warn, type Finding } from './finding.js';
+
+/** An HTTP look: the status and body, or why there was no answer. */
+export interface Probe {
+  status?: number;
+  body: string;
+  error?: string;
+}
+
+export const AGENT_LABEL = 'app.kubernetes.io/name=yurt-tunnel-agent';
+/** A certificate this close to its end is a warning (kubelet and the hub rotate at ~70–90 % of its life). */
+export const CERT_WARN_MS = 7 * 24 * 3600_000;
+export const SKEW_WARN_MS = 2_000;
+export const SKEW_FAIL_MS = 30_000;
+
+const short = (s: string, n = 160) => (s.length > n ? `${s.slice(0, n)}…` : s).replace(/\s+/g, ' ').trim();
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+const days = (ms: number) => (Math.abs(ms) >= 48 * 3600_000 ? `${Math.round(ms / 86_400_000)} d` : `${Math.round(ms / 3600_000)} h`);
+
+export const fixes = {
+  restartHub: (node: string) => `on ${node}: crictl rm -f $(crictl ps -aq --name yurthub)   # kubelet starts the static pod again`,
+  reconvert: (node: string) => `on ${node}: yurtctl node revert --root=/ --node-name=${node}; then from the cloud: yurtctl convert <the same flags> (its Job converts ${node} again)`,
+  deleteAgentPod: (node: string) => `kubectl -n kube-system delete pod -l ${AGENT_LABEL} --field-selector spec.nodeName=${node}   # the DaemonSet starts it again`,
+  annotate: (node: string) => `kubectl annotate node ${node} node.beta.openyurt.io/autonomy=true --overwrite`,
+  restartManager: () => 'kubectl -n kube-system rollout restart deployment/yurt-manager',
+  restartTunnelServer: () => 'kubectl -n kube-system rollout restart deployment/yurt-tunnel-server',
+  egressSelector: () => 'give kube-apiserver --egress-selector-config-file sending the `cluster` egress to the tunnel server (docs/tunnel.md, "Egress selector")',
+  syncClock: (node: string) => `on ${node}: timedatectl set-ntp true && chronyc makestep`,
+};
+
+/** The hub's liveness from the node: /v1/healthz answers while the process serves. */
+export function hubServing(node: string, hubUrl: string, healthz: Probe, manifest: string | undefined): Finding {
+  if (healthz.status === 200) return ok('hub', node, `${hubUrl}/v1/healthz: 200 ${short(healthz.body, 40)}`);
+  const seen = healthz.error ? `no answer (${short(healthz.error, 80)})` : `${healthz.status} ${short(healthz.body, 80)}`;
+  if (!manifest) return fail('hub', node, `${hubUrl}/v1/healthz: ${seen}; no yurthub static pod manifest`, fixes.reconvert(node));
+  return fail('hub', node, `${hubUrl}/v1/healthz: ${seen}; manifest ${manifest} is in place`, fixes.restartHub(node));
+}
+
+/** /readyz: 200 online or offline-from-cache, 503 while it can serve nothing. */
+export function hubReady(node: string, hubUrl: string, readyz: Probe): Finding | undefined {
+  if (readyz.error) return undefined; // hubServing reports a hub that does not answer
+  const body = short(readyz.body, 120);
+  if (readyz.status === 200 && /offline/.test(readyz.body)) return warn('hub-ready', node, `${hubUrl}/readyz: ${body}`, `restore ${node}'s link to the apiserver; the hub's upstream health: curl -s ${hubUrl}/debug/cache`);
+  if (readyz.status === 200) return ok('hub-ready', node, `${hubUrl}/readyz: ${body}`);
+  return fail('hub-ready', node, `${hubUrl}/readyz: ${readyz.status} ${body}`, `curl -s ${hubUrl}/debug/cache   # which apiserver fails; then restore ${node}'s link to it`);
+}
+
+export interface CacheView {
+  upstreams?: Array<{ server: string; healthy: boolean; failures?: number }>;
+  resources?: Array<{ component: string; resource: string; objects: number; bytes: number; format?: string }>;
+}
+
+/**
+ * What the hub could serve kubelet offline, per resource. The hub exposes how much it holds, not
+ * when each entry was written, so "age" is the upstream's health (an online hub keeps its watches
+ * current) rather than a timestamp.
+ */
+export function hubCache(node: string, hubUrl: string, view: CacheView | undefined, error?: string): Finding {
+  if (!view) return warn('hub-cache', node, `${hubUrl}/debug/cache: ${error ?? 'no answer'}`, fixes.restartHub(node));
+  const kubelet = (view.resources ?? []).filter((r) => r.component === 'kubelet');
+  const per = kubelet.map((r) => `${r.resource}=${r.objects}`).sort().join(' ');
+  const down = (view.upstreams ?? []).filter((u) => !u.healthy);
+  const ups = (view.upstreams ?? []).map((u) => `${u.server} ${u.healthy ? 'healthy' : `unhealthy (${u.failures ?? 0} failures)`}`).join(', ');
+  const evidence = `kubelet cached: ${per || 'nothing'}; upstreams: ${ups || 'none'}`;
+  const needed = ['nodes', 'pods'].filter((r) => !kubelet.some((k) => k.resource === r && k.objects > 0));
+  if (needed.length) return warn('hub-cache', node, `${evidence} (no ${needed.join(', ')}: ${node} would not restart its pods offline)`, `check that --cache-agents in /etc/kubernetes/manifests/yurt-hub.yaml on ${node} names kubelet, and that kubelet talks to the hub (check kubelet-wired)`);
+  if (down.length && down.length === (view.upstreams ?? []).length) return warn('hub-cache', node, `${evidence}: served from the cache, as old as the link's loss`, `restore ${node}'s link to the apiserver`);
+  return ok('hub-cache', node, evidence);
+}
+
+/** A certificate's end: expired is a failure, within CERT_WARN_MS a warning, unknown a warning. */
+export function certificate(node: string | undefined, what: string, notAfterMs: number | undefined, nowMs: number, fix: string, source: string): Finding {
+  const check = `certificate/${what}`;
+  if (notAfterMs === undefined || !Number.isFinite(notAfterMs)) return warn(check, node, `${what}: expiry unknown (${source})`, fix);
+  const left = notAfterMs - nowMs;
+  const when = new Date(notAfterMs).toISOString();
+  if (left <= 0) return fail(check, node, `${what}: expired ${when} (${days(-left)} ago; ${source})`, fix);
+  if (left < CERT_WARN_MS) return warn(check, node, `${what}: expires ${when} (in ${days(left)}; ${source})`, fix);
+  return ok(check, node, `${what}: valid until ${when} (${days(left)} left; ${source})`);
+}
+
+export const certFixes = {
+  hub: (node: string) => `on ${node}: rm -rf /var/lib/yurthub/pki && crictl rm -f $(crictl ps -aq --name yurthub)   # the hub asks for a new one with its bootstrap token`,
+  kubelet: (node: string) => `on ${node}: rm /var/lib/kubelet/pki/kubelet-client-current.pem && systemctl restart kubelet   # kubelet bootstraps a new one (kubeadm: join again with kubeadm token create --print-join-command)`,
+  agent: (node: string) => `the agent presents kubelet's client certificate: renew kubelet's on ${node} (see certificate/kubelet-client), then ${fixes.deleteAgentPod(node)}`,
+};
+
+export interface WiringView {
+  layout: string;
+  /** Our drop-in (kubeadm, k3s) is in place; undefined for the custom layout (kubelet's file is rewritten). */
+  dropIn?: { path: string; present: boolean };
+  /** The kubeconfig kubelet reads now and the server it names. */
+  kubeconfig: string;
+  server: string | undefined;
+  /** kubelet's requests the hub proxied (its /metrics); undefined when unknown. */
+  kubeletRequests: number | undefined;
+}
+
+export function kubeletWired(node: string, hubUrl: string, v: WiringView): Finding {
+  const base = `layout ${v.layout}; ${v.kubeconfig}: server ${v.server ?? 'unreadable'}`;
+  if (v.dropIn && !v.dropIn.present) return fail('kubelet-wired', node, `${base}, but ${v.dropIn.path} is missing: kubelet reads its original kubeconfig, past the hub`, fixes.reconvert(node));
+  if (v.server !== hubUrl) return fail('kubelet-wired', node, `${base}, not the hub at ${hubUrl}`, fixes.reconvert(node));
+  if (v.kubeletRequests === 0) return warn('kubelet-wired', node, `${base}, but the hub has proxied no kubelet request since it started`, `on ${node}: systemctl daemon-reload && systemctl restart kubelet`);
+  return ok('kubelet-wired', node, `${base}${v.kubeletRequests !== undefined ? `; the hub proxied ${v.kubeletRequests} kubelet requests` : ''}`);
+}
+
+/** The agent from its node: /readyz, and a session with each server replica (its sessions gauge). */
+export function agentFromNode(node: string, url: string, readyz: Probe, sessions: number | undefined, replicas: number | undefined): Finding {
+  if (readyz.error) return fail('agent', node, `${url}/readyz: no answer (${short(readyz.error, 80)}): the tunnel agent is not running`, fixes.deleteAgentPod(node));
+  const held = sessions === undefined ? 'sessions unknown' : `${sessions} session(s)${replicas !== undefined ? ` of ${replicas} server replica(s)` : ''}`;
+  if (readyz.status !== 200) return fail('agent', node, `${url}/readyz: ${readyz.status} ${short(readyz.body, 80)}; ${held}`, fixes.deleteAgentPod(node));
+  if (sessions !== undefined && replicas !== undefined && sessions < replicas) return warn('agent', node, `${held}: some replicas cannot reach ${node}`, fixes.deleteAgentPod(node));
+  return ok('agent', node, `${url}/readyz: 200; ${held}`);
+}
+
+export interface PodView {
+  name: string;
+  ready: boolean;
+  phase: string;
+  restarts: number;
+  /** A container's waiting reason (CrashLoopBackOff, ImagePullBackOff, …). */
+  waiting?: string;
+}
+
+/** The hub from the cloud: the static pod's mirror pod (kubelet probes /readyz), else kubelet's Lease. */
+export function hubFromCloud(node: string, mirror: PodView | undefined, nodeReady: boolean, leaseAgeMs: number | undefined): Finding {
+  const lease = leaseAgeMs === undefined ? 'no Lease' : `Lease renewed ${secs(leaseAgeMs)} ago`;
+  if (mirror?.ready) return ok('hub', node, `mirror pod ${mirror.name} Ready; ${lease}`);
+  if (mirror) return fail('hub', node, `mirror pod ${mirror.name} not Ready (${mirror.waiting ?? mirror.phase}, ${mirror.restarts} restarts); ${lease}`, fixes.restartHub(node));
+  if (nodeReady) return warn('hub', node, `no yurthub mirror pod (kubelet does not report its static pods, or the hub is not installed); Node Ready, ${lease}`, `yurtctl node doctor on ${node} (the hub's own health)`);
+  return fail('hub', node, `no yurthub mirror pod and Node not Ready; ${lease}`, `yurtctl node doctor on ${node}`);
+}
+
+/** The agent from the cloud: its DaemonSet pod; a crash-looping one is deleted by --fix. */
+export function agentFromCloud(node: string, pod: PodView | undefined): Finding {
+  if (!pod) return fail('agent', node, `no ${AGENT_LABEL} pod on ${node}`, `kubectl -n kube-system get daemonset yurt-tunnel-agent   # its nodeSelector must match ${node}`);
+  if (pod.ready) return ok('agent', node, `pod ${pod.name} Ready (${pod.restarts} restarts)`);
+  const repair = { kind: 'delete-pod' as const, namespace: 'kube-system', name: pod.name };
+  return fail('agent', node, `pod ${pod.name} not Ready (${pod.waiting ?? pod.phase}, ${pod.restarts} restarts)`, `kubectl -n kube-system delete pod ${pod.name}`, pod.waiting === 'CrashLoopBackOff' || pod.restarts >= 3 ? repair : undefined);
+}
+
+/**
+ * The apiserver's road to a node's kubelet: GET /api/v1/nodes/<node>/proxy/healthz, which takes the
+ * egress selector's `cluster` route. `streams`: the tunnel servers' streams opened meanwhile, when
+ * their metrics could be read — a success that opened none went past the tunnel.
+ */
+export function tunnelRoute(node: string, probe: Probe, streams?: number): Finding {
+  const path = `/api/v1/nodes/${node}/proxy/healthz`;
+  if (probe.status === 200) {
+    if (streams === 0) return warn('tunnel-route', node, `GET ${path}: 200 but no tunnel server opened a stream: the apiserver reaches ${node} directly`, fixes.egressSelector());
+    return ok('tunnel-route', node, `GET ${path}: 200${streams ? ` through the tunnel (${streams} stream(s))` : ''}`);
+  }
+  const text = `${probe.error ?? ''} ${probe.body}`;
+  const code = /TUN_ERR_[A-Z_]+/.exec(text)?.[0];
+  const seen = `GET ${path}: ${probe.status ?? 'no answer'} ${short(text, 200)}`;
+  if (code === 'TUN_ERR_NO_AGENT') return fail('tunnel-route', node, `${seen}: no agent of ${node} is connected to the tunnel server`, fixes.deleteAgentPod(node));
+  if (code) return fail('tunnel-route', node, `${seen} (docs/errors.md#${code.toLowerCase()})`, code === 'TUN_ERR_FORBIDDEN_PORT' ? `add the port to the agent's --allowed-ports` : fixes.restartTunnelServer());
+  if (/egress|proxy|CONNECT/i.test(text) && /refused|reset|unreachable|EOF|tls|certificate/i.test(text)) return fail('tunnel-route', node, `${seen}: the apiserver's egress to the tunnel server fails`, fixes.restartTunnelServer());
+  return fail('tunnel-route', node, `${seen}: the apiserver does not reach ${node}'s kubelet (not routed through the tunnel?)`, fixes.egressSelector());
+}
+
+/** Each tunnel server replica's yurt_tunnel_server_agents_connected against the edge nodes. */
+export function tunnelReplica(replica: string, agents: number | undefined, edgeNodes: number, error?: string): Finding {
+  if (agents === undefined) return warn('tunnel-replicas', undefined, `${replica}: metrics unreadable (${short(error ?? 'no yurt_tunnel_server_agents_connected', 100)})`, `kubectl -n kube-system logs ${replica}`);
+  if (agents < edgeNodes) return warn('tunnel-replicas', undefined, `${replica}: ${agents} agent(s) connected of ${edgeNodes} edge node(s)`, `yurtctl doctor -o wide   # the agent findings name the nodes; then delete their agent pods`);
+  return ok('tunnel-replicas', undefined, `${replica}: ${agents} agent(s) connected, ${edgeNodes} edge node(s)`);
+}
+
+/** `requested`: convert's --autonomy, from its record (undefined: unknown, as on the node). */
+export function autonomy(node: string, annotations: Record<string, string>, requested: boolean | undefined): Finding {
+  const v = annotations['node.beta.openyurt.io/autonomy'];
+  if (v === 'true') return ok('autonomy', node, 'node.beta.openyurt.io/autonomy=true');
+  const seen = v === undefined ? 'no node.beta.openyurt.io/autonomy annotation' : `node.beta.openyurt.io/autonomy=${v}`;
+  if (requested === false) return ok('autonomy', node, `${seen} (convert ran without --autonomy)`);
+  if (requested === undefined) return warn('autonomy', node, `${seen}: pods are evicted when the link drops`, fixes.annotate(node), { kind: 'annotate-autonomy', node });
+  return fail('autonomy', node, `${seen}, but convert asked for --autonomy: pods are evicted when the link drops`, fixes.annotate(node), { kind: 'annotate-autonomy', node });
+}
+
+export interface LeaseView {
+  holder?: string;
+  renewTime?: string;
+  durationSeconds?: number;
+}
+
+/** yurt-manager's leader: its Lease held and renewed within its duration. */
+export function managerLeader(lease: LeaseView | undefined, nowMs: number, where: string): Finding {
+  if (!lease) return fail('manager-leader', undefined, `no Lease ${where}: yurt-manager is not running (or not electing a leader)`, `kubectl -n kube-system get deployment yurt-manager && ${fixes.restartManager()}`);
+  const renewed = lease.renewTime ? Date.parse(lease.renewTime) : NaN;
+  const age = nowMs - renewed;
+  const limit = (lease.durationSeconds ?? 15) * 1000;
+  if (!lease.holder || !Number.isFinite(renewed)) return fail('manager-leader', undefined, `Lease ${where} has no holder`, fixes.restartManager());
+  if (age > limit) return fail('manager-leader', undefined, `Lease ${where}: ${lease.holder} last renewed ${secs(age)} ago (duration ${limit / 1000} s): no leader acts`, fixes.restartManager());
+  return ok('manager-leader', undefined, `${lease.holder} renewed Lease ${where} ${secs(Math.max(0, age))} ago`);
+}
+
+/**
+ * The node's clock against the apiserver's Date, from the node: the request left at `sentMs` (node's
+ * clock) and its answer came `rttMs` later; Date has whole seconds, so the server's time when it
+ * answered lay in [Date, Date + 1 s). Only a difference beyond that window is skew.
+ */
+export function clockSkewFromNode(node: string, sentMs: number, serverDate: string | undefined, rttMs: number): Finding {
+  const server = serverDate ? Date.parse(serverDate) : NaN;
+  if (!Number.isFinite(server)) return warn('clock-skew', node, 'the apiserver sent no Date header', `on ${node}: timedatectl status`);
+  const skew = sentMs + rttMs < server ? sentMs + rttMs - server : sentMs > server + 1000 ? sentMs - server - 1000 : 0;
+  return skewFinding(node, skew, `node ${new Date(sentMs).toISOString()}, apiserver Date ${serverDate}`);
+}
+
+/**
+ * From the cloud: kubelet writes its Lease's renewTime with its own clock; a renewTime later than the
+ * apiserver's Date is the node's clock ahead. Behind cannot be told from a late renewal, so the
+ * evidence says how far back it could hide.
+ */
+export function clockSkewFromLease(node: string, renewTime: string | undefined, serverDate: string | undefined, renewIntervalMs = 10_000): Finding | undefined {
+  const renew = renewTime ? Date.parse(renewTime) : NaN;
+  const server = serverDate ? Date.parse(serverDate) : NaN;
+  if (!Number.isFinite(renew) || !Number.isFinite(server)) return undefined;
+  const ahead = renew - (server + 1000);
+  if (ahead > 0) return skewFinding(node, ahead, `Lease renewTime ${renewTime} is after the apiserver's Date ${serverDate}`);
+  const age = server - renew;
+  if (age > 4 * renewIntervalMs) return undefined; // not renewing: node-ready says so; no reading of the clock
+  return ok('clock-skew', node, `Lease renewed ${secs(Math.max(0, age))} before the apiserver's Date: not ahead (behind by under ${secs(renewIntervalMs + Math.max(0, age))} at most)`);
+}
+
+function skewFinding(node: string, skewMs: number, evidence: string): Finding {
+  const s = Math.abs(skewMs);
+  const what = `${evidence}: ${s < 1000 ? 'in step' : `${secs(s)} ${skewMs > 0 ? 'ahead' : 'behind'}`}`;
+  if (s >= SKEW_FAIL_MS) return fail('clock-skew', node, what, fixes.syncClock(node));
+  if (s >= SKEW_WARN_MS) return warn('clock-skew', node, what, fixes.syncClock(node));
+  return ok('clock-skew', node, what);
+}
+
+/** Node Ready and its Lease, from the cloud. */
+export function nodeReady(node: string, ready: boolean, reason: string, leaseAgeMs: number | undefined): Finding {
+  const lease = leaseAgeMs === undefined ? 'no Lease' : `Lease renewed ${secs(leaseAgeMs)} ago`;
+  if (ready) return ok('node-ready', node, `Ready; ${lease}`);
+  return fail('node-ready', node, `not Ready${reason ? ` (${reason})` : ''}; ${lease}`, `yurtctl node doctor on ${node}`);
+}

@@ -1,0 +1,147 @@
+/**
+ * `yurtctl doctor [NODE…]`: the checks from the cloud, read-only, with the user's kubeconfig. What is
+ * node-local is seen through the apiserver only: the hub through its static pod's mirror pod (kubelet
+ * probes /readyz) and kubelet's Lease; the agent through its DaemonSet pod; the tunnel servers
+ * through their pods' /metrics (pods proxy); the apiserver's road to each kubelet by GET
+ * /api/v1/nodes/<node>/proxy/healthz, which takes the egress selector's `cluster` route — through
+ * the tunnel when it is set up, so its failure carries the tunnel's TUN_ERR_* code. The node's own
+ * view (the hub's cache and certificate, kubelet's wiring) is `yurtctl node doctor` on the node.
+ * `--fix` makes only the repairs the findings mark safe: the autonomy annotation back, a
+ * crash-looping agent pod deleted (its DaemonSet starts it again).
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { ConverterErrors } from '../errors.js';
+import { ANNOTATION_AUTONOMY, LABEL_EDGE_WORKER, RECORD_NAME, type ConversionRecord } from '../plan/model.js';
+import { recordFrom, type KubeObject } from '../plan/state.js';
+import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
+import { agentFromCloud, autonomy, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
+import { report, warn, type Finding, type Repair, type Report } from './finding.js';
+import { apiGet, type Response } from './http.js';
+import { parseMetrics, total } from './prom.js';
+
+export interface CloudDoctorOptions {
+  /** Nodes to check; empty: every edge node. */
+  nodes: readonly string[];
+  namespace: string;
+  fix: boolean;
+  /** yurt-manager's leader election Lease (namespace/name). */
+  managerLease: { namespace: string; name: string };
+  now?: () => number;
+}
+
+const ROUTE_TIMEOUT_MS = 10_000;
+const PARALLEL = 8;
+const TUNNEL_METRICS_PORT = 10265;
+
+function podView(p: k8s.V1Pod): PodView {
+  const statuses = p.status?.containerStatuses ?? [];
+  return {
+    name: p.metadata?.name ?? '',
+    ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    phase: p.status?.phase ?? 'Unknown',
+    restarts: statuses.reduce((s, c) => s + (c.restartCount ?? 0), 0),
+    waiting: statuses.map((c) => c.state?.waiting?.reason).find(Boolean),
+  };
+}
+
+async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  return out;
+}
+
+/** The tunnel server replicas' metrics through the pods proxy. */
+async function tunnelServers(kube: Kube, pods: k8s.V1Pod[]): Promise<Array<{ name: string; streams?: number; agents?: number; error?: string }>> {
+  return inParallel(pods, async (p) => {
+    const name = p.metadata?.name ?? '';
+    const port = p.spec?.containers?.flatMap((c) => c.ports ?? []).find((x) => x.name === 'metrics')?.containerPort ?? TUNNEL_METRICS_PORT;
+    const r = await apiGet(kube.kc, `/api/v1/namespaces/${p.metadata?.namespace}/pods/${name}:${port}/proxy/metrics`);
+    if (r.status !== 200) return { name, error: r.error ?? `${r.status} ${r.body.slice(0, 120)}` };
+    const s = parseMetrics(r.body);
+    return { name, streams: total(s, 'yurt_tunnel_server_streams_total') ?? 0, agents: total(s, 'yurt_tunnel_server_agents_connected') };
+  });
+}
+
+export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Report> {
+  const now = o.now ?? Date.now;
+  const ns = o.namespace;
+  const [nodeList, pods, leases, cm, managerLease, version] = await Promise.all([
+    call(kube, 'list nodes', () => kube.core.listNode()),
+    call(kube, `list pods in ${ns}`, () => kube.core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/name in (yurthub,yurt-tunnel-agent,yurt-tunnel-server)' })),
+    call(kube, 'list Leases in kube-node-lease', () => kube.coord.listNamespacedLease({ namespace: 'kube-node-lease' })),
+    callOptional(kube, `read ConfigMap ${ns}/${RECORD_NAME}`, () => kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace: ns })),
+    callOptional(kube, `read Lease ${o.managerLease.namespace}/${o.managerLease.name}`, () => kube.coord.readNamespacedLease(o.managerLease)),
+    apiGet(kube.kc, '/version'),
+  ]);
+  const record: ConversionRecord | undefined = cm ? recordFrom(cm as KubeObject) : undefined;
+  const byName = new Map(nodeList.items.map((n) => [n.metadata?.name ?? '', n]));
+  for (const n of o.nodes) if (!byName.has(n)) throw ConverterErrors.CNV_ERR_UNKNOWN_NODE(`no node "${n}" in the cluster at ${kube.server}`);
+  const isEdge = (n: k8s.V1Node) => n.metadata?.labels?.[LABEL_EDGE_WORKER] === 'true';
+  const names = o.nodes.length ? [...o.nodes] : nodeList.items.filter(isEdge).map((n) => n.metadata!.name!);
+  const findings: Finding[] = [];
+  if (!names.length) findings.push(warn('edge-nodes', undefined, `no node is labelled ${LABEL_EDGE_WORKER}=true: the cluster is not converted`, 'yurtctl convert --cloud-nodes <cloud nodes> --dry-run'));
+
+  const leaseOf = new Map(leases.items.map((l) => [l.metadata?.name ?? '', l]));
+  const component = (p: k8s.V1Pod) => p.metadata?.labels?.['app.kubernetes.io/name'];
+  const serverPods = pods.items.filter((p) => component(p) === 'yurt-tunnel-server' && p.status?.phase === 'Running');
+  const edgeNames = names.filter((n) => isEdge(byName.get(n)!));
+
+  const before = await tunnelServers(kube, serverPods);
+  const probes = new Map<string, Response>(await inParallel(edgeNames, async (n) => [n, await apiGet(kube.kc, `/api/v1/nodes/${encodeURIComponent(n)}/proxy/healthz`, ROUTE_TIMEOUT_MS)] as const));
+  const after = await tunnelServers(kube, serverPods);
+  const readable = before.every((b) => b.streams !== undefined) && after.every((a) => a.streams !== undefined) && serverPods.length > 0;
+  const streams = readable ? after.reduce((s, a) => s + a.streams!, 0) - before.reduce((s, b) => s + b.streams!, 0) : undefined;
+  for (const a of after) findings.push(tunnelReplica(a.name, a.agents, edgeNames.length, a.error));
+
+  const serverDate = version.date;
+  for (const name of names) {
+    const node = byName.get(name)!;
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    const lease = leaseOf.get(name);
+    const renew = lease?.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).toISOString() : undefined;
+    const leaseAge = renew && serverDate ? Math.max(0, Date.parse(serverDate) - Date.parse(renew)) : renew ? Math.max(0, now() - Date.parse(renew)) : undefined;
+    findings.push(nodeReady(name, ready?.status === 'True', ready?.status === 'True' ? '' : (ready?.reason ?? ready?.message ?? ''), leaseAge));
+    const skew = clockSkewFromLease(name, renew, serverDate, (lease?.spec?.leaseDurationSeconds ?? 40) * 250);
+    if (skew) findings.push(skew);
+    if (!isEdge(node)) continue;
+    const on = (c: string) => pods.items.filter((p) => p.spec?.nodeName === name && component(p) === c).map(podView);
+    const hub = on('yurthub');
+    findings.push(hubFromCloud(name, hub.find((p) => p.ready) ?? hub[0], ready?.status === 'True', leaseAge));
+    const agents = on('yurt-tunnel-agent');
+    findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0]));
+    findings.push(tunnelRoute(name, probes.get(name)!, streams));
+    findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
+  }
+  const ml = managerLease?.spec;
+  findings.push(
+    managerLeader(
+      managerLease ? { holder: ml?.holderIdentity, renewTime: ml?.renewTime ? new Date(ml.renewTime as unknown as string).toISOString() : undefined, durationSeconds: ml?.leaseDurationSeconds } : undefined,
+      serverDate ? Date.parse(serverDate) + 500 : now(),
+      `${o.managerLease.namespace}/${o.managerLease.name}`,
+    ),
+  );
+
+  if (!o.fix) return report('cloud', findings);
+  const fixed: string[] = [];
+  for (const f of findings) if (f.repair) fixed.push(await repair(kube, f.repair));
+  if (!fixed.length) return report('cloud', findings, ['nothing --fix may repair']);
+  // What the cluster looks like now (a deleted pod may take a moment to be Ready again).
+  const again = await cloudDoctor(kube, { ...o, fix: false });
+  return { ...again, fixed };
+}
+
+async function repair(kube: Kube, r: Repair): Promise<string> {
+  if (r.kind === 'annotate-autonomy') {
+    await call(kube, `annotate node ${r.node}`, () => kube.core.patchNode({ name: r.node, body: { metadata: { annotations: { [ANNOTATION_AUTONOMY]: 'true' } } } }, mergePatch()));
+    return `node ${r.node}: annotated ${ANNOTATION_AUTONOMY}=true`;
+  }
+  await call(kube, `delete pod ${r.namespace}/${r.name}`, () => kube.core.deleteNamespacedPod({ name: r.name, namespace: r.namespace }));
+  return `pod ${r.namespace}/${r.name} deleted (its DaemonSet starts it again)`;
+}

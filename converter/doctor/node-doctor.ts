@@ -1,0 +1,170 @@
+/**
+ * `yurtctl node doctor`: the checks from the node itself, on its host root (the same HostFs and
+ * layout detection as `node convert`): the hub's /v1/healthz, /readyz, /debug/cache and /metrics on
+ * its local port, which kubeconfig kubelet reads and whether the hub serves it, the hub's, the
+ * agent's and kubelet's certificates, the agent's /readyz and sessions, the autonomy annotation
+ * (through the hub, as the node), and the node's clock against the apiserver's Date. Read-only.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type https from 'node:https';
+import jsYaml from 'js-yaml';
+import { isYurtError } from '../../lib/errors.js';
+import { kubeletRequestCount } from '../node/api.js';
+import { HostFs } from '../node/hostfs.js';
+import { parseKubeconfig, type KubeconfigView } from '../node/kubeconfig.js';
+import { detectLayout, type Layout, type LayoutOptions } from '../node/layout.js';
+import { agentFromNode, autonomy, certFixes, certificate, clockSkewFromNode, hubCache, hubReady, hubServing, kubeletWired, type CacheView } from './checks.js';
+import { fail, report, type Finding, type Report } from './finding.js';
+import { get, json } from './http.js';
+import { parseMetrics, total } from './prom.js';
+
+export interface NodeDoctorOptions {
+  root: string;
+  nodeName: string;
+  layout: LayoutOptions;
+  /** Default: the manifest's --port (10261). */
+  hubPort: number | undefined;
+  /** The agent's --metrics-address. */
+  agentAddress: string;
+  now?: () => number;
+}
+
+const HUB_MANIFEST = 'yurt-hub.yaml';
+
+/** A file a host kubeconfig names: under the root (the host's view), else as given (a test tree's files outside it). */
+function readHostFile(fs: HostFs, path: string): Buffer {
+  try {
+    return readFileSync(fs.real(path));
+  } catch {
+    return readFileSync(path);
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/** notAfter of the first certificate in a PEM (kubelet-client-current.pem holds the key too). */
+export function notAfterOf(pem: string): number | undefined {
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!block) return undefined;
+  return Date.parse(new X509Certificate(block).validTo);
+}
+
+/** The hub's address and cache folder from its static pod manifest's flags. */
+export function hubFromManifest(yaml: string): { port?: number; bind?: string } {
+  const pod = jsYaml.load(yaml) as { spec?: { containers?: Array<{ args?: string[]; command?: string[] }> } } | null;
+  const args = (pod?.spec?.containers ?? []).flatMap((c) => [...(c.command ?? []), ...(c.args ?? [])]);
+  const flag = (name: string) => args.map((a) => new RegExp(`^--${name}=(.*)$`).exec(a)?.[1]).find((v) => v !== undefined);
+  const port = Number(flag('port'));
+  return { port: Number.isInteger(port) && port > 0 ? port : undefined, bind: flag('bind-address') };
+}
+
+export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
+  const now = o.now ?? Date.now;
+  const node = o.nodeName;
+  const fs = new HostFs(o.root);
+  const findings: Finding[] = [];
+
+  let layout: Layout | undefined;
+  try {
+    layout = await detectLayout(fs, o.layout);
+  } catch (err) {
+    findings.push(fail('kubelet-wired', node, isYurtError(err) ? err.message : String(err), 'give --layout and --kubelet-kubeconfig (yurtctl node doctor --help)'));
+  }
+
+  const manifestPath = `${layout?.staticPodDir ?? '/etc/kubernetes/manifests'}/${HUB_MANIFEST}`;
+  const manifest = await fs.readIfExists(manifestPath);
+  const fromManifest = manifest ? hubFromManifest(manifest.toString('utf8')) : {};
+  const bind = !fromManifest.bind || fromManifest.bind === '0.0.0.0' ? '127.0.0.1' : fromManifest.bind;
+  const hubUrl = `http://${bind}:${o.hubPort ?? fromManifest.port ?? 10261}`;
+
+  const [healthz, readyz, cache, metrics, nodeObj] = await Promise.all([
+    get(`${hubUrl}/v1/healthz`),
+    get(`${hubUrl}/readyz`),
+    get(`${hubUrl}/debug/cache`),
+    get(`${hubUrl}/metrics`),
+    get(`${hubUrl}/api/v1/nodes/${encodeURIComponent(node)}`, { headers: { accept: 'application/json' } }),
+  ]);
+  findings.push(hubServing(node, hubUrl, healthz, manifest ? manifestPath : undefined));
+  const ready = hubReady(node, hubUrl, readyz);
+  if (ready) findings.push(ready);
+  const hubUp = !healthz.error;
+  if (hubUp) findings.push(hubCache(node, hubUrl, json<CacheView>(cache), cache.error ?? (cache.status !== 200 ? `${cache.status}` : undefined)));
+  const hubSamples = metrics.status === 200 ? parseMetrics(metrics.body) : [];
+  if (hubUp) {
+    const hubExpiry = total(hubSamples, 'yurthub_certificate_expiration_timestamp_seconds');
+    findings.push(certificate(node, 'hub', hubExpiry === undefined || hubExpiry === 0 ? undefined : hubExpiry * 1000, now(), certFixes.hub(node), 'yurthub_certificate_expiration_timestamp_seconds'));
+  }
+
+  let original: KubeconfigView | undefined;
+  if (layout) {
+    try {
+      original = parseKubeconfig((await fs.read(layout.kubeletKubeconfig)).toString('utf8'), layout.kubeletKubeconfig);
+    } catch {
+      original = undefined;
+    }
+    const dropIn = layout.dropIns[0];
+    const present = dropIn ? await fs.exists(dropIn.path) : true;
+    const reads = present ? layout.hubKubeconfigPath : layout.kubeletKubeconfig;
+    let server: string | undefined;
+    try {
+      server = parseKubeconfig((await fs.read(reads)).toString('utf8'), reads).server;
+    } catch {
+      server = undefined;
+    }
+    findings.push(
+      kubeletWired(node, hubUrl, {
+        layout: layout.kind,
+        ...(dropIn ? { dropIn: { path: dropIn.path, present } } : {}),
+        kubeconfig: reads,
+        server,
+        kubeletRequests: metrics.status === 200 ? kubeletRequestCount(metrics.body) : undefined,
+      }),
+    );
+  }
+
+  // kubelet's client certificate: what kubelet presents without the hub, and what the agent presents.
+  if (original) {
+    const u = original.user;
+    let pem: string | undefined;
+    let source = `${layout!.kubeletKubeconfig}`;
+    try {
+      if (str(u['client-certificate-data'])) pem = Buffer.from(str(u['client-certificate-data'])!, 'base64').toString('utf8');
+      else if (str(u['client-certificate'])) {
+        source = str(u['client-certificate'])!;
+        pem = readHostFile(fs, source).toString('utf8');
+      }
+    } catch (err) {
+      source = `${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+    }
+    if (pem !== undefined || source !== layout!.kubeletKubeconfig) findings.push(certificate(node, 'kubelet-client', pem ? notAfterOf(pem) : undefined, now(), certFixes.kubelet(node), source));
+  }
+
+  const agentUrl = `http://${o.agentAddress}`;
+  const [agentReady, agentMetrics] = await Promise.all([get(`${agentUrl}/readyz`), get(`${agentUrl}/metrics`)]);
+  const agentSamples = agentMetrics.status === 200 ? parseMetrics(agentMetrics.body) : [];
+  findings.push(agentFromNode(node, agentUrl, agentReady, total(agentSamples, 'yurt_tunnel_agent_sessions_connected'), undefined));
+  if (!agentReady.error) {
+    const e = total(agentSamples, 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds');
+    findings.push(certificate(node, 'agent', e === undefined || e === 0 ? undefined : e * 1000, now(), certFixes.agent(node), 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds'));
+  }
+
+  const annotations = (json<{ metadata?: { annotations?: Record<string, string> } }>(nodeObj))?.metadata?.annotations;
+  if (annotations) findings.push(autonomy(node, annotations, undefined));
+
+  if (original) {
+    const opts: https.RequestOptions = {};
+    try {
+      const ca = str(original.cluster['certificate-authority-data']) ? Buffer.from(str(original.cluster['certificate-authority-data'])!, 'base64') : str(original.cluster['certificate-authority']) ? readHostFile(fs, str(original.cluster['certificate-authority'])!) : undefined;
+      if (ca) opts.ca = ca;
+    } catch {
+      // the system's CAs then
+    }
+    const sent = now();
+    const r = await get(`${original.server.replace(/\/$/, '')}/version`, opts);
+    findings.push(r.error ? fail('clock-skew', node, `cannot read the apiserver's Date at ${original.server}: ${r.error}`, `on ${node}: timedatectl status`) : clockSkewFromNode(node, sent, r.date, r.rttMs));
+  }
+  return report('node', findings);
+}
