@@ -33,6 +33,7 @@ export class HubMetrics {
   readonly cacheListRegressions: Counter<'component' | 'resource' | 'format'>;
   readonly filterUnfiltered: Counter<'filter' | 'reason'>;
   readonly filterApplied: Counter<'filter' | 'action'>;
+  readonly podTokens: Counter<'event'>;
 
   constructor(store: CacheStore, upstreams: Upstreams, options: HubMetricsOptions = {}) {
     const registers = [this.registry];
@@ -123,6 +124,12 @@ export class HubMetrics {
       name: 'yurthub_filter_objects_total',
       help: 'Objects a response filter changed or left out of an answer (cached objects are never filtered).',
       labelNames: ['filter', 'action'],
+      registers,
+    });
+    this.podTokens = new Counter({
+      name: 'yurthub_pod_tokens_total',
+      help: 'kubelet\'s pod-bound service-account tokens (TokenRequest answers) the hub kept, served while offline, or pruned, by event (stored, served_offline, pruned_expired, pruned_pod_gone).',
+      labelNames: ['event'],
       registers,
     });
     new Gauge({

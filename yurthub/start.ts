@@ -13,6 +13,7 @@ import type { CacheStore } from './store/store.js';
 import { CacheWriter } from './cache/writer.js';
 import { ClusterGuard } from './cluster-guard.js';
 import { exposeGc, MemoryReclaimer } from './cache/reclaim.js';
+import { PodTokens } from './cache/pod-tokens.js';
 import type { HubConfig } from './config.js';
 import { HealthChecker } from './health/checker.js';
 import { Upstreams } from './health/upstreams.js';
@@ -133,6 +134,8 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       onListCommitted: (_component, bytes) => reclaimer?.committed(bytes),
       onListRegressed: (component, resource, format) => m.cacheListRegressions.inc({ component, resource, format }),
     });
+    // Pruned before the listeners: a token whose pod left or that expired is never served.
+    const podTokens = await start('pod tokens', new PodTokens({ store, clock, logger: log, observe: (event) => m.podTokens.inc({ event }) }));
     const ports = { port: 0, securePort: 0 };
     const topology = options.port !== 0 ? new Topology({ nodeName: options.nodeName, hubUrl: () => selfUrl(options.bindAddress, ports.port), clock, logger: log.child({ component: 'filters' }) }) : undefined;
     const inClusterListener = options.securePort !== 0 && config.serving !== undefined;
@@ -158,6 +161,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       maxRequestBodyBytes: options.maxRequestBodyBytes,
       minRequestTimeoutMs: options.minRequestTimeoutMs,
       whenHealthy: () => healthy.promise,
+      podTokens,
       filters: {
         filters: selection.filters,
         report: {

@@ -2,9 +2,10 @@
  * What feeds the cache. Defaults follow OpenYurt's: node components' reads, and the objects that
  * their writes return (node status, leases), except events (write-only noise) and review APIs
  * (answers about one request, meaningless later). Discovery is cached so kubectl works offline.
- * Credentials that nothing needs offline never reach the disk (docs/yurthub.md, "Credentials on
- * disk"): a TokenRequest's answer is a bearer token good against the apiserver for as long as a
- * year, and CSRs cannot be approved offline.
+ * Credentials never reach the cache (docs/yurthub.md, "Credentials on disk"): a TokenRequest's
+ * answer is a bearer token good against the apiserver for as long as a year, and CSRs cannot be
+ * approved offline. The one exception, kubelet's pod-bound tokens, which pods need to start after an
+ * offline reboot, is kept apart by cache/pod-tokens.ts under rules of its own, never by this policy.
  */
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 

@@ -10,6 +10,7 @@ import type { RequestInfo } from '../../lib/kube/request-info.js';
 import type { CacheStore } from '../store/store.js';
 import { CacheReader } from '../cache/reader.js';
 import type { CacheWriter } from '../cache/writer.js';
+import type { PodTokens } from '../cache/pod-tokens.js';
 import type { Upstreams } from '../health/upstreams.js';
 import type { UpstreamAgents } from '../upstream-agents.js';
 import type { HubMetrics } from '../metrics.js';
@@ -22,6 +23,7 @@ import { withCacheDecision } from './with-cache-decision.js';
 import { withErrors } from './with-errors.js';
 import { withFilters, type FilterStageOptions } from './with-filters.js';
 import { withMetrics } from './with-metrics.js';
+import { servePodTokens, withPodTokens } from './with-pod-tokens.js';
 import { withRequestInfo } from './with-request-info.js';
 
 export interface ChainOptions {
@@ -37,6 +39,8 @@ export interface ChainOptions {
   whenHealthy: () => Promise<void>;
   /** Response filters; none when undefined. */
   filters?: FilterStageOptions;
+  /** kubelet's pod-bound tokens, kept and served offline; none kept when undefined. */
+  podTokens?: PodTokens;
   logger: Logger;
   clock: Clock;
 }
@@ -47,12 +51,15 @@ const UNCLASSIFIED: RequestInfo = {
 
 export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse, inCluster?: boolean) => void {
   const local = localHandler({ reader: new CacheReader(o.store), minRequestTimeoutMs: o.minRequestTimeoutMs, whenHealthy: o.whenHealthy });
-  const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: local, now: () => o.clock.now(), observe: (server, code, seconds) => o.metrics.upstreamObserved(server, code, seconds) });
+  const offline = o.podTokens ? servePodTokens(o.podTokens)(local) : local;
+  const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: offline, now: () => o.clock.now(), observe: (server, code, seconds) => o.metrics.upstreamObserved(server, code, seconds) });
   const chain = compose(
     withMetrics(o.metrics, o.cacheAgents),
     withErrors,
     withRequestInfo,
     withBody(o.maxRequestBodyBytes),
+    // Reads the body, so after with-body.
+    ...(o.podTokens ? [withPodTokens(o.podTokens)] : []),
     withCacheDecision(new CachePolicy(o.cacheAgents)),
     // After the cache decision: it may ask JSON first of what that stage settled on.
     ...(o.filters ? [withFilters(o.filters)] : []),
@@ -61,7 +68,7 @@ export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerR
   return (req, res, inCluster = false) => {
     const ctx: ProxyContext = {
       req, res, log, info: { ...UNCLASSIFIED, verb: (req.method ?? '').toLowerCase() }, query: new URLSearchParams(), accept: req.headers.accept,
-      component: 'unknown', cacheable: false, body: undefined, filter: undefined, inCluster, servedFrom: undefined,
+      component: 'unknown', cacheable: false, body: undefined, filter: undefined, inCluster, podToken: undefined, keep: undefined, servedFrom: undefined,
     };
     // withErrors answers whatever fails inside; this only catches a throw from the metrics stage.
     chain(ctx).catch((err: unknown) => {

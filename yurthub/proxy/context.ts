@@ -6,6 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../lib/logger.js';
 import type { RequestInfo } from '../../lib/kube/request-info.js';
 import type { ResponseFilter } from '../filter/apply.js';
+import type { PodTokenKey } from '../cache/token-request.js';
+import type { ResponseSink } from '../cache/writer.js';
+import type { CacheContentType } from '../store/store.js';
 
 export type ServedFrom = 'remote' | 'cache' | 'hub';
 
@@ -36,6 +39,13 @@ export interface ProxyContext {
    * only, never the node's, whether or not they carry an Authorization header.
    */
   inCluster: boolean;
+  /** The key of a kubelet TokenRequest bound to a pod (with-pod-tokens.ts): its answer is kept and served offline. */
+  podToken: PodTokenKey | undefined;
+  /**
+   * Where a copy of this request's answer goes besides (or instead of) the cache, given its status and
+   * format; undefined for none. with-pod-tokens.ts keeps kubelet's tokens through it.
+   */
+  keep: ((status: number, format: CacheContentType) => ResponseSink | undefined) | undefined;
   /** Where the answer came from, for metrics and logs. */
   servedFrom: ServedFrom | undefined;
 }

@@ -36,7 +36,7 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   delete out['content-length'];
   ctx.res.writeHead(status, proxyRes.statusMessage, out);
   ctx.res.flushHeaders();
-  const sink = ctx.cacheable ? writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format }) : undefined;
+  const sink = sinkFor(ctx, status, format, writer);
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
   proxyRes.on('error', torn);
@@ -75,14 +75,18 @@ function relayAsIs(ctx: ProxyContext, proxyRes: IncomingMessage, status: number,
   // Watches and other streams: headers go out now, not with the first event.
   ctx.res.flushHeaders();
 
-  let sink: ResponseSink | undefined;
-  if (ctx.cacheable && status >= 200 && status < 300 && (format === 'json' || format === 'protobuf')) {
-    sink = writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format });
-  }
+  const sink = sinkFor(ctx, status, format, writer);
   if (sink) plainBytes(proxyRes, (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase(), sink);
   proxyRes.on('error', () => ctx.res.destroy());
   proxyRes.once('aborted', () => ctx.res.destroy());
   proxyRes.pipe(ctx.res);
+}
+
+/** Where a copy of a 2xx JSON or protobuf answer goes: the cache, or what the request keeps it in (ctx.keep). */
+function sinkFor(ctx: ProxyContext, status: number, format: string | undefined, writer: CacheWriter): ResponseSink | undefined {
+  if (status < 200 || status >= 300 || (format !== 'json' && format !== 'protobuf')) return undefined;
+  if (ctx.keep) return ctx.keep(status, format);
+  return ctx.cacheable ? writer.begin({ component: ctx.component, info: ctx.info, query: ctx.query, format }) : undefined;
 }
 
 /**
