@@ -31,8 +31,9 @@ export interface PodTokensOptions {
   /** How often stored tokens are pruned. */
   pruneEveryMs?: number;
   /**
-   * A token younger than this is not pruned for its pod missing from the cache: kubelet asks for the
-   * token as soon as its watch delivers the pod, and the cache writes that event after the client has it.
+   * In the periodic prune, a token younger than this is not pruned for its pod missing from the cache:
+   * kubelet asks for the token as soon as its watch delivers the pod, and the cache writes that event
+   * after the client has it. The prune at start needs none: no request is under way before the listeners.
    */
   graceMs?: number;
 }
@@ -65,7 +66,7 @@ export class PodTokens implements Component {
   /** Prunes once, then every pruneEveryMs until close(). Never rejects: a failed prune is logged. */
   async start(): Promise<void> {
     if (this.loop || this.stop.signal.aborted) return;
-    await this.pruneLogged();
+    await this.pruneLogged(0);
     this.loop = (async () => {
       for (;;) {
         try {
@@ -73,7 +74,7 @@ export class PodTokens implements Component {
         } catch {
           return;
         }
-        await this.pruneLogged();
+        await this.pruneLogged(this.graceMs);
       }
     })();
   }
@@ -145,8 +146,9 @@ export class PodTokens implements Component {
   /**
    * Deletes kept tokens that are of no use: expired, or bound to a pod kubelet's cache no longer holds.
    * When kubelet's pods cannot be read, only expired tokens go (a read error is no proof a pod left).
+   * A token kept less than `graceMs` ago stays even if its pod is not cached (see the option).
    */
-  async prune(): Promise<PruneResult> {
+  async prune(graceMs = this.graceMs): Promise<PruneResult> {
     const result: PruneResult = { kept: 0, expired: 0, podGone: 0 };
     const now = this.o.clock.now();
     const pods = await this.podUIDs().catch((err: unknown) => {
@@ -159,7 +161,7 @@ export class PodTokens implements Component {
       const exp = token === undefined ? undefined : jwtExpiryMs(token);
       let reason: 'expired' | 'podGone' | undefined;
       if (exp === undefined || exp <= now) reason = 'expired';
-      else if (pods && !pods.has(podUIDOfName(key.name) ?? '') && !(now - Number(stored?.resourceVersion ?? 0) < this.graceMs)) reason = 'podGone';
+      else if (pods && !pods.has(podUIDOfName(key.name) ?? '') && !(now - Number(stored?.resourceVersion ?? 0) < graceMs)) reason = 'podGone';
       if (!reason) {
         result.kept++;
         continue;
@@ -171,9 +173,9 @@ export class PodTokens implements Component {
     return result;
   }
 
-  private async pruneLogged(): Promise<void> {
+  private async pruneLogged(graceMs: number): Promise<void> {
     try {
-      const r = await this.prune();
+      const r = await this.prune(graceMs);
       if (r.expired + r.podGone > 0) this.log.info(r, 'pruned kept pod tokens');
     } catch (err) {
       this.log.warn({ err }, 'pruning kept pod tokens failed; retried at the next round');
