@@ -602,13 +602,18 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     });
   });
 
-  it("yurt-manager may do exactly what its controllers call (pods, nodes, NodePools, YurtAppSets, their Deployments) and renew its own Lease in kube-system, and nothing else", async () => {
+  it("yurt-manager may do exactly what its controllers call (pods, nodes, NodePools, YurtAppSets, their Deployments, DaemonSets) and renew its own Lease in kube-system, and nothing else", async () => {
     // Exactly its calls: informers (list + watch, no single get), merge patches (no PUT), server-side
     // apply and delete of the Deployments a YurtAppSet owns. manager.e2e.test.ts and
     // manager-nodepool.e2e.test.ts run the real program with this identity.
     const nobody = sa('nobody');
+    // daemonpodupdater (on by default, controllers ["*"]): pods deleted (AdvancedRollingUpdate) and
+    // pods/status patched (OTA), DaemonSets and their ControllerRevisions read through informers.
     const controllers = {
-      'pods|[]|[]': ['list', 'patch', 'watch'],
+      'pods|[]|[]': ['delete', 'list', 'patch', 'watch'],
+      'pods/status|[]|[]': ['patch'],
+      'daemonsets.apps|[]|[]': ['list', 'watch'],
+      'controllerrevisions.apps|[]|[]': ['list', 'watch'],
       'nodes|[]|[]': ['list', 'patch', 'watch'],
       'nodepools.apps.openyurt.io|[]|[]': ['list', 'watch'],
       'nodepools.apps.openyurt.io/status|[]|[]': ['patch'],
@@ -633,11 +638,9 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       ['get', 'pods', '-n', 'default'],
       ['update', 'pods', '-n', 'default'],
       ['get', 'nodes'],
-      ['delete', 'pods', '-n', 'default'],
       ['create', 'pods', '-n', 'default'],
       ['create', 'pods', '--subresource=eviction', '-n', 'default'],
       ['create', 'pods', '--subresource=exec', '-n', 'default'],
-      ['patch', 'pods', '--subresource=status', '-n', 'default'],
       ['get', 'secrets', '-n', 'kube-system'],
       ['list', 'configmaps', '-n', 'default'],
       ['update', 'nodes'],
@@ -649,7 +652,11 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       ['update', 'deployments.apps', '-n', 'default'],
       ['get', 'deployments.apps', '-n', 'default'],
       ['get', 'statefulsets.apps', '-n', 'default'],
-      ['list', 'daemonsets.apps', '-n', 'default'],
+      ['get', 'daemonsets.apps', '-n', 'default'],
+      ['update', 'daemonsets.apps', '-n', 'default'],
+      ['patch', 'daemonsets.apps', '-n', 'default'],
+      ['get', 'controllerrevisions.apps', '-n', 'default'],
+      ['update', 'pods', '--subresource=status', '-n', 'default'],
       ['delete', 'nodes'],
       ['delete', 'leases/yurt-manager', '-n', 'kube-system'],
       ['update', 'leases/kube-controller-manager', '-n', 'kube-system'],
