@@ -21,6 +21,7 @@ import { waitFor } from '../cluster/process.js';
 import { parseOptions as parseHubFlags } from '../../yurthub/options.js';
 import { parseOptions as parseTunnelServerFlags } from '../../tunnel/server/options.js';
 import { parseOptions as parseTunnelAgentFlags } from '../../tunnel/agent/options.js';
+import { readNodePodCidrs } from '../../tunnel/agent/node-pod-ranges.js';
 import { parseOptions as parseManagerFlags } from '../../manager/options.js';
 
 const CHARTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts');
@@ -759,6 +760,24 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     expect(await can(node, 'get', 'configmap/yurthub-static-pod', '-n', NS)).toBe(true);
     expect(await can(node, 'update', 'configmap/yurthub-static-pod', '-n', NS)).toBe(false);
     expect(await can(node, 'list', 'configmaps', '-n', NS)).toBe(false);
+  });
+
+  it("podTraffic: with the CA the chart mounts and the node's kubelet certificate, the agent reads its own Node's podCIDRs", async () => {
+    // What --pod-cidr=node does at start, with exactly what the DaemonSet gives it: the apiserver CA from the
+    // ConfigMap podTraffic.apiserverCA names (kube-root-ca.crt, as kube-controller-manager publishes it) and
+    // kubelet's client certificate from credentials.hostPath. No ServiceAccount token, no RBAC of its own.
+    await cluster.waitNodeReady('edge-1');
+    await cluster.kubectl(['patch', 'node', 'edge-1', '-p', JSON.stringify({ spec: { podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24'] } })]);
+    const spec = podSpec(find(variant, 'DaemonSet', 'yurt-tunnel-agent'));
+    const caFile = spec.containers[0]!.args!.find((a) => a.startsWith('--apiserver-ca-file='))!.slice('--apiserver-ca-file='.length);
+    const mount = spec.containers[0]!.volumeMounts!.find((m) => m.mountPath === dirname(caFile))!;
+    const defaultsCaVolume = podSpec(find(parse(await helmOk(['template', RELEASE, UMBRELLA, '-n', NS, '--set', 'yurt-tunnel-agent.podTraffic.enabled=true'])), 'DaemonSet', 'yurt-tunnel-agent')).volumes!.find((v) => v.name === mount.name)!;
+    expect(defaultsCaVolume.configMap?.name).toBe('kube-root-ca.crt');
+    const cm = await cluster.core().readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: NS });
+    const ca = Buffer.from(cm.data?.['ca.crt'] ?? '');
+    const pem = readFileSync(join(edge.rootDir, 'pki', 'kubelet-client-current.pem'));
+    const ranges = await readNodePodCidrs(new URL(cluster.info.server), ca, { ca, cert: pem, key: pem }, 'edge-1');
+    expect(ranges).toEqual(['10.244.7.0/24']);
   });
 
   it("the upgrade command docs/operations.md gives moves every component to the new image tag", async () => {
