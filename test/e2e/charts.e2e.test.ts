@@ -509,6 +509,12 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     const outVariant = await dryRun('variant', await helmOk(['template', RELEASE, UMBRELLA, '-n', NS, '-f', variantFile]));
     expect(outVariant.split('\n').filter((l) => l.includes('(server dry run)'))).toHaveLength(variant.length);
     expect(variant.map((o) => o.kind)).toContain('Secret');
+    expect(outVariant).toContain('servicemonitor.monitoring.coreos.com/yurt-tunnel-server created (server dry run)');
+    expect(outVariant).toContain('podmonitor.monitoring.coreos.com/yurt-tunnel-agent created (server dry run)');
+    // The monitors' schema has teeth: a field it does not know is refused, not dropped.
+    const typo = structuredClone(find(variant, 'ServiceMonitor', 'yurt-manager')) as Obj & { spec: { endpoints: Array<Record<string, unknown>> } };
+    typo.spec.endpoints[0]!.intervall = '30s';
+    await expect(dryRun('monitor-typo', JSON.stringify(typo))).rejects.toThrow(/unknown field.*intervall/);
   });
 
   it("yurthub's static-pod manifest is a Pod the apiserver accepts once yurtctl fills in its placeholders", async () => {
