@@ -13,7 +13,7 @@ import type { Logger } from '../lib/logger.js';
 import { decodeUnknown, hasProtobufMagic, readNestedBytes, readNestedString, readObjectMeta } from '../lib/kube/protobuf.js';
 import { ProtoReader, WireType } from '../lib/kube/protobuf-wire.js';
 import { parseRequestInfo } from '../lib/kube/request-info.js';
-import { forbidden, internalError, methodNotSupported, notFound, serviceUnavailable, type Status } from '../lib/kube/status.js';
+import { badRequest, forbidden, internalError, methodNotSupported, notFound, serviceUnavailable, type Status } from '../lib/kube/status.js';
 import { CacheReader } from './cache/reader.js';
 import { YurthubErrors } from './errors.js';
 import type { Upstreams } from './health/upstreams.js';
@@ -41,7 +41,7 @@ export interface LocalRoutes {
 }
 
 interface PodView {
-  metadata?: { name?: string; namespace?: string; uid?: string };
+  metadata?: { name?: string; namespace?: string; uid?: string; deletionTimestamp?: string; ownerReferences?: Array<{ kind?: string; controller?: boolean }> };
   spec?: { nodeName?: string };
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
@@ -73,6 +73,10 @@ export function otaRoutes(options: OtaOptions): LocalRoutes {
     if (pod.spec?.nodeName !== options.nodeName) {
       return writeStatus(res, undefined, forbidden(PODS, name, `the pod runs on ${pod.spec?.nodeName ? `node ${pod.spec.nodeName}` : 'no node'}, not on ${options.nodeName}: only its own node's hub upgrades it`));
     }
+    if (pod.metadata?.deletionTimestamp) return writeStatus(res, undefined, forbidden(PODS, name, 'the pod is being deleted already'));
+    // A static pod's object is only its mirror: deleting it upgrades nothing (YurtStaticSet's OTA is not here yet).
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.kind;
+    if (owner !== 'DaemonSet') return writeStatus(res, undefined, badRequest(`pod ${namespace}/${name} is owned by ${owner ? `a ${owner}` : 'nothing'}: only DaemonSet pods are upgraded through OTA`));
     const condition = pod.status?.conditions?.find((c) => c.type === POD_NEED_UPGRADE);
     if (condition?.status !== 'True') {
       return writeStatus(res, undefined, forbidden(PODS, name, `the pod is not upgradable: its ${POD_NEED_UPGRADE} condition is ${condition ? condition.status : 'absent'} (set to True by yurt-manager for OTA DaemonSets with a newer template)`));

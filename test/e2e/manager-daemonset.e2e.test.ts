@@ -199,6 +199,14 @@ describeWithHelm('yurt-manager: edge-safe DaemonSet upgrades (AdvancedRollingUpd
     expect(unknownPath.status).toBe(404);
     expect(((await unknownPath.json()) as { kind: string }).kind).toBe('Status');
 
+    // A pod no DaemonSet owns is never deleted through OTA, whatever its condition says.
+    await applyYaml('bare.yaml', `apiVersion: v1\nkind: Pod\nmetadata: {name: bare, namespace: default}\nspec:\n  nodeName: ${HUB_NODE}\n  terminationGracePeriodSeconds: 0\n  containers: [{name: c, image: "registry.k8s.io/pause:3.10"}]\n`);
+    await cluster.kubectl(['patch', 'pod', 'bare', '--subresource=status', '--type=strategic', '-p', JSON.stringify({ status: { conditions: [{ type: 'PodNeedUpgrade', status: 'True' }] } })]);
+    const bare = await upgrade('default', 'bare');
+    expect(bare.status).toBe(400);
+    expect(bare.body.message).toContain('only DaemonSet pods');
+    expect((await core.readNamespacedPod({ name: 'bare', namespace: 'default' })).metadata?.deletionTimestamp).toBeUndefined();
+
     const accepted = await upgrade('default', hubPod!.metadata!.name!);
     expect(accepted.status).toBe(200);
     expect(accepted.body).toMatchObject({ kind: 'Status', status: 'Success' });
