@@ -14,6 +14,7 @@ import { UpstreamAgents } from '../../upstream-agents.js';
 import { HubMetrics } from '../../metrics.js';
 import { proxyChain } from '../chain.js';
 import type { ObjectFilter } from '../../filter/types.js';
+import type { PodTokens } from '../../cache/pod-tokens.js';
 
 export async function listen(server: Server): Promise<URL> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -79,7 +80,7 @@ export interface TestHub {
 /** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
 export async function startTestHub(
   servers: URL[],
-  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean; onTopologyChange?: (listener: () => void) => () => void } = {},
+  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean; onTopologyChange?: (listener: () => void) => () => void; podTokens?: (store: CacheStore, metrics: HubMetrics) => PodTokens } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? new MemoryCacheStore();
   await store.start();
@@ -109,6 +110,7 @@ export async function startTestHub(
       topologyWaitMs: 100,
       onTopologyChange: opts.onTopologyChange,
     },
+    podTokens: opts.podTokens?.(store, metrics),
     logger,
     clock: systemClock,
   });
