@@ -51,7 +51,11 @@ const UNCLASSIFIED: RequestInfo = {
 
 export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerResponse, inCluster?: boolean) => void {
   const local = localHandler({ reader: new CacheReader(o.store), minRequestTimeoutMs: o.minRequestTimeoutMs, whenHealthy: o.whenHealthy });
-  const offline = o.podTokens ? servePodTokens(o.podTokens)(local) : local;
+  const policy = new CachePolicy(o.cacheAgents);
+  // kubelet's tokens are of use only with kubelet's pods cached, and an operator who left kubelet out
+  // of --cache-agents wants nothing of kubelet's on disk.
+  const podTokens = policy.cachesComponent('kubelet') ? o.podTokens : undefined;
+  const offline = podTokens ? servePodTokens(podTokens)(local) : local;
   const remote = remoteHandler({ upstreams: o.upstreams, identity: o.identity, writer: o.writer, fallback: offline, now: () => o.clock.now(), observe: (server, code, seconds) => o.metrics.upstreamObserved(server, code, seconds) });
   const chain = compose(
     withMetrics(o.metrics, o.cacheAgents),
@@ -59,8 +63,8 @@ export function proxyChain(o: ChainOptions): (req: IncomingMessage, res: ServerR
     withRequestInfo,
     withBody(o.maxRequestBodyBytes),
     // Reads the body, so after with-body.
-    ...(o.podTokens ? [withPodTokens(o.podTokens)] : []),
-    withCacheDecision(new CachePolicy(o.cacheAgents)),
+    ...(podTokens ? [withPodTokens(podTokens)] : []),
+    withCacheDecision(policy),
     // After the cache decision: it may ask JSON first of what that stage settled on.
     ...(o.filters ? [withFilters(o.filters)] : []),
   )(remote);

@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 /** A hub in front of an apiserver that answers every TokenRequest with a fresh token, 201 (or `code`). */
-async function setup(opts: { inCluster?: boolean; code?: number } = {}): Promise<{ hub: TestHub; issued: string[]; stopApiserver: () => Promise<void> }> {
+async function setup(opts: { inCluster?: boolean; code?: number; cacheAgents?: string[] } = {}): Promise<{ hub: TestHub; issued: string[]; stopApiserver: () => Promise<void> }> {
   const issued: string[] = [];
   const api = await fakeApiserver((_req, res) => {
     const token = jwt(issued.length);
@@ -34,7 +34,7 @@ async function setup(opts: { inCluster?: boolean; code?: number } = {}): Promise
     json(res, opts.code ?? 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', status: { token, expirationTimestamp: '2030-01-01T00:00:00Z' } });
   });
   cleanup.push(() => api.close());
-  const hub = await startTestHub([api.url], { inCluster: opts.inCluster, podTokens: (store, metrics) => new PodTokens({ store, clock: systemClock, logger: silentLogger(), observe: (event) => metrics.podTokens.inc({ event }) }) });
+  const hub = await startTestHub([api.url], { inCluster: opts.inCluster, cacheAgents: opts.cacheAgents, podTokens: (store, metrics) => new PodTokens({ store, clock: systemClock, logger: silentLogger(), observe: (event) => metrics.podTokens.inc({ event }) }) });
   cleanup.push(() => hub.close());
   return { hub, issued, stopApiserver: () => api.close() };
 }
@@ -77,6 +77,13 @@ describe('kubelet pod-bound TokenRequests', () => {
     await call(refused.hub.url, 'POST', PATH, { headers: POST, body: bound() });
     await settle();
     expect(await kept(refused.hub)).toBe(0);
+  });
+
+  it('are not kept when kubelet is not among the cached components', async () => {
+    const { hub } = await setup({ cacheAgents: ['kube-proxy'] });
+    expect((await call(hub.url, 'POST', PATH, { headers: POST, body: bound() })).status).toBe(201);
+    await settle();
+    expect(await kept(hub)).toBe(0);
   });
 
   it('are neither kept nor answered offline on the in-cluster listener, where any pod may say it is kubelet', async () => {
