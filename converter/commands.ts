@@ -136,7 +136,7 @@ export async function node(o: NodeOptions, io: CommandIo): Promise<number> {
 export async function doctor(o: DoctorOptions, io: CommandIo): Promise<number> {
   const cloud = resolveCloud(o);
   await serverVersion(cloud.kube);
-  const r = await cloudDoctor(cloud.kube, { nodes: o.nodes, namespace: o.namespace, fix: o.fix, managerLease: o.managerLease });
+  const r = await cloudDoctor(cloud.kube, { nodes: o.nodes, namespace: o.namespace, fix: o.fix, managerLease: o.managerLease, tunnelMetrics: o.tunnelMetrics });
   io.stdout.write(`${renderReport(r, o.output)}\n`);
   return STATUS_EXIT[r.worst];
 }

@@ -49,7 +49,7 @@ export const DEFAULTS = deepFreeze({
   },
   revert: { ...CLUSTER, ...CHANGE, force: false },
   status: { ...CLUSTER },
-  doctor: { ...CLUSTER, fix: false, managerLease: 'kube-system/yurt-manager' },
+  doctor: { ...CLUSTER, fix: false, managerLease: 'kube-system/yurt-manager', tunnelMetrics: '' },
   nodeDoctor: {
     root: '/',
     nodeName: '',
@@ -88,6 +88,7 @@ const DESCRIBE: Record<string, string> = {
   output: 'json: print the plan, status or report as JSON; status and doctor also take yaml (status: wide, a wider table)',
   fix: 'make the safe repairs the findings name (the autonomy annotation, deleting a crash-looping agent pod), then check again',
   managerLease: 'namespace/name of yurt-manager\'s leader election Lease',
+  tunnelMetrics: 'comma-separated /metrics URLs of tunnel servers that run outside the cluster (those in pods are found by their label)',
   agentAddress: 'the tunnel agent\'s --metrics-address (its /readyz and /metrics)',
   dryRun: 'print the plan as a diff and change nothing',
   yes: 'apply without asking (needed without a terminal)',
@@ -156,6 +157,7 @@ export interface DoctorOptions extends ClusterOptions {
   nodes: string[];
   fix: boolean;
   managerLease: { namespace: string; name: string };
+  tunnelMetrics: string[];
 }
 export interface NodeDoctorOptions {
   root: string;
@@ -375,9 +377,11 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
     for (const n of positionals) if (isDNS1123Subdomain(n).length) throw ConverterErrors.CNV_ERR_USAGE(`doctor: "${n}" is not a valid node name`);
     const lease = str(v.managerLease, d.managerLease).split('/');
     if (lease.length !== 2 || !lease[0] || !lease[1]) throw new OptionError(CODE, 'manager-lease', 'must be namespace/name');
+    const tunnelMetrics = toList(str(v.tunnelMetrics, d.tunnelMetrics));
+    for (const u of tunnelMetrics) if (!/^https?:\/\/[^\s/]+/.test(u)) throw new OptionError(CODE, 'tunnel-metrics', `"${u}" is not an http(s) URL`);
     return {
       cmd: 'doctor',
-      options: deepFreeze({ ...clusterOptions(v, d, ['json', 'yaml']), nodes: [...new Set(positionals)].sort(), fix: bool(v.fix, d.fix), managerLease: { namespace: lease[0], name: lease[1] } }),
+      options: deepFreeze({ ...clusterOptions(v, d, ['json', 'yaml']), nodes: [...new Set(positionals)].sort(), fix: bool(v.fix, d.fix), managerLease: { namespace: lease[0], name: lease[1] }, tunnelMetrics }),
     };
   }
   if (cmd === 'node' && rest[0] === 'doctor') {

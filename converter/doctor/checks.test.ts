@@ -37,6 +37,9 @@ describe('hub cache', () => {
     const f = hubCache('e1', HUB, { upstreams: up, resources: [{ component: 'kubelet', resource: 'pods', objects: 3, bytes: 10 }, { component: 'kubelet', resource: 'nodes', objects: 1, bytes: 5 }, { component: 'coredns', resource: 'services', objects: 9, bytes: 1 }] });
     expect(f).toMatchObject({ status: 'ok', evidence: 'kubelet cached: nodes=1 pods=3; upstreams: https://10.0.0.1:6443 healthy' });
   });
+  it('an empty list counts: a node without pods has them all cached', () => {
+    expect(hubCache('e1', HUB, { upstreams: up, resources: [{ component: 'kubelet', resource: 'pods', objects: 0, bytes: 0 }, { component: 'kubelet', resource: 'nodes', objects: 1, bytes: 5 }] }).status).toBe('ok');
+  });
   it('warns when kubelet could not restart its pods offline', () => {
     const f = hubCache('e1', HUB, { upstreams: up, resources: [{ component: 'kubelet', resource: 'nodes', objects: 1, bytes: 5 }] });
     expect(f.status).toBe('warn');

@@ -67,7 +67,8 @@ export function hubCache(node: string, hubUrl: string, view: CacheView | undefin
   const down = (view.upstreams ?? []).filter((u) => !u.healthy);
   const ups = (view.upstreams ?? []).map((u) => `${u.server} ${u.healthy ? 'healthy' : `unhealthy (${u.failures ?? 0} failures)`}`).join(', ');
   const evidence = `kubelet cached: ${per || 'nothing'}; upstreams: ${ups || 'none'}`;
-  const needed = ['nodes', 'pods'].filter((r) => !kubelet.some((k) => k.resource === r && k.objects > 0));
+  // A list kubelet made is recorded even when empty (a node without pods): presence is what counts.
+  const needed = ['nodes', 'pods'].filter((r) => !kubelet.some((k) => k.resource === r));
   if (needed.length) return warn('hub-cache', node, `${evidence} (no ${needed.join(', ')}: ${node} would not restart its pods offline)`, `check that --cache-agents in /etc/kubernetes/manifests/yurt-hub.yaml on ${node} names kubelet, and that kubelet talks to the hub (check kubelet-wired)`);
   if (down.length && down.length === (view.upstreams ?? []).length) return warn('hub-cache', node, `${evidence}: served from the cache, as old as the link's loss`, `restore ${node}'s link to the apiserver`);
   return ok('hub-cache', node, evidence);
@@ -137,20 +138,24 @@ export function hubFromCloud(node: string, mirror: PodView | undefined, nodeRead
 }
 
 /** The agent from the cloud: its DaemonSet pod; a crash-looping one is deleted by --fix. */
-export function agentFromCloud(node: string, pod: PodView | undefined): Finding {
-  if (!pod) return fail('agent', node, `no ${AGENT_LABEL} pod on ${node}`, `kubectl -n kube-system get daemonset yurt-tunnel-agent   # its nodeSelector must match ${node}`);
+export function agentFromCloud(node: string, pod: PodView | undefined, routed?: { ok: boolean; streams: number | undefined }): Finding {
+  if (!pod) {
+    // An agent run outside the DaemonSet (a systemd unit) has no pod: the tunnel's own evidence then.
+    if (routed?.ok && routed.streams) return ok('agent', node, `no ${AGENT_LABEL} pod on ${node}, but the apiserver reached its kubelet through the tunnel`);
+    return fail('agent', node, `no ${AGENT_LABEL} pod on ${node}${routed?.ok ? ', and nothing shows the tunnel reached it' : ''}`, `kubectl -n kube-system get daemonset yurt-tunnel-agent   # its nodeSelector must match ${node}`);
+  }
   if (pod.ready) return ok('agent', node, `pod ${pod.name} Ready (${pod.restarts} restarts)`);
   const repair = { kind: 'delete-pod' as const, namespace: 'kube-system', name: pod.name };
   return fail('agent', node, `pod ${pod.name} not Ready (${pod.waiting ?? pod.phase}, ${pod.restarts} restarts)`, `kubectl -n kube-system delete pod ${pod.name}`, pod.waiting === 'CrashLoopBackOff' || pod.restarts >= 3 ? repair : undefined);
 }
 
 /**
- * The apiserver's road to a node's kubelet: GET /api/v1/nodes/<node>/proxy/healthz, which takes the
+ * The apiserver's road to a node's kubelet: `path` is a request the apiserver serves by calling that
+ * kubelet (a pod's log, as `kubectl logs` does, or GET nodes/<node>/proxy/healthz), which takes the
  * egress selector's `cluster` route. `streams`: the tunnel servers' streams opened meanwhile, when
  * their metrics could be read — a success that opened none went past the tunnel.
  */
-export function tunnelRoute(node: string, probe: Probe, streams?: number): Finding {
-  const path = `/api/v1/nodes/${node}/proxy/healthz`;
+export function tunnelRoute(node: string, probe: Probe, streams?: number, path = `/api/v1/nodes/${node}/proxy/healthz`): Finding {
   if (probe.status === 200) {
     if (streams === 0) return warn('tunnel-route', node, `GET ${path}: 200 but no tunnel server opened a stream: the apiserver reaches ${node} directly`, fixes.egressSelector());
     return ok('tunnel-route', node, `GET ${path}: 200${streams ? ` through the tunnel (${streams} stream(s))` : ''}`);
@@ -158,8 +163,8 @@ export function tunnelRoute(node: string, probe: Probe, streams?: number): Findi
   const text = `${probe.error ?? ''} ${probe.body}`;
   const code = /TUN_ERR_[A-Z_]+/.exec(text)?.[0];
   const seen = `GET ${path}: ${probe.status ?? 'no answer'} ${short(text, 200)}`;
-  if (code === 'TUN_ERR_NO_AGENT') return fail('tunnel-route', node, `${seen}: no agent of ${node} is connected to the tunnel server`, fixes.deleteAgentPod(node));
-  if (code) return fail('tunnel-route', node, `${seen} (docs/errors.md#${code.toLowerCase()})`, code === 'TUN_ERR_FORBIDDEN_PORT' ? `add the port to the agent's --allowed-ports` : fixes.restartTunnelServer());
+  if (code === 'TUN_ERR_NO_AGENT') return fail('tunnel-route', node, `${seen}: ${code}, no agent of ${node} is connected to the tunnel server`, fixes.deleteAgentPod(node));
+  if (code) return fail('tunnel-route', node, `${seen}: ${code} (docs/errors.md)`, code === 'TUN_ERR_FORBIDDEN_PORT' ? `add the port to the agent's --allowed-ports` : fixes.restartTunnelServer());
   if (/egress|proxy|CONNECT/i.test(text) && /refused|reset|unreachable|EOF|tls|certificate/i.test(text)) return fail('tunnel-route', node, `${seen}: the apiserver's egress to the tunnel server fails`, fixes.restartTunnelServer());
   return fail('tunnel-route', node, `${seen}: the apiserver does not reach ${node}'s kubelet (not routed through the tunnel?)`, fixes.egressSelector());
 }

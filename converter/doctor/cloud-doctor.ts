@@ -16,7 +16,7 @@ import { recordFrom, type KubeObject } from '../plan/state.js';
 import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
 import { agentFromCloud, autonomy, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
 import { report, warn, type Finding, type Repair, type Report } from './finding.js';
-import { apiGet, type Response } from './http.js';
+import { apiGet, get, type Response } from './http.js';
 import { parseMetrics, total } from './prom.js';
 
 export interface CloudDoctorOptions {
@@ -26,6 +26,8 @@ export interface CloudDoctorOptions {
   fix: boolean;
   /** yurt-manager's leader election Lease (namespace/name). */
   managerLease: { namespace: string; name: string };
+  /** Tunnel servers outside the cluster (e.g. a systemd unit on the control plane): their /metrics URLs. */
+  tunnelMetrics: readonly string[];
   now?: () => number;
 }
 
@@ -57,16 +59,45 @@ async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>
   return out;
 }
 
-/** The tunnel server replicas' metrics through the pods proxy. */
-async function tunnelServers(kube: Kube, pods: k8s.V1Pod[]): Promise<Array<{ name: string; streams?: number; agents?: number; error?: string }>> {
-  return inParallel(pods, async (p) => {
-    const name = p.metadata?.name ?? '';
-    const port = p.spec?.containers?.flatMap((c) => c.ports ?? []).find((x) => x.name === 'metrics')?.containerPort ?? TUNNEL_METRICS_PORT;
-    const r = await apiGet(kube.kc, `/api/v1/namespaces/${p.metadata?.namespace}/pods/${name}:${port}/proxy/metrics`);
+/** The tunnel server replicas' metrics: their pods' through the pods proxy, and the URLs given. */
+async function tunnelServers(kube: Kube, pods: k8s.V1Pod[], urls: readonly string[]): Promise<Array<{ name: string; streams?: number; agents?: number; error?: string }>> {
+  const sources = [
+    ...pods.map((p) => {
+      const name = p.metadata?.name ?? '';
+      const port = p.spec?.containers?.flatMap((c) => c.ports ?? []).find((x) => x.name === 'metrics')?.containerPort ?? TUNNEL_METRICS_PORT;
+      return { name, read: () => apiGet(kube.kc, `/api/v1/namespaces/${p.metadata?.namespace}/pods/${name}:${port}/proxy/metrics`) };
+    }),
+    ...urls.map((u) => ({ name: u, read: () => get(u) })),
+  ];
+  return inParallel(sources, async ({ name, read }) => {
+    const r = await read();
     if (r.status !== 200) return { name, error: r.error ?? `${r.status} ${r.body.slice(0, 120)}` };
     const s = parseMetrics(r.body);
     return { name, streams: total(s, 'yurt_tunnel_server_streams_total') ?? 0, agents: total(s, 'yurt_tunnel_server_agents_connected') };
   });
+}
+
+interface Route extends Response {
+  path: string;
+}
+
+/**
+ * One request the apiserver serves by calling the node's kubelet: the last line of a running pod's
+ * log there (the agent's or the hub's first, else any pod's), as `kubectl logs` does; on a node
+ * without pods, GET nodes/<node>/proxy/healthz (which the apiserver refuses for loopback and
+ * link-local node addresses).
+ */
+async function routeProbe(kube: Kube, node: string, ours: k8s.V1Pod[]): Promise<Route> {
+  const running = (p: k8s.V1Pod) => p.spec?.nodeName === node && p.status?.phase === 'Running';
+  let pod = ours.find(running);
+  if (!pod) {
+    const any = await call(kube, `list pods on ${node}`, () => kube.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node},status.phase=Running`, limit: 1 }));
+    pod = any.items[0];
+  }
+  const path = pod
+    ? `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}/log?container=${encodeURIComponent(pod.spec?.containers?.[0]?.name ?? '')}&tailLines=1&limitBytes=512`
+    : `/api/v1/nodes/${encodeURIComponent(node)}/proxy/healthz`;
+  return { ...(await apiGet(kube.kc, path, ROUTE_TIMEOUT_MS)), path };
 }
 
 export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Report> {
@@ -93,10 +124,10 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   const serverPods = pods.items.filter((p) => component(p) === 'yurt-tunnel-server' && p.status?.phase === 'Running');
   const edgeNames = names.filter((n) => isEdge(byName.get(n)!));
 
-  const before = await tunnelServers(kube, serverPods);
-  const probes = new Map<string, Response>(await inParallel(edgeNames, async (n) => [n, await apiGet(kube.kc, `/api/v1/nodes/${encodeURIComponent(n)}/proxy/healthz`, ROUTE_TIMEOUT_MS)] as const));
-  const after = await tunnelServers(kube, serverPods);
-  const readable = before.every((b) => b.streams !== undefined) && after.every((a) => a.streams !== undefined) && serverPods.length > 0;
+  const before = await tunnelServers(kube, serverPods, o.tunnelMetrics);
+  const probes = new Map<string, Route>(await inParallel(edgeNames, async (n) => [n, await routeProbe(kube, n, pods.items)] as const));
+  const after = await tunnelServers(kube, serverPods, o.tunnelMetrics);
+  const readable = before.every((b) => b.streams !== undefined) && after.every((a) => a.streams !== undefined) && before.length > 0;
   const streams = readable ? after.reduce((s, a) => s + a.streams!, 0) - before.reduce((s, b) => s + b.streams!, 0) : undefined;
   for (const a of after) findings.push(tunnelReplica(a.name, a.agents, edgeNames.length, a.error));
 
@@ -115,8 +146,9 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
     const hub = on('yurthub');
     findings.push(hubFromCloud(name, hub.find((p) => p.ready) ?? hub[0], ready?.status === 'True', leaseAge));
     const agents = on('yurt-tunnel-agent');
-    findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0]));
-    findings.push(tunnelRoute(name, probes.get(name)!, streams));
+    const probe = probes.get(name)!;
+    findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0], { ok: probe.status === 200, streams }));
+    findings.push(tunnelRoute(name, probe, streams, probe.path));
     findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
   }
   const ml = managerLease?.spec;
