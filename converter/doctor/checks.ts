@@ -86,7 +86,7 @@ export function certificate(node: string | undefined, what: string, notAfterMs: 
 }
 
 export const certFixes = {
-  hub: (node: string) => `on ${node}: rm -rf /var/lib/yurthub/pki && crictl rm -f $(crictl ps -aq --name yurthub)   # the hub asks for a new one with its bootstrap token`,
+  hub: (node: string) => `on ${node}: crictl rm -f $(crictl ps -aq --name yurthub)   # restarted, the hub asks for a new one with its bootstrap token; a CSR left Pending: kubectl get csr`,
   kubelet: (node: string) => `on ${node}: rm /var/lib/kubelet/pki/kubelet-client-current.pem && systemctl restart kubelet   # kubelet bootstraps a new one (kubeadm: join again with kubeadm token create --print-join-command)`,
   agent: (node: string) => `the agent presents kubelet's client certificate: renew kubelet's on ${node} (see certificate/kubelet-client), then ${fixes.deleteAgentPod(node)}`,
 };
@@ -164,7 +164,7 @@ export function tunnelRoute(node: string, probe: Probe, streams?: number, path =
   const code = /TUN_ERR_[A-Z_]+/.exec(text)?.[0];
   const seen = `GET ${path}: ${probe.status ?? 'no answer'} ${short(text, 200)}`;
   if (code === 'TUN_ERR_NO_AGENT') return fail('tunnel-route', node, `${seen}: ${code}, no agent of ${node} is connected to the tunnel server`, fixes.deleteAgentPod(node));
-  if (code) return fail('tunnel-route', node, `${seen}: ${code} (docs/errors.md)`, code === 'TUN_ERR_FORBIDDEN_PORT' ? `add the port to the agent's --allowed-ports` : fixes.restartTunnelServer());
+  if (code) return fail('tunnel-route', node, `${seen}: ${code} (docs/errors.md)`, code === 'TUN_ERR_TARGET_NOT_ALLOWED' ? `add the port to the agent's --allowed-ports` : code === 'TUN_ERR_DESTINATION_REFUSED' ? `check kube-apiserver's --kubelet-preferred-address-types: the address it dialled is none of ${node}'s` : fixes.restartTunnelServer());
   if (/egress|proxy|CONNECT/i.test(text) && /refused|reset|unreachable|EOF|tls|certificate/i.test(text)) return fail('tunnel-route', node, `${seen}: the apiserver's egress to the tunnel server fails`, fixes.restartTunnelServer());
   return fail('tunnel-route', node, `${seen}: the apiserver does not reach ${node}'s kubelet (not routed through the tunnel?)`, fixes.egressSelector());
 }
