@@ -6,7 +6,8 @@
  * yurt-manager holds its leader Lease. The healthy cluster is reported healthy; then each fault is
  * injected, diagnosed with the right fix, and undone: agent stopped, apiserver's route through the
  * tunnel broken, kubelet not wired to the hub, an expired certificate, the autonomy annotation gone
- * (repaired by --fix), and the hub stopped.
+ * (repaired by --fix), and the hub stopped. A second control plane without the egress selector shows
+ * the apiserver reaching kubelet past the tunnel: `kubectl logs` works, no tunnel stream opens.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { webcrypto } from 'node:crypto';
@@ -259,5 +260,48 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     expect(text.stdout).toMatch(/^edge-1 +hub +FAIL +http:/m);
     expect(text.stdout).toMatch(/^ +fix: on edge-1: crictl rm -f/m);
     expect(text.stdout.trimEnd().split('\n').at(-1)).toMatch(/^unhealthy: \d+ fail, \d+ warn, \d+ ok$/);
+  });
+});
+
+describeLocal('yurtctl doctor: an apiserver without the egress selector goes past the tunnel', () => {
+  let dir: string;
+  let cluster: LocalCluster;
+  let server: TunnelProcess;
+  let metricsPort = 0;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'yurt-doctor-e2e-direct-'));
+    const ca = await createAuthority('yurt-doctor-e2e-direct-ca');
+    const tunnelCa = writePem(dir, 'tunnel-ca', ca).certFile;
+    const serving = writePem(dir, 'tunnel-server', await ca.issue({ commonName: 'yurt-tunnel-server', ips: ['127.0.0.1'], server: true }));
+    const ports = { proxy: await freePort(), agent: await freePort(), metrics: await freePort() };
+    metricsPort = ports.metrics;
+    cluster = await LocalCluster.start(); // no --egress-selector-config-file: kubelets are dialled directly
+    server = new TunnelProcess('server', connectServerArgs({ ports, serving, agentCa: cluster.info.caFile, callerCa: tunnelCa }, [`--kubeconfig=${cluster.kubeconfigPath}`, '--drain-timeout=1s']), logFile(dir, 'server'));
+    server.start();
+    await cluster.addNode({ name: NODE, labels: { 'openyurt.io/is-edge-worker': 'true' } });
+    await cluster.waitNodeReady(NODE);
+    await cluster.core().createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'shop' }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } } });
+    await waitFor('pod shop running', async () => (await cluster.core().readNamespacedPod({ namespace: 'default', name: 'shop' })).status?.phase === 'Running', 60_000, 200);
+    await waitReady(metricsPort, 'tunnel server');
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await cluster?.stop();
+    if (dir && !process.env.KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('kubectl logs works, but no tunnel stream opened: the route is named, with the egress selector as the fix', async () => {
+    const run = await yurtctl(['doctor', NODE, '--kubeconfig', cluster.kubeconfigPath, '--tunnel-metrics', `http://127.0.0.1:${metricsPort}/metrics`, '-o', 'json']);
+    expect(run.code, run.stderr).toBe(11); // the agent: no pod, and nothing shows the tunnel reached the node
+    const r = JSON.parse(run.stdout) as Report;
+    const route = r.findings.find((f) => f.check === 'tunnel-route')!;
+    expect(route).toMatchObject({
+      status: 'warn',
+      evidence: `GET /api/v1/namespaces/default/pods/shop/log?container=c&tailLines=1&limitBytes=512: 200 but no tunnel server opened a stream: the apiserver reaches ${NODE} directly`,
+      fix: 'give kube-apiserver --egress-selector-config-file sending the `cluster` egress to the tunnel server (docs/tunnel.md, "Egress selector")',
+    });
+    expect(r.findings.find((f) => f.check === 'agent')).toMatchObject({ status: 'fail', evidence: `no app.kubernetes.io/name=yurt-tunnel-agent pod on ${NODE}, and nothing shows the tunnel reached it` });
   });
 });
