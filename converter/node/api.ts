@@ -112,7 +112,7 @@ export function hubApi(hubUrl: string): NodeApi {
  */
 function readHostFile(fs: HostFs, path: string): Buffer {
   try {
-    return readFileSync(fs.real(path));
+    return readFileSync(fs.resolve(path));
   } catch {
     return readFileSync(path);
   }

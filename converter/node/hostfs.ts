@@ -5,7 +5,7 @@
  * file, fsync, rename, fsync of the folder): a node that loses power mid-write has the old file or the
  * new one, never half of each.
  */
-import { constants } from 'node:fs';
+import { constants, lstatSync, readlinkSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import { ConverterErrors } from '../errors.js';
@@ -20,6 +20,32 @@ export class HostFs {
     return join(this.root, posix.normalize(hostPath));
   }
 
+  /**
+   * real(), with symbolic links followed inside the host root: kubelet's kubelet-client-current.pem
+   * links to an absolute host path, which from a Job's container would point into the container.
+   */
+  resolve(hostPath: string): string {
+    let parts = posix.normalize(hostPath).split('/').filter(Boolean);
+    let done = '/';
+    for (let hops = 0; parts.length; ) {
+      const next = posix.join(done, parts.shift()!);
+      let target: string;
+      try {
+        if (!lstatSync(this.real(next)).isSymbolicLink()) {
+          done = next;
+          continue;
+        }
+        target = readlinkSync(this.real(next));
+      } catch {
+        return this.real(posix.join(next, ...parts));
+      }
+      if (++hops > 40) throw ConverterErrors.CNV_ERR_NODE_FILE(`too many symbolic links under ${hostPath}`);
+      parts = [...posix.normalize(posix.isAbsolute(target) ? target : posix.join(done, target)).split('/').filter(Boolean), ...parts];
+      done = '/';
+    }
+    return this.real(done);
+  }
+
   async exists(hostPath: string): Promise<boolean> {
     try {
       await lstat(this.real(hostPath));
@@ -31,7 +57,7 @@ export class HostFs {
 
   async read(hostPath: string): Promise<Buffer> {
     try {
-      return await readFile(this.real(hostPath));
+      return await readFile(this.resolve(hostPath));
     } catch (err) {
       throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot read ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
     }
