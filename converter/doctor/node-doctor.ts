@@ -15,9 +15,9 @@ import { HostFs } from '../node/hostfs.js';
 import { parseKubeconfig, type KubeconfigView } from '../node/kubeconfig.js';
 import { detectLayout, type Layout, type LayoutOptions } from '../node/layout.js';
 import { agentFromNode, autonomy, certFixes, certificate, clockSkewFromNode, hubCache, hubReady, hubServing, kubeletWired, type CacheView } from './checks.js';
-import { fail, report, type Finding, type Report } from './finding.js';
+import { fail, report, warn, type Finding, type Report } from './finding.js';
 import { get, json } from './http.js';
-import { parseMetrics, total } from './prom.js';
+import { parseMetrics, series, total } from './prom.js';
 
 export interface NodeDoctorOptions {
   root: string;
@@ -145,7 +145,9 @@ export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
   const agentUrl = `http://${o.agentAddress}`;
   const [agentReady, agentMetrics] = await Promise.all([get(`${agentUrl}/readyz`), get(`${agentUrl}/metrics`)]);
   const agentSamples = agentMetrics.status === 200 ? parseMetrics(agentMetrics.body) : [];
-  findings.push(agentFromNode(node, agentUrl, agentReady, total(agentSamples, 'yurt_tunnel_agent_sessions_connected'), undefined));
+  // One series per server replica the agent knows of (a headless Service's addresses), 0 while it holds no session with it.
+  const replicas = series(agentSamples, 'yurt_tunnel_agent_sessions_connected').length;
+  findings.push(agentFromNode(node, agentUrl, agentReady, total(agentSamples, 'yurt_tunnel_agent_sessions_connected'), replicas || undefined));
   if (!agentReady.error) {
     const e = total(agentSamples, 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds');
     findings.push(certificate(node, 'agent', e === undefined || e === 0 ? undefined : e * 1000, now(), certFixes.agent(node), 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds'));
@@ -164,7 +166,8 @@ export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
     }
     const sent = now();
     const r = await get(`${original.server.replace(/\/$/, '')}/version`, opts);
-    findings.push(r.error ? fail('clock-skew', node, `cannot read the apiserver's Date at ${original.server}: ${r.error}`, `on ${node}: timedatectl status`) : clockSkewFromNode(node, sent, r.date, r.rttMs));
+    // An edge node offline is a state it is built for: no comparison then, a warning rather than a failure.
+    findings.push(r.error ? warn('clock-skew', node, `cannot reach the apiserver at ${original.server} to compare clocks: ${r.error}`, `on ${node}: timedatectl status   # and compare again once the link is back`) : clockSkewFromNode(node, sent, r.date, r.rttMs));
   }
   return report('node', findings);
 }

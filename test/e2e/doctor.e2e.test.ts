@@ -131,7 +131,7 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     expect(n.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
     expect(find(n.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:\d+; the hub proxied \d+ kubelet requests$/);
     expect(find(n.report, 'hub-cache').evidence).toMatch(/kubelet cached: .*nodes=1.*pods=/);
-    expect(find(n.report, 'agent').evidence).toContain('1 session(s)');
+    expect(find(n.report, 'agent').evidence).toBe(`http://127.0.0.1:${agentMetrics}/readyz: 200; 1 session(s) of 1 server replica(s)`);
 
     const c = await cloud();
     // Hollow nodes run no containers, so kubelet reports no mirror pod of the hub: from the cloud the
