@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  agentFromCloud, agentFromNode, autonomy, certificate, clockSkewFromLease, clockSkewFromNode, hubCache, hubFromCloud, hubReady, hubServing,
+  agentFromCloud, agentFromNode, autonomy, certificate, conversion, clockSkewFromLease, clockSkewFromNode, hubCache, hubFromCloud, hubReady, hubServing,
   kubeletWired, managerLeader, nodeReady, tunnelReplica, tunnelRoute,
 } from './checks.js';
 import { renderReport, report, STATUS_EXIT, worst, type Finding } from './finding.js';
 import { parseMetrics, total } from './prom.js';
 import { hubFromManifest, notAfterOf } from './node-doctor.js';
+import { rerunnable } from './cloud-doctor.js';
 
 const HUB = 'http://127.0.0.1:10261';
 const NOW = Date.parse('2026-12-06T09:00:00Z');
@@ -194,5 +195,30 @@ describe('metrics and the manifest', () => {
   it('reads the hub\'s port and address from its static pod', () => {
     expect(hubFromManifest('spec:\n  containers:\n    - args: ["--port=10300", "--bind-address=127.0.0.2"]\n')).toEqual({ port: 10300, bind: '127.0.0.2' });
     expect(hubFromManifest('spec: {}\n')).toEqual({ port: undefined, bind: undefined });
+  });
+});
+
+describe('conversion and the node Job', () => {
+  const job = { namespace: 'kube-system', name: 'yurtctl-convert-e1', active: 0, succeeded: 0, failed: 1 };
+  it('converted is ok; a running node side a warning; a failed one a re-run of its Job', () => {
+    expect(conversion('e1', 'converted', { ...job, failed: 0, succeeded: 1 }).status).toBe('ok');
+    expect(conversion('e1', 'pending', { ...job, active: 1, failed: 0 })).toMatchObject({ status: 'warn', fix: 'kubectl -n kube-system logs -f job/yurtctl-convert-e1' });
+    expect(conversion('e1', 'failed', job)).toMatchObject({ status: 'fail', repair: { kind: 'rerun-job', namespace: 'kube-system', name: 'yurtctl-convert-e1' } });
+    expect(conversion('e1', undefined, undefined)).toMatchObject({ status: 'fail', fix: 'yurtctl convert <the same flags>   # creates its node Job' });
+  });
+  it('a Job to run again is the one yurtctl created, without what the Job controller added', () => {
+    const copy = rerunnable({
+      metadata: { name: 'yurtctl-convert-e1', namespace: 'kube-system', uid: 'u1', resourceVersion: '9', labels: { 'yurt-edge.io/node': 'e1', 'batch.kubernetes.io/controller-uid': 'u1' }, annotations: { 'yurt-edge.io/spec-hash': 'h' } },
+      spec: {
+        backoffLimit: 0, manualSelector: false, selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u1' } },
+        template: { metadata: { labels: { 'yurt-edge.io/node': 'e1', 'controller-uid': 'u1', 'job-name': 'yurtctl-convert-e1', 'batch.kubernetes.io/job-name': 'yurtctl-convert-e1', 'batch.kubernetes.io/controller-uid': 'u1' } }, spec: { containers: [{ name: 'c', image: 'i' }], restartPolicy: 'Never' } },
+      },
+      status: { failed: 1 },
+    });
+    expect(copy).toEqual({
+      apiVersion: 'batch/v1', kind: 'Job',
+      metadata: { name: 'yurtctl-convert-e1', namespace: 'kube-system', labels: { 'yurt-edge.io/node': 'e1' }, annotations: { 'yurt-edge.io/spec-hash': 'h' } },
+      spec: { backoffLimit: 0, template: { metadata: { labels: { 'yurt-edge.io/node': 'e1' } }, spec: { containers: [{ name: 'c', image: 'i' }], restartPolicy: 'Never' } } },
+    });
   });
 });

@@ -245,3 +245,27 @@ export function nodeReady(node: string, ready: boolean, reason: string, leaseAge
   if (ready) return ok('node-ready', node, `Ready; ${lease}`);
   return fail('node-ready', node, `not Ready${reason ? ` (${reason})` : ''}; ${lease}`, `yurtctl node doctor on ${node}`);
 }
+
+export interface JobView {
+  namespace: string;
+  name: string;
+  active: number;
+  succeeded: number;
+  failed: number;
+}
+
+/**
+ * The node side's own report (yurt-edge.io/conversion-state, written through the hub) and its node
+ * Job. A failed node side left its node as it was (it rolls back), so running its Job again is safe:
+ * --fix does that.
+ */
+export function conversion(node: string, state: string | undefined, job: JobView | undefined): Finding {
+  const s = `yurt-edge.io/conversion-state=${state || '(none)'}`;
+  const j = job ? `; Job ${job.namespace}/${job.name}: ${job.active} active, ${job.succeeded} succeeded, ${job.failed} failed` : '';
+  if (state === 'converted') return ok('conversion', node, `${s}${j}`);
+  if (job && job.active > 0) return warn('conversion', node, `${s}${j}: the node side is running`, `kubectl -n ${job.namespace} logs -f job/${job.name}`);
+  if (state === 'failed' && job && job.failed > 0) {
+    return fail('conversion', node, `${s}${j}: the node side failed and rolled back`, `kubectl -n ${job.namespace} logs job/${job.name}   # why; then yurtctl doctor --fix runs the Job again`, { kind: 'rerun-job', namespace: job.namespace, name: job.name });
+  }
+  return fail('conversion', node, `${s}${j}: labelled an edge node but not converted`, 'yurtctl convert <the same flags>   # creates its node Job');
+}

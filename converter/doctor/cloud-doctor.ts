@@ -11,10 +11,10 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { ConverterErrors } from '../errors.js';
-import { ANNOTATION_AUTONOMY, LABEL_EDGE_WORKER, RECORD_NAME, type ConversionRecord } from '../plan/model.js';
+import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_ACTION, LABEL_EDGE_WORKER, LABEL_MANAGED_BY, LABEL_NODE, MANAGED_BY, RECORD_NAME, type ConversionRecord } from '../plan/model.js';
 import { recordFrom, type KubeObject } from '../plan/state.js';
 import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
-import { agentFromCloud, autonomy, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
+import { agentFromCloud, autonomy, conversion, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
 import { report, warn, type Finding, type Repair, type Report } from './finding.js';
 import { apiGet, get, type Response } from './http.js';
 import { parseMetrics, total } from './prom.js';
@@ -103,13 +103,14 @@ async function routeProbe(kube: Kube, node: string, ours: k8s.V1Pod[]): Promise<
 export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Report> {
   const now = o.now ?? Date.now;
   const ns = o.namespace;
-  const [nodeList, pods, leases, cm, managerLease, version] = await Promise.all([
+  const [nodeList, pods, leases, cm, managerLease, version, jobs] = await Promise.all([
     call(kube, 'list nodes', () => kube.core.listNode()),
     call(kube, `list pods in ${ns}`, () => kube.core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/name in (yurthub,yurt-tunnel-agent,yurt-tunnel-server)' })),
     call(kube, 'list Leases in kube-node-lease', () => kube.coord.listNamespacedLease({ namespace: 'kube-node-lease' })),
     callOptional(kube, `read ConfigMap ${ns}/${RECORD_NAME}`, () => kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace: ns })),
     callOptional(kube, `read Lease ${o.managerLease.namespace}/${o.managerLease.name}`, () => kube.coord.readNamespacedLease(o.managerLease)),
     apiGet(kube.kc, '/version'),
+    call(kube, `list node Jobs in ${ns}`, () => kube.batch.listNamespacedJob({ namespace: ns, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_ACTION}=convert` })),
   ]);
   const record: ConversionRecord | undefined = cm ? recordFrom(cm as KubeObject) : undefined;
   const byName = new Map(nodeList.items.map((n) => [n.metadata?.name ?? '', n]));
@@ -150,6 +151,8 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
     findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0], { ok: probe.status === 200, streams }));
     findings.push(tunnelRoute(name, probe, streams, probe.path));
     findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
+    const job = jobs.items.find((j) => j.metadata?.labels?.[LABEL_NODE] === name);
+    findings.push(conversion(name, node.metadata?.annotations?.[ANNOTATION_STATE], job ? { namespace: ns, name: job.metadata!.name!, active: job.status?.active ?? 0, succeeded: job.status?.succeeded ?? 0, failed: job.status?.failed ?? 0 } : undefined));
   }
   const ml = managerLease?.spec;
   findings.push(
@@ -169,7 +172,36 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   return { ...again, fixed };
 }
 
+/** Labels and fields the Job controller adds: a copy without them is the Job as yurtctl created it. */
+const CONTROLLER_LABELS = ['controller-uid', 'batch.kubernetes.io/controller-uid', 'job-name', 'batch.kubernetes.io/job-name'];
+
+/** The same Job, to create again: its name, labels, annotations and spec, minus what the apiserver and the Job controller filled in. */
+export function rerunnable(job: k8s.V1Job): k8s.V1Job {
+  const spec = structuredClone(job.spec!);
+  delete spec.selector;
+  delete spec.manualSelector;
+  const labels = { ...(spec.template.metadata?.labels ?? {}) };
+  for (const k of CONTROLLER_LABELS) delete labels[k];
+  spec.template.metadata = { ...(spec.template.metadata ?? {}), labels };
+  const meta = job.metadata ?? {};
+  const own = { ...(meta.labels ?? {}) };
+  for (const k of CONTROLLER_LABELS) delete own[k];
+  return { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: meta.name, namespace: meta.namespace, labels: own, annotations: meta.annotations }, spec };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function repair(kube: Kube, r: Repair): Promise<string> {
+  if (r.kind === 'rerun-job') {
+    const job = await call(kube, `read Job ${r.namespace}/${r.name}`, () => kube.batch.readNamespacedJob({ name: r.name, namespace: r.namespace }));
+    await call(kube, `delete Job ${r.namespace}/${r.name}`, () => kube.batch.deleteNamespacedJob({ name: r.name, namespace: r.namespace, propagationPolicy: 'Background' }));
+    for (let i = 0; i < 60; i++) {
+      if (!(await callOptional(kube, `read Job ${r.namespace}/${r.name}`, () => kube.batch.readNamespacedJob({ name: r.name, namespace: r.namespace })))) break;
+      await sleep(500);
+    }
+    await call(kube, `create Job ${r.namespace}/${r.name}`, () => kube.batch.createNamespacedJob({ namespace: r.namespace, body: rerunnable(job) }));
+    return `Job ${r.namespace}/${r.name} created again (the node side runs once more)`;
+  }
   if (r.kind === 'annotate-autonomy') {
     await call(kube, `annotate node ${r.node}`, () => kube.core.patchNode({ name: r.node, body: { metadata: { annotations: { [ANNOTATION_AUTONOMY]: 'true' } } } }, mergePatch()));
     return `node ${r.node}: annotated ${ANNOTATION_AUTONOMY}=true`;

@@ -14,10 +14,11 @@ const RANK: Record<Status, number> = { ok: 0, warn: 1, fail: 2 };
 /** A safe repair `--fix` may make (cloud side): named so the report can say what it did. */
 export type Repair =
   | { kind: 'annotate-autonomy'; node: string }
-  | { kind: 'delete-pod'; namespace: string; name: string };
+  | { kind: 'delete-pod'; namespace: string; name: string }
+  | { kind: 'rerun-job'; namespace: string; name: string };
 
 export interface Finding {
-  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate, autonomy, manager-leader, clock-skew, node-ready. */
+  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate/*, autonomy, manager-leader, clock-skew, node-ready, conversion. */
   check: string;
   /** The node it is about; absent for cluster-wide checks. */
   node?: string;

@@ -143,6 +143,7 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     expect(find(c.report, 'tunnel-replicas').evidence).toBe(`http://127.0.0.1:${ports.metrics}/metrics: 1 agent(s) connected, 1 edge node(s)`);
     expect(find(c.report, 'manager-leader').evidence).toMatch(/renewed Lease kube-system\/yurt-manager/);
     for (const check of ['node-ready', 'clock-skew', 'agent', 'autonomy']) expect(find(c.report, check).status).toBe('ok');
+    expect(find(c.report, 'conversion')).toMatchObject({ status: 'ok', evidence: 'yurt-edge.io/conversion-state=converted' }); // reported by node convert through the hub
   });
 
   async function serverAgents(): Promise<number> {
