@@ -165,7 +165,11 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
 
   if (!o.fix) return report('cloud', findings);
   const fixed: string[] = [];
-  for (const f of findings) if (f.repair) fixed.push(await repair(kube, f.repair));
+  for (const f of findings) {
+    if (!f.repair) continue;
+    // One refused repair (a right the user lacks) does not hide the report or stop the others.
+    fixed.push(await repair(kube, f.repair).catch((err: unknown) => `could not: ${f.fix}: ${(err as Error).message.split('\n')[0]}`));
+  }
   if (!fixed.length) return report('cloud', findings, ['nothing --fix may repair']);
   // What the cluster looks like now (a deleted pod may take a moment to be Ready again).
   const again = await cloudDoctor(kube, { ...o, fix: false });
