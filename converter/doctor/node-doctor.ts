@@ -49,7 +49,11 @@ function str(v: unknown): string | undefined {
 export function notAfterOf(pem: string): number | undefined {
   const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   if (!block) return undefined;
-  return Date.parse(new X509Certificate(block).validTo);
+  try {
+    return Date.parse(new X509Certificate(block).validTo);
+  } catch {
+    return undefined; // not a certificate: its end is unknown, which the finding says
+  }
 }
 
 /** The hub's address and cache folder from its static pod manifest's flags. */
