@@ -128,8 +128,12 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   const before = await tunnelServers(kube, serverPods, o.tunnelMetrics);
   const probes = new Map<string, Route>(await inParallel(edgeNames, async (n) => [n, await routeProbe(kube, n, pods.items)] as const));
   const after = await tunnelServers(kube, serverPods, o.tunnelMetrics);
-  const readable = before.every((b) => b.streams !== undefined) && after.every((a) => a.streams !== undefined) && before.length > 0;
-  const streams = readable ? after.reduce((s, a) => s + a.streams!, 0) - before.reduce((s, b) => s + b.streams!, 0) : undefined;
+  // Reading a server's metrics through the pods proxy may itself take the tunnel: a third reading, with
+  // no probe in between, measures what one round of readings adds, which is taken off.
+  const third = await tunnelServers(kube, serverPods, o.tunnelMetrics);
+  const sum = (rs: Array<{ streams?: number }>) => rs.reduce((s, r) => s + r.streams!, 0);
+  const readable = [...before, ...after, ...third].every((r) => r.streams !== undefined) && before.length > 0;
+  const streams = readable ? Math.max(0, sum(after) - sum(before) - (sum(third) - sum(after))) : undefined;
   for (const a of after) findings.push(tunnelReplica(a.name, a.agents, edgeNames.length, a.error));
 
   const serverDate = version.date;
