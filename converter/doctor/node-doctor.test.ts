@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { makeRoot } from '../testing/roots.js';
 import { nodeDoctor, notAfterOf } from './node-doctor.js';
@@ -30,6 +31,16 @@ describe('yurtctl node doctor on a kubeadm host root that was never converted', 
     // the fixture's certificate is a placeholder: its end is unknown, which is a warning, not a crash
     expect(by['certificate/kubelet-client']).toMatchObject({ status: 'warn', evidence: 'kubelet-client: expiry unknown (/var/lib/kubelet/pki/kubelet-client-current.pem)' });
     expect(by.agent!.status).toBe('fail');
+  });
+
+  it('follows kubelet-client-current.pem\'s absolute link inside the host root, as from a node Job', async () => {
+    const real = '/var/lib/kubelet/pki/kubelet-client-2026-12-06-09-00-00.pem';
+    const link = join(root, 'var/lib/kubelet/pki/kubelet-client-current.pem');
+    renameSync(link, join(root, real));
+    symlinkSync(real, link); // absolute: outside the root it names nothing
+    const r = await nodeDoctor({ root, nodeName: 'edge-1', layout: { layout: 'auto', kubeletKubeconfig: '', manifestsDir: '/etc/kubernetes/manifests' }, hubPort: await closedPort(), agentAddress: `127.0.0.1:${await closedPort()}` });
+    // read (a placeholder certificate: unknown expiry), not ENOENT
+    expect(r.findings.find((f) => f.check === 'certificate/kubelet-client')?.evidence).toBe('kubelet-client: expiry unknown (/var/lib/kubelet/pki/kubelet-client-current.pem)');
   });
 
   it('reads notAfter of a PEM\'s first certificate, and none from garbage', () => {

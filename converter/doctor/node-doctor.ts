@@ -32,10 +32,14 @@ export interface NodeDoctorOptions {
 
 const HUB_MANIFEST = 'yurt-hub.yaml';
 
-/** A file a host kubeconfig names: under the root (the host's view), else as given (a test tree's files outside it). */
+/**
+ * A file a host kubeconfig names: under the root, symbolic links followed inside it (kubelet's
+ * kubelet-client-current.pem links to an absolute host path), else as given (a test tree's files
+ * outside it).
+ */
 function readHostFile(fs: HostFs, path: string): Buffer {
   try {
-    return readFileSync(fs.real(path));
+    return readFileSync(fs.resolve(path));
   } catch {
     return readFileSync(path);
   }
