@@ -193,8 +193,8 @@ describe('metrics and the manifest', () => {
     expect(total(s, 'missing')).toBeUndefined();
   });
   it('reads the hub\'s port and address from its static pod', () => {
-    expect(hubFromManifest('spec:\n  containers:\n    - args: ["--port=10300", "--bind-address=127.0.0.2"]\n')).toEqual({ port: 10300, bind: '127.0.0.2' });
-    expect(hubFromManifest('spec: {}\n')).toEqual({ port: undefined, bind: undefined });
+    expect(hubFromManifest('spec:\n  containers:\n    - args: ["--port=10300", "--bind-address=127.0.0.2", "--cache-dir=/var/lib/hub"]\n')).toEqual({ port: 10300, bind: '127.0.0.2', cacheDir: '/var/lib/hub' });
+    expect(hubFromManifest('spec: {}\n')).toEqual({ port: undefined, bind: undefined, cacheDir: undefined });
   });
 });
 

@@ -61,12 +61,12 @@ export function notAfterOf(pem: string): number | undefined {
 }
 
 /** The hub's address and cache folder from its static pod manifest's flags. */
-export function hubFromManifest(yaml: string): { port?: number; bind?: string } {
+export function hubFromManifest(yaml: string): { port?: number; bind?: string; cacheDir?: string } {
   const pod = jsYaml.load(yaml) as { spec?: { containers?: Array<{ args?: string[]; command?: string[] }> } } | null;
   const args = (pod?.spec?.containers ?? []).flatMap((c) => [...(c.command ?? []), ...(c.args ?? [])]);
   const flag = (name: string) => args.map((a) => new RegExp(`^--${name}=(.*)$`).exec(a)?.[1]).find((v) => v !== undefined);
   const port = Number(flag('port'));
-  return { port: Number.isInteger(port) && port > 0 ? port : undefined, bind: flag('bind-address') };
+  return { port: Number.isInteger(port) && port > 0 ? port : undefined, bind: flag('bind-address'), cacheDir: flag('cache-dir') };
 }
 
 export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
@@ -101,9 +101,15 @@ export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
   const hubUp = !healthz.error;
   if (hubUp) findings.push(hubCache(node, hubUrl, json<CacheView>(cache), cache.error ?? (cache.status !== 200 ? `${cache.status}` : undefined)));
   const hubSamples = metrics.status === 200 ? parseMetrics(metrics.body) : [];
-  if (hubUp) {
-    const hubExpiry = total(hubSamples, 'yurthub_certificate_expiration_timestamp_seconds');
-    findings.push(certificate(node, 'hub', hubExpiry === undefined || hubExpiry === 0 ? undefined : hubExpiry * 1000, now(), certFixes.hub(node), 'yurthub_certificate_expiration_timestamp_seconds'));
+  const hubExpiry = total(hubSamples, 'yurthub_certificate_expiration_timestamp_seconds');
+  if (hubExpiry) {
+    findings.push(certificate(node, 'hub', hubExpiry * 1000, now(), certFixes.hub(node), 'yurthub_certificate_expiration_timestamp_seconds'));
+  } else if (manifest) {
+    // A hub that does not answer (an expired certificate may be why): its certificate file then.
+    const file = `${fromManifest.cacheDir ?? '/var/lib/yurthub'}/pki/yurthub-client-current.pem`;
+    const pem = await fs.readIfExists(file).catch(() => undefined);
+    if (pem) findings.push(certificate(node, 'hub', notAfterOf(pem.toString('utf8')), now(), certFixes.hub(node), file));
+    else if (hubUp) findings.push(certificate(node, 'hub', undefined, now(), certFixes.hub(node), `no expiry metric, no ${file}`));
   }
 
   let original: KubeconfigView | undefined;

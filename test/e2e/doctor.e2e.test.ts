@@ -256,6 +256,8 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     expect(hub.status).toBe('fail');
     expect(hub.evidence).toMatch(/\/v1\/healthz: no answer \(.*ECONNREFUSED.*\); manifest \/etc\/kubernetes\/manifests\/yurt-hub.yaml is in place$/);
     expect(hub.fix).toBe(`on ${NODE}: crictl rm -f $(crictl ps -aq --name yurthub)   # kubelet starts the static pod again`);
+    // no metrics to read its certificate's end from: the file in its cache folder
+    expect(find(n.report, 'certificate/hub')).toMatchObject({ status: 'ok', evidence: expect.stringMatching(/^hub: valid until .*; \/var\/lib\/yurthub\/pki\/yurthub-client-current.pem\)$/) });
     const text = await yurtctl(['node', 'doctor', `--root=${node.rootDir}`, `--node-name=${NODE}`, `--agent-address=127.0.0.1:${agentMetrics}`]);
     expect(text.code).toBe(11);
     expect(text.stdout).toMatch(/^edge-1 +hub +FAIL +http:/m);
