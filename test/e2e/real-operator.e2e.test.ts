@@ -1,0 +1,437 @@
+/**
+ * yurt-edge as an operator runs it, on real nodes (systemd + containerd + kubelet laid out as kubeadm
+ * lays it out): the project's image built from the root Dockerfile and side-loaded as a registry would
+ * serve it; docs/quickstart.md "On your own cluster / With yurtctl" — `yurtctl convert --cloud-nodes …
+ * --autonomy --image-repository …` — then kube-apiserver's egress through the tunnel as docs/tunnel.md
+ * sets it up; kubectl logs -f / exec / attach / port-forward into edge containers; an edge node cut off
+ * and rebooted while offline; `helm upgrade` to a new tag and the hubs moved by a rerun of convert;
+ * `yurtctl revert` back to a vanilla cluster, byte for byte.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { harnessHelm } from '../cluster/e2e-gate.js';
+import { waitFor } from '../cluster/process.js';
+import { docker } from '../cluster/real/docker.js';
+import { describeRealNodes } from '../cluster/real/gate.js';
+import { nodejsImage, projectImage, type BuiltImage } from '../cluster/real/images.js';
+import { NODE_PATHS } from '../cluster/real/node-files.js';
+import { RealCluster } from '../cluster/real/real-cluster.js';
+import type { RealNode } from '../cluster/real/real-node.js';
+import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
+import { runKubectl, writeEgressSelector } from '../../tunnel/testing/e2e.js';
+import { yurtctl, type Run } from './support/yurtctl.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const REPOSITORY = 'yurt-edge/yurt-edge';
+const NEXT = `${VERSION}-e2e.1`;
+const NS = 'kube-system';
+const APPS = 'apps';
+/** The tunnel server's CONNECT proxy as kube-apiserver reaches it: a NodePort on the cloud node. */
+const PROXY_NODE_PORT = 31263;
+const EGRESS_CA_CONFIGMAP = 'yurt-tunnel-egress-ca';
+/**
+ * The large log: LOG_LINES lines of 1,000 characters (a 9-digit number, '|', then x's), 5 MB, known here
+ * without holding it. Under kubelet's default containerLogMaxSize (10 MiB with the CRI's prefixes), so
+ * no rotation cuts what `logs -f` reads.
+ */
+const LOG_LINES = 5_000;
+const LOG_LINE_X = 990;
+/** What kubeadm and the kubelet package put on a node, and what yurtctl may touch: all of it must come back byte for byte. */
+const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system/kubelet.service', '/usr/lib/systemd/system/kubelet.service.d', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
+
+interface PodView {
+  metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; containers: Array<{ image: string }> };
+  status: { phase?: string; podIP?: string; containerStatuses?: Array<{ ready?: boolean; containerID?: string; image?: string; restartCount?: number }> };
+}
+
+describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an offline reboot, upgrade, revert', () => {
+  let dir: string;
+  let cluster: RealCluster;
+  let cloud: RealNode;
+  let edge1: RealNode;
+  let edge2: RealNode;
+  let image: BuiltImage;
+  let valuesFile: string;
+  const filesBefore = new Map<string, string>();
+  const edges = () => [edge1, edge2];
+
+  const kubectl = (args: string[]) => cluster.kubectl(args);
+  const pods = async (ns: string, selector?: string): Promise<PodView[]> =>
+    (JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-o', 'json', ...(selector ? ['-l', selector] : [])])) as { items: PodView[] }).items;
+  const pod = async (ns: string, name: string) => JSON.parse(await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'])) as PodView;
+  const running = (p: PodView) => p.status.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready);
+  const base = () => ['--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!];
+  const request = () => ['--cloud-nodes', 'cloud-1', '--autonomy', '--image-repository', REPOSITORY, '-f', valuesFile];
+
+  function ok(run: Run, what: string): Run {
+    if (run.code !== 0) throw new Error(`${what} exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+    return run;
+  }
+
+  /** sha256 of every file under the roots (absent ones listed as absent), as `sha256sum` prints them. */
+  async function nodeFiles(node: RealNode): Promise<string> {
+    const script = `for r in ${NODE_FILE_ROOTS.join(' ')}; do if [ -e "$r" ]; then find "$r" \\( -type f -o -type l \\) -print0 | sort -z | xargs -0 -r sha256sum; else echo "absent $r"; fi; done`;
+    return node.exec(['bash', '-c', script]);
+  }
+
+  /** kubelet's command line as systemd runs it now. */
+  async function kubeletArgs(node: RealNode): Promise<string[]> {
+    const pid = (await node.exec(['systemctl', 'show', '-p', 'MainPID', '--value', 'kubelet'])).trim();
+    return (await node.readFile(`/proc/${pid}/cmdline`)).split('\0').filter(Boolean);
+  }
+
+  /** Which start of kubelet.service this is (systemd gives each start its own invocation ID). */
+  async function kubeletInvocation(node: RealNode): Promise<string> {
+    return (await node.exec(['systemctl', 'show', '-p', 'InvocationID', '--value', 'kubelet'])).trim();
+  }
+
+  /** The containers (not sandboxes) containerd runs for a pod, by the CRI's labels. */
+  async function runningContainers(node: RealNode, podUID: string): Promise<string[]> {
+    const ids = (await node.exec(['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q', `labels."io.kubernetes.pod.uid"==${podUID},labels."io.cri-containerd.kind"==container`])).split('\n').filter(Boolean);
+    const tasks = (await node.exec(['ctr', '-n', 'k8s.io', 'tasks', 'ls'])).split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    return ids.filter((id) => tasks.some(([task, , status]) => task === id && status === 'RUNNING'));
+  }
+
+  /** What a node's kubelet and hub said lately: printed when a wait on that node fails. */
+  async function diagnose(node: RealNode): Promise<string> {
+    const sh = (cmd: string) => node.exec(['bash', '-c', cmd]).catch((e: unknown) => String(e));
+    return [
+      `--- ${node.name}: kubelet (errors, last 40)`, await sh(`grep -E '^[EW][0-9]{4}' ${NODE_PATHS.logs}/kubelet.log | tail -40`),
+      `--- ${node.name}: yurthub (last 30)`, await sh('tail -n 30 /var/log/pods/kube-system_yurt-hub-*/*/*.log'),
+      `--- ${node.name}: containerd tasks`, await sh('ctr -n k8s.io tasks ls'),
+    ].join('\n');
+  }
+
+  /** waitFor that prints the node's diagnosis when it times out. */
+  async function waitOn<T>(node: RealNode, what: string, check: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+    try {
+      return await waitFor(what, check, timeoutMs, 2000) as T;
+    } catch (err) {
+      console.log(await diagnose(node));
+      throw err;
+    }
+  }
+
+  /** The tunnel server's CONNECT streams so far, summed over its replicas (read from the cloud node, as Prometheus would). */
+  async function tunnelStreams(): Promise<number> {
+    let total = 0;
+    for (const p of await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server')) {
+      const text = await cloud.exec(['socat', '-T5', '-', `TCP:${p.status.podIP}:10265`], 'GET /metrics HTTP/1.0\r\n\r\n');
+      for (const m of text.matchAll(/^yurt_tunnel_server_streams_total\{[^}]*front_door="connect"[^}]*\} (\d+)/gm)) total += Number(m[1]);
+    }
+    return total;
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'yurt-operator-'));
+    image = await projectImage(await nodejsImage());
+    // As a registry would serve it to the nodes: the repository and the tag yurtctl pins (its version).
+    await docker(['tag', image.tag, `${REPOSITORY}:${VERSION}`]);
+
+    // The tunnel's PKI, as docs/tunnel.md has an operator make it: the server's serving certificate (the
+    // name agents dial, the address kube-apiserver dials) and kube-apiserver's egress client certificate.
+    const ca = await createAuthority('yurt-edge-operator-tunnel-ca');
+    const caFile = writePem(dir, 'tunnel-ca', ca).certFile;
+    let serving: { cert: string; key: string } | undefined;
+    cluster = await RealCluster.start({
+      nodeMonitorGracePeriod: '20s',
+      // Short tolerations: without yurt-manager an unreachable node's pods would be evicted within the test.
+      unreachableTolerationSeconds: 20,
+      notReadyTolerationSeconds: 20,
+      images: [`${REPOSITORY}:${VERSION}`],
+      apiserverArgsFor: async ({ nodeIP }) => {
+        const cloudIP = nodeIP(1);
+        const pem = await ca.issue({
+          commonName: 'yurt-tunnel-server', server: true, ips: [cloudIP],
+          dnsNames: ['yurt-tunnel-server', `yurt-tunnel-server.${NS}.svc`, `yurt-tunnel-server-headless.${NS}.svc`],
+        });
+        serving = { cert: pem.cert.toString(), key: pem.key.toString() };
+        const egress = writePem(dir, 'apiserver-egress', await ca.issue({ commonName: 'kube-apiserver-egress', client: true }));
+        const file = join(dir, 'egress-selector.json');
+        writeEgressSelector(file, `https://${cloudIP}:${PROXY_NODE_PORT}`, { caFile, ...egress });
+        return [`--egress-selector-config-file=${file}`];
+      },
+    });
+    cloud = await cluster.addNode('cloud-1');
+    edge1 = await cluster.addNode('edge-1');
+    edge2 = await cluster.addNode('edge-2');
+    // cloud-1 is the cluster's control-plane node, tainted as kubeadm taints it.
+    await kubectl(['label', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane=']);
+    await kubectl(['taint', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane:NoSchedule']);
+    await cluster.deployDNS();
+    await kubectl(['create', 'configmap', EGRESS_CA_CONFIGMAP, '-n', NS, `--from-file=ca.crt=${caFile}`]);
+    valuesFile = join(dir, 'values.json');
+    writeFileSync(valuesFile, JSON.stringify({
+      'yurt-tunnel-server': {
+        tls: { ...serving, ca: ca.cert.toString() },
+        service: { type: 'NodePort', nodePorts: { proxy: PROXY_NODE_PORT } },
+        egressSelector: { allowedCallers: ['kube-apiserver-egress'], callerCA: { configMap: EGRESS_CA_CONFIGMAP, key: 'ca.crt' } },
+      },
+    }, null, 2));
+
+    // The workloads an edge site runs: a server on each edge node.
+    await kubectl(['create', 'namespace', APPS]);
+    for (const node of ['edge-1', 'edge-2']) {
+      await cluster.apply({
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `web-${node}`, namespace: APPS },
+        spec: {
+          replicas: 1, selector: { matchLabels: { app: `web-${node}` } },
+          template: {
+            metadata: { labels: { app: `web-${node}` } },
+            spec: {
+              nodeSelector: { 'kubernetes.io/hostname': node }, terminationGracePeriodSeconds: 1,
+              containers: [{
+                name: 'web', image: cluster.workloadImage, imagePullPolicy: 'Never',
+                command: ['sh', '-c', `echo "hello from ${node}" >/hello && exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat /hello'`],
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 2 },
+              }],
+            },
+          },
+        },
+      });
+    }
+    await waitFor('the edge workloads running', async () => (await pods(APPS)).filter(running).length === 2, 180_000, 1000);
+    for (const n of edges()) filesBefore.set(n.name, await nodeFiles(n));
+  }, 1_800_000);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    try {
+      console.log(`kubectl get nodes,pods -A -o wide\n${await kubectl(['get', 'nodes,pods', '-A', '-o', 'wide']).catch((e: unknown) => String(e))}`);
+      console.log(`project image ${image?.tag} ${image?.cached ? 'cached' : `built in ${image?.seconds.toFixed(1)} s`}`);
+      console.log(`node start (create → Ready): ${cluster.timings.map((t) => `${t.name} ${t.readySeconds.toFixed(1)} s`).join(', ')}`);
+      for (const n of cluster.nodes.values()) {
+        const m = await n.memory().catch(() => undefined);
+        if (m) console.log(`${n.name}: ${(m.rssBytes / 2 ** 20).toFixed(0)} MiB RSS (${Object.entries(m.byProcess).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)}`).join(', ')})`);
+      }
+    } finally {
+      await cluster.stop();
+      if (dir && !process.env.KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('yurtctl convert turns the vanilla cluster into a cloud-edge one: real node Jobs, a real yurthub static pod, kubelet restarted onto it', async () => {
+    const startsBefore = await Promise.all(edges().map(kubeletInvocation));
+    const run = ok(await yurtctl(['convert', ...base(), ...request(), '--yes']), 'yurtctl convert');
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('converted: 2 edge node(s), 1 cloud node(s)');
+
+    for (const [i, node] of edges().entries()) {
+      // The node Job ran as a real pod on its node, in a container of the project's image.
+      // (It reports `converted` before it exits.)
+      const jobPods = await waitFor(`the node Job's pod on ${node.name} Succeeded`, async () => {
+        const found = await pods(NS, `job-name=yurtctl-convert-${node.name}`);
+        return found.every((p) => p.status.phase === 'Succeeded') ? found : undefined;
+      }, 60_000, 500);
+      expect(jobPods.map((p) => [p.spec.nodeName, p.status.phase])).toEqual([[node.name, 'Succeeded']]);
+      expect(jobPods[0]!.status.containerStatuses?.[0]?.containerID).toMatch(/^containerd:\/\//);
+      expect(jobPods[0]!.spec.containers[0]!.image).toBe(`${REPOSITORY}:${VERSION}`);
+      // yurthub runs as a static pod (its mirror pod in the API), from the manifest the node side wrote.
+      const manifest = await node.readFile(`${NODE_PATHS.manifests}/yurt-hub.yaml`);
+      expect(manifest).toMatch(new RegExp(`image: "?${REPOSITORY}:${VERSION.replace(/\./g, '\\.')}"?\n`));
+      const hub = await waitFor(`yurt-hub-${node.name} running`, async () => {
+        const p = await pod(NS, `yurt-hub-${node.name}`).catch(() => undefined);
+        return p && running(p) ? p : undefined;
+      }, 120_000, 1000);
+      expect(hub.status.containerStatuses?.[0]?.containerID).toMatch(/^containerd:\/\//);
+      // kubelet was restarted by systemd onto yurtctl's drop-in: its own kubeconfig, the hub's address.
+      expect(await kubeletInvocation(node)).not.toBe(startsBefore[i]);
+      const args = await kubeletArgs(node);
+      expect(args).toContain('--kubeconfig=/var/lib/yurt-edge/kubelet.conf');
+      expect(args.some((a) => a.startsWith('--bootstrap-kubeconfig'))).toBe(false);
+      expect(await node.readFile('/var/lib/yurt-edge/kubelet.conf')).toContain('http://127.0.0.1:10261');
+    }
+    // The cloud side from the chart: on the tainted control-plane node, agents on the edge nodes.
+    const placed = await waitFor('the tunnel server, yurt-manager and agents running', async () => {
+      const all = (await pods(NS, 'app.kubernetes.io/name in (yurt-tunnel-server,yurt-manager,yurt-tunnel-agent)'));
+      return all.length === 6 && all.every(running) ? all : undefined;
+    }, 180_000, 1000);
+    expect(placed.map((p) => `${p.metadata.labels?.['app.kubernetes.io/name']}@${p.spec.nodeName}`).sort()).toEqual([
+      'yurt-manager@cloud-1', 'yurt-manager@cloud-1', 'yurt-tunnel-agent@edge-1', 'yurt-tunnel-agent@edge-2',
+      'yurt-tunnel-server@cloud-1', 'yurt-tunnel-server@cloud-1',
+    ]);
+    // yurtctl status reads HUB and AGENT from those real pods.
+    const status = await waitFor('yurtctl status: hubs ready, agents connected', async () => {
+      const s = ok(await yurtctl(['status', '--kubeconfig', cluster.local.kubeconfigPath, '-o', 'json']), 'yurtctl status');
+      const nodes = (JSON.parse(s.stdout) as { nodes: Array<{ name: string; role: string; state: string; hub: string; agent: string; autonomy: boolean }> }).nodes;
+      return nodes.every((n) => n.role === 'cloud' || (n.hub === 'ready' && n.agent === 'connected')) ? nodes : undefined;
+    }, 120_000, 2000);
+    expect(status.map((n) => [n.name, n.role, n.state, n.hub, n.agent, n.autonomy])).toEqual([
+      ['cloud-1', 'cloud', '', '', '', false],
+      ['edge-1', 'edge', 'converted', 'ready', 'connected', true],
+      ['edge-2', 'edge', 'converted', 'ready', 'connected', true],
+    ]);
+    console.log((await yurtctl(['status', '--kubeconfig', cluster.local.kubeconfigPath])).stdout);
+    console.log(`converted: kubectl get nodes,pods -A -o wide\n${await kubectl(['get', 'nodes,pods', '-A', '-o', 'wide'])}`);
+  }, 900_000);
+
+  it('kubectl logs -f, exec, attach and port-forward reach real containers on edge nodes through the tunnel', async () => {
+    const streamsBefore = await tunnelStreams();
+    // logs -f: a large log, byte for byte, followed while it is written.
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'logger', namespace: APPS },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, restartPolicy: 'Never', terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'logger', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c', `sleep 2; awk 'BEGIN { x = sprintf("%${LOG_LINE_X}s", ""); gsub(/ /, "x", x); for (i = 1; i <= ${LOG_LINES}; i++) printf "%09d|%s\\n", i, x }'; sleep 1`] }],
+      },
+    });
+    await waitFor('pod logger started', async () => ['Running', 'Succeeded'].includes((await pod(APPS, 'logger')).status.phase ?? ''), 120_000, 500);
+    const follow = runKubectl(cluster.local.binary, cluster.local.kubeconfigPath, ['logs', '-f', 'logger', '-n', APPS], { keep: false });
+    expect(await follow.exited, follow.stderr()).toBe(0);
+    const expected = createHash('sha256');
+    let size = 0;
+    const x = 'x'.repeat(LOG_LINE_X);
+    for (let i = 1; i <= LOG_LINES; i++) {
+      const line = `${String(i).padStart(9, '0')}|${x}\n`;
+      expected.update(line);
+      size += line.length;
+    }
+    if (follow.bytes() !== size) {
+      const again = runKubectl(cluster.local.binary, cluster.local.kubeconfigPath, ['logs', 'logger', '-n', APPS], { keep: false });
+      await again.exited;
+      console.log(`logs -f gave ${follow.bytes()} of ${size} bytes (stderr: ${follow.stderr()}); logs without -f now: ${again.bytes()} bytes; pod: ${JSON.stringify((await pod(APPS, 'logger')).status)}`);
+      console.log(await diagnose(edge1));
+    }
+    expect(follow.bytes()).toBe(size);
+    expect(follow.sha256()).toBe(expected.digest('hex'));
+
+    // exec: stdin in, stdout back, the exit code kept.
+    const input = Buffer.alloc(1 << 20, 'x');
+    const exec = runKubectl(cluster.local.binary, cluster.local.kubeconfigPath, ['exec', '-i', '-n', APPS, 'deploy/web-edge-2', '--', 'sh', '-c', 'wc -c; exit 7'], { input });
+    expect(await exec.exited).toBe(7);
+    expect(exec.stdout().trim()).toBe(String(input.length));
+
+    // attach: to a container reading its stdin.
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'reader', namespace: APPS },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'edge-2' }, restartPolicy: 'Never', terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'reader', image: cluster.workloadImage, imagePullPolicy: 'Never', stdin: true, stdinOnce: true, command: ['sh', '-c', 'while read -r line; do echo "got $line"; done; echo bye'] }],
+      },
+    });
+    await waitFor('pod reader running', async () => running(await pod(APPS, 'reader')), 120_000, 500);
+    const attach = runKubectl(cluster.local.binary, cluster.local.kubeconfigPath, ['attach', '-i', '-n', APPS, 'reader', '-c', 'reader'], { input: 'one\ntwo\n' });
+    expect(await attach.exited, attach.stderr()).toBe(0);
+    expect(attach.stdout()).toContain('got one\ngot two\n');
+
+    // port-forward: a local port to the edge-1 server's 8080.
+    const forward = runKubectl(cluster.local.binary, cluster.local.kubeconfigPath, ['port-forward', '-n', APPS, 'deploy/web-edge-1', ':8080'], { keep: true });
+    try {
+      const port = await waitFor('port-forward listening', async () => Number(/127\.0\.0\.1:(\d+) ->/.exec(forward.stdout())?.[1]) || undefined, 60_000, 200);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString()));
+        socket.once('end', () => resolve(text));
+        socket.once('error', reject);
+      });
+      expect(answer).toBe('hello from edge-1\n');
+    } finally {
+      forward.child.kill();
+    }
+    // Every one of those went through the tunnel server's CONNECT proxy (kube-apiserver's egress).
+    expect(await tunnelStreams()).toBeGreaterThanOrEqual(streamsBefore + 4);
+  }, 600_000);
+
+  it('an edge node cut off keeps its containers; rebooted while offline, kubelet brings the same pods back from yurthub; the cloud evicts nothing; healed, nothing is re-created', async () => {
+    const before = (await pods(APPS)).filter((p) => p.spec.nodeName === 'edge-1' && p.metadata.name.startsWith('web-'));
+    expect(before).toHaveLength(1);
+    const web = before[0]!;
+    const containersBefore = await runningContainers(edge1, web.metadata.uid);
+    expect(containersBefore).toHaveLength(1);
+
+    await edge1.partition();
+    try {
+      await cluster.local.waitNodeNotReady('edge-1', 120_000);
+      expect(await runningContainers(edge1, web.metadata.uid)).toEqual(containersBefore);
+
+      await edge1.reboot();
+      expect(await edge1.logs('init')).toContain(`init: partitioned from ${cluster.gateway}`);
+      // No apiserver: kubelet gets its pods from yurthub's cache (the hub itself is a static pod).
+      const after = await waitOn(edge1, 'the web pod running again on the rebooted, offline node', async () => {
+        const ids = await runningContainers(edge1, web.metadata.uid);
+        return ids.length === 1 && ids[0] !== containersBefore[0] ? ids : undefined;
+      }, 240_000);
+      expect(after).toHaveLength(1);
+      const apiserver = new URL(cluster.serverForNodes);
+      await expect(edge1.exec(['socat', '-u', `TCP:${cluster.gateway}:${apiserver.port},connect-timeout=3`, '-'])).rejects.toThrow();
+
+      // Longer than the 20 s tolerations: without yurt-manager the pod would be gone by now.
+      const taint = await waitFor('the unreachable taint on edge-1', async () => {
+        const node = JSON.parse(await kubectl(['get', 'node', 'edge-1', '-o', 'json'])) as { spec: { taints?: Array<{ key: string; timeAdded?: string }> } };
+        return node.spec.taints?.find((t) => t.key === 'node.kubernetes.io/unreachable');
+      }, 120_000, 1000);
+      await waitFor('40 s past the taint', async () => Date.now() - Date.parse(taint.timeAdded ?? '') > 40_000, 120_000, 1000);
+      const still = await pod(APPS, web.metadata.name);
+      expect([still.metadata.uid, still.metadata.deletionTimestamp]).toEqual([web.metadata.uid, undefined]);
+    } finally {
+      await edge1.heal();
+    }
+    await cluster.local.waitNodeReady('edge-1', 180_000);
+    const converged = await waitFor('edge-1 pods Running in the API again', async () => {
+      const now = (await pods(APPS)).filter((p) => p.metadata.name.startsWith('web-'));
+      return now.length === 2 && now.every(running) ? now : undefined;
+    }, 180_000, 1000);
+    expect(converged.map((p) => p.metadata.uid).sort()).toEqual((await Promise.all(['edge-1', 'edge-2'].map(async (n) => (await pods(APPS, `app=web-${n}`))[0]!.metadata.uid))).sort());
+    expect(converged.find((p) => p.spec.nodeName === 'edge-1')?.metadata.uid).toBe(web.metadata.uid);
+    // The workload's ReplicaSet made no new pod while the node was away.
+    expect(JSON.parse(await kubectl(['get', 'events', '-n', APPS, '--field-selector', 'reason=SuccessfulCreate', '-o', 'json'])).items).toHaveLength(2);
+  }, 900_000);
+
+  it('helm upgrade to a new tag moves the agents and cloud components; a rerun of yurtctl convert moves the hubs', async () => {
+    for (const n of cluster.nodes.values()) await n.exec(['ctr', '-n', 'k8s.io', 'images', 'tag', '--force', `docker.io/${REPOSITORY}:${VERSION}`, `docker.io/${REPOSITORY}:${NEXT}`]);
+    // docs/operations.md's upgrade command.
+    const helm = execFileSync(harnessHelm!, [
+      `--kubeconfig=${cluster.local.kubeconfigPath}`, 'upgrade', 'yurt-edge', join(ROOT, 'charts/yurt-edge'), '-n', NS, '--reuse-values', '--set', `global.image.tag=${NEXT}`, '--wait', '--timeout=5m',
+    ], { encoding: 'utf8' });
+    expect(helm).toContain('STATUS: deployed');
+    await waitFor('agents, tunnel server and yurt-manager on the new tag', async () => {
+      const all = await pods(NS, 'app.kubernetes.io/name in (yurt-tunnel-server,yurt-manager,yurt-tunnel-agent)');
+      return all.length === 6 && all.every((p) => running(p) && p.spec.containers[0]!.image === `${REPOSITORY}:${NEXT}`);
+    }, 300_000, 2000);
+
+    const run = ok(await yurtctl(['convert', ...base(), ...request(), '--allow-image-override', '--set', `global.image.tag=${NEXT}`, '--yes']), 'yurtctl convert (hub upgrade)');
+    console.log(run.stdout);
+    for (const node of edges()) {
+      expect(await node.readFile(`${NODE_PATHS.manifests}/yurt-hub.yaml`)).toContain(`${REPOSITORY}:${NEXT}`);
+      await waitFor(`yurt-hub-${node.name} on the new tag`, async () => {
+        const p = await pod(NS, `yurt-hub-${node.name}`).catch(() => undefined);
+        return p !== undefined && running(p) && p.spec.containers[0]!.image === `${REPOSITORY}:${NEXT}`;
+      }, 180_000, 1000);
+    }
+    for (const node of edges()) {
+      const m = await node.memory();
+      console.log(`converted ${node.name}: ${(m.rssBytes / 2 ** 20).toFixed(0)} MiB RSS (${Object.entries(m.byProcess).sort((a, b) => b[1] - a[1]).slice(0, 9).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)}`).join(', ')})`);
+    }
+  }, 900_000);
+
+  it('yurtctl revert leaves a vanilla cluster: node files byte for byte, nothing of ours, kubelet straight to the apiserver', async () => {
+    ok(await yurtctl(['revert', ...base(), '--yes']), 'yurtctl revert');
+    for (const node of edges()) {
+      await cluster.local.waitNodeReady(node.name, 180_000);
+      expect(await nodeFiles(node), node.name).toBe(filesBefore.get(node.name));
+      const args = await kubeletArgs(node);
+      expect(args).toContain(`--kubeconfig=${NODE_PATHS.kubeletKubeconfig}`);
+      expect(args).toContain(`--bootstrap-kubeconfig=${NODE_PATHS.bootstrapKubeconfig}`);
+      expect(await node.readFile(NODE_PATHS.kubeletKubeconfig)).toContain(cluster.serverForNodes);
+    }
+    // (The agents' and the revert Jobs' pods take their grace period to go.)
+    await waitFor('no object of ours left', async () =>
+      (await kubectl(['get', 'jobs,pods,secrets,configmaps', '-n', NS, '-l', 'app.kubernetes.io/managed-by in (yurtctl,Helm)', '-o', 'name'])) === ''
+      && (await pods(NS)).every((p) => !/yurt/.test(p.metadata.name)), 120_000, 1000);
+    const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { labels: Record<string, string>; annotations: Record<string, string> } }> };
+    for (const n of nodes.items) {
+      expect(Object.keys(n.metadata.labels).filter((k) => k.includes('openyurt') || k.includes('yurt-edge'))).toEqual([]);
+      expect(Object.keys(n.metadata.annotations).filter((k) => k.includes('openyurt') || k.includes('yurt-edge'))).toEqual([]);
+    }
+    // The workloads never moved.
+    expect((await pods(APPS)).filter((p) => p.metadata.name.startsWith('web-')).every(running)).toBe(true);
+  }, 900_000);
+});
