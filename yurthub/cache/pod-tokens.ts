@@ -19,7 +19,7 @@ import { parseKey, resourcePrefix, splitTail } from '../store/keys.js';
 import type { CacheContentType, CacheStore, ObjectKey, ResourceRef, StoredObject } from '../store/store.js';
 import { partition } from './formats.js';
 import { jwtExpiryMs, podTokenName, podUIDOfName, tokenOfAnswer, type PodTokenKey } from './token-request.js';
-import type { ResponseSink } from './writer.js';
+import { bufferedSink, type ResponseSink } from './writer.js';
 
 export type PodTokenEvent = 'stored' | 'served_offline' | 'pruned_expired' | 'pruned_pod_gone';
 
@@ -87,25 +87,7 @@ export class PodTokens implements Component {
   /** A sink for the answer to the request `key`, which stores it once it ended; only 201s are kept. */
   sink(key: PodTokenKey, status: number, format: CacheContentType): ResponseSink | undefined {
     if (status !== 201) return undefined;
-    let chunks: Buffer[] | undefined = [];
-    let size = 0;
-    return {
-      write: (chunk) => {
-        if (!chunks) return;
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) chunks = undefined;
-        else chunks.push(chunk);
-      },
-      end: () => {
-        if (!chunks) return;
-        const body = Buffer.concat(chunks);
-        chunks = undefined;
-        setImmediate(() => void this.store(key, format, body));
-      },
-      abort: () => {
-        chunks = undefined;
-      },
-    };
+    return bufferedSink(MAX_ANSWER_BYTES, (body) => this.store(key, format, body));
   }
 
   /** Stores an answer, replacing the one kept for `key`; false (and nothing stored) if it carries no JWT. */

@@ -23,6 +23,33 @@ export interface ResponseSink {
   abort(): void;
 }
 
+/**
+ * A sink that keeps a response's bytes and hands them to `commit` once it ended normally, after the client has
+ * its last byte; a response over `maxBytes` or one that broke is dropped.
+ */
+export function bufferedSink(maxBytes: number, commit: (body: Buffer) => unknown): ResponseSink {
+  let chunks: Buffer[] | undefined = [];
+  let size = 0;
+  return {
+    write: (chunk) => {
+      if (!chunks) return;
+      size += chunk.length;
+      if (size > maxBytes) chunks = undefined;
+      else chunks.push(chunk);
+    },
+    end: () => {
+      if (!chunks) return;
+      const body = Buffer.concat(chunks);
+      chunks = undefined;
+      // Parsing and writing happen after the client has its last byte.
+      setImmediate(() => void commit(body));
+    },
+    abort: () => {
+      chunks = undefined;
+    },
+  };
+}
+
 export interface CacheWriteObserver {
   onWrite?(component: string, kind: 'object' | 'list' | 'event'): void;
   onWriteFailure?(component: string, err: unknown): void;
@@ -71,38 +98,15 @@ export class CacheWriter {
     const format = request.format ?? 'json';
     const t: Target = { ...request, store: partition(request.component, format), codec: CODECS[format] };
     const { info } = request;
-    if (!info.isResourceRequest) return this.bufferedSink((body) => this.writeDiscovery(t, body));
+    if (!info.isResourceRequest) return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeDiscovery(t, body));
     if (info.verb === 'watch') return this.watchSink(t);
-    if (info.verb === 'list') return this.bufferedSink((body) => this.writeList(t, body));
-    return this.bufferedSink((body) => this.writeObject(t, body));
+    if (info.verb === 'list') return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeList(t, body));
+    return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeObject(t, body));
   }
 
   private fail(component: string, err: unknown): void {
     this.observer.onWriteFailure?.(component, err);
     this.log.warn({ err, cacheComponent: component }, 'cache write failed; the client was served regardless');
-  }
-
-  private bufferedSink(commit: (body: Buffer) => Promise<void>): ResponseSink {
-    let chunks: Buffer[] | undefined = [];
-    let size = 0;
-    return {
-      write: (chunk) => {
-        if (!chunks) return;
-        size += chunk.length;
-        if (size > MAX_BUFFERED_BYTES) chunks = undefined;
-        else chunks.push(chunk);
-      },
-      end: () => {
-        if (!chunks) return;
-        const body = Buffer.concat(chunks);
-        chunks = undefined;
-        // Parsing and writing happen after the client has its last byte.
-        setImmediate(() => void commit(body));
-      },
-      abort: () => {
-        chunks = undefined;
-      },
-    };
   }
 
   private async writeDiscovery(t: Target, body: Buffer): Promise<void> {
