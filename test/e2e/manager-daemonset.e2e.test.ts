@@ -9,18 +9,15 @@
  *   yurthub process speaking for hub-1 with hub-1's certificate) is asked on its local port.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
-import { describeWithHelm, harnessHelm } from '../cluster/e2e-gate.js';
+import { describeWithHelm } from '../cluster/e2e-gate.js';
 import { LocalCluster, freePort, issueClientCert, writeKubeconfig } from '../cluster/local-cluster.js';
-import { startProcess, waitFor, type ManagedProcess } from '../cluster/process.js';
+import { waitFor, type ManagedProcess } from '../cluster/process.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
+import { startChartManager } from './support/manager.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ROLE = 'e2e.yurt-edge.io/role';
 const HUB_NODE = 'hub-1';
 
@@ -99,27 +96,7 @@ describeWithHelm('yurt-manager: edge-safe DaemonSet upgrades (AdvancedRollingUpd
     await waitFor('the default service account', async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })) !== undefined, 60_000, 250);
 
     // What `helm install --set controllers={daemonpodupdater}` puts in: its ServiceAccount and RBAC.
-    const helmHome = join(cluster.dir, 'helm');
-    for (const d of ['cache', 'config', 'data']) mkdirSync(join(helmHome, d), { recursive: true });
-    const { stdout: rbac } = await promisify(execFile)(
-      harnessHelm!,
-      ['template', 'yurt-manager', join(ROOT, 'charts/yurt-manager'), '-n', 'kube-system', '--set', 'controllers={daemonpodupdater}', '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'],
-      { env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') } },
-    );
-    await applyYaml('yurt-manager-rbac.yaml', rbac);
-    const token = (await cluster.kubectl(['create', 'token', 'yurt-manager', '-n', 'kube-system', '--duration=2h'])).trim();
-    managerKubeconfig = join(cluster.dir, 'yurt-manager.kubeconfig');
-    writeKubeconfig(managerKubeconfig, cluster.info.server, cluster.info.caFile, { token });
-    port = await freePort();
-    manager = startProcess(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'manager/main.ts'), `--kubeconfig=${managerKubeconfig}`, `--port=${port}`, '--controllers=daemonpodupdater', '--leader-elect-identity=dpu-e2e'],
-      join(cluster.dir, 'yurt-manager.log'),
-    );
-    await waitFor('yurt-manager leading', async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.status === 200 && (await res.text()).includes('leading');
-    }, 60_000, 250);
+    ({ process: manager, kubeconfig: managerKubeconfig, port } = await startChartManager(cluster, { set: ['controllers={daemonpodupdater}'], controllers: 'daemonpodupdater', identity: 'dpu-e2e' }));
   });
 
   afterAll(async () => {

@@ -7,15 +7,14 @@
  * OpenYurt's own documentation examples (test/e2e/fixtures/openyurt) are applied unchanged.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { describeWithHelm, harnessHelm } from '../cluster/e2e-gate.js';
-import { LocalCluster, freePort, writeKubeconfig } from '../cluster/local-cluster.js';
-import { startProcess, waitFor, type ManagedProcess } from '../cluster/process.js';
+import { describeWithHelm } from '../cluster/e2e-gate.js';
+import { LocalCluster } from '../cluster/local-cluster.js';
+import { waitFor, type ManagedProcess } from '../cluster/process.js';
+import { startChartManager } from './support/manager.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = join(ROOT, 'test/e2e/fixtures/openyurt');
@@ -72,28 +71,7 @@ describeWithHelm('yurt-manager: NodePool and YurtAppSet controllers on the real 
       const out = await cluster.kubectl(['get', 'crd', 'nodepools.apps.openyurt.io', 'yurtappsets.apps.openyurt.io', '-o', 'jsonpath={.items[*].status.conditions[?(@.type=="Established")].status}']);
       return out.trim() === 'True True';
     }, 30_000, 250);
-    const helmHome = join(cluster.dir, 'helm');
-    for (const d of ['cache', 'config', 'data']) mkdirSync(join(helmHome, d), { recursive: true });
-    const { stdout: rbac } = await promisify(execFile)(
-      harnessHelm!,
-      ['template', 'yurt-manager', join(ROOT, 'charts/yurt-manager'), '-n', 'kube-system', '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'],
-      { env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') } },
-    );
-    await applyYaml('yurt-manager-rbac.yaml', rbac);
-    const token = (await cluster.kubectl(['create', 'token', 'yurt-manager', '-n', 'kube-system', '--duration=2h'])).trim();
-    managerKubeconfig = join(cluster.dir, 'yurt-manager.kubeconfig');
-    writeKubeconfig(managerKubeconfig, cluster.info.server, cluster.info.caFile, { token });
-
-    port = await freePort();
-    manager = startProcess(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'manager/main.ts'), `--kubeconfig=${managerKubeconfig}`, `--port=${port}`, '--controllers=nodepool,yurtappset', '--leader-elect-identity=np-e2e'],
-      join(cluster.dir, 'yurt-manager.log'),
-    );
-    await waitFor('yurt-manager leading', async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.status === 200 && (await res.text()).includes('leading');
-    }, 60_000, 250);
+    ({ process: manager, kubeconfig: managerKubeconfig, port } = await startChartManager(cluster, { controllers: 'nodepool,yurtappset', identity: 'np-e2e' }));
   });
 
   afterAll(async () => {
