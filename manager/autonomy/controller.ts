@@ -7,7 +7,6 @@
  * informer caches, plans (policy.ts) and applies one merge patch guarded by the pod's resourceVersion.
  * It acts only while this replica leads (runWhileLeading); a standby keeps its caches warm and idles.
  */
-import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
 import { ManagerErrors } from '../errors.js';
@@ -24,7 +23,8 @@ import {
   type PodLike,
   type Toleration,
 } from './policy.js';
-import { WorkQueue } from '../controller/queue.js';
+import type { WorkQueue } from '../controller/queue.js';
+import { leaderWorkQueue } from '../controller/runner.js';
 
 export interface PodIndex {
   get(namespace: string, name: string): PodLike | undefined;
@@ -154,27 +154,13 @@ export class AutonomyController {
       return;
     }
     if (signal.aborted) return;
-    const queue = new WorkQueue(this.options.clock);
-    // Every pending delay (a held pod, a retry's backoff) and every idle worker listens for the end of
-    // leadership: thousands of pods can be waiting at once. They listen on this signal, which has no
-    // listener limit, and the leader's signal gets a single listener that fans out.
-    const acting = new AbortController();
-    setMaxListeners(0, acting.signal);
-    signal.addEventListener(
-      'abort',
-      () => {
-        queue.shutdown();
-        acting.abort(signal.reason);
-      },
-      { once: true },
-    );
-    this.active = { queue, signal: acting.signal };
+    const { queue, signal: actingSignal } = (this.active = leaderWorkQueue(signal, this.options.clock));
     const pods = this.options.pods.list();
     for (const pod of pods) queue.add(podKey(pod));
     this.log.info({ pods: pods.length, workers: this.options.workers }, 'acting: checking every pod');
     this.report();
     try {
-      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, acting.signal)));
+      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, actingSignal)));
     } finally {
       this.active = undefined;
       this.holds.clear();

@@ -32,6 +32,27 @@ export interface RunnerOptions {
   errorCode?: (err: unknown) => string;
 }
 
+/**
+ * The work queue for one term of leadership and the signal its workers and delays listen on; both end with
+ * the leader's `signal`. Every pending delay (a held key, a retry's backoff) and every idle worker listens
+ * for the end of leadership and thousands can wait at once, so they listen on a signal without a listener
+ * limit, and the leader's signal gets a single listener that fans out.
+ */
+export function leaderWorkQueue(signal: AbortSignal, clock: Clock, backoff?: { baseMs: number; maxMs: number }): { queue: WorkQueue; signal: AbortSignal } {
+  const queue = new WorkQueue(clock, backoff);
+  const acting = new AbortController();
+  setMaxListeners(0, acting.signal);
+  signal.addEventListener(
+    'abort',
+    () => {
+      queue.shutdown();
+      acting.abort(signal.reason);
+    },
+    { once: true },
+  );
+  return { queue, signal: acting.signal };
+}
+
 export class ControllerRunner {
   private readonly log: Logger;
   private active: { queue: WorkQueue; signal: AbortSignal } | undefined;
@@ -58,18 +79,7 @@ export class ControllerRunner {
       return;
     }
     if (signal.aborted) return;
-    const queue = new WorkQueue(this.options.clock, this.options.backoff);
-    const acting = new AbortController();
-    setMaxListeners(0, acting.signal);
-    signal.addEventListener(
-      'abort',
-      () => {
-        queue.shutdown();
-        acting.abort(signal.reason);
-      },
-      { once: true },
-    );
-    this.active = { queue, signal: acting.signal };
+    const { queue, signal: actingSignal } = (this.active = leaderWorkQueue(signal, this.options.clock, this.options.backoff));
     let n = 0;
     for (const key of this.options.initialKeys()) {
       queue.add(key);
@@ -78,7 +88,7 @@ export class ControllerRunner {
     this.log.info({ keys: n, workers: this.options.workers }, 'acting: reconciling everything once');
     this.report();
     try {
-      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, acting.signal)));
+      await Promise.all(Array.from({ length: this.options.workers }, () => this.worker(queue, actingSignal)));
     } finally {
       this.active = undefined;
       this.report();
