@@ -16,14 +16,18 @@ export type ReconcileResult = { result: string; requeueAfterMs?: number };
 /** What the worker loop reports: reconcile count by result, errors, latency, queue depth (lib/metrics/controller.ts). */
 export type ReconcileMetrics = ReconcileRecorder;
 
-export interface RunnerOptions {
-  name: string;
+/** What start.ts gives every controller that a ControllerRunner runs, next to the controller's own options. */
+export interface ControllerWiring {
   workers: number;
   clock: Clock;
   logger: Logger;
   metrics?: ReconcileMetrics;
   /** Resolves once the caches the controller reads hold a full list (rejects if the signal ends first). */
   synced: (signal: AbortSignal) => Promise<void>;
+}
+
+export interface RunnerOptions extends ControllerWiring {
+  name: string;
   /** Every key to look at when leadership starts. */
   initialKeys: () => Iterable<string>;
   reconcile: (key: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -51,6 +55,12 @@ export function leaderWorkQueue(signal: AbortSignal, clock: Clock, backoff?: { b
     { once: true },
   );
   return { queue, signal: acting.signal };
+}
+
+/** The runner of controller `name`, from its wiring (the controller's other options stay with it). */
+export function runnerFor(name: string, wiring: ControllerWiring, controller: Pick<RunnerOptions, 'initialKeys' | 'reconcile'>): ControllerRunner {
+  const { workers, clock, logger, metrics, synced } = wiring;
+  return new ControllerRunner({ name, workers, clock, logger, metrics, synced, ...controller });
 }
 
 export class ControllerRunner {

@@ -8,9 +8,8 @@
  * Keys are DaemonSets (`namespace/name`). Pod and ControllerRevision events queue their owner; a node
  * whose readiness flips queues every annotated DaemonSet (the few a cluster has).
  */
-import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import { ControllerRunner, type ReconcileMetrics, type ReconcileResult } from '../controller/runner.js';
+import { runnerFor, type ControllerRunner, type ControllerWiring, type ReconcileResult } from '../controller/runner.js';
 import { ManagerErrors } from '../errors.js';
 import { currentHash, isLatest, nodeReady, planRollingUpdate, strategyOf, upgradeCondition, UPDATE_STRATEGY_KEY, type DaemonSetLike, type NodeLike, type PodLike, type RevisionLike } from './plan.js';
 
@@ -21,15 +20,10 @@ export interface DaemonPodWrites {
   patchPodCondition(namespace: string, name: string, condition: object): Promise<unknown>;
 }
 
-export interface DaemonPodUpdaterOptions {
+export interface DaemonPodUpdaterOptions extends ControllerWiring {
   daemonSets: { get(name: string, namespace: string): DaemonSetLike | undefined; list(): readonly DaemonSetLike[] };
   nodes: { get(name: string): NodeLike | undefined };
   writes: DaemonPodWrites;
-  workers: number;
-  clock: Clock;
-  logger: Logger;
-  metrics?: ReconcileMetrics;
-  synced: (signal: AbortSignal) => Promise<void>;
 }
 
 export const DAEMONPODUPDATER_CONTROLLER = 'daemonpodupdater';
@@ -56,13 +50,7 @@ export class DaemonPodUpdaterController {
 
   constructor(private readonly options: DaemonPodUpdaterOptions) {
     this.log = options.logger.child({ component: DAEMONPODUPDATER_CONTROLLER });
-    this.runner = new ControllerRunner({
-      name: DAEMONPODUPDATER_CONTROLLER,
-      workers: options.workers,
-      clock: options.clock,
-      logger: options.logger,
-      metrics: options.metrics,
-      synced: options.synced,
+    this.runner = runnerFor(DAEMONPODUPDATER_CONTROLLER, options, {
       initialKeys: () => [...this.annotated.values()],
       reconcile: (key) => this.reconcile(key),
     });

@@ -5,9 +5,8 @@
  * A node's membership is its `apps.openyurt.io/nodepool` label. Node events queue the node and the
  * pools it belongs and belonged to; pool events queue the pool and every member.
  */
-import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import { ControllerRunner, type ReconcileMetrics, type ReconcileResult } from '../controller/runner.js';
+import { runnerFor, type ControllerRunner, type ControllerWiring, type ReconcileResult } from '../controller/runner.js';
 import { ManagerErrors } from '../errors.js';
 import { planNode, poolOf, poolStatus, sameStatus, type NodeLike, type NodePatch, type NodePoolLike } from './attributes.js';
 
@@ -16,15 +15,10 @@ export interface NodePoolWrites {
   patchNodePoolStatus(name: string, body: object): Promise<unknown>;
 }
 
-export interface NodePoolControllerOptions {
+export interface NodePoolControllerOptions extends ControllerWiring {
   nodes: { get(name: string): NodeLike | undefined; list(): readonly NodeLike[] };
   pools: { get(name: string): NodePoolLike | undefined; list(): readonly NodePoolLike[] };
   writes: NodePoolWrites;
-  workers: number;
-  clock: Clock;
-  logger: Logger;
-  metrics?: ReconcileMetrics;
-  synced: (signal: AbortSignal) => Promise<void>;
 }
 
 export const NODEPOOL_CONTROLLER = 'nodepool';
@@ -42,13 +36,7 @@ export class NodePoolController {
 
   constructor(private readonly options: NodePoolControllerOptions) {
     this.log = options.logger.child({ component: NODEPOOL_CONTROLLER });
-    this.runner = new ControllerRunner({
-      name: NODEPOOL_CONTROLLER,
-      workers: options.workers,
-      clock: options.clock,
-      logger: options.logger,
-      metrics: options.metrics,
-      synced: options.synced,
+    this.runner = runnerFor(NODEPOOL_CONTROLLER, options, {
       initialKeys: () => this.allKeys(),
       reconcile: (key) => this.reconcile(key),
     });

@@ -7,9 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import type { Clock } from '../../lib/lifecycle.js';
 import type { Logger } from '../../lib/logger.js';
-import { ControllerRunner, type ReconcileMetrics, type ReconcileResult } from '../controller/runner.js';
+import { runnerFor, type ControllerRunner, type ControllerWiring, type ReconcileResult } from '../controller/runner.js';
 import { ManagerErrors } from '../errors.js';
 import { selectedPools } from './pools.js';
 import type { PoolLike, Workload, WorkloadKind, YurtAppSetLike } from './types.js';
@@ -24,18 +23,13 @@ export interface YurtAppSetWrites {
   patchYurtAppSetStatus(namespace: string, name: string, body: object): Promise<unknown>;
 }
 
-export interface YurtAppSetControllerOptions {
+export interface YurtAppSetControllerOptions extends ControllerWiring {
   appSets: { get(name: string, namespace: string): YurtAppSetLike | undefined; list(): readonly YurtAppSetLike[] };
   pools: { list(): readonly PoolLike[] };
   /** Deployments and StatefulSets labelled apps.openyurt.io/ref-yurtappset. */
   deployments: { list(): readonly k8s.V1Deployment[] };
   statefulSets: { list(): readonly k8s.V1StatefulSet[] };
   writes: YurtAppSetWrites;
-  workers: number;
-  clock: Clock;
-  logger: Logger;
-  metrics?: ReconcileMetrics;
-  synced: (signal: AbortSignal) => Promise<void>;
 }
 
 export const YURTAPPSET_CONTROLLER = 'yurtappset';
@@ -60,13 +54,7 @@ export class YurtAppSetController {
 
   constructor(private readonly options: YurtAppSetControllerOptions) {
     this.log = options.logger.child({ component: YURTAPPSET_CONTROLLER });
-    this.runner = new ControllerRunner({
-      name: YURTAPPSET_CONTROLLER,
-      workers: options.workers,
-      clock: options.clock,
-      logger: options.logger,
-      metrics: options.metrics,
-      synced: options.synced,
+    this.runner = runnerFor(YURTAPPSET_CONTROLLER, options, {
       initialKeys: () => options.appSets.list().map(keyOf),
       reconcile: (key) => this.reconcile(key),
     });
