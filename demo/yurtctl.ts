@@ -4,14 +4,10 @@
  * Jobs of `yurtctl convert` do on a real node. Hollow nodes have no container runtime to run those Jobs,
  * so the demo runs the same command on the node's root, with the host's restart command.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runProgramProcess } from '../lib/testing/run-program.js';
 import { track } from '../test/cluster/process.js';
 import { freePort, type LocalCluster } from '../test/cluster/local-cluster.js';
 import type { DemoNode } from './edge.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface YurtctlRun {
   stdout: string;
@@ -19,24 +15,10 @@ export interface YurtctlRun {
 }
 
 /** Runs yurtctl without a terminal (plain progress lines); a non-zero exit is an error carrying its last line. */
-export function yurtctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<YurtctlRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'converter/main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CI: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`yurtctl ${args.slice(0, 2).join(' ')} exited ${code}: ${(stderr.trim().split('\n').pop() ?? '').trim()}`));
-    });
-  });
+export async function yurtctl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<YurtctlRun> {
+  const { code, stdout, stderr } = await runProgramProcess('converter/main.ts', args, { ...process.env, CI: 'true', ...env }, track);
+  if (code !== 0) throw new Error(`yurtctl ${args.slice(0, 2).join(' ')} exited ${code}: ${(stderr.trim().split('\n').pop() ?? '').trim()}`);
+  return { stdout, stderr };
 }
 
 /** The bootstrap token `yurtctl convert` created for the hubs, which its node Jobs receive from a Secret. */

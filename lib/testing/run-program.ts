@@ -2,7 +2,7 @@
  * Runs one of the programs from its sources in a child process, as a user would run the binary, for
  * tests of what a user sees: the exit code and the lines on stdout and stderr.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,10 +16,14 @@ export interface ProgramRun {
   errorLines: string[];
 }
 
-/** `main` is a path from the repository root, e.g. 'yurthub/main.ts'. */
-export function runProgramProcess(main: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ProgramRun> {
+/**
+ * `main` is a path from the repository root, e.g. 'yurthub/main.ts'. `onSpawn` sees the child as soon as it
+ * exists (e.g. to have it killed if the caller's process exits first).
+ */
+export function runProgramProcess(main: string, args: string[], env: NodeJS.ProcessEnv = process.env, onSpawn?: (child: ChildProcess) => void): Promise<ProgramRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, main), ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
