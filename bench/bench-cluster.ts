@@ -5,8 +5,11 @@
  * O system:nodes), as kubelet and the hub do.
  */
 import { readFileSync } from 'node:fs';
-import { LocalCluster, issueClientCert } from '../test/cluster/local-cluster.js';
+import { freePort, LocalCluster, issueClientCert } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
+import { nodeHubArgs } from '../test/e2e/support/hub.js';
+import type { Cleanups } from './cleanup.js';
+import { buildHub, HubChild, type BuiltHub } from './hub-process.js';
 import { endpoint, pool, send, sendOk, type Endpoint } from './http.js';
 import { sleep } from './proc.js';
 
@@ -128,6 +131,31 @@ export async function startCluster(): Promise<BenchCluster> {
   const admin = endpoint(cluster.info.server, { ca, cert: readFileSync(adminCert.certFile), key: readFileSync(adminCert.keyFile) }, 32);
   const direct = endpoint(cluster.info.server, { ca, cert: readFileSync(nodeCert.certFile), key: readFileSync(nodeCert.keyFile) });
   return { cluster, nodeCert, admin, direct };
+}
+
+/** A benchmark of yurthub processes in front of the control plane: the compiled hub and the cluster. */
+export interface HubBench extends BenchCluster {
+  built: BuiltHub;
+}
+
+/** Transpiles yurthub and starts the control plane; `cleanups` removes the build and stops the cluster. */
+export async function startHubBench(cleanups: Cleanups, log: (msg: string) => void): Promise<HubBench> {
+  log('transpiling yurthub');
+  const built = buildHub();
+  cleanups.push('hub build', () => built.remove());
+  log('starting the control plane');
+  const bench = await startCluster();
+  cleanups.push('control plane', () => bench.cluster.stop());
+  return { ...bench, built };
+}
+
+/** Starts a hub of the bench's build as NODE, its cache and log in `dir`, with `extra` flags; `cleanups` stops it as `name`. */
+export async function startBenchHub(bench: HubBench, cleanups: Cleanups, name: string, dir: string, extra: string[]): Promise<HubChild> {
+  const { cluster, nodeCert, built } = bench;
+  const hub = new HubChild({ main: built.main, dir, args: nodeHubArgs({ server: cluster.info.server, nodeName: NODE, cert: nodeCert, caFile: cluster.info.caFile, cacheDir: dir, port: await freePort() }, extra) });
+  await hub.start();
+  cleanups.push(name, () => hub.stop());
+  return hub;
 }
 
 /**

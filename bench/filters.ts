@@ -13,12 +13,10 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { freePort } from '../test/cluster/local-cluster.js';
 import { waitFor } from '../test/cluster/process.js';
-import { nodeHubArgs } from '../test/e2e/support/hub.js';
-import { JSON_TYPE, NODE, startCluster } from './bench-cluster.js';
+import { JSON_TYPE, NODE, startBenchHub, startHubBench } from './bench-cluster.js';
 import { Cleanups } from './cleanup.js';
-import { buildHub, HubChild } from './hub-process.js';
+import type { HubChild } from './hub-process.js';
 import { endpoint, pool, sendOk, type Endpoint } from './http.js';
 import { cpuMs, MachineLoad, nproc, waitIdle } from './proc.js';
 import { machine, machineLoad, table, type Row } from './report.js';
@@ -184,12 +182,8 @@ export async function runFiltersBench(): Promise<{ markdown: string }> {
   const started = Date.now();
   const cleanups = new Cleanups('filters');
   try {
-    log('transpiling yurthub');
-    const built = buildHub();
-    cleanups.push('hub build', () => built.remove());
-    log('starting the control plane');
-    const { cluster, nodeCert, admin } = await startCluster();
-    cleanups.push('control plane', () => cluster.stop());
+    const bench = await startHubBench(cleanups, log);
+    const { cluster, admin } = bench;
     log(`creating ${NODES} nodes and ${SLICES} EndpointSlices of ${PER_SLICE} endpoints`);
     await populate(admin);
 
@@ -197,9 +191,7 @@ export async function runFiltersBench(): Promise<{ markdown: string }> {
     for (const name of ['on', 'off'] as const) {
       const dir = join(cluster.dir, `hub-filters-${name}`);
       const extra = ['--health-check-period=1s', '--health-check-timeout=1s', ...(name === 'off' ? [`--disabled-resource-filters=${ALL_FILTERS}`] : [])];
-      const hub = new HubChild({ main: built.main, dir, args: nodeHubArgs({ server: cluster.info.server, nodeName: NODE, cert: nodeCert, caFile: cluster.info.caFile, cacheDir: dir, port: await freePort() }, extra) });
-      await hub.start();
-      cleanups.push(`hub (filters ${name})`, () => hub.stop());
+      const hub = await startBenchHub(bench, cleanups, `hub (filters ${name})`, dir, extra);
       sides.push({ name, hub, ep: endpoint(hub.url, undefined, 4) });
     }
     const count = async (s: Side) => endpointCount((await sendOk(s.ep, SLICES_PATH, { headers: { accept: JSON_TYPE, 'user-agent': KUBE_PROXY_UA }, keepBody: true })).body!);

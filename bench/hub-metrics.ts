@@ -6,11 +6,9 @@
  * is each hub process's user+system time over its rounds, the cache write after each answer included.
  */
 import { join } from 'node:path';
-import { freePort } from '../test/cluster/local-cluster.js';
-import { nodeHubArgs } from '../test/e2e/support/hub.js';
-import { JSON_TYPE, NODE, startCluster } from './bench-cluster.js';
+import { JSON_TYPE, NODE, startBenchHub, startHubBench } from './bench-cluster.js';
 import { Cleanups } from './cleanup.js';
-import { buildHub, HubChild } from './hub-process.js';
+import type { HubChild } from './hub-process.js';
 import { endpoint, runLoad, send, sendOk, type Endpoint } from './http.js';
 import { cpuMs, MachineLoad, nproc, waitIdle } from './proc.js';
 import { machine, machineLoad, table, type Row } from './report.js';
@@ -72,21 +70,15 @@ export async function runHubMetricsBench(): Promise<{ markdown: string }> {
   const started = Date.now();
   const cleanups = new Cleanups('hub-metrics');
   try {
-    log('transpiling yurthub');
-    const built = buildHub();
-    cleanups.push('hub build', () => built.remove());
-    log('starting the control plane');
-    const { cluster, nodeCert, admin } = await startCluster();
-    cleanups.push('control plane', () => cluster.stop());
+    const bench = await startHubBench(cleanups, log);
+    const { cluster, admin } = bench;
     await sendOk(admin, '/api/v1/nodes', { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } }) });
 
     const sides: Side[] = [];
     for (const name of ['on', 'off'] as const) {
       const dir = join(cluster.dir, `hub-metrics-${name}`);
       const extra = ['--health-check-period=5s', ...(name === 'off' ? ['--request-histograms=false'] : [])];
-      const hub = new HubChild({ main: built.main, dir, args: nodeHubArgs({ server: cluster.info.server, nodeName: NODE, cert: nodeCert, caFile: cluster.info.caFile, cacheDir: dir, port: await freePort() }, extra) });
-      await hub.start();
-      cleanups.push(`hub (histograms ${name})`, () => hub.stop());
+      const hub = await startBenchHub(bench, cleanups, `hub (histograms ${name})`, dir, extra);
       sides.push({ name, hub, ep: endpoint(hub.url, undefined, CONCURRENCY), cpuMs: 0, rounds: [], latencies: [] });
     }
     const get = (s: Side) => () => send(s.ep, NODE_PATH, { headers: { accept: JSON_TYPE, 'user-agent': KUBELET_UA } });
