@@ -19,7 +19,7 @@ import { Cleanups } from './cleanup.js';
 import type { HubChild } from './hub-process.js';
 import { endpoint, pool, sendOk, type Endpoint } from './http.js';
 import { cpuMs, MachineLoad, nproc, waitIdle } from './proc.js';
-import { machine, machineLoad, table, type Row } from './report.js';
+import { benchLog, machine, machineLoad, table, type Row } from './report.js';
 import { ms, ratio, summarize } from './stats.js';
 
 const NS = 'bench-filters';
@@ -36,7 +36,7 @@ const ALL_FILTERS = 'masterservice,inclusterconfig,servicetopology,discardclouds
 const SLICES_PATH = `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`;
 const TARGET = 1.1;
 
-const log = (msg: string) => console.log(`[bench:filters ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const log = benchLog('filters');
 const nodeName = (i: number) => (i === 0 ? NODE : `bench-node-${String(i).padStart(2, '0')}`);
 
 async function populate(admin: Endpoint): Promise<void> {

@@ -11,7 +11,7 @@ import { Cleanups } from './cleanup.js';
 import type { HubChild } from './hub-process.js';
 import { endpoint, runLoad, send, sendOk, type Endpoint } from './http.js';
 import { cpuMs, MachineLoad, nproc, waitIdle } from './proc.js';
-import { machine, machineLoad, table, type Row } from './report.js';
+import { benchLog, machine, machineLoad, table, type Row } from './report.js';
 import { ms, ratio, summarize } from './stats.js';
 import type { Upstreams } from '../yurthub/health/upstreams.js';
 import { HubMetrics } from '../yurthub/metrics.js';
@@ -26,7 +26,7 @@ const CONCURRENCY = 8;
 const WARMUP = 1000;
 const TARGET = 1.02;
 
-const log = (msg: string) => console.log(`[bench:hub-metrics ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const log = benchLog('hub-metrics');
 
 /**
  * What the histograms add per request, in this process and without the network: the metrics stage's

@@ -17,11 +17,12 @@ import { MachineLoad, nproc } from './proc.js';
 import type { ProgramChild } from './program-child.js';
 import { benchPki } from './tunnel-pki.js';
 import { checkout, workingTreeLabel } from './worktree.js';
+import { benchLog } from './report.js';
 
 const ROUNDS = 2;
 const LOG_DIR = join(ROOT, '.tmp', 'bench-idle', 'logs');
 
-const log = (msg: string) => console.log(`[bench:idle ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const log = benchLog('idle');
 
 interface Revision extends RevisionResult {
   /** Names its log files. */

@@ -11,7 +11,7 @@ import { buildHub, ProxyProcess } from './hub-process.js';
 import { alternate, endpoint, merge, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
 import { cpuMs, MachineLoad, nproc, peakRss, rss, sleep, waitIdle, type LoadReport } from './proc.js';
 import { int, mb, ms, ratio, summarize } from './stats.js';
-import { machine, machineLoad } from './report.js';
+import { benchLog, machine, machineLoad } from './report.js';
 
 const GET_PLAN = [
   { concurrency: 1, warmup: 300, count: 6000 },
@@ -23,7 +23,7 @@ const LIST_WARMUP = 1;
 const LIST_RUNS = 15;
 const UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 
-const log = (msg: string) => console.log(`[bench:relay ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const log = benchLog('relay');
 
 /** The two relays, in this order everywhere. */
 const SIDES = ['http-proxy', 'forward'] as const;

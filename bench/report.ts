@@ -13,6 +13,11 @@ text outside the markers is kept. Figures are ratios against a baseline measured
 the machine named in the section: absolute numbers move with the machine, ratios much less.
 `;
 
+/** The progress logger of benchmark `name`: `[bench:<name> hh:mm:ss] message` on stdout. */
+export function benchLog(name: string): (msg: string) => void {
+  return (msg) => console.log(`[bench:${name} ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+}
+
 export function writeSection(file: string, name: string, body: string): void {
   const begin = `<!-- ${name}:begin -->`;
   const end = `<!-- ${name}:end -->`;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ROOT, sources, transpileToTemp } from './hub-process.js';
 import type { AgentList, Reply, Request, Stats, TlsSpec } from './tunnel-host.js';
 import { agentNode, type BenchPki } from './tunnel-pki.js';
+import { benchLog } from './report.js';
 
 type Body<R> = R extends { id: number } ? Omit<R, 'id'> : never;
 
@@ -20,7 +21,7 @@ process.once('exit', () => {
 
 export const LOG_DIR = join(ROOT, '.tmp', 'bench-tunnel', 'logs');
 
-export const log = (msg: string) => console.log(`[bench:tunnel ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+export const log = benchLog('tunnel');
 
 /**
  * What every server in the benchmark runs with: both listeners on loopback, node 0 known for CONNECT

@@ -22,7 +22,7 @@ import { buildHub, ProxyProcess, hubDependencies, HubChild, ROOT, type BuiltHub 
 import { alternate, endpoint, merge, runLoad, send, sendOk, type Endpoint, type LoadResult } from './http.js';
 import { cpuMs, MachineLoad, nproc, peakRss, rss, rssFile, sleep, waitIdle, type LoadReport } from './proc.js';
 import { int, mb, ms, ratio, summarize, type Summary } from './stats.js';
-import { machine, machineLoad, table, type Row } from './report.js';
+import { benchLog, machine, machineLoad, table, type Row } from './report.js';
 
 const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 const OTHER_UA = 'bench-client/1.0';
@@ -40,7 +40,7 @@ const OFFLINE_RUNS = 10;
 /** The longest the online hub is left to rest after its last LIST before its memory is read again. */
 const SETTLE_MS = 60_000;
 
-const log = (msg: string) => console.log(`[bench:yurthub ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const log = benchLog('yurthub');
 
 type Load = Summary & { rps: number };
 
