@@ -148,13 +148,10 @@ export class AutonomyController {
    * synced; every pod is looked at once at the start. Returns when every worker has stopped.
    */
   async runWhileLeading(signal: AbortSignal): Promise<void> {
-    try {
-      await this.options.synced(signal);
-    } catch {
-      return;
-    }
-    if (signal.aborted) return;
-    const { queue, signal: actingSignal } = (this.active = leaderWorkQueue(signal, this.options.clock));
+    const acting = await leaderWorkQueue(signal, this.options.synced, this.options.clock);
+    if (!acting) return;
+    this.active = acting;
+    const { queue, signal: actingSignal } = acting;
     const pods = this.options.pods.list();
     for (const pod of pods) queue.add(podKey(pod));
     this.log.info({ pods: pods.length, workers: this.options.workers }, 'acting: checking every pod');

@@ -37,12 +37,24 @@ export interface RunnerOptions extends ControllerWiring {
 }
 
 /**
- * The work queue for one term of leadership and the signal its workers and delays listen on; both end with
- * the leader's `signal`. Every pending delay (a held key, a retry's backoff) and every idle worker listens
- * for the end of leadership and thousands can wait at once, so they listen on a signal without a listener
- * limit, and the leader's signal gets a single listener that fans out.
+ * Once the caches the controller reads are `synced`, the work queue for one term of leadership and the signal
+ * its workers and delays listen on; both end with the leader's `signal`. Undefined if leadership ended (or
+ * the caches never synced) first. Every pending delay (a held key, a retry's backoff) and every idle worker
+ * listens for the end of leadership and thousands can wait at once, so they listen on a signal without a
+ * listener limit, and the leader's signal gets a single listener that fans out.
  */
-export function leaderWorkQueue(signal: AbortSignal, clock: Clock, backoff?: { baseMs: number; maxMs: number }): { queue: WorkQueue; signal: AbortSignal } {
+export async function leaderWorkQueue(
+  signal: AbortSignal,
+  synced: (signal: AbortSignal) => Promise<void>,
+  clock: Clock,
+  backoff?: { baseMs: number; maxMs: number },
+): Promise<{ queue: WorkQueue; signal: AbortSignal } | undefined> {
+  try {
+    await synced(signal);
+  } catch {
+    return undefined;
+  }
+  if (signal.aborted) return undefined;
   const queue = new WorkQueue(clock, backoff);
   const acting = new AbortController();
   setMaxListeners(0, acting.signal);
@@ -83,13 +95,10 @@ export class ControllerRunner {
   }
 
   async runWhileLeading(signal: AbortSignal): Promise<void> {
-    try {
-      await this.options.synced(signal);
-    } catch {
-      return;
-    }
-    if (signal.aborted) return;
-    const { queue, signal: actingSignal } = (this.active = leaderWorkQueue(signal, this.options.clock, this.options.backoff));
+    const acting = await leaderWorkQueue(signal, this.options.synced, this.options.clock, this.options.backoff);
+    if (!acting) return;
+    this.active = acting;
+    const { queue, signal: actingSignal } = acting;
     let n = 0;
     for (const key of this.options.initialKeys()) {
       queue.add(key);
