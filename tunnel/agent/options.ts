@@ -6,8 +6,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../../lib/options.js';
 import { AGENT_PATH, MAX_WINDOW, MIN_MAX_FRAME_SIZE, canonicalIp } from '../protocol/index.js';
-import { parseCidr, type Cidr } from '../common/cidr.js';
-import { FLAG_ERROR, checkLogLevel, checkNodeName, toHostPort, toPorts, withDefaults, type HostPort } from '../common/flags.js';
+import type { Cidr } from '../common/cidr.js';
+import { FLAG_ERROR, checkLogLevel, checkNodeName, toCidrs, toHostPort, toPorts, withDefaults, type HostPort } from '../common/flags.js';
 
 export const DEFAULTS = {
   server: '',
@@ -179,13 +179,7 @@ export function parseOptions(argv: string[]): Readonly<AgentOptions> & { help?: 
   if (backoffMaxMs < backoffInitialMs) throw new OptionError(FLAG_ERROR, 'backoff-max', 'must not be shorter than --backoff-initial');
 
   const podCidrsFromNode = raw.podCidr.trim() === 'node' ? apiserverFor('pod-cidr', raw) : undefined;
-  const podCidrs = podCidrsFromNode ? [] : toList(raw.podCidr).map((item) => {
-    try {
-      return parseCidr(item);
-    } catch (err) {
-      throw new OptionError(FLAG_ERROR, 'pod-cidr', `${(err as Error).message}: give <ip>/<prefix>[,...], e.g. 10.244.3.0/24`);
-    }
-  });
+  const podCidrs = podCidrsFromNode ? [] : toCidrs('pod-cidr', raw.podCidr, '10.244.3.0/24');
 
   return deepFreeze({
     servers,

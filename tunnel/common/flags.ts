@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { OptionError, toInt, toList } from '../../lib/options.js';
+import { parseCidr, type Cidr } from './cidr.js';
 
 export const FLAG_ERROR = 'TUN_ERR_INVALID_FLAG';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -27,6 +28,17 @@ export function toHostPorts(flag: string, raw: string): HostPort[] {
 
 export function toPorts(flag: string, raw: string): number[] {
   return toList(raw).map((p) => toInt(flag, p, 1, 65535, FLAG_ERROR));
+}
+
+/** `10.96.0.0/12,fd00::/108`: the error names the flag and shows `example`. */
+export function toCidrs(flag: string, raw: string, example: string): Cidr[] {
+  return toList(raw).map((item) => {
+    try {
+      return parseCidr(item);
+    } catch (err) {
+      throw new OptionError(FLAG_ERROR, flag, `${(err as Error).message}: give <ip>/<prefix>[,...], e.g. ${example}`);
+    }
+  });
 }
 
 export function checkLogLevel(level: string): string {

@@ -44,9 +44,16 @@ export class ConnectProxy implements Component {
   private readonly sockets = new Set<Socket>();
   private tcpServer: HttpServer | undefined;
   readonly close: () => Promise<void>;
+  /** Byte counters bound once: they are bumped per chunk. */
+  private readonly bytes: Record<'toAgent' | 'fromAgent' | 'toDirect' | 'fromDirect', { inc(n: number): void }>;
 
   constructor(private readonly options: ConnectProxyOptions) {
     this.log = options.logger.child({ component: 'connect-proxy' });
+    const { bytes } = options.metrics;
+    this.bytes = {
+      toAgent: bytes.labels({ direction: 'to_agent' }), fromAgent: bytes.labels({ direction: 'from_agent' }),
+      toDirect: bytes.labels({ direction: 'to_direct' }), fromDirect: bytes.labels({ direction: 'from_direct' }),
+    };
     this.close = once(async () => {
       this.stopAccepting();
       for (const s of this.sockets) s.destroy();
@@ -156,8 +163,8 @@ export class ConnectProxy implements Component {
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) stream.write(head);
     splice(socket, stream, {
-      onSent: (n) => metrics.bytes.inc({ direction: 'to_agent' }, n),
-      onReceived: (n) => metrics.bytes.inc({ direction: 'from_agent' }, n),
+      onSent: (n) => this.bytes.toAgent.inc(n),
+      onReceived: (n) => this.bytes.fromAgent.inc(n),
       onDone: (err) => {
         metrics.streamsOpen.dec({ front_door: 'connect' });
         this.log.debug({ target: req.url, node: opened.node, err: err?.message }, 'CONNECT done');
@@ -186,8 +193,8 @@ export class ConnectProxy implements Component {
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) remote.write(head);
     pipeSockets(socket, remote, {
-      onSent: (n) => metrics.bytes.inc({ direction: 'to_direct' }, n),
-      onReceived: (n) => metrics.bytes.inc({ direction: 'from_direct' }, n),
+      onSent: (n) => this.bytes.toDirect.inc(n),
+      onReceived: (n) => this.bytes.fromDirect.inc(n),
       onDone: (err) => {
         metrics.directOpen.dec();
         this.log.debug({ target: req.url, reason, err: err?.message }, 'direct CONNECT done');

@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import { tunnelErrors } from '../errors.js';
+import { formatTarget } from '../protocol/index.js';
 import { breakSocket } from '../transport/splice.js';
 
 export interface DirectDialerOptions {
@@ -30,7 +31,7 @@ export class DirectDialer {
 
   /** A connected socket to ip:port, or TUN_ERR_DIRECT_TIMEOUT / TUN_ERR_DIRECT_UNREACHABLE. */
   open(ip: string, port: number): Promise<Socket> {
-    const target = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+    const target = formatTarget(ip, port);
     return new Promise<Socket>((resolve, reject) => {
       const socket = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS });
       const fail = (err: Error) => {

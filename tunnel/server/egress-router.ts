@@ -53,10 +53,11 @@ export function describePolicy(policy: EgressPolicy): string {
 
 export function routeEgress(host: string, inputs: RouteInputs): Route {
   const { directory, policy } = inputs;
+  /** An edge node, or any node whose agent is connected: its traffic goes through that agent. */
+  const viaAgent = (name: string) => directory.get(name)?.edge === true || inputs.hasAgent(name);
   const node = directory.resolve(host);
   if (node) {
-    const entry = directory.get(node.node);
-    if (entry?.edge || inputs.hasAgent(node.node)) return { kind: 'agent', node: node.node, ip: node.ip, via: 'node' };
+    if (viaAgent(node.node)) return { kind: 'agent', node: node.node, ip: node.ip, via: 'node' };
     if (policy.cloudNodes === 'not-edge') return { kind: 'direct', ip: node.ip, reason: 'cloud-node', range: `Node ${node.node}` };
     const range = policy.cloudNodeCidrs.match(node.ip);
     if (range) return { kind: 'direct', ip: node.ip, reason: 'cloud-node', range: range.text };
@@ -65,7 +66,7 @@ export function routeEgress(host: string, inputs: RouteInputs): Route {
   const ip = canonicalIp(host);
   if (ip === undefined) return { kind: 'refused', error: tunnelErrors.TUN_ERR_DESTINATION_REFUSED(host, 'a host name that is not a Node: the server dials addresses only') };
   const podNode = directory.podNode(ip);
-  if (podNode !== undefined && (directory.get(podNode)?.edge || inputs.hasAgent(podNode))) return { kind: 'agent', node: podNode, ip, via: 'pod' };
+  if (podNode !== undefined && viaAgent(podNode)) return { kind: 'agent', node: podNode, ip, via: 'pod' };
   for (const [reason, set] of [['service', policy.serviceCidrs], ['pod', policy.podCidrs], ['cloud-node', policy.cloudNodeCidrs]] as const) {
     const range = set.match(ip);
     if (range) return { kind: 'direct', ip, reason, range: range.text };

@@ -4,8 +4,8 @@
  */
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt, toList } from '../../lib/options.js';
 import { MIN_MAX_FRAME_SIZE, MAX_WINDOW, canonicalIp, parseTarget } from '../protocol/index.js';
-import { parseCidr, type Cidr } from '../common/cidr.js';
-import { FLAG_ERROR, checkLogLevel, checkNodeName, toHostPort, toHostPorts, withDefaults, type HostPort } from '../common/flags.js';
+import type { Cidr } from '../common/cidr.js';
+import { FLAG_ERROR, checkLogLevel, checkNodeName, toCidrs, toHostPort, toHostPorts, withDefaults, type HostPort } from '../common/flags.js';
 
 export const DEFAULTS = {
   agentAddress: '0.0.0.0:10262',
@@ -138,15 +138,8 @@ function staticNodes(raw: string): Array<{ name: string; ip: string; kubeletPort
   });
 }
 
-function cidrs(flag: string, raw: string): Cidr[] {
-  return toList(raw).map((item) => {
-    try {
-      return parseCidr(item);
-    } catch (err) {
-      throw new OptionError(FLAG_ERROR, flag, `${(err as Error).message}: give <ip>/<prefix>[,...], e.g. 10.96.0.0/12`);
-    }
-  });
-}
+/** The example a bad range's error shows. */
+const CIDR_EXAMPLE = '10.96.0.0/12';
 
 function cloudNodes(raw: string, staticNodes: string): 'none' | 'not-edge' {
   if (raw !== 'none' && raw !== 'not-edge') throw new OptionError(FLAG_ERROR, 'cloud-nodes', `must be none or not-edge, got "${raw}"`);
@@ -197,9 +190,9 @@ export function parseOptions(argv: string[]): Readonly<ServerOptions> & { help?:
     kubeletPort: toInt('kubelet-port', raw.kubeletPort, 1, 65535, FLAG_ERROR),
     kubeconfig: raw.kubeconfig,
     staticNodes: raw.staticNodes ? staticNodes(raw.staticNodes) : undefined,
-    serviceCidrs: cidrs('service-cidr', raw.serviceCidr),
-    podCidrs: cidrs('pod-cidr', raw.podCidr),
-    cloudNodeCidrs: cidrs('cloud-node-cidr', raw.cloudNodeCidr),
+    serviceCidrs: toCidrs('service-cidr', raw.serviceCidr, CIDR_EXAMPLE),
+    podCidrs: toCidrs('pod-cidr', raw.podCidr, CIDR_EXAMPLE),
+    cloudNodeCidrs: toCidrs('cloud-node-cidr', raw.cloudNodeCidr, CIDR_EXAMPLE),
     cloudNodes: cloudNodes(raw.cloudNodes, raw.staticNodes),
     directDialTimeoutMs: toDuration('direct-dial-timeout', raw.directDialTimeout, FLAG_ERROR, 100),
     metricsAddress: toHostPort('metrics-address', raw.metricsAddress),
