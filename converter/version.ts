@@ -2,8 +2,6 @@
 import { join } from 'node:path';
 import { packageRoot, packageVersion } from '../lib/version.js';
 
-export { packageRoot };
-
 export function cliVersion(): string {
   return packageVersion();
 }

@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
 import { ANNOTATION_HUB_HASH, ANNOTATION_STATE, RECORD_NAME, type ClusterState, type ConversionRecord, type NodePlan, type ObjectPlan, type Plan, type RevertPlan } from '../plan/model.js';
 import { foreignError, isYurtctls } from '../plan/foreign.js';
-import { canonicalJson } from '../plan/job.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { nodeState, revertedAnnotations } from '../plan/plan.js';
 import { recordConfigMap } from '../plan/state.js';
 import type { Progress } from '../ui/progress.js';

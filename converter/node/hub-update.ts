@@ -15,7 +15,7 @@ import jsYaml from 'js-yaml';
 import type { Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
 import { hubManifestHash } from '../plan/hub-manifest.js';
-import { canonicalJson } from '../plan/job.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { ANNOTATION_HUB_HASH, type NodeState } from '../plan/model.js';
 import type { NodeApi } from './api.js';
 import type { HostFs } from './hostfs.js';

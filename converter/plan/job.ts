@@ -4,6 +4,7 @@
  * root mounted at /host, pinned to its node by node affinity, tolerating every taint (a NotReady node
  * is exactly where a revert may be needed), the image pinned to the CLI's own version.
  */
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { createHash } from 'node:crypto';
 import { ANNOTATION_SPEC_HASH, LABEL_ACTION, LABEL_MANAGED_BY, LABEL_NODE, MANAGED_BY } from './model.js';
 
@@ -33,20 +34,6 @@ export function hashSpec(spec: unknown): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16);
 }
 
-/** JSON with object keys sorted, so equal data always hashes and compares equal. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return out;
-  }
-  return value;
-}
 
 export function nodeJobManifest(s: NodeJobSettings): Record<string, unknown> {
   const labels = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_NODE]: s.node, [LABEL_ACTION]: s.action };

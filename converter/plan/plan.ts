@@ -8,7 +8,8 @@ import { flatten, redactValues } from '../values/inspect.js';
 import { mergeValues, type Values } from '../values/strvals.js';
 import { grantsFor, rightsForConvert, rightsForRevert } from '../cluster/rights.js';
 import { markForeign } from './foreign.js';
-import { canonicalJson, nodeJobManifest, nodeJobName } from './job.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
+import { nodeJobManifest, nodeJobName } from './job.js';
 import {
   ANNOTATION_AUTONOMY,
   ANNOTATION_HUB_HASH,

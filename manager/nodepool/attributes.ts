@@ -93,11 +93,6 @@ export function canonicalTaint(t: Taint): Taint {
 const taintId = (t: Taint) => `${t.key}\u0000${t.effect}`;
 const sameTaint = (a: Taint, b: Taint) => taintId(a) === taintId(b) && (a.value ?? '') === (b.value ?? '');
 
-export interface MapDiff {
-  /** Keys to set (value) or remove (null); empty when nothing changes. */
-  patch: Record<string, string | null>;
-}
-
 /**
  * Sets every desired key whose value differs, and removes a previously written key that is no longer
  * desired only while the node still has the value the pool wrote (someone else's value stays).
@@ -158,8 +153,9 @@ export interface NodePatch {
 }
 
 /**
- * The patch that brings a node to its pool's attributes (pool undefined: the node is in no pool, or
- * its pool is gone, so what a pool wrote is taken back). Undefined when the node is already there.
+ * The patch that brings a node to its pool's attributes (pool undefined: the node left its pool, so
+ * what the pool wrote is taken back; the members of a deleted pool are not planned at all and keep
+ * it, see controller.ts). Undefined when the node is already there.
  */
 export function planNode(node: NodeLike, pool: NodePoolLike | undefined): { patch?: NodePatch; invalid?: string } {
   const { attributes: previous, invalid } = previousAttributes(node);

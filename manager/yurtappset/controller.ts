@@ -5,6 +5,7 @@
  * per pool). Pools joining or leaving the selection, pool taints changing and the workloads' own
  * status all queue the YurtAppSets concerned.
  */
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../lib/logger.js';
@@ -205,12 +206,3 @@ export class YurtAppSetController {
   }
 }
 
-/** JSON with object keys sorted at every level. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
