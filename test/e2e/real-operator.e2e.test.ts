@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,25 +17,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { harnessHelm } from '../cluster/e2e-gate.js';
 import { waitFor } from '../cluster/process.js';
-import { docker } from '../cluster/real/docker.js';
 import { describeRealNodes } from '../cluster/real/gate.js';
-import { nodejsImage, projectImage, type BuiltImage } from '../cluster/real/images.js';
+import type { BuiltImage } from '../cluster/real/images.js';
 import { NODE_PATHS } from '../cluster/real/node-files.js';
-import { RealCluster } from '../cluster/real/real-cluster.js';
+import type { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
-import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
-import { runKubectl, writeEgressSelector } from '../../tunnel/testing/e2e.js';
+import { runKubectl } from '../../tunnel/testing/e2e.js';
+import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION, webOn } from './support/operator-cluster.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const REPOSITORY = 'yurt-edge/yurt-edge';
 const NEXT = `${VERSION}-e2e.1`;
-const NS = 'kube-system';
 const APPS = 'apps';
-/** The tunnel server's CONNECT proxy as kube-apiserver reaches it: a NodePort on the cloud node. */
-const PROXY_NODE_PORT = 31263;
-const EGRESS_CA_CONFIGMAP = 'yurt-tunnel-egress-ca';
 /**
  * The large log: LOG_LINES lines of 1,000 characters (a 9-digit number, '|', then x's), 5 MB, known here
  * without holding it. Under kubelet's default containerLogMaxSize (10 MiB with the CRI's prefixes), so
@@ -69,7 +62,7 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
   const pod = async (ns: string, name: string) => JSON.parse(await kubectl(['get', 'pod', name, '-n', ns, '-o', 'json'])) as PodView;
   const running = (p: PodView) => p.status.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready);
   const base = () => ['--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!];
-  const request = () => ['--cloud-nodes', 'cloud-1', '--autonomy', '--image-repository', REPOSITORY, '-f', valuesFile];
+  const request = () => convertRequest(valuesFile);
 
   function ok(run: Run, what: string): Run {
     if (run.code !== 0) throw new Error(`${what} exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
@@ -132,72 +125,14 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'yurt-operator-'));
-    image = await projectImage(await nodejsImage());
-    // As a registry would serve it to the nodes: the repository and the tag yurtctl pins (its version).
-    await docker(['tag', image.tag, `${REPOSITORY}:${VERSION}`]);
-
-    // The tunnel's PKI, as docs/tunnel.md has an operator make it: the server's serving certificate (the
-    // name agents dial, the address kube-apiserver dials) and kube-apiserver's egress client certificate.
-    const ca = await createAuthority('yurt-edge-operator-tunnel-ca');
-    const caFile = writePem(dir, 'tunnel-ca', ca).certFile;
-    let serving: { cert: string; key: string } | undefined;
-    cluster = await RealCluster.start({
-      nodeMonitorGracePeriod: '20s',
-      // Short tolerations: without yurt-manager an unreachable node's pods would be evicted within the test.
-      unreachableTolerationSeconds: 20,
-      notReadyTolerationSeconds: 20,
-      images: [`${REPOSITORY}:${VERSION}`],
-      apiserverArgsFor: async ({ nodeIP }) => {
-        const cloudIP = nodeIP(1);
-        const pem = await ca.issue({
-          commonName: 'yurt-tunnel-server', server: true, ips: [cloudIP],
-          dnsNames: ['yurt-tunnel-server', `yurt-tunnel-server.${NS}.svc`, `yurt-tunnel-server-headless.${NS}.svc`],
-        });
-        serving = { cert: pem.cert.toString(), key: pem.key.toString() };
-        const egress = writePem(dir, 'apiserver-egress', await ca.issue({ commonName: 'kube-apiserver-egress', client: true }));
-        const file = join(dir, 'egress-selector.json');
-        writeEgressSelector(file, `https://${cloudIP}:${PROXY_NODE_PORT}`, { caFile, ...egress });
-        return [`--egress-selector-config-file=${file}`];
-      },
-    });
-    cloud = await cluster.addNode('cloud-1');
-    edge1 = await cluster.addNode('edge-1');
-    edge2 = await cluster.addNode('edge-2');
-    // cloud-1 is the cluster's control-plane node, tainted as kubeadm taints it.
-    await kubectl(['label', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane=']);
-    await kubectl(['taint', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane:NoSchedule']);
-    await cluster.deployDNS();
-    await kubectl(['create', 'configmap', EGRESS_CA_CONFIGMAP, '-n', NS, `--from-file=ca.crt=${caFile}`]);
-    valuesFile = join(dir, 'values.json');
-    writeFileSync(valuesFile, JSON.stringify({
-      'yurt-tunnel-server': {
-        tls: { ...serving, ca: ca.cert.toString() },
-        service: { type: 'NodePort', nodePorts: { proxy: PROXY_NODE_PORT } },
-        egressSelector: { allowedCallers: ['kube-apiserver-egress'], callerCA: { configMap: EGRESS_CA_CONFIGMAP, key: 'ca.crt' } },
-      },
-    }, null, 2));
+    // Short tolerations: without yurt-manager an unreachable node's pods would be evicted within the test.
+    const started = await startOperatorCluster(dir, { nodeMonitorGracePeriod: '20s', unreachableTolerationSeconds: 20, notReadyTolerationSeconds: 20 });
+    ({ cluster, cloud, image, valuesFile } = started);
+    [edge1, edge2] = started.edges as [RealNode, RealNode];
 
     // The workloads an edge site runs: a server on each edge node.
     await kubectl(['create', 'namespace', APPS]);
-    for (const node of ['edge-1', 'edge-2']) {
-      await cluster.apply({
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `web-${node}`, namespace: APPS },
-        spec: {
-          replicas: 1, selector: { matchLabels: { app: `web-${node}` } },
-          template: {
-            metadata: { labels: { app: `web-${node}` } },
-            spec: {
-              nodeSelector: { 'kubernetes.io/hostname': node }, terminationGracePeriodSeconds: 1,
-              containers: [{
-                name: 'web', image: cluster.workloadImage, imagePullPolicy: 'Never',
-                command: ['sh', '-c', `echo "hello from ${node}" >/hello && exec socat TCP-LISTEN:8080,fork,reuseaddr SYSTEM:'cat /hello'`],
-                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 2 },
-              }],
-            },
-          },
-        },
-      });
-    }
+    for (const node of ['edge-1', 'edge-2']) await cluster.apply(webOn(cluster, node, APPS));
     await waitFor('the edge workloads running', async () => (await pods(APPS)).filter(running).length === 2, 180_000, 1000);
     for (const n of edges()) filesBefore.set(n.name, await nodeFiles(n));
   }, 1_800_000);
