@@ -1,5 +1,5 @@
 /**
- * The nodes and Services the topology filters need, from two informers that list and watch through
+ * The nodes and Services the topology filters need, from two list+watches (lib/kube/list-watch.ts) through
  * the hub's own plain port as component `yurthub`. Going through the hub is what makes the view
  * survive a cut link and a reboot: online it is the apiserver's, offline the hub answers these lists
  * from its cache like any other component's (`yurthub` is one of the default --cache-agents).
@@ -7,11 +7,9 @@
  * Pools come from the node label `apps.openyurt.io/nodepool` (OpenYurt's NodePool controller keeps it
  * on every member), so only labelled nodes are watched; a node without the label is in no pool.
  */
-import * as k8s from '@kubernetes/client-node';
-import type { RequestOptions } from 'node:https';
-import { Informer } from '../../lib/kube/informer.js';
 import type { Clock, Component } from '../../lib/lifecycle.js';
 import { once } from '../../lib/lifecycle.js';
+import { ListWatch, type KubeObject } from '../../lib/kube/list-watch.js';
 import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
 import type { TopologyView } from './types.js';
@@ -25,36 +23,6 @@ export const POOL_LABEL = 'apps.openyurt.io/nodepool';
 /** The User-Agent of the hub's own requests: its component is `yurthub`. */
 const USER_AGENT = 'yurthub/filters';
 
-type HttpsOptionsArg = Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0];
-
-/**
- * A client of the hub's own plain port. client-node sends lists through the generated API (headers
- * from applySecurityAuthentication) and watches through applyToHTTPSOptions: both get the User-Agent.
- */
-class HubSelfConfig extends k8s.KubeConfig {
-  constructor(server: string) {
-    super();
-    // client-node refuses an http: server unless TLS verification is off (there is no TLS to verify).
-    this.loadFromOptions({
-      clusters: [{ name: 'hub', server, skipTLSVerify: true }],
-      users: [{ name: 'yurthub' }],
-      contexts: [{ name: 'hub', cluster: 'hub', user: 'yurthub' }],
-      currentContext: 'hub',
-    });
-  }
-
-  override async applyToHTTPSOptions(opts: HttpsOptionsArg): Promise<void> {
-    await super.applyToHTTPSOptions(opts);
-    const o = opts as RequestOptions;
-    o.headers = { ...o.headers, 'User-Agent': USER_AGENT };
-  }
-
-  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    context.setHeaderParam('User-Agent', USER_AGENT);
-  }
-}
-
 export interface TopologyOptions {
   nodeName: string;
   /** The hub's own plain listener, e.g. http://127.0.0.1:10261. */
@@ -65,8 +33,8 @@ export interface TopologyOptions {
 
 export class Topology implements TopologyView, Component {
   readonly nodeName: string;
-  private nodes: Informer<k8s.V1Node> | undefined;
-  private services: Informer<k8s.V1Service> | undefined;
+  private nodes: ListWatch<KubeObject> | undefined;
+  private services: ListWatch<KubeObject> | undefined;
   private readonly stopping = new AbortController();
   /** annotation → `namespace/name` of the Services carrying it. */
   private readonly annotated = new Map<string, Set<string>>(TRACKED.map((a) => [a, new Set<string>()]));
@@ -87,17 +55,22 @@ export class Topology implements TopologyView, Component {
     });
   }
 
-  /** Starts both informers in the background: the hub's listener must be up (they go through it). */
+  /** Starts both list+watches in the background: the hub's listener must be up (they go through it). */
   async start(): Promise<void> {
-    const kc = new HubSelfConfig(this.options.hubUrl());
-    const core = kc.makeApiClient(k8s.CoreV1Api);
     const retryError = (resource: string, detail: string) => {
       this.failed = true;
       for (const w of [...this.failWaiters]) w();
       return YurthubErrors.YH_ERR_FILTER_TOPOLOGY(resource, detail);
     };
-    const common = { kubeConfig: kc, clock: this.options.clock, logger: this.options.logger, handlers: {}, retryError, backoff: { baseMs: 1000, maxMs: 30_000 } };
-    const trackNode = (node: k8s.V1Node, present: boolean) => {
+    const common = {
+      server: this.options.hubUrl,
+      headers: { 'user-agent': USER_AGENT },
+      clock: this.options.clock,
+      logger: this.options.logger,
+      retryError,
+      backoff: { baseMs: 1000, maxMs: 30_000 },
+    };
+    const trackNode = (node: KubeObject, present: boolean) => {
       const name = node.metadata?.name ?? '';
       const before = this.nodePools.get(name);
       const after = present ? node.metadata?.labels?.[POOL_LABEL] : undefined;
@@ -107,15 +80,14 @@ export class Topology implements TopologyView, Component {
       const mine = this.pool();
       if (name === this.nodeName || (mine !== '' && (before === mine || after === mine))) this.changed();
     };
-    this.nodes = new Informer<k8s.V1Node>({
+    this.nodes = new ListWatch<KubeObject>({
       ...common,
       resource: 'nodes',
       path: '/api/v1/nodes',
       labelSelector: POOL_LABEL,
-      list: () => core.listNode({ labelSelector: POOL_LABEL }),
       handlers: { add: (n) => trackNode(n, true), update: (n) => trackNode(n, true), delete: (n) => trackNode(n, false) },
     });
-    const track = (svc: k8s.V1Service, present: boolean) => {
+    const track = (svc: KubeObject, present: boolean) => {
       const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
       for (const [annotation, keys] of this.annotated) {
         if (present && svc.metadata?.annotations?.[annotation] !== undefined) keys.add(key);
@@ -127,11 +99,10 @@ export class Topology implements TopologyView, Component {
       else this.serviceValues.set(key, values);
       if (before.trim() !== values.trim()) this.changed();
     };
-    this.services = new Informer<k8s.V1Service>({
+    this.services = new ListWatch<KubeObject>({
       ...common,
       resource: 'services',
       path: '/api/v1/services',
-      list: () => core.listServiceForAllNamespaces(),
       handlers: { add: (s) => track(s, true), update: (s) => track(s, true), delete: (s) => track(s, false) },
     });
     await Promise.all([this.nodes.start(), this.services.start()]);
