@@ -22,6 +22,8 @@ export interface NodeApi {
   hubIdentity?(): Promise<string | undefined>;
   /** yurthub only: how many kubelet requests it has proxied (its /metrics), to see kubelet really uses it. */
   kubeletRequests?(): Promise<number>;
+  /** yurthub only: how many requests of a component (User-Agent's first token) it has proxied. */
+  componentRequests?(component: string): Promise<number>;
   /** Sets the state annotation, and `also` (e.g. the hub manifest hash; null removes one) in the same patch. */
   reportState(node: string, state: NodeState, also?: Record<string, string | null>): Promise<void>;
   readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
@@ -47,9 +49,14 @@ function judge(node: NodeObj | undefined, lease: LeaseObj | undefined, since: Da
 
 /** Sums yurthub_proxy_requests_total over the series of component "kubelet" (Prometheus text format). */
 export function kubeletRequestCount(metrics: string): number {
+  return componentRequestCount(metrics, 'kubelet');
+}
+
+/** Sums yurthub_proxy_requests_total over the series of one component. */
+export function componentRequestCount(metrics: string, component: string): number {
   let total = 0;
   for (const line of metrics.split('\n')) {
-    if (!line.startsWith('yurthub_proxy_requests_total{') || !line.includes('component="kubelet"')) continue;
+    if (!line.startsWith('yurthub_proxy_requests_total{') || !line.includes(`component="${component}"`)) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (Number.isFinite(value)) total += value;
   }
@@ -75,6 +82,11 @@ export function hubApi(hubUrl: string): NodeApi {
     if (!res.ok) throw new Error(`${method} ${path} through the hub: ${res.status} ${text.slice(0, 200)}`);
     return text ? (JSON.parse(text) as unknown) : undefined;
   };
+  const requests = async (component: string) => {
+    const res = await fetch(`${hubUrl}/metrics`, { headers: { 'user-agent': UA }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+    return componentRequestCount(await res.text(), component);
+  };
   return {
     describe: `yurthub at ${hubUrl}`,
     async readiness(node, since) {
@@ -91,11 +103,8 @@ export function hubApi(hubUrl: string): NodeApi {
       if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
       return processStart(await res.text());
     },
-    async kubeletRequests() {
-      const res = await fetch(`${hubUrl}/metrics`, { headers: { 'user-agent': UA }, signal: AbortSignal.timeout(TIMEOUT_MS) });
-      if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
-      return kubeletRequestCount(await res.text());
-    },
+    kubeletRequests: () => requests('kubelet'),
+    componentRequests: requests,
     async reportState(node, state, also = {}) {
       await call('PATCH', `/api/v1/nodes/${encodeURIComponent(node)}`, { metadata: { annotations: { ...also, [ANNOTATION_STATE]: state } } }, 'application/merge-patch+json');
     },

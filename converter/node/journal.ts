@@ -63,6 +63,8 @@ export interface JournalData {
   /** Set once converted (journals of older yurtctl versions lack it). */
   hub?: HubRecord;
   update?: HubUpdate;
+  /** Node components other than kubelet pointed at the hub (edge-services.ts), and how to restart each after revert. */
+  services?: Array<{ component: string; restart: string[][] }>;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

@@ -50,7 +50,9 @@ export interface Layout {
 }
 
 export const OWN_KUBELET_KUBECONFIG = `${STATE_DIR}/kubelet.conf`;
-export const KUBEADM_DROP_IN = '/etc/systemd/system/kubelet.service.d/99-yurt-edge.conf';
+/** The file name of every systemd drop-in yurtctl writes. */
+export const OWN_DROP_IN_NAME = '99-yurt-edge.conf';
+export const KUBEADM_DROP_IN = `/etc/systemd/system/kubelet.service.d/${OWN_DROP_IN_NAME}`;
 export const K3S_DATA = '/var/lib/rancher/k3s';
 export const K3S_KUBELET_KUBECONFIG = `${K3S_DATA}/agent/kubelet.kubeconfig`;
 export const K3S_CONFIG_DIR = '/etc/rancher/k3s/config.yaml.d';
@@ -64,7 +66,7 @@ async function readUnit(fs: HostFs, path: string) {
 }
 
 /** The kubelet unit and its drop-ins in the order systemd applies them (ours left out). */
-async function kubeletUnits(fs: HostFs, service: string) {
+async function serviceUnits(fs: HostFs, service: string) {
   const units = [];
   for (const dir of UNIT_DIRS) {
     if (await fs.exists(`${dir}/${service}`)) {
@@ -80,21 +82,23 @@ async function kubeletUnits(fs: HostFs, service: string) {
   }
   for (const name of [...dropIns.keys()].sort()) {
     const path = dropIns.get(name)!;
-    if (path === KUBEADM_DROP_IN) continue;
+    // Ours (kubelet's and kube-proxy's drop-ins): what the service ran before the conversion is what counts.
+    if (name === OWN_DROP_IN_NAME) continue;
     units.push(await readUnit(fs, path));
   }
   return units;
 }
 
-interface Effective {
+export interface Effective {
   env: Map<string, string>;
   /** Variables set by EnvironmentFile= (they win over Environment=). */
   fileEnv: Map<string, string>;
   execStart: string;
 }
 
-async function effectiveService(fs: HostFs, service: string): Promise<Effective | undefined> {
-  const units = await kubeletUnits(fs, service);
+/** A service as systemd would run it from its unit and drop-ins (yurtctl's own drop-ins left out). */
+export async function effectiveService(fs: HostFs, service: string): Promise<Effective | undefined> {
+  const units = await serviceUnits(fs, service);
   if (!units.length) return undefined;
   const env = new Map<string, string>();
   const fileEnv = new Map<string, string>();

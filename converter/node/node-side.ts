@@ -3,10 +3,11 @@
  *
  * convert: 1 journal + backups  2 hub manifest (and the files it needs)  3 wait for /v1/healthz
  *          4 switch kubelet's kubeconfig  5 restart kubelet  6 wait until kubelet is Ready through
- *          the hub  7 report `converted`. A failure in 3–6 restores every file from the backups,
- *          restarts kubelet again and reports `failed`.
+ *          the hub  7 kube-proxy (a systemd service) through the hub too (edge-services.ts)
+ *          8 report `converted`. A failure in 3–7 restores every file from the backups,
+ *          restarts kubelet (and kube-proxy) again and reports `failed`.
  *          On a converted node, convert updates the hub instead (hub-update.ts).
- * revert:  restore every file byte for byte, restart kubelet, remove what the conversion created,
+ * revert:  restore every file byte for byte, restart kubelet (and kube-proxy), remove what the conversion created,
  *          report `reverted` if the cloud is reachable (the node alone is enough to revert).
  */
 import { ConverterErrors } from '../errors.js';
@@ -23,6 +24,7 @@ import { manifestTarget, prepareManifest, readManifestSource, type ManifestSourc
 import { hostRestarter, type Restarter } from './restarter.js';
 import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
 import { updateHub } from './hub-update.js';
+import { kubeProxyWiring, type ServiceWiring } from './edge-services.js';
 
 export type { NodeResult } from './steps.js';
 
@@ -45,6 +47,8 @@ export interface NodeSideOptions {
 export interface NodeSideDeps {
   /** Restarts kubelet; default: the layout's systemctl commands through nsenter. */
   restart?: Restarter;
+  /** Runs host commands (restarting kube-proxy); default: each through nsenter in the host's namespaces. */
+  hostCommands?: (commands: string[][]) => Promise<void>;
   log: (line: string) => void;
   /** Default: the system clock. */
   clock?: Clock;
@@ -80,6 +84,10 @@ export class NodeSide {
 
   private restarter(layout: Layout): Restarter {
     return this.deps.restart ?? hostRestarter(layout.restart);
+  }
+
+  private async hostCommands(commands: string[][]): Promise<void> {
+    await (this.deps.hostCommands ?? ((c: string[][]) => hostRestarter(c)('convert')))(commands);
   }
 
   private direct(view: KubeconfigView): NodeApi {
@@ -132,6 +140,9 @@ export class NodeSide {
       fs: this.fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: this.options.bootstrapToken, hubPort: this.options.hubPort,
     });
     const target = manifestTarget(source, layout.staticPodDir, this.options.explicitManifestsDir);
+    // Detected before anything is written: a kube-proxy unit yurtctl cannot rewire refuses the conversion.
+    const kubeProxy = await kubeProxyWiring(this.fs, manifest.hubUrl);
+    if (kubeProxy) this.log(`kube-proxy: ${kubeProxy.describe}`);
     const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, new Date(this.clock.now())));
     if (existing) this.log(`resuming a conversion interrupted at "${existing.data.phase}"`);
     const restart = this.restarter(layout);
@@ -194,6 +205,8 @@ export class NodeSide {
       if (!inUse?.equals(Buffer.from(hubKubeconfig))) {
         throw ConverterErrors.CNV_ERR_ROLLED_BACK(`kubelet rewrote ${layout.hubKubeconfigPath} after the restart (a kubelet started with --bootstrap-kubeconfig bootstraps again: it sees no client certificate over plain HTTP)`);
       }
+      // 7: kube-proxy through the hub, once kubelet is (its Node must be readable through the hub).
+      if (kubeProxy) await this.wireService(journal, kubeProxy, api);
       const sourceHash = hubManifestHash(source.yaml, source.manifestPath);
       journal.data.hub = { path: target, sourceHash };
       await journal.setPhase('converted');
@@ -204,6 +217,44 @@ export class NodeSide {
       if (err instanceof Crash) throw err.inner;
       await this.rollback(journal, layout, restart, restarted, kubelet, err);
       throw err; // unreachable: rollback throws
+    }
+  }
+
+  /** Points one more component at the hub and waits until the hub counts its requests. */
+  private async wireService(journal: Journal, wiring: ServiceWiring, api: NodeApi): Promise<void> {
+    for (const f of wiring.files) await journal.backup(f.path);
+    // Recorded before it is restarted: a rollback or revert restarts it onto its original files.
+    if (!journal.data.services?.some((s) => s.component === wiring.component)) {
+      journal.data.services = [...(journal.data.services ?? []), { component: wiring.component, restart: wiring.restart }];
+      await journal.save();
+    }
+    await this.point(`backed-up:${wiring.component}`);
+    for (const f of wiring.files) if (await journal.write(f.path, f.content, f.mode)) this.log(`wrote ${f.path}`);
+    const baseline = api.componentRequests ? await api.componentRequests(wiring.component).catch(() => 0) : 0;
+    this.log(`restarting ${wiring.component}`);
+    try {
+      await this.hostCommands(wiring.restart);
+    } catch (err) {
+      throw ConverterErrors.CNV_ERR_ROLLED_BACK(`restarting ${wiring.component} failed: ${(err as Error).message}`);
+    }
+    await this.point(`restarted:${wiring.component}`);
+    if (!api.componentRequests) return;
+    const seen = await waitUntil(async () => {
+      const count = await api.componentRequests!(wiring.component).catch(() => baseline);
+      return count > baseline ? { ok: true, why: `${count - baseline} request(s)` } : { ok: false, why: `${wiring.component} has sent no request through yurthub since its restart` };
+    }, this.options.kubeletTimeoutMs, this.options.pollMs, this.clock);
+    if (!seen.ok) throw ConverterErrors.CNV_ERR_ROLLED_BACK(`${seen.why} within ${this.options.kubeletTimeoutMs / 1000} s`);
+    this.log(`${wiring.component} uses yurthub (${seen.why})`);
+  }
+
+  /** Restarts the other components the journal names onto whatever files are in place now (best effort). */
+  private async restartServices(journal: Journal, when: string): Promise<void> {
+    for (const s of journal.data.services ?? []) {
+      try {
+        await this.hostCommands(s.restart);
+      } catch (err) {
+        this.log(`warning: restarting ${s.component} ${when} failed: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -218,6 +269,7 @@ export class NodeSide {
         this.log(`warning: restarting kubelet after the rollback failed: ${(err as Error).message}`);
       }
     }
+    await this.restartServices(journal, 'after the rollback');
     await journal.cleanup();
     await this.report(this.direct(kubelet), 'failed');
     if (isYurtError(cause) && cause.code === 'CNV_ERR_HUB_UNHEALTHY') throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`${why}; rolled back, the node is as it was`);
@@ -251,6 +303,7 @@ export class NodeSide {
       throw ConverterErrors.CNV_ERR_ROLLED_BACK(`files restored, but restarting kubelet failed: ${(err as Error).message}; restart it by hand, then run revert again to clean up`);
     }
     await this.point('restarted');
+    await this.restartServices(journal, 'after the revert');
     await journal.cleanup();
     this.log('reverted: every file is as it was before the conversion');
     await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted');
