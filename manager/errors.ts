@@ -58,4 +58,17 @@ export const ManagerErrors = defineErrors({
     statusCode: 422,
     message: 'DaemonSet %s: %s; its pods are left as they are',
   },
+  // --- yurtstaticset controller (yurtstaticset/) and its node worker (staticpod-upgrade/) ---
+  YM_ERR_YURTSTATICSET_SPEC: {
+    statusCode: 422,
+    message: 'YurtStaticSet %s: %s; its static pods are left as they are',
+  },
+  YM_ERR_STATIC_POD_WORKER: {
+    statusCode: 500,
+    message: 'YurtStaticSet %s: the upgrade worker on node %s failed (pod %s); delete the pod to try again',
+  },
+  YM_ERR_STATIC_POD_MANIFEST: {
+    statusCode: 500,
+    message: 'static pod manifest %s: %s; the node keeps its current manifest',
+  },
 });

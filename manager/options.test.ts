@@ -18,7 +18,8 @@ describe('yurt-manager options', () => {
       defaultUnreachableSeconds: 300,
       evictionResetDelayMs: 2_000,
       workers: 4,
-      controllers: ['autonomy', 'nodepool', 'yurtappset', 'daemonpodupdater'],
+      controllers: ['autonomy', 'nodepool', 'yurtappset', 'daemonpodupdater', 'yurtstaticset'],
+      yurtstaticsetWorkerImage: expect.stringMatching(/^ghcr\.io\/yurt-edge\/yurt-edge:\d/),
     });
     expect(Object.isFrozen(o)).toBe(true);
   });
@@ -56,9 +57,10 @@ describe('yurt-manager options', () => {
     [['--workers=0'], '--workers: must be between 1 and 64, got 0'],
     [['--eviction-reset-delay=soon'], '--eviction-reset-delay: must be a duration'],
     [['--log-level=loud'], '--log-level: unknown level "loud"'],
-    [['--controllers=nodepool,bogus'], '--controllers: unknown controller "bogus" (known: autonomy, nodepool, yurtappset, daemonpodupdater)'],
+    [['--controllers=nodepool,bogus'], '--controllers: unknown controller "bogus" (known: autonomy, nodepool, yurtappset, daemonpodupdater, yurtstaticset)'],
     [['--controllers='], '--controllers: must name at least one controller'],
-    [['--controllers=*,-autonomy,-nodepool,-yurtappset,-daemonpodupdater'], '--controllers: "*,-autonomy,-nodepool,-yurtappset,-daemonpodupdater" leaves no controller to run'],
+    [['--controllers=*,-autonomy,-nodepool,-yurtappset,-daemonpodupdater,-yurtstaticset'], '--controllers: "*,-autonomy,-nodepool,-yurtappset,-daemonpodupdater,-yurtstaticset" leaves no controller to run'],
+    [['--yurtstaticset-worker-image=http://x y'], '--yurtstaticset-worker-image: "http://x y" is not an image reference'],
     [['--no-such-flag'], '--no-such-flag: unknown flag (see --help)'],
     [['extra'], '--extra: yurt-manager takes no positional arguments'],
   ])('rejects %j with a message naming the flag and the rule', (argv, message) => {
@@ -72,7 +74,7 @@ describe('yurt-manager options', () => {
 
   it("--controllers takes kube-controller-manager's syntax: names, * for all, -name to leave one out", () => {
     expect(parseOptions(['--controllers=yurtappset,nodepool']).controllers).toEqual(['nodepool', 'yurtappset']);
-    expect(parseOptions(['--controllers=*,-yurtappset']).controllers).toEqual(['autonomy', 'nodepool', 'daemonpodupdater']);
+    expect(parseOptions(['--controllers=*,-yurtappset']).controllers).toEqual(['autonomy', 'nodepool', 'daemonpodupdater', 'yurtstaticset']);
     expect(parseOptions(['--controllers=autonomy']).controllers).toEqual(['autonomy']);
   });
 

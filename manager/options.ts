@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { deepFreeze, helpText, OptionError, parseFlags, toDuration, toInt } from '../lib/options.js';
+import { packageVersion } from '../lib/version.js';
 
 export const DEFAULTS = {
   kubeconfig: '',
@@ -23,11 +24,12 @@ export const DEFAULTS = {
   evictionResetDelay: '2s',
   workers: '4',
   controllers: '*',
+  yurtstaticsetWorkerImage: `ghcr.io/yurt-edge/yurt-edge:${packageVersion()}`,
   logLevel: 'info',
 };
 
 /** Every controller yurt-manager has, by the name --controllers uses. */
-export const CONTROLLERS = ['autonomy', 'nodepool', 'yurtappset', 'daemonpodupdater'] as const;
+export const CONTROLLERS = ['autonomy', 'nodepool', 'yurtappset', 'daemonpodupdater', 'yurtstaticset'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
@@ -46,6 +48,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   evictionResetDelay: 'on a node already tainted, how long pods tolerate forever before a longer finite toleration is set',
   workers: 'objects reconciled concurrently, per controller',
   controllers: `controllers to run, comma-separated: ${CONTROLLERS.join(', ')}; "*" is all, "-name" leaves one out (e.g. "*,-yurtappset")`,
+  yurtstaticsetWorkerImage: "image of YurtStaticSet's upgrade worker pods (its yurt-static-pod-upgrade command); the chart sets its own image",
   logLevel: 'trace, debug, info, warn, error, fatal or silent',
 };
 
@@ -67,6 +70,7 @@ export interface ManagerOptions {
   evictionResetDelayMs: number;
   workers: number;
   controllers: readonly ControllerName[];
+  yurtstaticsetWorkerImage: string;
   logLevel: string;
 }
 
@@ -132,6 +136,8 @@ export function parseOptions(argv: string[]): Readonly<ManagerOptions> & { help?
   const evictionResetDelayMs = toDuration('eviction-reset-delay', raw.evictionResetDelay, CODE, 100);
   const workers = toInt('workers', raw.workers, 1, 64, CODE);
   const controllers = parseControllers(raw.controllers);
+  // A container image reference: no spaces, no scheme; the kubelet on the node resolves it.
+  if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(raw.yurtstaticsetWorkerImage)) throw new OptionError(CODE, 'yurtstaticset-worker-image', `"${raw.yurtstaticsetWorkerImage}" is not an image reference`);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(raw.logLevel)) {
     throw new OptionError(CODE, 'log-level', `unknown level "${raw.logLevel}"`);
   }
@@ -152,6 +158,7 @@ export function parseOptions(argv: string[]): Readonly<ManagerOptions> & { help?
     evictionResetDelayMs,
     workers,
     controllers,
+    yurtstaticsetWorkerImage: raw.yurtstaticsetWorkerImage,
     logLevel: raw.logLevel,
   });
 }

@@ -20,8 +20,10 @@ import { ManagerMetrics } from './metrics.js';
 import { NodePoolController } from './nodepool/controller.js';
 import { DaemonPodUpdaterController } from './daemonpodupdater/controller.js';
 import type { NodePoolLike } from './nodepool/attributes.js';
-import { APPS_GROUP, KubeWrites, NODEPOOL_VERSION, YURTAPPSET_VERSION } from './kube/writes.js';
+import { APPS_GROUP, KubeWrites, NODEPOOL_VERSION, YURTAPPSET_VERSION, YURTSTATICSET_VERSION } from './kube/writes.js';
 import { YurtAppSetController } from './yurtappset/controller.js';
+import { YurtStaticSetController } from './yurtstaticset/controller.js';
+import type { YurtStaticSetLike } from './yurtstaticset/plan.js';
 import type { YurtAppSetLike } from './yurtappset/types.js';
 import { OWNER_LABEL } from './yurtappset/workload.js';
 import { type ManagerStatus, managerProbes } from './status.js';
@@ -74,23 +76,23 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     };
 
     begin(`starting the caches (list + watch) for the controllers: ${options.controllers.join(', ')}`);
-    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; daemonPods?: DaemonPodUpdaterController; pods?: Informer<k8s.V1Pod> } = {};
+    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; daemonPods?: DaemonPodUpdaterController; staticSets?: YurtStaticSetController; pods?: Informer<k8s.V1Pod> } = {};
     const pods = new PodsByNode({ get: (name, ns) => refs.pods?.get(name, ns), list: () => refs.pods?.list() ?? [] });
     const nodeInformer =
-      enabled.has('autonomy') || enabled.has('nodepool') || enabled.has('daemonpodupdater')
+      enabled.has('autonomy') || enabled.has('nodepool') || enabled.has('daemonpodupdater') || enabled.has('yurtstaticset')
         ? informer<k8s.V1Node>({
             resource: 'nodes',
             path: '/api/v1/nodes',
             list: () => core.listNode(),
             handlers: {
-              add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n)),
-              update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n)),
-              delete: (n) => (refs.autonomy?.nodeDeleted(n), refs.nodePools?.nodeDeleted(n), refs.daemonPods?.nodeChanged(n, true)),
+              add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n), refs.staticSets?.nodeChanged(n)),
+              update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n), refs.staticSets?.nodeChanged(n)),
+              delete: (n) => (refs.autonomy?.nodeDeleted(n), refs.nodePools?.nodeDeleted(n), refs.daemonPods?.nodeChanged(n, true), refs.staticSets?.nodeChanged(n, true)),
             },
           })
         : undefined;
     late.nodes = nodeInformer;
-    if (enabled.has('autonomy') || enabled.has('daemonpodupdater')) {
+    if (enabled.has('autonomy') || enabled.has('daemonpodupdater') || enabled.has('yurtstaticset')) {
       refs.pods = informer<k8s.V1Pod>({
         resource: 'pods',
         path: '/api/v1/pods',
@@ -100,16 +102,19 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
             pods.upsert(p);
             refs.autonomy?.podChanged(p);
             refs.daemonPods?.podChanged(p);
+            refs.staticSets?.podChanged(p);
           },
           update: (p) => {
             pods.upsert(p);
             refs.autonomy?.podChanged(p);
             refs.daemonPods?.podChanged(p);
+            refs.staticSets?.podChanged(p);
           },
           delete: (p) => {
             pods.remove(p);
             refs.autonomy?.podDeleted(p);
             refs.daemonPods?.podChanged(p, true);
+            refs.staticSets?.podChanged(p, true);
           },
         },
       });
@@ -170,6 +175,15 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         path: '/apis/apps/v1/controllerrevisions',
         list: () => apps.listControllerRevisionForAllNamespaces(),
         handlers: { add: (r) => refs.daemonPods?.revisionChanged(r), update: (r) => refs.daemonPods?.revisionChanged(r), delete: (r) => refs.daemonPods?.revisionChanged(r, true) },
+      });
+    }
+    let staticSetInformer: Informer<YurtStaticSetLike & k8s.KubernetesObject> | undefined;
+    if (enabled.has('yurtstaticset')) {
+      staticSetInformer = informer<YurtStaticSetLike & k8s.KubernetesObject>({
+        resource: 'yurtstaticsets',
+        path: `/apis/${APPS_GROUP}/${YURTSTATICSET_VERSION}/yurtstaticsets`,
+        list: async () => (await custom.listCustomObjectForAllNamespaces({ group: APPS_GROUP, version: YURTSTATICSET_VERSION, plural: 'yurtstaticsets' })) as k8s.KubernetesListObject<YurtStaticSetLike & k8s.KubernetesObject>,
+        handlers: { add: (y) => refs.staticSets?.staticSetChanged(y), update: (y) => refs.staticSets?.staticSetChanged(y), delete: (y) => refs.staticSets?.staticSetChanged(y, true) },
       });
     }
     for (const c of caches) await start(`${c.resource} cache`, c.cache);
@@ -242,6 +256,23 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       for (const p of refs.pods!.list()) refs.daemonPods.podChanged(p);
       for (const n of nodeInformer!.list()) refs.daemonPods.nodeChanged(n);
       running.push({ name: 'daemonpodupdater', runWhileLeading: (s) => refs.daemonPods!.runWhileLeading(s) });
+    }
+    if (enabled.has('yurtstaticset')) {
+      refs.staticSets = new YurtStaticSetController({
+        staticSets: { get: (name, ns) => staticSetInformer!.get(name, ns), list: () => staticSetInformer!.list() },
+        nodes: { get: (name) => nodeInformer!.get(name) },
+        writes,
+        workerImage: options.yurtstaticsetWorkerImage,
+        workers: options.workers,
+        clock,
+        logger: log,
+        metrics,
+        synced: synced(nodeInformer, refs.pods, staticSetInformer),
+      });
+      // Events before the controller existed only filled the caches; it learns its indexes now.
+      for (const p of refs.pods!.list()) refs.staticSets.podChanged(p);
+      for (const n of nodeInformer!.list()) refs.staticSets.nodeChanged(n);
+      running.push({ name: 'yurtstaticset', runWhileLeading: (s) => refs.staticSets!.runWhileLeading(s) });
     }
     const act = (signal: AbortSignal) => Promise.all(running.map((c) => c.runWhileLeading(signal))).then(() => undefined);
     // Events that arrived before the controllers existed only filled the caches; each looks at

@@ -12,6 +12,7 @@ import { ManagerErrors } from '../errors.js';
 export const APPS_GROUP = 'apps.openyurt.io';
 export const NODEPOOL_VERSION = 'v1beta2';
 export const YURTAPPSET_VERSION = 'v1beta1';
+export const YURTSTATICSET_VERSION = 'v1alpha1';
 export const FIELD_MANAGER = 'yurt-manager';
 
 export type WriteError = Error & { status: number; code: string };
@@ -65,6 +66,27 @@ export class KubeWrites {
     return call<unknown>(`${body.kind} ${namespace}/${name}`, 'apply', () =>
       body.kind === 'StatefulSet' ? this.apps.patchNamespacedStatefulSet({ ...params, body }, apply) : this.apps.patchNamespacedDeployment({ ...params, body }, apply),
     );
+  }
+
+  patchYurtStaticSetStatus(namespace: string, name: string, body: object): Promise<unknown> {
+    return call(`YurtStaticSet ${namespace}/${name}`, 'patch status', () =>
+      this.custom.patchNamespacedCustomObjectStatus({ group: APPS_GROUP, version: YURTSTATICSET_VERSION, namespace, plural: 'yurtstaticsets', name, body }, merge),
+    );
+  }
+
+  /** Server-side apply of a ConfigMap yurt-manager owns (YurtStaticSet's desired manifest). */
+  applyConfigMap(body: k8s.V1ConfigMap): Promise<unknown> {
+    const { namespace, name } = body.metadata as { namespace: string; name: string };
+    return call(`ConfigMap ${namespace}/${name}`, 'apply', () => this.core.patchNamespacedConfigMap({ namespace, name, body, fieldManager: FIELD_MANAGER, force: true }, apply));
+  }
+
+  /** Creates a pod; one that exists already under the name (a cache behind our own create) is fine. */
+  async createPod(namespace: string, body: k8s.V1Pod): Promise<void> {
+    try {
+      await call<unknown>(`pod ${namespace}/${body.metadata?.name ?? ''}`, 'create', () => this.core.createNamespacedPod({ namespace, body }));
+    } catch (err) {
+      if ((err as WriteError).status !== 409) throw err;
+    }
   }
 
   /** A strategic merge patch of the pod's status: conditions merge by type, so kubelet's stay. */
