@@ -23,12 +23,17 @@ export function isSecretKey(key: string): boolean {
   return /(token|password|passwd|secret|privatekey)$/i.test(last);
 }
 
+/** A PEM private key, wherever it sits (`tls.key` is a secret though `key` names many things). */
+function isPrivateKeyPem(v: unknown): boolean {
+  return typeof v === 'string' && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v);
+}
+
 /** A copy with every non-empty secret leaf (any depth, inside lists too) replaced by REDACTED. */
 export function redactValues<T>(value: T): T {
   const walk = (v: unknown, secret: boolean): unknown => {
     if (Array.isArray(v)) return v.map((x) => walk(x, secret));
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, secret || isSecretKey(k))]));
-    return secret && v !== null && v !== undefined && v !== '' ? REDACTED : v;
+    return (secret && v !== null && v !== undefined && v !== '') || isPrivateKeyPem(v) ? REDACTED : v;
   };
   return walk(value, false) as T;
 }
@@ -36,7 +41,14 @@ export function redactValues<T>(value: T): T {
 /** The value as the plan shows it. */
 export function shown(key: string, json: string | undefined): string | undefined {
   if (json === undefined) return undefined;
-  return isSecretKey(key) && json !== '""' && json !== 'null' ? JSON.stringify(REDACTED) : json;
+  if (isSecretKey(key) && json !== '""' && json !== 'null') return JSON.stringify(REDACTED);
+  const value: unknown = JSON.parse(json);
+  if (isPrivateKeyPem(value)) return JSON.stringify(REDACTED);
+  // Certificates are public but long: the plan names them instead of printing them.
+  if (typeof value === 'string' && value.startsWith('-----BEGIN CERTIFICATE-----')) {
+    return `(${value.match(/-----BEGIN CERTIFICATE-----/g)!.length} PEM certificate(s), ${Buffer.byteLength(value)} bytes)`;
+  }
+  return json;
 }
 
 export type { Values };
