@@ -142,7 +142,7 @@ export interface NodeState {
 export interface RollingPlan {
   /** Ready nodes to give a worker now, in name order. */
   create: string[];
-  /** Workers to delete: of an old hash, or done (the node runs the new static pod). */
+  /** Workers to delete: of an old hash, or whose node runs the new static pod. */
   remove: WorkerLike[];
   /** Nodes whose worker failed (left in place for an operator to read; deleting it retries). */
   failed: string[];
@@ -185,7 +185,8 @@ export function planRolling(set: YurtStaticSetLike, states: readonly NodeState[]
   for (const s of states) {
     const phase = s.worker?.status?.phase;
     if (s.upgraded) {
-      if (s.worker && phase !== 'Pending' && phase !== 'Running') remove.push(s.worker);
+      // the node runs the template: its worker (done, or still being reported) has nothing left to do
+      if (s.worker) remove.push(s.worker);
       // the new static pod still starting on a Ready node counts against the budget
       if (s.nodeReady && !s.podReady) inFlight++;
       continue;

@@ -22,6 +22,8 @@ export interface ChartManagerOptions {
   identity: string;
   /** `--set` values for `helm template` (e.g. `controllers={daemonpodupdater}`); none renders the defaults. */
   set?: string[];
+  /** Further flags for yurt-manager. */
+  args?: string[];
 }
 
 export interface ChartManager {
@@ -50,7 +52,7 @@ export async function startChartManager(cluster: LocalCluster, options: ChartMan
   const port = await freePort();
   const child = startProcess(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'manager/main.ts'), `--kubeconfig=${kubeconfig}`, `--port=${port}`, `--controllers=${options.controllers}`, `--leader-elect-identity=${options.identity}`],
+    ['--import', 'tsx', join(ROOT, 'manager/main.ts'), `--kubeconfig=${kubeconfig}`, `--port=${port}`, `--controllers=${options.controllers}`, `--leader-elect-identity=${options.identity}`, ...(options.args ?? [])],
     join(cluster.dir, 'yurt-manager.log'),
   );
   try {
