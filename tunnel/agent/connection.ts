@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import type { Logger } from '../../lib/logger.js';
 import { once, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { withCause } from '../../lib/errors.js';
-import { CloseCode, ERROR_CODE_HEADER, NODE_HEADER, Session, tunnelErrors } from '../protocol/index.js';
+import { CloseCode, ERROR_CODE_HEADER, NODE_HEADER, Session, featureHeaders, peerFeatures, tunnelErrors, type PeerFeatures } from '../protocol/index.js';
 import { WsTransport, startHeartbeat, wsOptions } from '../transport/ws.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { LocalDialer } from './local-dialer.js';
@@ -38,7 +38,7 @@ export interface ConnectionOptions {
   credentials: () => Promise<Credentials>;
   dialer: LocalDialer;
   backoff: BackoffOptions;
-  session: { maxStreams: number; initialWindow: number; maxFrameSize: number };
+  session: { maxStreams: number; initialWindow: number; maxStreamWindow: number; maxSessionWindow: number; maxFrameSize: number };
   heartbeatIntervalMs: number;
   handshakeTimeoutMs: number;
   drainTimeoutMs: number;
@@ -104,14 +104,14 @@ export class ServerConnection {
       const started = performance.now();
       let connected = false;
       try {
-        const ws = await this.connect();
+        const { ws, peer } = await this.connect();
         metrics.connectDuration.observe({ result: 'ok' }, (performance.now() - started) / 1000);
         metrics.connections.inc();
         connected = true;
         this.backoff.reset();
         this.connects++;
         gauge.set(1);
-        await this.serve(ws);
+        await this.serve(ws, peer);
       } catch (err) {
         const reason = (err as { reason?: string }).reason ?? 'network';
         if (!connected) metrics.connectDuration.observe({ result: reason }, (performance.now() - started) / 1000);
@@ -139,7 +139,7 @@ export class ServerConnection {
     this.setState('closed');
   }
 
-  private async connect(): Promise<WebSocket> {
+  private async connect(): Promise<{ ws: WebSocket; peer: PeerFeatures }> {
     const { endpoint } = this.options;
     const creds = await this.options.credentials();
     const lookup = (_host: string, opts: { all?: boolean }, cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
@@ -151,7 +151,9 @@ export class ServerConnection {
       ca: creds.ca,
       cert: creds.cert,
       key: creds.key,
-      headers: { [NODE_HEADER]: this.options.nodeName },
+      // The features offered here come back in the 101 if the server has them; a server from before
+      // them answers without, and the session keeps to version 1 (fixed windows, 16 KiB DATA).
+      headers: { [NODE_HEADER]: this.options.nodeName, ...featureHeaders(this.options.session.maxFrameSize) },
       handshakeTimeout: this.options.handshakeTimeoutMs,
       lookup: lookup as never,
       // Masking guards proxies against hostile browser scripts; inside TLS from a non-browser
@@ -159,7 +161,11 @@ export class ServerConnection {
       generateMask: (mask: Buffer) => mask.fill(0),
     });
     this.socket = ws;
-    return new Promise<WebSocket>((resolve, reject) => {
+    let peer = peerFeatures({});
+    ws.once('upgrade', (res: IncomingMessage) => {
+      peer = peerFeatures(res.headers);
+    });
+    return new Promise<{ ws: WebSocket; peer: PeerFeatures }>((resolve, reject) => {
       const fail = (err: Error & { reason?: string }) => {
         ws.removeAllListeners('open');
         ws.terminate();
@@ -168,7 +174,7 @@ export class ServerConnection {
       ws.once('open', () => {
         ws.removeAllListeners('error');
         ws.removeAllListeners('unexpected-response');
-        resolve(ws);
+        resolve({ ws, peer });
       });
       ws.once('error', (err: NodeJS.ErrnoException) => fail(Object.assign(withCause(tunnelErrors.TUN_ERR_SERVER_REFUSED(endpoint.key, err.code ?? err.message), err), { reason: 'network' })));
       ws.once('unexpected-response', (req, res: IncomingMessage) => {
@@ -189,9 +195,9 @@ export class ServerConnection {
     });
   }
 
-  private async serve(ws: WebSocket): Promise<void> {
+  private async serve(ws: WebSocket, peer: PeerFeatures): Promise<void> {
     const transport = new WsTransport(ws);
-    const session = new Session(transport, { side: 'client', clock: this.clock, ...this.options.session });
+    const session = new Session(transport, { side: 'client', clock: this.clock, ...this.options.session, peer });
     this.session = session;
     session.onOpen((open) => this.options.dialer.handle(open, this.options.endpoint.key));
     session.on('drain', () => this.log.info('server is draining: it opens no new streams here'));
@@ -201,7 +207,7 @@ export class ServerConnection {
       onDead: () => this.log.warn({ intervalMs: this.options.heartbeatIntervalMs }, 'server stopped answering pings: dropping the connection'),
     });
     this.setState('connected');
-    this.log.info({ reconnect: this.connects > 1 }, 'connected to the tunnel server');
+    this.log.info({ reconnect: this.connects > 1, growingWindows: peer.window }, 'connected to the tunnel server');
     const error = await new Promise<Error | undefined>((resolve) => session.once('close', resolve));
     stopHeartbeat();
     if (!this.stop.signal.aborted) this.log.warn({ err: error?.message }, 'lost the tunnel server');

@@ -34,7 +34,9 @@ export const DEFAULTS = {
   drainTimeout: '30s',
   maxStreams: '4096',
   streamWindow: '262144',
-  maxFrameSize: '65536',
+  streamWindowMax: '16777216',
+  sessionWindowMax: '67108864',
+  maxFrameSize: '262156',
   metricsAddress: '127.0.0.1:10266',
   logLevel: 'info',
 };
@@ -63,7 +65,9 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   resolvePeriod: 'how often server DNS names are resolved again to find replicas',
   drainTimeout: 'on shutdown, how long streams in progress may continue before they are cut',
   maxStreams: 'concurrent streams per server session',
-  streamWindow: 'bytes each stream may have in flight per direction (flow-control window)',
+  streamWindow: 'bytes each stream may have in flight per direction at first (flow-control window)',
+  streamWindowMax: 'largest a stream\'s window grows to when its throughput × round trip needs it (peers that negotiate growing windows)',
+  sessionWindowMax: 'growth of all streams\' windows together on one session: bounds the memory a busy peer can make this end hold',
   maxFrameSize: 'largest tunnel frame accepted (WebSocket maxPayload)',
   metricsAddress: '/healthz, /readyz, /metrics listener, <ip>:<port>',
   logLevel: 'trace, debug, info, warn, error, fatal or silent',
@@ -92,6 +96,8 @@ export interface AgentOptions {
   drainTimeoutMs: number;
   maxStreams: number;
   streamWindow: number;
+  streamWindowMax: number;
+  sessionWindowMax: number;
   maxFrameSize: number;
   metricsAddress: HostPort;
   logLevel: string;
@@ -202,6 +208,8 @@ export function parseOptions(argv: string[]): Readonly<AgentOptions> & { help?: 
     drainTimeoutMs: toDuration('drain-timeout', raw.drainTimeout, FLAG_ERROR),
     maxStreams: toInt('max-streams', raw.maxStreams, 1, 1 << 20, FLAG_ERROR),
     streamWindow: toInt('stream-window', raw.streamWindow, 16_384, MAX_WINDOW, FLAG_ERROR),
+    streamWindowMax: toInt('stream-window-max', raw.streamWindowMax, 16_384, MAX_WINDOW, FLAG_ERROR),
+    sessionWindowMax: toInt('session-window-max', raw.sessionWindowMax, 0, 2 ** 40, FLAG_ERROR),
     maxFrameSize: toInt('max-frame-size', raw.maxFrameSize, MIN_MAX_FRAME_SIZE, 1 << 24, FLAG_ERROR),
     metricsAddress: toHostPort('metrics-address', raw.metricsAddress),
     logLevel: checkLogLevel(raw.logLevel),

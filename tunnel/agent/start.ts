@@ -60,7 +60,7 @@ export function serverSessions(options: Readonly<AgentOptions>, parts: SessionPa
         credentials: parts.credentials,
         dialer: parts.dialer,
         backoff: { initialMs: options.backoffInitialMs, maxMs: options.backoffMaxMs, random: parts.random },
-        session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxFrameSize: options.maxFrameSize },
+        session: { maxStreams: options.maxStreams, initialWindow: options.streamWindow, maxStreamWindow: options.streamWindowMax, maxSessionWindow: options.sessionWindowMax, maxFrameSize: options.maxFrameSize },
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         handshakeTimeoutMs: options.handshakeTimeoutMs,
         drainTimeoutMs: options.drainTimeoutMs,

@@ -70,6 +70,8 @@ const everyType: Frame[] = [
   { type: 'RST', streamId: 15, reason: 'cancel', message: 'connect ECONNREFUSED 127.0.0.1:10250' },
   { type: 'RST', streamId: 17, reason: 'aborted', message: '\ufeffBOM kept' },
   { type: 'DRAIN', streamId: 0 },
+  { type: 'PING', streamId: 0, value: 0xfedcba9876543210n },
+  { type: 'PONG', streamId: 0, value: 1n },
 ];
 
 describe('encodeFrame / decodeFrame', () => {
@@ -127,12 +129,14 @@ describe('decodeFrame refuses', () => {
     ['version 0', raw(FRAME_TYPES.FIN, 1, undefined, { version: 0 }), /unsupported protocol version 0/],
     ['version 2', raw(FRAME_TYPES.FIN, 1, undefined, { version: 2 }), /unsupported protocol version 2/],
     ['frame type 0', raw(0, 1), /unknown frame type 0x0/],
-    ['frame type 9', raw(9, 1), /unknown frame type 0x9/],
+    ['frame type 11', raw(11, 1), /unknown frame type 0xb/],
+    ['a stream id on PING', raw(FRAME_TYPES.PING, 3, Buffer.alloc(8)), /PING must carry stream id 0/],
+    ['a short PONG', raw(FRAME_TYPES.PONG, 0, Buffer.alloc(7)), /PONG payload must be 8 bytes, not 7/],
     ['frame type 0xff', raw(0xff, 1), /unknown frame type 0xff/],
     ['non-zero flags', raw(FRAME_TYPES.FIN, 1, undefined, { flags: 1 }), /unknown flags 0x1/],
     ['a length field longer than the payload', raw(FRAME_TYPES.DATA, 1, Buffer.from('ab'), { length: 3 }), /says 3 payload bytes but 2 follow/],
     ['a length field shorter than the payload', raw(FRAME_TYPES.DATA, 1, Buffer.from('ab'), { length: 1 }), /says 1 payload bytes but 2 follow/],
-    ['a frame over the maximum size', oversize, /exceeds the limit of 65536/, 'TUN_ERR_FRAME_TOO_LARGE'],
+    ['a frame over the maximum size', oversize, new RegExp(`exceeds the limit of ${DEFAULT_MAX_FRAME_SIZE}`), 'TUN_ERR_FRAME_TOO_LARGE'],
     ['stream id 0 on DATA', raw(FRAME_TYPES.DATA, 0, Buffer.from('a')), /DATA must not use stream id 0/],
     ['stream id 0 on OPEN', raw(FRAME_TYPES.OPEN, 0, openPayload('a:1')), /OPEN must not use stream id 0/],
     ['a stream id on DRAIN', raw(FRAME_TYPES.DRAIN, 3), /DRAIN must carry stream id 0/],

@@ -26,7 +26,13 @@ export const HEADER_SIZE = 12;
  */
 export const MAX_DATA_PAYLOAD = 16_384;
 export const MIN_MAX_FRAME_SIZE = HEADER_SIZE + MAX_DATA_PAYLOAD;
-export const DEFAULT_MAX_FRAME_SIZE = 65_536;
+/**
+ * What this version accepts by default. A peer may send DATA up to it only once the handshake has
+ * told it so (handshake.ts: PEER_FRAME_HEADER); until then it keeps to MIN_MAX_FRAME_SIZE.
+ */
+export const DEFAULT_MAX_FRAME_SIZE = HEADER_SIZE + 256 * 1024;
+/** PING and PONG carry an opaque 8-byte value that the PONG echoes. */
+export const PING_PAYLOAD = 8;
 /** Windows and credit stay below 2^31 so sums of them never leave the safe uint32 range. */
 export const MAX_WINDOW = 0x7fff_ffff;
 export const MAX_STREAM_ID = 0xffff_ffff;
@@ -44,6 +50,9 @@ export const FRAME_TYPES = {
   FIN: 0x06,
   RST: 0x07,
   DRAIN: 0x08,
+  /** Sent only to a peer that announced the window feature in the handshake (older decoders refuse it). */
+  PING: 0x09,
+  PONG: 0x0a,
 } as const;
 export type FrameType = keyof typeof FRAME_TYPES;
 
@@ -112,7 +121,13 @@ export interface DrainFrame {
   type: 'DRAIN';
   streamId: 0;
 }
-export type Frame = OpenFrame | OpenOkFrame | OpenErrFrame | DataFrame | WindowFrame | FinFrame | RstFrame | DrainFrame;
+export interface PingFrame {
+  type: 'PING' | 'PONG';
+  streamId: 0;
+  /** Echoed by the PONG; the sender matches it to the PING it sent. */
+  value: bigint;
+}
+export type Frame = PingFrame | OpenFrame | OpenOkFrame | OpenErrFrame | DataFrame | WindowFrame | FinFrame | RstFrame | DrainFrame;
 
 export interface CodecOptions {
   /** Largest whole frame (header included) accepted; DEFAULT_MAX_FRAME_SIZE if unset. */
@@ -155,8 +170,9 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 function checkStreamId(type: FrameType, id: number): void {
   if (!Number.isInteger(id) || id < 0 || id > MAX_STREAM_ID) throw protocolError(`${type} stream id ${id} is not a uint32`);
-  if (type === 'DRAIN' && id !== 0) throw protocolError(`DRAIN must carry stream id 0, not ${id}`);
-  if (type !== 'DRAIN' && id === 0) throw protocolError(`${type} must not use stream id 0`);
+  const session = type === 'DRAIN' || type === 'PING' || type === 'PONG';
+  if (session && id !== 0) throw protocolError(`${type} must carry stream id 0, not ${id}`);
+  if (!session && id === 0) throw protocolError(`${type} must not use stream id 0`);
 }
 
 function checkWindow(what: string, n: number): void {
@@ -230,6 +246,12 @@ function encodePayload(frame: Frame): Buffer[] {
     case 'FIN':
     case 'DRAIN':
       return [];
+    case 'PING':
+    case 'PONG': {
+      const b = Buffer.allocUnsafe(PING_PAYLOAD);
+      b.writeBigUInt64BE(BigInt.asUintN(64, frame.value));
+      return [b];
+    }
     default:
       throw protocolError(`frame type ${String((frame as { type: unknown }).type)} is unknown`);
   }
@@ -252,6 +274,32 @@ export function encodeFrame(frame: Frame, options: CodecOptions = {}): Buffer {
   header.writeUInt32BE(frame.streamId, 4);
   header.writeUInt32BE(length, 8);
   return Buffer.concat([header, ...parts], HEADER_SIZE + length);
+}
+
+/**
+ * DATA straight from the stream's queued chunks: one buffer, header and payload, one copy of the
+ * bytes (encodeFrame would copy them into a payload first). `length` bytes are taken from the front
+ * of `chunks`; the caller has checked it against the limits. `into`, if given and large enough, is
+ * written instead of a new buffer (a sender's reused frame buffer) and a view of it returned.
+ */
+export function encodeData(streamId: number, chunks: readonly Buffer[], length: number, into?: Buffer): Buffer {
+  checkStreamId('DATA', streamId);
+  if (length <= 0) throw protocolError('DATA must carry at least one byte');
+  const out = into && into.length >= HEADER_SIZE + length ? into.subarray(0, HEADER_SIZE + length) : Buffer.allocUnsafe(HEADER_SIZE + length);
+  out[0] = PROTOCOL_VERSION;
+  out[1] = FRAME_TYPES.DATA;
+  out.writeUInt16BE(0, 2);
+  out.writeUInt32BE(streamId, 4);
+  out.writeUInt32BE(length, 8);
+  let at = HEADER_SIZE;
+  for (const chunk of chunks) {
+    const n = Math.min(chunk.length, HEADER_SIZE + length - at);
+    chunk.copy(out, at, 0, n);
+    at += n;
+    if (at === out.length) break;
+  }
+  if (at !== out.length) throw protocolError(`DATA of ${length} bytes given only ${at - HEADER_SIZE}`);
+  return out;
 }
 
 /** Bounds-checked reads over one payload; running off the end is the peer's fault, never ours. */
@@ -381,5 +429,9 @@ export function decodeFrame(buf: Buffer, options: CodecOptions = {}): Frame {
     case 'DRAIN':
       if (payload.length !== 0) throw protocolError(`${type} must have an empty payload, not ${payload.length} bytes`);
       return type === 'FIN' ? { type, streamId } : { type, streamId: 0 };
+    case 'PING':
+    case 'PONG':
+      if (payload.length !== PING_PAYLOAD) throw protocolError(`${type} payload must be ${PING_PAYLOAD} bytes, not ${payload.length}`);
+      return { type, streamId: 0, value: payload.readBigUInt64BE(0) };
   }
 }

@@ -20,7 +20,11 @@ const REASON_NAMES = Object.keys(REASONS) as Reason[];
 /** A structurally valid frame with a small stream id, so that sequences of them hit real states. */
 function randomFrame(rng: Rng): Frame {
   const streamId = 1 + int(rng, 6);
-  switch (int(rng, 8)) {
+  switch (int(rng, 10)) {
+    case 8:
+      return { type: 'PING', streamId: 0, value: BigInt(int(rng, 2 ** 32)) << 20n };
+    case 9:
+      return { type: 'PONG', streamId: 0, value: BigInt(int(rng, 1000)) };
     case 0: {
       const metadata: Record<string, string> = {};
       for (let i = int(rng, 3); i > 0; i--) metadata[`k${int(rng, 5)}`] = 'v'.repeat(int(rng, 10));
@@ -153,7 +157,7 @@ describe('fuzz', () => {
           f.streamId = nextPeerId;
           known.push(nextPeerId);
           nextPeerId += 2;
-        } else if (f.type !== 'OPEN' && f.type !== 'DRAIN' && known.length > 0 && rng() < 0.8) {
+        } else if (f.type !== 'OPEN' && f.type !== 'DRAIN' && f.type !== 'PING' && f.type !== 'PONG' && known.length > 0 && rng() < 0.8) {
           f.streamId = pick(rng, known);
         }
         return f;

@@ -3,11 +3,13 @@ export * from './frame.js';
 export * from './target.js';
 export * from './transport.js';
 export * from './handshake.js';
-export { TunnelStream } from './stream.js';
+export { TunnelStream, type WindowTuning } from './stream.js';
 export {
   Session,
   DEFAULT_INITIAL_WINDOW,
   DEFAULT_MAX_STREAMS,
+  DEFAULT_MAX_STREAM_WINDOW,
+  DEFAULT_MAX_SESSION_WINDOW,
   type SessionOptions,
   type OpenOptions,
   type IncomingOpen,

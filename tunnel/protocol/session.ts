@@ -11,7 +11,9 @@ import {
   MAX_WINDOW,
   MIN_MAX_FRAME_SIZE,
   checkReason,
+  HEADER_SIZE,
   decodeFrame,
+  encodeData,
   encodeFrame,
   truncateUtf8,
   type Frame,
@@ -19,12 +21,21 @@ import {
   type OpenFrame,
   type Reason,
 } from './frame.js';
-import { TunnelStream, type StreamLink } from './stream.js';
+import { LEGACY_PEER, type PeerFeatures } from './handshake.js';
+import { TunnelStream, type StreamLink, type WindowTuning } from './stream.js';
 import { parseTarget } from './target.js';
 import { CloseCode, MAX_CLOSE_REASON_BYTES, type MessageTransport } from './transport.js';
 
 export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_STREAMS = 256;
+/** How far one stream's receive window may grow with a peer that takes growing windows. */
+export const DEFAULT_MAX_STREAM_WINDOW = 16 * 2 ** 20;
+/** Growth of all streams' receive windows together, per session: what bounds an agent's memory. */
+export const DEFAULT_MAX_SESSION_WINDOW = 64 * 2 ** 20;
+/** A new round-trip sample is taken at most this often, and only while streams receive data. */
+export const RTT_SAMPLE_INTERVAL_MS = 1000;
+/** Frame buffers kept for reuse per session (each one peer frame size). */
+const FRAME_POOL_SIZE = 4;
 
 export interface SessionOptions {
   /**
@@ -40,6 +51,12 @@ export interface SessionOptions {
   maxFrameSize?: number;
   /** Default for open()'s timeout; none if unset. */
   openTimeoutMs?: number;
+  /** What the handshake said about the peer (handshake.ts peerFeatures); LEGACY_PEER if unset. */
+  peer?: PeerFeatures;
+  /** Cap of one stream's receive window when it grows (peer.window only). */
+  maxStreamWindow?: number;
+  /** Cap of all growth beyond initial windows on this session together (peer.window only). */
+  maxSessionWindow?: number;
   clock?: Clock;
 }
 
@@ -156,6 +173,19 @@ export class Session extends EventEmitter<SessionEvents> {
   private idleWaiters: Array<() => void> = [];
   private closedWith: { error: YurtError | undefined } | undefined;
   private readonly link: StreamLink;
+  private readonly peer: PeerFeatures;
+  /** Window growth not yet handed to a stream. */
+  private windowBudget: number;
+  private srtt: number | undefined;
+  private ping: { value: bigint; sentAt: number } | undefined;
+  private lastPingAt = -Infinity;
+  private pingCounter = 0n;
+  /**
+   * Frame buffers the transport has finished with, reused for large DATA: a stream moving bulk data
+   * otherwise allocates a fresh buffer per frame, and with it external memory that V8 answers with
+   * full garbage collections.
+   */
+  private readonly framePool: Buffer[] = [];
 
   constructor(transport: MessageTransport, options: SessionOptions) {
     super();
@@ -166,6 +196,8 @@ export class Session extends EventEmitter<SessionEvents> {
     checkOption('maxStreams', options.maxStreams, 1, 2 ** 30);
     checkOption('maxFrameSize', options.maxFrameSize, MIN_MAX_FRAME_SIZE, 2 ** 30);
     checkOption('openTimeoutMs', options.openTimeoutMs, 1, 2 ** 31 - 1);
+    checkOption('maxStreamWindow', options.maxStreamWindow, 1, MAX_WINDOW);
+    checkOption('maxSessionWindow', options.maxSessionWindow, 0, 2 ** 40);
     this.transport = transport;
     this.clock = options.clock ?? systemClock;
     this.initialWindow = options.initialWindow ?? DEFAULT_INITIAL_WINDOW;
@@ -174,9 +206,28 @@ export class Session extends EventEmitter<SessionEvents> {
     this.openTimeoutMs = options.openTimeoutMs;
     this.localParity = options.side === 'client' ? 1 : 0;
     this.nextLocalId = options.side === 'client' ? 1 : 2;
+    this.peer = options.peer ?? LEGACY_PEER;
+    this.windowBudget = options.maxSessionWindow ?? DEFAULT_MAX_SESSION_WINDOW;
+    const maxStreamWindow = Math.max(this.initialWindow, options.maxStreamWindow ?? DEFAULT_MAX_STREAM_WINDOW);
+    const tuning: WindowTuning | undefined =
+      this.peer.window && maxStreamWindow > this.initialWindow
+        ? {
+            now: () => this.clock.now(),
+            rttMs: () => this.measureRtt(),
+            maxStreamWindow,
+            reserve: (bytes) => {
+              const granted = Math.max(0, Math.min(bytes, this.windowBudget));
+              this.windowBudget -= granted;
+              return granted;
+            },
+          }
+        : undefined;
     this.link = {
       send: (frame) => this.send(frame),
+      sendData: (streamId, chunks, length) => this.sendData(streamId, chunks, length),
       release: (stream) => this.remove(stream.id),
+      maxPayload: this.peer.maxFrameSize - HEADER_SIZE,
+      ...(tuning ? { tuning } : {}),
     };
     transport.onMessage((message) => this.receive(message));
     transport.onClose((code, reason) => this.transportClosed(code, reason));
@@ -203,6 +254,16 @@ export class Session extends EventEmitter<SessionEvents> {
 
   get peerDraining(): boolean {
     return this.peerDrain;
+  }
+
+  /** The smoothed round trip to the peer in ms, once measured (peers with the window feature only). */
+  get rttMs(): number | undefined {
+    return this.srtt;
+  }
+
+  /** Window growth still available to this session's streams. */
+  get windowBudgetLeft(): number {
+    return this.windowBudget;
   }
 
   /** Streams holding a slot: opening, awaiting accept, or open. */
@@ -296,10 +357,53 @@ export class Session extends EventEmitter<SessionEvents> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The current estimate; takes a new sample if the last is old and none is under way. */
+  private measureRtt(): number | undefined {
+    const now = this.clock.now();
+    if (!this.ping && !this.closedWith && now - this.lastPingAt >= RTT_SAMPLE_INTERVAL_MS) {
+      this.pingCounter++;
+      this.ping = { value: this.pingCounter, sentAt: now };
+      this.lastPingAt = now;
+      this.send({ type: 'PING', streamId: 0, value: this.pingCounter });
+    }
+    return this.srtt;
+  }
+
+  private pong(value: bigint): void {
+    if (this.ping?.value !== value) return;
+    const sample = this.clock.now() - this.ping.sentAt;
+    this.ping = undefined;
+    // RFC 6298's smoothing: one slow sample moves the estimate by an eighth.
+    this.srtt = this.srtt === undefined ? sample : this.srtt + (sample - this.srtt) / 8;
+  }
+
   private remove(id: number): void {
+    const entry = this.entries.get(id);
     if (!this.entries.delete(id)) return;
+    if (entry?.state === 'open') this.windowBudget += entry.stream.windowGrowth;
     if (this.entries.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private sendData(streamId: number, chunks: readonly Buffer[], length: number): void {
+    if (this.closedWith) return;
+    let message: Buffer;
+    let pooled: Buffer | undefined;
+    try {
+      if (length > this.link.maxPayload) throw new Error(`${length} bytes exceed the peer's ${this.link.maxPayload}`);
+      // Small frames (interactive traffic) come from Node's shared pool; large ones from ours.
+      pooled = length * 4 >= this.link.maxPayload ? (this.framePool.pop() ?? Buffer.allocUnsafeSlow(HEADER_SIZE + this.link.maxPayload)) : undefined;
+      message = encodeData(streamId, chunks, length, pooled);
+    } catch (err) {
+      this.fail(new Error(`could not encode DATA: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      return;
+    }
+    try {
+      const buffer = pooled;
+      this.transport.send(message, buffer && (() => this.framePool.length < FRAME_POOL_SIZE && this.framePool.push(buffer)));
+    } catch (err) {
+      this.fail(err);
     }
   }
 
@@ -307,8 +411,8 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.closedWith) return;
     let message: Buffer;
     try {
-      // Held to the smallest limit any peer may set, whatever ours is.
-      message = encodeFrame(frame, { maxFrameSize: MIN_MAX_FRAME_SIZE });
+      // Held to the limit the peer announced (MIN_MAX_FRAME_SIZE for one that announced none).
+      message = encodeFrame(frame, { maxFrameSize: this.peer.maxFrameSize });
     } catch (err) {
       // Only our own bug can get here (callers validate what they pass in), so it must not be
       // reported as the peer's protocol violation.
@@ -338,6 +442,14 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   private dispatch(frame: Frame): void {
+    if (frame.type === 'PING') {
+      this.send({ type: 'PONG', streamId: 0, value: frame.value });
+      return;
+    }
+    if (frame.type === 'PONG') {
+      this.pong(frame.value);
+      return;
+    }
     if (frame.type === 'DRAIN') {
       if (!this.peerDrain) {
         this.peerDrain = true;

@@ -1,12 +1,29 @@
 import { Duplex } from 'node:stream';
 import { flowControlError } from '../errors.js';
-import { MAX_DATA_PAYLOAD, MAX_REASON_MESSAGE_BYTES, checkReason, truncateUtf8, type Frame, type Reason } from './frame.js';
+import { MAX_DATA_PAYLOAD, MAX_REASON_MESSAGE_BYTES, MAX_WINDOW, checkReason, truncateUtf8, type Frame, type Reason } from './frame.js';
 
 /** The session side of a stream: where its frames go and how it gives back its slot. */
 export interface StreamLink {
   send(frame: Frame): void;
+  /** DATA of the first `length` bytes of `chunks`, encoded without a payload copy first. */
+  sendData(streamId: number, chunks: readonly Buffer[], length: number): void;
   /** The stream sends and expects no more frames. */
   release(stream: TunnelStream): void;
+  /** Largest DATA payload the peer accepts. */
+  readonly maxPayload: number;
+  /** Set when the peer takes windows that grow (handshake feature `window`); else windows are fixed. */
+  readonly tuning?: WindowTuning;
+}
+
+/** What a stream needs from its session to grow its receive window. */
+export interface WindowTuning {
+  now(): number;
+  /** Smoothed round trip in ms, once measured; asking may start a measurement. */
+  rttMs(): number | undefined;
+  /** The most one stream's receive window may grow to. */
+  readonly maxStreamWindow: number;
+  /** Takes up to `bytes` of window growth from the session's budget; returns what was granted. */
+  reserve(bytes: number): number;
 }
 
 export interface TunnelStreamInit {
@@ -22,18 +39,23 @@ export interface TunnelStreamInit {
   released?: boolean;
 }
 
-interface PendingWrite {
-  chunk: Buffer;
-  offset: number;
-  callback: (error?: Error | null) => void;
-}
+type Callback = (error?: Error | null) => void;
 
 /**
- * One tunnelled connection as a Node Duplex. Writes go out as DATA only as far as the peer's
- * credit reaches; the write callback waits for credit, so ordinary stream backpressure holds the
- * writer. Received DATA is pushed at once (the window bounds it), and credit goes back only for
- * bytes the reader has taken out of the readable buffer, so a reader that stops stops the peer's
- * writer on this stream and no other.
+ * One tunnelled connection as a Node Duplex. Writes are queued and go out as DATA only as far as
+ * the peer's credit reaches; the queue holds at most one frame's payload beyond which the write
+ * callback waits, so ordinary stream backpressure holds the writer. What one turn of the event loop
+ * writes (a socket's reads come in 16–64 KiB) is sent as one DATA frame, up to the peer's frame size:
+ * per-message costs (WebSocket header, TLS record flush, system call, the receiver's dispatch) are
+ * paid per frame, not per chunk. Received DATA is pushed at once (the window bounds it), and credit
+ * goes back only for bytes the reader has taken out of the readable buffer, so a reader that stops
+ * stops the peer's writer on this stream and no other.
+ *
+ * With a peer that takes growing windows (link.tuning), each credit return also checks whether the
+ * window is what limits the stream: when the reader took more than half a window per round trip
+ * (bytes since the last return / time since it × smoothed RTT × 2 > window), the window doubles, up
+ * to maxStreamWindow and as far as the session's budget allows; the growth goes to the peer as
+ * extra credit in the same WINDOW frame. Windows never shrink while the stream lives.
  *
  * handle*() and abort() belong to the session that routes frames here; applications use the
  * Duplex API and reset().
@@ -45,12 +67,22 @@ export class TunnelStream extends Duplex {
   private readonly link: StreamLink;
   private sendCredit: number;
   private readonly peerWindow: number;
-  private readonly recvWindow: number;
+  private recvWindow: number;
+  private readonly initialRecvWindow: number;
   /** Credit is returned in batches so a trickling reader does not answer every frame. */
-  private readonly creditBatch: number;
+  private creditBatch: number;
   private received = 0;
   private returned = 0;
-  private pending: PendingWrite | undefined;
+  /** When credit last went back (or the stream started): the reader's rate is measured from it. */
+  private lastCreditAt: number;
+  /** Written, not yet sent as DATA (no credit yet, or waiting for the end of this turn). */
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  /** The writer's callback, held while a whole frame is queued. */
+  private writeCallback: Callback | undefined;
+  /** _final's callback, held until the queue is sent: FIN follows the last byte. */
+  private finalCallback: Callback | undefined;
+  private flushScheduled = false;
   private localFin = false;
   private remoteFin = false;
   /** Out of the session's table: no frame will be sent or routed here again. */
@@ -68,8 +100,20 @@ export class TunnelStream extends Duplex {
     this.sendCredit = init.sendWindow;
     this.peerWindow = init.sendWindow;
     this.recvWindow = init.recvWindow;
+    this.initialRecvWindow = init.recvWindow;
     this.creditBatch = Math.max(1, Math.floor(init.recvWindow / 4));
+    this.lastCreditAt = init.link.tuning?.now() ?? 0;
     this.released = init.released ?? false;
+  }
+
+  /** Bytes this stream's receive window has grown by (the session's budget it holds). */
+  get windowGrowth(): number {
+    return this.recvWindow - this.initialRecvWindow;
+  }
+
+  /** The current receive window: the most the peer may have unacknowledged. */
+  get receiveWindow(): number {
+    return this.recvWindow;
   }
 
   /** Bytes this end may still send before the peer returns credit. */
@@ -82,7 +126,7 @@ export class TunnelStream extends Duplex {
     checkReason(reason);
     if (!this.released) {
       this.released = true;
-      this.pending = undefined;
+      this.dropQueue();
       this.link.send({ type: 'RST', streamId: this.id, reason, message: truncateUtf8(message, MAX_REASON_MESSAGE_BYTES) });
       this.link.release(this);
     }
@@ -105,11 +149,13 @@ export class TunnelStream extends Duplex {
   /** WINDOW from the peer. Throws a ProtocolError if it grants more than it was ever sent. */
   handleWindow(increment: number): void {
     if (this.released) return;
-    if (this.sendCredit + increment > this.peerWindow) {
-      throw flowControlError(`stream ${this.id} was granted credit beyond its ${this.peerWindow}-byte window`);
+    // A peer with growing windows may grant more than it first advertised, never past MAX_WINDOW.
+    const limit = this.link.tuning ? MAX_WINDOW : this.peerWindow;
+    if (this.sendCredit + increment > limit) {
+      throw flowControlError(`stream ${this.id} was granted credit beyond its ${limit}-byte window`);
     }
     this.sendCredit += increment;
-    this.pump();
+    this.flush();
   }
 
   handleFin(): void {
@@ -123,7 +169,7 @@ export class TunnelStream extends Duplex {
   abort(error: Error): void {
     if (!this.released) {
       this.released = true;
-      this.pending = undefined;
+      this.dropQueue();
     }
     // A reset can arrive in the same batch of messages as the OPEN_OK that resolved open(); the
     // opener's `await` has not run yet and has no 'error' listener on the stream. Destroying on
@@ -145,24 +191,31 @@ export class TunnelStream extends Duplex {
     this.returnCredit();
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.pending = { chunk, offset: 0, callback };
-    this.pump();
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    this.enqueue(chunk);
+    this.queued(callback);
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
-    if (!this.released) {
-      this.localFin = true;
-      this.link.send({ type: 'FIN', streamId: this.id });
-      this.releaseIfDone();
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: Callback): void {
+    for (const { chunk } of chunks) this.enqueue(chunk);
+    this.queued(callback);
+  }
+
+  override _final(callback: Callback): void {
+    if (this.released) return callback();
+    if (this.queuedBytes > 0) {
+      this.finalCallback = callback;
+      this.flush();
+      return;
     }
+    this.sendFin();
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.released) {
       this.released = true;
-      this.pending = undefined;
+      this.dropQueue();
       const message = error ? truncateUtf8(error.message, MAX_REASON_MESSAGE_BYTES) : '';
       this.link.send({ type: 'RST', streamId: this.id, reason: 'cancel', message });
       this.link.release(this);
@@ -170,20 +223,81 @@ export class TunnelStream extends Duplex {
     callback(error);
   }
 
-  private pump(): void {
-    const p = this.pending;
-    if (!p) return;
-    while (!this.released && this.sendCredit > 0 && p.offset < p.chunk.length) {
-      const n = Math.min(this.sendCredit, MAX_DATA_PAYLOAD, p.chunk.length - p.offset);
+  private enqueue(chunk: Buffer): void {
+    if (this.released || chunk.length === 0) return;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+  }
+
+  /** After a write: a full frame goes now, a partial one at the end of this turn, when more may have come. */
+  private queued(callback: Callback): void {
+    if (this.released) return;
+    if (this.queuedBytes >= this.link.maxPayload) this.flush();
+    else this.scheduleFlush();
+    if (this.released || this.queuedBytes < this.link.maxPayload) callback();
+    else this.writeCallback = callback;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Sends what credit allows, then lets the writer go on and FIN follow once the queue is empty. */
+  private flush(): void {
+    const max = this.link.maxPayload;
+    while (!this.released && this.sendCredit > 0 && this.queuedBytes > 0) {
+      const n = Math.min(this.sendCredit, max, this.queuedBytes);
+      this.link.sendData(this.id, this.queue, n);
+      this.dropSent(n);
       this.sendCredit -= n;
-      const data = p.chunk.subarray(p.offset, p.offset + n);
-      p.offset += n;
-      this.link.send({ type: 'DATA', streamId: this.id, data });
     }
-    if (!this.released && p.offset === p.chunk.length) {
-      this.pending = undefined;
-      p.callback();
+    if (this.released) return;
+    const write = this.writeCallback;
+    if (write && this.queuedBytes < max) {
+      this.writeCallback = undefined;
+      write();
     }
+    const final = this.finalCallback;
+    if (final && this.queuedBytes === 0) {
+      this.finalCallback = undefined;
+      this.sendFin();
+      final();
+    }
+  }
+
+  /** Drops the first n queued bytes (just sent). */
+  private dropSent(n: number): void {
+    this.queuedBytes -= n;
+    let i = 0;
+    while (n > 0) {
+      const head = this.queue[i]!;
+      if (head.length <= n) {
+        n -= head.length;
+        i++;
+      } else {
+        this.queue[i] = head.subarray(n);
+        n = 0;
+      }
+    }
+    if (i > 0) this.queue.splice(0, i);
+  }
+
+  private dropQueue(): void {
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.writeCallback = undefined;
+    this.finalCallback = undefined;
+  }
+
+  private sendFin(): void {
+    this.localFin = true;
+    this.link.send({ type: 'FIN', streamId: this.id });
+    this.releaseIfDone();
   }
 
   private returnCredit(): void {
@@ -191,7 +305,24 @@ export class TunnelStream extends Duplex {
     const due = this.received - this.readableLength - this.returned;
     if (due < this.creditBatch) return;
     this.returned += due;
-    this.link.send({ type: 'WINDOW', streamId: this.id, increment: due });
+    const growth = this.link.tuning ? this.grow(this.link.tuning, due) : 0;
+    this.link.send({ type: 'WINDOW', streamId: this.id, increment: due + growth });
+  }
+
+  /** How much the window grows at this credit return (see the class comment); 0 if it is not the limit. */
+  private grow(tuning: WindowTuning, due: number): number {
+    const now = tuning.now();
+    const elapsed = Math.max(1, now - this.lastCreditAt);
+    this.lastCreditAt = now;
+    const rtt = tuning.rttMs();
+    if (rtt === undefined || this.recvWindow >= tuning.maxStreamWindow) return 0;
+    // Bytes the reader takes per round trip, twice over: the window must not be what holds it.
+    const needed = (due / elapsed) * Math.max(1, rtt) * 2;
+    if (needed <= this.recvWindow) return 0;
+    const growth = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
+    this.recvWindow += growth;
+    this.creditBatch = Math.max(1, Math.floor(this.recvWindow / 4));
+    return growth;
   }
 
   private releaseIfDone(): void {

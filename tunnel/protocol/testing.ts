@@ -41,11 +41,11 @@ export function createSessionPair(client: PairOptions = {}, server: PairOptions 
 function record(transport: MemoryTransport): Frame[] {
   const frames: Frame[] = [];
   const send = transport.send.bind(transport);
-  transport.send = (message: Buffer) => {
+  transport.send = (message: Buffer, onSent?: () => void) => {
     // Copied: DATA payloads are views into the message.
     const frame = decodeFrame(Buffer.from(message), { maxFrameSize: Number.MAX_SAFE_INTEGER });
     frames.push(frame);
-    send(message);
+    send(message, onSent);
   };
   return frames;
 }

@@ -3,8 +3,12 @@
  * signal. A `ws` WebSocket fits behind it in a few lines; tests use the in-memory pair below.
  */
 export interface MessageTransport {
-  /** Queues one binary message. After close it is dropped silently, as `ws` does. */
-  send(message: Buffer): void;
+  /**
+   * Queues one binary message. After close it is dropped silently, as `ws` does. `onSent`, if given,
+   * is called once the transport no longer needs the message's bytes (written out, or copied), so the
+   * sender may reuse the buffer; it may never be called if the transport closes first.
+   */
+  send(message: Buffer, onSent?: () => void): void;
   onMessage(listener: (message: Buffer) => void): void;
   /** Called once, whichever end closed, with the WebSocket close code and reason. */
   onClose(listener: (code: number, reason: string) => void): void;
@@ -49,12 +53,13 @@ export class MemoryTransport implements MessageTransport {
     return this.sendClosed || this.closedHere;
   }
 
-  send(message: Buffer): void {
+  send(message: Buffer, onSent?: () => void): void {
     if (this.sendClosed || !this.peer) return;
     this.sentMessages++;
     this.sentBytes += message.length;
     // A copy, as a network would make: the sender may reuse its buffer after send returns.
     this.peer.deliver({ kind: 'message', message: Buffer.from(message) });
+    onSent?.();
   }
 
   onMessage(listener: (message: Buffer) => void): void {

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../lib/logger.js';
 import type { YurtError } from '../../lib/errors.js';
 import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
-import { AGENT_PATH, CloseCode, NODE_HEADER, Session, tunnelErrors } from '../protocol/index.js';
+import { AGENT_PATH, CloseCode, FEATURES_HEADER, NODE_HEADER, Session, featureHeaders, peerFeatures, tunnelErrors, type PeerFeatures } from '../protocol/index.js';
 import { WsTransport, startHeartbeat, wsOptions } from '../transport/ws.js';
 import type { AgentLink, AgentRegistry } from './agent-registry.js';
 import { writeHttpError } from './http-error.js';
@@ -25,7 +25,7 @@ export interface AgentEndpointOptions {
   registry: AgentRegistry;
   metrics: ServerMetrics;
   logger: Logger;
-  session: { maxStreams: number; initialWindow: number; maxFrameSize: number; openTimeoutMs: number };
+  session: { maxStreams: number; initialWindow: number; maxStreamWindow: number; maxSessionWindow: number; maxFrameSize: number; openTimeoutMs: number };
   heartbeatIntervalMs: number;
   duplicateProbeTimeoutMs: number;
   clock?: Clock;
@@ -43,6 +43,11 @@ export class AgentEndpoint implements Component {
     this.log = options.logger.child({ component: 'agents' });
     this.clock = options.clock ?? systemClock;
     this.wss = new WebSocketServer({ noServer: true, ...wsOptions(options.session.maxFrameSize) });
+    // Answer an agent that offered features with ours; one that offered none sees the 101 it always did.
+    const answer = Object.entries(featureHeaders(options.session.maxFrameSize)).map(([k, v]) => `${k}: ${v}`);
+    this.wss.on('headers', (headers: string[], req: IncomingMessage) => {
+      if (req.headers[FEATURES_HEADER] !== undefined) headers.push(...answer);
+    });
     this.close = once(async () => {
       this.stopAccepting();
       for (const link of this.options.registry.all()) link.session.close(CloseCode.GOING_AWAY, 'tunnel server shutting down');
@@ -142,17 +147,17 @@ export class AgentEndpoint implements Component {
       }
       if (socket.destroyed) return;
       const ws = await new Promise<WebSocket>((resolve) => this.wss.handleUpgrade(req, socket, head, resolve));
-      this.attach(node, ws, remote);
+      this.attach(node, ws, remote, peerFeatures(req.headers));
       this.options.metrics.agentConnections.inc({ result: replaced ? 'replaced' : 'accepted' });
     } finally {
       registry.release(node);
     }
   }
 
-  private attach(node: string, ws: WebSocket, remote: string): AgentLink {
+  private attach(node: string, ws: WebSocket, remote: string, peer: PeerFeatures): AgentLink {
     const { registry, session: sessionOptions } = this.options;
     const transport = new WsTransport(ws);
-    const session = new Session(transport, { side: 'server', clock: this.clock, ...sessionOptions });
+    const session = new Session(transport, { side: 'server', clock: this.clock, ...sessionOptions, peer });
     const link: AgentLink = { id: registry.newId(), node, session, transport, since: new Date(this.clock.now()), remote };
     const log = this.log.child({ node, remote, link: link.id });
     const stopHeartbeat = startHeartbeat(transport, {
@@ -167,7 +172,7 @@ export class AgentEndpoint implements Component {
       log.info({ err: err?.message }, 'agent disconnected');
     });
     registry.add(link);
-    log.info('agent connected');
+    log.info({ growingWindows: peer.window }, 'agent connected');
     return link;
   }
 }

@@ -36,7 +36,9 @@ export const DEFAULTS = {
   metricsAddress: '0.0.0.0:10265',
   maxStreamsPerAgent: '4096',
   streamWindow: '262144',
-  maxFrameSize: '65536',
+  streamWindowMax: '16777216',
+  sessionWindowMax: '67108864',
+  maxFrameSize: '262156',
   openTimeout: '10s',
   heartbeatInterval: '15s',
   duplicateProbeTimeout: '2s',
@@ -72,7 +74,9 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   directDialTimeout: 'how long a destination this server dials itself may take to accept the connection',
   metricsAddress: '/healthz, /readyz, /metrics listener, <ip>:<port>',
   maxStreamsPerAgent: 'concurrent streams per agent session',
-  streamWindow: 'bytes each stream may have in flight per direction (flow-control window)',
+  streamWindow: 'bytes each stream may have in flight per direction at first (flow-control window)',
+  streamWindowMax: 'largest a stream\'s window grows to when its throughput × round trip needs it (peers that negotiate growing windows)',
+  sessionWindowMax: 'growth of all streams\' windows together on one session: bounds the memory a busy peer can make this end hold',
   maxFrameSize: 'largest tunnel frame accepted (WebSocket maxPayload)',
   openTimeout: 'how long an agent may take to answer an open',
   heartbeatInterval: 'WebSocket ping interval; a session silent for a whole interval is dropped',
@@ -110,6 +114,8 @@ export interface ServerOptions {
   metricsAddress: HostPort;
   maxStreamsPerAgent: number;
   streamWindow: number;
+  streamWindowMax: number;
+  sessionWindowMax: number;
   maxFrameSize: number;
   openTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -198,6 +204,8 @@ export function parseOptions(argv: string[]): Readonly<ServerOptions> & { help?:
     metricsAddress: toHostPort('metrics-address', raw.metricsAddress),
     maxStreamsPerAgent: toInt('max-streams-per-agent', raw.maxStreamsPerAgent, 1, 1 << 20, FLAG_ERROR),
     streamWindow: toInt('stream-window', raw.streamWindow, 16_384, MAX_WINDOW, FLAG_ERROR),
+    streamWindowMax: toInt('stream-window-max', raw.streamWindowMax, 16_384, MAX_WINDOW, FLAG_ERROR),
+    sessionWindowMax: toInt('session-window-max', raw.sessionWindowMax, 0, 2 ** 40, FLAG_ERROR),
     maxFrameSize: toInt('max-frame-size', raw.maxFrameSize, MIN_MAX_FRAME_SIZE, 1 << 24, FLAG_ERROR),
     openTimeoutMs: toDuration('open-timeout', raw.openTimeout, FLAG_ERROR, 100),
     heartbeatIntervalMs: toDuration('heartbeat-interval', raw.heartbeatInterval, FLAG_ERROR, 100),

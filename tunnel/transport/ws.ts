@@ -36,9 +36,10 @@ export class WsTransport implements MessageTransport {
     return this.closeSeen || this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED;
   }
 
-  send(message: Buffer): void {
+  send(message: Buffer, onSent?: () => void): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(message, { binary: true });
+    // ws calls back once the socket has taken the bytes (TLS has encrypted them): the buffer is free.
+    this.ws.send(message, { binary: true }, onSent && ((err?: Error) => err || onSent()));
   }
 
   onMessage(listener: (message: Buffer) => void): void {

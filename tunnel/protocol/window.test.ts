@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../lib/lifecycle.js';
+import { HEADER_SIZE, MAX_DATA_PAYLOAD, MIN_MAX_FRAME_SIZE, decodeFrame, type Frame } from './frame.js';
+import { FEATURES_HEADER, LEGACY_PEER, MAX_FRAME_HEADER, featureHeaders, peerFeatures, type PeerFeatures } from './handshake.js';
+import { Session, type SessionOptions } from './session.js';
+import type { TunnelStream } from './stream.js';
+import { createMemoryTransportPair, type MemoryTransport } from './transport.js';
+import { readAll, settle, sha256, until } from './testing.js';
+
+/*
+ * Growing windows and what the handshake negotiates, over the in-memory pair: a new end with a new
+ * peer, and a new end with a peer from before the feature (which must see exactly version 1).
+ */
+
+const RTT_MS = 50;
+
+/**
+ * A clock that only moves when a PONG is answered: every round-trip sample is then exactly RTT_MS,
+ * and no other time passes, so the reader looks infinitely fast (the window is always the limit).
+ */
+function linkClock(): Clock & { advance(ms: number): void } {
+  let t = 1_000_000;
+  return {
+    now: () => t,
+    delay: () => new Promise(() => {}),
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+}
+
+function recorded(transport: MemoryTransport, onFrame?: (f: Frame) => void): Frame[] {
+  const frames: Frame[] = [];
+  const send = transport.send.bind(transport);
+  transport.send = (message: Buffer, onSent?: () => void) => {
+    const frame = decodeFrame(Buffer.from(message), { maxFrameSize: Number.MAX_SAFE_INTEGER });
+    frames.push(frame);
+    onFrame?.(frame);
+    send(message, onSent);
+  };
+  return frames;
+}
+
+interface Ends {
+  /** The agent's view of the server, from the 101 response (or its absence). */
+  clientPeer: PeerFeatures;
+  /** The server's view of the agent, from the upgrade request. */
+  serverPeer: PeerFeatures;
+  options?: Omit<SessionOptions, 'side' | 'peer' | 'clock'>;
+}
+
+function pair({ clientPeer, serverPeer, options = {} }: Ends) {
+  const clock = linkClock();
+  const [clientTransport, serverTransport] = createMemoryTransportPair();
+  const clientFrames = recorded(clientTransport, (f) => f.type === 'PONG' && clock.advance(RTT_MS));
+  const serverFrames = recorded(serverTransport, (f) => f.type === 'PONG' && clock.advance(RTT_MS));
+  const client = new Session(clientTransport, { ...options, side: 'client', peer: clientPeer, clock });
+  const server = new Session(serverTransport, { ...options, side: 'server', peer: serverPeer, clock });
+  const accepted: TunnelStream[] = [];
+  client.onOpen((open) => void accepted.push(open.accept()));
+  return { client, server, clientFrames, serverFrames, accepted };
+}
+
+const data = (frames: Frame[]) => frames.filter((f): f is Extract<Frame, { type: 'DATA' }> => f.type === 'DATA');
+const credit = (frames: Frame[], id: number) => frames.reduce((n, f) => n + (f.type === 'WINDOW' && f.streamId === id ? f.increment : 0), 0);
+
+/** The server pushes `bytes` to the agent's end of one stream, which reads it all. */
+async function push(ends: ReturnType<typeof pair>, bytes: number) {
+  const stream = await ends.server.open('10.0.0.7:10250');
+  const remote = ends.accepted[0]!;
+  const payload = randomBytes(bytes);
+  const got = readAll(remote);
+  stream.end(payload);
+  expect(sha256(await got)).toBe(sha256(payload));
+  remote.end();
+  return { stream, remote };
+}
+
+describe('handshake features', () => {
+  it('a new agent offers them, a new server answers, each reads the other', () => {
+    const offer = featureHeaders(262_156);
+    expect(offer).toEqual({ [FEATURES_HEADER]: 'window', [MAX_FRAME_HEADER]: '262156' });
+    expect(peerFeatures(offer)).toEqual({ window: true, maxFrameSize: 262_156 });
+  });
+
+  it('a peer that says nothing, or something unreadable, is version 1', () => {
+    expect(peerFeatures({})).toBe(LEGACY_PEER);
+    expect(LEGACY_PEER).toEqual({ window: false, maxFrameSize: MIN_MAX_FRAME_SIZE });
+    expect(peerFeatures({ [FEATURES_HEADER]: 'something-else', [MAX_FRAME_HEADER]: '999999' })).toBe(LEGACY_PEER);
+    // A frame size below what every end must accept, or not a number, is the minimum.
+    expect(peerFeatures({ [FEATURES_HEADER]: 'window', [MAX_FRAME_HEADER]: '100' })).toEqual({ window: true, maxFrameSize: MIN_MAX_FRAME_SIZE });
+    expect(peerFeatures({ [FEATURES_HEADER]: ['x', 'Window'], [MAX_FRAME_HEADER]: 'lots' })).toEqual({ window: true, maxFrameSize: MIN_MAX_FRAME_SIZE });
+    expect(peerFeatures({ [FEATURES_HEADER]: 'window', [MAX_FRAME_HEADER]: String(2 ** 30) }).maxFrameSize).toBe(2 ** 24);
+  });
+});
+
+describe('growing windows (both ends new)', () => {
+  const newPeer = peerFeatures(featureHeaders(64 * 1024 + HEADER_SIZE));
+  const options = { initialWindow: 64 * 1024, maxStreamWindow: 1024 * 1024, maxFrameSize: 64 * 1024 + HEADER_SIZE };
+
+  it('a stream whose reader keeps up grows its window by doubling to the cap, measured with PING/PONG', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    const { stream, remote } = await push(ends, 8 * 1024 * 1024);
+    expect(ends.client.rttMs).toBe(RTT_MS);
+    expect(remote.receiveWindow).toBe(1024 * 1024);
+    expect(remote.windowGrowth).toBe(1024 * 1024 - 64 * 1024);
+    // The first PING goes out with the first credit return; one sample per second at most after.
+    expect(ends.clientFrames.filter((f) => f.type === 'PING')).toHaveLength(1);
+    expect(ends.serverFrames.filter((f) => f.type === 'PONG')).toHaveLength(1);
+    // Never more in flight than the window the receiver had granted: initial + every WINDOW.
+    const sent = data(ends.serverFrames).reduce((n, f) => n + f.data.length, 0);
+    expect(sent).toBe(8 * 1024 * 1024);
+    expect(sent).toBeLessThanOrEqual(64 * 1024 + credit(ends.clientFrames, stream.id));
+    // DATA fills the frame size the agent announced, not version 1's 16 KiB.
+    const sizes = data(ends.serverFrames).map((f) => f.data.length);
+    expect(Math.max(...sizes)).toBe(64 * 1024);
+    await until(() => ends.client.streamCount === 0 && ends.server.streamCount === 0, 'streams released');
+    expect(ends.client.windowBudgetLeft).toBe(64 * 2 ** 20);
+  });
+
+  it('all streams of a session grow within its budget, which comes back when they end', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options: { ...options, maxSessionWindow: 256 * 1024 } });
+    const { remote } = await push(ends, 4 * 1024 * 1024);
+    expect(remote.receiveWindow).toBe(64 * 1024 + 256 * 1024);
+    await until(() => ends.client.streamCount === 0, 'stream released');
+    expect(ends.client.windowBudgetLeft).toBe(256 * 1024);
+  });
+
+  it('a reader that stops holds at most its current window, and nothing grows while it waits', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    const stream = await ends.server.open('10.0.0.7:10250');
+    const remote = ends.accepted[0]!;
+    remote.on('error', () => {});
+    stream.write(randomBytes(4 * 1024 * 1024));
+    await settle();
+    expect(remote.readableLength).toBe(64 * 1024);
+    expect(ends.clientFrames.filter((f) => f.type === 'WINDOW' || f.type === 'PING')).toEqual([]);
+    stream.destroy();
+  });
+});
+
+describe('a new server with an agent from before the feature', () => {
+  // The old agent sent no features header, so the server's view of it is LEGACY_PEER; the old agent
+  // ignores the 101's extra headers and runs version 1, which is what a Session with LEGACY_PEER is
+  // (the strict credit check, its old 64 KiB maxFrameSize). A new agent answered by an old server
+  // (no features in the 101) ends up the same way, from the other side.
+  it("gets today's fixed window both ways: no growth, 16 KiB DATA, no PING", async () => {
+    const window = 256 * 1024;
+    const e = pair({ clientPeer: LEGACY_PEER, serverPeer: peerFeatures({}), options: { initialWindow: window, maxFrameSize: 65_536 } });
+    const stream = await e.server.open('10.0.0.7:10250');
+    const remote = e.accepted[0]!;
+    const down = randomBytes(4 * 1024 * 1024);
+    const up = randomBytes(3 * 1024 * 1024);
+    const [gotDown, gotUp] = [readAll(remote), readAll(stream)];
+    stream.end(down);
+    remote.end(up);
+    expect(sha256(await gotDown)).toBe(sha256(down));
+    expect(sha256(await gotUp)).toBe(sha256(up));
+
+    for (const [sent, granted, id] of [
+      [e.serverFrames, e.clientFrames, stream.id],
+      [e.clientFrames, e.serverFrames, remote.id],
+    ] as const) {
+      expect(sent.filter((f) => f.type === 'PING' || f.type === 'PONG')).toEqual([]);
+      expect(Math.max(...data(sent).map((f) => f.data.length))).toBe(MAX_DATA_PAYLOAD);
+      // Replayed in order: never more unacknowledged than the fixed window, never more credit
+      // than was sent (what the old end's check would close the session for).
+      let inFlight = 0;
+      const order = [...sent.map((f, i) => ({ f, i, side: 'sent' as const })), ...granted.map((f, i) => ({ f, i, side: 'granted' as const }))];
+      let returned = 0;
+      for (const { f, side } of order) {
+        if (side === 'sent' && f.type === 'DATA' && f.streamId === id) inFlight += f.data.length;
+        if (side === 'granted' && f.type === 'WINDOW' && f.streamId === id) returned += f.increment;
+      }
+      expect(returned).toBeLessThanOrEqual(inFlight);
+      expect(inFlight - returned).toBeLessThanOrEqual(window);
+    }
+    expect(remote.receiveWindow).toBe(window);
+    expect(stream.receiveWindow).toBe(window);
+    await until(() => e.client.streamCount === 0 && e.server.streamCount === 0, 'streams released');
+    expect(e.client.closed || e.server.closed).toBe(false);
+  });
+});
