@@ -19,16 +19,8 @@ import { readFile } from 'node:fs/promises';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../lib/logger.js';
-import { parseOptions as parseServerOptions } from '../tunnel/server/options.js';
-import { resolveConfig as resolveServerConfig } from '../tunnel/server/config.js';
-import { startServer, type RunningServer } from '../tunnel/server/start.js';
-import { parseOptions as parseAgentOptions } from '../tunnel/agent/options.js';
-import { resolveConfig as resolveAgentConfig } from '../tunnel/agent/config.js';
-import { serverSessions, startAgent } from '../tunnel/agent/start.js';
-import { Allowlist } from '../tunnel/agent/allowlist.js';
-import { LocalDialer } from '../tunnel/agent/local-dialer.js';
-import { AgentMetrics } from '../tunnel/agent/metrics.js';
-import { ServerSet } from '../tunnel/agent/server-set.js';
+import type { RunningServer } from '../tunnel/server/start.js';
+import type { ServerSet } from '../tunnel/agent/server-set.js';
 
 export interface Memory {
   rss: number;
@@ -91,18 +83,33 @@ interface Hosted {
   close(): Promise<void>;
 }
 
+// Each role loads only its own program's modules, as `yurt-tunnel server|agent` does: the server's
+// (@kubernetes/client-node among them) would otherwise sit in the agent's heap, and every garbage
+// collection there would walk them.
 async function hostServer(flags: string[], logger: Logger): Promise<Hosted & { ports: RunningServer['ports'] }> {
+  const { parseOptions: parseServerOptions } = await import('../tunnel/server/options.js');
+  const { resolveConfig: resolveServerConfig } = await import('../tunnel/server/config.js');
+  const { startServer } = await import('../tunnel/server/start.js');
   const running = await startServer(await resolveServerConfig(parseServerOptions(flags), logger), { logger });
   return { ports: running.ports, count: () => running.registry.size, close: () => running.close() };
 }
 
 async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
+  const { parseOptions: parseAgentOptions } = await import('../tunnel/agent/options.js');
+  const { resolveConfig: resolveAgentConfig } = await import('../tunnel/agent/config.js');
+  const { startAgent } = await import('../tunnel/agent/start.js');
   const running = await startAgent(await resolveAgentConfig(parseAgentOptions(flags), logger), { logger });
   return { count: () => running.servers.connected, close: () => running.close() };
 }
 
 /** The body of startAgent's step 3 for each agent, with the dialer and metrics shared. */
 async function hostAgents(flags: string[], list: AgentList, batch: number, logger: Logger): Promise<Hosted> {
+  const { parseOptions: parseAgentOptions } = await import('../tunnel/agent/options.js');
+  const { resolveConfig: resolveAgentConfig } = await import('../tunnel/agent/config.js');
+  const { serverSessions } = await import('../tunnel/agent/start.js');
+  const { Allowlist } = await import('../tunnel/agent/allowlist.js');
+  const { LocalDialer } = await import('../tunnel/agent/local-dialer.js');
+  const { AgentMetrics } = await import('../tunnel/agent/metrics.js');
   const shared = parseAgentOptions([...flags, '--client-cert=unused', '--client-key=unused', '--node-name=unused']);
   const metrics = new AgentMetrics({ defaultMetrics: false });
   const dialer = new LocalDialer({ allowlist: new Allowlist({ hosts: shared.nodeIps, ports: shared.ports }), dialAddress: shared.dialAddress, dialTimeoutMs: shared.dialTimeoutMs, logger, metrics });

@@ -104,7 +104,7 @@ export class Host {
     const profile = process.env.BENCH_TUNNEL_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_TUNNEL_CPU_PROF, name)}`] : [];
     const child = fork(main ?? join(ROOT, 'bench', 'tunnel-host.ts'), [role], {
       cwd: ROOT,
-      execArgv: [...(main ? [] : ['--import', 'tsx']), '--expose-gc', ...profile],
+      execArgv: [...(main ? [] : ['--import', 'tsx']), '--expose-gc', ...profile, ...(process.env.BENCH_TUNNEL_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: ['ignore', fd, fd, 'ipc'],
     });
     closeSync(fd);
