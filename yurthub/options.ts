@@ -25,6 +25,7 @@ export const DEFAULTS = {
   servingCert: '',
   servingKey: '',
   cacheDir: '/var/lib/yurthub',
+  staticPodDir: '/etc/kubernetes/manifests',
   cacheAgents: 'kubelet,kube-proxy,flanneld,coredns,yurthub,yurt-tunnel-agent',
   lbMode: 'rr',
   healthCheckPeriod: '10s',
@@ -52,6 +53,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   servingCert: 'serving certificate for --secure-port',
   servingKey: 'serving key for --secure-port',
   cacheDir: 'folder of the LevelDB cache',
+  staticPodDir: "kubelet's static pod folder, where the OTA API writes a YurtStaticSet's manifest (the hub needs it mounted)",
   cacheAgents: 'components (User-Agent first token) whose responses are cached; * for all',
   lbMode: 'how to pick among healthy servers: rr (round-robin) or priority (first healthy in --server order)',
   healthCheckPeriod: 'how often every server is probed',
@@ -83,6 +85,7 @@ export interface YurthubOptions {
   servingCert: string;
   servingKey: string;
   cacheDir: string;
+  staticPodDir: string;
   /** Lowercased component names; contains '*' to cache every component. */
   cacheAgents: string[];
   lbMode: 'rr' | 'priority';
@@ -150,6 +153,7 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
   const cacheAgents = toList(raw.cacheAgents.toLowerCase());
   if (!raw.cacheDir) throw new OptionError(CODE, 'cache-dir', 'must not be empty');
   const cacheDir = path.resolve(raw.cacheDir);
+  if (!path.isAbsolute(raw.staticPodDir)) throw new OptionError(CODE, 'static-pod-dir', `must be an absolute path, got "${raw.staticPodDir}"`);
   // The hub makes its cache folder owner-only, recursively: a system folder there would be walked and chmod'ed.
   if (cacheDir === '/' || /^\/(proc|sys|dev)(\/|$)/.test(cacheDir)) throw new OptionError(CODE, 'cache-dir', `"${raw.cacheDir}" is a system folder (/, /proc, /sys, /dev): give a folder of its own on a disk`);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(raw.logLevel)) {
@@ -173,6 +177,7 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     servingCert: raw.servingCert,
     servingKey: raw.servingKey,
     cacheDir: raw.cacheDir,
+    staticPodDir: path.resolve(raw.staticPodDir),
     cacheAgents,
     lbMode,
     healthCheckPeriodMs: toDuration('health-check-period', raw.healthCheckPeriod, CODE, 100),

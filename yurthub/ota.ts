@@ -2,8 +2,11 @@
  * OpenYurt's OTA API on the hub's local port, for DaemonSets whose update strategy is OTA (yurt-manager's
  * daemonpodupdater marks their old pods with the PodNeedUpgrade condition and never deletes them):
  *   GET  /pods                                               this node's pods, from the cache (offline too)
- *   POST /openyurt.io/v1/namespaces/{ns}/pods/{name}/upgrade deletes the pod, as the node, when the
- *        apiserver's copy says PodNeedUpgrade=True; the DaemonSet controller recreates it at the new revision.
+ *   POST /openyurt.io/v1/namespaces/{ns}/pods/{name}/upgrade when the apiserver's copy says PodNeedUpgrade=True:
+ *        a DaemonSet pod is deleted, as the node; the DaemonSet controller recreates it at the new revision.
+ *        A static pod's mirror pod (a YurtStaticSet's, `<set>-<node>`): the manifest in the ConfigMap
+ *        yurt-static-set-<set>, read as the node, is written into --static-pod-dir (lib/static-pod.ts:
+ *        checked, the old one kept as a dot-file, one rename); kubelet restarts the static pod.
  * Served on the plain local port only, never on the in-cluster listener: a pod must not be able to
  * delete its neighbours with the node's identity. Every refusal is a Kubernetes Status.
  */
@@ -14,6 +17,7 @@ import { decodeUnknown, hasProtobufMagic, readNestedBytes, readNestedString, rea
 import { ProtoReader, WireType } from '../lib/kube/protobuf-wire.js';
 import { parseRequestInfo } from '../lib/kube/request-info.js';
 import { badRequest, forbidden, internalError, methodNotSupported, notFound, serviceUnavailable, type Status } from '../lib/kube/status.js';
+import { installManifest, STATIC_POD_HASH_ANNOTATION, staticSetConfigMap, StaticPodManifestError } from '../lib/static-pod.js';
 import { CacheReader } from './cache/reader.js';
 import { YurthubErrors } from './errors.js';
 import type { Upstreams } from './health/upstreams.js';
@@ -27,6 +31,8 @@ const PODS = { group: '', resource: 'pods' };
 
 export interface OtaOptions {
   nodeName: string;
+  /** kubelet's static pod folder, for YurtStaticSet pods. */
+  staticPodDir: string;
   store: CacheStore;
   upstreams: Upstreams;
   identity: UpstreamAgents;
@@ -41,7 +47,7 @@ export interface LocalRoutes {
 }
 
 interface PodView {
-  metadata?: { name?: string; namespace?: string; uid?: string; deletionTimestamp?: string; ownerReferences?: Array<{ kind?: string; controller?: boolean }> };
+  metadata?: { name?: string; namespace?: string; uid?: string; deletionTimestamp?: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind?: string; controller?: boolean }> };
   spec?: { nodeName?: string };
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
@@ -74,19 +80,45 @@ export function otaRoutes(options: OtaOptions): LocalRoutes {
       return writeStatus(res, undefined, forbidden(PODS, name, `the pod runs on ${pod.spec?.nodeName ? `node ${pod.spec.nodeName}` : 'no node'}, not on ${options.nodeName}: only its own node's hub upgrades it`));
     }
     if (pod.metadata?.deletionTimestamp) return writeStatus(res, undefined, forbidden(PODS, name, 'the pod is being deleted already'));
-    // A static pod's object is only its mirror: deleting it upgrades nothing (YurtStaticSet's OTA is not here yet).
     const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)?.kind;
-    if (owner !== 'DaemonSet') return writeStatus(res, undefined, badRequest(`pod ${namespace}/${name} is owned by ${owner ? `a ${owner}` : 'nothing'}: only DaemonSet pods are upgraded through OTA`));
+    const mirror = pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined;
+    if (owner !== 'DaemonSet' && !mirror) return writeStatus(res, undefined, badRequest(`pod ${namespace}/${name} is owned by ${owner ? `a ${owner}` : 'nothing'}: only DaemonSet pods and YurtStaticSet static pods are upgraded through OTA`));
     const condition = pod.status?.conditions?.find((c) => c.type === POD_NEED_UPGRADE);
     if (condition?.status !== 'True') {
-      return writeStatus(res, undefined, forbidden(PODS, name, `the pod is not upgradable: its ${POD_NEED_UPGRADE} condition is ${condition ? condition.status : 'absent'} (set to True by yurt-manager for OTA DaemonSets with a newer template)`));
+      return writeStatus(res, undefined, forbidden(PODS, name, `the pod is not upgradable: its ${POD_NEED_UPGRADE} condition is ${condition ? condition.status : 'absent'} (set to True by yurt-manager for OTA DaemonSets and YurtStaticSets with a newer template)`));
     }
+    if (mirror) return staticPod(namespace, name, res);
     const uid = pod.metadata?.uid ?? '';
     // The UID precondition: a pod recreated under the same name meanwhile is not the one that was asked about.
     const deleted = await apiserver(options, 'DELETE', path, JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid } }));
     if (deleted.code !== 200 && deleted.code !== 202) return relay(res, deleted, log, `${namespace}/${name}`);
     log.info({ pod: `${namespace}/${name}`, uid }, 'OTA: pod deleted for upgrade; its DaemonSet recreates it at the new revision');
     json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: `pod ${namespace}/${name} is being upgraded (deleted; its DaemonSet recreates it)`, details: { name, kind: 'pods', uid }, code: 200 });
+  }
+
+  /** A YurtStaticSet's static pod: its ConfigMap's manifest into the static pod folder; kubelet does the rest. */
+  async function staticPod(namespace: string, name: string, res: ServerResponse): Promise<void> {
+    const suffix = `-${options.nodeName}`;
+    const set = name.endsWith(suffix) ? name.slice(0, -suffix.length) : '';
+    if (!set) return writeStatus(res, undefined, badRequest(`static pod ${namespace}/${name} is not named <set>-${options.nodeName}`));
+    const cm = await apiserver(options, 'GET', `/api/v1/namespaces/${namespace}/configmaps/${staticSetConfigMap(set)}`);
+    if (cm.code === 404) return writeStatus(res, undefined, badRequest(`static pod ${namespace}/${name} belongs to no YurtStaticSet (no ConfigMap ${namespace}/${staticSetConfigMap(set)})`));
+    if (cm.code !== 200) return relay(res, cm, log, `${namespace}/${name}`);
+    const map = JSON.parse(cm.body) as { metadata?: { annotations?: Record<string, string> }; data?: Record<string, string> };
+    const entries = Object.entries(map.data ?? {});
+    const hash = map.metadata?.annotations?.[STATIC_POD_HASH_ANNOTATION];
+    if (entries.length !== 1 || !hash) return writeStatus(res, undefined, internalError(new Error(`ConfigMap ${namespace}/${staticSetConfigMap(set)} holds ${entries.length} manifests and ${hash ? 'a' : 'no'} hash: it is yurt-manager's, one manifest with its hash`)));
+    const [manifest, text] = entries[0]!;
+    let done;
+    try {
+      done = await installManifest(options.staticPodDir, manifest, text, hash);
+    } catch (err) {
+      const why = err instanceof StaticPodManifestError ? err.message : `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.trim();
+      log.warn({ pod: `${namespace}/${name}`, code: 'YH_ERR_OTA' }, YurthubErrors.YH_ERR_OTA(`${namespace}/${name}`, `manifest ${manifest} not installed: ${why}`).message);
+      return writeStatus(res, undefined, internalError(new Error(`manifest ${manifest} not installed in ${options.staticPodDir}: ${why}; the node keeps its current one`)));
+    }
+    log.info({ pod: `${namespace}/${name}`, path: done.path, hash, changed: done.changed }, 'OTA: static pod manifest installed; kubelet restarts the static pod');
+    json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', message: `static pod ${namespace}/${name} is being upgraded (${done.path} ${done.changed ? 'replaced' : 'was already current'}; kubelet restarts it)`, details: { name, kind: 'pods' }, code: 200 });
   }
 
   return {

@@ -188,7 +188,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     });
     const common = { bindAddress: options.bindAddress, proxy, upgrade, ops };
     // The OTA API deletes pods as the node: on the local port only, never on the in-cluster listener.
-    const ota = otaRoutes({ nodeName: options.nodeName, store, upstreams, identity, timeoutMs: OTA_TIMEOUT_MS, logger: log });
+    const ota = otaRoutes({ nodeName: options.nodeName, staticPodDir: options.staticPodDir, store, upstreams, identity, timeoutMs: OTA_TIMEOUT_MS, logger: log });
     if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port, local: ota }))).port;
     if (inClusterListener) {
       ports.securePort = (await start('https listener', new HubServer({ ...common, bindAddress: options.secureBindAddress, port: options.securePort, tls: config.serving, inCluster: true }))).port;

@@ -10,22 +10,28 @@
  * pod and its mirror pod carries the new hash.
  *   AdvancedRollingUpdate: workers one at a time (maxUnavailable 1) on Ready nodes; the node powered
  *   off keeps its old static pod without a worker, and gets its worker once it is back.
- *   OTA: PodNeedUpgrade on the mirror pods, no workers.
+ *   OTA: PodNeedUpgrade on the mirror pods, no workers; hub-1's static pod is upgraded when its node asks
+ *   its yurthub (a real yurthub process with hub-1's certificate, reading the ConfigMap as the node through
+ *   the chart's Role, writing hub-1's static pod folder); yss-2, never asked, stays old.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runProgramProcess } from '../../lib/testing/run-program.js';
 import { describeWithHelm } from '../cluster/e2e-gate.js';
-import { LocalCluster } from '../cluster/local-cluster.js';
+import { LocalCluster, freePort, issueClientCert, writeKubeconfig } from '../cluster/local-cluster.js';
 import { track, waitFor, type ManagedProcess } from '../cluster/process.js';
+import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { startChartManager } from './support/manager.js';
 
 const NS = 'kube-system';
 const NODES = ['yss-1', 'yss-2', 'yss-3'];
 const HASH = 'openyurt.io/static-pod-hash';
 const WORKER_IMAGE = 'yurt-edge/yurt-edge:e2e';
+const HUB_NODE = 'hub-1';
+/** Nodes running the OTA set's static pod: one behind a real yurthub, one never asked. */
+const OTA_NODES = [HUB_NODE, 'yss-2'];
 
 const staticPod = (name: string, namespace: string, image: string) =>
   `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n  labels: {k8s-app: ${name}}\nspec:\n  containers: [{name: ${name}, image: "${image}"}]\n`;
@@ -53,6 +59,7 @@ describeWithHelm('yurt-manager: YurtStaticSet (AdvancedRollingUpdate with a node
   let manager: ManagedProcess | undefined;
   let managerKubeconfig: string;
   let port: number;
+  let hub: HubProcess;
   /** Worker pods the test ran, by UID (each once), and the most workers seen at once on nodes still to upgrade. */
   const ran = new Map<string, string>();
   let mostAtOnce = 0;
@@ -117,18 +124,29 @@ describeWithHelm('yurt-manager: YurtStaticSet (AdvancedRollingUpdate with a node
     cluster = await LocalCluster.start({ nodeMonitorGracePeriod: '15s' });
     core = cluster.core();
     await cluster.kubectl(['apply', '-f', join(process.cwd(), 'charts/yurt-manager/crds')]);
-    await Promise.all(NODES.map((name) => cluster.addNode({ name })));
-    await Promise.all(NODES.map((name) => cluster.waitNodeReady(name)));
+    const cert = await issueClientCert(cluster.info.caFile, cluster.info.caKeyFile, cluster.dir, 'hub-node', `system:node:${HUB_NODE}`, ['system:nodes']);
+    writeKubeconfig(join(cluster.dir, 'hub-node.kubeconfig'), cluster.info.server, cluster.info.caFile, cert);
+    const hubDir = join(cluster.dir, 'hub');
+    // The hub writes static pod manifests into --static-pod-dir: a link to hub-1's folder once its kubelet made it.
+    const hubStatic = join(cluster.dir, 'hub-1-static-pods');
+    hub = new HubProcess({
+      dir: hubDir,
+      args: nodeHubArgs({ server: cluster.info.server, nodeName: HUB_NODE, cert, caFile: cluster.info.caFile, cacheDir: hubDir, port: await freePort() }, ['--health-check-period=1s', '--health-check-timeout=1s', `--static-pod-dir=${hubStatic}`]),
+    });
+    await hub.start();
+    await Promise.all([...NODES.map((name) => cluster.addNode({ name })), cluster.addNode({ name: HUB_NODE, server: hub.url })]);
+    await Promise.all([...NODES, HUB_NODE].map((name) => cluster.waitNodeReady(name)));
+    symlinkSync(staticDir(HUB_NODE), hubStatic);
     // Each node runs yurthub's static pod (and two run an app's), as `yurtctl convert` left them: no hash yet.
     for (const node of NODES) writeFileSync(join(staticDir(node), 'yurthub.yaml'), staticPod('yurt-hub', NS, 'yurt-edge/yurt-edge:1'));
-    for (const node of NODES.slice(0, 2)) writeFileSync(join(staticDir(node), 'edge-app.yaml'), staticPod('edge-app', 'default', 'app:1'));
+    for (const node of OTA_NODES) writeFileSync(join(staticDir(node), 'edge-app.yaml'), staticPod('edge-app', 'default', 'app:1'));
     await waitFor('mirror pods of the static pods running', async () => {
       for (const node of NODES) if (!running(await mirror('yurt-hub', NS, node))) return false;
-      for (const node of NODES.slice(0, 2)) if (!running(await mirror('edge-app', 'default', node))) return false;
+      for (const node of OTA_NODES) if (!running(await mirror('edge-app', 'default', node))) return false;
       return true;
     }, 120_000, 500);
     ({ process: manager, kubeconfig: managerKubeconfig, port } = await startChartManager(cluster, {
-      set: ['controllers={yurtstaticset}'], controllers: 'yurtstaticset', identity: 'yss-e2e', args: [`--yurtstaticset-worker-image=${WORKER_IMAGE}`],
+      set: ['controllers={yurtstaticset}', 'otaStaticSets.default={edge-app}'], controllers: 'yurtstaticset', identity: 'yss-e2e', args: [`--yurtstaticset-worker-image=${WORKER_IMAGE}`],
     }));
   });
 
@@ -138,6 +156,7 @@ describeWithHelm('yurt-manager: YurtStaticSet (AdvancedRollingUpdate with a node
       await agent.done.catch(() => undefined);
     }
     await manager?.stop();
+    await hub?.stop();
     await cluster?.stop();
   });
 
@@ -206,28 +225,43 @@ describeWithHelm('yurt-manager: YurtStaticSet (AdvancedRollingUpdate with a node
     await waitFor('no worker left', async () => (await workers('yurt-hub', NS)).length === 0, 30_000, 500);
   });
 
-  it('OTA marks the mirror pods PodNeedUpgrade=True and creates no worker; a node that installs the manifest is marked False', async () => {
+  it("OTA marks the mirror pods PodNeedUpgrade=True and creates no worker; hub-1's static pod upgrades only when its node asks its yurthub", async () => {
+    const upgrade = async (name: string) => {
+      const res = await fetch(`${hub.url}/openyurt.io/v1/namespaces/default/pods/${name}/upgrade`, { method: 'POST' });
+      return { status: res.status, body: (await res.json()) as { kind: string; status: string; message?: string } };
+    };
+    // Not marked yet: the hub refuses, whatever the ConfigMap holds.
+    await waitFor('edge-app mirror pods listed', async () => running(await mirror('edge-app', 'default', HUB_NODE)), 30_000, 250);
+    expect((await upgrade(`edge-app-${HUB_NODE}`)).status).toBe(403);
+
     await applyYaml('ota.yaml', staticSet('edge-app', 'default', 'edge-app', 'app:2', { type: 'OTA' }));
     await waitFor('both edge-app mirror pods PodNeedUpgrade=True', async () => {
-      for (const node of ['yss-1', 'yss-2']) if (needUpgrade(await mirror('edge-app', 'default', node)) !== 'True') return false;
+      for (const node of OTA_NODES) if (needUpgrade(await mirror('edge-app', 'default', node)) !== 'True') return false;
       return true;
     }, 60_000, 500);
     expect(await workers('edge-app', 'default')).toEqual([]);
-    // yss-1 upgrades (what its yurthub's OTA endpoint does: the ConfigMap's manifest into its static pod folder).
-    const cm = await core.readNamespacedConfigMap({ name: 'yurt-static-set-edge-app', namespace: 'default' });
-    writeFileSync(join(staticDir('yss-1'), 'edge-app.yaml'), cm.data!['edge-app']!);
-    await waitFor('yss-1 runs app:2, PodNeedUpgrade=False; yss-2 still True', async () => {
-      const one = await mirror('edge-app', 'default', 'yss-1');
+    // hub-1's hub will not touch yss-2's static pod (the Node authorizer does not even let it read it).
+    expect((await upgrade('edge-app-yss-2')).status).toBe(403);
+    const accepted = await upgrade(`edge-app-${HUB_NODE}`);
+    expect(accepted.status, accepted.body.message).toBe(200);
+    expect(accepted.body).toMatchObject({ kind: 'Status', status: 'Success' });
+    expect(accepted.body.message).toContain('edge-app.yaml replaced');
+    await waitFor('hub-1 runs app:2, PodNeedUpgrade=False; yss-2 still True', async () => {
+      const one = await mirror('edge-app', 'default', HUB_NODE);
       const two = await mirror('edge-app', 'default', 'yss-2');
       return running(one) && one!.spec!.containers[0]!.image === 'app:2' && needUpgrade(one) === 'False' && needUpgrade(two) === 'True';
     }, 120_000, 500);
+    expect((await mirror('edge-app', 'default', 'yss-2'))!.spec!.containers[0]!.image).toBe('app:1');
     expect((await getSet('edge-app', 'default')).status).toMatchObject({ totalNumber: 2, upgradedNumber: 1 });
+    // Upgraded: asking again is refused (the condition is False now).
+    expect((await upgrade(`edge-app-${HUB_NODE}`)).status).toBe(403);
   });
 
   it('a deleted YurtStaticSet takes its ConfigMap with it; static pods stay (they are the nodes\')', async () => {
     await cluster.kubectl(['delete', 'yurtstaticset', 'edge-app', '-n', 'default']);
     await waitFor('ConfigMap yurt-static-set-edge-app garbage-collected', async () => (await core.readNamespacedConfigMap({ name: 'yurt-static-set-edge-app', namespace: 'default' }).catch(() => undefined)) === undefined, 60_000, 500);
     expect(running(await mirror('edge-app', 'default', 'yss-2'))).toBe(true);
+    expect(running(await mirror('edge-app', 'default', HUB_NODE))).toBe(true);
   });
 
   it('reports its reconciles on /metrics', async () => {
