@@ -26,6 +26,8 @@ export interface ApplyContext {
   regather: () => Promise<ClusterState>;
   /** Default: the system clock; tests pass a ManualClock. */
   clock?: Clock;
+  /** Approves the hub serving certificates these nodes request (hub-serving.ts); returns the requests approved. */
+  approveServing?: (nodes: string[]) => Promise<string[]>;
 }
 
 export interface Outcome {
@@ -160,6 +162,14 @@ async function waitNodeSides(ctx: ApplyContext, nodes: string[], done: 'converte
   const ok: string[] = [];
   const failed: Array<[string, string]> = [];
   while (pending.length) {
+    if (action === 'convert' && ctx.approveServing) {
+      // A node side waiting for its hub's serving certificate waits for this.
+      try {
+        for (const name of await ctx.approveServing(pending)) ctx.progress.node(name.replace(/^yurthub-serving-(.*)-[0-9a-f]+$/, '$1'), `approved ${name} (the hub's serving certificate)`);
+      } catch (err) {
+        ctx.progress.node(pending[0]!, `warning: cannot approve the hubs' serving certificates (${(err as Error).message.split('\n')[0]}): approve them with kubectl certificate approve`);
+      }
+    }
     const state = await ctx.regather();
     for (const name of [...pending]) {
       const node = state.nodes.find((n) => n.name === name);

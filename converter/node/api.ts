@@ -27,6 +27,10 @@ export interface NodeApi {
   /** Sets the state annotation, and `also` (e.g. the hub manifest hash; null removes one) in the same patch. */
   reportState(node: string, state: NodeState, also?: Record<string, string | null>): Promise<void>;
   readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Direct only: creates a CertificateSigningRequest as the node (the hub's serving certificate). */
+  requestCertificate?(name: string, csrPem: string, signerName: string, usages: string[]): Promise<void>;
+  /** Direct only: the issued certificate (PEM) of a CertificateSigningRequest, or why it was denied. */
+  issuedCertificate?(name: string): Promise<{ certificate?: string; denied?: string }>;
 }
 
 const TIMEOUT_MS = 10_000;
@@ -142,6 +146,7 @@ export function directApi(fs: HostFs, view: KubeconfigView): NodeApi {
   kc.loadFromOptions({ clusters: [cluster], users: [user], contexts: [{ name: 'node', cluster: 'node', user: 'node' }], currentContext: 'node' });
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  const certs = kc.makeApiClient(k8s.CertificatesV1Api);
   return {
     describe: `the apiserver at ${view.server}`,
     async readiness(node, since) {
@@ -160,6 +165,20 @@ export function directApi(fs: HostFs, view: KubeconfigView): NodeApi {
     },
     async readConfigMap(namespace, name) {
       return (await core.readNamespacedConfigMap({ name, namespace })).data;
+    },
+    async requestCertificate(name, csrPem, signerName, usages) {
+      await certs.createCertificateSigningRequest({
+        body: { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name }, spec: { request: Buffer.from(csrPem).toString('base64'), signerName, usages } },
+      });
+    },
+    async issuedCertificate(name) {
+      const csr = await certs.readCertificateSigningRequest({ name });
+      const denied = csr.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True');
+      if (denied) return { denied: `${denied.type}: ${denied.reason ?? ''} ${denied.message ?? ''}`.trim() };
+      const cert = csr.status?.certificate as unknown;
+      if (!cert) return {};
+      // client-node hands the base64 field over as a string (or, in some versions, as bytes).
+      return { certificate: typeof cert === 'string' ? Buffer.from(cert, 'base64').toString('utf8') : Buffer.from(cert as Uint8Array).toString('utf8') };
     },
   };
 }

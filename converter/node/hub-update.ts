@@ -24,6 +24,7 @@ import { parseKubeconfig, type KubeconfigView } from './kubeconfig.js';
 import { detectLayout } from './layout.js';
 import { manifestTarget, prepareManifest, type ManifestSource } from './manifest.js';
 import type { NodeSideOptions } from './node-side.js';
+import { inClusterListener, type InClusterListener } from './hub-address.js';
 import { Crash, hubHealthy, waitUntil, type Check, type NodeResult } from './steps.js';
 
 /** What the hub update borrows from NodeSide. */
@@ -82,6 +83,11 @@ export async function updateHub(journal: Journal, ctx: UpdateContext): Promise<N
   }
   if (manifest.hubUrl !== journal.data.hubUrl) {
     throw ConverterErrors.CNV_ERR_HUB_UPDATE_REFUSED(`the hub's address changes from ${journal.data.hubUrl} to ${manifest.hubUrl}, and kubelet talks to the old one: run \`yurtctl revert\`, then convert again`);
+  }
+  const listener = inClusterListener(manifest.text);
+  if (canonicalJson(listener ?? null) !== canonicalJson(journal.data.inCluster ?? null)) {
+    const describe = (l: InClusterListener | undefined) => (l ? `${l.address}:${l.port}` : 'none');
+    throw ConverterErrors.CNV_ERR_HUB_UPDATE_REFUSED(`the hub's TLS listener for in-cluster clients changes from ${describe(journal.data.inCluster)} to ${describe(listener)}, which needs its address and certificate set up on the node: run \`yurtctl revert\`, then convert again`);
   }
   const api = ctx.hubApi(manifest.hubUrl);
   const want = Buffer.from(manifest.text);

@@ -65,6 +65,10 @@ export interface JournalData {
   update?: HubUpdate;
   /** Node components other than kubelet pointed at the hub (edge-services.ts), and how to restart each after revert. */
   services?: Array<{ component: string; restart: string[][] }>;
+  /** The hub's TLS listener the conversion set up (hub-address.ts); a hub update may not change it. */
+  inCluster?: { address: string; port: number; certFile: string; keyFile: string };
+  /** Host commands that undo what is not a file (the dummy interface), run after the files are restored. */
+  undo?: string[][];
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

@@ -1,7 +1,8 @@
 /**
  * `yurtctl node convert|revert`: the work on one node, resumable and reversible.
  *
- * convert: 1 journal + backups  2 hub manifest (and the files it needs)  3 wait for /v1/healthz
+ * convert: 1 journal + backups  2 hub manifest (and the files it needs: for its TLS listener the
+ *          address on a dummy interface and a serving certificate, hub-address.ts)  3 wait for /v1/healthz
  *          4 switch kubelet's kubeconfig  5 restart kubelet  6 wait until kubelet is Ready through
  *          the hub  7 kube-proxy (a systemd service) through the hub too (edge-services.ts)
  *          8 report `converted`. A failure in 3–7 restores every file from the backups,
@@ -25,6 +26,7 @@ import { hostRestarter, type Restarter } from './restarter.js';
 import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
 import { updateHub } from './hub-update.js';
 import { kubeProxyWiring, type ServiceWiring } from './edge-services.js';
+import { addAddressCommand, addressDropIn, inClusterListener, issueServingCertificate, removeAddressCommand, servingCertFits, type InClusterListener } from './hub-address.js';
 
 export type { NodeResult } from './steps.js';
 
@@ -142,6 +144,7 @@ export class NodeSide {
     const target = manifestTarget(source, layout.staticPodDir, this.options.explicitManifestsDir);
     // Detected before anything is written: a kube-proxy unit yurtctl cannot rewire refuses the conversion.
     const kubeProxy = await kubeProxyWiring(this.fs, manifest.hubUrl);
+    const listener = inClusterListener(manifest.text);
     if (kubeProxy) this.log(`kube-proxy: ${kubeProxy.describe}`);
     const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, new Date(this.clock.now())));
     if (existing) this.log(`resuming a conversion interrupted at "${existing.data.phase}"`);
@@ -149,6 +152,7 @@ export class NodeSide {
     let restarted = false;
     try {
       // 1–2: the hub, and what it needs, while kubelet still talks to the apiserver directly.
+      if (listener) await this.prepareListener(journal, layout, listener, kubelet);
       for (const f of manifest.extraFiles) {
         await journal.backup(f.path);
         await this.point(`backed-up:${f.path}`);
@@ -220,6 +224,42 @@ export class NodeSide {
     }
   }
 
+  /** The TLS listener's address (now and at every kubelet start) and serving certificate, before the hub starts. */
+  private async prepareListener(journal: Journal, layout: Layout, listener: InClusterListener, kubelet: KubeconfigView): Promise<void> {
+    const dropIn = addressDropIn(layout, listener.address);
+    if (dropIn && (await journal.write(dropIn.path, dropIn.content, dropIn.mode))) this.log(`wrote ${dropIn.path}`);
+    if (!dropIn) this.log(`warning: layout ${layout.kind} has no systemd service for kubelet: ${listener.address} on yurthub-dummy0 is not made again after a reboot; add it at boot yourself`);
+    // Recorded before it is made: a rollback or revert removes the interface.
+    journal.data.inCluster = listener;
+    journal.data.undo = [removeAddressCommand()];
+    await journal.save();
+    try {
+      await this.hostCommands([addAddressCommand(listener.address)]);
+    } catch (err) {
+      throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`cannot put ${listener.address} on the dummy interface yurthub-dummy0 for the hub's TLS listener: ${(err as Error).message}`);
+    }
+    this.log(`${listener.address} on yurthub-dummy0 (the hub's TLS listener for in-cluster clients, port ${listener.port})`);
+    const have = await this.fs.readIfExists(listener.certFile);
+    if (have && (await this.fs.exists(listener.keyFile)) && servingCertFits(have.toString('utf8'), listener.address, this.clock.now())) return;
+    const pair = await issueServingCertificate({
+      api: this.direct(kubelet), nodeName: this.options.nodeName, address: listener.address,
+      timeoutMs: this.options.hubTimeoutMs, pollMs: this.options.pollMs, clock: this.clock, log: (l) => this.log(l),
+    });
+    await journal.write(listener.keyFile, pair.keyPem, 0o600);
+    await journal.write(listener.certFile, pair.certPem, 0o644);
+    this.log(`wrote yurthub's serving certificate ${listener.certFile}`);
+  }
+
+  /** Runs the journal's undo commands (the dummy interface), best effort. */
+  private async undoCommands(journal: Journal): Promise<void> {
+    if (!journal.data.undo?.length) return;
+    try {
+      await this.hostCommands(journal.data.undo);
+    } catch (err) {
+      this.log(`warning: ${(err as Error).message}`);
+    }
+  }
+
   /** Points one more component at the hub and waits until the hub counts its requests. */
   private async wireService(journal: Journal, wiring: ServiceWiring, api: NodeApi): Promise<void> {
     for (const f of wiring.files) await journal.backup(f.path);
@@ -270,6 +310,7 @@ export class NodeSide {
       }
     }
     await this.restartServices(journal, 'after the rollback');
+    await this.undoCommands(journal);
     await journal.cleanup();
     await this.report(this.direct(kubelet), 'failed');
     if (isYurtError(cause) && cause.code === 'CNV_ERR_HUB_UNHEALTHY') throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`${why}; rolled back, the node is as it was`);
@@ -304,6 +345,7 @@ export class NodeSide {
     }
     await this.point('restarted');
     await this.restartServices(journal, 'after the revert');
+    await this.undoCommands(journal);
     await journal.cleanup();
     this.log('reverted: every file is as it was before the conversion');
     await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted');

@@ -58,6 +58,12 @@ spec:
         - --lb-mode={{ .Values.lbMode }}
         - --health-check-period={{ .Values.healthCheckPeriod }}
         - --log-level={{ .Values.logLevel }}
+        {{- with .Values.inCluster }}{{ if .enabled }}
+        - --secure-bind-address={{ .address }}
+        - --secure-port={{ .port }}
+        - --serving-cert={{ .certDir }}/hub-serving.crt
+        - --serving-key={{ .certDir }}/hub-serving.key
+        {{- end }}{{ end }}
         {{- range .Values.extraArgs }}
         - {{ . | quote }}
         {{- end }}
@@ -91,6 +97,11 @@ spec:
           mountPath: {{ $c.kubeconfig }}
           readOnly: true
         {{- end }}
+        {{- if .Values.inCluster.enabled }}
+        - name: serving
+          mountPath: {{ .Values.inCluster.certDir }}
+          readOnly: true
+        {{- end }}
         - name: tmp
           mountPath: /tmp
   volumes:
@@ -114,6 +125,12 @@ spec:
       hostPath:
         path: {{ $c.kubeconfig }}
         type: File
+    {{- end }}
+    {{- if .Values.inCluster.enabled }}
+    - name: serving
+      hostPath:
+        path: {{ .Values.inCluster.certDir }}
+        type: Directory
     {{- end }}
     - name: tmp
       emptyDir:
