@@ -609,15 +609,16 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
     });
   });
 
-  it("yurt-manager may do exactly what its controllers call (pods, nodes, NodePools, YurtAppSets, their Deployments, DaemonSets) and renew its own Lease in kube-system, and nothing else", async () => {
+  it("yurt-manager may do exactly what its controllers call (pods, nodes, NodePools, YurtAppSets, their Deployments, DaemonSets, YurtStaticSets) and renew its own Lease in kube-system, and nothing else", async () => {
     // Exactly its calls: informers (list + watch, no single get), merge patches (no PUT), server-side
     // apply and delete of the Deployments a YurtAppSet owns. manager.e2e.test.ts and
     // manager-nodepool.e2e.test.ts run the real program with this identity.
     const nobody = sa('nobody');
     // daemonpodupdater (on by default, controllers ["*"]): pods deleted (AdvancedRollingUpdate) and
     // pods/status patched (OTA), DaemonSets and their ControllerRevisions read through informers.
+    // yurtstaticset: upgrade worker pods created (and deleted), its ConfigMap server-side applied.
     const controllers = {
-      'pods|[]|[]': ['delete', 'list', 'patch', 'watch'],
+      'pods|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
       'pods/status|[]|[]': ['patch'],
       'daemonsets.apps|[]|[]': ['list', 'watch'],
       'controllerrevisions.apps|[]|[]': ['list', 'watch'],
@@ -629,6 +630,9 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       'yurtappsets.apps.openyurt.io/finalizers|[]|[]': ['update'],
       'deployments.apps|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
       'statefulsets.apps|[]|[]': ['create', 'delete', 'list', 'patch', 'watch'],
+      'yurtstaticsets.apps.openyurt.io|[]|[]': ['list', 'watch'],
+      'yurtstaticsets.apps.openyurt.io/status|[]|[]': ['patch'],
+      'configmaps|[]|[]': ['create', 'patch'],
     };
     expect(extraRules(await rulesOf(sa('yurt-manager'), 'kube-system'), await rulesOf(nobody, 'kube-system'))).toEqual({
       ...controllers,
@@ -645,11 +649,15 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       ['get', 'pods', '-n', 'default'],
       ['update', 'pods', '-n', 'default'],
       ['get', 'nodes'],
-      ['create', 'pods', '-n', 'default'],
       ['create', 'pods', '--subresource=eviction', '-n', 'default'],
       ['create', 'pods', '--subresource=exec', '-n', 'default'],
       ['get', 'secrets', '-n', 'kube-system'],
       ['list', 'configmaps', '-n', 'default'],
+      ['get', 'configmaps', '-n', 'default'],
+      ['update', 'configmaps', '-n', 'default'],
+      ['delete', 'configmaps', '-n', 'default'],
+      ['get', 'yurtstaticsets.apps.openyurt.io', '-n', 'default'],
+      ['update', 'yurtstaticsets.apps.openyurt.io', '-n', 'default'],
       ['update', 'nodes'],
       ['update', 'nodes', '--subresource=status'],
       ['get', 'nodepools.apps.openyurt.io'],
