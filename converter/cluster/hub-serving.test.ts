@@ -35,9 +35,9 @@ describe('which serving requests yurtctl convert approves', () => {
 
   it('no certificate for another name than the node, nor for an address off the node or a DNS name', async () => {
     expect(servingRequestProblem(await csr({}, 'edge-1', '10.0.0.1'), 'edge-1')).toBe('subject alternative name ip:10.0.0.1 (only link-local IP addresses)');
-    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:nodes, CN=system:node:edge-1', [{ type: 'dns', value: 'kubernetes.default.svc' }]) }), 'edge-1')).toMatch(/dns:kubernetes.default.svc/);
-    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:nodes, CN=system:node:edge-2', [{ type: 'ip', value: '169.254.2.1' }]) }), 'edge-1')).toMatch(/^subject/);
-    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:masters, CN=system:node:edge-1', [{ type: 'ip', value: '169.254.2.1' }]) }), 'edge-1')).toMatch(/^subject/);
+    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:nodes, CN=system:node:edge-1', [{ type: 'dns' as const, value: 'kubernetes.default.svc' }]) }), 'edge-1')).toMatch(/dns:kubernetes.default.svc/);
+    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:nodes, CN=system:node:edge-2', [{ type: 'ip' as const, value: '169.254.2.1' }]) }), 'edge-1')).toMatch(/^subject/);
+    expect(servingRequestProblem(await csr({ request: await requestPem('O=system:masters, CN=system:node:edge-1', [{ type: 'ip' as const, value: '169.254.2.1' }]) }), 'edge-1')).toMatch(/^subject/);
     expect(servingRequestProblem(await csr({ request: await requestPem('O=system:nodes, CN=system:node:edge-1', []) }), 'edge-1')).toBe('no address');
     expect(servingRequestProblem(await csr({ request: 'garbage' }), 'edge-1')).toBe('the request does not parse');
   });

@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 interface World {
-  commands: string[][];
+  /** Host commands run, each joined with spaces. */
+  commands: string[];
   csrs: Array<{ name: string; signer: string; usages: string[]; csr: x509.Pkcs10CertificateRequest }>;
   /** The signer's answer: issue (the cloud side approved), deny, or leave pending. */
   answer: 'issue' | 'deny' | 'pending';
