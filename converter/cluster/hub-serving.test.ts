@@ -12,7 +12,7 @@ async function csr(over: Partial<CsrView> = {}, node = 'edge-1', address = '169.
   };
 }
 
-async function requestPem(name: string, names: x509.GeneralNameType[]): Promise<string> {
+async function requestPem(name: string, names: x509.JsonGeneralNames): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const req = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm: alg, extensions: names.length ? [new x509.SubjectAlternativeNameExtension(names)] : [] });
