@@ -2,7 +2,8 @@
  * Streams an apiserver's response to the client chunk by chunk (watch events are never buffered),
  * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer. When response
  * filters apply (ctx.filter), the client gets the filtered body instead: a GET or LIST whole once it
- * is complete, a watch event by event; the cache still gets the apiserver's bytes.
+ * is complete, a watch event by event; the cache still gets the apiserver's bytes. A gzip answer is
+ * inflated for a client that did not ask for gzip (the hub asked for it on the cloud link).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -11,6 +12,7 @@ import { bodyFormat } from '../../lib/kube/content-type.js';
 import type { CacheWriter, ResponseSink } from '../cache/writer.js';
 import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
+import { acceptsGzip } from './accept-encoding.js';
 import { HOP_BY_HOP } from './forward.js';
 
 export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: CacheWriter): void {
@@ -28,10 +30,12 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
     // Nothing else is sent by an apiserver; an encoding the hub cannot read is relayed as it came.
     return relayAsIs(ctx, proxyRes, status, format, writer);
   }
-  if (!filtering) return relayAsIs(ctx, proxyRes, status, format, writer);
+  // The hub asks for gzip upstream whatever the client asked (remote.ts): a client that did not ask gets plain bytes.
+  const inflate = encoding === 'gzip' && !acceptsGzip(ctx.req.headers['accept-encoding']);
+  if (!filtering && !inflate) return relayAsIs(ctx, proxyRes, status, format, writer);
 
   const out = headersOf(proxyRes);
-  // The client gets plain bytes of a length known only once filtered.
+  // The client gets plain bytes of a length known only once inflated or filtered.
   delete out['content-encoding'];
   delete out['content-length'];
   ctx.res.writeHead(status, proxyRes.statusMessage, out);
@@ -43,6 +47,10 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   proxyRes.once('aborted', torn);
   if (!plain) return void ctx.res.destroy();
   plain.once('error', () => ctx.res.destroy());
+  if (!filtering) {
+    plain.pipe(ctx.res);
+    return;
+  }
   if (ctx.info.verb === 'watch') {
     const events = filter.eventStream();
     // What the filters decide changed (a Service annotated, the node's pool): the client must re-list.
@@ -92,8 +100,8 @@ function sinkFor(ctx: ProxyContext, status: number, format: string | undefined, 
 /**
  * The response as plain bytes, also fed to the cache sink when there is one. The apiserver gzips
  * responses (watches included) for clients that accept it, and the edge link is where bytes cost
- * most, so an unfiltered body is relayed compressed and only the cache's copy is inflated; a filtered
- * one is inflated once for both. Undefined for an encoding the hub cannot read (the sink is aborted).
+ * most, so an unfiltered body is relayed compressed to a client that asked for gzip and only the
+ * cache's copy is inflated; a filtered one, or one for a client that did not ask, is inflated once for both. Undefined for an encoding the hub cannot read (the sink is aborted).
  */
 function plainBytes(proxyRes: IncomingMessage, encoding: string, sink: ResponseSink | undefined): Readable | undefined {
   let plain: Readable;

@@ -14,6 +14,7 @@ import { isNetworkError } from '../../lib/network-errors.js';
 import type { CacheWriter } from '../cache/writer.js';
 import type { Upstream, Upstreams } from '../health/upstreams.js';
 import type { UpstreamAgents } from '../upstream-agents.js';
+import { UPSTREAM_ACCEPT_ENCODING } from './accept-encoding.js';
 import type { Handler, ProxyContext } from './context.js';
 import { forward } from './forward.js';
 import { relay } from './relay.js';
@@ -61,7 +62,12 @@ export function remoteHandler(options: RemoteOptions): Handler {
         body: ctx.body,
         target: upstream.url,
         agent: fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization),
-        headers: { ...(ctx.accept !== undefined ? { accept: ctx.accept } : {}), ...(hubAuth ? { authorization: hubAuth } : {}) },
+        headers: {
+          ...(ctx.accept !== undefined ? { accept: ctx.accept } : {}),
+          ...(hubAuth ? { authorization: hubAuth } : {}),
+          // Compressed on the cloud link whatever the client asked; relay.ts inflates for a client that did not ask.
+          ...(ctx.cacheable ? { 'accept-encoding': UPSTREAM_ACCEPT_ENCODING } : {}),
+        },
       });
       const sentAt = performance.now();
       let streaming = false;

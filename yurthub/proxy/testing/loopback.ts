@@ -37,7 +37,7 @@ export async function closedPortUrl(): Promise<URL> {
 export interface FakeApiserver {
   readonly url: URL;
   /** Every request received, with its body. */
-  readonly requests: Array<{ method: string; url: string; body: string; socketRequests: number }>;
+  readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string; socketRequests: number }>;
   close(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export async function fakeApiserver(handler: (req: IncomingMessage, res: ServerR
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), socketRequests: n });
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), socketRequests: n });
       handler(req, res, n);
     });
   });
