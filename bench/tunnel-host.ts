@@ -11,6 +11,10 @@
  *   tls-server, tls-clients
  *           the floor under the agents' memory figure: bare mutual-TLS connections (node:tls, the
  *           same certificates and TLS options as the agent endpoint), with nothing on top
+ *   tls-relay
+ *           the floor under the stream figures' CPU: a process that takes mutual TLS in and dials
+ *           mutual TLS out and pipes the two, so a client's bytes cross two TLS hops as through the
+ *           tunnel (client → server, server ↔ agent) with nothing else on the way
  *
  * Separate processes because that is how the tunnel runs: the server and each agent on their own
  * event loop, and memory read per process with a garbage collection first (--expose-gc).
@@ -49,6 +53,8 @@ export interface TlsSpec {
   certFile: string;
   keyFile: string;
   port?: number;
+  /** tls-relay: where it dials out (one listener each), and the client certificate it dials with. */
+  relay?: { targets: number[]; certFile: string; keyFile: string };
 }
 
 export interface Reply {
@@ -149,6 +155,45 @@ async function hostTlsServer(spec: TlsSpec): Promise<Hosted & { port: number }> 
   };
 }
 
+async function hostTlsRelay(spec: TlsSpec): Promise<Hosted & { ports: number[] }> {
+  const sockets = new Set<TLSSocket>();
+  const [ca, cert, key, outCert, outKey] = await Promise.all([spec.caFile, spec.certFile, spec.keyFile, spec.relay!.certFile, spec.relay!.keyFile].map((f) => readFile(f)));
+  const track = (s: TLSSocket) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sockets.delete(s));
+  };
+  const servers = spec.relay!.targets.map((target) =>
+    createTlsServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', allowHalfOpen: true }, (inbound) => {
+      track(inbound);
+      inbound.pause();
+      const outbound = tlsConnect({ host: '127.0.0.1', port: target, servername: 'localhost', ca, cert: outCert, key: outKey }, () => {
+        inbound.pipe(outbound);
+        outbound.pipe(inbound);
+        inbound.resume();
+      });
+      track(outbound);
+      const both = () => {
+        inbound.destroy();
+        outbound.destroy();
+      };
+      inbound.once('close', both);
+      outbound.once('close', both);
+    }),
+  );
+  const ports = await Promise.all(
+    servers.map((server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)))),
+  );
+  return {
+    ports,
+    count: () => sockets.size,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
+    },
+  };
+}
+
 async function hostTlsClients(spec: TlsSpec, list: AgentList, batch: number): Promise<Hosted> {
   const sockets: TLSSocket[] = [];
   const ca = await readFile(spec.caFile);
@@ -177,6 +222,11 @@ async function handle(req: Request): Promise<unknown> {
         const server = await hostServer(req.flags, logger);
         hosted = server;
         return { ports: server.ports };
+      }
+      if (role === 'tls-relay') {
+        const relay = await hostTlsRelay(req.tls!);
+        hosted = relay;
+        return { ports: relay.ports };
       }
       if (role === 'tls-server') {
         const server = await hostTlsServer(req.tls!);

@@ -40,27 +40,42 @@ export interface TlsFiles {
 }
 
 /**
- * The sink behind one mutual-TLS hop and nothing else: what TLS alone costs the same client, the
- * floor under a path that has two such hops. Returns a connect function for the client side.
+ * A sink and a source behind one mutual-TLS hop and nothing else: what TLS alone costs the same
+ * client, the floor under a path that has TLS hops. `connect(port)` is the client side.
  */
-export async function startTlsSink(server: TlsFiles, client: TlsFiles): Promise<{ connect(): Promise<TLSSocket>; close(): Promise<void> }> {
+export interface TlsTargets {
+  sinkPort: number;
+  sourcePort: number;
+  connect(port: number): Promise<TLSSocket>;
+  close(): Promise<void>;
+}
+
+export async function startTlsTargets(server: TlsFiles, client: TlsFiles, sourceBytes: number): Promise<TlsTargets> {
   const sockets = new Set<Socket>();
-  const sink = createTlsServer({ ...server, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    sinkHandler(s);
+  const serve = (handler: (s: Socket) => void) =>
+    createTlsServer({ ...server, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true }, (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+      handler(s);
+    });
+  const sink = serve(sinkHandler);
+  const source = serve((s) => {
+    s.resume();
+    void pump(s, sourceBytes).then(() => s.end(), () => s.destroy());
   });
-  const port = await listen(sink);
+  const [sinkPort, sourcePort] = await Promise.all([listen(sink), listen(source)]);
   return {
-    connect: () =>
+    sinkPort: sinkPort!,
+    sourcePort: sourcePort!,
+    connect: (port) =>
       new Promise((resolve, reject) => {
         const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ...client }, () => resolve(s));
         s.once('error', reject);
       }),
     close: async () => {
       for (const s of sockets) s.destroy();
-      await new Promise((r) => sink.close(r));
+      await Promise.all([sink, source].map((srv) => new Promise((r) => srv.close(r))));
     },
   };
 }

@@ -3,7 +3,7 @@
  * with --expose-gc, each with its log in a file, and turns the IPC exchange into awaitable requests.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, sources, transpileToTemp } from './hub-process.js';
 import type { AgentList, Reply, Request, Stats, TlsSpec } from './tunnel-host.js';
@@ -12,7 +12,7 @@ import { benchLog } from './report.js';
 
 type Body<R> = R extends { id: number } ? Omit<R, 'id'> : never;
 
-export type Role = 'server' | 'agent' | 'agents' | 'tls-server' | 'tls-clients';
+export type Role = 'server' | 'agent' | 'agents' | 'tls-server' | 'tls-clients' | 'tls-relay';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -68,6 +68,19 @@ export function buildHosts(): { main: string; remove(): void } {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The same for another revision checked out at `root` (bench/worktree.ts): its tunnel/ and lib/, with
+ * this revision's host, so both are driven and loaded the same way. Pass `main` to Host.spawn.
+ */
+export function buildHostsAt(root: string): { main: string; remove(): void } {
+  const dir = transpileToTemp('tunnel-bench-base-', [...sources(join(root, 'tunnel')), ...sources(join(root, 'lib'))], root);
+  const hostDir = transpileToTemp('tunnel-bench-host-', [join(ROOT, 'bench', 'tunnel-host.ts')]);
+  mkdirSync(join(dir, 'bench'), { recursive: true });
+  copyFileSync(join(hostDir, 'bench', 'tunnel-host.js'), join(dir, 'bench', 'tunnel-host.js'));
+  rmSync(hostDir, { recursive: true, force: true });
+  return { main: join(dir, 'bench', 'tunnel-host.js'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export class Host {

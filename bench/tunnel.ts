@@ -8,10 +8,13 @@
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { CHUNK, echoOnce, pullFrom, pushTo, startTargets, startTlsSink, wsOneWay, type Targets } from './tunnel-load.js';
+import type { Duplex } from 'node:stream';
+import { CHUNK, echoOnce, pullFrom, pushTo, startTargets, startTlsTargets, wsOneWay, type Targets } from './tunnel-load.js';
+import { DelayLink } from './delay-link.js';
 import { CONNECT_BATCH, fleetRows, IDLE_AGENTS, IDLE_SETTLE_MS, RECONNECT_AGENTS } from './tunnel-fleet.js';
 import { agentNode, benchPki, type BenchPki } from './tunnel-pki.js';
-import { agentFlags, buildHosts, Host, log, serverFlags } from './tunnel-procs.js';
+import { agentFlags, buildHosts, buildHostsAt, Host, log, serverFlags } from './tunnel-procs.js';
+import { checkout, workingTreeLabel } from './worktree.js';
 import { connectThrough } from '../tunnel/testing/fixture.js';
 import { DEFAULTS as AGENT_DEFAULTS } from '../tunnel/agent/options.js';
 import { MAX_DATA_PAYLOAD, HEADER_SIZE } from '../tunnel/protocol/index.js';
@@ -20,12 +23,18 @@ import { int, ms, ratio, summarize } from './stats.js';
 import { machine, table, type Row } from './report.js';
 
 const STREAM_BYTES = 512 * 2 ** 20;
-const ROUNDS = 3;
+/** BENCH_TUNNEL_QUICK=1: one round of the stream figures only, for working on the data path (not for the report). */
+const QUICK = process.env.BENCH_TUNNEL_QUICK === '1';
+const ROUNDS = QUICK ? 1 : 3;
 const STREAMS = 1000;
 const STREAM_ECHO_BYTES = 64 * 1024;
 const OPEN_BATCH = 100;
-/** The window of the context row; the default is the agent's and server's --stream-window. */
-const WIDE_WINDOW = 4 * 2 ** 20;
+/** The long link: 25 ms each way (50 ms round trip), at most LINK_CAPACITY in flight per direction. */
+const LINK_ONE_WAY_MS = 25;
+const LINK_CAPACITY = 4 * 2 ** 20;
+const LINK_BYTES = 256 * 2 ** 20;
+/** The base revision's fixed window crosses the link at a few MB/s: a smaller transfer says the same. */
+const LINK_BASE_BYTES = 32 * 2 ** 20;
 const DEFAULT_WINDOW = Number(AGENT_DEFAULTS.streamWindow);
 
 const gbps = (bytes: number, msec: number) => bytes / msec / 1e6;
@@ -39,19 +48,20 @@ function tcp(port: number): Promise<Socket> {
 }
 
 interface Transfer {
+  bytes: number;
   ms: number;
   /** CPU time of every process on the path (this one included: it is both client and target). */
   cpuMs: number;
 }
 
 /** Runs `fn`, charging it the CPU time of this process and of `pids`. */
-async function measured(pids: number[], fn: () => Promise<number>): Promise<Transfer> {
+async function measured(bytes: number, pids: number[], fn: () => Promise<number>): Promise<Transfer> {
   const self0 = process.cpuUsage();
   const others0 = pids.map(cpuMs);
   const elapsed = await fn();
   const self = process.cpuUsage(self0);
   const others = pids.map((p, i) => cpuMs(p) - others0[i]!);
-  return { ms: elapsed, cpuMs: (self.user + self.system) / 1000 + others.reduce((a, b) => a + b, 0) };
+  return { bytes, ms: elapsed, cpuMs: (self.user + self.system) / 1000 + others.reduce((a, b) => a + b, 0) };
 }
 
 const median = (xs: Transfer[], f: (t: Transfer) => number) => summarize(xs.map(f)).p50;
@@ -59,69 +69,222 @@ const median = (xs: Transfer[], f: (t: Transfer) => number) => summarize(xs.map(
 interface Pair {
   server: { host: Host; ports: { agent: number; proxy: number } };
   agent: Host;
+  link?: DelayLink;
   close(load: MachineLoad): Promise<void>;
 }
 
-/** A server process and one real agent process for the stream figures; `extra` flags go to both. */
-async function startPair(pki: BenchPki, targets: Targets, name: string, extra: string[] = []): Promise<Pair> {
-  const host = Host.spawn('server', `server-${name}`);
+/**
+ * A server process and one real agent process for the stream figures; `extra` flags go to both.
+ * `main` picks the build (another revision's); `link` puts the agent's wss connection through a
+ * delay link.
+ */
+async function startPair(pki: BenchPki, targets: Targets, name: string, options: { extra?: string[]; main?: string; link?: boolean } = {}): Promise<Pair> {
+  const extra = options.extra ?? [];
+  const host = Host.spawn('server', `server-${name}`, options.main);
   const ports = ((await host.start([...serverFlags(pki), ...extra])).value as { ports: { agent: number; proxy: number } }).ports;
-  const agent = Host.spawn('agent', `agent-${name}`);
+  const link = options.link ? new DelayLink({ targetPort: ports.agent, oneWayMs: LINK_ONE_WAY_MS, capacity: LINK_CAPACITY }) : undefined;
+  const agentPort = link ? await link.start() : ports.agent;
+  const agent = Host.spawn('agent', `agent-${name}`, options.main);
   const node = pki.nodeFiles(0);
-  await agent.start([...agentFlags(pki, ports.agent, [targets.sinkPort, targets.sourcePort, targets.echoPort]), `--node-name=${agentNode(0)}`, `--client-cert=${node.certFile}`, `--client-key=${node.keyFile}`, ...extra]);
+  await agent.start([...agentFlags(pki, agentPort, [targets.sinkPort, targets.sourcePort, targets.echoPort]), `--node-name=${agentNode(0)}`, `--client-cert=${node.certFile}`, `--client-key=${node.keyFile}`, ...extra]);
   await host.wait(1, 30_000);
   return {
     server: { host, ports },
     agent,
+    link,
     close: async (load) => {
       for (const h of [agent, host]) {
         load.charge(h.pid);
         await h.close();
       }
+      await link?.close();
     },
   };
 }
 
-interface Runs {
-  rawPush: Transfer[];
-  tunnelPush: Transfer[];
-  rawPull: Transfer[];
-  tunnelPull: Transfer[];
-  tlsPush: Transfer[];
+/** One way a client reaches the sink and the source, and the processes it keeps busy besides this one. */
+interface Path {
+  name: string;
+  sink(): Promise<Duplex>;
+  source?(): Promise<Duplex>;
+  pids: number[];
+  /** Bytes pushed per transfer (pulls move what the source sends). */
+  bytes: number;
 }
 
-/** ROUNDS of raw and tunnel, both ways, and (given a TLS sink) one TLS hop, interleaved. */
-async function streamRounds(pki: BenchPki, targets: Targets, pair: Pair, label: string, tlsSink?: { connect(): Promise<import('node:stream').Duplex> }): Promise<Runs> {
+interface PathRuns {
+  push: Transfer[];
+  pull: Transfer[];
+}
+
+function tunnelPath(name: string, pki: BenchPki, targets: Targets, pair: Pair, bytes: number, pull = true): Path {
   const via = (port: number) => connectThrough(pair.server.ports.proxy, `127.0.0.1:${port}`, pki.caFile, pki.caller);
-  const pids = [pair.server.host.pid, pair.agent.pid];
-  const runs: Runs = { rawPush: [], tunnelPush: [], rawPull: [], tunnelPull: [], tlsPush: [] };
-  // Interleaved, so that other work on the machine falls on both sides of each ratio alike.
+  return { name, sink: () => via(targets.sinkPort), ...(pull ? { source: () => via(targets.sourcePort) } : {}), pids: [pair.server.host.pid, pair.agent.pid], bytes };
+}
+
+/** ROUNDS of every path, both ways, interleaved so that other work on the machine falls on all alike. */
+async function rounds(paths: Path[], sourceBytes: number, label: string): Promise<Map<string, PathRuns>> {
+  const runs = new Map<string, PathRuns>(paths.map((p) => [p.name, { push: [], pull: [] }]));
   for (let r = 1; r <= ROUNDS; r++) {
-    runs.rawPush.push(await measured([], async () => pushTo(await tcp(targets.sinkPort), STREAM_BYTES)));
-    runs.tunnelPush.push(await measured(pids, async () => pushTo(await via(targets.sinkPort), STREAM_BYTES)));
-    runs.rawPull.push(await measured([], async () => pullFrom(await tcp(targets.sourcePort), STREAM_BYTES)));
-    runs.tunnelPull.push(await measured(pids, async () => pullFrom(await via(targets.sourcePort), STREAM_BYTES)));
-    if (tlsSink) runs.tlsPush.push(await measured([], async () => pushTo(await tlsSink.connect(), STREAM_BYTES)));
-    const last = (t: Transfer[]) => gbps(STREAM_BYTES, t[t.length - 1]!.ms).toFixed(2);
-    log(`${label} round ${r}/${ROUNDS}: push raw ${last(runs.rawPush)} / tunnel ${last(runs.tunnelPush)} GB/s; pull raw ${last(runs.rawPull)} / tunnel ${last(runs.tunnelPull)} GB/s`);
+    const line: string[] = [];
+    for (const path of paths) {
+      const run = runs.get(path.name)!;
+      run.push.push(await measured(path.bytes, path.pids, async () => pushTo(await path.sink(), path.bytes)));
+      if (path.source) run.pull.push(await measured(sourceBytes, path.pids, async () => pullFrom(await path.source!(), sourceBytes)));
+      line.push(`${path.name} ${rate(run.push.slice(-1)).toFixed(2)}${path.source ? `/${rate(run.pull.slice(-1)).toFixed(2)}` : ''}`);
+    }
+    log(`${label} round ${r}/${ROUNDS} (GB/s push/pull): ${line.join('; ')}`);
   }
   return runs;
 }
 
-const rate = (t: Transfer[]) => gbps(STREAM_BYTES, median(t, (x) => x.ms));
-const cpuPerGb = (t: Transfer[]) => median(t, (x) => x.cpuMs) / 1000 / (STREAM_BYTES / 1e9);
+const rate = (t: Transfer[]) => gbps(t[0]?.bytes ?? 0, median(t, (x) => x.ms));
+const cpuPerGb = (t: Transfer[]) => median(t, (x) => x.cpuMs / 1000 / (x.bytes / 1e9));
+const both = (a: number, b: number, f: (n: number) => string = (n) => n.toFixed(2)) => `${f(a)} · ${f(b)}`;
 
-async function singleStream(pki: BenchPki, targets: Targets, pair: Pair): Promise<Row[]> {
+interface Base {
+  label: string;
+  main: string;
+}
+
+async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: Pair | undefined, baseLabel: string | undefined, load: MachineLoad): Promise<Row[]> {
   const files = (f: { certFile: string; keyFile: string }) => ({ ca: readFileSync(pki.caFile), cert: readFileSync(f.certFile), key: readFileSync(f.keyFile) });
-  const tlsSink = await startTlsSink(files(pki.server), files(pki.caller));
-  const runs = await streamRounds(pki, targets, pair, 'defaults', tlsSink);
-  await tlsSink.close();
+  const tls = await startTlsTargets(files(pki.server), files(pki.caller), STREAM_BYTES);
+  const relay = Host.spawn('tls-relay', 'tls-relay');
+  const node = pki.nodeFiles(0);
+  const relayPorts = ((await relay.start([], { tls: { caFile: pki.caFile, ...pki.server, relay: { targets: [tls.sinkPort, tls.sourcePort], ...node } } })).value as { ports: number[] }).ports;
+  const paths: Path[] = [
+    { name: 'raw', sink: () => tcp(targets.sinkPort), source: () => tcp(targets.sourcePort), pids: [], bytes: STREAM_BYTES },
+    tunnelPath('tunnel', pki, targets, pair, STREAM_BYTES),
+    ...(base ? [tunnelPath('before', pki, targets, base, STREAM_BYTES)] : []),
+    { name: 'tls2', sink: () => tls.connect(relayPorts[0]!), source: () => tls.connect(relayPorts[1]!), pids: [relay.pid], bytes: STREAM_BYTES },
+    { name: 'tls1', sink: () => tls.connect(tls.sinkPort), source: () => tls.connect(tls.sourcePort), pids: [], bytes: STREAM_BYTES },
+  ];
+  const runs = await rounds(paths, STREAM_BYTES, 'loopback');
+  load.charge(relay.pid);
+  await relay.close();
+  await tls.close();
+  const get = (name: string) => runs.get(name)!;
+  const raw = get('raw');
+  const tunnel = get('tunnel');
+  const tls2 = get('tls2');
+  const tls1 = get('tls1');
   const size = `${STREAM_BYTES / 2 ** 20} MiB`;
-  const row = (what: string, raw: Transfer[], tunnel: Transfer[]): Row => {
-    const figure = rate(tunnel) / rate(raw);
-    return { what, baseline: `raw TCP ${rate(raw).toFixed(2)} GB/s`, measured: `${rate(tunnel).toFixed(2)} GB/s`, figure: ratio(figure), target: '≥ 0.60×', met: figure >= 0.6 };
+  const row = (what: string, dir: 'push' | 'pull'): Row => {
+    const figure = rate(tunnel[dir]) / rate(raw[dir]);
+    return { what, baseline: `raw TCP ${rate(raw[dir]).toFixed(2)} GB/s`, measured: `${rate(tunnel[dir]).toFixed(2)} GB/s`, figure: ratio(figure), target: '≥ 0.40×', met: figure >= 0.4 };
   };
+  const cpuRatio = [cpuPerGb(tunnel.push) / cpuPerGb(tls2.push), cpuPerGb(tunnel.pull) / cpuPerGb(tls2.pull)] as const;
+  const rows: Row[] = [
+    row(`one stream, client → target (${size}; CONNECT over mutual TLS → server → wss → agent → TCP), median of ${ROUNDS}`, 'push'),
+    row(`one stream, target → client (${size} the other way), median of ${ROUNDS}`, 'pull'),
+  ];
+  if (base) {
+    const before = get('before');
+    rows.push({
+      what: `… the same through the tunnel of ${baseLabel} (before this change: fixed ${int(DEFAULT_WINDOW)}-byte window, 16 KiB DATA), same run: client → target · target → client`,
+      baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
+      measured: `${both(rate(before.push), rate(before.pull))} GB/s`,
+      figure: `${ratio(rate(before.push) / rate(raw.push))} · ${ratio(rate(before.pull) / rate(raw.pull))}`,
+      target: '—',
+      met: undefined,
+    });
+  }
+  rows.push(
+    {
+      what: 'CPU time per GB moved, all processes on the path (client and target, server, agent), client → target · target → client; baseline: the same client through two mutual-TLS hops (a relay process between, bench/tunnel-host.ts `tls-relay`)',
+      baseline: `two TLS hops ${both(cpuPerGb(tls2.push), cpuPerGb(tls2.pull))} s/GB`,
+      measured: `${both(cpuPerGb(tunnel.push), cpuPerGb(tunnel.pull))} s/GB`,
+      figure: `${ratio(cpuRatio[0])} · ${ratio(cpuRatio[1])}`,
+      target: '≤ 1.50×',
+      met: cpuRatio[0] <= 1.5 && cpuRatio[1] <= 1.5,
+    },
+  );
+  if (base) {
+    const before = get('before');
+    rows.push({
+      what: `… CPU time per GB through the tunnel of ${baseLabel} (before), same run`,
+      baseline: `two TLS hops ${both(cpuPerGb(tls2.push), cpuPerGb(tls2.pull))} s/GB`,
+      measured: `${both(cpuPerGb(before.push), cpuPerGb(before.pull))} s/GB`,
+      figure: `${ratio(cpuPerGb(before.push) / cpuPerGb(tls2.push))} · ${ratio(cpuPerGb(before.pull) / cpuPerGb(tls2.pull))}`,
+      target: '—',
+      met: undefined,
+    });
+  }
+  rows.push(
+    {
+      what: 'for context: the same client through two mutual-TLS hops (relay process) · one hop straight to the target in this process, client → target · target → client',
+      baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
+      measured: `two hops ${both(rate(tls2.push), rate(tls2.pull))} GB/s; one hop ${both(rate(tls1.push), rate(tls1.pull))} GB/s (${both(cpuPerGb(tls1.push), cpuPerGb(tls1.pull))} s CPU/GB)`,
+      figure: `two hops ${ratio(rate(tls2.push) / rate(raw.push))} · ${ratio(rate(tls2.pull) / rate(raw.pull))}`,
+      target: '—',
+      met: undefined,
+    },
+    {
+      what: 'CPU time per GB of raw TCP (client and target only), for scale',
+      baseline: '—',
+      measured: `${both(cpuPerGb(raw.push), cpuPerGb(raw.pull))} s/GB`,
+      figure: '',
+      target: '—',
+      met: undefined,
+    },
+  );
+  return rows;
+}
 
+/**
+ * One stream over a link with a 50 ms round trip (bench/delay-link.ts): raw TCP through the link
+ * against the tunnel whose agent reaches the server through the same kind of link.
+ */
+async function longLink(pki: BenchPki, load: MachineLoad, base: Base | undefined): Promise<Row[]> {
+  const targets = await startTargets(LINK_BYTES);
+  const sinkLink = new DelayLink({ targetPort: targets.sinkPort, oneWayMs: LINK_ONE_WAY_MS, capacity: LINK_CAPACITY });
+  const sourceLink = new DelayLink({ targetPort: targets.sourcePort, oneWayMs: LINK_ONE_WAY_MS, capacity: LINK_CAPACITY });
+  const [sinkPort, sourcePort] = [await sinkLink.start(), await sourceLink.start()];
+  const pair = await startPair(pki, targets, 'link', { link: true });
+  const before = base ? await startPair(pki, targets, 'link-before', { link: true, main: base.main }) : undefined;
+  try {
+    const paths: Path[] = [
+      { name: 'raw', sink: () => tcp(sinkPort), source: () => tcp(sourcePort), pids: [], bytes: LINK_BYTES },
+      tunnelPath('tunnel', pki, targets, pair, LINK_BYTES),
+      ...(before ? [tunnelPath('before', pki, targets, before, LINK_BASE_BYTES, false)] : []),
+    ];
+    const runs = await rounds(paths, LINK_BYTES, `${2 * LINK_ONE_WAY_MS} ms link`);
+    const raw = runs.get('raw')!;
+    const tunnel = runs.get('tunnel')!;
+    const figures = [rate(tunnel.push) / rate(raw.push), rate(tunnel.pull) / rate(raw.pull)] as const;
+    const mbps = (t: Transfer[]) => `${int(rate(t) * 1000)}`;
+    const rows: Row[] = [
+      {
+        what: `one stream over a link with ${2 * LINK_ONE_WAY_MS} ms round trip (${LINK_ONE_WAY_MS} ms each way, at most ${LINK_CAPACITY / 2 ** 20} MiB in flight per direction: ${int((LINK_CAPACITY / LINK_ONE_WAY_MS) / 1e3)} MB/s), ${LINK_BYTES / 2 ** 20} MiB, median of ${ROUNDS}: raw TCP through the link vs the tunnel with the agent's wss through it, client → target · target → client`,
+        baseline: `raw TCP ${mbps(raw.push)} · ${mbps(raw.pull)} MB/s`,
+        measured: `${mbps(tunnel.push)} · ${mbps(tunnel.pull)} MB/s`,
+        figure: `${ratio(figures[0])} · ${ratio(figures[1])}`,
+        target: '≥ 0.80×',
+        met: figures[0] >= 0.8 && figures[1] >= 0.8,
+      },
+    ];
+    if (before) {
+      const b = runs.get('before')!;
+      rows.push({
+        what: `… client → target through the tunnel of ${base!.label} (before: the fixed ${int(DEFAULT_WINDOW)}-byte window crosses the link once per round trip), ${LINK_BASE_BYTES / 2 ** 20} MiB, same run`,
+        baseline: `raw TCP ${mbps(raw.push)} MB/s`,
+        measured: `${mbps(b.push)} MB/s`,
+        figure: ratio(rate(b.push) / rate(raw.push)),
+        target: '—',
+        met: undefined,
+      });
+    }
+    return rows;
+  } finally {
+    for (const p of [pair, before]) await p?.close(load);
+    await sinkLink.close();
+    await sourceLink.close();
+    await targets.close();
+  }
+}
+
+async function wsRows(rawPush: number): Promise<Row[]> {
   log('plain ws one way (no TLS), for context');
   const message = HEADER_SIZE + MAX_DATA_PAYLOAD;
   const wsRandom: number[] = [];
@@ -130,30 +293,11 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair): Promis
     wsRandom.push(await wsOneWay(STREAM_BYTES, message, false));
     wsZero.push(await wsOneWay(STREAM_BYTES, message, true));
   }
-  const rawPush = rate(runs.rawPush);
   const wsRate = (xs: number[]) => gbps(STREAM_BYTES, summarize(xs).p50);
   const bufferutil = hasBufferutil();
   return [
-    row(`one stream, client → target (${size}; CONNECT over mutual TLS → server → wss → agent → TCP), median of ${ROUNDS}`, runs.rawPush, runs.tunnelPush),
-    row(`one stream, target → client (${size} the other way), median of ${ROUNDS}`, runs.rawPull, runs.tunnelPull),
     {
-      what: 'for context: the same client through one mutual-TLS hop straight to a sink in this process (no tunnel; the tunnel path has two such hops)',
-      baseline: `raw TCP ${rate(runs.rawPush).toFixed(2)} GB/s`,
-      measured: `${rate(runs.tlsPush).toFixed(2)} GB/s (${cpuPerGb(runs.tlsPush).toFixed(2)} s CPU/GB)`,
-      figure: ratio(rate(runs.tlsPush) / rate(runs.rawPush)),
-      target: '—',
-      met: undefined,
-    },
-    {
-      what: 'CPU time per GB moved, all processes on the path (client and target, server, agent), client → target · target → client',
-      baseline: `${cpuPerGb(runs.rawPush).toFixed(2)} · ${cpuPerGb(runs.rawPull).toFixed(2)} s/GB`,
-      measured: `${cpuPerGb(runs.tunnelPush).toFixed(2)} · ${cpuPerGb(runs.tunnelPull).toFixed(2)} s/GB`,
-      figure: `${ratio(cpuPerGb(runs.tunnelPush) / cpuPerGb(runs.rawPush))} · ${ratio(cpuPerGb(runs.tunnelPull) / cpuPerGb(runs.rawPull))}`,
-      target: '—',
-      met: undefined,
-    },
-    {
-      what: `plain \`ws\` one way on loopback, no TLS, ${int(message)}-byte messages (a full DATA frame), ws's random mask (bufferutil ${bufferutil ? 'installed' : 'not installed'})`,
+      what: `plain \`ws\` one way on loopback, no TLS, ${int(message)}-byte messages (a version 1 DATA frame), ws's random mask (bufferutil ${bufferutil ? 'installed' : 'not installed'})`,
       baseline: `raw TCP ${rawPush.toFixed(2)} GB/s`,
       measured: `${wsRate(wsRandom).toFixed(2)} GB/s`,
       figure: ratio(wsRate(wsRandom) / rawPush),
@@ -169,28 +313,6 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair): Promis
       met: undefined,
     },
   ];
-}
-
-/**
- * The stream figures again with a larger flow-control window on both ends. With three busy
- * processes on few cores, a sender that runs out of credit waits for the receiver to be scheduled
- * and to return it; the window is how much that wait can hide.
- */
-async function windowRow(pki: BenchPki, targets: Targets, load: MachineLoad): Promise<Row> {
-  const pair = await startPair(pki, targets, 'window', [`--stream-window=${WIDE_WINDOW}`]);
-  try {
-    const runs = await streamRounds(pki, targets, pair, `window ${WIDE_WINDOW / 2 ** 20} MiB`);
-    return {
-      what: `… both ways again with \`--stream-window=${WIDE_WINDOW}\` (${WIDE_WINDOW / 2 ** 20} MiB) on server and agent, default ${int(DEFAULT_WINDOW)}: client → target · target → client`,
-      baseline: `raw TCP ${rate(runs.rawPush).toFixed(2)} · ${rate(runs.rawPull).toFixed(2)} GB/s`,
-      measured: `${rate(runs.tunnelPush).toFixed(2)} · ${rate(runs.tunnelPull).toFixed(2)} GB/s (${cpuPerGb(runs.tunnelPush).toFixed(2)} · ${cpuPerGb(runs.tunnelPull).toFixed(2)} s CPU/GB)`,
-      figure: `${ratio(rate(runs.tunnelPush) / rate(runs.rawPush))} · ${ratio(rate(runs.tunnelPull) / rate(runs.rawPull))}`,
-      target: '—',
-      met: undefined,
-    };
-  } finally {
-    await pair.close(load);
-  }
 }
 
 function hasBufferutil(): boolean {
@@ -268,13 +390,25 @@ the targets (a sink that counts, a source, an echo), for the baselines and the t
 run the same client code; the baseline is that client talking raw TCP to the same target. Client
 writes are ${CHUNK / 1024} KiB.
 
-Single stream: ${STREAM_BYTES / 2 ** 20} MiB one way, ${ROUNDS} rounds with raw TCP, tunnel and a single mutual-TLS hop
-interleaved, medians; timed from the first byte written until the sink has answered its byte count
-(or, the other way, until the source's end of data arrived); the CONNECT handshake is outside the
-timing. CPU time is read from /proc for the server and the agent and from \`process.cpuUsage\` here.
-The window row repeats the tunnel transfers with a fresh server and agent whose \`--stream-window\`
-is raised, again interleaved with raw TCP.
-Plain \`ws\`: client and server in this process, no TLS, messages the size of a full tunnel DATA frame,
+Single stream: ${STREAM_BYTES / 2 ** 20} MiB one way, ${ROUNDS} rounds of every path interleaved (raw TCP, the tunnel, the
+base revision's tunnel when \`TUNNEL_BASE=<rev>\` is set, two mutual-TLS hops, one mutual-TLS hop), medians;
+timed from the first byte written until the sink has answered its byte count (or, the other way,
+until the source's end of data arrived); the CONNECT handshake is outside the timing. CPU time is
+read from /proc for the server, the agent and the relay and from \`process.cpuUsage\` here. Two
+mutual-TLS hops: the client's TLS connection ends in a relay process (bench/tunnel-host.ts
+\`tls-relay\`, the server's certificate, the caller CA) that dials the target over mutual TLS with a
+node certificate and pipes the two: the two TLS hops the tunnel path has (client → server,
+server ↔ agent), with nothing else on the way. The base revision (\`TUNNEL_BASE\`) is checked out with
+\`git worktree add\`, its tunnel/ and lib/ transpiled as the working tree's are and driven by the same
+host, its server and agent running beside the current ones.
+
+Long link: bench/delay-link.ts, a proxy in this process that holds every chunk ${LINK_ONE_WAY_MS} ms in each
+direction and stops reading while ${LINK_CAPACITY / 2 ** 20} MiB are in flight per direction (a link of
+${int((LINK_CAPACITY / LINK_ONE_WAY_MS) / 1e3)} MB/s with a ${2 * LINK_ONE_WAY_MS} ms round trip). Raw TCP goes client → link → target; the tunnel's agent
+reaches the server's agent port through such a link, so the tunnel's flow control (credit, PING)
+crosses it while the client's CONNECT and the agent's dial stay on loopback. ${LINK_BYTES / 2 ** 20} MiB each way, ${ROUNDS}
+rounds interleaved; the base revision's tunnel ${LINK_BASE_BYTES / 2 ** 20} MiB, client → target only.
+Plain \`ws\`: client and server in this process, no TLS, messages the size of a version 1 DATA frame,
 ~1 MiB queued at a time.
 
 1,000 streams: ${int(STREAMS)} CONNECTs through one agent to one echo target, opened ${OPEN_BATCH} at a time, then
@@ -306,28 +440,38 @@ export async function runTunnelBench(): Promise<{ markdown: string }> {
   const load = new MachineLoad(cpus);
   const pki = await benchPki(IDLE_AGENTS, log);
   const build = buildHosts();
+  // TUNNEL_BASE=<git rev>: that revision's tunnel is measured in the same run, as "before".
+  const baseRev = process.env.TUNNEL_BASE?.trim();
+  const baseCheckout = baseRev ? checkout(baseRev) : undefined;
+  const baseBuild = baseCheckout ? buildHostsAt(baseCheckout.dir) : undefined;
+  const base = baseCheckout && baseBuild ? { label: `${baseCheckout.label} (${baseCheckout.subject.trim().slice(0, 40)}…)`, main: baseBuild.main } : undefined;
   const targets = await startTargets(STREAM_BYTES);
   const live: Host[] = [];
   try {
-    log('single stream and 1,000 streams: server and one agent');
+    log(`single stream and 1,000 streams: server and one agent${base ? `, and the same of ${base.label}` : ''}`);
     const pair = await startPair(pki, targets, 'streams');
     live.push(pair.server.host, pair.agent);
-    const streamRows = await singleStream(pki, targets, pair);
-    const manyRows = await concurrentStreams(pki, targets, pair.server.ports.proxy);
+    const before = base ? await startPair(pki, targets, 'streams-before', { main: base.main }) : undefined;
+    if (before) live.push(before.server.host, before.agent);
+    const streamRows = await singleStream(pki, targets, pair, before, base?.label, load);
+    await before?.close(load);
+    const manyRows = QUICK ? [] : await concurrentStreams(pki, targets, pair.server.ports.proxy);
     await pair.close(load);
     live.length = 0;
-    streamRows.splice(2, 0, await windowRow(pki, targets, load));
+    const linkRows = await longLink(pki, load, base);
+    const rawPush = Number(/raw TCP ([\d.]+)/.exec(streamRows[0]!.baseline)?.[1] ?? 0);
+    const plainWs = QUICK ? [] : await wsRows(rawPush);
 
-    const fleet = await fleetRows(pki, load);
+    const fleet = QUICK ? [] : await fleetRows(pki, load);
     const report = load.stop([]);
 
-    const rows = [...streamRows, ...manyRows, ...fleet];
+    const rows = [...streamRows, ...linkRows, ...plainWs, ...manyRows, ...fleet];
     const targeted = rows.filter((r) => r.met !== undefined);
     const shared = report.others > 0.15;
     const markdown = [
       '## tunnel',
       '',
-      `Run ${new Date(started).toISOString().slice(0, 19)}Z · ${machine(String(cpus))} · ${Math.round((Date.now() - started) / 1000)} s · **${targeted.filter((r) => r.met).length} of ${targeted.length} targets met**`,
+      `Run ${new Date(started).toISOString().slice(0, 19)}Z · ${workingTreeLabel(['tunnel', 'lib', 'bench'])}${base ? ` against ${base.label}` : ''} · ${machine(String(cpus))} · ${Math.round((Date.now() - started) / 1000)} s · **${targeted.filter((r) => r.met).length} of ${targeted.length} targets met**`,
       '',
       `Machine during the run: CPUs ${Math.round(report.busy * 100)} % busy, of which this benchmark's processes ${Math.round(report.ours * 100)} % and other work ${Math.round(report.others * 100)} %; load average ${report.loadAvgMean.toFixed(1)} mean, ${report.loadAvgMax.toFixed(1)} max.${shared ? ' **The machine was shared with other work: the tunnel needs three processes busy at once where raw TCP needs one, so its throughput suffers more from it than the baseline does.**' : ''}`,
       '',
@@ -340,5 +484,7 @@ export async function runTunnelBench(): Promise<{ markdown: string }> {
     for (const h of live) h.kill();
     await targets.close();
     build.remove();
+    baseBuild?.remove();
+    baseCheckout?.remove();
   }
 }
