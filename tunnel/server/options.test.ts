@@ -31,6 +31,8 @@ describe('server options', () => {
     [['--kubeconfig=k', '--static-nodes=a=10.0.0.1'], /--static-nodes: give --kubeconfig or --static-nodes/],
     [['--proxy-uds-mode=rw'], /--proxy-uds-mode: must be an octal file mode/],
     [['--max-frame-size=100'], /--max-frame-size: must be between/],
+    [['--stream-window-max=1024'], /--stream-window-max: must be between/],
+    [['--session-window-max=-1'], /--session-window-max:/],
     [['--log-level=loud'], /--log-level: must be one of/],
     [['--service-cidr=10.96.0.0/33'], /--service-cidr: "10.96.0.0\/33" has a prefix length that is not 0..32/],
     [['--pod-cidr=10.244.0.0/16,pods'], /--pod-cidr: "pods" is not an IP address or CIDR range/],
