@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: runs the benchmark suites and writes each one's section of docs/benchmarks.md.
  * `npm run bench -- yurthub` runs only the named suites. Benchmarks are never part of `npm test`.
- * `IDLE_BASE=<git rev> npm run bench -- idle` sets the idle suite's figures against that revision's (bench/idle.ts).
+ * `IDLE_BASE=<git rev> npm run bench -- idle` sets the idle suite's figures against that revision's (bench/idle.ts);
+ * `LINK_BASE=<git rev> npm run bench -- cloud-link` does the same for the cloud link's bytes (bench/cloud-link.ts).
  */
 import { join } from 'node:path';
+import { runCloudLinkBench } from './cloud-link.js';
 import { ROOT } from './hub-process.js';
 import { runFiltersBench } from './filters.js';
 import { runHubMetricsBench } from './hub-metrics.js';
@@ -20,6 +22,7 @@ const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   idle: runIdleBench,
   filters: runFiltersBench,
   'hub-metrics': runHubMetricsBench,
+  'cloud-link': runCloudLinkBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,197 @@
+/**
+ * `npm run bench -- cloud-link`: the bytes a LIST costs on the link between the node and the cloud,
+ * straight from the apiserver (the baseline) and through the hub, counted at a TCP proxy in front of
+ * the apiserver on each path: TLS records and HTTP heads included, both directions. The hub asks the
+ * apiserver for gzip on every cacheable request whatever its client asked (yurthub/proxy/remote.ts),
+ * so a client that does not ask for gzip costs the link what one that asks does.
+ *
+ * `LINK_BASE=<git rev> npm run bench -- cloud-link` also runs that revision's hub, checked out beside
+ * the repository, in the same run: the change's before and after on one machine.
+ */
+import { rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from '../test/cluster/local-cluster.js';
+import { nodeHubArgs } from '../test/e2e/support/hub.js';
+import { JSON_TYPE, LIST_PATH, NODE, PODS, populate, startHubBench, type HubBench } from './bench-cluster.js';
+import { Cleanups } from './cleanup.js';
+import { HubChild, sources, transpileToTemp } from './hub-process.js';
+import { endpoint, sendOk, type Endpoint } from './http.js';
+import { MachineLoad, nproc, waitIdle } from './proc.js';
+import { benchLog, machine, machineLoad } from './report.js';
+import { mb, ms, ratio, summarize } from './stats.js';
+import { checkout } from './worktree.js';
+
+const ROUNDS = 3;
+const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
+const KUBELET_ACCEPT = `application/vnd.kubernetes.protobuf,${JSON_TYPE}`;
+/** What kubelet lists when it starts, of what this cluster has: its Node, its pods, the Services. */
+const STARTUP_PATHS = [`/api/v1/nodes?fieldSelector=${encodeURIComponent(`metadata.name=${NODE}`)}`, LIST_PATH, '/api/v1/services'];
+
+const log = benchLog('cloud-link');
+
+/** A TCP proxy that counts what crosses it: the cloud link of one path. */
+class CountingLink {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  down = 0;
+  up = 0;
+  port = 0;
+
+  constructor(private readonly target: URL) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      const upstream = connect(Number(this.target.port), this.target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.once('close', () => this.sockets.delete(s));
+      }
+      client.on('data', (c: Buffer) => (this.up += c.length));
+      upstream.on('data', (c: Buffer) => (this.down += c.length));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+interface Side {
+  name: string;
+  link: CountingLink;
+  ep: Endpoint;
+  /** The hub's process, waited on until idle after each LIST (its cache write); none for direct. */
+  pid?: number;
+}
+
+interface Kind {
+  what: string;
+  paths: string[];
+  headers: Record<string, string>;
+}
+
+const KINDS: Kind[] = [
+  { what: `LIST ${PODS.toLocaleString('en-US')} pods, \`Accept: application/json\`, client without gzip (kubectl --disable-compression, client-node, curl)`, paths: [LIST_PATH], headers: { accept: JSON_TYPE } },
+  { what: `LIST ${PODS.toLocaleString('en-US')} pods, \`Accept: application/json\`, client asks gzip (client-go's default)`, paths: [LIST_PATH], headers: { accept: JSON_TYPE, 'accept-encoding': 'gzip' } },
+  { what: `LIST ${PODS.toLocaleString('en-US')} pods, kubelet's request (protobuf preferred, gzip)`, paths: [LIST_PATH], headers: { accept: KUBELET_ACCEPT, 'accept-encoding': 'gzip' } },
+  { what: "kubelet's start-up LISTs (its Node, its pods, the Services), protobuf preferred, without gzip", paths: STARTUP_PATHS, headers: { accept: KUBELET_ACCEPT } },
+];
+
+interface Sample {
+  bytes: number;
+  ms: number;
+}
+
+async function measure(side: Side, kind: Kind): Promise<Sample> {
+  if (side.pid !== undefined) await waitIdle(side.pid);
+  side.link.down = side.link.up = 0;
+  const t0 = performance.now();
+  for (const path of kind.paths) await sendOk(side.ep, path, { headers: { ...kind.headers, 'user-agent': KUBELET_UA } });
+  const took = performance.now() - t0;
+  return { bytes: side.link.down + side.link.up, ms: took };
+}
+
+async function startHub(bench: HubBench, cleanups: Cleanups, name: string, main: string): Promise<Side> {
+  const link = new CountingLink(new URL(bench.cluster.info.server));
+  await link.start();
+  cleanups.push(`${name} link`, () => link.stop());
+  const dir = join(bench.cluster.dir, `cloud-link-${name}`);
+  const args = nodeHubArgs({ server: link.url, nodeName: NODE, cert: bench.nodeCert, caFile: bench.cluster.info.caFile, cacheDir: dir, port: await freePort() }, ['--health-check-period=1s']);
+  const hub = new HubChild({ main, dir, args });
+  await hub.start();
+  cleanups.push(name, () => hub.stop());
+  return { name, link, ep: endpoint(hub.url), pid: hub.pid };
+}
+
+export async function runCloudLinkBench(): Promise<{ markdown: string }> {
+  const started = Date.now();
+  const cleanups = new Cleanups('cloud-link');
+  try {
+    const baseRev = process.env.LINK_BASE?.trim();
+    let base: { main: string; label: string; subject: string } | undefined;
+    if (baseRev) {
+      log(`checking out ${baseRev} and transpiling its hub`);
+      const tree = checkout(baseRev);
+      cleanups.push(`checkout of ${baseRev}`, () => tree.remove());
+      const dir = transpileToTemp('yurthub-link-base-', [...sources(join(tree.dir, 'yurthub')), ...sources(join(tree.dir, 'lib'))], tree.dir);
+      cleanups.push(`build of ${baseRev}`, () => rmSync(dir, { recursive: true, force: true }));
+      base = { main: join(dir, 'yurthub', 'main.js'), label: tree.label, subject: tree.subject };
+    }
+    const bench = await startHubBench(cleanups, log);
+    const load = new MachineLoad(Number(nproc()) || 1);
+    log(`creating ${PODS} pods`);
+    const { stopLease } = await populate(bench);
+    cleanups.push('lease renewer', stopLease);
+
+    const directLink = new CountingLink(new URL(bench.cluster.info.server));
+    await directLink.start();
+    cleanups.push('direct link', () => directLink.stop());
+    const sides: Side[] = [{ name: 'direct', link: directLink, ep: { ...bench.direct, base: new URL(directLink.url) } }];
+    if (base) sides.push(await startHub(bench, cleanups, `hub before (\`${base.label}\`)`, base.main));
+    sides.push(await startHub(bench, cleanups, base ? 'hub after (working tree)' : 'hub', bench.built.main));
+
+    const samples = new Map<string, Sample[]>();
+    for (const kind of KINDS) {
+      log(kind.what);
+      // One warm-up per side: connections open, the hub's first cache write done.
+      for (const side of sides) await measure(side, kind);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const side of sides) {
+          const key = `${kind.what}\n${side.name}`;
+          samples.set(key, [...(samples.get(key) ?? []), await measure(side, kind)]);
+        }
+      }
+    }
+    const report = load.stop([bench.cluster.info.pid, ...sides.flatMap((s) => (s.pid ? [s.pid] : []))]);
+
+    const lines = [
+      '## cloud-link: bytes between the node and the apiserver',
+      '',
+      `Run ${new Date(started).toISOString().slice(0, 19)}Z · ${machine(nproc())} · ${((Date.now() - started) / 1000).toFixed(0)} s · ${ROUNDS} rounds`,
+      '',
+      machineLoad(report),
+      '',
+      `| request | side | bytes on the link (p50) · ÷ direct | time to the last byte (p50, min–max) · ÷ direct |`,
+      '|---|---|---|---|',
+    ];
+    for (const kind of KINDS) {
+      const of = (side: Side) => samples.get(`${kind.what}\n${side.name}`)!;
+      const direct = { bytes: summarize(of(sides[0]!).map((s) => s.bytes)).p50, time: summarize(of(sides[0]!).map((s) => s.ms)).p50 };
+      for (const side of sides) {
+        const b = summarize(of(side).map((s) => s.bytes));
+        const t = summarize(of(side).map((s) => s.ms));
+        const first = side === sides[0];
+        lines.push(`| ${first ? kind.what : ''} | ${side.name} | ${mb(b.p50)}${first ? '' : ` · ${ratio(b.p50 / direct.bytes)}`} | ${ms(t.p50)} ms (${ms(t.min)}–${ms(t.max)})${first ? '' : ` · ${ratio(t.p50 / direct.time)}`} |`);
+      }
+    }
+    lines.push(
+      '',
+      '### How measured',
+      '',
+      `- **Cluster** as in the yurthub section: the harness's kube-apiserver on 127.0.0.1 (TLS), ${PODS.toLocaleString('en-US')} pods bound to \`${NODE}\`;`,
+      '  every side presents that node\'s client certificate and User-Agent `kubelet/…` (a cached agent).',
+      '- **The link**: each side reaches the apiserver through a TCP proxy of its own (bench/cloud-link.ts) that counts the bytes',
+      '  crossing it both ways, TLS records and HTTP heads included; the counters are zeroed before a request and read after',
+      '  its last byte. The hub\'s own traffic in that window (health checks every second, its filters\' idle watches) is counted too: a few hundred bytes.',
+      '- **Hub**: yurthub transpiled to JavaScript, `--health-check-period=1s`, an empty cache; the client → hub hop is plain HTTP on loopback',
+      '  and not counted. After each LIST the benchmark waits until the hub process is idle (its cache write).',
+      `- **Sequence**: per request, one warm-up per side, then ${ROUNDS} rounds of direct${base ? ', hub before, hub after' : ', hub'}, one request each.`,
+      '  Time to the last byte is loopback time: compression costs the apiserver CPU here, where the link costs nothing.',
+    );
+    if (base) lines.push(`- **Base revision**: \`${base.label}\` (${base.subject}), checked out with \`git worktree add\` and transpiled the same way.`);
+    return { markdown: lines.join('\n') };
+  } finally {
+    await cleanups.run();
+  }
+}
