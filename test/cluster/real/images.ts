@@ -294,21 +294,27 @@ export async function nodejsImage(): Promise<BuiltImage> {
 }
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/**
+ * The tree the project image is built from: this checkout, or YURT_PROJECT_SOURCE — e.g. a `git archive
+ * HEAD` export, so that uncommitted work elsewhere in a shared tree (which `npm run build` in the
+ * Dockerfile compiles too) goes neither into the image nor breaks its build.
+ */
+const PROJECT_ROOT = process.env.YURT_PROJECT_SOURCE || REPO_ROOT;
 /** What decides the project image's content: the programs' sources and how they are built. */
 const PROJECT_FILES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json'];
 const PROJECT_DIRS = ['lib', 'yurthub', 'tunnel', 'converter', 'manager', 'charts'];
 
 /** Path and content (a symbolic link's target) of each file that goes into the image's build. */
 function projectSources(): Array<[string, string | Buffer]> {
-  const files: Array<[string, string | Buffer]> = PROJECT_FILES.map((f) => [f, readFileSync(join(REPO_ROOT, f))]);
+  const files: Array<[string, string | Buffer]> = PROJECT_FILES.map((f) => [f, readFileSync(join(PROJECT_ROOT, f))]);
   const walk = (rel: string) => {
-    for (const entry of readdirSync(join(REPO_ROOT, rel), { withFileTypes: true })) {
+    for (const entry of readdirSync(join(PROJECT_ROOT, rel), { withFileTypes: true })) {
       const path = `${rel}/${entry.name}`;
       // Tests and test helpers are compiled but left out of the image: they do not change it.
-      if (entry.isSymbolicLink()) files.push([path, `-> ${readlinkSync(join(REPO_ROOT, path))}`]);
+      if (entry.isSymbolicLink()) files.push([path, `-> ${readlinkSync(join(PROJECT_ROOT, path))}`]);
       else if (entry.isDirectory()) {
         if (entry.name !== 'testing' && entry.name !== 'node_modules') walk(path);
-      } else if (!entry.name.endsWith('.test.ts')) files.push([path, readFileSync(join(REPO_ROOT, path))]);
+      } else if (!entry.name.endsWith('.test.ts')) files.push([path, readFileSync(join(PROJECT_ROOT, path))]);
     }
   };
   for (const dir of PROJECT_DIRS) walk(dir);
@@ -341,8 +347,8 @@ export async function projectImage(base: BuiltImage): Promise<BuiltImage> {
   const tag = `yurt-edge/yurt-edge:${contentHash('project-v1', base.tag, ca, ...sources.flat())}`;
   return ensureImage(tag, async () => {
     console.error('real nodes: docker build of the project image (npm ci and tsc inside: about 2-4 min)');
-    run('docker', ['build', '--quiet', '--build-arg', `NODE_IMAGE=${base.tag}`, ...(ca ? ['--build-arg', `BUILD_EXTRA_CA_CERTS=${ca}`] : []), '-t', tag, REPO_ROOT],
-      REPO_ROOT, { ...process.env, DOCKER_BUILDKIT: '0' });
+    run('docker', ['build', '--quiet', '--build-arg', `NODE_IMAGE=${base.tag}`, ...(ca ? ['--build-arg', `BUILD_EXTRA_CA_CERTS=${ca}`] : []), '-t', tag, PROJECT_ROOT],
+      PROJECT_ROOT, { ...process.env, DOCKER_BUILDKIT: '0' });
   });
 }
 
