@@ -261,6 +261,11 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.srtt;
   }
 
+  /** Frame buffers kept for reuse (none while the session has no streams). */
+  get pooledFrameBuffers(): number {
+    return this.framePool.length;
+  }
+
   /** Window growth still available to this session's streams. */
   get windowBudgetLeft(): number {
     return this.windowBudget;
@@ -382,6 +387,9 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!this.entries.delete(id)) return;
     if (entry?.state === 'open') this.windowBudget += entry.stream.windowGrowth;
     if (this.entries.size === 0) {
+      // An idle session holds no frame buffers: a server with thousands of agents would otherwise
+      // keep a megabyte for every one that ever moved bulk data.
+      this.framePool.length = 0;
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }

@@ -117,6 +117,20 @@ describe('growing windows (both ends new)', () => {
     expect(Math.max(...sizes)).toBe(64 * 1024);
     await until(() => ends.client.streamCount === 0 && ends.server.streamCount === 0, 'streams released');
     expect(ends.client.windowBudgetLeft).toBe(64 * 2 ** 20);
+    // Frame buffers were reused while the stream ran, and are let go once the session is idle.
+    expect(ends.server.pooledFrameBuffers).toBe(0);
+  });
+
+  it('what one turn writes goes out as full frames, not one frame per write', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    const stream = await ends.server.open('10.0.0.7:10250');
+    const remote = ends.accepted[0]!;
+    const got = readAll(remote);
+    const chunks = Array.from({ length: 100 }, (_, i) => Buffer.alloc(1024, i));
+    for (const c of chunks) stream.write(c);
+    stream.end();
+    expect(sha256(await got)).toBe(sha256(Buffer.concat(chunks)));
+    expect(data(ends.serverFrames).map((f) => f.data.length)).toEqual([64 * 1024, 100 * 1024 - 64 * 1024]);
   });
 
   it('all streams of a session grow within its budget, which comes back when they end', async () => {
