@@ -20,7 +20,7 @@ import { endpoint, sendOk, type Endpoint } from './http.js';
 import { MachineLoad, nproc, waitIdle } from './proc.js';
 import { benchLog, machine, machineLoad } from './report.js';
 import { mb, ms, ratio, summarize } from './stats.js';
-import { checkout } from './worktree.js';
+import { checkout, workingTreeLabel } from './worktree.js';
 
 const ROUNDS = 3;
 const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
@@ -139,7 +139,7 @@ export async function runCloudLinkBench(): Promise<{ markdown: string }> {
     cleanups.push('direct link', () => directLink.stop());
     const sides: Side[] = [{ name: 'direct', link: directLink, ep: { ...bench.direct, base: new URL(directLink.url) } }];
     if (base) sides.push(await startHub(bench, cleanups, `hub before (\`${base.label}\`)`, base.main));
-    sides.push(await startHub(bench, cleanups, base ? 'hub after (working tree)' : 'hub', bench.built.main));
+    sides.push(await startHub(bench, cleanups, `hub${base ? ' after' : ''}: ${workingTreeLabel(['yurthub', 'lib'])}`, bench.built.main));
 
     const samples = new Map<string, Sample[]>();
     for (const kind of KINDS) {
@@ -187,7 +187,9 @@ export async function runCloudLinkBench(): Promise<{ markdown: string }> {
       '- **Hub**: yurthub transpiled to JavaScript, `--health-check-period=1s`, an empty cache; the client → hub hop is plain HTTP on loopback',
       '  and not counted. After each LIST the benchmark waits until the hub process is idle (its cache write).',
       `- **Sequence**: per request, one warm-up per side, then ${ROUNDS} rounds of direct${base ? ', hub before, hub after' : ', hub'}, one request each.`,
-      '  Time to the last byte is loopback time: compression costs the apiserver CPU here, where the link costs nothing.',
+      '- **Time** to the last byte is loopback time, where bytes cost nothing and compressing them costs the apiserver (and the hub,',
+      '  inflating) CPU. The direct client decrypts TLS in the benchmark\'s own process, which also runs every counting proxy, while',
+      '  the hubs decrypt in theirs: compare the hubs\' times with each other, not with direct.',
     );
     if (base) lines.push(`- **Base revision**: \`${base.label}\` (${base.subject}), checked out with \`git worktree add\` and transpiled the same way.`);
     return { markdown: lines.join('\n') };
