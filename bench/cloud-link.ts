@@ -15,7 +15,7 @@ import { freePort } from '../test/cluster/local-cluster.js';
 import { nodeHubArgs } from '../test/e2e/support/hub.js';
 import { JSON_TYPE, LIST_PATH, NODE, PODS, populate, startHubBench, type HubBench } from './bench-cluster.js';
 import { Cleanups } from './cleanup.js';
-import { HubChild, sources, transpileToTemp } from './hub-process.js';
+import { HubChild, ROOT, sources, transpileToTemp } from './hub-process.js';
 import { endpoint, sendOk, type Endpoint } from './http.js';
 import { MachineLoad, nproc, waitIdle } from './proc.js';
 import { benchLog, machine, machineLoad } from './report.js';
@@ -97,7 +97,11 @@ async function measure(side: Side, kind: Kind): Promise<Sample> {
   if (side.pid !== undefined) await waitIdle(side.pid);
   side.link.down = side.link.up = 0;
   const t0 = performance.now();
-  for (const path of kind.paths) await sendOk(side.ep, path, { headers: { ...kind.headers, 'user-agent': KUBELET_UA } });
+  for (const path of kind.paths) {
+    await sendOk(side.ep, path, { headers: { ...kind.headers, 'user-agent': KUBELET_UA } }).catch((err: Error) => {
+      throw new Error(`${side.name}: GET ${path}: ${err.message}`, { cause: err });
+    });
+  }
   const took = performance.now() - t0;
   return { bytes: side.link.down + side.link.up, ms: took };
 }
@@ -106,7 +110,9 @@ async function startHub(bench: HubBench, cleanups: Cleanups, name: string, main:
   const link = new CountingLink(new URL(bench.cluster.info.server));
   await link.start();
   cleanups.push(`${name} link`, () => link.stop());
-  const dir = join(bench.cluster.dir, `cloud-link-${name}`);
+  // Beside the repository, not in the control plane's folder: the hub's log outlives the run.
+  const dir = join(ROOT, '.tmp', 'bench-cloud-link', name.replace(/[^a-z0-9]+/gi, '-'));
+  rmSync(dir, { recursive: true, force: true });
   const args = nodeHubArgs({ server: link.url, nodeName: NODE, cert: bench.nodeCert, caFile: bench.cluster.info.caFile, cacheDir: dir, port: await freePort() }, ['--health-check-period=1s']);
   const hub = new HubChild({ main, dir, args });
   await hub.start();
