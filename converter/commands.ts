@@ -5,7 +5,7 @@
  */
 import type { CommandDeps, CommandIo } from '../lib/program.js';
 import { applyConvert, applyRevert, randomTokenPart, type ApplyContext } from './cluster/apply.js';
-import { approveHubServing } from './cluster/hub-serving.js';
+import { approveHubServing, deleteHubServing } from './cluster/hub-serving.js';
 import { gatherState, serverVersion } from './cluster/gather.js';
 import { checkNodesReady, checkServerVersion, readChart } from './cluster/preflight.js';
 import { checkRights, readRights } from './cluster/rights.js';
@@ -42,6 +42,7 @@ function applyContext(cloud: Cloud, o: ClusterOptions & ChangeOptions, io: Comma
     pollMs: 2000,
     regather: () => gatherState(cloud.kube, cloud.helm, o.namespace, { name: o.release, namespace: o.namespace }),
     approveServing: (nodes) => approveHubServing(cloud.kube, nodes),
+    deleteServing: (nodes) => deleteHubServing(cloud.kube, nodes),
   };
 }
 

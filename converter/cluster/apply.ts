@@ -28,6 +28,8 @@ export interface ApplyContext {
   clock?: Clock;
   /** Approves the hub serving certificates these nodes request (hub-serving.ts); returns the requests approved. */
   approveServing?: (nodes: string[]) => Promise<string[]>;
+  /** Revert: deletes the hub serving certificate requests of these nodes; returns their names. */
+  deleteServing?: (nodes: string[]) => Promise<string[]>;
 }
 
 export interface Outcome {
@@ -318,6 +320,15 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
   for (const o of jobs) await deleteJob(ctx, o);
   for (const o of plan.objects.filter((x) => x.kind === 'Secret' && x.action === 'delete')) {
     await callOptional(ctx.kube, `delete Secret ${o.namespace}/${o.name}`, () => ctx.kube.core.deleteNamespacedSecret({ name: o.name, namespace: o.namespace }));
+  }
+  if (ctx.deleteServing) {
+    const edge = Object.entries(record.roles).filter(([, role]) => role === 'edge').map(([name]) => name);
+    try {
+      const gone = await ctx.deleteServing(edge);
+      if (gone.length) p.info(`  deleted the hubs' serving certificate requests: ${gone.join(', ')}`);
+    } catch (err) {
+      p.info(`  warning: the hubs' serving certificate requests (yurthub-serving-<node>-…) were not deleted: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
 
   p.step('cloud components: helm');

@@ -86,3 +86,21 @@ export async function approveHubServing(kube: Kube, nodes: string[]): Promise<st
   }
   return approved;
 }
+
+/**
+ * Revert: the nodes' hub serving requests go with the rest (kube-controller-manager would collect issued
+ * ones after an hour, pending ones after a day). Only requests named for these nodes and asked by them.
+ */
+export async function deleteHubServing(kube: Kube, nodes: string[]): Promise<string[]> {
+  if (!nodes.length) return [];
+  const certs = kube.kc.makeApiClient(k8s.CertificatesV1Api);
+  const list = await call(kube, 'list CertificateSigningRequests', () => certs.listCertificateSigningRequest({ fieldSelector: `spec.signerName=${SERVING_SIGNER}` }));
+  const deleted: string[] = [];
+  for (const csr of list.items) {
+    const v = view(csr);
+    if (!nodes.some((n) => v.name.startsWith(`${SERVING_CSR_PREFIX}${n}-`) && v.username === nodeUser(n))) continue;
+    await call(kube, `delete CertificateSigningRequest ${v.name}`, () => certs.deleteCertificateSigningRequest({ name: v.name }));
+    deleted.push(v.name);
+  }
+  return deleted;
+}
