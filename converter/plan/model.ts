@@ -160,6 +160,10 @@ export interface ConvertRequest {
   allowImageOverride?: boolean;
   /** `--replace-foreign`: objects (`Job/yurtctl-convert-edge-1`) that are not yurtctl's and may be replaced. */
   replaceForeign?: readonly string[];
+  /** Nodes of later waves: this run leaves them as they are (not converted, their hub not updated). */
+  deferred?: readonly string[];
+  /** `yurtctl upgrade --image TAG`: the tag every component runs instead of the CLI's version. */
+  imageTag?: string;
 }
 
 export interface Change {

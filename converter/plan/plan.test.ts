@@ -353,3 +353,26 @@ describe('secrets in values', () => {
     expect(JSON.stringify(printablePlan(planRevert(after, 'kube-system')))).not.toContain('0123456789abcdef');
   });
 });
+
+describe('planConvert in waves (deferred nodes) and for an upgrade (imageTag)', () => {
+  const state = loadFixture('vanilla.yaml');
+
+  it('leaves the nodes of later waves as they are: no plan entry, no Job, no recorded role; the next wave converts them', () => {
+    const first = planConvert(state, request({ deferred: ['edge-2', 'edge-3'] }));
+    expect(first.nodes.map((n) => n.name)).toEqual(['cloud-1', 'edge-1']);
+    expect(first.objects.filter((o) => o.kind === 'Job').map((o) => o.node)).toEqual(['edge-1']);
+    expect(Object.keys(first.record.roles).sort()).toEqual(['cloud-1', 'edge-1']);
+    expect(first.release.action).toBe('install');
+    const after = applyPlan(state, first, 'converted');
+    const second = planConvert(after, request({ deferred: ['edge-3'] }));
+    expect(second.nodes.filter((n) => n.nodeSide === 'run').map((n) => n.name)).toEqual(['edge-2']);
+    expect(second.release.action).toBe('none');
+    expect(Object.keys(second.record.roles).sort()).toEqual(['cloud-1', 'edge-1', 'edge-2']);
+  });
+
+  it('pins every image and the node Jobs to --image instead of the CLI version', () => {
+    const plan = planConvert(state, request({ imageTag: '0.2.0' }));
+    expect(plan.image).toBe('ghcr.io/yurt-edge/yurt-edge:0.2.0');
+    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.2.0' } } });
+  });
+});

@@ -35,13 +35,13 @@ import {
 } from './model.js';
 
 /** The image every yurt-edge program ships in, pinned to the CLI's own version. */
-export function imageFor(request: Pick<ConvertRequest, 'imageRepository' | 'cliVersion'>): string {
-  return `${request.imageRepository}:${request.cliVersion}`;
+export function imageFor(request: Pick<ConvertRequest, 'imageRepository' | 'cliVersion' | 'imageTag'>): string {
+  return `${request.imageRepository}:${request.imageTag ?? request.cliVersion}`;
 }
 
-/** Values yurtctl sets itself, under the user's: the image of every component is the CLI's version. */
-export function pinnedValues(request: Pick<ConvertRequest, 'imageRepository' | 'cliVersion'>): Values {
-  return { global: { image: { repository: request.imageRepository, tag: request.cliVersion } } };
+/** Values yurtctl sets itself, under the user's: the image of every component is the CLI's version (or upgrade's --image). */
+export function pinnedValues(request: Pick<ConvertRequest, 'imageRepository' | 'cliVersion' | 'imageTag'>): Values {
+  return { global: { image: { repository: request.imageRepository, tag: request.imageTag ?? request.cliVersion } } };
 }
 
 export function finalValues(request: ConvertRequest): Values {
@@ -56,7 +56,7 @@ const IMAGE_KEY = /(^|\.)image\.(repository|tag|digest)$/;
  * global.image.tag=0.0.9`: refused with CNV_ERR_BAD_VALUES unless `--allow-image-override`, then one
  * warning each for the plan. Empty values and values equal to the pinned ones are no override.
  */
-export function imageOverrideWarnings(request: Pick<ConvertRequest, 'values' | 'imageRepository' | 'cliVersion' | 'allowImageOverride'>): string[] {
+export function imageOverrideWarnings(request: Pick<ConvertRequest, 'values' | 'imageRepository' | 'cliVersion' | 'imageTag' | 'allowImageOverride'>): string[] {
   const pinned = flatten(pinnedValues(request));
   const overrides = [...flatten(request.values)].filter(([key, value]) => IMAGE_KEY.test(key) && value !== '""' && value !== 'null' && pinned.get(key) !== value);
   if (!overrides.length) return [];
@@ -287,6 +287,8 @@ function recordObject(previous: ConversionRecord | undefined, record: Conversion
 
 export function planConvert(state: ClusterState, request: ConvertRequest): Plan {
   const roles = resolveRoles(state, request);
+  // Nodes of later waves are not this run's: no role recorded, no label, no Job, no hub update.
+  for (const name of request.deferred ?? []) delete roles[name];
   const previous = state.record;
   refuseRoleFlips(previous, roles, request.namespace);
   const warnings = imageOverrideWarnings(request);
@@ -305,7 +307,8 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
   const nodes: NodePlan[] = [];
   const wantedHub = chartHubHash(request.chartObjects);
   for (const node of [...state.nodes].sort((a, b) => a.name.localeCompare(b.name))) {
-    const role = roles[node.name]!;
+    const role = roles[node.name];
+    if (!role) continue;
     const original = (originals[node.name] ??= originalOf(node));
     const current = nodeState(node);
     const hub = role === 'edge' ? hubUpdate(node, wantedHub) : undefined;
