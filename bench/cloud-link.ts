@@ -22,7 +22,7 @@ import { benchLog, machine, machineLoad } from './report.js';
 import { mb, ms, ratio, summarize } from './stats.js';
 import { checkout, workingTreeLabel } from './worktree.js';
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/bench';
 const KUBELET_ACCEPT = `application/vnd.kubernetes.protobuf,${JSON_TYPE}`;
 /** What kubelet lists when it starts, of what this cluster has: its Node, its pods, the Services. */
