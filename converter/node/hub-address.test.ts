@@ -15,7 +15,9 @@ import { NodeSide } from './node-side.js';
 const IN_CLUSTER_ARGS = ['--secure-bind-address=169.254.2.1', '--secure-port=10268', '--serving-cert=/var/lib/yurt-edge/pki/hub-serving.crt', '--serving-key=/var/lib/yurt-edge/pki/hub-serving.key'];
 /** The chart's manifest with `inCluster.enabled=true`. */
 const MANIFEST = readFileSync(join(FIXTURES, 'yurt-hub.yaml'), 'utf8').replace('        - --log-level=info\n', `        - --log-level=info\n${IN_CLUSTER_ARGS.map((a) => `        - ${a}\n`).join('')}`);
-const ADDRESS_SCRIPT = 'ip link show yurthub-dummy0 >/dev/null 2>&1 || ip link add yurthub-dummy0 type dummy; ip addr replace 169.254.2.1/32 dev yurthub-dummy0 && ip link set yurthub-dummy0 up';
+const ADDRESS_SCRIPT = 'ip link show yurthub-dummy0 >/dev/null 2>&1 || ip link add yurthub-dummy0 type dummy 2>/dev/null; '
+  + 'if ip link show yurthub-dummy0 >/dev/null 2>&1; then ip addr replace 169.254.2.1/32 dev yurthub-dummy0 && ip link set yurthub-dummy0 up; '
+  + 'else ip addr replace 169.254.2.1/32 dev lo label lo:yurthub; fi';
 
 let hub: Awaited<ReturnType<typeof fakeHub>>;
 let ca: TestCa;
@@ -128,7 +130,8 @@ describe('the hub\'s TLS listener for in-cluster clients, on the node', () => {
 
     await side().revert();
     expect(snapshot(r)).toEqual(before);
-    expect(w.commands.at(-1)).toBe('/bin/sh -c if ip link show yurthub-dummy0 >/dev/null 2>&1; then ip link del yurthub-dummy0; fi');
+    expect(w.commands.at(-1)).toBe('/bin/sh -c if ip link show yurthub-dummy0 >/dev/null 2>&1; then ip link del yurthub-dummy0; fi; '
+      + 'if ip -o addr show dev lo to 169.254.2.1/32 | grep -q .; then ip addr del 169.254.2.1/32 dev lo; fi');
   });
 
   it('a certificate denied (or never approved) stops the conversion before kubelet is touched, the interface removed again', async () => {

@@ -7,7 +7,10 @@
  *   169.254.2.1/32: link-local, reachable from the node and its pods, never routed off it), made now
  *   and again at every start of kubelet's service by an `ExecStartPre=` drop-in, so it is there after
  *   a reboot before kubelet starts the hub's static pod. The hub itself runs without capabilities;
- *   creating an interface needs CAP_NET_ADMIN, which the node Job has.
+ *   creating an interface needs CAP_NET_ADMIN, which the node Job has. A kernel built without dummy
+ *   interfaces (CONFIG_DUMMY unset: some VM kernels, this project's CI machine) gets the address on
+ *   the loopback interface instead (label `lo:yurthub`): Linux delivers a packet to any local address
+ *   whatever interface holds it, so pods reach it the same way.
  * - a serving certificate the pods trust: they check the apiserver's name against the cluster CA
  *   (their ServiceAccount's ca.crt), so it is requested from the cluster's kubelet-serving signer,
  *   with kubelet's own identity (O=system:nodes, CN=system:node:<node>, the address as its only SAN).
@@ -59,17 +62,28 @@ export function inClusterListener(manifestText: string): InClusterListener | und
   return { address, port: Number(argValue(args, '--secure-port') ?? 10268), certFile, keyFile };
 }
 
-/** A shell line (host's /bin/sh and ip) that makes the interface hold the address, whether or not it exists. */
+/** Where the address goes when the kernel has no dummy interfaces. */
+export const LOOPBACK_LABEL = 'lo:yurthub';
+
+/**
+ * A shell line (the host's /bin/sh and ip) that puts the address on the dummy interface, made if
+ * missing — or on loopback when the kernel cannot make one — whatever was there before.
+ */
 function addAddressScript(address: string): string {
-  return `ip link show ${DUMMY_INTERFACE} >/dev/null 2>&1 || ip link add ${DUMMY_INTERFACE} type dummy; ip addr replace ${address}/32 dev ${DUMMY_INTERFACE} && ip link set ${DUMMY_INTERFACE} up`;
+  const d = DUMMY_INTERFACE;
+  return `ip link show ${d} >/dev/null 2>&1 || ip link add ${d} type dummy 2>/dev/null; `
+    + `if ip link show ${d} >/dev/null 2>&1; then ip addr replace ${address}/32 dev ${d} && ip link set ${d} up; `
+    + `else ip addr replace ${address}/32 dev lo label ${LOOPBACK_LABEL}; fi`;
 }
 
 export function addAddressCommand(address: string): string[] {
   return ['/bin/sh', '-c', addAddressScript(address)];
 }
 
-export function removeAddressCommand(): string[] {
-  return ['/bin/sh', '-c', `if ip link show ${DUMMY_INTERFACE} >/dev/null 2>&1; then ip link del ${DUMMY_INTERFACE}; fi`];
+/** Undoes addAddressCommand: the interface, or the address on loopback. */
+export function removeAddressCommand(address: string): string[] {
+  return ['/bin/sh', '-c', `if ip link show ${DUMMY_INTERFACE} >/dev/null 2>&1; then ip link del ${DUMMY_INTERFACE}; fi; `
+    + `if ip -o addr show dev lo to ${address}/32 | grep -q .; then ip addr del ${address}/32 dev lo; fi`];
 }
 
 /** The service that runs kubelet under systemd (kubelet, k3s-agent, k3s); undefined for `custom`. */

@@ -231,14 +231,14 @@ export class NodeSide {
     if (!dropIn) this.log(`warning: layout ${layout.kind} has no systemd service for kubelet: ${listener.address} on yurthub-dummy0 is not made again after a reboot; add it at boot yourself`);
     // Recorded before it is made: a rollback or revert removes the interface.
     journal.data.inCluster = listener;
-    journal.data.undo = [removeAddressCommand()];
+    journal.data.undo = [removeAddressCommand(listener.address)];
     await journal.save();
     try {
       await this.hostCommands([addAddressCommand(listener.address)]);
     } catch (err) {
       throw ConverterErrors.CNV_ERR_HUB_UNHEALTHY(`cannot put ${listener.address} on the dummy interface yurthub-dummy0 for the hub's TLS listener: ${(err as Error).message}`);
     }
-    this.log(`${listener.address} on yurthub-dummy0 (the hub's TLS listener for in-cluster clients, port ${listener.port})`);
+    this.log(`${listener.address} on yurthub-dummy0, or on lo where the kernel has no dummy interfaces (the hub's TLS listener for in-cluster clients, port ${listener.port})`);
     const have = await this.fs.readIfExists(listener.certFile);
     if (have && (await this.fs.exists(listener.keyFile)) && servingCertFits(have.toString('utf8'), listener.address, this.clock.now())) return;
     const pair = await issueServingCertificate({
