@@ -182,7 +182,7 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
   if (base) {
     const before = get('before');
     rows.push({
-      what: `… the same through the tunnel of ${baseLabel} (before this change: fixed ${int(DEFAULT_WINDOW)}-byte window, 16 KiB DATA), same run: client → target · target → client`,
+      what: `… the same through the tunnel before (${baseLabel}: fixed ${int(DEFAULT_WINDOW)}-byte window, 16 KiB DATA, a buffer per frame), same run: client → target · target → client`,
       baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
       measured: `${both(rate(before.push), rate(before.pull))} GB/s`,
       figure: `${ratio(rate(before.push) / rate(raw.push))} · ${ratio(rate(before.pull) / rate(raw.pull))}`,
@@ -203,7 +203,7 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
   if (base) {
     const before = get('before');
     rows.push({
-      what: `… CPU time per GB through the tunnel of ${baseLabel} (before), same run`,
+      what: `… CPU time per GB through the tunnel before (${baseLabel}), same run`,
       baseline: `two TLS hops ${both(cpuPerGb(tls2.push), cpuPerGb(tls2.pull))} s/GB`,
       measured: `${both(cpuPerGb(before.push), cpuPerGb(before.pull))} s/GB`,
       figure: `${ratio(cpuPerGb(before.push) / cpuPerGb(tls2.push))} · ${ratio(cpuPerGb(before.pull) / cpuPerGb(tls2.pull))}`,
@@ -267,7 +267,7 @@ async function longLink(pki: BenchPki, load: MachineLoad, base: Base | undefined
     if (before) {
       const b = runs.get('before')!;
       rows.push({
-        what: `… client → target through the tunnel of ${base!.label} (before: the fixed ${int(DEFAULT_WINDOW)}-byte window crosses the link once per round trip), ${LINK_BASE_BYTES / 2 ** 20} MiB, same run`,
+        what: `… client → target through the tunnel before (${base!.label}: the fixed ${int(DEFAULT_WINDOW)}-byte window crosses the link once per round trip), ${LINK_BASE_BYTES / 2 ** 20} MiB, same run`,
         baseline: `raw TCP ${mbps(raw.push)} MB/s`,
         measured: `${mbps(b.push)} MB/s`,
         figure: ratio(rate(b.push) / rate(raw.push)),
@@ -444,7 +444,7 @@ export async function runTunnelBench(): Promise<{ markdown: string }> {
   const baseRev = process.env.TUNNEL_BASE?.trim();
   const baseCheckout = baseRev ? checkout(baseRev) : undefined;
   const baseBuild = baseCheckout ? buildHostsAt(baseCheckout.dir) : undefined;
-  const base = baseCheckout && baseBuild ? { label: `${baseCheckout.label} (${baseCheckout.subject.trim().slice(0, 40)}…)`, main: baseBuild.main } : undefined;
+  const base = baseCheckout && baseBuild ? { label: baseCheckout.label, main: baseBuild.main } : undefined;
   const targets = await startTargets(STREAM_BYTES);
   const live: Host[] = [];
   try {
@@ -471,7 +471,7 @@ export async function runTunnelBench(): Promise<{ markdown: string }> {
     const markdown = [
       '## tunnel',
       '',
-      `Run ${new Date(started).toISOString().slice(0, 19)}Z · ${workingTreeLabel(['tunnel', 'lib', 'bench'])}${base ? ` against ${base.label}` : ''} · ${machine(String(cpus))} · ${Math.round((Date.now() - started) / 1000)} s · **${targeted.filter((r) => r.met).length} of ${targeted.length} targets met**`,
+      `Run ${new Date(started).toISOString().slice(0, 19)}Z · ${workingTreeLabel(['tunnel', 'lib', 'bench/tunnel*', 'bench/delay-link.ts'])}${base ? `; "before" is ${base.label} ("${baseCheckout!.subject.trim()}")` : ''} · ${machine(String(cpus))} · ${Math.round((Date.now() - started) / 1000)} s · **${targeted.filter((r) => r.met).length} of ${targeted.length} targets met**`,
       '',
       `Machine during the run: CPUs ${Math.round(report.busy * 100)} % busy, of which this benchmark's processes ${Math.round(report.ours * 100)} % and other work ${Math.round(report.others * 100)} %; load average ${report.loadAvgMean.toFixed(1)} mean, ${report.loadAvgMax.toFixed(1)} max.${shared ? ' **The machine was shared with other work: the tunnel needs three processes busy at once where raw TCP needs one, so its throughput suffers more from it than the baseline does.**' : ''}`,
       '',
