@@ -34,6 +34,8 @@ export interface YurtAppSetControllerOptions extends ControllerWiring {
 }
 
 export const YURTAPPSET_CONTROLLER = 'yurtappset';
+/** Workload applies in flight at once for one YurtAppSet. */
+const APPLY_CONCURRENCY = 16;
 
 export interface PoolStatus {
   name: string;
@@ -116,6 +118,7 @@ export class YurtAppSetController {
     let applied = 0;
     let deleted = 0;
     let conflict: Error | undefined;
+    const toApply: Array<{ poolName: string; wlName: string; desired: Workload; created: boolean }> = [];
     for (const pool of pools) {
       const poolName = pool.metadata?.name ?? '';
       const wlName = workloadName(name, poolName);
@@ -133,18 +136,22 @@ export class YurtAppSetController {
       const hash = createHash('sha256').update(JSON.stringify(desired)).digest('hex').slice(0, 16);
       desired.metadata!.annotations = { ...desired.metadata!.annotations, [APPLIED_HASH_ANNOTATION]: hash };
       const upToDate = existing && existing.metadata?.annotations?.[APPLIED_HASH_ANNOTATION] === hash && (existing.spec?.replicas ?? 1) === (desired.spec?.replicas ?? 1);
-      if (!upToDate) {
+      if (!upToDate) toApply.push({ poolName, wlName, desired, created: !existing });
+      const want = desired.spec?.replicas ?? 1;
+      perPool.push({ name: poolName, workload: wlName, replicas: want, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: !!existing && upToDate === true && workloadReady(existing) });
+    }
+    // Fifty pools are fifty round trips: a few at a time, as the other controllers write.
+    for (let i = 0; i < toApply.length; i += APPLY_CONCURRENCY) {
+      await Promise.all(toApply.slice(i, i + APPLY_CONCURRENCY).map(async ({ poolName, wlName, desired, created }) => {
         try {
           await this.options.writes.applyWorkload(desired);
           applied++;
-          this.log.info({ yurtappset: key, pool: poolName, kind, workload: wlName, replicas: desired.spec?.replicas, created: !existing }, existing ? 'workload updated' : 'workload created');
+          this.log.info({ yurtappset: key, pool: poolName, kind, workload: wlName, replicas: desired.spec?.replicas, created }, created ? 'workload created' : 'workload updated');
         } catch (err) {
           if ((err as { status?: number }).status === 409) conflict = err as Error;
           errors.push(`pool ${poolName}: ${(err as Error).message}`);
         }
-      }
-      const want = desired.spec?.replicas ?? 1;
-      perPool.push({ name: poolName, workload: wlName, replicas: want, readyReplicas: existing?.status?.readyReplicas ?? 0, ready: !!existing && upToDate === true && workloadReady(existing) });
+      }));
     }
     // Workloads of pools no longer selected, and every workload of the other kind (the template
     // switched between deploymentTemplate and statefulSetTemplate).
