@@ -31,7 +31,7 @@ async function confirm(io: CommandIo, question: string): Promise<void> {
 }
 
 export interface Change<P, S> {
-  command: 'convert' | 'revert';
+  command: 'convert' | 'revert' | 'upgrade';
   makePlan: () => Promise<{ state: S; plan: P }>;
   show: (plan: P) => void;
   question: string;

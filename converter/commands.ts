@@ -4,52 +4,25 @@
  * progress goes to stderr.
  */
 import type { CommandDeps, CommandIo } from '../lib/program.js';
-import { applyConvert, applyRevert, randomTokenPart, type ApplyContext } from './cluster/apply.js';
-import { approveHubServing, deleteHubServing } from './cluster/hub-serving.js';
+import { applyConvert, applyRevert, randomTokenPart } from './cluster/apply.js';
 import { gatherState, serverVersion } from './cluster/gather.js';
-import { checkNodesReady, checkServerVersion, readChart } from './cluster/preflight.js';
-import { checkRights, readRights } from './cluster/rights.js';
+import { checkNodesReady, readChart } from './cluster/preflight.js';
+import { checkRights } from './cluster/rights.js';
+import { applyContext, preflightRead, shower } from './command-context.js';
 import { clusterStatus, formatStatus } from './cluster/status.js';
 import { planThenApply, refuseWithoutConfirmation } from './change.js';
-import { resolveCloud, resolveNodeSide, resolveValues, type Cloud } from './config.js';
+import { resolveCloud, resolveNodeSide, resolveValues } from './config.js';
 import { NodeSide } from './node/node-side.js';
 import { cloudDoctor } from './doctor/cloud-doctor.js';
 import { renderReport, STATUS_EXIT } from './doctor/finding.js';
 import { nodeDoctor as runNodeDoctor } from './doctor/node-doctor.js';
-import type { ChangeOptions, ClusterOptions, ConvertOptions, DoctorOptions, NodeDoctorOptions, NodeOptions, RevertOptions, StatusOptions } from './options.js';
-import type { ConvertRequest, Plan, RevertPlan } from './plan/model.js';
+import type { ConvertOptions, DoctorOptions, NodeDoctorOptions, NodeOptions, RevertOptions, StatusOptions } from './options.js';
+import type { ConvertRequest } from './plan/model.js';
 import { finalValues, imageOverrideWarnings, planConvert, planRevert } from './plan/plan.js';
-import { printablePlan, renderPlan, renderRevertPlan } from './plan/render.js';
-import { interactive, Progress } from './ui/progress.js';
+import { renderPlan, renderRevertPlan } from './plan/render.js';
+import { inWaves, wavesOf } from './waves/drive.js';
+import { describeWaves } from './waves/spec.js';
 import { cliVersion, defaultChartPath } from './version.js';
-
-/** Read-side preflight: reachable, supported, helm there, rights to read what the planner reads. */
-async function preflightRead(cloud: Cloud, o: ClusterOptions, io: CommandIo) {
-  const sv = await serverVersion(cloud.kube);
-  const warning = checkServerVersion(sv);
-  if (warning) io.stderr.write(`${warning}\n`);
-  await cloud.helm.version();
-  await checkRights(cloud.kube, readRights(o.namespace, o.namespace), 'reading the cluster');
-  return sv;
-}
-
-function applyContext(cloud: Cloud, o: ClusterOptions & ChangeOptions, io: CommandIo, steps: number): ApplyContext {
-  return {
-    kube: cloud.kube,
-    helm: cloud.helm,
-    progress: new Progress(io.stderr, interactive(io.stderr, io.env), steps),
-    nodeTimeoutMs: o.nodeTimeoutMs,
-    pollMs: 2000,
-    regather: () => gatherState(cloud.kube, cloud.helm, o.namespace, { name: o.release, namespace: o.namespace }),
-    approveServing: (nodes) => approveHubServing(cloud.kube, nodes),
-    deleteServing: (nodes) => deleteHubServing(cloud.kube, nodes),
-  };
-}
-
-/** The plan on stdout, as text or `-o json`. */
-function shower<P extends Plan | RevertPlan>(o: { output: string }, io: CommandIo, render: (plan: P) => string): (plan: P) => void {
-  return (plan) => io.stdout.write(o.output === 'json' ? `${JSON.stringify(printablePlan(plan), null, 2)}\n` : `${render(plan)}\n`);
-}
 
 export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<number> {
   refuseWithoutConfirmation(o, deps);
@@ -75,6 +48,7 @@ export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<num
   imageOverrideWarnings(request); // refused before the cluster is asked anything
   const sv = await preflightRead(cloud, o, deps);
   request.chartObjects = await cloud.helm.template(release.name, chart.path, release.namespace, finalValues(request), sv.gitVersion);
+  let waves: string[][] = [];
   return planThenApply(cloud, o, deps, {
     command: 'convert',
     makePlan: async () => {
@@ -84,11 +58,20 @@ export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<num
         checkNodesReady(plan, state);
         await checkRights(cloud.kube, plan.rights, 'this conversion', plan.grants);
       }
+      if (o.waves) waves = wavesOf(o.waves, plan, state);
       return { state, plan };
     },
-    show: shower(o, deps, renderPlan),
-    question: `Apply this plan to the cluster at ${cloud.kube.server}?`,
+    show: (plan) => {
+      shower(o, deps, renderPlan)(plan);
+      if (o.waves && o.output !== 'json') deps.stdout.write(`Waves (each applied, then verified before the next):\n${describeWaves(waves)}\n`);
+    },
+    question: `Apply this plan to the cluster at ${cloud.kube.server}${o.waves ? ` in ${waves.length} wave(s)` : ''}?`,
     apply: async ({ state, plan }) => {
+      if (o.waves) {
+        await inWaves({ cloud, o, deps, sv, waves, request });
+        deps.stderr.write(`converted in ${waves.length} wave(s): ${waves.flat().length} edge node(s)\n`);
+        return;
+      }
       const outcome = await applyConvert(applyContext(cloud, o, deps, 6), plan, state);
       deps.stderr.write(`${outcome.summary}\n`);
     },

@@ -30,6 +30,7 @@ export const ConverterErrors = defineErrors({
   CNV_ERR_VERIFY: { statusCode: 500, message: '%s' },
   CNV_ERR_NODES_PENDING: { statusCode: 504, message: '%s' },
   CNV_ERR_NODE_FAILED: { statusCode: 500, message: '%s' },
+  CNV_ERR_WAVE_FAILED: { statusCode: 500, message: '%s' },
   // --- node side (exit 1, or 7 for CNV_ERR_NODE_LAYOUT) ---
   CNV_ERR_NODE_FILE: { statusCode: 500, message: '%s' },
   CNV_ERR_HUB_UNHEALTHY: { statusCode: 503, message: '%s' },

@@ -1,19 +1,19 @@
 /**
- * yurtctl's commands and flags: every default in one literal, parsed with node:util's parseArgs,
+ * yurtctl's commands and flags: every default in one literal, parsed with node:util's parseArgs (flags.ts),
  * validated once, then frozen. Errors name the flag and the rule (`--node-timeout: must be a
  * duration such as 500ms, 10s, 1m30s, got "soon"`) and carry CNV_ERR_USAGE (exit code 2).
  */
-import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { deepFreeze, flagErrorRule, OptionError, toDuration, toFlag, toInt, toList } from '../lib/options.js';
+import { deepFreeze, OptionError, toDuration, toFlag, toList } from '../lib/options.js';
 import { isYurtError } from '../lib/errors.js';
 import { parseLabelSelector } from '../lib/kube/label-selector.js';
 import { isDNS1123Subdomain } from '../lib/kube/validation.js';
 import { ConverterErrors } from './errors.js';
+import { bool, CODE, helpFor, list, parse, str } from './flags.js';
+import { parseNodeCommand } from './node-options.js';
 import { isWrittenName, WRITTEN_KINDS, WRITTEN_NAMES } from './plan/foreign.js';
 import type { Selection } from './plan/model.js';
+import { parseWaves, type WaveSpec } from './waves/spec.js';
 
-const CODE = 'CNV_ERR_USAGE';
 
 const CLUSTER = {
   kubeconfig: '',
@@ -46,7 +46,10 @@ export const DEFAULTS = deepFreeze({
     chart: '',
     imageRepository: 'ghcr.io/yurt-edge/yurt-edge',
     allowImageOverride: false,
+    waves: '',
+    waveTimeout: '5m',
   },
+  upgrade: { ...CLUSTER, ...CHANGE, image: '', waves: '', waveTimeout: '5m', chart: '' },
   revert: { ...CLUSTER, ...CHANGE, force: false },
   status: { ...CLUSTER },
   doctor: { ...CLUSTER, fix: false, managerLease: 'kube-system/yurt-manager', tunnelMetrics: '' },
@@ -76,49 +79,6 @@ export const DEFAULTS = deepFreeze({
   },
 });
 
-const SHORT: Record<string, string> = { values: 'f', output: 'o' };
-
-const DESCRIBE: Record<string, string> = {
-  kubeconfig: 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)',
-  context: 'kubeconfig context (default: the current context)',
-  namespace: 'namespace of the release, the record, the lock and the node Jobs',
-  requestTimeout: 'how long one API call may take',
-  helm: 'the helm binary (3 or 4)',
-  release: 'helm release name',
-  output: 'json: print the plan, status or report as JSON; status and doctor also take yaml (status: wide, a wider table)',
-  fix: 'make the safe repairs the findings name (the autonomy annotation, deleting a crash-looping agent pod), then check again',
-  managerLease: 'namespace/name of yurt-manager\'s leader election Lease',
-  tunnelMetrics: 'comma-separated /metrics URLs of tunnel servers that run outside the cluster (those in pods are found by their label)',
-  agentAddress: 'the tunnel agent\'s --metrics-address (its /readyz and /metrics)',
-  dryRun: 'print the plan as a diff and change nothing',
-  yes: 'apply without asking (needed without a terminal)',
-  nodeTimeout: 'how long to wait for the node sides (0: do not wait)',
-  lockTimeout: 'how long to wait for the lock another run holds (0: fail at once)',
-  lockDuration: 'lease duration of the lock: a killed run\'s lock is taken over after it',
-  replaceForeign: 'comma-separated Kind/name of objects of yurtctl\'s names that are not yurtctl\'s (Job/yurtctl-convert-edge-1): delete and create them as yurtctl\'s',
-  cloudNodes: 'comma-separated cloud nodes; every other node becomes an edge node',
-  edgeNodes: 'comma-separated edge nodes; every other node stays a cloud node',
-  edgeSelector: 'label selector of the edge nodes (e.g. "site in (shop-1,shop-2)")',
-  autonomy: 'annotate edge nodes node.beta.openyurt.io/autonomy=true (pods stay when the link drops)',
-  set: 'chart value, helm --set syntax (repeatable)',
-  values: 'chart values file (repeatable; -f)',
-  chart: 'the yurt-edge chart (default: the one shipped with yurtctl)',
-  imageRepository: 'image repository of every component; the tag is yurtctl\'s own version',
-  allowImageOverride: 'let -f/--set image values (global.image.tag, …) replace the pinned image (a warning in the plan)',
-  force: 'revert the cloud side even if some node sides have not reported',
-  root: 'the host root (/host in the node Job)',
-  nodeName: 'this node\'s name (default: the host name)',
-  layout: 'auto, kubeadm, k3s or custom (custom: --kubelet-kubeconfig is rewritten in place)',
-  kubeletKubeconfig: 'custom layout: kubelet\'s kubeconfig, a host path',
-  manifestsDir: 'custom layout: kubelet\'s static pod folder, a host path',
-  manifest: 'yurthub manifest file, or a folder with the chart\'s ConfigMap mounted (default: read the ConfigMap)',
-  manifestConfigmap: 'namespace/name of the chart\'s yurthub manifest ConfigMap, read with kubelet\'s credentials',
-  bootstrapToken: 'bootstrap token for the hub (default: $YURTCTL_BOOTSTRAP_TOKEN)',
-  hubPort: 'yurthub\'s port (default: the manifest\'s --port)',
-  hubTimeout: 'how long yurthub may take to answer /v1/healthz',
-  kubeletTimeout: 'how long kubelet may take to be Ready through the hub before the rollback',
-  restartCommand: 'shell command that restarts kubelet (default: systemctl in the host\'s namespaces)',
-};
 
 export interface ClusterOptions {
   kubeconfig: string;
@@ -147,6 +107,15 @@ export interface ConvertOptions extends ClusterOptions, ChangeOptions {
   chart: string;
   imageRepository: string;
   allowImageOverride: boolean;
+  waves: WaveSpec | undefined;
+  waveTimeoutMs: number;
+}
+export interface UpgradeOptions extends ClusterOptions, ChangeOptions {
+  imageRepository: string | undefined;
+  imageTag: string;
+  waves: WaveSpec | undefined;
+  waveTimeoutMs: number;
+  chart: string;
 }
 export interface RevertOptions extends ClusterOptions, ChangeOptions {
   force: boolean;
@@ -189,41 +158,13 @@ export type Command =
   | { cmd: 'help'; text: string }
   | { cmd: 'version' }
   | { cmd: 'convert'; options: Readonly<ConvertOptions> }
+  | { cmd: 'upgrade'; options: Readonly<UpgradeOptions> }
   | { cmd: 'revert'; options: Readonly<RevertOptions> }
   | { cmd: 'status'; options: Readonly<StatusOptions> }
   | { cmd: 'node'; options: Readonly<NodeOptions> }
   | { cmd: 'doctor'; options: Readonly<DoctorOptions> }
   | { cmd: 'node-doctor'; options: Readonly<NodeDoctorOptions> };
 
-type Defaults = Record<string, string | boolean | readonly string[]>;
-
-function parse(argv: string[], defaults: Defaults): { values: Record<string, string | boolean | string[] | undefined>; help: boolean; positionals: string[] } {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [key, value] of Object.entries(defaults)) {
-    options[toFlag(key)] = { type: typeof value === 'boolean' ? 'boolean' : 'string', ...(Array.isArray(value) ? { multiple: true } : {}), ...(SHORT[key] ? { short: SHORT[key] } : {}) };
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-  } catch (err) {
-    const { flag, rule } = flagErrorRule(err instanceof Error ? err.message : String(err));
-    throw new OptionError(CODE, flag, rule);
-  }
-  const values: Record<string, string | boolean | string[] | undefined> = {};
-  for (const key of Object.keys(defaults)) values[key] = parsed.values[toFlag(key)] as string | boolean | string[] | undefined;
-  return { values, help: parsed.values.help === true, positionals: parsed.positionals };
-}
-
-function helpFor(usage: string, about: string, defaults: Defaults): string {
-  const lines = [`Usage: ${usage}`, '', about, '', 'Flags:'];
-  for (const [key, value] of Object.entries(defaults)) {
-    const flag = `${SHORT[key] ? `-${SHORT[key]}, ` : '    '}--${toFlag(key)}`;
-    const shown = value === '' || value === false || (Array.isArray(value) && value.length === 0) ? '' : ` (default ${JSON.stringify(value)})`;
-    lines.push(`  ${flag.padEnd(28)} ${DESCRIBE[key] ?? ''}${shown}`);
-  }
-  lines.push(`  ${'-h, --help'.padEnd(28)} this help`);
-  return lines.join('\n');
-}
 
 export const TOP_USAGE = [
   'Usage: yurtctl <command> [flags]',
@@ -232,6 +173,7 @@ export const TOP_USAGE = [
   '',
   'Commands:',
   '  convert        label nodes, install the yurt-edge chart, convert every edge node (--dry-run: show the plan)',
+  '  upgrade        move every component to another image (--image TAG), in canary waves (--waves)',
   '  revert         undo what convert did, as recorded in the cluster',
   '  status         per node: role, conversion state, hub, tunnel agent, autonomy',
   '  doctor         checks every edge node from the cloud and names the fix of each finding (--fix: the safe ones)',
@@ -247,6 +189,7 @@ export const TOP_USAGE = [
 
 const USAGE: Record<string, [string, string]> = {
   convert: ['yurtctl convert (--cloud-nodes A,B | --edge-nodes X,Y | --edge-selector SEL) [flags]', 'Converts the cluster: records what it changes, labels the nodes, installs charts/yurt-edge with helm, and runs `yurtctl node convert` on each edge node through a Job.'],
+  upgrade: ['yurtctl upgrade --image TAG [--waves 1,10%,100%] [flags]', 'Moves a converted cluster to another image: the cloud components with helm, then each wave\'s hubs (node Jobs) and tunnel agents, each wave verified before the next. Values, chart and nodes are the ones convert recorded.'],
   revert: ['yurtctl revert [flags]', 'Undoes the conversion recorded in the cluster (ConfigMap yurt-edge-conversion), from any machine.'],
   status: ['yurtctl status [flags]', 'Shows each node\'s conversion state.'],
   doctor: ['yurtctl doctor [NODE…] [-o json|yaml] [--fix] [flags]', 'Checks each edge node (or the NODEs given) from the cloud, read-only: Node Ready and its Lease, the hub\'s mirror pod, the tunnel agent\'s pod, the apiserver\'s road to kubelet through the tunnel (GET nodes/<node>/proxy/healthz), the tunnel servers\' agents, the autonomy annotation, yurt-manager\'s leader, clock skew. Each finding has its evidence and the command that fixes it; the exit code is the worst finding\'s (0 ok, 10 warn, 11 fail).'],
@@ -254,9 +197,6 @@ const USAGE: Record<string, [string, string]> = {
   node: ['yurtctl node convert|revert|doctor [flags]', 'The work on one node, on its host root: writes the yurthub static pod, points kubelet at http://127.0.0.1:10261 (backed up), restarts kubelet and checks it; revert restores the backups byte for byte.'],
 };
 
-const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
-const bool = (v: unknown, d: boolean) => (typeof v === 'boolean' ? v : d);
-const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
 
 function nodeNames(flag: string, raw: string): string[] {
   const names = toList(raw);
@@ -313,6 +253,17 @@ function changeOptions(v: Record<string, unknown>, d: typeof CHANGE): ChangeOpti
   };
 }
 
+function waveOptions(v: Record<string, unknown>, d: { waves: string; waveTimeout: string }): { waves: WaveSpec | undefined; waveTimeoutMs: number } {
+  const raw = str(v.waves, d.waves);
+  let waves: WaveSpec | undefined;
+  try {
+    waves = raw === '' ? undefined : parseWaves(raw);
+  } catch (err) {
+    throw new OptionError(CODE, 'waves', (err as Error).message.replace(/^--waves [^:]*: /, ''));
+  }
+  return { waves, waveTimeoutMs: toDuration('wave-timeout', str(v.waveTimeout, d.waveTimeout), CODE, 1000) };
+}
+
 /** Parses `yurtctl ...` argv into a command with validated, frozen options. */
 export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Command {
   const [cmd, ...rest] = argv;
@@ -346,6 +297,7 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: deepFreeze({
         ...clusterOptions(v, d),
         ...changeOptions(v, d),
+        ...waveOptions(v, d),
         selection,
         autonomy: bool(v.autonomy, d.autonomy),
         set: list(v.set),
@@ -354,6 +306,20 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
         imageRepository: repo,
         allowImageOverride: bool(v.allowImageOverride, d.allowImageOverride),
       }),
+    };
+  }
+  if (cmd === 'upgrade') {
+    const d = DEFAULTS.upgrade;
+    const { values: v, help, positionals } = parse(rest, d);
+    if (help) return { cmd: 'help', text: helpFor(...USAGE.upgrade!, d) };
+    if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`upgrade takes no arguments, got "${positionals[0]}"`);
+    const image = str(v.image, d.image);
+    const m = /^(?:([a-z0-9]([a-z0-9._\-/:]*[a-z0-9])?):)?([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(image);
+    if (!image) throw new OptionError(CODE, 'image', 'is required: the tag (or repository:tag) to upgrade to');
+    if (!m) throw new OptionError(CODE, 'image', `"${image}" is not TAG or REPOSITORY:TAG (no digest)`);
+    return {
+      cmd: 'upgrade',
+      options: deepFreeze({ ...clusterOptions(v, d), ...changeOptions(v, d), ...waveOptions(v, d), imageRepository: m[1], imageTag: m[3]!, chart: str(v.chart, d.chart) }),
     };
   }
   if (cmd === 'revert') {
@@ -384,75 +350,6 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
       options: deepFreeze({ ...clusterOptions(v, d, ['json', 'yaml']), nodes: [...new Set(positionals)].sort(), fix: bool(v.fix, d.fix), managerLease: { namespace: lease[0], name: lease[1] }, tunnelMetrics }),
     };
   }
-  if (cmd === 'node' && rest[0] === 'doctor') {
-    const d = DEFAULTS.nodeDoctor;
-    const { values: v, help, positionals } = parse(rest.slice(1), d);
-    if (help) return { cmd: 'help', text: helpFor(...USAGE.nodeDoctor!, d) };
-    if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`node doctor takes no arguments, got "${positionals[0]}"`);
-    const layout = str(v.layout, d.layout);
-    if (!['auto', 'kubeadm', 'k3s', 'custom'].includes(layout)) throw new OptionError(CODE, 'layout', `must be auto, kubeadm, k3s or custom, got "${layout}"`);
-    const output = str(v.output, d.output);
-    if (output !== '' && output !== 'json' && output !== 'yaml') throw new OptionError(CODE, 'output', `must be json, yaml (or left out for text), got "${output}"`);
-    const nodeName = (str(v.nodeName, d.nodeName) || hostname()).toLowerCase();
-    if (isDNS1123Subdomain(nodeName).length) throw new OptionError(CODE, 'node-name', `"${nodeName}" is not a valid node name`);
-    const agentAddress = str(v.agentAddress, d.agentAddress);
-    if (!/^[^\s/:]+:\d{1,5}$/.test(agentAddress) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(agentAddress)) throw new OptionError(CODE, 'agent-address', `must be host:port, got "${agentAddress}"`);
-    const hubPort = str(v.hubPort, d.hubPort);
-    return {
-      cmd: 'node-doctor',
-      options: deepFreeze({
-        root: str(v.root, d.root) || '/',
-        nodeName,
-        layout: layout as NodeOptions['layout'],
-        kubeletKubeconfig: str(v.kubeletKubeconfig, d.kubeletKubeconfig),
-        manifestsDir: str(v.manifestsDir, d.manifestsDir),
-        hubPort: hubPort ? toInt('hub-port', hubPort, 1, 65535, CODE) : undefined,
-        agentAddress,
-        output: output === '' ? 'text' : (output as 'json' | 'yaml'),
-      }),
-    };
-  }
-  if (cmd === 'node') {
-    const d = DEFAULTS.node;
-    const [action, ...flags] = rest;
-    if (action === '--help' || action === '-h' || action === undefined) return { cmd: 'help', text: helpFor(...USAGE.node!, d) };
-    if (action !== 'convert' && action !== 'revert') throw ConverterErrors.CNV_ERR_USAGE(`yurtctl node takes convert, revert or doctor, got "${action}"`);
-    const { values: v, help, positionals } = parse(flags, d);
-    if (help) return { cmd: 'help', text: helpFor(...USAGE.node!, d) };
-    if (positionals.length) throw ConverterErrors.CNV_ERR_USAGE(`node ${action} takes no arguments, got "${positionals[0]}"`);
-    const layout = str(v.layout, d.layout);
-    if (!['auto', 'kubeadm', 'k3s', 'custom'].includes(layout)) throw new OptionError(CODE, 'layout', `must be auto, kubeadm, k3s or custom, got "${layout}"`);
-    const kubeletKubeconfig = str(v.kubeletKubeconfig, d.kubeletKubeconfig);
-    const manifestsDir = str(v.manifestsDir, d.manifestsDir);
-    for (const [flag, p] of [['kubelet-kubeconfig', kubeletKubeconfig], ['manifests-dir', manifestsDir]] as const) {
-      if (p && !p.startsWith('/')) throw new OptionError(CODE, flag, `must be an absolute host path, got "${p}"`);
-    }
-    if (layout === 'custom' && !kubeletKubeconfig) throw new OptionError(CODE, 'kubelet-kubeconfig', '--layout=custom needs it');
-    const nodeName = (str(v.nodeName, d.nodeName) || hostname()).toLowerCase();
-    if (isDNS1123Subdomain(nodeName).length) throw new OptionError(CODE, 'node-name', `"${nodeName}" is not a valid node name`);
-    const cm = str(v.manifestConfigmap, d.manifestConfigmap).split('/');
-    if (cm.length !== 2 || !cm[0] || !cm[1]) throw new OptionError(CODE, 'manifest-configmap', 'must be namespace/name');
-    const token = str(v.bootstrapToken, d.bootstrapToken) || env.YURTCTL_BOOTSTRAP_TOKEN || '';
-    if (token && !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(token)) throw new OptionError(CODE, 'bootstrap-token', 'must have the form [a-z0-9]{6}.[a-z0-9]{16}');
-    const hubPort = str(v.hubPort, d.hubPort);
-    return {
-      cmd: 'node',
-      options: deepFreeze({
-        action,
-        root: str(v.root, d.root) || '/',
-        nodeName,
-        layout: layout as NodeOptions['layout'],
-        kubeletKubeconfig,
-        manifestsDir,
-        manifest: str(v.manifest, d.manifest),
-        manifestConfigMap: { namespace: cm[0], name: cm[1] },
-        bootstrapToken: token || undefined,
-        hubPort: hubPort ? toInt('hub-port', hubPort, 1, 65535, CODE) : undefined,
-        hubTimeoutMs: toDuration('hub-timeout', str(v.hubTimeout, d.hubTimeout), CODE, 100),
-        kubeletTimeoutMs: toDuration('kubelet-timeout', str(v.kubeletTimeout, d.kubeletTimeout), CODE, 100),
-        restartCommand: str(v.restartCommand, d.restartCommand),
-      }),
-    };
-  }
+  if (cmd === 'node') return parseNodeCommand(rest, env, { node: DEFAULTS.node, nodeDoctor: DEFAULTS.nodeDoctor }, { node: USAGE.node!, nodeDoctor: USAGE.nodeDoctor! });
   throw ConverterErrors.CNV_ERR_USAGE(`unknown command "${cmd}" (yurtctl --help lists them)`);
 }

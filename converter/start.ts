@@ -6,6 +6,7 @@
 import { isYurtError } from '../lib/errors.js';
 import { commandExitCode, type Command, type CommandDeps, type CommandIo } from '../lib/program.js';
 import { convert, doctor, node, nodeDoctor, revert, status } from './commands.js';
+import { upgrade } from './upgrade.js';
 import { exitCodeFor } from './errors.js';
 import { parseCommand } from './options.js';
 import { cliVersion } from './version.js';
@@ -23,6 +24,8 @@ async function dispatch(argv: string[], deps: CommandDeps): Promise<number> {
       return 0;
     case 'convert':
       return convert(command.options, deps);
+    case 'upgrade':
+      return upgrade(command.options, deps);
     case 'revert':
       return revert(command.options, deps);
     case 'status':
