@@ -27,6 +27,8 @@ export interface NodeApi {
   /** Sets the state annotation, and `also` (e.g. the hub manifest hash; null removes one) in the same patch. */
   reportState(node: string, state: NodeState, also?: Record<string, string | null>): Promise<void>;
   readConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Deletes the pods of this node that match a label selector in a namespace (their controller makes them anew); returns their names. */
+  deleteNodePods?(node: string, namespace: string, selector: string): Promise<string[]>;
   /** Direct only: creates a CertificateSigningRequest as the node (the hub's serving certificate). */
   requestCertificate?(name: string, csrPem: string, signerName: string, usages: string[]): Promise<void>;
   /** Direct only: the issued certificate (PEM) of a CertificateSigningRequest, or why it was denied. */
@@ -116,6 +118,13 @@ export function hubApi(hubUrl: string): NodeApi {
       const cm = (await call('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`)) as { data?: Record<string, string> };
       return cm.data;
     },
+    async deleteNodePods(node, namespace, selector) {
+      const q = new URLSearchParams({ labelSelector: selector, fieldSelector: `spec.nodeName=${node}` });
+      const list = (await call('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?${q}`)) as { items?: Array<{ metadata?: { name?: string } }> };
+      const names = (list.items ?? []).map((p) => p.metadata?.name ?? '').filter(Boolean);
+      for (const name of names) await call('DELETE', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
+      return names;
+    },
   };
 }
 
@@ -165,6 +174,12 @@ export function directApi(fs: HostFs, view: KubeconfigView): NodeApi {
     },
     async readConfigMap(namespace, name) {
       return (await core.readNamespacedConfigMap({ name, namespace })).data;
+    },
+    async deleteNodePods(node, namespace, selector) {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: selector, fieldSelector: `spec.nodeName=${node}` });
+      const names = list.items.map((p) => p.metadata?.name ?? '').filter(Boolean);
+      for (const name of names) await core.deleteNamespacedPod({ name, namespace });
+      return names;
     },
     async requestCertificate(name, csrPem, signerName, usages) {
       await certs.createCertificateSigningRequest({

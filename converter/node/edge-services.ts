@@ -12,9 +12,11 @@
  * `kube-proxy`, and applies the response filters (servicetopology, discardcloudservice,
  * nodeportisolation) to them.
  *
- * kube-proxy as kubeadm's DaemonSet needs nothing on the node: the hub's inclusterconfig filter serves
+ * kube-proxy as kubeadm's DaemonSet needs no file on the node: the hub's inclusterconfig filter serves
  * its ConfigMap without the kubeconfig line, so it uses in-cluster config, which masterservice points
- * at the hub's TLS listener.
+ * at the hub's TLS listener. Its pod reads both at start, so the node side deletes this node's
+ * kube-proxy pods (a node may delete pods bound to it) once kubelet uses the hub, and again at revert;
+ * the DaemonSet makes them anew.
  */
 import { ConverterErrors } from '../errors.js';
 import type { HostFs } from './hostfs.js';
@@ -22,6 +24,8 @@ import { effectiveService, OWN_DROP_IN_NAME, type SwitchFile } from './layout.js
 import { splitWords, withoutFlags } from './systemd.js';
 
 export const KUBE_PROXY_SERVICE = 'kube-proxy.service';
+/** kubeadm's kube-proxy DaemonSet: its pods on this node, restarted so they read their ConfigMap through the hub. */
+export const KUBE_PROXY_PODS = { namespace: 'kube-system', selector: 'k8s-app=kube-proxy' } as const;
 export const KUBE_PROXY_DROP_IN = `/etc/systemd/system/${KUBE_PROXY_SERVICE}.d/${OWN_DROP_IN_NAME}`;
 const HEADER = 'Written by yurtctl node convert (yurt-edge): kube-proxy reaches the apiserver through yurthub. `yurtctl node revert` removes it.';
 

@@ -39,11 +39,17 @@ interface World {
   answer: 'issue' | 'deny' | 'pending';
   restarts: string[];
   kubeletReady: boolean;
+  /** deleteNodePods calls: `<via> <namespace> <selector> <node>`. */
+  podRestarts: string[];
 }
 
-function api(w: World): NodeApi {
+function api(w: World, via: string): NodeApi {
   return {
-    describe: 'test',
+    describe: via,
+    deleteNodePods: async (node, namespace, selector) => {
+      w.podRestarts.push(`${via} ${namespace} ${selector} ${node}`);
+      return ['kube-proxy-x1'];
+    },
     readiness: async () => ({ ready: w.kubeletReady && w.restarts.length > 0, why: w.kubeletReady ? 'Ready' : 'NotReady' }),
     kubeletRequests: async () => w.restarts.length,
     reportState: async () => undefined,
@@ -66,7 +72,7 @@ function setup(over: Partial<World> = {}): { r: string; w: World; side: () => No
   const manifest = join(r, '..', `${r.split('/').pop()}-manifest.yaml`);
   writeFileSync(manifest, MANIFEST);
   roots.push(manifest);
-  const w: World = { commands: [], csrs: [], answer: 'issue', restarts: [], kubeletReady: true, ...over };
+  const w: World = { commands: [], csrs: [], answer: 'issue', restarts: [], kubeletReady: true, podRestarts: [], ...over };
   const side = () => new NodeSide({
     root: r, nodeName: 'edge-1', layout: { layout: 'auto', kubeletKubeconfig: '', manifestsDir: '/etc/kubernetes/manifests' },
     manifest, manifestConfigMap: { namespace: 'kube-system', name: 'yurthub-static-pod' }, explicitManifestsDir: false,
@@ -75,8 +81,8 @@ function setup(over: Partial<World> = {}): { r: string; w: World; side: () => No
     log: () => undefined,
     restart: async (why) => void w.restarts.push(why),
     hostCommands: async (commands) => void w.commands.push(...commands.map((c) => c.join(' '))),
-    hubApi: () => api(w),
-    directApi: () => api(w),
+    hubApi: () => api(w, 'hub'),
+    directApi: () => api(w, 'direct'),
   });
   return { r, w, side };
 }
@@ -123,6 +129,8 @@ describe('the hub\'s TLS listener for in-cluster clients, on the node', () => {
     expect(servingCertFits(cert, '169.254.2.2', Date.now())).toBe(false);
     expect(statSync(join(r, 'var/lib/yurt-edge/pki/hub-serving.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(r, 'etc/systemd/system/kubelet.service.d/98-yurt-edge-hub-address.conf'), 'utf8')).toContain('ExecStartPre=-/bin/sh -c');
+    // No kube-proxy.service here: kubeadm's DaemonSet, whose pod on this node is restarted to take the hub's view.
+    expect(w.podRestarts).toEqual(['hub kube-system k8s-app=kube-proxy edge-1']);
 
     // A rerun finds the certificate in place and asks for none.
     await side().convert();
@@ -130,6 +138,8 @@ describe('the hub\'s TLS listener for in-cluster clients, on the node', () => {
 
     await side().revert();
     expect(snapshot(r)).toEqual(before);
+    // ... and again at revert, straight to the apiserver: the hub it pointed at is gone.
+    expect(w.podRestarts.at(-1)).toBe('direct kube-system k8s-app=kube-proxy edge-1');
     expect(w.commands.at(-1)).toBe('/bin/sh -c if ip link show yurthub-dummy0 >/dev/null 2>&1; then ip link del yurthub-dummy0; fi; '
       + 'if ip -o addr show dev lo to 169.254.2.1/32 | grep -q .; then ip addr del 169.254.2.1/32 dev lo; fi');
   });

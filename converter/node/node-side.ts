@@ -25,7 +25,7 @@ import { manifestTarget, prepareManifest, readManifestSource, type ManifestSourc
 import { hostRestarter, type Restarter } from './restarter.js';
 import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
 import { updateHub } from './hub-update.js';
-import { kubeProxyWiring, type ServiceWiring } from './edge-services.js';
+import { KUBE_PROXY_PODS, kubeProxyWiring, type ServiceWiring } from './edge-services.js';
 import { addAddressCommand, addressDropIn, inClusterListener, issueServingCertificate, removeAddressCommand, servingCertFits, type InClusterListener } from './hub-address.js';
 
 export type { NodeResult } from './steps.js';
@@ -211,6 +211,11 @@ export class NodeSide {
       }
       // 7: kube-proxy through the hub, once kubelet is (its Node must be readable through the hub).
       if (kubeProxy) await this.wireService(journal, kubeProxy, api);
+      else if (listener) {
+        journal.data.restartPods = KUBE_PROXY_PODS;
+        await journal.save();
+        await this.restartPods(api, 'to read their ConfigMap and the apiserver address through the hub');
+      }
       const sourceHash = hubManifestHash(source.yaml, source.manifestPath);
       journal.data.hub = { path: target, sourceHash };
       await journal.setPhase('converted');
@@ -248,6 +253,18 @@ export class NodeSide {
     await journal.write(listener.keyFile, pair.keyPem, 0o600);
     await journal.write(listener.certFile, pair.certPem, 0o644);
     this.log(`wrote yurthub's serving certificate ${listener.certFile}`);
+  }
+
+  /** Deletes this node's kube-proxy DaemonSet pods, best effort: their DaemonSet makes them anew. */
+  private async restartPods(api: NodeApi, why: string): Promise<void> {
+    const { namespace, selector } = KUBE_PROXY_PODS;
+    if (!api.deleteNodePods) return;
+    try {
+      const names = await api.deleteNodePods(this.options.nodeName, namespace, selector);
+      if (names.length) this.log(`restarted ${names.map((n) => `${namespace}/${n}`).join(', ')} (${why})`);
+    } catch (err) {
+      this.log(`warning: could not restart the kube-proxy pods of this node (${why}): ${(err as Error).message.split('\n')[0]}; delete them by hand: kubectl -n ${namespace} delete pod -l ${selector} --field-selector spec.nodeName=${this.options.nodeName}`);
+    }
   }
 
   /** Runs the journal's undo commands (the dummy interface), best effort. */
@@ -346,16 +363,19 @@ export class NodeSide {
     await this.point('restarted');
     await this.restartServices(journal, 'after the revert');
     await this.undoCommands(journal);
+    const restartPods = journal.data.restartPods !== undefined;
     await journal.cleanup();
     this.log('reverted: every file is as it was before the conversion');
-    await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted');
+    await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted', restartPods);
     return { changed: true, summary: 'reverted' };
   }
 
   /** Reports with kubelet's own (restored) credentials; offline is fine, revert is a node-local act. */
-  private async reportDirect(kubeconfigPath: string, state: NodeState): Promise<void> {
+  private async reportDirect(kubeconfigPath: string, state: NodeState, restartPods = false): Promise<void> {
     try {
       const view = parseKubeconfig((await this.fs.read(kubeconfigPath)).toString('utf8'), kubeconfigPath);
+      // kube-proxy pods started while converted point at the hub, which is gone now.
+      if (restartPods) await this.restartPods(this.direct(view), 'to talk to the apiserver again');
       await this.report(this.direct(view), state);
     } catch (err) {
       this.log(`warning: could not report ${state}: ${(err as Error).message.split('\n')[0]}`);
