@@ -91,6 +91,28 @@ describe('yurtctl convert flags', () => {
   });
 });
 
+describe('canary waves and yurtctl upgrade', () => {
+  it('reads --waves and --wave-timeout for convert and upgrade', () => {
+    const o = convert(['--cloud-nodes', 'a', '--waves', '1,10%,100%', '--wave-timeout', '90s']);
+    expect(o.waves).toEqual({ by: 'sizes', steps: [{ count: 1 }, { percent: 10 }, { percent: 100 }] });
+    expect(o.waveTimeoutMs).toBe(90_000);
+    expect(convert(['--cloud-nodes', 'a']).waves).toBeUndefined();
+    const u = parseCommand(['upgrade', '--image', 'registry.example/yurt:0.2.0', '--waves', 'pools']);
+    expect(u.cmd).toBe('upgrade');
+    expect(u.cmd === 'upgrade' && [u.options.imageRepository, u.options.imageTag, u.options.waves]).toEqual(['registry.example/yurt', '0.2.0', { by: 'pools' }]);
+    const t = parseCommand(['upgrade', '--image', '0.2.0']);
+    expect(t.cmd === 'upgrade' && [t.options.imageRepository, t.options.imageTag, t.options.waves]).toEqual([undefined, '0.2.0', undefined]);
+  });
+
+  it('names the flag and the rule', () => {
+    expect(fails(() => convert(['--cloud-nodes', 'a', '--waves', '1,10%'])).message).toBe('--waves: the last wave must reach every edge node: end with 100%');
+    expect(fails(() => parseCommand(['upgrade'])).message).toBe('--image: is required: the tag (or repository:tag) to upgrade to');
+    expect(fails(() => parseCommand(['upgrade', '--image', 'repo@sha256:abc'])).message).toBe('--image: "repo@sha256:abc" is not TAG or REPOSITORY:TAG (no digest)');
+    expect(fails(() => parseCommand(['upgrade', '--image', '1', '--wave-timeout', '10ms'])).code).toBe('CNV_ERR_USAGE');
+    expect(parseCommand(['upgrade', '--help']).cmd).toBe('help');
+  });
+});
+
 describe('--replace-foreign', () => {
   const revert = (argv: string[]) => {
     const c = parseCommand(['revert', ...argv]);
