@@ -227,6 +227,7 @@ export class Session extends EventEmitter<SessionEvents> {
       sendData: (streamId, chunks, length) => this.sendData(streamId, chunks, length),
       release: (stream) => this.remove(stream.id),
       maxPayload: this.peer.maxFrameSize - HEADER_SIZE,
+      peerGrows: this.peer.window,
       ...(tuning ? { tuning } : {}),
     };
     transport.onMessage((message) => this.receive(message));

@@ -11,7 +11,9 @@ export interface StreamLink {
   release(stream: TunnelStream): void;
   /** Largest DATA payload the peer accepts. */
   readonly maxPayload: number;
-  /** Set when the peer takes windows that grow (handshake feature `window`); else windows are fixed. */
+  /** The peer negotiated growing windows: it may grant credit beyond the window it advertised. */
+  readonly peerGrows: boolean;
+  /** Set when this end grows its receive windows (peer negotiated it, and the cap is above the initial window). */
   readonly tuning?: WindowTuning;
 }
 
@@ -150,7 +152,7 @@ export class TunnelStream extends Duplex {
   handleWindow(increment: number): void {
     if (this.released) return;
     // A peer with growing windows may grant more than it first advertised, never past MAX_WINDOW.
-    const limit = this.link.tuning ? MAX_WINDOW : this.peerWindow;
+    const limit = this.link.peerGrows ? MAX_WINDOW : this.peerWindow;
     if (this.sendCredit + increment > limit) {
       throw flowControlError(`stream ${this.id} was granted credit beyond its ${limit}-byte window`);
     }

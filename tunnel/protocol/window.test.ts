@@ -141,6 +141,23 @@ describe('growing windows (both ends new)', () => {
     expect(ends.client.windowBudgetLeft).toBe(256 * 1024);
   });
 
+  it('an end that does not grow its own windows (cap at the initial window) still takes a peer that does', async () => {
+    // The server end is built with maxStreamWindow = initialWindow: it grows nothing itself, but
+    // the agent's end grows its window and grants the extra credit, which must not be a violation.
+    const [ct, st] = createMemoryTransportPair();
+    const client = new Session(ct, { ...options, side: 'client', peer: newPeer, clock: linkClock() });
+    const server = new Session(st, { side: 'server', peer: newPeer, initialWindow: 64 * 1024, maxStreamWindow: 64 * 1024, maxFrameSize: options.maxFrameSize });
+    const accepted: TunnelStream[] = [];
+    client.onOpen((open) => void accepted.push(open.accept()));
+    const stream = await server.open('10.0.0.7:10250');
+    const payload = randomBytes(4 * 1024 * 1024);
+    const got = readAll(accepted[0]!);
+    stream.end(payload);
+    expect(sha256(await got)).toBe(sha256(payload));
+    expect(client.closed || server.closed).toBe(false);
+    expect(accepted[0]!.receiveWindow).toBeGreaterThan(64 * 1024);
+  });
+
   it('a reader that stops holds at most its current window, and nothing grows while it waits', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
     const stream = await ends.server.open('10.0.0.7:10250');
