@@ -10,6 +10,7 @@ import { ROOT } from './hub-process.js';
 import { runFiltersBench } from './filters.js';
 import { runHubMetricsBench } from './hub-metrics.js';
 import { runIdleBench } from './idle.js';
+import { runPoolsBench } from './pools.js';
 import { runRelayBench } from './relay.js';
 import { writeSection } from './report.js';
 import { runTunnelBench } from './tunnel.js';
@@ -23,6 +24,7 @@ const SUITES: Record<string, () => Promise<{ markdown: string }>> = {
   filters: runFiltersBench,
   'hub-metrics': runHubMetricsBench,
   'cloud-link': runCloudLinkBench,
+  pools: runPoolsBench,
 };
 
 const wanted = process.argv.slice(2);
