@@ -1,0 +1,216 @@
+/**
+ * Edge services through the hub on real nodes (issue 14): `yurtctl convert` with the hub's TLS
+ * listener on (`yurthub.inCluster.enabled=true`) points kube-proxy (a systemd service with its own
+ * kubeconfig, as on these nodes) at the hub, puts 169.254.2.1 on yurthub-dummy0 with a serving
+ * certificate the pods trust, and masterservice gives every new pod the hub as its apiserver. Then:
+ * a pod with in-cluster config lists through the hub with its own ServiceAccount token and is refused
+ * what that token may not do; a Service annotated for discarding has no iptables rules on the edge
+ * node; rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and
+ * resolves `<svc>.<ns>.svc.cluster.local` through an edge CoreDNS reading through the hub; `yurtctl
+ * revert` leaves kube-proxy and CoreDNS talking to the apiserver and the node's files byte for byte.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { harnessHelm } from '../cluster/e2e-gate.js';
+import { waitFor } from '../cluster/process.js';
+import { describeRealNodes } from '../cluster/real/gate.js';
+import { NODE_PATHS } from '../cluster/real/node-files.js';
+import type { RealCluster } from '../cluster/real/real-cluster.js';
+import type { RealNode } from '../cluster/real/real-node.js';
+import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION, webOn } from './support/operator-cluster.js';
+import { hubMetrics, hubRequests, nodeFiles, ok, podsOf, serviceArgs, waitRunning } from './support/real-checks.js';
+import { yurtctl } from './support/yurtctl.js';
+
+const APPS = 'apps';
+const HUB = 'http://127.0.0.1:10261';
+const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
+/** A client on the edge node: every 2 s it resolves the web Service by name and reads its answer. */
+const PROBE = `while true; do t=$(date +%s); ip=$(getent hosts web.${APPS}.svc.cluster.local | awk '{print $1}'); `
+  + `if [ -n "$ip" ]; then echo "probe $t dns=$ip answer=$(socat -T2 -u TCP:$ip:8080,connect-timeout=2 - 2>/dev/null)"; else echo "probe $t dns=none"; fi; sleep 2; done`;
+/** A pod using in-cluster config, as client-go reads it: the environment kubelet gives, the ServiceAccount's token and CA. */
+const IN_CLUSTER = `const fs = require('node:fs'), https = require('node:https');
+const d = '/var/run/secrets/kubernetes.io/serviceaccount';
+const token = fs.readFileSync(d + '/token', 'utf8'), ca = fs.readFileSync(d + '/ca.crt');
+const host = process.env.KUBERNETES_SERVICE_HOST, port = process.env.KUBERNETES_SERVICE_PORT;
+const get = (path) => new Promise((resolve) => https.get({ host, port, path, ca, headers: { authorization: 'Bearer ' + token, 'user-agent': 'in-cluster-e2e/1.0' } }, (r) => {
+  let b = ''; r.on('data', (c) => (b += c)); r.on('end', () => resolve([r.statusCode, b]));
+}).on('error', (e) => resolve([0, e.message])));
+(async () => {
+  console.log('apiserver ' + host + ':' + port);
+  const [s1, b1] = await get('/api/v1/namespaces/${APPS}/pods');
+  console.log('list-pods ' + s1 + ' ' + (s1 === 200 ? JSON.parse(b1).items.length : b1.slice(0, 200)));
+  const [s2, b2] = await get('/api/v1/nodes/edge-1');
+  console.log('get-node ' + s2 + ' ' + (s2 === 200 ? '' : JSON.parse(b2).reason));
+})();`;
+
+describeRealNodes('edge services through yurthub on real nodes: kube-proxy, CoreDNS, in-cluster clients; offline reboot; revert', () => {
+  let dir: string;
+  let cluster: RealCluster;
+  let cloud: RealNode;
+  let edge: RealNode;
+  let valuesFile: string;
+  let filesBefore = '';
+  let webIP = '';
+  const kubectl = (args: string[]) => cluster.kubectl(args);
+  const base = () => ['--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!];
+  const rules = (node: RealNode) => node.exec(['iptables-save', '-t', 'nat']);
+  /** The client pod's probe lines, from its log files on the node (readable while the node is cut off). */
+  /** The hub's warnings and errors so far (its container logs on the node), for a failure's diagnosis. */
+  const hubWarnings = async () => (await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurt-hub-*/yurthub/*.log | grep -E \'"level":"(warn|error)"\' | tail -n 20']).catch((e: unknown) => String(e)));
+  const probes = async () => (await edge.exec(['sh', '-c', `cat /var/log/pods/${APPS}_client_*/client/*.log 2>/dev/null || true`]))
+    .split('\n').map((l) => /probe (\d+) dns=(\S+)(?: answer=(.*))?$/.exec(l)).filter((m) => m !== null)
+    .map((m) => ({ t: Number(m[1]), dns: m[2]!, answer: m[3] ?? '' }));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'yurt-edge-services-'));
+    const started = await startOperatorCluster(dir, { edgeNames: ['edge-1'], nodeMonitorGracePeriod: '20s' });
+    ({ cluster, cloud, valuesFile } = started);
+    edge = started.edges[0]!;
+    // The cloud's CoreDNS stays in the cloud; the edge gets its own (docs/converter.md, "DNS at the edge").
+    await kubectl(['-n', NS, 'patch', 'deployment', 'coredns', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: {
+      nodeSelector: { 'kubernetes.io/hostname': 'cloud-1' }, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+    } } } })]);
+    const dns = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', 'coredns', '-o', 'json'])) as { spec: { template: { spec: Record<string, unknown>; metadata: unknown } } };
+    await cluster.apply({
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'coredns-edge', namespace: NS },
+      spec: {
+        selector: { matchLabels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } },
+        template: {
+          metadata: { labels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } },
+          // Pinned to the one edge node (an operator would select openyurt.io/is-edge-worker=true): it outlives revert here.
+          spec: { ...dns.spec.template.spec, nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, tolerations: [] },
+        },
+      },
+    });
+    await kubectl(['-n', NS, 'annotate', 'service', 'kube-dns', 'openyurt.io/topologyKeys=kubernetes.io/hostname']);
+    // The edge site's pool, as OpenYurt's NodePool controller labels its members (the hub's topology
+    // filters list pool-labelled Nodes).
+    await kubectl(['label', 'node', 'edge-1', 'apps.openyurt.io/nodepool=site-1']);
+
+    await kubectl(['create', 'namespace', APPS]);
+    await cluster.apply(webOn(cluster, 'edge-1', APPS));
+    for (const [name, annotations] of [['web', {}], ['cloud-only', { 'svc.openyurt.io/discard-cloud-service': 'true' }]] as const) {
+      await cluster.apply({
+        apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: APPS, annotations },
+        spec: { selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: 8080 }] },
+      });
+    }
+    webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    // What an in-cluster client may do: list pods in its namespace, nothing else.
+    await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lister', namespace: APPS } });
+    await cluster.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-lister', namespace: APPS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] });
+    await cluster.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'pod-lister', namespace: APPS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-lister' }, subjects: [{ kind: 'ServiceAccount', name: 'lister', namespace: APPS }],
+    });
+    await waitRunning(cluster, APPS, 'app=web-edge-1', 1);
+    filesBefore = await nodeFiles(edge, NODE_FILE_ROOTS);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    try {
+      console.log(`kubectl get nodes,pods -A -o wide\n${await kubectl(['get', 'nodes,pods', '-A', '-o', 'wide']).catch((e: unknown) => String(e))}`);
+    } finally {
+      await cluster.stop();
+      if (dir && !process.env.KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('yurtctl convert points kube-proxy at the hub, puts the hub\'s TLS listener on 169.254.2.1 with an approved serving certificate, and pods reach the hub with their own tokens', async () => {
+    const converted = await yurtctl(['convert', ...base(), ...convertRequest(valuesFile), '--set', 'yurthub.inCluster.enabled=true', '--yes']);
+    if (converted.code !== 0) console.log(`node Job's log:\n${await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurtctl-convert-*/*/*.log']).catch((e: unknown) => String(e))}`);
+    const run = ok(converted, 'yurtctl convert');
+    expect(run.stderr).toMatch(/approved yurthub-serving-edge-1-[0-9a-f]{8}/);
+
+    // kube-proxy.service restarted with --master=<the hub>; its unit, config and kubeconfig untouched.
+    const args = await serviceArgs(edge, 'kube-proxy');
+    expect(args).toContain(`--master=${HUB}`);
+    expect(args).toContain(`--config=${NODE_PATHS.kubeProxy}`);
+    await waitFor('kube-proxy requests counted by the hub', async () => hubRequests(await hubMetrics(edge), 'kube-proxy') > 0, 60_000, 1000);
+    // On yurthub-dummy0, or on lo where the kernel has no dummy interfaces (this machine's has none).
+    expect(await edge.exec(['ip', '-4', '-o', 'addr', 'show', 'to', '169.254.2.1/32'])).toMatch(/ (yurthub-dummy0|lo) +inet 169\.254\.2\.1\/32 /);
+    const csrs = JSON.parse(await kubectl(['get', 'csr', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; spec: { username: string; signerName: string }; status: { certificate?: string; conditions?: Array<{ type: string }> } }> };
+    const serving = csrs.items.filter((c) => c.metadata.name.startsWith('yurthub-serving-'));
+    expect(serving.map((c) => [c.spec.username, c.spec.signerName, c.status.conditions?.map((x) => x.type), Boolean(c.status.certificate)]))
+      .toEqual([['system:node:edge-1', 'kubernetes.io/kubelet-serving', ['Approved'], true]]);
+
+    // A pod started now gets the hub as its apiserver (masterservice) and talks to it with its own token.
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'in-cluster', namespace: APPS },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, restartPolicy: 'Never', serviceAccountName: 'lister',
+        containers: [{ name: 'client', image: `${REPOSITORY}:${VERSION}`, imagePullPolicy: 'Never', command: ['node', '-e', IN_CLUSTER] }],
+      },
+    });
+    await waitFor('the in-cluster pod done', async () => (await podsOf(cluster, APPS)).find((p) => p.metadata.name === 'in-cluster')?.status.phase === 'Succeeded', 120_000, 1000);
+    // Read on the node: `kubectl logs` goes through the tunnel, whose agent may still be starting.
+    const out = (await edge.exec(['sh', '-c', `cat /var/log/pods/${APPS}_in-cluster_*/client/*.log`])).split('\n').map((l) => l.replace(/^\S+ std(out|err) [FP] /, '')).join('\n');
+    expect(out).toContain('apiserver 169.254.2.1:10268\n');
+    expect(out).toContain(`list-pods 200 ${(await podsOf(cluster, APPS)).length}\n`);
+    // The node may read its own Node; the pod's token may not: the hub did not lend it the node's identity.
+    expect(out).toContain('get-node 403 Forbidden\n');
+  }, 600_000);
+
+  it('discardcloudservice: the discarded Service has no iptables rules on the edge node, and has them in the cloud', async () => {
+    await waitFor('kube-proxy rules for apps/web on edge-1', async () => (await rules(edge)).includes(`${APPS}/web`), 60_000, 1000);
+    if ((await rules(edge)).includes(`${APPS}/cloud-only`)) console.log(`hub warnings:\n${await hubWarnings()}`);
+    expect(await rules(edge)).not.toContain(`${APPS}/cloud-only`);
+    await waitFor('kube-proxy rules for apps/cloud-only on cloud-1', async () => (await rules(cloud)).includes(`${APPS}/cloud-only`), 60_000, 1000);
+  }, 180_000);
+
+  it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS', async () => {
+    await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 1);
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: APPS },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c', PROBE] }],
+      },
+    });
+    await waitFor('the client resolving and reaching web', async () => (await probes()).some((p) => p.dns === webIP && p.answer === 'hello from edge-1'), 120_000, 1000);
+
+    await edge.partition();
+    try {
+      await edge.reboot();
+      const rebooted = Math.floor(Date.now() / 1000);
+      // Nothing of this comes from the apiserver: kube-proxy's rules, CoreDNS's records and the pods all from the hub.
+      const seen = await waitFor('the client resolving and reaching web after the offline reboot', async () => {
+        const after = (await probes()).filter((p) => p.t > rebooted);
+        return after.some((p) => p.dns === webIP && p.answer === 'hello from edge-1') ? after : undefined;
+      }, 240_000, 2000).catch(async (err: unknown) => {
+        console.log(`probes: ${JSON.stringify((await probes()).slice(-10))}\nkube-proxy: ${(await edge.logs('kube-proxy')).slice(-3000)}\nhub warnings:\n${await hubWarnings()}`);
+        throw err;
+      });
+      expect(seen.length).toBeGreaterThan(0);
+      const nat = await rules(edge);
+      expect(nat).toContain(`${APPS}/web`);
+      expect(nat).not.toContain(`${APPS}/cloud-only`);
+    } finally {
+      await edge.heal();
+    }
+    await cluster.local.waitNodeReady('edge-1', 180_000);
+  }, 600_000);
+
+  it('yurtctl revert: kube-proxy and CoreDNS talk to the apiserver again, the node\'s files byte for byte, no interface, nothing of ours', async () => {
+    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', '--wait=false', '--ignore-not-found']);
+    ok(await yurtctl(['revert', ...base(), '--yes']), 'yurtctl revert');
+    await cluster.local.waitNodeReady('edge-1', 180_000);
+    expect(await nodeFiles(edge, NODE_FILE_ROOTS)).toBe(filesBefore);
+    const args = await serviceArgs(edge, 'kube-proxy');
+    expect(args.some((a) => a.startsWith('--master'))).toBe(false);
+    expect(args).toContain(`--config=${NODE_PATHS.kubeProxy}`);
+    await expect(edge.exec(['ip', 'link', 'show', 'yurthub-dummy0'])).rejects.toThrow();
+    expect(await edge.exec(['ip', '-4', '-o', 'addr', 'show', 'to', '169.254.2.1/32'])).toBe('');
+    await expect(hubMetrics(edge)).rejects.toThrow();
+    expect(await kubectl(['get', 'csr', '-o', 'name'])).not.toContain('yurthub-serving-');
+    // Pods started on the converted node keep the hub's address in their environment until they restart:
+    // the edge CoreDNS, restarted, is Ready only once it has listed from the apiserver itself.
+    await kubectl(['-n', NS, 'delete', 'pod', '-l', 'yurt-edge.io/dns=edge']);
+    await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 1);
+    // kube-proxy keeps the Services in iptables, the discarded one included now.
+    await waitFor('kube-proxy rules for apps/cloud-only on edge-1', async () => (await rules(edge)).includes(`${APPS}/cloud-only`), 60_000, 1000);
+  }, 600_000);
+});
