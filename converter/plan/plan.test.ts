@@ -4,6 +4,9 @@ import { applyPlan, applyRevert, loadFixture, request, type TestJob, type TestSe
 import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_EDGE_WORKER, type ClusterState } from './model.js';
 import { nodeJobName } from './job.js';
 import { planConvert, planRevert } from './plan.js';
+
+/** What yurtctl pins besides the image: the cloud components on the nodes it labels cloud. */
+const ON_CLOUD = { 'yurt-tunnel-server': { nodeSelector: { [LABEL_EDGE_WORKER]: 'false' } }, 'yurt-manager': { nodeSelector: { [LABEL_EDGE_WORKER]: 'false' } } };
 import { printablePlan, renderPlan, renderRevertPlan } from './render.js';
 import { recordConfigMap } from './state.js';
 
@@ -57,7 +60,7 @@ describe('planConvert on a vanilla cluster', () => {
 
   it('installs the chart with every image pinned to the CLI version', () => {
     expect(plan.release.action).toBe('install');
-    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.1.0' } } });
+    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.1.0' } }, ...ON_CLOUD });
     expect(plan.image).toBe('ghcr.io/yurt-edge/yurt-edge:0.1.0');
   });
 
@@ -161,6 +164,7 @@ describe('planConvert selections and bad input', () => {
     expect(plan.release.values).toEqual({
       global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.1.0', pullPolicy: 'Always' } },
       yurthub: { port: 10271 },
+      ...ON_CLOUD,
     });
   });
 
@@ -312,7 +316,7 @@ describe('the pinned image', () => {
 
   it('--allow-image-override lets it through with a warning above the plan', () => {
     const plan = planConvert(vanilla, request({ values: tag, allowImageOverride: true }));
-    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.0.9' } } });
+    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.0.9' } }, ...ON_CLOUD });
     expect(plan.warnings).toEqual(['--allow-image-override: global.image.tag="0.0.9" replaces the pinned image ghcr.io/yurt-edge/yurt-edge:0.1.0; the node Jobs still run ghcr.io/yurt-edge/yurt-edge:0.1.0']);
     expect(renderPlan(plan).split('\n')[0]).toBe(`warning: ${plan.warnings[0]}`);
   });
@@ -373,6 +377,6 @@ describe('planConvert in waves (deferred nodes) and for an upgrade (imageTag)', 
   it('pins every image and the node Jobs to --image instead of the CLI version', () => {
     const plan = planConvert(state, request({ imageTag: '0.2.0' }));
     expect(plan.image).toBe('ghcr.io/yurt-edge/yurt-edge:0.2.0');
-    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.2.0' } } });
+    expect(plan.release.values).toEqual({ global: { image: { repository: 'ghcr.io/yurt-edge/yurt-edge', tag: '0.2.0' } }, ...ON_CLOUD });
   });
 });

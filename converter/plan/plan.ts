@@ -39,9 +39,20 @@ export function imageFor(request: Pick<ConvertRequest, 'imageRepository' | 'cliV
   return `${request.imageRepository}:${request.imageTag ?? request.cliVersion}`;
 }
 
-/** Values yurtctl sets itself, under the user's: the image of every component is the CLI's version (or upgrade's --image). */
+/**
+ * Values yurtctl sets itself, under the user's: the image of every component is the CLI's version (or
+ * upgrade's --image), and the cloud components run on the nodes convert labelled cloud
+ * (openyurt.io/is-edge-worker=false) — not merely off edge nodes: in canary waves the edge nodes of
+ * later waves are not labelled yet, and a tunnel server scheduled there would be evicted by its own
+ * kubelet when the node's wave labels it.
+ */
 export function pinnedValues(request: Pick<ConvertRequest, 'imageRepository' | 'cliVersion' | 'imageTag'>): Values {
-  return { global: { image: { repository: request.imageRepository, tag: request.imageTag ?? request.cliVersion } } };
+  const onCloudNodes = { nodeSelector: { [LABEL_EDGE_WORKER]: 'false' } };
+  return {
+    global: { image: { repository: request.imageRepository, tag: request.imageTag ?? request.cliVersion } },
+    'yurt-tunnel-server': onCloudNodes,
+    'yurt-manager': structuredClone(onCloudNodes),
+  };
 }
 
 export function finalValues(request: ConvertRequest): Values {
