@@ -5,11 +5,12 @@
  * file, fsync, rename, fsync of the folder): a node that loses power mid-write has the old file or the
  * new one, never half of each.
  */
-import { constants, lstatSync, readlinkSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import { ConverterErrors } from '../errors.js';
 import { withCause } from '../../lib/errors.js';
+import { syncDir, writeFileAtomic } from '../../lib/atomic-file.js';
 
 export class HostFs {
   constructor(readonly root: string) {}
@@ -84,23 +85,14 @@ export class HostFs {
     return missing;
   }
 
-  /** Atomic replace with the given mode. */
+  /**
+   * Atomic replace with the given mode (lib/atomic-file.ts: its temporary name is a dot-file, which
+   * kubelet's static pod folder ignores; `yurt-hub.yaml.<suffix>` would be read as a second pod).
+   */
   async write(hostPath: string, data: Buffer | string, mode: number): Promise<void> {
-    const target = this.real(hostPath);
-    const tmp = `${target}.yurtctl-tmp`;
     try {
-      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, mode);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await chmod(tmp, mode);
-      await rename(tmp, target);
-      await this.syncDir(dirname(target));
+      await writeFileAtomic(this.real(hostPath), data, mode);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
       throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot write ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
     }
   }
@@ -108,7 +100,7 @@ export class HostFs {
   async remove(hostPath: string): Promise<void> {
     try {
       await rm(this.real(hostPath), { force: true, recursive: true, maxRetries: 5, retryDelay: 100 });
-      await this.syncDir(dirname(this.real(hostPath)));
+      await syncDir(dirname(this.real(hostPath)));
     } catch (err) {
       throw withCause(ConverterErrors.CNV_ERR_NODE_FILE(`cannot remove ${hostPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`), err);
     }
@@ -121,19 +113,6 @@ export class HostFs {
       return true;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ENOENT';
-    }
-  }
-
-  private async syncDir(dir: string): Promise<void> {
-    try {
-      const fh = await open(dir, constants.O_RDONLY);
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } catch {
-      // some filesystems refuse fsync on folders; the rename is still atomic
     }
   }
 }

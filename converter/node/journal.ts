@@ -222,12 +222,15 @@ export class Journal {
   }
 }
 
+/** A write a killed run left half done: lib/atomic-file.ts's `.<name>.tmp`, or an older yurtctl's `<name>.yurtctl-tmp`. */
+const isTemporary = (name: string) => (name.startsWith('.') && name.endsWith('.tmp')) || name.endsWith('.yurtctl-tmp');
+
 /** A state folder that holds nothing but an empty backup folder was created by a run killed before its journal. */
 async function isOnlyOurs(fs: HostFs): Promise<boolean> {
   try {
     const top = await readdir(fs.real(STATE_DIR));
-    if (top.some((e) => e !== 'backup' && !e.endsWith('.yurtctl-tmp'))) return false;
-    return (await readdir(fs.real(BACKUP_DIR))).every((e) => e.endsWith('.yurtctl-tmp'));
+    if (top.some((e) => e !== 'backup' && !isTemporary(e))) return false;
+    return (await readdir(fs.real(BACKUP_DIR))).every(isTemporary);
   } catch {
     return false;
   }
