@@ -24,8 +24,15 @@ import { effectiveService, OWN_DROP_IN_NAME, type SwitchFile } from './layout.js
 import { splitWords, withoutFlags } from './systemd.js';
 
 export const KUBE_PROXY_SERVICE = 'kube-proxy.service';
+/** Pods of this node that read the apiserver address (and kube-proxy its ConfigMap) at start: restarted onto the hub's TLS listener. */
+export interface PodGroup {
+  namespace: string;
+  selector: string;
+}
 /** kubeadm's kube-proxy DaemonSet: its pods on this node, restarted so they read their ConfigMap through the hub. */
-export const KUBE_PROXY_PODS = { namespace: 'kube-system', selector: 'k8s-app=kube-proxy' } as const;
+export const KUBE_PROXY_PODS: PodGroup = { namespace: 'kube-system', selector: 'k8s-app=kube-proxy' };
+/** The cluster DNS (CoreDNS as kubeadm labels it) on this node: restarted so it lists through the hub, whose cache then has its data for an offline reboot. */
+export const CLUSTER_DNS_PODS: PodGroup = { namespace: 'kube-system', selector: 'k8s-app=kube-dns' };
 export const KUBE_PROXY_DROP_IN = `/etc/systemd/system/${KUBE_PROXY_SERVICE}.d/${OWN_DROP_IN_NAME}`;
 const HEADER = 'Written by yurtctl node convert (yurt-edge): kube-proxy reaches the apiserver through yurthub. `yurtctl node revert` removes it.';
 

@@ -129,8 +129,9 @@ describe('the hub\'s TLS listener for in-cluster clients, on the node', () => {
     expect(servingCertFits(cert, '169.254.2.2', Date.now())).toBe(false);
     expect(statSync(join(r, 'var/lib/yurt-edge/pki/hub-serving.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(r, 'etc/systemd/system/kubelet.service.d/98-yurt-edge-hub-address.conf'), 'utf8')).toContain('ExecStartPre=-/bin/sh -c');
-    // No kube-proxy.service here: kubeadm's DaemonSet, whose pod on this node is restarted to take the hub's view.
-    expect(w.podRestarts).toEqual(['hub kube-system k8s-app=kube-proxy edge-1']);
+    // No kube-proxy.service here: kubeadm's DaemonSet, whose pod on this node is restarted to take the hub's view;
+    // CoreDNS on this node too: it must list through the hub for the hub to have its data offline.
+    expect(w.podRestarts).toEqual(['hub kube-system k8s-app=kube-proxy edge-1', 'hub kube-system k8s-app=kube-dns edge-1']);
 
     // A rerun finds the certificate in place and asks for none.
     await side().convert();
@@ -139,7 +140,7 @@ describe('the hub\'s TLS listener for in-cluster clients, on the node', () => {
     await side().revert();
     expect(snapshot(r)).toEqual(before);
     // ... and again at revert, straight to the apiserver: the hub it pointed at is gone.
-    expect(w.podRestarts.at(-1)).toBe('direct kube-system k8s-app=kube-proxy edge-1');
+    expect(w.podRestarts.slice(-2)).toEqual(['direct kube-system k8s-app=kube-proxy edge-1', 'direct kube-system k8s-app=kube-dns edge-1']);
     expect(w.commands.at(-1)).toBe('/bin/sh -c if ip link show yurthub-dummy0 >/dev/null 2>&1; then ip link del yurthub-dummy0; fi; '
       + 'if ip -o addr show dev lo to 169.254.2.1/32 | grep -q .; then ip addr del 169.254.2.1/32 dev lo; fi');
   });

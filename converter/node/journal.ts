@@ -69,8 +69,8 @@ export interface JournalData {
   inCluster?: { address: string; port: number; certFile: string; keyFile: string };
   /** Host commands that undo what is not a file (the dummy interface), run after the files are restored. */
   undo?: string[][];
-  /** Pods of this node restarted at conversion to take the hub's view (kubeadm's kube-proxy DaemonSet), and again at revert. */
-  restartPods?: { namespace: string; selector: string };
+  /** Pods of this node restarted at conversion to take the hub's view (kube-proxy's DaemonSet, CoreDNS), and again at revert. */
+  restartPods?: Array<{ namespace: string; selector: string }>;
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

@@ -25,7 +25,7 @@ import { manifestTarget, prepareManifest, readManifestSource, type ManifestSourc
 import { hostRestarter, type Restarter } from './restarter.js';
 import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
 import { updateHub } from './hub-update.js';
-import { KUBE_PROXY_PODS, kubeProxyWiring, type ServiceWiring } from './edge-services.js';
+import { CLUSTER_DNS_PODS, KUBE_PROXY_PODS, kubeProxyWiring, type PodGroup, type ServiceWiring } from './edge-services.js';
 import { addAddressCommand, addressDropIn, inClusterListener, issueServingCertificate, removeAddressCommand, servingCertFits, type InClusterListener } from './hub-address.js';
 
 export type { NodeResult } from './steps.js';
@@ -211,10 +211,11 @@ export class NodeSide {
       }
       // 7: kube-proxy through the hub, once kubelet is (its Node must be readable through the hub).
       if (kubeProxy) await this.wireService(journal, kubeProxy, api);
-      else if (listener) {
-        journal.data.restartPods = KUBE_PROXY_PODS;
+      if (listener) {
+        // Pods read the apiserver's address at start: these must restart to reach the hub (and fill its cache).
+        journal.data.restartPods = [...(kubeProxy ? [] : [KUBE_PROXY_PODS]), CLUSTER_DNS_PODS];
         await journal.save();
-        await this.restartPods(api, 'to read their ConfigMap and the apiserver address through the hub');
+        await this.restartPods(api, journal.data.restartPods, 'to reach the apiserver through the hub');
       }
       const sourceHash = hubManifestHash(source.yaml, source.manifestPath);
       journal.data.hub = { path: target, sourceHash };
@@ -255,15 +256,16 @@ export class NodeSide {
     this.log(`wrote yurthub's serving certificate ${listener.certFile}`);
   }
 
-  /** Deletes this node's kube-proxy DaemonSet pods, best effort: their DaemonSet makes them anew. */
-  private async restartPods(api: NodeApi, why: string): Promise<void> {
-    const { namespace, selector } = KUBE_PROXY_PODS;
+  /** Deletes this node's pods of these groups, best effort: their controllers make them anew. */
+  private async restartPods(api: NodeApi, groups: PodGroup[], why: string): Promise<void> {
     if (!api.deleteNodePods) return;
-    try {
-      const names = await api.deleteNodePods(this.options.nodeName, namespace, selector);
-      if (names.length) this.log(`restarted ${names.map((n) => `${namespace}/${n}`).join(', ')} (${why})`);
-    } catch (err) {
-      this.log(`warning: could not restart the kube-proxy pods of this node (${why}): ${(err as Error).message.split('\n')[0]}; delete them by hand: kubectl -n ${namespace} delete pod -l ${selector} --field-selector spec.nodeName=${this.options.nodeName}`);
+    for (const { namespace, selector } of groups) {
+      try {
+        const names = await api.deleteNodePods(this.options.nodeName, namespace, selector);
+        if (names.length) this.log(`restarted ${names.map((n) => `${namespace}/${n}`).join(', ')} (${why})`);
+      } catch (err) {
+        this.log(`warning: could not restart the ${selector} pods of this node (${why}): ${(err as Error).message.split('\n')[0]}; delete them by hand: kubectl -n ${namespace} delete pod -l ${selector} --field-selector spec.nodeName=${this.options.nodeName}`);
+      }
     }
   }
 
@@ -363,7 +365,7 @@ export class NodeSide {
     await this.point('restarted');
     await this.restartServices(journal, 'after the revert');
     await this.undoCommands(journal);
-    const restartPods = journal.data.restartPods !== undefined;
+    const restartPods = journal.data.restartPods ?? [];
     await journal.cleanup();
     this.log('reverted: every file is as it was before the conversion');
     await this.reportDirect(journal.data.kubeletKubeconfig, 'reverted', restartPods);
@@ -371,11 +373,11 @@ export class NodeSide {
   }
 
   /** Reports with kubelet's own (restored) credentials; offline is fine, revert is a node-local act. */
-  private async reportDirect(kubeconfigPath: string, state: NodeState, restartPods = false): Promise<void> {
+  private async reportDirect(kubeconfigPath: string, state: NodeState, restartPods: PodGroup[] = []): Promise<void> {
     try {
       const view = parseKubeconfig((await this.fs.read(kubeconfigPath)).toString('utf8'), kubeconfigPath);
-      // kube-proxy pods started while converted point at the hub, which is gone now.
-      if (restartPods) await this.restartPods(this.direct(view), 'to talk to the apiserver again');
+      // Pods started while converted point at the hub, which is gone now.
+      if (restartPods.length) await this.restartPods(this.direct(view), restartPods, 'to talk to the apiserver again');
       await this.report(this.direct(view), state);
     } catch (err) {
       this.log(`warning: could not report ${state}: ${(err as Error).message.split('\n')[0]}`);
