@@ -18,6 +18,7 @@ import { issueClientCert } from '../pki.js';
 import { docker, dockerSync, dockerUnusableReason } from './docker.js';
 import { clusterDNSManifest, CLUSTER_DNS_IP } from './cluster-dns.js';
 import { buildRealNodeImages, type RealNodeImages } from './images.js';
+import { raiseInotifyInstances } from './host-limits.js';
 import { createNetwork, removeNetwork, removeNetworkSync, removeStaleForwardRules } from './network.js';
 import { kubeconfig, NODE_PATHS } from './node-files.js';
 import { RealNode, type NodeHost } from './real-node.js';
@@ -81,6 +82,8 @@ export class RealCluster implements NodeHost {
     const unusable = dockerUnusableReason();
     if (unusable) throw new Error(`real nodes need Docker: ${unusable}`);
     await reapOrphans();
+    const limits = raiseInotifyInstances();
+    if (limits) process.stderr.write(`${limits}\n`);
     const images = await buildRealNodeImages();
     const id = randomBytes(3).toString('hex');
     const { network, prefix, gateway } = await createNetwork(id, { [CLUSTER_LABEL]: id, [OWNER_LABEL]: OWNER });

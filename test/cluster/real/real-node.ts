@@ -8,6 +8,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { waitFor } from '../process.js';
+import { exitedNodeHint } from './host-limits.js';
 import { docker, pipeImage } from './docker.js';
 import {
   containerdConfig, containerdLogDropIn, cniConfig, initScript, kubeadmDropIn, kubeadmFlags, kubeletConfig, kubeletUnit, kubeProxyConfig, kubeProxyUnit,
@@ -102,10 +103,18 @@ export class RealNode {
   }
 
   private async waitContainerd(): Promise<void> {
-    await waitFor(`containerd in ${this.name}`, async () => {
-      await this.exec(['ctr', '-n', 'k8s.io', 'version']);
-      return true;
-    }, 60_000, 200);
+    try {
+      await waitFor(`containerd in ${this.name}`, async () => {
+        await this.exec(['ctr', '-n', 'k8s.io', 'version']);
+        return true;
+      }, 60_000, 200);
+    } catch (err) {
+      // A node container that stopped by itself says why only in its state and its console.
+      const state = await docker(['inspect', '-f', 'status={{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} error={{.State.Error}}', this.container]).catch(() => '');
+      const output = await docker(['logs', '--tail', '40', this.container]).catch(() => '');
+      const hint = exitedNodeHint(Number(/exit=(\d+)/.exec(state)?.[1] ?? 0));
+      throw new Error(`${(err as Error).message}\n--- ${this.container}: ${state.trim()}${hint}\n${output}`);
+    }
   }
 
   /** A reboot: the container stops (its processes die) and starts again with the same disk. */
