@@ -19,12 +19,14 @@ import { describeRealNodes } from '../cluster/real/gate.js';
 import { NODE_PATHS } from '../cluster/real/node-files.js';
 import type { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
-import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION, webOn } from './support/operator-cluster.js';
+import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION } from './support/operator-cluster.js';
 import { hubMetrics, hubRequests, nodeFiles, ok, podsOf, serviceArgs, waitRunning } from './support/real-checks.js';
 import { yurtctl } from './support/yurtctl.js';
 
 const APPS = 'apps';
 const HUB = 'http://127.0.0.1:10261';
+/** The backend's port on the node (CoreDNS's health port, 8080, is on the node too). */
+const WEB_PORT = 18080;
 const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
 /** A client on the edge node: every 2 s it resolves the web Service by name and reads its answer. */
 const PROBE = `while true; do t=$(date +%s); ip=$(getent hosts web.${APPS}.svc.cluster.local | awk '{print $1}'); `
@@ -80,7 +82,8 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
         template: {
           metadata: { labels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } },
           // Pinned to the one edge node (an operator would select openyurt.io/is-edge-worker=true): it outlives revert here.
-          spec: { ...dns.spec.template.spec, nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, tolerations: [] },
+          // On the node's network: its address outlives an offline reboot, which a pod's does not (see below).
+          spec: { ...dns.spec.template.spec, hostNetwork: true, nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, tolerations: [] },
         },
       },
     });
@@ -90,11 +93,30 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     await kubectl(['label', 'node', 'edge-1', 'apps.openyurt.io/nodepool=site-1']);
 
     await kubectl(['create', 'namespace', APPS]);
-    await cluster.apply(webOn(cluster, 'edge-1', APPS));
+    // The backend on the node's network too. A pod network address does not survive an offline reboot
+    // here: CNI host-local hands the restarted sandbox a new one, and the Service's endpoints keep the
+    // address the cloud last knew until the link is back (docs/converter.md, "Offline reboot and pod IPs").
+    await cluster.apply({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web-edge-1', namespace: APPS },
+      spec: {
+        replicas: 1, selector: { matchLabels: { app: 'web-edge-1' } },
+        template: {
+          metadata: { labels: { app: 'web-edge-1' } },
+          spec: {
+            nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, hostNetwork: true, terminationGracePeriodSeconds: 1,
+            containers: [{
+              name: 'web', image: cluster.workloadImage, imagePullPolicy: 'Never',
+              command: ['sh', '-c', `echo "hello from edge-1" >/hello && exec socat TCP-LISTEN:${WEB_PORT},fork,reuseaddr SYSTEM:'cat /hello'`],
+              readinessProbe: { tcpSocket: { port: WEB_PORT }, periodSeconds: 2 },
+            }],
+          },
+        },
+      },
+    });
     for (const [name, annotations] of [['web', {}], ['cloud-only', { 'svc.openyurt.io/discard-cloud-service': 'true' }]] as const) {
       await cluster.apply({
         apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: APPS, annotations },
-        spec: { selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: 8080 }] },
+        spec: { selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: WEB_PORT }] },
       });
     }
     webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
