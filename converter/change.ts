@@ -36,6 +36,11 @@ export interface Change<P, S> {
   show: (plan: P) => void;
   question: string;
   apply: (planned: { state: S; plan: P }) => Promise<void>;
+  /**
+   * Apply even a plan with nothing to change: runs in waves verify every wave again, and an upgrade
+   * stopped after its last wave's writes still has that wave to verify and the agents' strategy to give back.
+   */
+  resume?: boolean;
 }
 
 /**
@@ -51,7 +56,7 @@ export async function planThenApply<P extends { noop: boolean; objects: ObjectPl
   change: Change<P, S>,
 ): Promise<number> {
   const first = await change.makePlan();
-  if (o.dryRun || first.plan.noop || refusedForeign(first.plan).length) {
+  if (o.dryRun || (first.plan.noop && !change.resume) || refusedForeign(first.plan).length) {
     change.show(first.plan);
     refuseForeign(first.plan);
     return 0;
@@ -61,7 +66,7 @@ export async function planThenApply<P extends { noop: boolean; objects: ObjectPl
     const planned = await change.makePlan();
     change.show(planned.plan);
     refuseForeign(planned.plan);
-    if (planned.plan.noop) return 0;
+    if (planned.plan.noop && !change.resume) return 0;
     if (!o.yes) await confirm(deps, change.question);
     await change.apply(planned);
     return 0;

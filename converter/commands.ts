@@ -66,6 +66,7 @@ export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<num
       if (o.waves && o.output !== 'json') deps.stdout.write(`Waves (each applied, then verified before the next):\n${describeWaves(waves)}\n`);
     },
     question: `Apply this plan to the cluster at ${cloud.kube.server}${o.waves ? ` in ${waves.length} wave(s)` : ''}?`,
+    resume: o.waves !== undefined,
     apply: async ({ state, plan }) => {
       if (o.waves) {
         await inWaves({ cloud, o, deps, sv, waves, request });

@@ -89,6 +89,7 @@ export async function upgrade(o: UpgradeOptions, deps: CommandDeps): Promise<num
       if (o.output !== 'json') deps.stdout.write(`Upgrade to ${image} in waves (each applied, then verified before the next):\n${describeWaves(waves)}\n`);
     },
     question: `Upgrade the cluster at ${cloud.kube.server} to ${image} in ${waves.length} wave(s)?`,
+    resume: true,
     apply: async () => {
       await inWaves({
         cloud, o, deps, sv, waves, request,
