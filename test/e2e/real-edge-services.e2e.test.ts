@@ -119,6 +119,13 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
         spec: { selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: WEB_PORT }] },
       });
     }
+    // nodeportisolation: a NodePort for every pool but site-1, and one for site-1 only.
+    for (const [name, listen] of [['np-not-site-1', '-site-1,*'], ['np-site-1', 'site-1']] as const) {
+      await cluster.apply({
+        apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: APPS, annotations: { 'nodeport.openyurt.io/listen': listen } },
+        spec: { type: 'NodePort', selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: WEB_PORT }] },
+      });
+    }
     webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     // What an in-cluster client may do: list pods in its namespace, nothing else.
     await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lister', namespace: APPS } });
@@ -176,11 +183,20 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(out).toContain('get-node 403 Forbidden\n');
   }, 600_000);
 
-  it('discardcloudservice: the discarded Service has no iptables rules on the edge node, and has them in the cloud', async () => {
-    await waitFor('kube-proxy rules for apps/web on edge-1', async () => (await rules(edge)).includes(`${APPS}/web`), 60_000, 1000);
-    if ((await rules(edge)).includes(`${APPS}/cloud-only`)) console.log(`hub warnings:\n${await hubWarnings()}`);
-    expect(await rules(edge)).not.toContain(`${APPS}/cloud-only`);
-    await waitFor('kube-proxy rules for apps/cloud-only on cloud-1', async () => (await rules(cloud)).includes(`${APPS}/cloud-only`), 60_000, 1000);
+  it('discardcloudservice and nodeportisolation: no iptables rules on the edge node for the discarded Service or another pool\'s NodePort; the cloud has both', async () => {
+    await waitFor('kube-proxy rules for apps/web and apps/np-site-1 on edge-1', async () => {
+      const nat = await rules(edge);
+      return nat.includes(`${APPS}/web`) && nat.includes(`${APPS}/np-site-1`);
+    }, 60_000, 1000);
+    const nat = await rules(edge);
+    if (nat.includes(`${APPS}/cloud-only`) || nat.includes(`${APPS}/np-not-site-1`)) console.log(`hub warnings:\n${await hubWarnings()}`);
+    expect(nat).not.toContain(`${APPS}/cloud-only`);
+    expect(nat).not.toContain(`${APPS}/np-not-site-1`);
+    // cloud-1 is in no pool: it keeps every Service, kube-proxy there talking to the apiserver.
+    await waitFor('kube-proxy rules for apps/cloud-only and both NodePorts on cloud-1', async () => {
+      const c = await rules(cloud);
+      return c.includes(`${APPS}/cloud-only`) && c.includes(`${APPS}/np-not-site-1`) && c.includes(`${APPS}/np-site-1`);
+    }, 60_000, 1000);
   }, 180_000);
 
   it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS', async () => {
