@@ -21,7 +21,7 @@ import type { UpgradeOptions } from './options.js';
 import { RECORD_NAME, type ConvertRequest } from './plan/model.js';
 import { finalValues, imageFor, planConvert } from './plan/plan.js';
 import { renderPlan } from './plan/render.js';
-import { mergeValues, type Values } from './values/strvals.js';
+import type { Values } from './values/strvals.js';
 import { cliVersion, defaultChartPath } from './version.js';
 import { inWaves, wavesOf } from './waves/drive.js';
 import { describeWaves, parseWaves } from './waves/spec.js';
@@ -39,6 +39,22 @@ export function withoutPinnedImage(values: Record<string, unknown>): Values {
   return copy;
 }
 
+/**
+ * The agents' update strategy as the user gave it: an upgrade that stopped left the release holding
+ * them at OnDelete (deployed values), while the record keeps the user's own values — theirs, or none.
+ */
+export function withoutHeldStrategy(deployed: Values, recorded: Record<string, unknown>): Values {
+  const copy = structuredClone(deployed) as Record<string, Record<string, unknown> | undefined>;
+  const own = (recorded[AGENT] as Record<string, unknown> | undefined)?.updateStrategy;
+  const agent = copy[AGENT];
+  if (agent) {
+    if (own === undefined) delete agent.updateStrategy;
+    else agent.updateStrategy = structuredClone(own);
+    if (!Object.keys(agent).length) delete copy[AGENT];
+  }
+  return copy as Values;
+}
+
 async function agentPods(cloud: Cloud, namespace: string, nodes: readonly string[]): Promise<k8s.V1Pod[]> {
   const list = await call(cloud.kube, `list ${AGENT} pods in ${namespace}`, () => cloud.kube.core.listNamespacedPod({ namespace, labelSelector: AGENT_SELECTOR }));
   return list.items.filter((p) => nodes.includes(p.spec?.nodeName ?? '') && !p.metadata?.deletionTimestamp);
@@ -54,12 +70,13 @@ export async function upgrade(o: UpgradeOptions, deps: CommandDeps): Promise<num
   if (!record || record.phase !== 'applied') throw ConverterErrors.CNV_ERR_PREFLIGHT(`the cluster is not converted (no applied record in ${o.namespace}/${RECORD_NAME}): run yurtctl convert first`);
   if (!found.release) throw ConverterErrors.CNV_ERR_PREFLIGHT(`helm release ${o.namespace}/${o.release} is missing: run yurtctl convert to repair it first`);
   const chart = await readChart(o.chart || defaultChartPath());
-  const userValues = withoutPinnedImage(found.release.values);
+  const userValues = withoutHeldStrategy(withoutPinnedImage(found.release.values), record.request.values);
   const request: ConvertRequest = {
     selection: record.request.selection,
     autonomy: record.request.autonomy,
+    values: userValues,
     // Agents move wave by wave: their DaemonSet waits for its pods to be deleted.
-    values: mergeValues(structuredClone(userValues), { [AGENT]: { updateStrategy: { type: 'OnDelete' } } }),
+    heldValues: { [AGENT]: { updateStrategy: { type: 'OnDelete' } } },
     cliVersion: cliVersion(),
     imageRepository: o.imageRepository ?? record.request.imageRepository,
     imageTag: o.imageTag,
@@ -72,7 +89,7 @@ export async function upgrade(o: UpgradeOptions, deps: CommandDeps): Promise<num
   };
   request.chartObjects = await cloud.helm.template(release.name, chart.path, release.namespace, finalValues(request), sv.gitVersion);
   const image = imageFor(request);
-  const settled: ConvertRequest = { ...request, values: userValues };
+  const settled: ConvertRequest = { ...request, heldValues: {} };
   let waves: string[][] = [];
   return planThenApply(cloud, o, deps, {
     command: 'upgrade',

@@ -110,6 +110,9 @@ describe('the apiserver\'s road to kubelet', () => {
   it('ok through the tunnel; a success with no tunnel stream went past it', () => {
     expect(tunnelRoute('e1', { status: 200, body: 'ok' }, 2)).toMatchObject({ status: 'ok', evidence: 'GET /api/v1/nodes/e1/proxy/healthz: 200 through the tunnel (2 stream(s))' });
     expect(tunnelRoute('e1', { status: 200, body: 'ok' }, 0)).toMatchObject({ status: 'warn', fix: expect.stringContaining('--egress-selector-config-file') });
+    // kube-apiserver's kept-alive connection through the tunnel: no new stream, but the answer came back from an agent.
+    expect(tunnelRoute('e1', { status: 200, body: 'ok' }, 0, undefined, 730)).toMatchObject({ status: 'ok', evidence: 'GET /api/v1/nodes/e1/proxy/healthz: 200 through the tunnel (a kept-alive stream: 730 bytes from the agents)' });
+    expect(tunnelRoute('e1', { status: 200, body: 'ok' }, 0, undefined, 0).status).toBe('warn');
     expect(tunnelRoute('e1', { status: 200, body: 'ok' }).status).toBe('ok');
   });
   it('TUN_ERR_NO_AGENT names the agent of the node', () => {

@@ -152,11 +152,15 @@ export function agentFromCloud(node: string, pod: PodView | undefined, routed?: 
 /**
  * The apiserver's road to a node's kubelet: `path` is a request the apiserver serves by calling that
  * kubelet (a pod's log, as `kubectl logs` does, or GET nodes/<node>/proxy/healthz), which takes the
- * egress selector's `cluster` route. `streams`: the tunnel servers' streams opened meanwhile, when
+ * egress selector's `cluster` route. `streams` and `agentBytes`: the tunnel servers' streams opened and
+ * bytes carried back from agents meanwhile (once, before: `streams`), when
  * their metrics could be read — a success that opened none went past the tunnel.
  */
-export function tunnelRoute(node: string, probe: Probe, streams?: number, path = `/api/v1/nodes/${node}/proxy/healthz`): Finding {
+export function tunnelRoute(node: string, probe: Probe, streams?: number, path = `/api/v1/nodes/${node}/proxy/healthz`, agentBytes?: number): Finding {
   if (probe.status === 200) {
+    // kube-apiserver keeps its connections to a kubelet alive: a probe may ride one the tunnel opened
+    // earlier, which opens no stream but carries the answer's bytes back from the agent.
+    if (streams === 0 && agentBytes) return ok('tunnel-route', node, `GET ${path}: 200 through the tunnel (a kept-alive stream: ${agentBytes} bytes from the agents)`);
     if (streams === 0) return warn('tunnel-route', node, `GET ${path}: 200 but no tunnel server opened a stream: the apiserver reaches ${node} directly`, fixes.egressSelector());
     return ok('tunnel-route', node, `GET ${path}: 200${streams ? ` through the tunnel (${streams} stream(s))` : ''}`);
   }

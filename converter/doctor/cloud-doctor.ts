@@ -60,7 +60,7 @@ async function inParallel<T, R>(items: readonly T[], fn: (item: T) => Promise<R>
 }
 
 /** The tunnel server replicas' metrics: their pods' through the pods proxy, and the URLs given. */
-async function tunnelServers(kube: Kube, pods: k8s.V1Pod[], urls: readonly string[]): Promise<Array<{ name: string; streams?: number; agents?: number; error?: string }>> {
+async function tunnelServers(kube: Kube, pods: k8s.V1Pod[], urls: readonly string[]): Promise<Array<{ name: string; streams?: number; agentBytes?: number; agents?: number; error?: string }>> {
   const sources = [
     ...pods.map((p) => {
       const name = p.metadata?.name ?? '';
@@ -73,7 +73,7 @@ async function tunnelServers(kube: Kube, pods: k8s.V1Pod[], urls: readonly strin
     const r = await read();
     if (r.status !== 200) return { name, error: r.error ?? `${r.status} ${r.body.slice(0, 120)}` };
     const s = parseMetrics(r.body);
-    return { name, streams: total(s, 'yurt_tunnel_server_streams_total') ?? 0, agents: total(s, 'yurt_tunnel_server_agents_connected') };
+    return { name, streams: total(s, 'yurt_tunnel_server_streams_total') ?? 0, agentBytes: total(s, 'yurt_tunnel_server_bytes_total', { direction: 'from_agent' }) ?? 0, agents: total(s, 'yurt_tunnel_server_agents_connected') };
   });
 }
 
@@ -134,6 +134,8 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   const sum = (rs: Array<{ streams?: number }>) => rs.reduce((s, r) => s + r.streams!, 0);
   const readable = [...before, ...after, ...third].every((r) => r.streams !== undefined) && before.length > 0;
   const streams = readable ? Math.max(0, sum(after) - sum(before) - (sum(third) - sum(after))) : undefined;
+  const bytes = (rs: Array<{ agentBytes?: number }>) => rs.reduce((s, r) => s + (r.agentBytes ?? 0), 0);
+  const agentBytes = readable ? Math.max(0, bytes(after) - bytes(before) - (bytes(third) - bytes(after))) : undefined;
   for (const a of after) findings.push(tunnelReplica(a.name, a.agents, edgeNames.length, a.error));
 
   const serverDate = version.date;
@@ -153,7 +155,7 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
     const agents = on('yurt-tunnel-agent');
     const probe = probes.get(name)!;
     findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0], { ok: probe.status === 200, streams }));
-    findings.push(tunnelRoute(name, probe, streams, probe.path));
+    findings.push(tunnelRoute(name, probe, streams, probe.path, agentBytes));
     findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
     const job = jobs.items.find((j) => j.metadata?.labels?.[LABEL_NODE] === name);
     findings.push(conversion(name, node.metadata?.annotations?.[ANNOTATION_STATE], job ? { namespace: ns, name: job.metadata!.name!, active: job.status?.active ?? 0, succeeded: job.status?.succeeded ?? 0, failed: job.status?.failed ?? 0 } : undefined));

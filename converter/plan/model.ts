@@ -164,6 +164,8 @@ export interface ConvertRequest {
   deferred?: readonly string[];
   /** `yurtctl upgrade --image TAG`: the tag every component runs instead of the CLI's version. */
   imageTag?: string;
+  /** Values of this run only, over all others and never recorded (upgrade holds the agents' DaemonSet with them). */
+  heldValues?: Record<string, unknown>;
 }
 
 export interface Change {

@@ -56,7 +56,7 @@ export function pinnedValues(request: Pick<ConvertRequest, 'imageRepository' | '
 }
 
 export function finalValues(request: ConvertRequest): Values {
-  return mergeValues(pinnedValues(request), structuredClone(request.values));
+  return mergeValues(mergeValues(pinnedValues(request), structuredClone(request.values)), structuredClone(request.heldValues ?? {}));
 }
 
 /** Leaves that choose a component's image: global.image.*, and each subchart's image.* (its digest wins over global.image.tag). */
