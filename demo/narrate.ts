@@ -39,3 +39,9 @@ export async function step<T>(what: string, run: () => Promise<T>, outcome?: (va
 export function say(text: string): void {
   console.log(text.split('\n').map((l) => `    ${l}`).join('\n'));
 }
+
+/** Lines of a command's output worth showing, indented under the step. */
+export function show(text: string, keepLine: (line: string) => boolean = () => true): void {
+  const lines = text.split('\n').filter((l) => l.trim() && keepLine(l));
+  if (lines.length) say(lines.join('\n'));
+}

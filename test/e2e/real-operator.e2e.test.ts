@@ -117,7 +117,7 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
   async function tunnelStreams(): Promise<number> {
     let total = 0;
     for (const p of await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server')) {
-      const text = await cloud.exec(['socat', '-T5', '-', `TCP:${p.status.podIP}:10265`], 'GET /metrics HTTP/1.0\r\n\r\n');
+      const text = await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics');
       for (const m of text.matchAll(/^yurt_tunnel_server_streams_total\{[^}]*front_door="connect"[^}]*\} (\d+)/gm)) total += Number(m[1]);
     }
     return total;
@@ -153,10 +153,30 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
     }
   }, 180_000);
 
-  it('yurtctl convert turns the vanilla cluster into a cloud-edge one: real node Jobs, a real yurthub static pod, kubelet restarted onto it', async () => {
+  it('yurtctl convert in canary waves stops at a broken node with the first wave converted and verified; the rerun after the fix resumes: real node Jobs, a real yurthub static pod, kubelet restarted onto it', async () => {
     const startsBefore = await Promise.all(edges().map(kubeletInvocation));
-    const run = ok(await yurtctl(['convert', ...base(), ...request(), '--yes']), 'yurtctl convert');
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('converted: 2 edge node(s), 1 cloud node(s)');
+    // edge-2 broken on purpose: kubelet's kubeconfig moved away, so its node side cannot tell how kubelet
+    // runs and refuses (kubelet itself keeps running on what it loaded).
+    const kubeletConf = '/etc/kubernetes/kubelet.conf';
+    await edge2.exec(['mv', kubeletConf, `${kubeletConf}.away`]);
+    const waves = ['--waves', '1,100%', '--wave-timeout', '3m'];
+    const stopped = await yurtctl(['convert', ...base(), ...request(), ...waves, '--yes']);
+    console.log(stopped.stderr);
+    expect(stopped.code, stopped.stderr).toBe(1);
+    expect(stopped.stdout).toContain('Waves (each applied, then verified before the next):\nwave 1/2: edge-1\nwave 2/2: edge-2');
+    expect(stopped.stderr).toMatch(/wave 1\/2 \(edge-1\) verified: nodes Ready through their hubs, agents connected/);
+    expect(stopped.stderr).toMatch(/wave 2\/2 \(edge-2\) stopped: node side failed on edge-2 .*waves 1-1 are applied and verified, waves 2-2 wait: fix it and run the same command again to resume \(CNV_ERR_WAVE_FAILED\)/);
+    const state = async (n: string) => (JSON.parse(await kubectl(['get', 'node', n, '-o', 'json'])) as { metadata: { annotations: Record<string, string> } }).metadata.annotations['yurt-edge.io/conversion-state'];
+    expect(await state('edge-1')).toBe('converted');
+    expect(await state('edge-2')).not.toBe('converted');
+    expect(await kubeletInvocation(edge2)).toBe(startsBefore[1]);
+
+    await edge2.exec(['mv', `${kubeletConf}.away`, kubeletConf]);
+    const run = ok(await yurtctl(['convert', ...base(), ...request(), ...waves, '--yes']), 'yurtctl convert (the rerun)');
+    console.log(run.stderr);
+    expect(run.stderr).toMatch(/wave 1\/2 \(edge-1\) verified/);
+    expect(run.stderr).toMatch(/wave 2\/2 \(edge-2\) verified/);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('converted in 2 wave(s): 2 edge node(s)');
 
     for (const [i, node] of edges().entries()) {
       // The node Job ran as a real pod on its node, in a container of the project's image.
@@ -271,8 +291,57 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
     } finally {
       forward.child.kill();
     }
-    // Every one of those went through the tunnel server's CONNECT proxy (kube-apiserver's egress).
-    expect(await tunnelStreams()).toBeGreaterThanOrEqual(streamsBefore + 4);
+    // They went through the tunnel server's CONNECT proxy (kube-apiserver's egress): exec, attach and
+    // port-forward each upgrade a connection of their own; logs may ride a kept-alive connection that an
+    // earlier call to edge-1's kubelet (the waves' doctor reads a pod's log) opened through the tunnel.
+    expect(await tunnelStreams()).toBeGreaterThanOrEqual(streamsBefore + 3);
+  }, 600_000);
+
+  it('yurtctl doctor on real nodes: the converted cluster healthy; an agent cut off from the tunnel servers and a lost autonomy annotation each diagnosed with the fix; --fix repairs the annotation', async () => {
+    interface Finding { check: string; node?: string; status: 'ok' | 'warn' | 'fail'; evidence: string; fix?: string }
+    interface Report { worst: string; findings: Finding[]; fixed: string[] }
+    const doctor = async (args: string[] = []) => {
+      const run = await yurtctl(['doctor', '--kubeconfig', cluster.local.kubeconfigPath, '-o', 'json', ...args]);
+      return { code: run.code, report: JSON.parse(run.stdout) as Report };
+    };
+    const find = (r: Report, check: string, node = 'edge-2') => r.findings.find((f) => f.check === check && (f.node === undefined || f.node === node))!;
+    const notOk = (r: Report) => r.findings.filter((f) => f.status !== 'ok').map((f) => `${f.node ?? '-'} ${f.check} ${f.status}: ${f.evidence}`);
+
+    // Healthy: every check of every edge node ok, from real mirror pods, real agents and the real route.
+    const healthy = await waitFor('doctor: healthy', async () => {
+      const d = await doctor();
+      return d.code === 0 ? d : undefined;
+    }, 120_000, 3000).catch(async () => { throw new Error(`not healthy: ${notOk((await doctor()).report).join('; ')}`); });
+    expect(notOk(healthy.report)).toEqual([]);
+    expect(find(healthy.report, 'hub').evidence).toMatch(/^mirror pod yurt-hub-edge-2 Ready; Lease renewed/);
+    // A new stream, or kube-apiserver's kept-alive one to that kubelet (bytes back from the agent).
+    expect(find(healthy.report, 'tunnel-route').evidence).toMatch(/: 200 through the tunnel \((\d+ stream\(s\)|a kept-alive stream: \d+ bytes from the agents)\)$/);
+
+    // The agent cut off from the tunnel servers (nothing from edge-2 reaches cloud-1's pods).
+    const block = ['OUTPUT', '-d', cloud.spec.podCIDR, '-m', 'comment', '--comment', 'e2e-doctor-fault', '-j', 'DROP'];
+    await edge2.exec(['iptables', '-w', '-I', ...block]);
+    try {
+      const cut = await waitFor('doctor: the route to edge-2 fails', async () => {
+        const d = await doctor(['edge-2']);
+        return find(d.report, 'tunnel-route').status === 'fail' ? d : undefined;
+      }, 120_000, 3000);
+      expect(cut.code).toBe(11);
+      const route = find(cut.report, 'tunnel-route');
+      expect(route.evidence).toContain('TUN_ERR_NO_AGENT');
+      expect(route.fix).toContain('--field-selector spec.nodeName=edge-2');
+    } finally {
+      await edge2.exec(['iptables', '-w', '-D', ...block]);
+    }
+
+    // The autonomy annotation gone: diagnosed with the command, and --fix puts it back.
+    await kubectl(['annotate', 'node', 'edge-2', 'node.beta.openyurt.io/autonomy-']);
+    const lost = await doctor(['edge-2']);
+    // convert asked for --autonomy (its record says so): a failure, with the command.
+    expect(find(lost.report, 'autonomy')).toMatchObject({ status: 'fail', fix: 'kubectl annotate node edge-2 node.beta.openyurt.io/autonomy=true --overwrite' });
+    const fixed = await doctor(['edge-2', '--fix']);
+    expect(fixed.report.fixed).toEqual(['node edge-2: annotated node.beta.openyurt.io/autonomy=true']);
+    // Healed: healthy again once the agent is back on every replica.
+    await waitFor('doctor: healthy again', async () => (await doctor()).code === 0, 180_000, 3000);
   }, 600_000);
 
   it('an edge node cut off keeps its containers; rebooted while offline, kubelet brings the same pods back from yurthub; the cloud evicts nothing; healed, nothing is re-created', async () => {
@@ -345,6 +414,41 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
       const m = await node.memory();
       console.log(`converted ${node.name}: ${(m.rssBytes / 2 ** 20).toFixed(0)} MiB RSS (${Object.entries(m.byProcess).sort((a, b) => b[1] - a[1]).slice(0, 9).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)}`).join(', ')})`);
     }
+  }, 900_000);
+
+  it('yurtctl upgrade --image in waves: the second wave\'s node cut off from the tunnel stops it with the first wave upgraded and verified; healed, the rerun resumes', async () => {
+    const NEXT2 = `${VERSION}-e2e.2`;
+    const image = `${REPOSITORY}:${NEXT2}`;
+    for (const n of cluster.nodes.values()) await n.exec(['ctr', '-n', 'k8s.io', 'images', 'tag', '--force', `docker.io/${REPOSITORY}:${VERSION}`, `docker.io/${image}`]);
+    // edge-2 broken on purpose: nothing from it reaches cloud-1's pods, the tunnel servers among them.
+    const block = ['OUTPUT', '-d', cloud.spec.podCIDR, '-m', 'comment', '--comment', 'e2e-wave-fault', '-j', 'DROP'];
+    await edge2.exec(['iptables', '-w', '-I', ...block]);
+    const waves = ['--waves', '1,100%', '--wave-timeout', '45s'];
+    let stopped: Run;
+    try {
+      stopped = await yurtctl(['upgrade', ...base(), '--image', NEXT2, ...waves, '--yes']);
+    } catch (err) {
+      await edge2.exec(['iptables', '-w', '-D', ...block]);
+      throw err;
+    }
+    console.log(stopped.stderr);
+    expect(stopped.code, stopped.stderr).toBe(1);
+    expect(stopped.stderr).toMatch(/wave 1\/2 \(edge-1\) verified/);
+    expect(stopped.stderr).toMatch(/wave 2\/2 \(edge-2\) stopped: verification failed after 45 s: .*edge-2: .*waves 1-1 are applied and verified.*\(CNV_ERR_WAVE_FAILED\)/);
+    // The first wave moved and stays: edge-1's hub and agent, and the cloud components, on the new tag.
+    const onNode = async (selector: string, node: string) => (await pods(NS, selector)).filter((p) => p.spec.nodeName === node);
+    expect((await pod(NS, 'yurt-hub-edge-1')).spec.containers[0]!.image).toBe(image);
+    expect((await onNode('app.kubernetes.io/name=yurt-tunnel-agent', 'edge-1')).map((p) => [p.spec.containers[0]!.image, running(p)])).toEqual([[image, true]]);
+
+    await edge2.exec(['iptables', '-w', '-D', ...block]);
+    const run = ok(await yurtctl(['upgrade', ...base(), '--image', NEXT2, ...waves, '--yes']), 'yurtctl upgrade (the rerun)');
+    console.log(run.stderr);
+    expect(run.stderr).toMatch(/wave 2\/2 \(edge-2\) verified/);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe(`upgraded: 2 edge node(s) in 2 wave(s) to ${image}`);
+    const all = await pods(NS, 'app.kubernetes.io/name in (yurt-tunnel-server,yurt-manager,yurt-tunnel-agent,yurthub)');
+    expect(all.filter((p) => !running(p) || p.spec.containers[0]!.image !== image).map((p) => p.metadata.name)).toEqual([]);
+    // The agents' DaemonSet has its own update strategy back.
+    expect(await kubectl(['get', 'daemonset', 'yurt-tunnel-agent', '-n', NS, '-o', 'jsonpath={.spec.updateStrategy.type}'])).toBe('RollingUpdate');
   }, 900_000);
 
   it('yurtctl revert leaves a vanilla cluster: node files byte for byte, nothing of ours, kubelet straight to the apiserver', async () => {

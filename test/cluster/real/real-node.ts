@@ -151,6 +151,16 @@ export class RealNode {
     return docker(['exec', ...(input === undefined ? [] : ['-i']), this.container, ...command], { input });
   }
 
+  /**
+   * GET over plain HTTP from inside the node (it has socat, not curl): the response body. shut-none:
+   * a request whose sender half-closes after it makes Node's HTTP servers drop the connection before
+   * an asynchronous answer (/metrics) is written — an empty reply, now and then.
+   */
+  async httpGet(address: string, path: string): Promise<string> {
+    const text = await this.exec(['socat', '-T10', '-', `TCP:${address},shut-none`], `GET ${path} HTTP/1.0\r\nHost: ${address}\r\n\r\n`);
+    return text.slice(text.indexOf('\r\n\r\n') + 4);
+  }
+
   readFile(path: string): Promise<string> {
     return this.exec(['cat', path]);
   }

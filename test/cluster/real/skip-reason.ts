@@ -22,7 +22,12 @@ export function realNodesSkipReason(): string | undefined {
   if (process.env.YURT_REAL_NODES !== '1') return 'real-node suites are opt-in: set YURT_REAL_NODES=1 (needs Docker, mmdebstrap, gcc; see docs/testing.md, "Real nodes")';
   if (process.env.E2E_KUBECONFIG) return 'E2E_KUBECONFIG is set: real nodes join the local harness only';
   if (!harnessBinary()) return missingHarness();
-  for (const cmd of ['mmdebstrap', 'gcc']) if (!onPath(cmd)) return `no ${cmd} on PATH (apt-get install mmdebstrap gcc)`;
+  return realNodesUnavailableReason();
+}
+
+/** What this machine lacks to build and run real nodes, opt-in aside (the demo asks this). */
+export function realNodesUnavailableReason(): string | undefined {
+  for (const cmd of ['mmdebstrap', 'gcc', 'go']) if (!onPath(cmd)) return `no ${cmd} on PATH (apt-get install mmdebstrap gcc; Go >= 1.26)`;
   const docker = dockerUnusableReason();
   return docker ? `real nodes need Docker: ${docker}` : undefined;
 }

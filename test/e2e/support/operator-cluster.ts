@@ -86,7 +86,12 @@ export async function startOperatorCluster(dir: string, options: OperatorCluster
       'yurt-tunnel-server': {
         tls: { ...serving, ca: ca.cert.toString() },
         service: { type: 'NodePort', nodePorts: { proxy: PROXY_NODE_PORT } },
-        egressSelector: { allowedCallers: ['kube-apiserver-egress'], callerCA: { configMap: EGRESS_CA_CONFIGMAP, key: 'ca.crt' } },
+        egressSelector: {
+          allowedCallers: ['kube-apiserver-egress'], callerCA: { configMap: EGRESS_CA_CONFIGMAP, key: 'ca.crt' },
+          // docs/tunnel.md's "egress for everything": the harness's --service-cluster-ip-range and
+          // --cluster-cidr, and cloud-1's kubelet dialled directly (the pods proxy to cloud pods too).
+          direct: { serviceCIDRs: ['10.96.0.0/16'], podCIDRs: ['10.244.0.0/16'], cloudNodes: 'not-edge' },
+        },
       },
     }, null, 2));
     return { cluster, cloud, edges, image, valuesFile };

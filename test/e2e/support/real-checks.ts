@@ -47,7 +47,7 @@ export async function serviceArgs(node: RealNode, service: string): Promise<stri
 
 /** yurthub's /metrics as read on the node (its plain port is on the node's loopback). */
 export function hubMetrics(node: RealNode, port = 10261): Promise<string> {
-  return node.exec(['socat', '-T5', '-', `TCP:127.0.0.1:${port}`], 'GET /metrics HTTP/1.0\r\n\r\n');
+  return node.httpGet(`127.0.0.1:${port}`, '/metrics');
 }
 
 /** yurthub_proxy_requests_total summed over one component's series. */

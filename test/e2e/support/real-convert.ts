@@ -7,21 +7,18 @@
  * charts. For suites that need a converted cluster but not the operator path itself (real-operator
  * walks that path step by step).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { harnessHelm } from '../../cluster/e2e-gate.js';
 import { waitFor } from '../../cluster/process.js';
-import { docker } from '../../cluster/real/docker.js';
-import { nodejsImage, projectImage, type BuiltImage } from '../../cluster/real/images.js';
-import { RealCluster, type RealClusterOptions } from '../../cluster/real/real-cluster.js';
+import type { BuiltImage } from '../../cluster/real/images.js';
+import type { RealCluster } from '../../cluster/real/real-cluster.js';
 import type { RealNode } from '../../cluster/real/real-node.js';
+import { convertRequest, startOperatorCluster, type OperatorClusterOptions } from './operator-cluster.js';
 import { yurtctl } from './yurtctl.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-export const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-/** The repository yurtctl is told to pull from (--image-repository); the image is side-loaded under it. */
-export const REPOSITORY = 'yurt-edge/yurt-edge';
+export { REPOSITORY, VERSION } from './operator-cluster.js';
 
 export interface PodView {
   metadata: { name: string; uid: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -40,11 +37,21 @@ export interface ConvertedCluster {
   pods(namespace: string, selector?: string): Promise<PodView[]>;
 }
 
-/** Starts the cluster and converts it; the caller stops `cluster`. */
-export async function startConvertedCluster(edgeNames: string[], options: RealClusterOptions & { convertArgs?: string[] } = {}): Promise<ConvertedCluster> {
-  const image = await projectImage(await nodejsImage());
-  await docker(['tag', image.tag, `${REPOSITORY}:${VERSION}`]);
-  const cluster = await RealCluster.start({ ...options, images: [`${REPOSITORY}:${VERSION}`, ...(options.images ?? [])] });
+/** Starts the operator cluster (support/operator-cluster.ts) and converts it; the caller stops `cluster`. */
+export async function startConvertedCluster(edgeNames: string[], options: Omit<OperatorClusterOptions, 'edgeNames'> & { convertArgs?: string[] } = {}): Promise<ConvertedCluster> {
+  const { convertArgs = [], ...clusterOptions } = options;
+  const dir = mkdtempSync(join(tmpdir(), 'yurt-converted-'));
+  const started = await startOperatorCluster(dir, { ...clusterOptions, edgeNames }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const { cluster, cloud, edges, image } = started;
+  // The PKI and values files are read by the control plane and helm only while starting and converting.
+  const stop = cluster.stop.bind(cluster);
+  cluster.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
   const kubectl = (args: string[]) => cluster.kubectl(args);
   const pod = async (namespace: string, name: string) => {
     const text = await kubectl(['get', 'pod', name, '-n', namespace, '-o', 'json']).catch(() => undefined);
@@ -52,13 +59,7 @@ export async function startConvertedCluster(edgeNames: string[], options: RealCl
   };
   const pods = async (namespace: string, selector?: string) => (JSON.parse(await kubectl(['get', 'pods', '-n', namespace, '-o', 'json', ...(selector ? ['-l', selector] : [])])) as { items: PodView[] }).items;
   try {
-    const cloud = await cluster.addNode('cloud-1');
-    const edges: RealNode[] = [];
-    for (const name of edgeNames) edges.push(await cluster.addNode(name));
-    await kubectl(['label', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane=']);
-    await kubectl(['taint', 'node', 'cloud-1', 'node-role.kubernetes.io/control-plane:NoSchedule']);
-    await cluster.deployDNS();
-    const run = await yurtctl(['convert', '--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!, '--cloud-nodes', 'cloud-1', '--image-repository', REPOSITORY, ...(options.convertArgs ?? []), '--yes']);
+    const run = await yurtctl(['convert', '--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!, ...convertRequest(started.valuesFile).filter((a) => a !== '--autonomy'), ...convertArgs, '--yes']);
     if (run.code !== 0) throw new Error(`yurtctl convert exited ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
     for (const node of edgeNames) await waitFor(`yurt-hub-${node} running`, async () => podRunning(await pod('kube-system', `yurt-hub-${node}`)), 180_000, 1000);
     await waitFor('yurt-manager running', async () => {
