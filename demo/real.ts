@@ -87,11 +87,15 @@ export async function runReal(teardown: Teardown, keep: boolean): Promise<void> 
   const applied = await step('yurtctl convert … --yes (labels, autonomy, the yurt-edge chart, a node Job per edge node that installs yurthub and restarts kubelet onto it)', () => yurtctl(['convert', ...base, '--yes']));
   show(applied.stderr, (l) => /^\[\d+\/\d+\]|^ {2}\S+: |^converted/.test(l));
 
-  await step('The chart\'s pods running: yurt-tunnel server and yurt-manager on cloud-1, an agent on each edge node', () =>
-    waitFor('the chart\'s pods running', async () => {
+  await step('The chart\'s pods running: yurt-tunnel server and yurt-manager on cloud-1, an agent on each edge node, on every tunnel server replica', async () => {
+    await waitFor('the chart\'s pods running', async () => {
       const all = await pods(SYSTEM_NS, CHART_PODS);
       return all.length === 6 && all.every(running);
-    }, 300_000, 2000));
+    }, 300_000, 2000);
+    // kube-apiserver's egress reaches either replica through the Service: an agent finds a replica that
+    // was not Ready yet at its first look up by name at its next one (--resolve-period).
+    await waitFor('both agents on every tunnel server replica', async () => (await agentsPerReplica(cluster, started.cloud)).every((n) => n === 2), 120_000, 2000);
+  });
   say((await kubectl(['get', 'pods', '-n', SYSTEM_NS, '-o', 'wide'])).trim());
   const status = await step('yurtctl status (HUB and AGENT from the real pods)', () =>
     waitFor('hubs ready and agents connected', async () => {
