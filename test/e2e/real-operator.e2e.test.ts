@@ -228,6 +228,13 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
   }, 900_000);
 
   it('kubectl logs -f, exec, attach and port-forward reach real containers on edge nodes through the tunnel', async () => {
+    // kube-apiserver's egress reaches either tunnel server replica: both agents on both first (an agent
+    // finds a replica that was not Ready at its first name lookup only at its next one).
+    await waitFor('both agents on every tunnel server replica', async () => {
+      const replicas = await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server');
+      const agents = await Promise.all(replicas.map(async (p) => Number(/^yurt_tunnel_server_agents_connected (\d+)/m.exec(await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics'))?.[1] ?? -1)));
+      return agents.length === 2 && agents.every((n) => n === 2);
+    }, 120_000, 2000);
     const streamsBefore = await tunnelStreams();
     // logs -f: a large log, byte for byte, followed while it is written.
     await cluster.apply({
