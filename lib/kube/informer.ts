@@ -8,6 +8,7 @@ import type { YurtError } from '../errors.js';
 import type { Clock, Component } from '../lifecycle.js';
 import { once } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
+import { SyncGate } from './sync-gate.js';
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -40,8 +41,7 @@ export class Informer<T extends KubernetesObject> implements Component {
   private listedThisAttempt = false;
   private failures = 0;
   private restarting = false;
-  private syncedFlag = false;
-  private syncWaiters: Array<() => void> = [];
+  private readonly syncGate = new SyncGate();
   readonly close: () => Promise<void>;
 
   constructor(private readonly options: InformerOptions<T>) {
@@ -64,21 +64,12 @@ export class Informer<T extends KubernetesObject> implements Component {
   }
 
   get synced(): boolean {
-    return this.syncedFlag;
+    return this.syncGate.isOpen;
   }
 
   /** Resolves once the cache holds a full list; rejects if the signal ends first. */
   waitSynced(signal: AbortSignal): Promise<void> {
-    if (this.syncedFlag) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.syncWaiters.push(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.syncGate.wait(signal);
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -105,16 +96,9 @@ export class Informer<T extends KubernetesObject> implements Component {
     }
     if (this.listedThisAttempt && !this.stopping.signal.aborted) {
       this.failures = 0;
-      if (!this.syncedFlag) {
-        this.syncedFlag = true;
-        this.log.info({ objects: this.informer.list().length }, 'cache synced');
-        this.options.onSyncedChange?.(true);
-        const waiters = this.syncWaiters;
-        this.syncWaiters = [];
-        for (const w of waiters) w();
-      } else {
-        this.log.info({ objects: this.informer.list().length }, 're-listed');
-      }
+      const first = this.syncGate.open();
+      this.log.info({ objects: this.informer.list().length }, first ? 'cache synced' : 're-listed');
+      if (first) this.options.onSyncedChange?.(true);
     }
   }
 

@@ -12,6 +12,7 @@ import type { Clock, Component } from '../lifecycle.js';
 import { once } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { JsonWatchDecoder, type JsonWatchEvent } from './watch-stream.js';
+import { SyncGate } from './sync-gate.js';
 
 export interface ObjectMeta {
   name?: string;
@@ -74,8 +75,7 @@ export class ListWatch<T extends KubeObject> implements Component {
   /** Where the next watch starts; undefined means list first. */
   private resourceVersion: string | undefined;
   private failures = 0;
-  private syncedFlag = false;
-  private syncWaiters: Array<() => void> = [];
+  private readonly syncGate = new SyncGate();
   private running: Promise<void> | undefined;
   readonly close: () => Promise<void>;
 
@@ -88,21 +88,12 @@ export class ListWatch<T extends KubeObject> implements Component {
   }
 
   get synced(): boolean {
-    return this.syncedFlag;
+    return this.syncGate.isOpen;
   }
 
   /** Resolves once the cache holds a full list; rejects if the signal ends first. */
   waitSynced(signal: AbortSignal): Promise<void> {
-    if (this.syncedFlag) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.syncWaiters.push(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.syncGate.wait(signal);
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -177,15 +168,7 @@ export class ListWatch<T extends KubeObject> implements Component {
     // An empty resourceVersion (some caches answer without one) makes the watch start "now".
     this.resourceVersion = typeof rv === 'string' ? rv : '';
     this.failures = 0;
-    if (this.syncedFlag) {
-      this.log.info({ objects: next.size }, 're-listed');
-      return;
-    }
-    this.syncedFlag = true;
-    this.log.info({ objects: next.size }, 'cache synced');
-    const waiters = this.syncWaiters;
-    this.syncWaiters = [];
-    for (const w of waiters) w();
+    this.log.info({ objects: next.size }, this.syncGate.open() ? 'cache synced' : 're-listed');
   }
 
   private async watch(): Promise<WatchEnd> {
