@@ -8,6 +8,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseMetrics, total } from '../lib/metrics/exposition.js';
 import { helmBinary } from '../test/cluster/binary.js';
 import { docker } from '../test/cluster/real/docker.js';
 import type { RealCluster } from '../test/cluster/real/real-cluster.js';
@@ -32,17 +33,9 @@ interface PodView {
 
 const running = (p: PodView) => p.status.phase === 'Running' && (p.status.containerStatuses ?? []).every((c) => c.ready);
 
-/** The sum of a Prometheus text exposition's series with that name and those labels; NaN when there is none. */
+/** The sum of a /metrics text's series with that name and those labels; NaN when there is none. */
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  let found = false;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
-    const have = m[1] ?? '';
-    if (!Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) continue;
-    sum += Number(m[2]);
-    found = true;
-  }
-  return found ? sum : NaN;
+  return total(parseMetrics(text), name, labels) ?? NaN;
 }
 
 /** The containers (not sandboxes) containerd runs now for these pods. */

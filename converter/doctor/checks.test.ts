@@ -4,7 +4,7 @@ import {
   kubeletWired, managerLeader, nodeReady, tunnelReplica, tunnelRoute,
 } from './checks.js';
 import { renderReport, report, STATUS_EXIT, worst, type Finding } from './finding.js';
-import { parseMetrics, total } from './prom.js';
+import { parseMetrics, total } from '../../lib/metrics/exposition.js';
 import { hubFromManifest, notAfterOf } from './node-doctor.js';
 import { rerunnable } from './cloud-doctor.js';
 

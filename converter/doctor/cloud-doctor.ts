@@ -17,7 +17,7 @@ import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
 import { agentFromCloud, autonomy, conversion, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
 import { report, warn, type Finding, type Repair, type Report } from './finding.js';
 import { apiGet, get, type Response } from './http.js';
-import { parseMetrics, total } from './prom.js';
+import { parseMetrics, total } from '../../lib/metrics/exposition.js';
 
 export interface CloudDoctorOptions {
   /** Nodes to check; empty: every edge node. */

@@ -17,7 +17,7 @@ import { detectLayout, type Layout, type LayoutOptions } from '../node/layout.js
 import { agentFromNode, autonomy, certFixes, certificate, clockSkewFromNode, hubCache, hubReady, hubServing, kubeletWired, type CacheView } from './checks.js';
 import { fail, report, warn, type Finding, type Report } from './finding.js';
 import { get, json } from './http.js';
-import { parseMetrics, series, total } from './prom.js';
+import { parseMetrics, series, total } from '../../lib/metrics/exposition.js';
 
 export interface NodeDoctorOptions {
   root: string;

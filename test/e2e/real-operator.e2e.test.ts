@@ -25,6 +25,7 @@ import type { RealNode } from '../cluster/real/real-node.js';
 import { runKubectl } from '../../tunnel/testing/e2e.js';
 import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION, webOn } from './support/operator-cluster.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
+import { parseMetrics, total as metricTotal } from '../../lib/metrics/exposition.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NEXT = `${VERSION}-e2e.1`;
@@ -117,8 +118,7 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
   async function tunnelStreams(): Promise<number> {
     let total = 0;
     for (const p of await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server')) {
-      const text = await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics');
-      for (const m of text.matchAll(/^yurt_tunnel_server_streams_total\{[^}]*front_door="connect"[^}]*\} (\d+)/gm)) total += Number(m[1]);
+      total += metricTotal(parseMetrics(await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics')), 'yurt_tunnel_server_streams_total', { front_door: 'connect' }) ?? 0;
     }
     return total;
   }
@@ -232,7 +232,7 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
     // finds a replica that was not Ready at its first name lookup only at its next one).
     await waitFor('both agents on every tunnel server replica', async () => {
       const replicas = await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server');
-      const agents = await Promise.all(replicas.map(async (p) => Number(/^yurt_tunnel_server_agents_connected (\d+)/m.exec(await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics'))?.[1] ?? -1)));
+      const agents = await Promise.all(replicas.map(async (p) => metricTotal(parseMetrics(await cloud.httpGet(`${p.status.podIP}:10265`, '/metrics')), 'yurt_tunnel_server_agents_connected')));
       return agents.length === 2 && agents.every((n) => n === 2);
     }, 120_000, 2000);
     const streamsBefore = await tunnelStreams();
