@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
+import { parseMetrics, series, total } from '../../lib/metrics/exposition.js';
 import { ANNOTATION_STATE, type NodeState } from '../plan/model.js';
 import type { HostFs } from './hostfs.js';
 import type { KubeconfigView } from './kubeconfig.js';
@@ -60,19 +61,13 @@ export function kubeletRequestCount(metrics: string): number {
 
 /** Sums yurthub_proxy_requests_total over the series of one component. */
 export function componentRequestCount(metrics: string, component: string): number {
-  let total = 0;
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith('yurthub_proxy_requests_total{') || !line.includes(`component="${component}"`)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) total += value;
-  }
-  return total;
+  return total(parseMetrics(metrics), 'yurthub_proxy_requests_total', { component }) ?? 0;
 }
 
 /** The process start time a Prometheus text exposition gives (prom-client's and client_golang's standard gauge). */
 export function processStart(metrics: string): string | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith('process_start_time_seconds'));
-  return line?.slice(line.lastIndexOf(' ') + 1).trim() || undefined;
+  const start = series(parseMetrics(metrics), 'process_start_time_seconds')[0];
+  return start === undefined ? undefined : String(start.value);
 }
 
 /** Through yurthub's local port: no credentials of ours, the hub speaks for the node. */

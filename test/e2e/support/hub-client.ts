@@ -3,6 +3,7 @@
  * component, and the hub's own endpoints (/metrics, /debug/cache) to see what it did.
  */
 import { request as httpRequest } from 'node:http';
+import { parseMetrics, total } from '../../../lib/metrics/exposition.js';
 import { waitFor } from '../../cluster/process.js';
 
 export const KUBELET_UA = 'kubelet/v1.37.2 (linux/amd64) kubernetes/0000000';
@@ -12,12 +13,7 @@ export const COREDNS_UA = 'coredns/1.11.3';
 /** Sum of a Prometheus series from the hub's /metrics, over the series matching `labels`. */
 export async function hubMetric(hubUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${hubUrl}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
-  }
-  return total;
+  return total(parseMetrics(text), name, labels) ?? 0;
 }
 
 /** Waits until the hub says the (single) apiserver is healthy, or unhealthy. */

@@ -4,6 +4,7 @@
  * the hub's metrics from inside the node. (real-operator.e2e still has its own copies of the first
  * three; it can take these.)
  */
+import { parseMetrics, total } from '../../../lib/metrics/exposition.js';
 import { waitFor } from '../../cluster/process.js';
 import type { RealCluster } from '../../cluster/real/real-cluster.js';
 import type { RealNode } from '../../cluster/real/real-node.js';
@@ -52,9 +53,5 @@ export function hubMetrics(node: RealNode, port = 10261): Promise<string> {
 
 /** yurthub_proxy_requests_total summed over one component's series. */
 export function hubRequests(metrics: string, component: string): number {
-  let total = 0;
-  for (const line of metrics.split('\n')) {
-    if (line.startsWith('yurthub_proxy_requests_total{') && line.includes(`component="${component}"`)) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
-  return total;
+  return total(parseMetrics(metrics), 'yurthub_proxy_requests_total', { component }) ?? 0;
 }
