@@ -20,7 +20,7 @@ export interface ChartManagerOptions {
   controllers: string;
   /** The --leader-elect-identity flag. */
   identity: string;
-  /** `--set` values for `helm template` (e.g. `controllers={daemonpodupdater}`); none renders the defaults. */
+  /** Further `--set` values for `helm template`; `controllers={…}` follows the --controllers flag unless given here. */
   set?: string[];
   /** Further flags for yurt-manager. */
   args?: string[];
@@ -35,11 +35,13 @@ export interface ChartManager {
 }
 
 export async function startChartManager(cluster: LocalCluster, options: ChartManagerOptions): Promise<ChartManager> {
+  // The RBAC proven is the chart's for the controllers this process runs, never the all-controllers default.
+  const set = options.set?.some((s) => s.startsWith('controllers=')) ? options.set : [`controllers={${options.controllers}}`, ...(options.set ?? [])];
   const helmHome = join(cluster.dir, 'helm');
   for (const d of ['cache', 'config', 'data']) mkdirSync(join(helmHome, d), { recursive: true });
   const { stdout: rbac } = await promisify(execFile)(
     harnessHelm!,
-    ['template', 'yurt-manager', join(ROOT, 'charts/yurt-manager'), '-n', 'kube-system', ...(options.set ?? []).flatMap((s) => ['--set', s]), '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'],
+    ['template', 'yurt-manager', join(ROOT, 'charts/yurt-manager'), '-n', 'kube-system', ...set.flatMap((s) => ['--set', s]), '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'],
     { env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') } },
   );
   const rbacFile = join(cluster.dir, 'yurt-manager-rbac.yaml');
