@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { makeCa, makeLeaf } from '../certificate/testing/fixtures.js';
 import { defineErrors } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { ManualClock } from '../testing/manual-clock.js';
-import { ListWatch, type KubeObject } from './list-watch.js';
+import { ListWatch, type KubeObject, type ListWatchOptions } from './list-watch.js';
 import { encodeJsonWatchEvent } from './watch-stream.js';
 
 const TestErrors = defineErrors({ T_ERR_LIST: { statusCode: 502, message: 'cannot list %s: %s' } });
@@ -92,7 +94,7 @@ describe('ListWatch over node:http', () => {
     await api.close();
   });
 
-  const make = (extra: { labelSelector?: string } = {}) =>
+  const make = (extra: Partial<ListWatchOptions<KubeObject>> = {}) =>
     new ListWatch<KubeObject>({
       server: () => base,
       resource: 'nodes',
@@ -142,6 +144,42 @@ describe('ListWatch over node:http', () => {
     await until('the second watch', () => api.watches.length === 2);
     expect(api.watches[1]!.url.searchParams.get('resourceVersion')).toBe('20');
     expect(api.lists).toHaveLength(1);
+    expect(failures).toEqual([]);
+  });
+
+  it('lists in pages and keeps only what the transform returns, from lists and watch events alike', async () => {
+    const all = [node('a', '5', { pool: 'x' }), node('b', '6'), node('c', '7')];
+    api.listAnswer = (res) => {
+      const url = new URL(api.lists.at(-1)!.url);
+      const from = Number(url.searchParams.get('continue') ?? '0');
+      const limit = Number(url.searchParams.get('limit'));
+      const next = from + limit < all.length ? String(from + limit) : undefined;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Every page carries a resourceVersion; the last one's is where the watch starts.
+      res.end(JSON.stringify({ kind: 'NodeList', metadata: { resourceVersion: next ? `p${from}` : '10', ...(next ? { continue: next } : {}) }, items: all.slice(from, from + limit) }));
+    };
+    const kept: Array<string | undefined> = [];
+    lw = make({
+      pageSize: 2,
+      transform: (o) => {
+        kept.push(o.metadata?.name);
+        return { metadata: { name: o.metadata?.name, resourceVersion: o.metadata?.resourceVersion } };
+      },
+    });
+    await lw.start();
+    await lw.waitSynced(new AbortController().signal);
+    expect(api.lists.map((l) => Object.fromEntries(l.url.searchParams))).toEqual([{ limit: '2' }, { limit: '2', continue: '2' }]);
+    expect(events).toEqual(['add a@5', 'add b@6', 'add c@7']);
+    expect(lw.get('a')).toEqual({ metadata: { name: 'a', resourceVersion: '5' } });
+    await until('the watch', () => api.watches.length === 1);
+    expect(api.watches[0]!.url.searchParams.get('resourceVersion')).toBe('10');
+    expect(api.watches[0]!.url.searchParams.has('limit')).toBe(false);
+    api.send('MODIFIED', node('b', '11', { pool: 'y' }));
+    api.send('DELETED', node('c', '12'));
+    await until('two events', () => events.length === 5);
+    expect(lw.get('b')).toEqual({ metadata: { name: 'b', resourceVersion: '11' } });
+    expect(lw.list().map((o) => o.metadata?.name)).toEqual(['a', 'b']);
+    expect(kept).toEqual(['a', 'b', 'c', 'b']);
     expect(failures).toEqual([]);
   });
 
@@ -244,5 +282,43 @@ describe('ListWatch over node:http', () => {
     expect(clock.pending).toBe(0);
     expect(api.lists).toHaveLength(1);
     expect(failures).toEqual([]);
+  });
+});
+
+describe('ListWatch over node:https', () => {
+  it('lists and watches with the TLS material and headers `connection` gives, asked at each request', async () => {
+    const ca = await makeCa();
+    const serving = await makeLeaf(ca, { subject: 'CN=apiserver', notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000), ips: ['127.0.0.1'] });
+    const seen: Array<{ watch: boolean; authorization?: string }> = [];
+    const server = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+      const watch = new URL(req.url ?? '/', 'https://x').searchParams.get('watch') === 'true';
+      seen.push({ watch, authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (watch) res.flushHeaders();
+      else res.end(JSON.stringify({ kind: 'PodList', metadata: { resourceVersion: '3' }, items: [{ metadata: { name: 'p', namespace: 'ns', resourceVersion: '2' } }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    let token = 0;
+    const lw = new ListWatch<KubeObject>({
+      server: () => `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      resource: 'pods',
+      path: '/api/v1/pods',
+      connection: async () => ({ ca: ca.certPem, headers: { authorization: `Bearer t${++token}` } }),
+      clock: new ManualClock(),
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      retryError: (resource, detail) => TestErrors.T_ERR_LIST(resource, detail),
+      handlers: {},
+    });
+    try {
+      await lw.start();
+      await lw.waitSynced(new AbortController().signal);
+      expect(lw.get('p', 'ns')?.metadata?.resourceVersion).toBe('2');
+      await until('the watch', () => seen.length === 2);
+      expect(seen).toEqual([{ watch: false, authorization: 'Bearer t1' }, { watch: true, authorization: 'Bearer t2' }]);
+    } finally {
+      await lw.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -1,12 +1,15 @@
 /**
- * A list+watch cache of one resource over plain node:http, JSON only: what a daemon needs to follow
- * a few objects without @kubernetes/client-node, which costs about 84 MB of resident memory just to
- * import (docs/benchmarks.md, idle). It behaves like client-go's reflector: list, then watch from the
+ * A list+watch cache of one resource over node:http (or node:https with the caller's TLS material and
+ * credentials), JSON only: what a daemon needs to follow objects without @kubernetes/client-node, which
+ * costs about 84 MB of resident memory just to import (docs/benchmarks.md, idle), and whose informer
+ * keeps every object whole as the library's model objects. A `transform` keeps only what the cache's
+ * readers use, and `pageSize` lists in pages, so tens of thousands of objects stay small in memory. It behaves like client-go's reflector: list, then watch from the
  * list's resourceVersion and resume from the last one seen when a watch ends or breaks; list again
  * when the server says that resourceVersion is gone (410 Expired); every other failure is retried
  * after a doubling backoff on the injected Clock. A re-list tells handlers only what changed.
  */
 import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { YurtError } from '../errors.js';
 import type { Clock, Component } from '../lifecycle.js';
 import { once } from '../lifecycle.js';
@@ -53,6 +56,21 @@ export interface ListWatchOptions<T> {
   requestTimeoutMs?: number;
   /** The program's own error for a failed list or watch, logged with its code before each retry. */
   retryError: (resource: string, detail: string) => YurtError;
+  /**
+   * What the store keeps of each object the server sends (list items and watch events alike); it must
+   * keep metadata.name, namespace and resourceVersion. Without it the object is kept whole.
+   */
+  transform?: (obj: KubeObject) => T;
+  /** List in pages of this many objects (limit + continue), so no list is one huge body in memory. */
+  pageSize?: number;
+  /**
+   * Asked before each request: TLS material (ca, cert, key, servername, rejectUnauthorized, agent) and
+   * headers (Authorization) for an https server, e.g. from a kubeconfig; asked each time so rotated
+   * credentials are picked up.
+   */
+  connection?: () => Promise<RequestOptions>;
+  /** Told once, when the cache first holds a full list. */
+  onSyncedChange?: (synced: boolean) => void;
 }
 
 /** An HTTP answer other than 2xx, with the Status message the server gave. */
@@ -142,21 +160,31 @@ export class ListWatch<T extends KubeObject> implements Component {
   }
 
   private async relist(): Promise<void> {
-    const body = await this.exchange(this.url({}), async (res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    });
-    let parsed: { metadata?: { resourceVersion?: unknown }; items?: unknown };
-    try {
-      parsed = JSON.parse(body) as typeof parsed;
-    } catch (err) {
-      throw new Error(`list is not JSON: ${(err as Error).message}`);
-    }
-    if (!Array.isArray(parsed.items)) throw new Error('list without items');
-    const rv = parsed.metadata?.resourceVersion;
     const next = new Map<string, T>();
-    for (const item of parsed.items as T[]) next.set(objectKey(item), item);
+    let rv: unknown;
+    let page: string | undefined;
+    do {
+      const query: Record<string, string> = {};
+      if (this.options.pageSize) query.limit = String(this.options.pageSize);
+      if (page) query.continue = page;
+      const body = await this.exchange(this.url(query), async (res) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of res) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      });
+      let parsed: { metadata?: { resourceVersion?: unknown; continue?: unknown }; items?: unknown };
+      try {
+        parsed = JSON.parse(body) as typeof parsed;
+      } catch (err) {
+        throw new Error(`list is not JSON: ${(err as Error).message}`);
+      }
+      if (!Array.isArray(parsed.items)) throw new Error('list without items');
+      for (const item of parsed.items as KubeObject[]) next.set(objectKey(item), this.keep(item));
+      // Every page answers from the first one's snapshot; the last page's resourceVersion is the list's.
+      // An expired continue token (410) fails the attempt, and the retry lists from the start.
+      rv = parsed.metadata?.resourceVersion;
+      page = typeof parsed.metadata?.continue === 'string' && parsed.metadata.continue !== '' ? parsed.metadata.continue : undefined;
+    } while (page);
     const before = this.store;
     this.store = next;
     for (const [key, obj] of next) {
@@ -168,7 +196,13 @@ export class ListWatch<T extends KubeObject> implements Component {
     // An empty resourceVersion (some caches answer without one) makes the watch start "now".
     this.resourceVersion = typeof rv === 'string' ? rv : '';
     this.failures = 0;
-    this.log.info({ objects: next.size }, this.syncGate.open() ? 'cache synced' : 're-listed');
+    const first = this.syncGate.open();
+    this.log.info({ objects: next.size }, first ? 'cache synced' : 're-listed');
+    if (first) this.options.onSyncedChange?.(true);
+  }
+
+  private keep(raw: KubeObject): T {
+    return this.options.transform ? this.options.transform(raw) : (raw as T);
   }
 
   private async watch(): Promise<WatchEnd> {
@@ -200,22 +234,23 @@ export class ListWatch<T extends KubeObject> implements Component {
 
   /** Applies one watch event to the store; 'expired' when the server says to list again. */
   private apply(event: JsonWatchEvent): 'expired' | undefined {
-    const obj = event.object as T;
-    const rv = obj.metadata?.resourceVersion;
+    const raw = event.object as KubeObject;
+    const rv = raw.metadata?.resourceVersion;
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        const key = objectKey(obj);
+        const key = objectKey(raw);
         const had = this.store.has(key);
+        const obj = this.keep(raw);
         this.store.set(key, obj);
         this.call(had ? 'update' : 'add', obj);
         break;
       }
       case 'DELETED': {
-        const key = objectKey(obj);
+        const key = objectKey(raw);
         const old = this.store.get(key);
         this.store.delete(key);
-        this.call('delete', old ?? obj);
+        this.call('delete', old ?? this.keep(raw));
         break;
       }
       case 'BOOKMARK':
@@ -254,7 +289,9 @@ export class ListWatch<T extends KubeObject> implements Component {
     const limitMs = this.options.requestTimeoutMs ?? 60_000;
     this.options.clock.delay(limitMs, deadline.signal).then(() => req.abort(new Error(`no answer in ${limitMs} ms`)), () => {});
     try {
-      const res = await get(url, { accept: 'application/json', ...this.options.headers }, req.signal);
+      const connection = (await this.options.connection?.()) ?? {};
+      const headers = { accept: 'application/json', ...this.options.headers, ...(connection.headers as Record<string, string> | undefined) };
+      const res = await get(url, { ...connection, headers }, req.signal);
       if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) throw await statusError(res);
       return await read(res, deadline, req);
     } catch (err) {
@@ -268,10 +305,11 @@ export class ListWatch<T extends KubeObject> implements Component {
   }
 }
 
-function get(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  if (url.protocol !== 'http:') return Promise.reject(new Error(`list+watch speaks plain http only, not ${url.protocol}`));
+function get(url: URL, options: RequestOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new Error(`list+watch speaks http and https only, not ${url.protocol}`));
+  const send = url.protocol === 'https:' ? httpsRequest : request;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers, signal }, resolve);
+    const req = send(url, { ...options, method: 'GET', signal }, resolve);
     req.on('error', reject);
     req.end();
   });
