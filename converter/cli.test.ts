@@ -129,7 +129,7 @@ describe('--replace-foreign', () => {
   });
 
   it('cannot name anything yurtctl does not write: it is no way to delete other objects', () => {
-    const names = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock';
+    const names = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, NodePool/<a --pool name>';
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'Deployment/coredns'])).message).toBe(`--replace-foreign: "Deployment/coredns" is not Kind/name of an object yurtctl writes (${names})`);
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'yurtctl-convert-edge-1'])).message).toMatch(/^--replace-foreign: "yurtctl-convert-edge-1" is not Kind\/name/);
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'ConfigMap/kube-proxy'])).message).toBe(`--replace-foreign: "ConfigMap/kube-proxy": yurtctl writes no ConfigMap of that name (${names})`);

@@ -38,6 +38,7 @@ export async function convert(o: ConvertOptions, deps: CommandDeps): Promise<num
     imageRepository: o.imageRepository,
     allowImageOverride: o.allowImageOverride,
     replaceForeign: o.replaceForeign,
+    pools: o.pools,
     chart,
     release,
     namespace: o.namespace,

@@ -39,6 +39,7 @@ export const DESCRIBE: Record<string, string> = {
   allowImageOverride: 'let -f/--set image values (global.image.tag, …) replace the pinned image (a warning in the plan)',
   force: 'revert the cloud side even if some node sides have not reported',
   waves: 'canary waves of edge nodes: cumulative counts or percentages (1,10%,100%), or pools (one wave per node pool); each wave is applied and verified before the next',
+  pool: 'NAME=SELECTOR[:cloud|:edge] (repeatable): create NodePool NAME (type Edge unless :cloud) and label the nodes SELECTOR matches apps.openyurt.io/nodepool=NAME',
   waveTimeout: 'how long a wave\'s verification may take to pass (yurtctl doctor\'s checks on its nodes)',
   image: 'TAG or REPOSITORY:TAG every component moves to (default repository: the one convert recorded)',
   root: 'the host root (/host in the node Job)',

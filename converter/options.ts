@@ -11,7 +11,8 @@ import { ConverterErrors } from './errors.js';
 import { bool, CODE, helpFor, list, parse, str } from './flags.js';
 import { parseNodeCommand } from './node-options.js';
 import { isWrittenName, WRITTEN_KINDS, WRITTEN_NAMES } from './plan/foreign.js';
-import type { Selection } from './plan/model.js';
+import type { PoolRequest, Selection } from './plan/model.js';
+import { parsePools } from './plan/pools.js';
 import { parseWaves, type WaveSpec } from './waves/spec.js';
 
 
@@ -48,6 +49,7 @@ export const DEFAULTS = deepFreeze({
     allowImageOverride: false,
     waves: '',
     waveTimeout: '5m',
+    pool: [] as string[],
   },
   upgrade: { ...CLUSTER, ...CHANGE, image: '', waves: '', waveTimeout: '5m', chart: '' },
   revert: { ...CLUSTER, ...CHANGE, force: false },
@@ -109,6 +111,8 @@ export interface ConvertOptions extends ClusterOptions, ChangeOptions {
   allowImageOverride: boolean;
   waves: WaveSpec | undefined;
   waveTimeoutMs: number;
+  /** `--pool NAME=SELECTOR[:cloud|:edge]`: NodePools to create and label their nodes into. */
+  pools: PoolRequest[];
 }
 export interface UpgradeOptions extends ClusterOptions, ChangeOptions {
   imageRepository: string | undefined;
@@ -225,13 +229,14 @@ function clusterOptions(v: Record<string, unknown>, d: typeof CLUSTER, formats: 
  * --replace-foreign: each entry names one object, by kind and name, of the names yurtctl writes
  * (nothing else can be replaced through it), so consent is given object by object.
  */
-function replaceForeign(raw: string): string[] {
+function replaceForeign(raw: string, pools: readonly string[] = []): string[] {
   const out = new Set<string>();
   for (const entry of toList(raw)) {
     const [kind, name, ...rest] = entry.split('/');
     const canonical = WRITTEN_KINDS.find((k) => k.toLowerCase() === kind?.toLowerCase());
     if (!canonical || !name || rest.length) throw new OptionError(CODE, 'replace-foreign', `"${entry}" is not Kind/name of an object yurtctl writes (${WRITTEN_NAMES})`);
     if (isDNS1123Subdomain(name).length || !isWrittenName(canonical, name)) throw new OptionError(CODE, 'replace-foreign', `"${entry}": yurtctl writes no ${canonical} of that name (${WRITTEN_NAMES})`);
+    if (canonical === 'NodePool' && !pools.includes(name)) throw new OptionError(CODE, 'replace-foreign', `"${entry}": this run writes no NodePool of that name (only those of its --pool flags)`);
     out.add(`${canonical}/${name}`);
   }
   return [...out].sort();
@@ -242,14 +247,14 @@ function duration(flag: string, raw: string, min = 0): number {
   return raw.trim() === '0' && min === 0 ? 0 : toDuration(flag, raw, CODE, min);
 }
 
-function changeOptions(v: Record<string, unknown>, d: typeof CHANGE): ChangeOptions {
+function changeOptions(v: Record<string, unknown>, d: typeof CHANGE, pools: readonly string[] = []): ChangeOptions {
   return {
     dryRun: bool(v.dryRun, d.dryRun),
     yes: bool(v.yes, d.yes),
     nodeTimeoutMs: duration('node-timeout', str(v.nodeTimeout, d.nodeTimeout)),
     lockTimeoutMs: duration('lock-timeout', str(v.lockTimeout, d.lockTimeout)),
     lockDurationMs: toDuration('lock-duration', str(v.lockDuration, d.lockDuration), CODE, 1000),
-    replaceForeign: replaceForeign(str(v.replaceForeign, d.replaceForeign)),
+    replaceForeign: replaceForeign(str(v.replaceForeign, d.replaceForeign), pools),
   };
 }
 
@@ -290,15 +295,22 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
       const flag = toFlag(given[0]!);
       selection = { by: flag as 'cloud-nodes' | 'edge-nodes', nodes: nodeNames(flag, str(v[given[0]!], '')) };
     }
+    let pools: PoolRequest[];
+    try {
+      pools = parsePools(list(v.pool));
+    } catch (err) {
+      throw new OptionError(CODE, 'pool', (err as Error).message);
+    }
     const repo = str(v.imageRepository, d.imageRepository);
     if (!/^[a-z0-9]([a-z0-9._\-/:]*[a-z0-9])?$/.test(repo) || repo.includes('@')) throw new OptionError(CODE, 'image-repository', `"${repo}" is not an image repository (no tag: the tag is yurtctl's version)`);
     return {
       cmd: 'convert',
       options: deepFreeze({
         ...clusterOptions(v, d),
-        ...changeOptions(v, d),
+        ...changeOptions(v, d, pools.map((p) => p.name)),
         ...waveOptions(v, d),
         selection,
+        pools,
         autonomy: bool(v.autonomy, d.autonomy),
         set: list(v.set),
         valuesFiles: list(v.values),

@@ -15,6 +15,7 @@ import { recordConfigMap } from '../plan/state.js';
 import type { Progress } from '../ui/progress.js';
 import type { Helm } from './helm.js';
 import { call, callOptional, mergePatch, statusOf, type Kube } from './kube.js';
+import { createPools, deletePools, poolProblems, type PoolContext } from './pools.js';
 
 export interface ApplyContext {
   kube: Kube;
@@ -38,6 +39,7 @@ export interface Outcome {
 }
 
 const clockOf = (ctx: ApplyContext): Clock => ctx.clock ?? systemClock;
+const poolContext = (ctx: ApplyContext): PoolContext => ({ kube: ctx.kube, progress: ctx.progress, clock: clockOf(ctx), pollMs: Math.min(ctx.pollMs, 1000) });
 
 async function writeRecord(ctx: ApplyContext, namespace: string, record: ConversionRecord, exists: boolean): Promise<void> {
   const body = recordConfigMap(namespace, record) as k8s.V1ConfigMap;
@@ -218,6 +220,7 @@ export async function applyConvert(ctx: ApplyContext, plan: Plan, state: Cluster
   p.step('cloud components: helm');
   for (const o of plan.objects) if (o.kind === 'Secret' && o.action === 'create') await createTokenSecret(ctx, o);
   await releaseStep(ctx, plan, state);
+  await createPools(poolContext(ctx), plan.objects);
 
   p.step('node side: Jobs');
   for (const o of plan.objects.filter((x) => x.kind === 'Job')) {
@@ -278,6 +281,7 @@ export function verifyConvert(plan: Plan, after: ClusterState): void {
   if (!rel || rel.status !== 'deployed') problems.push(`helm release ${plan.release.namespace}/${plan.release.name} is ${rel?.status ?? 'missing'}`);
   else if (canonicalJson(rel.values) !== canonicalJson(plan.release.values)) problems.push('helm release values differ from the plan');
   if (!after.record) problems.push(`the record ${plan.namespace}/${RECORD_NAME} is missing`);
+  problems.push(...poolProblems(plan.objects, after));
   for (const o of plan.objects) {
     if (o.kind === 'Job' && !after.jobs.some((j) => j.name === o.name && j.namespace === o.namespace)) {
       const node = after.nodes.find((x) => x.name === o.node);
@@ -331,6 +335,9 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
     }
   }
 
+  // before the release goes: yurt-manager still follows its pools, and helm leaves the CRD behind
+  await deletePools(poolContext(ctx), plan.objects);
+
   p.step('cloud components: helm');
   const r = plan.release;
   if (r.action === 'uninstall') await ctx.helm.uninstall(r.name, r.namespace);
@@ -367,6 +374,7 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
   if (r.action === 'uninstall' && after.release) problems.push(`helm release ${r.namespace}/${r.name} is still there (${after.release.status})`);
   if (after.record) problems.push('the record is still there');
   if (after.jobs.length) problems.push(`Jobs left: ${after.jobs.map((j) => j.name).join(', ')}`);
+  for (const name of record.pools ?? []) if (after.pools?.some((x) => x.name === name && x.yurtctls)) problems.push(`NodePool ${name} is still there`);
   p.done();
   if (problems.length) throw ConverterErrors.CNV_ERR_VERIFY(`verification failed: ${problems.join('; ')}`);
   return { summary: `reverted: ${Object.keys(record.roles).length} node(s) as they were, release ${r.action === 'none' ? 'unchanged' : r.action === 'rollback' ? 'rolled back' : 'uninstalled'}`, pendingNodes: [] };

@@ -1,5 +1,6 @@
 /** Reads the cluster into a ClusterState for the planner. */
 import { LOCK_NAME, RECORD_NAME, type ClusterState, type ServerVersion } from '../plan/model.js';
+import { NODEPOOL_API } from '../plan/pools.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
 import type { Helm } from './helm.js';
 import { call, callOptional, statusOf, type Kube } from './kube.js';
@@ -23,9 +24,21 @@ async function readLock(kube: Kube, namespace: string): Promise<KubeObject | und
   }
 }
 
+/** NodePools, yurtctl's or not (a --pool name may be taken); none while the CRD is not installed. */
+async function listPools(kube: Kube): Promise<KubeObject[]> {
+  try {
+    const list = (await callOptional(kube, 'list NodePools', () => kube.custom.listClusterCustomObject({ ...NODEPOOL_API }))) as { items?: KubeObject[] } | undefined;
+    return (list?.items ?? []).map((p) => ({ ...p, kind: 'NodePool' }));
+  } catch (err) {
+    // as with the lock: the rights check names the right a plan with pools needs
+    if (statusOf((err as { cause?: unknown }).cause) === 403) return [];
+    throw err;
+  }
+}
+
 export async function gatherState(kube: Kube, helm: Helm, namespace: string, release: { name: string; namespace: string }, version?: ServerVersion): Promise<ClusterState> {
   // Jobs and token Secrets are listed whether yurtctl's or not: one of its names may be taken by someone else's.
-  const [sv, nodes, record, jobs, secrets, lock, rel] = await Promise.all([
+  const [sv, nodes, record, jobs, secrets, lock, rel, pools] = await Promise.all([
     version ?? serverVersion(kube),
     call(kube, 'list nodes', () => kube.core.listNode()),
     callOptional(kube, `read ConfigMap ${namespace}/${RECORD_NAME}`, () => kube.core.readNamespacedConfigMap({ name: RECORD_NAME, namespace })),
@@ -33,6 +46,7 @@ export async function gatherState(kube: Kube, helm: Helm, namespace: string, rel
     call(kube, `list bootstrap token Secrets in ${namespace}`, () => kube.core.listNamespacedSecret({ namespace, fieldSelector: 'type=bootstrap.kubernetes.io/token' })),
     readLock(kube, namespace),
     helm.release(release.name, release.namespace),
+    listPools(kube),
   ]);
   const objects: KubeObject[] = [
     ...nodes.items.map((n) => ({ ...n, kind: 'Node' }) as KubeObject),
@@ -40,6 +54,7 @@ export async function gatherState(kube: Kube, helm: Helm, namespace: string, rel
     ...jobs.items.map((j) => ({ ...j, kind: 'Job' }) as KubeObject),
     ...secrets.items.map((s) => ({ ...s, kind: 'Secret' }) as KubeObject),
     ...(lock ? [{ ...lock, kind: 'Lease' } as KubeObject] : []),
+    ...pools,
   ];
   return stateFromObjects({ serverVersion: sv, release: rel ?? null, objects, namespace });
 }

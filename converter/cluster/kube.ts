@@ -20,6 +20,9 @@ export interface Kube {
   coord: k8s.CoordinationV1Api;
   authz: k8s.AuthorizationV1Api;
   version: k8s.VersionApi;
+  /** NodePools (apps.openyurt.io), and their CRD. */
+  custom: k8s.CustomObjectsApi;
+  crds: k8s.ApiextensionsV1Api;
 }
 
 export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: string, timeoutMs: number): Kube {
@@ -34,6 +37,8 @@ export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: st
     coord: kc.makeApiClient(k8s.CoordinationV1Api),
     authz: kc.makeApiClient(k8s.AuthorizationV1Api),
     version: kc.makeApiClient(k8s.VersionApi),
+    custom: kc.makeApiClient(k8s.CustomObjectsApi),
+    crds: kc.makeApiClient(k8s.ApiextensionsV1Api),
   };
 }
 

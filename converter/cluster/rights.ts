@@ -33,6 +33,11 @@ export function rightsForConvert(plan: Plan): AccessCheck[] {
     out.push(...check(['get', 'list', 'create'], 'batch', 'jobs', ns));
     if (plan.objects.some((o) => o.kind === 'Job' && o.action === 'update')) out.push(...check(['delete'], 'batch', 'jobs', ns));
   }
+  if (plan.objects.some((o) => o.kind === 'NodePool' && o.action === 'create')) {
+    out.push(...check(['get', 'list', 'create'], 'apps.openyurt.io', 'nodepools'));
+    // the pools are created once the chart's CRD is established
+    out.push(...check(['get'], 'apiextensions.k8s.io', 'customresourcedefinitions'));
+  }
   out.push(...replaceRights(plan.objects));
   const rel = plan.release;
   if (rel.action !== 'none') {
@@ -57,6 +62,7 @@ export function rightsForRevert(plan: Pick<RevertPlan, 'namespace' | 'objects' |
   ];
   if (objects.some((o) => o.kind === 'Job')) out.push(...check(['get', 'list', 'create', 'delete'], 'batch', 'jobs', namespace));
   if (objects.some((o) => o.kind === 'Secret')) out.push(...check(['delete'], '', 'secrets', namespace));
+  if (objects.some((o) => o.kind === 'NodePool')) out.push(...check(['list', 'delete'], 'apps.openyurt.io', 'nodepools'));
   if (release.action !== 'none') {
     out.push(...check(['get', 'list', 'create', 'update', 'delete'], '', 'secrets', release.namespace));
     for (const o of chartObjects) out.push(...check(['get', 'delete', 'patch'], o.group, o.resource, o.namespace));

@@ -9,7 +9,7 @@
 import { ConverterErrors } from '../errors.js';
 import { LABEL_MANAGED_BY, LOCK_NAME, MANAGED_BY, RECORD_NAME, type AccessCheck, type ClusterState, type ObjectPlan, type WrittenKind } from './model.js';
 
-export const WRITTEN_KINDS: readonly WrittenKind[] = ['Job', 'ConfigMap', 'Secret', 'Lease'];
+export const WRITTEN_KINDS: readonly WrittenKind[] = ['Job', 'ConfigMap', 'Secret', 'Lease', 'NodePool'];
 
 /** Where each kind is stored, for the rights a replacement needs. */
 export const RESOURCE_OF: Readonly<Record<WrittenKind, { apiVersion: string; group: string; resource: string }>> = {
@@ -17,10 +17,11 @@ export const RESOURCE_OF: Readonly<Record<WrittenKind, { apiVersion: string; gro
   ConfigMap: { apiVersion: 'v1', group: '', resource: 'configmaps' },
   Secret: { apiVersion: 'v1', group: '', resource: 'secrets' },
   Lease: { apiVersion: 'coordination.k8s.io/v1', group: 'coordination.k8s.io', resource: 'leases' },
+  NodePool: { apiVersion: 'apps.openyurt.io/v1beta2', group: 'apps.openyurt.io', resource: 'nodepools' },
 };
 
 /** The forms yurtctl's names take, as --replace-foreign's help and errors show them. */
-export const WRITTEN_NAMES = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock';
+export const WRITTEN_NAMES = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, NodePool/<a --pool name>';
 
 export function isYurtctls(labels: Record<string, string> | undefined): boolean {
   return labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
@@ -37,12 +38,20 @@ export function isWrittenName(kind: WrittenKind, name: string): boolean {
       return /^bootstrap-token-[a-z0-9]{6}$/.test(name);
     case 'Lease':
       return name === LOCK_NAME;
+    case 'NodePool':
+      // the names of this run's --pool flags, which the options check (cluster-scoped, any valid name)
+      return name.length > 0 && name.length <= 63;
   }
 }
 
-/** How --replace-foreign names an object: every object yurtctl writes lives in --namespace. */
+/** How --replace-foreign names an object: every namespaced object yurtctl writes lives in --namespace. */
 export function foreignRef(o: { kind: string; name: string }): string {
   return `${o.kind}/${o.name}`;
+}
+
+/** `ns/name`, or `name` for a cluster-scoped object (a NodePool). */
+export function whereOf(o: { namespace: string; name: string }): string {
+  return o.namespace ? `${o.namespace}/${o.name}` : o.name;
 }
 
 /**
@@ -81,7 +90,7 @@ export function foreignError(objects: Array<{ kind: string; namespace: string; n
   const one = objects.length === 1;
   const state = midway ? 'it appeared after the plan was made, and what was applied before is recorded' : 'nothing was changed';
   return ConverterErrors.CNV_ERR_FOREIGN_OBJECT(
-    `${objects.map((o) => `${o.kind} ${o.namespace}/${o.name}`).join(', ')} ${one ? 'exists and is' : 'exist and are'} not yurtctl's (no label ${LABEL_MANAGED_BY}=${MANAGED_BY}): `
+    `${objects.map((o) => `${o.kind} ${whereOf(o)}`).join(', ')} ${one ? 'exists and is' : 'exist and are'} not yurtctl's (no label ${LABEL_MANAGED_BY}=${MANAGED_BY}): `
     + `${state}; delete ${one ? 'it' : 'them'}, or ${midway ? 'run again with' : 'pass'} --replace-foreign ${objects.map(foreignRef).join(',')} to have yurtctl replace ${one ? 'it' : 'them'}`,
   );
 }

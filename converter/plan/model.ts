@@ -8,6 +8,8 @@
 /** OpenYurt's keys, so its users can switch without relabelling. */
 export const LABEL_EDGE_WORKER = 'openyurt.io/is-edge-worker';
 export const ANNOTATION_AUTONOMY = 'node.beta.openyurt.io/autonomy';
+/** A node's pool: yurt-manager's NodePool controller reads membership from it (OpenYurt's key). */
+export const LABEL_NODEPOOL = 'apps.openyurt.io/nodepool';
 /** Per-node conversion state, written by the CLI (pending) and by the node side (converted, failed, reverted). */
 export const ANNOTATION_STATE = 'yurt-edge.io/conversion-state';
 /** Labels of the objects yurtctl itself creates (node Jobs, the record, bootstrap tokens, the lock): managed-by marks them as its own. */
@@ -96,7 +98,26 @@ export interface ServerVersion {
 }
 
 /** The kinds of object yurtctl writes itself (helm writes the chart's). */
-export type WrittenKind = 'Job' | 'ConfigMap' | 'Secret' | 'Lease';
+export type WrittenKind = 'Job' | 'ConfigMap' | 'Secret' | 'Lease' | 'NodePool';
+
+export type PoolType = 'Edge' | 'Cloud';
+
+/** `--pool NAME=SELECTOR[:cloud]`: a NodePool convert creates, and the nodes it labels into it. */
+export interface PoolRequest {
+  name: string;
+  type: PoolType;
+  /** A label selector in its canonical text form. */
+  selector: string;
+}
+
+/** A NodePool found in the cluster (apps.openyurt.io). */
+export interface PoolInfo {
+  name: string;
+  uid: string;
+  type: string;
+  /** Labelled app.kubernetes.io/managed-by=yurtctl. */
+  yurtctls: boolean;
+}
 
 /** An object of a name yurtctl writes, without its managed-by label: someone else's. */
 export interface ForeignInfo {
@@ -119,6 +140,8 @@ export interface ClusterState {
   bootstrapTokens: BootstrapTokenInfo[];
   /** Objects of the names yurtctl writes that are not yurtctl's. */
   foreign: ForeignInfo[];
+  /** NodePools in the cluster (none when the CRD is not installed). */
+  pools?: PoolInfo[];
 }
 
 export interface BootstrapTokenInfo {
@@ -160,6 +183,8 @@ export interface ConvertRequest {
   allowImageOverride?: boolean;
   /** `--replace-foreign`: objects (`Job/yurtctl-convert-edge-1`) that are not yurtctl's and may be replaced. */
   replaceForeign?: readonly string[];
+  /** `--pool`: NodePools to create, and the nodes to label into them. */
+  pools?: readonly PoolRequest[];
   /** Nodes of later waves: this run leaves them as they are (not converted, their hub not updated). */
   deferred?: readonly string[];
   /** `yurtctl upgrade --image TAG`: the tag every component runs instead of the CLI's version. */
@@ -201,6 +226,8 @@ export interface ObjectPlan {
   manifest?: Record<string, unknown>;
   /** For Jobs: the node they serve. */
   node?: string;
+  /** For NodePools: its type, the selector of `--pool`, and the nodes it selects now. */
+  pool?: PoolRequest & { nodes: string[] };
   /**
    * An object of this name exists and is not yurtctl's (`uid`): it is deleted first and this one
    * created as yurtctl's if --replace-foreign names it (`replace`), else the run is refused.
@@ -264,6 +291,8 @@ export interface ConversionRecord {
     values: Record<string, unknown>;
     imageRepository: string;
     chart: ChartRef;
+    /** `--pool` of the runs so far (absent in records made before it existed). */
+    pools?: PoolRequest[];
   };
   roles: Record<string, Role>;
   /** Each touched node's labels and annotations (only the keys yurtctl touches) before the first convert. */
@@ -279,6 +308,8 @@ export interface ConversionRecord {
   jobs: Array<{ namespace: string; name: string; node: string; action: 'convert' | 'revert' }>;
   /** Ids of the bootstrap tokens yurtctl created for the hubs (Secrets kube-system/bootstrap-token-<id>). */
   bootstrapTokens: string[];
+  /** NodePools yurtctl created (`--pool`): revert deletes exactly these. Absent in older records. */
+  pools?: string[];
 }
 
 export interface Plan {

@@ -10,12 +10,14 @@ import { grantsFor, rightsForConvert, rightsForRevert } from '../cluster/rights.
 import { markForeign } from './foreign.js';
 import { canonicalJson } from '../../lib/canonical-json.js';
 import { nodeJobManifest, nodeJobName } from './job.js';
+import { mergePoolRequests, planPoolDeletions, planPoolObjects, poolMembers } from './pools.js';
 import {
   ANNOTATION_AUTONOMY,
   ANNOTATION_HUB_HASH,
   ANNOTATION_STATE,
   LABEL_EDGE_WORKER,
   LABEL_MANAGED_BY,
+  LABEL_NODEPOOL,
   MANAGED_BY,
   NODE_STATES,
   RECORD_NAME,
@@ -224,10 +226,10 @@ function planBootstrapToken(state: ClusterState, request: ConvertRequest, roles:
   };
 }
 
-/** Labels and annotations a node gets: its role, autonomy on edge nodes if asked, and where its node side stands. */
-function planNodeMetadata(node: NodeInfo, role: Role, original: NodeOriginal, autonomy: boolean): Pick<NodePlan, 'labels' | 'annotations'> {
+/** Labels and annotations a node gets: its role, its `--pool`, autonomy on edge nodes if asked, and where its node side stands. */
+function planNodeMetadata(node: NodeInfo, role: Role, original: NodeOriginal, autonomy: boolean, pool: string | undefined): Pick<NodePlan, 'labels' | 'annotations'> {
   const current = nodeState(node);
-  const desiredLabels: Record<string, string | null> = { [LABEL_EDGE_WORKER]: role === 'edge' ? 'true' : 'false' };
+  const desiredLabels: Record<string, string | null> = { [LABEL_EDGE_WORKER]: role === 'edge' ? 'true' : 'false', ...(pool ? { [LABEL_NODEPOOL]: pool } : {}) };
   const desiredAnnotations: Record<string, string | null> = {
     [ANNOTATION_AUTONOMY]: role === 'edge' && autonomy ? 'true' : (original.annotations[ANNOTATION_AUTONOMY] ?? null),
     [ANNOTATION_STATE]: role === 'edge' ? (current === 'converted' ? 'converted' : 'pending') : (original.annotations[ANNOTATION_STATE] ?? null),
@@ -263,8 +265,9 @@ function planConvertJob(state: ClusterState, request: ConvertRequest, node: Node
 }
 
 /** What the record says after this run: originals and roles captured once and kept, Jobs and tokens added to. */
-function planRecord(state: ClusterState, request: ConvertRequest, roles: Record<string, Role>, originals: Record<string, NodeOriginal>, jobs: ConversionRecord['jobs'], tokens: string[]): ConversionRecord {
+function planRecord(state: ClusterState, request: ConvertRequest, roles: Record<string, Role>, originals: Record<string, NodeOriginal>, jobs: ConversionRecord['jobs'], tokens: string[], pools: string[]): ConversionRecord {
   const previous = state.record;
+  const poolRequests = mergePoolRequests(previous?.request.pools, request.pools ?? []);
   return {
     apiVersion: 'yurt-edge.io/v1',
     kind: 'ConversionRecord',
@@ -276,6 +279,7 @@ function planRecord(state: ClusterState, request: ConvertRequest, roles: Record<
       values: redactValues(request.values),
       imageRepository: request.imageRepository,
       chart: request.chart,
+      ...(poolRequests.length ? { pools: poolRequests } : {}),
     },
     roles: { ...(previous?.roles ?? {}), ...roles },
     originals,
@@ -287,6 +291,7 @@ function planRecord(state: ClusterState, request: ConvertRequest, roles: Record<
     },
     jobs: [...jobs].sort((a, b) => a.name.localeCompare(b.name)),
     bootstrapTokens: tokens,
+    pools,
   };
 }
 
@@ -298,6 +303,8 @@ function recordObject(previous: ConversionRecord | undefined, record: Conversion
 
 export function planConvert(state: ClusterState, request: ConvertRequest): Plan {
   const roles = resolveRoles(state, request);
+  // Pools are judged over every node, deferred ones too; a deferred node is labelled in its own wave.
+  const members = poolMembers(state, request.pools ?? [], roles);
   // Nodes of later waves are not this run's: no role recorded, no label, no Job, no hub update.
   for (const name of request.deferred ?? []) delete roles[name];
   const previous = state.record;
@@ -321,6 +328,9 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
     const role = roles[node.name];
     if (!role) continue;
     const original = (originals[node.name] ??= originalOf(node));
+    const pool = members.get(node.name);
+    // The pool label's original is captured when yurtctl first labels the node, once, as every original.
+    if (pool && !(LABEL_NODEPOOL in original.labels)) originals[node.name] = { ...original, labels: { ...original.labels, [LABEL_NODEPOOL]: node.labels[LABEL_NODEPOOL] ?? null } };
     const current = nodeState(node);
     const hub = role === 'edge' ? hubUpdate(node, wantedHub) : undefined;
     const nodeSide: NodePlan['nodeSide'] = role !== 'edge' ? 'none' : hub ? 'update' : current === 'converted' ? 'done' : 'run';
@@ -329,11 +339,14 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
       objects.push(job);
       if (!jobs.some((j) => j.name === job.name && j.namespace === request.namespace)) jobs.push({ namespace: request.namespace, name: job.name, node: node.name, action: 'convert' });
     }
-    nodes.push({ name: node.name, role, ...planNodeMetadata(node, role, original, request.autonomy), nodeSide, state: current, ...(hub ? { hubManifest: hub } : {}) });
+    nodes.push({ name: node.name, role, ...planNodeMetadata(node, role, original, request.autonomy, pool), nodeSide, state: current, ...(hub ? { hubManifest: hub } : {}) });
   }
 
   const release = planRelease(state, request, values);
-  const record = planRecord(state, request, roles, originals, jobs, tokens);
+  const poolObjects = planPoolObjects(state, request.pools ?? [], members);
+  objects.push(...poolObjects);
+  const pools = [...new Set([...(previous?.pools ?? []), ...poolObjects.map((o) => o.name)])].sort();
+  const record = planRecord(state, request, roles, originals, jobs, tokens, pools);
   objects.unshift(recordObject(previous, record, request.namespace));
 
   const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0 && n.nodeSide !== 'update') && release.action === 'none' && objects.every((o) => o.action === 'none');
@@ -434,6 +447,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
       state: current,
     });
   }
+  objects.push(...planPoolDeletions(state, record.pools ?? []));
   objects.push(...planRevertCleanup(state, record, namespace, objects));
   markForeign(objects, state, replaceForeign, { namespace, taken: true });
   const release = planRevertRelease(state, record);

@@ -1,5 +1,6 @@
 /** Plans as people read them: a diff of every node and object change (`--dry-run`, and before apply). */
 import { flatten, redactValues, shown } from '../values/inspect.js';
+import { whereOf } from './foreign.js';
 import type { Change, NodePlan, ObjectPlan, Plan, RevertPlan } from './model.js';
 
 const q = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));
@@ -27,8 +28,9 @@ function objectLine(o: ObjectPlan): string {
     : o.kind === 'ConfigMap' ? ' (the conversion record)'
     : o.kind === 'Secret' ? ' (bootstrap token for the hubs)'
     : o.kind === 'Lease' ? ' (the lock)'
+    : o.kind === 'NodePool' && o.pool ? ` (${o.pool.type} pool of ${o.pool.selector}: ${o.pool.nodes.join(', ')})`
     : '';
-  const head = `${o.kind} ${o.namespace}/${o.name}${what}`;
+  const head = `${o.kind} ${whereOf(o)}${what}`;
   if (o.foreign) return o.foreign.replace ? `  ± ${head} replaced: the one there is not yurtctl's (--replace-foreign)` : `  ! ${head}: exists and is not yurtctl's, refused`;
   const verb = o.action === 'update' && o.kind === 'Job' ? ' replaced' : o.action === 'none' ? ' unchanged' : '';
   return `  ${SIGN[o.action]} ${head}${verb}`;

@@ -18,6 +18,7 @@ import {
   type ForeignInfo,
   type JobInfo,
   type NodeInfo,
+  type PoolInfo,
   type ReleaseInfo,
   type ServerVersion,
 } from './model.js';
@@ -28,6 +29,8 @@ export interface KubeObject {
   kind?: string;
   metadata?: { name?: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
+  /** NodePools: spec.type. */
+  spec?: object;
   status?: {
     conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
     succeeded?: number;
@@ -87,6 +90,7 @@ export function recordFrom(cm: KubeObject): ConversionRecord {
   }
   record.jobs ??= [];
   record.bootstrapTokens ??= [];
+  record.pools ??= [];
   return record;
 }
 
@@ -110,7 +114,10 @@ export interface StateInput {
 /** An object of a name yurtctl writes, and of its namespace, that is not yurtctl's. */
 function foreignInfo(o: KubeObject, namespace: string): ForeignInfo | undefined {
   const m = o.metadata ?? {};
-  if (m.namespace !== namespace || isYurtctls(m.labels)) return undefined;
+  if (isYurtctls(m.labels)) return undefined;
+  // NodePools are cluster-scoped: any of them may hold a --pool name
+  if (o.kind === 'NodePool') return { kind: 'NodePool', namespace: '', name: m.name ?? '', uid: m.uid ?? '' };
+  if (m.namespace !== namespace) return undefined;
   const name = m.name ?? '';
   const kind = o.kind === 'Job' || o.kind === 'ConfigMap' || o.kind === 'Secret' || o.kind === 'Lease' ? o.kind : undefined;
   if (!kind || !isWrittenName(kind, name)) return undefined;
@@ -121,8 +128,10 @@ export function stateFromObjects(input: StateInput): ClusterState {
   const nodes: NodeInfo[] = [];
   const jobs: JobInfo[] = [];
   const foreign: ForeignInfo[] = [];
+  const pools: PoolInfo[] = [];
   let record: ConversionRecord | undefined;
   for (const o of input.objects) {
+    if (o.kind === 'NodePool') pools.push({ name: o.metadata?.name ?? '', uid: o.metadata?.uid ?? '', type: (o.spec as { type?: string } | undefined)?.type ?? '', yurtctls: isYurtctls(o.metadata?.labels) });
     const other = foreignInfo(o, input.namespace);
     if (other) foreign.push(other);
     else if (o.kind === 'Node') nodes.push(nodeInfo(o));
@@ -134,7 +143,7 @@ export function stateFromObjects(input: StateInput): ClusterState {
     }
   }
   const bootstrapTokens = input.objects.filter((o) => o.kind === 'Secret').map(tokenInfo).filter((t): t is BootstrapTokenInfo => t !== undefined);
-  const state: ClusterState = { serverVersion: input.serverVersion, nodes, jobs, bootstrapTokens, foreign };
+  const state: ClusterState = { serverVersion: input.serverVersion, nodes, jobs, bootstrapTokens, foreign, pools };
   if (record) state.record = record;
   if (input.release) state.release = input.release;
   return state;

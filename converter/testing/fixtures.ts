@@ -89,6 +89,10 @@ export function applyPlan(state: ClusterState, plan: Plan, nodeSides: 'converted
   }
   next.record = { ...structuredClone(plan.record), phase: 'applied' };
   next.foreign = withoutReplaced(next.foreign, plan);
+  for (const o of plan.objects) {
+    if (o.kind !== 'NodePool' || o.action !== 'create') continue;
+    next.pools = [...(next.pools ?? []).filter((p) => p.name !== o.name), { name: o.name, uid: `uid-${o.name}`, type: o.pool!.type, yurtctls: true }];
+  }
   return next;
 }
 
@@ -110,6 +114,7 @@ export function applyRevert(state: ClusterState, plan: RevertPlan): ClusterState
   next.bootstrapTokens = next.bootstrapTokens.filter((t) => !plan.objects.some((o) => o.kind === 'Secret' && o.name === `bootstrap-token-${t.id}` && o.action === 'delete'));
   delete next.record;
   next.foreign = withoutReplaced(next.foreign, plan);
+  next.pools = (next.pools ?? []).filter((p) => !plan.objects.some((o) => o.kind === 'NodePool' && o.name === p.name && o.action === 'delete'));
   return next;
 }
 

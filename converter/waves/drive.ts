@@ -16,9 +16,19 @@ import { planConvert } from '../plan/plan.js';
 import { runWaves } from './run.js';
 import { splitWaves, type WaveSpec } from './spec.js';
 
-/** The waves over the plan's edge nodes (their labels from the cluster, for `pools`). */
+/**
+ * The waves over the plan's edge nodes. For `pools`, a node's pool is the one it will have: its label
+ * in the cluster, or the one this plan gives it (`--pool` in the same run).
+ */
 export function wavesOf(spec: WaveSpec, plan: Plan, state: ClusterState): string[][] {
-  const edge = plan.nodes.filter((n) => n.role === 'edge').map((n) => ({ name: n.name, labels: state.nodes.find((x) => x.name === n.name)?.labels ?? {} }));
+  const edge = plan.nodes.filter((n) => n.role === 'edge').map((n) => {
+    const labels = { ...(state.nodes.find((x) => x.name === n.name)?.labels ?? {}) };
+    for (const c of n.labels) {
+      if (c.to === null) delete labels[c.key];
+      else labels[c.key] = c.to;
+    }
+    return { name: n.name, labels };
+  });
   return splitWaves(spec, edge);
 }
 

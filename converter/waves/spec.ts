@@ -5,8 +5,9 @@
  * name, nodes in no pool last). Earlier waves are never undone by a later one's failure.
  */
 import { ConverterErrors } from '../errors.js';
+import { LABEL_NODEPOOL } from '../plan/model.js';
 
-export const POOL_LABEL = 'apps.openyurt.io/nodepool';
+export const POOL_LABEL = LABEL_NODEPOOL;
 
 export type WaveSpec = { by: 'pools' } | { by: 'sizes'; steps: Array<{ count: number } | { percent: number }> };
 
