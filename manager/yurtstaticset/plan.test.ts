@@ -60,6 +60,16 @@ describe('YurtStaticSet spec', () => {
     expect(desiredConfigMap(set(), HASH, text)).toMatchObject({ metadata: { name: 'yurt-static-set-yurt-hub', namespace: 'kube-system', annotations: { 'openyurt.io/static-pod-hash': HASH } }, data: { yurthub: text } });
   });
 
+  it('revisionHistoryLimit has no effect, as in OpenYurt: no new hash, manifest or rollout when only it changes', () => {
+    const limited = set({ revisionHistoryLimit: 0 });
+    expect(templateHash(limited)).toBe(HASH);
+    expect(renderManifest(limited, templateHash(limited))).toBe(renderManifest(set(), HASH));
+    expect(specProblem(set({ revisionHistoryLimit: 3 }))).toBeUndefined();
+    // every node already upgraded stays so: nothing to roll
+    const p = plan(set({ revisionHistoryLimit: 1 }), [mirror('edge-1', HASH), mirror('edge-2', HASH)], [], { 'edge-1': true, 'edge-2': true });
+    expect([p.create, p.remove, p.waiting]).toEqual([[], [], []]);
+  });
+
   it('knows a mirror pod by its name <set>-<node> and the config.mirror annotation', () => {
     expect(mirrorSetName(mirror('edge-1', HASH))).toBe('yurt-hub');
     expect(mirrorSetName({ ...mirror('edge-1', HASH), metadata: { name: 'yurt-hub-edge-1' } })).toBeUndefined();
