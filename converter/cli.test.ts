@@ -125,11 +125,12 @@ describe('--replace-foreign', () => {
     expect(convert(['--cloud-nodes', 'a', '--replace-foreign', 'job/yurtctl-convert-edge-1, Lease/yurtctl-lock']).replaceForeign).toEqual(['Job/yurtctl-convert-edge-1', 'Lease/yurtctl-lock']);
     expect(revert(['--replace-foreign', 'Job/yurtctl-revert-edge-1']).replaceForeign).toEqual(['Job/yurtctl-revert-edge-1']);
     expect(convert(['--cloud-nodes', 'a', '--replace-foreign', 'ConfigMap/yurt-edge-conversion,Secret/bootstrap-token-abc123']).replaceForeign).toEqual(['ConfigMap/yurt-edge-conversion', 'Secret/bootstrap-token-abc123']);
+    expect(convert(['--cloud-nodes', 'a', '--replace-foreign', 'DaemonSet/yurt-edge-coredns']).replaceForeign).toEqual(['DaemonSet/yurt-edge-coredns']);
     expect((parseCommand(['convert', '--help']) as { text: string }).text).toContain('--replace-foreign');
   });
 
   it('cannot name anything yurtctl does not write: it is no way to delete other objects', () => {
-    const names = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, NodePool/<a --pool name>';
+    const names = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, DaemonSet/yurt-edge-coredns, NodePool/<a --pool name>';
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'Deployment/coredns'])).message).toBe(`--replace-foreign: "Deployment/coredns" is not Kind/name of an object yurtctl writes (${names})`);
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'yurtctl-convert-edge-1'])).message).toMatch(/^--replace-foreign: "yurtctl-convert-edge-1" is not Kind\/name/);
     expect(fails(() => convert(['--cloud-nodes', 'a', '--replace-foreign', 'ConfigMap/kube-proxy'])).message).toBe(`--replace-foreign: "ConfigMap/kube-proxy": yurtctl writes no ConfigMap of that name (${names})`);

@@ -13,6 +13,7 @@ import { canonicalJson } from '../../lib/canonical-json.js';
 import { nodeState, revertedAnnotations } from '../plan/plan.js';
 import { recordConfigMap } from '../plan/state.js';
 import type { Progress } from '../ui/progress.js';
+import { applyEdgeDns, verifyEdgeDns } from './edge-dns.js';
 import type { Helm } from './helm.js';
 import { call, callOptional, mergePatch, statusOf, type Kube } from './kube.js';
 import { createPools, deletePools, poolProblems, type PoolContext } from './pools.js';
@@ -220,6 +221,7 @@ export async function applyConvert(ctx: ApplyContext, plan: Plan, state: Cluster
   p.step('cloud components: helm');
   for (const o of plan.objects) if (o.kind === 'Secret' && o.action === 'create') await createTokenSecret(ctx, o);
   await releaseStep(ctx, plan, state);
+  await applyEdgeDns(ctx, plan.objects);
   await createPools(poolContext(ctx), plan.objects);
 
   p.step('node side: Jobs');
@@ -288,6 +290,7 @@ export function verifyConvert(plan: Plan, after: ClusterState): void {
       if (!node || nodeState(node) !== 'converted') problems.push(`Job ${o.namespace}/${o.name} is missing`);
     }
   }
+  problems.push(...verifyEdgeDns(plan.objects, after));
   if (problems.length) throw ConverterErrors.CNV_ERR_VERIFY(`verification failed: ${problems.join('; ')}`);
 }
 
@@ -338,6 +341,8 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
   // before the release goes: yurt-manager still follows its pools, and helm leaves the CRD behind
   await deletePools(poolContext(ctx), plan.objects);
 
+  await applyEdgeDns(ctx, plan.objects);
+
   p.step('cloud components: helm');
   const r = plan.release;
   if (r.action === 'uninstall') await ctx.helm.uninstall(r.name, r.namespace);
@@ -374,6 +379,7 @@ export async function applyRevert(ctx: ApplyContext, plan: RevertPlan, state: Cl
   if (r.action === 'uninstall' && after.release) problems.push(`helm release ${r.namespace}/${r.name} is still there (${after.release.status})`);
   if (after.record) problems.push('the record is still there');
   if (after.jobs.length) problems.push(`Jobs left: ${after.jobs.map((j) => j.name).join(', ')}`);
+  problems.push(...verifyEdgeDns(plan.objects, after));
   for (const name of record.pools ?? []) if (after.pools?.some((x) => x.name === name && x.yurtctls)) problems.push(`NodePool ${name} is still there`);
   p.done();
   if (problems.length) throw ConverterErrors.CNV_ERR_VERIFY(`verification failed: ${problems.join('; ')}`);

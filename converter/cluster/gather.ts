@@ -2,6 +2,7 @@
 import { LOCK_NAME, RECORD_NAME, type ClusterState, type ServerVersion } from '../plan/model.js';
 import { NODEPOOL_API } from '../plan/pools.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
+import { readClusterDns, withClusterDns } from './edge-dns.js';
 import type { Helm } from './helm.js';
 import { call, callOptional, statusOf, type Kube } from './kube.js';
 
@@ -56,5 +57,5 @@ export async function gatherState(kube: Kube, helm: Helm, namespace: string, rel
     ...(lock ? [{ ...lock, kind: 'Lease' } as KubeObject] : []),
     ...pools,
   ];
-  return stateFromObjects({ serverVersion: sv, release: rel ?? null, objects, namespace });
+  return withClusterDns(stateFromObjects({ serverVersion: sv, release: rel ?? null, objects, namespace }), await readClusterDns(kube));
 }

@@ -17,6 +17,8 @@ export interface Kube {
   timeoutMs: number;
   core: k8s.CoreV1Api;
   batch: k8s.BatchV1Api;
+  /** The edge CoreDNS DaemonSet and the cluster's CoreDNS Deployment. */
+  apps: k8s.AppsV1Api;
   coord: k8s.CoordinationV1Api;
   authz: k8s.AuthorizationV1Api;
   version: k8s.VersionApi;
@@ -34,6 +36,7 @@ export function makeKube(kc: k8s.KubeConfig, kubeconfigPath: string, context: st
     timeoutMs,
     core: kc.makeApiClient(k8s.CoreV1Api),
     batch: kc.makeApiClient(k8s.BatchV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
     coord: kc.makeApiClient(k8s.CoordinationV1Api),
     authz: kc.makeApiClient(k8s.AuthorizationV1Api),
     version: kc.makeApiClient(k8s.VersionApi),

@@ -5,6 +5,7 @@
  * an install on the first 403 would leave the cluster half-converted.
  */
 import { ConverterErrors } from '../errors.js';
+import { edgeDnsRights } from '../plan/edge-dns.js';
 import { replaceRights } from '../plan/foreign.js';
 import type { AccessCheck, ChartObject, GrantCheck, Plan, RbacRule, RevertPlan } from '../plan/model.js';
 import { call, type Kube } from './kube.js';
@@ -38,6 +39,7 @@ export function rightsForConvert(plan: Plan): AccessCheck[] {
     // the pools are created once the chart's CRD is established
     out.push(...check(['get'], 'apiextensions.k8s.io', 'customresourcedefinitions'));
   }
+  out.push(...edgeDnsRights(plan.objects));
   out.push(...replaceRights(plan.objects));
   const rel = plan.release;
   if (rel.action !== 'none') {
@@ -67,6 +69,7 @@ export function rightsForRevert(plan: Pick<RevertPlan, 'namespace' | 'objects' |
     out.push(...check(['get', 'list', 'create', 'update', 'delete'], '', 'secrets', release.namespace));
     for (const o of chartObjects) out.push(...check(['get', 'delete', 'patch'], o.group, o.resource, o.namespace));
   }
+  out.push(...edgeDnsRights(objects));
   out.push(...replaceRights(objects));
   return dedupe(out);
 }

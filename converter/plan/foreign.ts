@@ -7,9 +7,10 @@
  * has the same rule of its own (it refuses to adopt what its release does not own).
  */
 import { ConverterErrors } from '../errors.js';
+import { EDGE_DNS_NAME } from './edge-dns.js';
 import { LABEL_MANAGED_BY, LOCK_NAME, MANAGED_BY, RECORD_NAME, type AccessCheck, type ClusterState, type ObjectPlan, type WrittenKind } from './model.js';
 
-export const WRITTEN_KINDS: readonly WrittenKind[] = ['Job', 'ConfigMap', 'Secret', 'Lease', 'NodePool'];
+export const WRITTEN_KINDS: readonly WrittenKind[] = ['Job', 'ConfigMap', 'Secret', 'Lease', 'DaemonSet', 'NodePool'];
 
 /** Where each kind is stored, for the rights a replacement needs. */
 export const RESOURCE_OF: Readonly<Record<WrittenKind, { apiVersion: string; group: string; resource: string }>> = {
@@ -17,11 +18,12 @@ export const RESOURCE_OF: Readonly<Record<WrittenKind, { apiVersion: string; gro
   ConfigMap: { apiVersion: 'v1', group: '', resource: 'configmaps' },
   Secret: { apiVersion: 'v1', group: '', resource: 'secrets' },
   Lease: { apiVersion: 'coordination.k8s.io/v1', group: 'coordination.k8s.io', resource: 'leases' },
+  DaemonSet: { apiVersion: 'apps/v1', group: 'apps', resource: 'daemonsets' },
   NodePool: { apiVersion: 'apps.openyurt.io/v1beta2', group: 'apps.openyurt.io', resource: 'nodepools' },
 };
 
 /** The forms yurtctl's names take, as --replace-foreign's help and errors show them. */
-export const WRITTEN_NAMES = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, NodePool/<a --pool name>';
+export const WRITTEN_NAMES = 'Job/yurtctl-convert-<node>, Job/yurtctl-revert-<node>, ConfigMap/yurt-edge-conversion, Secret/bootstrap-token-<id>, Lease/yurtctl-lock, DaemonSet/yurt-edge-coredns, NodePool/<a --pool name>';
 
 export function isYurtctls(labels: Record<string, string> | undefined): boolean {
   return labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
@@ -38,6 +40,8 @@ export function isWrittenName(kind: WrittenKind, name: string): boolean {
       return /^bootstrap-token-[a-z0-9]{6}$/.test(name);
     case 'Lease':
       return name === LOCK_NAME;
+    case 'DaemonSet':
+      return name === EDGE_DNS_NAME;
     case 'NodePool':
       // the names of this run's --pool flags, which the options check (cluster-scoped, any valid name)
       return name.length > 0 && name.length <= 63;

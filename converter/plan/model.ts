@@ -4,6 +4,7 @@
  * that any machine can revert (ConversionRecord). Plain JSON-able data only: plans are printed with
  * `-o json` and the record is stored in a ConfigMap.
  */
+import type { ClusterDnsInfo } from './edge-dns.js';
 
 /** OpenYurt's keys, so its users can switch without relabelling. */
 export const LABEL_EDGE_WORKER = 'openyurt.io/is-edge-worker';
@@ -98,7 +99,7 @@ export interface ServerVersion {
 }
 
 /** The kinds of object yurtctl writes itself (helm writes the chart's). */
-export type WrittenKind = 'Job' | 'ConfigMap' | 'Secret' | 'Lease' | 'NodePool';
+export type WrittenKind = 'Job' | 'ConfigMap' | 'Secret' | 'Lease' | 'DaemonSet' | 'NodePool';
 
 export type PoolType = 'Edge' | 'Cloud';
 
@@ -140,6 +141,8 @@ export interface ClusterState {
   bootstrapTokens: BootstrapTokenInfo[];
   /** Objects of the names yurtctl writes that are not yurtctl's. */
   foreign: ForeignInfo[];
+  /** The cluster DNS, for the edge CoreDNS (edge-dns.ts); undefined: not read. */
+  clusterDns?: ClusterDnsInfo;
   /** NodePools in the cluster (none when the CRD is not installed). */
   pools?: PoolInfo[];
 }
@@ -228,6 +231,8 @@ export interface ObjectPlan {
   node?: string;
   /** For NodePools: its type, the selector of `--pool`, and the nodes it selects now. */
   pool?: PoolRequest & { nodes: string[] };
+  /** Objects yurtctl annotates but does not own (the kube-dns Service): the annotation changes. */
+  annotations?: Change[];
   /**
    * An object of this name exists and is not yurtctl's (`uid`): it is deleted first and this one
    * created as yurtctl's if --replace-foreign names it (`replace`), else the run is refused.
@@ -308,6 +313,11 @@ export interface ConversionRecord {
   jobs: Array<{ namespace: string; name: string; node: string; action: 'convert' | 'revert' }>;
   /** Ids of the bootstrap tokens yurtctl created for the hubs (Secrets kube-system/bootstrap-token-<id>). */
   bootstrapTokens: string[];
+  /**
+   * Edge DNS (edge-dns.ts): the DaemonSet yurtctl made in kube-system, and kube-dns's annotations it
+   * set as they were before the first convert that set them (null: absent), which revert restores.
+   */
+  edgeDns?: { daemonSet: string; annotations: Record<string, string | null> };
   /** NodePools yurtctl created (`--pool`): revert deletes exactly these. Absent in older records. */
   pools?: string[];
 }

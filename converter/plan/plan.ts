@@ -9,6 +9,7 @@ import { mergeValues, type Values } from '../values/strvals.js';
 import { grantsFor, rightsForConvert, rightsForRevert } from '../cluster/rights.js';
 import { markForeign } from './foreign.js';
 import { canonicalJson } from '../../lib/canonical-json.js';
+import { planEdgeDns, undoEdgeDns } from './edge-dns.js';
 import { nodeJobManifest, nodeJobName } from './job.js';
 import { mergePoolRequests, planPoolDeletions, planPoolObjects, poolMembers } from './pools.js';
 import {
@@ -343,10 +344,15 @@ export function planConvert(state: ClusterState, request: ConvertRequest): Plan 
   }
 
   const release = planRelease(state, request, values);
+  // Edge DNS is planned only where the cluster DNS was read (every live run; not every unit fixture).
+  const dns = state.clusterDns ? planEdgeDns(state.clusterDns, values, previous?.edgeDns) : undefined;
+  objects.push(...(dns?.objects ?? []));
+  warnings.push(...(dns?.warnings ?? []));
   const poolObjects = planPoolObjects(state, request.pools ?? [], members);
   objects.push(...poolObjects);
   const pools = [...new Set([...(previous?.pools ?? []), ...poolObjects.map((o) => o.name)])].sort();
   const record = planRecord(state, request, roles, originals, jobs, tokens, pools);
+  if (dns?.record) record.edgeDns = dns.record;
   objects.unshift(recordObject(previous, record, request.namespace));
 
   const noop = nodes.every((n) => n.labels.length === 0 && n.annotations.length === 0 && n.nodeSide !== 'update') && release.action === 'none' && objects.every((o) => o.action === 'none');
@@ -448,6 +454,7 @@ export function planRevert(state: ClusterState, namespace: string, chartObjects:
     });
   }
   objects.push(...planPoolDeletions(state, record.pools ?? []));
+  if (record.edgeDns && state.clusterDns) objects.push(...undoEdgeDns(state.clusterDns, record.edgeDns));
   objects.push(...planRevertCleanup(state, record, namespace, objects));
   markForeign(objects, state, replaceForeign, { namespace, taken: true });
   const release = planRevertRelease(state, record);

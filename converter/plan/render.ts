@@ -28,12 +28,14 @@ function objectLine(o: ObjectPlan): string {
     : o.kind === 'ConfigMap' ? ' (the conversion record)'
     : o.kind === 'Secret' ? ' (bootstrap token for the hubs)'
     : o.kind === 'Lease' ? ' (the lock)'
+    : o.kind === 'DaemonSet' ? ' (CoreDNS on every edge node, copied from Deployment kube-system/coredns)'
+    : o.kind === 'Service' ? ' (the cluster DNS: through the hub, each edge node uses its own node\'s or pool\'s CoreDNS)'
     : o.kind === 'NodePool' && o.pool ? ` (${o.pool.type} pool of ${o.pool.selector}: ${o.pool.nodes.join(', ')})`
     : '';
   const head = `${o.kind} ${whereOf(o)}${what}`;
   if (o.foreign) return o.foreign.replace ? `  ± ${head} replaced: the one there is not yurtctl's (--replace-foreign)` : `  ! ${head}: exists and is not yurtctl's, refused`;
   const verb = o.action === 'update' && o.kind === 'Job' ? ' replaced' : o.action === 'none' ? ' unchanged' : '';
-  return `  ${SIGN[o.action]} ${head}${verb}`;
+  return [`  ${SIGN[o.action]} ${head}${verb}`, ...(o.annotations ?? []).map((c) => changeLine('annotation', c))].join('\n');
 }
 
 function valuesDiff(before: Record<string, unknown> | null, after: Record<string, unknown>): string[] {
