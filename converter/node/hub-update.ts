@@ -11,6 +11,7 @@
  * the previous manifest back, waits for the old hub and reports `failed`
  * (CNV_ERR_HUB_UPDATE_ROLLED_BACK). A run killed anywhere is finished by running it again.
  */
+import { posix } from 'node:path';
 import jsYaml from 'js-yaml';
 import type { Clock } from '../../lib/lifecycle.js';
 import { ConverterErrors } from '../errors.js';
@@ -75,8 +76,8 @@ export async function updateHub(journal: Journal, ctx: UpdateContext): Promise<N
   const kubelet = parseKubeconfig(kubeletText.toString('utf8'), layout.kubeletKubeconfig);
   const source = await ctx.manifestSource(kubelet);
   const sourceHash = hubManifestHash(source.yaml, source.manifestPath);
-  const manifest = await prepareManifest(source, { fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: options.bootstrapToken, hubPort: options.hubPort });
   const target = manifestTarget(source, layout.staticPodDir, options.explicitManifestsDir);
+  const manifest = await prepareManifest(source, { fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: options.bootstrapToken, hubPort: options.hubPort, staticPodDir: posix.dirname(target) });
   const running = journal.data.hub?.path ?? target;
   if (target !== running) {
     throw ConverterErrors.CNV_ERR_HUB_UPDATE_REFUSED(`the chart moves the hub manifest from ${running} to ${target}, which kubelet may not read: run \`yurtctl revert\`, then convert again`);

@@ -46,6 +46,8 @@ export interface PrepareContext {
   bootstrapToken: string | undefined;
   /** Overrides the manifest's `--port`. */
   hubPort: number | undefined;
+  /** The folder the manifest goes to, kubelet's static pod folder on this node (manifestTarget's). */
+  staticPodDir?: string;
 }
 
 export interface PreparedManifest {
@@ -136,6 +138,15 @@ export async function prepareManifest(src: ManifestSource, ctx: PrepareContext):
     setArg(cargs, '--ca-file', replacement);
     for (const v of pod.spec!.volumes ?? []) if (v.hostPath?.path === caFile) v.hostPath.path = replacement;
     for (const c of pod.spec!.containers!) for (const m of c.volumeMounts ?? []) if (m.mountPath === caFile) m.mountPath = replacement;
+  }
+
+  // OTA of the hub itself (the chart's ota.enabled): the hub writes kubelet's static pod folder, which on
+  // this node may be another than the chart's (k3s's agent/pod-manifests): the argument and its mount follow.
+  const podDir = argValue(cargs, '--static-pod-dir');
+  if (podDir && ctx.staticPodDir && posix.resolve(podDir) !== ctx.staticPodDir) {
+    setArg(cargs, '--static-pod-dir', ctx.staticPodDir);
+    for (const v of pod.spec!.volumes ?? []) if (v.hostPath?.path === podDir) v.hostPath.path = ctx.staticPodDir;
+    for (const c of pod.spec!.containers!) for (const m of c.volumeMounts ?? []) if (m.mountPath === podDir) m.mountPath = ctx.staticPodDir;
   }
 
   // kubeconfig mode: the file the chart names, made from kubelet's own credentials when missing.

@@ -11,6 +11,7 @@
  * revert:  restore every file byte for byte, restart kubelet (and kube-proxy), remove what the conversion created,
  *          report `reverted` if the cloud is reachable (the node alone is enough to revert).
  */
+import { posix } from 'node:path';
 import { ConverterErrors } from '../errors.js';
 import { isYurtError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/lifecycle.js';
@@ -138,10 +139,10 @@ export class NodeSide {
     if (!kubeletText) throw ConverterErrors.CNV_ERR_NODE_LAYOUT(`${layout.kubeletKubeconfig} did not exist before the conversion`);
     const kubelet = parseKubeconfig(kubeletText.toString('utf8'), layout.kubeletKubeconfig);
     const source = await this.manifestSource(kubelet);
-    const manifest = await prepareManifest(source, {
-      fs: this.fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: this.options.bootstrapToken, hubPort: this.options.hubPort,
-    });
     const target = manifestTarget(source, layout.staticPodDir, this.options.explicitManifestsDir);
+    const manifest = await prepareManifest(source, {
+      fs: this.fs, kubelet, kubeletPath: layout.kubeletKubeconfig, bootstrapToken: this.options.bootstrapToken, hubPort: this.options.hubPort, staticPodDir: posix.dirname(target),
+    });
     // Detected before anything is written: a kube-proxy unit yurtctl cannot rewire refuses the conversion.
     const kubeProxy = await kubeProxyWiring(this.fs, manifest.hubUrl);
     const listener = inClusterListener(manifest.text);

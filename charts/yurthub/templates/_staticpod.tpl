@@ -64,6 +64,9 @@ spec:
         - --serving-cert={{ .certDir }}/hub-serving.crt
         - --serving-key={{ .certDir }}/hub-serving.key
         {{- end }}{{ end }}
+        {{- if .Values.ota.enabled }}
+        - --static-pod-dir={{ dir .Values.staticPod.manifestPath }}
+        {{- end }}
         {{- range .Values.extraArgs }}
         - {{ . | quote }}
         {{- end }}
@@ -102,6 +105,10 @@ spec:
           mountPath: {{ .Values.inCluster.certDir }}
           readOnly: true
         {{- end }}
+        {{- if .Values.ota.enabled }}
+        - name: static-pods
+          mountPath: {{ dir .Values.staticPod.manifestPath }}
+        {{- end }}
         - name: tmp
           mountPath: /tmp
   volumes:
@@ -130,6 +137,12 @@ spec:
     - name: serving
       hostPath:
         path: {{ .Values.inCluster.certDir }}
+        type: Directory
+    {{- end }}
+    {{- if .Values.ota.enabled }}
+    - name: static-pods
+      hostPath:
+        path: {{ dir .Values.staticPod.manifestPath }}
         type: Directory
     {{- end }}
     - name: tmp
