@@ -11,6 +11,9 @@ import { AutonomyController } from './autonomy/controller.js';
 import { nodeAutonomy } from './autonomy/policy.js';
 import type { ManagerConfig } from './config.js';
 import { Informer } from '../lib/kube/informer.js';
+import type { ListWatch } from '../lib/kube/list-watch.js';
+import { cachedNode, cachedPod, type CachedNode, type CachedPod } from './kube/cached-objects.js';
+import { leanCache, type LeanCacheOptions } from './kube/lean-cache.js';
 import { KubeLeaseLock } from './kube/lease-lock.js';
 import { PodsByNode } from './kube/pod-index.js';
 import { KubePodPatcher } from './kube/pod-patcher.js';
@@ -55,7 +58,7 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
     const coordination = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
 
     begin('registering metrics');
-    const late: { nodes?: Informer<k8s.V1Node> } = {};
+    const late: { nodes?: ListWatch<CachedNode> } = {};
     // (the autonomous-nodes gauge reads the node cache, which exists once step 3 built it)
     const metrics = new ManagerMetrics(identity, () => (late.nodes?.list() ?? []).filter((n) => nodeAutonomy(n).autonomy.mode !== 'off').length);
 
@@ -74,16 +77,29 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
       caches.push({ resource: opts.resource, cache: inf });
       return inf;
     };
+    // Pods and nodes, the many, are cached trimmed to what the controllers read (kube/cached-objects.ts).
+    const lean = <T extends CachedPod | CachedNode>(opts: Omit<LeanCacheOptions<T>, 'clock' | 'logger' | 'onSyncedChange' | 'retryError'>) => {
+      const cache = leanCache<T>(kubeConfig, {
+        ...opts,
+        clock,
+        logger: log,
+        onSyncedChange: (s) => metrics.informerSynced.set({ resource: opts.resource }, s ? 1 : 0),
+        retryError: ManagerErrors.YM_ERR_INFORMER,
+      });
+      metrics.informerSynced.set({ resource: opts.resource }, 0);
+      caches.push({ resource: opts.resource, cache });
+      return cache;
+    };
 
     begin(`starting the caches (list + watch) for the controllers: ${options.controllers.join(', ')}`);
-    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; daemonPods?: DaemonPodUpdaterController; staticSets?: YurtStaticSetController; pods?: Informer<k8s.V1Pod> } = {};
+    const refs: { autonomy?: AutonomyController; nodePools?: NodePoolController; appSets?: YurtAppSetController; daemonPods?: DaemonPodUpdaterController; staticSets?: YurtStaticSetController; pods?: ListWatch<CachedPod> } = {};
     const pods = new PodsByNode({ get: (name, ns) => refs.pods?.get(name, ns), list: () => refs.pods?.list() ?? [] });
     const nodeInformer =
       enabled.has('autonomy') || enabled.has('nodepool') || enabled.has('daemonpodupdater') || enabled.has('yurtstaticset')
-        ? informer<k8s.V1Node>({
+        ? lean<CachedNode>({
             resource: 'nodes',
             path: '/api/v1/nodes',
-            list: () => core.listNode(),
+            transform: cachedNode,
             handlers: {
               add: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n), refs.staticSets?.nodeChanged(n)),
               update: (n) => (refs.autonomy?.nodeChanged(n), refs.nodePools?.nodeChanged(n), refs.daemonPods?.nodeChanged(n), refs.staticSets?.nodeChanged(n)),
@@ -93,10 +109,10 @@ export async function startManager(config: ManagerConfig, deps: StartDeps): Prom
         : undefined;
     late.nodes = nodeInformer;
     if (enabled.has('autonomy') || enabled.has('daemonpodupdater') || enabled.has('yurtstaticset')) {
-      refs.pods = informer<k8s.V1Pod>({
+      refs.pods = lean<CachedPod>({
         resource: 'pods',
         path: '/api/v1/pods',
-        list: () => core.listPodForAllNamespaces(),
+        transform: cachedPod,
         handlers: {
           add: (p) => {
             pods.upsert(p);

@@ -1,13 +1,13 @@
-/** The pods informer's cache with an index by spec.nodeName, as the controller's PodIndex. */
-import type { V1Pod } from '@kubernetes/client-node';
+/** The pods cache with an index by spec.nodeName, as the autonomy controller's PodIndex. */
 import type { PodIndex } from '../autonomy/controller.js';
+import type { CachedPod } from './cached-objects.js';
 
 export class PodsByNode implements PodIndex {
-  private readonly byNode = new Map<string, Map<string, V1Pod>>();
+  private readonly byNode = new Map<string, Map<string, CachedPod>>();
   private readonly nodeOf = new Map<string, string>();
 
-  /** Feed every add/update/delete of the pods informer through here. */
-  upsert(pod: V1Pod): void {
+  /** Feed every add/update/delete of the pods cache through here. */
+  upsert(pod: CachedPod): void {
     const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
     this.remove(pod);
     const node = pod.spec?.nodeName;
@@ -18,7 +18,7 @@ export class PodsByNode implements PodIndex {
     this.nodeOf.set(key, node);
   }
 
-  remove(pod: V1Pod): void {
+  remove(pod: CachedPod): void {
     const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
     const node = this.nodeOf.get(key);
     if (node === undefined) return;
@@ -28,17 +28,17 @@ export class PodsByNode implements PodIndex {
     if (pods?.size === 0) this.byNode.delete(node);
   }
 
-  constructor(private readonly cache: { get(name: string, namespace?: string): V1Pod | undefined; list(): readonly V1Pod[] }) {}
+  constructor(private readonly cache: { get(name: string, namespace?: string): CachedPod | undefined; list(): readonly CachedPod[] }) {}
 
-  get(namespace: string, name: string): V1Pod | undefined {
+  get(namespace: string, name: string): CachedPod | undefined {
     return this.cache.get(name, namespace);
   }
 
-  list(): V1Pod[] {
+  list(): CachedPod[] {
     return [...this.cache.list()];
   }
 
-  onNode(nodeName: string): V1Pod[] {
+  onNode(nodeName: string): CachedPod[] {
     return [...(this.byNode.get(nodeName)?.values() ?? [])];
   }
 }
