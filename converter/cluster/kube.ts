@@ -66,20 +66,40 @@ export function kubeError(err: unknown, what: string, server: string): YurtError
   return withCause(ConverterErrors.CNV_ERR_INTERNAL(`${what}: ${(e.message ?? String(err)).split('\n')[0]}`), err);
 }
 
-/** Runs one API call with the request timeout and the error mapping. */
+/** How often a 429 is tried again, as client-go does (its default: 10). */
+export const TOO_MANY_REQUESTS_RETRIES = 10;
+const RETRY_AFTER_MAX_S = 5;
+
+/**
+ * A 429 asks to come back later: priority and fairness turning a request away, or a CRD just created
+ * whose storage is still "(re)initializing" (NodePools right after helm installed their CRD). The wait
+ * is the server's Retry-After (at most 5 s; 1 s when it gives none).
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (apiStatus(err) !== 429) return undefined;
+  const headers = (err as { headers?: Record<string, string | undefined> }).headers ?? {};
+  const seconds = Number(headers['retry-after'] ?? headers['Retry-After'] ?? 1);
+  return Math.min(Number.isFinite(seconds) && seconds >= 0 ? seconds : 1, RETRY_AFTER_MAX_S) * 1000;
+}
+
+/** Runs one API call with the request timeout and the error mapping; a 429 is tried again after its Retry-After. */
 export async function call<T>(kube: Kube, what: string, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(ConverterErrors.CNV_ERR_UNREACHABLE(`no answer from the cluster at ${kube.server} within ${kube.timeoutMs / 1000} s while trying to ${what}`)), kube.timeoutMs);
-      }),
-    ]);
-  } catch (err) {
-    throw kubeError(err, what, kube.server);
-  } finally {
-    clearTimeout(timer);
+  for (let attempt = 0; ; attempt++) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(ConverterErrors.CNV_ERR_UNREACHABLE(`no answer from the cluster at ${kube.server} within ${kube.timeoutMs / 1000} s while trying to ${what}`)), kube.timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      const wait = retryAfterMs(err);
+      if (wait === undefined || attempt >= TOO_MANY_REQUESTS_RETRIES) throw kubeError(err, what, kube.server);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
