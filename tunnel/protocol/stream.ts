@@ -44,12 +44,12 @@ export interface TunnelStreamInit {
 type Callback = (error?: Error | null) => void;
 
 /**
- * One tunnelled connection as a Node Duplex. Writes go out as DATA at once as far as the peer's
- * credit reaches; the rest is queued, and the queue holds at most one frame's payload beyond which
- * the write callback waits, so ordinary stream backpressure holds the writer. What queued while
- * credit was short leaves as frames up to the peer's frame size (256 KiB by default, not 16 KiB), as
- * does a large write (a TCP read of 64 KiB is one frame): per-message costs (WebSocket header, TLS
- * flush, system call, the receiver's dispatch) are paid per frame, not per chunk. Received DATA is pushed at once (the window bounds it), and credit
+ * One tunnelled connection as a Node Duplex. Writes are queued and go out as DATA only as far as
+ * the peer's credit reaches; the queue holds at most one frame's payload beyond which the write
+ * callback waits, so ordinary stream backpressure holds the writer. What one turn of the event loop
+ * writes (a socket's reads come in 16–64 KiB) is sent as one DATA frame, up to the peer's frame size:
+ * per-message costs (WebSocket header, TLS record flush, system call, the receiver's dispatch) are
+ * paid per frame, not per chunk. Received DATA is pushed at once (the window bounds it), and credit
  * goes back only for bytes the reader has taken out of the readable buffer, so a reader that stops
  * stops the peer's writer on this stream and no other.
  *
@@ -84,6 +84,7 @@ export class TunnelStream extends Duplex {
   private writeCallback: Callback | undefined;
   /** _final's callback, held until the queue is sent: FIN follows the last byte. */
   private finalCallback: Callback | undefined;
+  private flushScheduled = false;
   private localFin = false;
   private remoteFin = false;
   /** Out of the session's table: no frame will be sent or routed here again. */
@@ -231,15 +232,28 @@ export class TunnelStream extends Duplex {
   }
 
   /**
-   * After a write: what credit allows goes at once. Holding a partial frame to the end of the turn
-   * to join it with the next writes broke a kubelet's TLS stream under `kubectl logs -f` in the e2e
-   * suite (the cause was not found in time: do not bring it back without that test).
+   * After a write: a full frame goes now, a partial one at the end of this turn, when more may have
+   * come. This was once taken out because `kubectl logs -f` of a 100 MB log ended early in the e2e
+   * suite; the cause was the kubelet, not this hold: when its follow reader catches up with the
+   * growing log it creates an inotify watcher, and on a host out of inotify instances it ends the
+   * log there, as if complete. The faster path caught up where the slower one never did; with the
+   * instances used up the synchronous version fails the same way (docs/benchmarks.md).
    */
   private queued(callback: Callback): void {
     if (this.released) return;
-    this.flush();
+    if (this.queuedBytes >= this.link.maxPayload) this.flush();
+    else this.scheduleFlush();
     if (this.released || this.queuedBytes < this.link.maxPayload) callback();
     else this.writeCallback = callback;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
   }
 
   /** Sends what credit allows, then lets the writer go on and FIN follow once the queue is empty. */
