@@ -3,6 +3,7 @@
  * creating, replacing or deleting the edge CoreDNS DaemonSet, annotating kube-dns, and checking both.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { DNS_DEPLOYMENT, DNS_NAMESPACE, DNS_SERVICE, EDGE_DNS_NAME, clusterDnsFrom, type ClusterDnsInfo } from '../plan/edge-dns.js';
 import { foreignError, isYurtctls } from '../plan/foreign.js';
 import type { ClusterState, ForeignInfo, ObjectPlan } from '../plan/model.js';
@@ -54,6 +55,7 @@ export function withClusterDns(state: ClusterState, read: DnsRead): ClusterState
 interface DnsContext {
   kube: Kube;
   progress: Pick<Progress, 'info'>;
+  clock?: Clock;
 }
 
 async function putDaemonSet(ctx: DnsContext, o: ObjectPlan): Promise<void> {
@@ -75,7 +77,7 @@ async function putDaemonSet(ctx: DnsContext, o: ObjectPlan): Promise<void> {
         const there = await kube.apps.readNamespacedDaemonSet({ name, namespace });
         // a replaced one still going away keeps its name for a moment
         if (o.foreign?.replace && there.metadata?.uid === o.foreign.uid && tries < 120) {
-          await new Promise((r) => setTimeout(r, 500));
+          await (ctx.clock ?? systemClock).delay(500);
           continue;
         }
         if (!isYurtctls(there.metadata?.labels)) throw foreignError([o], true);

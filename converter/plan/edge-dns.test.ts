@@ -131,6 +131,7 @@ describe('edge DNS in convert and revert plans', () => {
     expect(text).toContain('  + DaemonSet kube-system/yurt-edge-coredns (CoreDNS on every edge node, copied from Deployment kube-system/coredns)');
     expect(text).toContain('  ± Service kube-system/kube-dns (the cluster DNS');
     expect(text).toContain('      + annotation openyurt.io/topologyKeys: "kubernetes.io/hostname"');
+    expect(text).toContain('objects: 6 to create, 0 to replace, 0 to delete, 1 to annotate.');
     expect(plan.record.edgeDns).toEqual({ daemonSet: 'yurt-edge-coredns', annotations: { [ANNOTATION_TOPOLOGY]: null } });
     const rights = rightsForConvert(plan).map((c) => `${c.verb} ${c.group}/${c.resource} ${c.namespace}`);
     expect(rights).toEqual(expect.arrayContaining(['create apps/daemonsets kube-system', 'patch /services kube-system']));

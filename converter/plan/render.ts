@@ -78,12 +78,13 @@ export function renderPlan(plan: Plan): string {
 
 function summary(nodes: NodePlan[], objects: ObjectPlan[], release: string): string {
   const changed = nodes.filter((n) => n.labels.length + n.annotations.length > 0).length;
-  const count = (a: ObjectPlan['action']) => objects.filter((o) => o.action === a && !o.foreign).length;
+  const count = (a: ObjectPlan['action']) => objects.filter((o) => o.action === a && !o.foreign && !o.annotations?.length).length;
+  const annotated = objects.filter((o) => o.annotations?.length).length;
   const replaced = objects.filter((o) => o.foreign?.replace).length;
   const refused = objects.filter((o) => o.foreign && !o.foreign.replace).length;
   const side = nodes.filter((n) => n.nodeSide === 'run').length;
   const hubs = nodes.filter((n) => n.nodeSide === 'update').length;
-  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run${hubs ? `, ${hubs} hub(s) to update` : ''}, release: ${release}, objects: ${count('create')} to create, ${count('update') + replaced} to replace, ${count('delete')} to delete${refused ? `, ${refused} refused: not yurtctl's (see --replace-foreign)` : ''}.`;
+  return `Summary: ${changed} node(s) to relabel, ${side} node side(s) to run${hubs ? `, ${hubs} hub(s) to update` : ''}, release: ${release}, objects: ${count('create')} to create, ${count('update') + replaced} to replace, ${count('delete')} to delete${annotated ? `, ${annotated} to annotate` : ''}${refused ? `, ${refused} refused: not yurtctl's (see --replace-foreign)` : ''}.`;
 }
 
 export function renderRevertPlan(plan: RevertPlan): string {
