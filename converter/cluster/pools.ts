@@ -73,7 +73,7 @@ async function createPool(ctx: PoolContext, o: ObjectPlan): Promise<void> {
 export async function createPools(ctx: PoolContext, objects: readonly ObjectPlan[]): Promise<void> {
   const pools = objects.filter((o) => o.kind === 'NodePool');
   if (!pools.length) return;
-  ctx.progress.step('node pools');
+  // part of the cloud components' step: the pools are objects of the chart's CRD
   if (pools.some((o) => o.action === 'create')) await waitEstablished(ctx);
   for (const o of pools) {
     if (o.action === 'create') await createPool(ctx, o);
