@@ -5,9 +5,11 @@
  * certificate the pods trust, and masterservice gives every new pod the hub as its apiserver. Then:
  * a pod with in-cluster config lists through the hub with its own ServiceAccount token and is refused
  * what that token may not do; a Service annotated for discarding has no iptables rules on the edge
- * node; rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and
- * resolves `<svc>.<ns>.svc.cluster.local` through an edge CoreDNS reading through the hub; `yurtctl
- * revert` leaves kube-proxy and CoreDNS talking to the apiserver and the node's files byte for byte.
+ * node; with the pool key, a client in pool site-1 reaches only site-1's backend, never the other
+ * pool's (counted); rebooted while cut off, the edge node routes a ClusterIP Service to its local
+ * backend and resolves `<svc>.<ns>.svc.cluster.local` through the edge CoreDNS DaemonSet yurtctl made
+ * (reading through the hub); `yurtctl revert` leaves kube-proxy and CoreDNS talking to the apiserver,
+ * the node's files byte for byte, the DaemonSet gone and kube-dns's annotations as they were.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,11 @@ const APPS = 'apps';
 const HUB = 'http://127.0.0.1:10261';
 /** The backend's port on the node (CoreDNS's health port, 8080, is on the node too). */
 const WEB_PORT = 18080;
+/** The pool-topology backends' port on their nodes (edge-1 in pool site-1, cloud-1 in pool cloud). */
+const POOL_PORT = 18090;
+/** Requests the pool-A client makes through the ClusterIP. */
+const POOL_REQUESTS = 40;
+const EDGE_DNS = 'yurt-edge-coredns';
 const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
 /** A client on the edge node: every 2 s it resolves the web Service by name and reads its answer. */
 const PROBE = `while true; do t=$(date +%s); ip=$(getent hosts web.${APPS}.svc.cluster.local | awk '{print $1}'); `
@@ -54,6 +61,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
   let edge: RealNode;
   let valuesFile: string;
   let filesBefore = '';
+  let dnsAnnotationsBefore = '';
   let webIP = '';
   const kubectl = (args: string[]) => cluster.kubectl(args);
   const base = () => ['--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!];
@@ -70,27 +78,15 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     const started = await startOperatorCluster(dir, { edgeNames: ['edge-1'], nodeMonitorGracePeriod: '20s' });
     ({ cluster, cloud, valuesFile } = started);
     edge = started.edges[0]!;
-    // The cloud's CoreDNS stays in the cloud; the edge gets its own (docs/converter.md, "DNS at the edge").
+    // The cloud's CoreDNS stays in the cloud; the edge gets its own from yurtctl convert (docs/converter.md, "DNS at the edge").
     await kubectl(['-n', NS, 'patch', 'deployment', 'coredns', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: {
       nodeSelector: { 'kubernetes.io/hostname': 'cloud-1' }, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
     } } } })]);
-    const dns = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', 'coredns', '-o', 'json'])) as { spec: { template: { spec: Record<string, unknown>; metadata: unknown } } };
-    await cluster.apply({
-      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'coredns-edge', namespace: NS },
-      spec: {
-        selector: { matchLabels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } },
-        template: {
-          metadata: { labels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } },
-          // Pinned to the one edge node (an operator would select openyurt.io/is-edge-worker=true): it outlives revert here.
-          // On the node's network: its address outlives an offline reboot, which a pod's does not (see below).
-          spec: { ...dns.spec.template.spec, hostNetwork: true, nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, tolerations: [] },
-        },
-      },
-    });
-    await kubectl(['-n', NS, 'annotate', 'service', 'kube-dns', 'openyurt.io/topologyKeys=kubernetes.io/hostname']);
-    // The edge site's pool, as OpenYurt's NodePool controller labels its members (the hub's topology
-    // filters list pool-labelled Nodes).
+    dnsAnnotationsBefore = await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations}']);
+    // The pools, as OpenYurt's NodePool controller labels their members (the hub's topology filters
+    // list pool-labelled Nodes): the edge site, and the cloud as a pool of its own.
     await kubectl(['label', 'node', 'edge-1', 'apps.openyurt.io/nodepool=site-1']);
+    await kubectl(['label', 'node', 'cloud-1', 'apps.openyurt.io/nodepool=cloud']);
 
     await kubectl(['create', 'namespace', APPS]);
     // The backend on the node's network too. A pod network address does not survive an offline reboot
@@ -127,6 +123,26 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
       });
     }
     webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    // servicetopology with the pool key: one backend in each pool, each answering with its pool and node.
+    for (const [node, pool] of [['edge-1', 'site-1'], ['cloud-1', 'cloud']] as const) {
+      await cluster.apply({
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: `pooled-${node}`, namespace: APPS, labels: { app: 'pooled' } },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': node }, hostNetwork: true, terminationGracePeriodSeconds: 1,
+          tolerations: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+          containers: [{
+            name: 'web', image: cluster.workloadImage, imagePullPolicy: 'Never',
+            command: ['sh', '-c', `echo "pool=${pool} node=${node}" >/hello && exec socat TCP-LISTEN:${POOL_PORT},fork,reuseaddr SYSTEM:'cat /hello'`],
+            readinessProbe: { tcpSocket: { port: POOL_PORT }, periodSeconds: 2 },
+          }],
+        },
+      });
+    }
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'pooled', namespace: APPS, annotations: { 'openyurt.io/topologyKeys': 'openyurt.io/nodepool' } },
+      spec: { selector: { app: 'pooled' }, ports: [{ port: 8080, targetPort: POOL_PORT }] },
+    });
+    await waitRunning(cluster, APPS, 'app=pooled', 2);
     // What an in-cluster client may do: list pods in its namespace, nothing else.
     await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lister', namespace: APPS } });
     await cluster.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-lister', namespace: APPS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] });
@@ -153,6 +169,12 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     if (converted.code !== 0) console.log(`node Job's log:\n${await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurtctl-convert-*/*/*.log']).catch((e: unknown) => String(e))}`);
     const run = ok(converted, 'yurtctl convert');
     expect(run.stderr).toMatch(/approved yurthub-serving-edge-1-[0-9a-f]{8}/);
+    // Edge DNS (edgeDNS.mode auto: on with the TLS listener): the DaemonSet copied from CoreDNS's Deployment, kube-dns narrowed per node.
+    const ds = JSON.parse(await kubectl(['-n', NS, 'get', 'daemonset', EDGE_DNS, '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { nodeSelector: Record<string, string>; hostNetwork: boolean; containers: Array<{ image: string }> } } } };
+    const coredns = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', 'coredns', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } };
+    expect([ds.metadata.labels['app.kubernetes.io/managed-by'], ds.spec.template.spec.nodeSelector, ds.spec.template.spec.hostNetwork, ds.spec.template.spec.containers[0]!.image])
+      .toEqual(['yurtctl', { 'openyurt.io/is-edge-worker': 'true' }, true, coredns.spec.template.spec.containers[0]!.image]);
+    expect(await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations.openyurt\\.io/topologyKeys}'])).toBe('kubernetes.io/hostname');
 
     // kube-proxy.service restarted with --master=<the hub>; its unit, config and kubeconfig untouched.
     const args = await serviceArgs(edge, 'kube-proxy');
@@ -192,14 +214,43 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     if (nat.includes(`${APPS}/cloud-only`) || nat.includes(`${APPS}/np-not-site-1`)) console.log(`hub warnings:\n${await hubWarnings()}`);
     expect(nat).not.toContain(`${APPS}/cloud-only`);
     expect(nat).not.toContain(`${APPS}/np-not-site-1`);
-    // cloud-1 is in no pool: it keeps every Service, kube-proxy there talking to the apiserver.
+    // cloud-1 runs no hub: it keeps every Service, kube-proxy there talking to the apiserver.
     await waitFor('kube-proxy rules for apps/cloud-only and both NodePorts on cloud-1', async () => {
       const c = await rules(cloud);
       return c.includes(`${APPS}/cloud-only`) && c.includes(`${APPS}/np-not-site-1`) && c.includes(`${APPS}/np-site-1`);
     }, 60_000, 1000);
   }, 180_000);
 
-  it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS', async () => {
+  it('servicetopology with the pool key: a client in pool site-1 reaches only site-1\'s backend through the ClusterIP (counted); the cloud, unfiltered, reaches both', async () => {
+    const ip = (await kubectl(['-n', APPS, 'get', 'service', 'pooled', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    // edge-1's kube-proxy, through the hub, has the Service with site-1's endpoint and not cloud-1's.
+    await waitFor('kube-proxy rules for apps/pooled on edge-1', async () => (await rules(edge)).includes(`${edge.ip}:${POOL_PORT}`), 60_000, 1000);
+    expect(await rules(edge)).not.toContain(`${cloud.ip}:${POOL_PORT}`);
+    await cluster.apply({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pool-client', namespace: APPS },
+      spec: {
+        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, restartPolicy: 'Never', terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c',
+          `for i in $(seq ${POOL_REQUESTS}); do echo "answer $(socat -T2 -u TCP:${ip}:8080,connect-timeout=2 - 2>/dev/null)"; done`] }],
+      },
+    });
+    await waitFor('the pool client done', async () => (await podsOf(cluster, APPS)).find((p) => p.metadata.name === 'pool-client')?.status.phase === 'Succeeded', 120_000, 1000);
+    const answers = (await edge.exec(['sh', '-c', `cat /var/log/pods/${APPS}_pool-client_*/client/*.log`])).split('\n').map((l) => /answer (.*)$/.exec(l)?.[1]).filter((a) => a !== undefined);
+    const count = (list: string[]) => Object.fromEntries([...new Set(list)].sort().map((a) => [a, list.filter((x) => x === a).length]));
+    console.log(`pool-topology answers from pool site-1's client: ${JSON.stringify(count(answers))}`);
+    expect(count(answers)).toEqual({ 'pool=site-1 node=edge-1': POOL_REQUESTS });
+    // The other pool's backend answers through the same Service where kube-proxy is not filtered (cloud-1, no hub).
+    await waitFor('kube-proxy rules for both apps/pooled endpoints on cloud-1', async () => {
+      const nat = await rules(cloud);
+      return nat.includes(`${edge.ip}:${POOL_PORT}`) && nat.includes(`${cloud.ip}:${POOL_PORT}`);
+    }, 60_000, 1000);
+    const fromCloud = (await cloud.exec(['sh', '-c', `for i in $(seq ${POOL_REQUESTS}); do echo "answer $(socat -T2 -u TCP:${ip}:8080,connect-timeout=2 - 2>/dev/null)"; done`]))
+      .split('\n').map((l) => /answer (.*)$/.exec(l)?.[1]).filter((a) => a !== undefined);
+    console.log(`pool-topology answers from cloud-1 (unfiltered): ${JSON.stringify(count(fromCloud))}`);
+    expect(Object.keys(count(fromCloud))).toEqual(['pool=cloud node=cloud-1', 'pool=site-1 node=edge-1']);
+  }, 240_000);
+
+  it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS yurtctl deployed', async () => {
     await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 1);
     await cluster.apply({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: APPS },
@@ -233,7 +284,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
   }, 600_000);
 
   it('yurtctl revert: kube-proxy and CoreDNS talk to the apiserver again, the node\'s files byte for byte, no interface, nothing of ours', async () => {
-    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', '--wait=false', '--ignore-not-found']);
+    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', 'pool-client', '--wait=false', '--ignore-not-found']);
     ok(await yurtctl(['revert', ...base(), '--yes']), 'yurtctl revert');
     await cluster.local.waitNodeReady('edge-1', 180_000);
     expect(await nodeFiles(edge, NODE_FILE_ROOTS)).toBe(filesBefore);
@@ -244,10 +295,9 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(await edge.exec(['ip', '-4', '-o', 'addr', 'show', 'to', '169.254.2.1/32'])).toBe('');
     await expect(hubMetrics(edge)).rejects.toThrow();
     expect(await kubectl(['get', 'csr', '-o', 'name'])).not.toContain('yurthub-serving-');
-    // Pods started on the converted node keep the hub's address in their environment until they restart:
-    // the edge CoreDNS, restarted, is Ready only once it has listed from the apiserver itself.
-    await kubectl(['-n', NS, 'delete', 'pod', '-l', 'yurt-edge.io/dns=edge']);
-    await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 1);
+    // The edge CoreDNS is gone and kube-dns's annotations are as they were, byte for byte.
+    expect(await kubectl(['-n', NS, 'get', 'daemonset', '-o', 'name'])).not.toContain(EDGE_DNS);
+    expect(await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations}'])).toBe(dnsAnnotationsBefore);
     // kube-proxy keeps the Services in iptables, the discarded one included now.
     await waitFor('kube-proxy rules for apps/cloud-only on edge-1', async () => (await rules(edge)).includes(`${APPS}/cloud-only`), 60_000, 1000);
   }, 600_000);
