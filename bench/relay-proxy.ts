@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { CacheWriter } from '../yurthub/cache/writer.js';
 import { UpstreamAgents } from '../yurthub/upstream-agents.js';
 import type { ProxyContext } from '../yurthub/proxy/context.js';
+import type { UpstreamResponse } from '../yurthub/proxy/forward.js';
 import { relay } from '../yurthub/proxy/relay.js';
 
 const [mode, upstream, caFile, certFile, keyFile] = process.argv.slice(2);
@@ -33,7 +34,7 @@ const agent = identity.agent(target, false);
 /** relay() asks the writer for a sink only for cacheable requests; none is here. */
 const noCache = { begin: () => undefined } as Pick<CacheWriter, 'begin'> as CacheWriter;
 
-function respond(req: IncomingMessage, res: ServerResponse, upstreamRes: IncomingMessage): void {
+function respond(req: IncomingMessage, res: ServerResponse, upstreamRes: UpstreamResponse): void {
   // The fields relay() reads for a request that is not cached.
   const ctx = { req, res, cacheable: false, component: 'bench', body: undefined, servedFrom: 'remote' } as ProxyContext;
   relay(ctx, upstreamRes, noCache);
@@ -65,7 +66,7 @@ async function viaHttpProxy(): Promise<Forwarder> {
 async function viaForward(): Promise<Forwarder> {
   const { forward } = await import('../yurthub/proxy/forward.js');
   return (req, res) => {
-    const call = forward({ req, body: undefined, target, agent, headers: {} });
+    const call = forward({ req, body: undefined, target, agent: () => agent, headers: {} });
     // As remote.ts: a client that goes away before the end aborts the attempt.
     const clientGone = () => call.abort();
     res.once('close', clientGone);

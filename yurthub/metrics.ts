@@ -16,6 +16,8 @@ export interface HubMetricsOptions {
   certificatePem?: () => string | Buffer | undefined;
   /** false: no latency histograms (the counters stay); --request-histograms. */
   histograms?: boolean;
+  /** HTTP/2 connections held to apiservers now. */
+  http2Connections?: () => number;
 }
 
 export class HubMetrics {
@@ -139,6 +141,15 @@ export class HubMetrics {
       registers,
       collect() {
         for (const u of upstreams.all) this.set({ server: u.url.origin }, u.healthy ? 1 : 0);
+      },
+    });
+    const http2Connections = options.http2Connections;
+    new Gauge({
+      name: 'yurthub_upstream_http2_connections',
+      help: 'HTTP/2 connections held to apiservers now, carrying the proxied requests and watches (health probes and exec/attach/port-forward upgrades use HTTP/1.1).',
+      registers,
+      collect() {
+        this.set(http2Connections?.() ?? 0);
       },
     });
     const objects = new Gauge({ name: 'yurthub_cache_objects', help: 'Objects cached, per component, resource and format (json, protobuf).', labelNames: ['component', 'resource', 'format'], registers });

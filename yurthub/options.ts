@@ -33,6 +33,7 @@ export const DEFAULTS = {
   minRequestTimeout: '1800s',
   maxRequestBodyBytes: '3145728',
   requestHistograms: 'true',
+  upstreamHttp2: 'true',
   logLevel: 'info',
 };
 
@@ -61,6 +62,7 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   minRequestTimeout: 'offline watches close after timeoutSeconds, or a random time between this and twice this',
   maxRequestBodyBytes: 'largest request body accepted (the apiserver allows 3 MiB)',
   requestHistograms: 'false: no request latency histograms on /metrics (the request counters stay)',
+  upstreamHttp2: 'false: proxied requests over HTTP/1.1, one connection per watch (default: HTTP/2 where the apiserver offers it, one connection per apiserver)',
   logLevel: 'trace, debug, info, warn, error, fatal or silent',
 };
 
@@ -94,6 +96,7 @@ export interface YurthubOptions {
   minRequestTimeoutMs: number;
   maxRequestBodyBytes: number;
   requestHistograms: boolean;
+  upstreamHttp2: boolean;
   logLevel: string;
 }
 
@@ -185,6 +188,7 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     minRequestTimeoutMs: toDuration('min-request-timeout', raw.minRequestTimeout, CODE, 1000),
     maxRequestBodyBytes: toInt('max-request-body-bytes', raw.maxRequestBodyBytes, 1024, 1 << 30, CODE),
     requestHistograms: raw.requestHistograms === 'true',
+    upstreamHttp2: raw.upstreamHttp2 === 'true',
     logLevel: raw.logLevel,
   });
 }

@@ -63,13 +63,13 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     begin('loading credentials');
     const credentials = await startCredentials(config, log, clock);
     push('credentials', () => credentials.close());
-    const identity = new UpstreamAgents(credentials.material(), { clock });
+    const identity = new UpstreamAgents(credentials.material(), { clock, http2: options.upstreamHttp2 });
     credentials.onChange((material) => identity.update(material));
     push('upstream agents', async () => identity.close());
 
     begin(`probing ${options.servers.length} apiserver(s) every ${options.healthCheckPeriodMs} ms`);
     const upstreams = new Upstreams(options.servers, options.lbMode, () => clock.now());
-    const metrics = new HubMetrics(store, upstreams, { certificatePem: () => credentials.material().certPem, histograms: options.requestHistograms });
+    const metrics = new HubMetrics(store, upstreams, { certificatePem: () => credentials.material().certPem, histograms: options.requestHistograms, http2Connections: () => identity.http2Connections });
     // Before the listeners and the first probe: another cluster's cache is never served, and an
     // apiserver is trusted only once it is known to be the cache's cluster (or the cache moved aside).
     const guard = new ClusterGuard({

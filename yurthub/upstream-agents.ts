@@ -6,6 +6,7 @@
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import { systemClock, type Clock } from '../lib/lifecycle.js';
+import { UpstreamSessions, type SessionLease } from './upstream-sessions.js';
 
 export interface UpstreamCredentials {
   ca?: string | Buffer;
@@ -23,6 +24,8 @@ export interface UpstreamAgentsOptions {
    */
   retireAfterMs?: number;
   clock?: Clock;
+  /** Proxied requests over HTTP/2 where the apiserver offers it (default); false: HTTP/1.1 only. */
+  http2?: boolean;
 }
 
 const AGENT_DEFAULTS: AgentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 64, scheduling: 'lifo' };
@@ -38,11 +41,13 @@ export class UpstreamAgents {
   private readonly retiring = new Map<HttpsAgent, AbortController>();
   private readonly retireAfterMs: number;
   private readonly clock: Clock;
+  private readonly sessions: UpstreamSessions | undefined;
 
   constructor(material: UpstreamCredentials, options: UpstreamAgentsOptions = {}) {
     this.retireAfterMs = options.retireAfterMs ?? RETIRE_AFTER_MS;
     this.clock = options.clock ?? systemClock;
     this.update(material);
+    this.sessions = options.http2 === false ? undefined : new UpstreamSessions({ node: this.nodeTls, anonymous: this.anonymousTls }, { clock: this.clock, retireAfterMs: this.retireAfterMs });
   }
 
   /**
@@ -57,6 +62,20 @@ export class UpstreamAgents {
     this.node = new HttpsAgent({ ...AGENT_DEFAULTS, ...this.nodeTls });
     this.anonymous = new HttpsAgent({ ...AGENT_DEFAULTS, ...this.anonymousTls });
     for (const agent of old) if (agent) this.retire(agent);
+    this.sessions?.update({ node: this.nodeTls, anonymous: this.anonymousTls });
+  }
+
+  /**
+   * An HTTP/2 session to `url`'s server for a proxied request, or undefined when requests to it go
+   * over HTTP/1.1 (agent()/freshAgent()): it does not offer h2, it is plain http, or HTTP/2 is off.
+   */
+  session(url: URL, ownAuthorization: boolean, fresh: boolean): Promise<SessionLease | undefined> {
+    return this.sessions ? this.sessions.acquire(url, ownAuthorization, fresh) : Promise.resolve(undefined);
+  }
+
+  /** Upstream connections held over HTTP/2. */
+  get http2Connections(): number {
+    return this.sessions?.size ?? 0;
   }
 
   /** The agent for a request to `url`; `ownAuthorization` when the client brought its own credentials. */
@@ -81,6 +100,7 @@ export class UpstreamAgents {
   }
 
   close(): void {
+    this.sessions?.close();
     for (const [agent, stop] of this.retiring) {
       stop.abort();
       agent.destroy();

@@ -214,6 +214,8 @@ describeLocal('yurthub: node autonomy on a real control plane', () => {
       // Watches are counted, not timed: their length is the client's choice.
       expect(await metric('yurthub_proxy_requests_total', { verb: 'watch' })).toBeGreaterThan(0);
       expect(await metric('yurthub_proxy_request_duration_seconds_count', { verb: 'watch' })).toBe(0);
+      // kubelet's requests and every one of its watches ride one HTTP/2 connection to kube-apiserver.
+      expect(await metric('yurthub_upstream_http2_connections', {})).toBe(1);
       const expiry = await metric('yurthub_certificate_expiration_timestamp_seconds', {});
       expect(expiry).toBeGreaterThan(Date.now() / 1000);
       const text = await (await fetch(`${hub.url}/metrics`)).text();

@@ -4,11 +4,21 @@
  * after the head is the relay's business. Knowing exactly which phase an attempt failed in is what
  * makes a retry safe: only an attempt that got no response byte may be sent again.
  */
-import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
+import type { SessionLease } from '../upstream-sessions.js';
+import { forwardH2 } from './forward-h2.js';
+
+/** An apiserver's answer after its head, over HTTP/1.1 (an IncomingMessage) or HTTP/2 (a stream). */
+export interface UpstreamResponse extends Readable {
+  statusCode?: number | undefined;
+  statusMessage?: string | undefined;
+  headers: IncomingHttpHeaders;
+}
 
 export type Outcome =
-  | { kind: 'response'; res: IncomingMessage }
+  | { kind: 'response'; res: UpstreamResponse }
   /**
    * Failed before a response head was read. `responseStarted` when bytes of a response had arrived
    * anyway (an unparsable head): such an attempt must not be retried either.
@@ -26,7 +36,10 @@ export interface ForwardOptions {
   req: IncomingMessage;
   body: Buffer | undefined;
   target: URL;
-  agent: HttpAgent | HttpsAgent;
+  /** The HTTP/1.1 agent, when the request does not go over HTTP/2. */
+  agent: () => HttpAgent | HttpsAgent;
+  /** The HTTP/2 session to send on; resolves undefined for HTTP/1.1. A rejection is the connection's failure. */
+  session?: Promise<SessionLease | undefined>;
   /** Headers to set or replace (the hub's Authorization). */
   headers: Record<string, string>;
 }
@@ -35,6 +48,35 @@ export interface ForwardOptions {
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
 export function forward(o: ForwardOptions): Attempt {
+  if (!o.session) return forwardH1(o, o.agent());
+  let settle!: (outcome: Outcome) => void;
+  let settled = false;
+  const outcome = new Promise<Outcome>((resolve) => {
+    settle = (value) => {
+      if (settled) return;
+      settled = true;
+      resolve(value);
+    };
+  });
+  let attempt: Attempt | undefined;
+  o.session.then(
+    (lease) => {
+      if (settled) return;
+      attempt = lease ? forwardH2(o, lease) : forwardH1(o, o.agent());
+      void attempt.outcome.then(settle);
+    },
+    (err: Error) => settle({ kind: 'failed', err, reusedSocket: false, responseStarted: false }),
+  );
+  return {
+    outcome,
+    abort: () => {
+      if (attempt) attempt.abort();
+      settle({ kind: 'failed', err: new Error('attempt aborted'), reusedSocket: false, responseStarted: false });
+    },
+  };
+}
+
+function forwardH1(o: ForwardOptions, agent: HttpAgent | HttpsAgent): Attempt {
   const send = o.target.protocol === 'https:' ? httpsRequest : httpRequest;
   let settle!: (outcome: Outcome) => void;
   let settled = false;
@@ -52,7 +94,7 @@ export function forward(o: ForwardOptions): Attempt {
     method: o.req.method,
     path: originForm(o.req.url ?? '/'),
     headers: outgoingHeaders(o),
-    agent: o.agent,
+    agent,
   });
   upstreamReq.once('response', (res) => settle({ kind: 'response', res }));
   // Kept for the request's whole life: a socket error after the head must not become an uncaught one.
@@ -70,7 +112,7 @@ export function forward(o: ForwardOptions): Attempt {
 }
 
 /** A request target in absolute form (`http://hub/api/v1/pods`) is sent on as its path and query. */
-function originForm(target: string): string {
+export function originForm(target: string): string {
   if (target.startsWith('/')) return target;
   try {
     const url = new URL(target);
@@ -80,7 +122,7 @@ function originForm(target: string): string {
   }
 }
 
-function outgoingHeaders(o: ForwardOptions): OutgoingHttpHeaders {
+export function outgoingHeaders(o: ForwardOptions): OutgoingHttpHeaders {
   // Connection may name more headers that belong to this hop only.
   const named = new Set(String(o.req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
   const out: OutgoingHttpHeaders = {};

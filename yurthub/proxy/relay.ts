@@ -2,29 +2,31 @@
  * Streams an apiserver's response to the client chunk by chunk (watch events are never buffered),
  * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer. When response
  * filters apply (ctx.filter), the client gets the filtered body instead: a GET or LIST whole once it
- * is complete, a watch event by event; the cache still gets the apiserver's bytes. A gzip answer is
- * inflated for a client that did not ask for gzip (the hub asked for it on the cloud link).
+ * is complete (protobuf list items filtered as they stream in), a watch event by event; the cache
+ * still gets the apiserver's bytes. A gzip answer is inflated for a client that did not ask for gzip
+ * (the hub asked for it on the cloud link).
  */
-import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createGunzip, constants as zlibConstants } from 'node:zlib';
+import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
 import type { CacheWriter, ResponseSink } from '../cache/writer.js';
 import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
 import { acceptsGzip } from './accept-encoding.js';
-import { HOP_BY_HOP } from './forward.js';
+import { HOP_BY_HOP, type UpstreamResponse } from './forward.js';
 
-export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: CacheWriter): void {
+export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: CacheWriter): void {
   const status = proxyRes.statusCode ?? 502;
   const format = bodyFormat(proxyRes.headers['content-type']).format;
   const ok = status >= 200 && status < 300;
   const filter = ok ? ctx.filter : undefined;
-  if (filter && format === 'protobuf') {
+  // Protobuf is filtered natively when every filter of the request reads it (filter/apply-protobuf.ts).
+  const native = filter !== undefined && format === 'protobuf' && filter.protobuf;
+  if (filter && format === 'protobuf' && !native) {
     const err = YurthubErrors.YH_ERR_FILTER_PROTOBUF(`${ctx.info.verb} ${ctx.info.resource}`, `the apiserver`);
     filter.passUnfiltered('protobuf', err.message, err.code);
   }
-  const filtering = filter !== undefined && format === 'json';
+  const filtering = filter !== undefined && (format === 'json' || native);
   const encoding = (proxyRes.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (filtering && encoding !== 'identity' && encoding !== 'gzip') {
     // Nothing else is sent by an apiserver; an encoding the hub cannot read is relayed as it came.
@@ -41,6 +43,9 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
   ctx.res.writeHead(status, proxyRes.statusMessage, out);
   ctx.res.flushHeaders();
   const sink = sinkFor(ctx, status, format, writer);
+  if (filtering && encoding === 'gzip' && ctx.info.verb !== 'watch') {
+    return filterInflatedOnce(ctx, proxyRes, sink, (body) => (native ? filter.body(body, 'protobuf') : filter.body(body)));
+  }
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
   proxyRes.on('error', torn);
@@ -52,7 +57,7 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
     return;
   }
   if (ctx.info.verb === 'watch') {
-    const events = filter.eventStream();
+    const events = filter.eventStream(native ? 'protobuf' : 'json');
     // What the filters decide changed (a Service annotated, the node's pool): the client must re-list.
     filter.onExpire((message) => events.expire(message));
     // Expired: the client's answer ends cleanly, and the apiserver's watch is let go without tearing it.
@@ -65,12 +70,51 @@ export function relay(ctx: ProxyContext, proxyRes: IncomingMessage, writer: Cach
     plain.pipe(events).pipe(ctx.res);
     return;
   }
+  if (native) {
+    // Items are filtered as they arrive (a plain body); only the list's length prefix waits for the last byte.
+    const body = filter.protobufBody();
+    plain.on('data', (c: Buffer) => body.write(c));
+    plain.once('end', () => ctx.res.end(body.end()));
+    return;
+  }
   const chunks: Buffer[] = [];
   plain.on('data', (c: Buffer) => chunks.push(c));
   plain.once('end', () => ctx.res.end(filter.body(Buffer.concat(chunks))));
 }
 
-function headersOf(proxyRes: IncomingMessage): Record<string, string | string[]> {
+/**
+ * A filtered GET or LIST that came gzipped. The filters need the whole body anyway, and one
+ * synchronous inflate at its end costs the CPU the streaming inflater does without that one's
+ * thread-pool round trip per 16 KB of output, each of which would be on the answer's path (dozens for
+ * a large list, each a wake-up that waits its turn on a busy node). The cache gets the same bytes.
+ */
+function filterInflatedOnce(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, filterBody: (body: Buffer) => Uint8Array): void {
+  const gz: Buffer[] = [];
+  let broken = false;
+  const torn = () => {
+    if (broken) return;
+    broken = true;
+    sink?.abort();
+    ctx.res.destroy();
+  };
+  proxyRes.on('data', (c: Buffer) => gz.push(c));
+  proxyRes.on('error', torn);
+  proxyRes.once('aborted', torn);
+  proxyRes.once('end', () => {
+    if (broken) return;
+    let body: Buffer;
+    try {
+      body = gunzipSync(Buffer.concat(gz));
+    } catch {
+      return torn();
+    }
+    sink?.write(body);
+    sink?.end();
+    ctx.res.end(filterBody(body));
+  });
+}
+
+function headersOf(proxyRes: UpstreamResponse): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(proxyRes.headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -78,7 +122,7 @@ function headersOf(proxyRes: IncomingMessage): Record<string, string | string[]>
   return out;
 }
 
-function relayAsIs(ctx: ProxyContext, proxyRes: IncomingMessage, status: number, format: string | undefined, writer: CacheWriter): void {
+function relayAsIs(ctx: ProxyContext, proxyRes: UpstreamResponse, status: number, format: string | undefined, writer: CacheWriter): void {
   ctx.res.writeHead(status, proxyRes.statusMessage, headersOf(proxyRes));
   // Watches and other streams: headers go out now, not with the first event.
   ctx.res.flushHeaders();
@@ -103,7 +147,7 @@ function sinkFor(ctx: ProxyContext, status: number, format: string | undefined, 
  * most, so an unfiltered body is relayed compressed to a client that asked for gzip and only the
  * cache's copy is inflated; a filtered one, or one for a client that did not ask, is inflated once for both. Undefined for an encoding the hub cannot read (the sink is aborted).
  */
-function plainBytes(proxyRes: IncomingMessage, encoding: string, sink: ResponseSink | undefined): Readable | undefined {
+function plainBytes(proxyRes: UpstreamResponse, encoding: string, sink: ResponseSink | undefined): Readable | undefined {
   let plain: Readable;
   if (encoding === 'identity') {
     plain = proxyRes;

@@ -61,7 +61,8 @@ export function remoteHandler(options: RemoteOptions): Handler {
         req: ctx.req,
         body: ctx.body,
         target: upstream.url,
-        agent: fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization),
+        agent: () => (fresh ? identity.freshAgent(upstream.url, ownAuthorization) : identity.agent(upstream.url, ownAuthorization)),
+        session: identity.session(upstream.url, ownAuthorization, fresh),
         headers: {
           ...(ctx.accept !== undefined ? { accept: ctx.accept } : {}),
           ...(hubAuth ? { authorization: hubAuth } : {}),

@@ -10,7 +10,7 @@ import type { CacheStore } from '../../store/store.js';
 import { MemoryCacheStore } from '../../store/memory-store.js';
 import { CacheWriter } from '../../cache/writer.js';
 import { Upstreams } from '../../health/upstreams.js';
-import { UpstreamAgents } from '../../upstream-agents.js';
+import { UpstreamAgents, type UpstreamCredentials } from '../../upstream-agents.js';
 import { HubMetrics } from '../../metrics.js';
 import { proxyChain } from '../chain.js';
 import type { ObjectFilter } from '../../filter/types.js';
@@ -74,19 +74,21 @@ export interface TestHub {
   readonly upstreams: Upstreams;
   readonly metrics: HubMetrics;
   readonly store: CacheStore;
+  /** Who the hub is upstream (its agents and HTTP/2 sessions). */
+  readonly identity: UpstreamAgents;
   close(): Promise<void>;
 }
 
 /** The proxy chain in front of `servers`, all marked healthy unless `healthy` says otherwise. */
 export async function startTestHub(
   servers: URL[],
-  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean; onTopologyChange?: (listener: () => void) => () => void; podTokens?: (store: CacheStore, metrics: HubMetrics) => PodTokens } = {},
+  opts: { store?: CacheStore; healthy?: boolean; filters?: ObjectFilter[]; cacheAgents?: string[]; topologySynced?: () => Promise<boolean>; inCluster?: boolean; onTopologyChange?: (listener: () => void) => () => void; podTokens?: (store: CacheStore, metrics: HubMetrics) => PodTokens; credentials?: UpstreamCredentials; http2?: boolean } = {},
 ): Promise<TestHub> {
   const store = opts.store ?? new MemoryCacheStore();
   await store.start();
   const upstreams = new Upstreams(servers, 'priority', systemClock.now);
   if (opts.healthy !== false) for (const u of upstreams.all) upstreams.markHealthy(u, systemClock.now());
-  const identity = new UpstreamAgents({});
+  const identity = new UpstreamAgents(opts.credentials ?? {}, { http2: opts.http2 });
   const metrics = new HubMetrics(store, upstreams);
   const logger = silentLogger();
   const proxy = proxyChain({
@@ -121,6 +123,7 @@ export async function startTestHub(
     upstreams,
     metrics,
     store,
+    identity,
     close: async () => {
       await closeServer(server);
       identity.close();
