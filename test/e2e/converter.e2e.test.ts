@@ -23,6 +23,7 @@ import * as binary from '../cluster/binary.js';
 import { describeLocal } from '../cluster/e2e-gate.js';
 import { FaultProxy } from '../cluster/fault-proxy.js';
 import { freePort, issueClientCert, LocalCluster, writeKubeconfig } from '../cluster/local-cluster.js';
+import { startProcess, waitFor } from '../cluster/process.js';
 import { KubeadmHost, type Supervisor } from './support/kubeadm-host.js';
 import { leasesNow as leasesNowIn, leaseWritesSince as leaseWritesSinceIn, renewedByControlPlane } from './support/lease-writes.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
@@ -36,8 +37,9 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const IMAGE = `ghcr.io/yurt-edge/yurt-edge:${VERSION}`;
 const EDGES = ['edge-1', 'edge-2', 'edge-3'];
 const NS = 'kube-system';
-/** What the convert runs ask for; the upgrade case adds a value, and the runs after it keep it. */
-const REQUEST = ['--cloud-nodes', 'cloud-1', '--autonomy'];
+/** What the convert runs ask for; the upgrade case adds a value, and the runs after it keep it. Two node pools (edge-3 already labelled into its own by hand). */
+const REQUEST = ['--cloud-nodes', 'cloud-1', '--autonomy', '--pool', 'shops-12=site in (shop-1,shop-2)', '--pool', 'shop-3=site=shop-3'];
+const POOL_LABEL = 'apps.openyurt.io/nodepool';
 const UPGRADE_VALUE = ['--set', 'yurt-tunnel-server.replicaCount=2'];
 /** A new hub for the edge nodes: another image (the stand-in runner ignores it) and another yurthub flag (which it does not). */
 const HUB_VALUES = ['--allow-image-override', '--set', 'global.image.tag=0.1.1', '--set', 'yurthub.logLevel=debug'];
@@ -263,7 +265,7 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     await slowLink.start();
     slowLink.delay(400);
     await cluster.addNode({ name: 'cloud-1' });
-    for (const n of EDGES) await cluster.addNode({ name: n, labels: { site: `shop-${n.slice(-1)}` } });
+    for (const n of EDGES) await cluster.addNode({ name: n, labels: { site: `shop-${n.slice(-1)}`, ...(n === 'edge-3' ? { [POOL_LABEL]: 'shop-3' } : {}) } });
     for (const n of ['cloud-1', ...EDGES]) await cluster.waitNodeReady(n);
     for (const n of EDGES) {
       const node = cluster.nodes.get(n)!;
@@ -291,6 +293,14 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
       '--resource=nodes,configmaps,secrets,serviceaccounts,services,leases.coordination.k8s.io,jobs.batch,deployments.apps,daemonsets.apps,poddisruptionbudgets.policy,roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io,clusterroles.rbac.authorization.k8s.io,clusterrolebindings.rbac.authorization.k8s.io',
     ]);
     await kubectl(['create', 'clusterrolebinding', 'e2e-deployer', '--clusterrole=e2e-deployer', '--user=deployer']);
+    // and the NodePools of --pool, whose kind is not served yet (so not through kubectl's resource names)
+    writeFileSync(join(dir, 'deployer-pools.yaml'), [
+      'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRole', 'metadata: {name: e2e-deployer-pools}', 'rules:',
+      '- {apiGroups: [apps.openyurt.io], resources: [nodepools], verbs: [get, list, watch, create, delete]}',
+      '- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get]}', '',
+    ].join('\n'));
+    await kubectl(['create', '-f', join(dir, 'deployer-pools.yaml')]);
+    await kubectl(['create', 'clusterrolebinding', 'e2e-deployer-pools', '--clusterrole=e2e-deployer-pools', '--user=deployer']);
     before = await world();
   });
 
@@ -311,6 +321,9 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     expect(run.stdout).toContain('+ helm release kube-system/yurt-edge');
     expect(run.stdout).toContain('+ DaemonSet kube-system/yurt-tunnel-agent');
     for (const n of EDGES) expect(run.stdout).toContain(`+ Job kube-system/yurtctl-convert-${n} (node ${n}: yurtctl node convert)`);
+    expect(run.stdout).toContain('+ label apps.openyurt.io/nodepool: "shops-12"');
+    expect(run.stdout).toContain('  + NodePool shops-12 (Edge pool of site in (shop-1,shop-2): edge-1, edge-2)');
+    expect(run.stdout).toContain('  + NodePool shop-3 (Edge pool of site=shop-3: edge-3)');
     const json = await yurtctl(['convert', ...base(), '--cloud-nodes', 'cloud-1', '--dry-run', '-o', 'json']);
     expect((JSON.parse(json.stdout) as { kind: string; nodes: unknown[] }).nodes).toHaveLength(4);
     expect(await world()).toEqual(before);
@@ -328,6 +341,7 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
       'create, get, patch clusterroles.rbac.authorization.k8s.io', 'create, get, patch clusterrolebindings.rbac.authorization.k8s.io', 'patch nodes',
       'create, patch, update configmaps in kube-system', 'create, delete, get, update leases.coordination.k8s.io in kube-system',
       'create, patch daemonsets.apps in kube-system', 'create jobs.batch in kube-system',
+      'create, get, list nodepools.apps.openyurt.io', 'get customresourcedefinitions.apiextensions.k8s.io',
     ]) {
       expect(viewer.stderr).toContain(missing);
     }
@@ -398,6 +412,17 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
       expect(run.stderr).toContain(`${node}: reported converted through yurthub at http://127.0.0.1:${hubPorts.get(node)}`);
     }
     expect(await releaseRecords()).toEqual(['1:deployed']); // what the killed install left was uninstalled, then installed afresh
+    // the pools, made once the chart's CRD was established, and their members; edge-3 was labelled before
+    expect(again.stderr).toContain('  NodePool shops-12 (Edge): created, nodes edge-1, edge-2');
+    const pools = JSON.parse(await kubectl(['get', 'nodepools.apps.openyurt.io', '-o', 'json'])) as { items: Array<{ apiVersion: string; metadata: { name: string; labels: Record<string, string> }; spec: { type: string } }> };
+    expect(pools.items.map((p) => [p.metadata.name, p.spec.type, p.metadata.labels['app.kubernetes.io/managed-by']])).toEqual([['shop-3', 'Edge', 'yurtctl'], ['shops-12', 'Edge', 'yurtctl']]);
+    const members = await nodeMeta();
+    expect(EDGES.map((n) => members[n]!.labels[POOL_LABEL])).toEqual(['shops-12', 'shops-12', 'shop-3']);
+    expect(members['cloud-1']!.labels[POOL_LABEL]).toBeUndefined();
+    const record = JSON.parse(JSON.parse(await kubectl(['get', 'configmap', 'yurt-edge-conversion', '-n', NS, '-o', 'json'])).data['record.json']);
+    expect(record.pools).toEqual(['shop-3', 'shops-12']);
+    expect(record.originals['edge-1'].labels[POOL_LABEL]).toBeNull();
+    expect(record.originals['edge-3'].labels[POOL_LABEL]).toBe('shop-3');
     expect(await leaseWritesSince(rv)).toEqual(expect.arrayContaining(['ADDED yurtctl-lock', 'DELETED yurtctl-lock']));
     expect(await kubectl(['get', 'lease', '-n', NS, '-o', 'name'])).not.toContain('yurtctl-lock');
   }, 300_000);
@@ -424,6 +449,26 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
       expect(metrics).toMatch(/yurthub_proxy_requests_total\{component="kubelet"/);
     }
   });
+
+  it("yurt-manager's NodePool controller, as the release's ServiceAccount, counts the nodes of each pool convert made", async () => {
+    // Hollow nodes run no pods: yurt-manager runs here as a process, with the token of the chart's ServiceAccount.
+    const token = (await kubectl(['create', 'token', 'yurt-manager', '-n', NS, '--duration=10m'])).trim();
+    const kubeconfig = join(cluster.dir, 'pool-manager.kubeconfig');
+    writeKubeconfig(kubeconfig, cluster.info.server, cluster.info.caFile, { token });
+    const port = await freePort();
+    const manager = startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'manager/main.ts'), `--kubeconfig=${kubeconfig}`, `--port=${port}`, '--controllers=nodepool', '--leader-elect-identity=converter-e2e'], join(cluster.dir, 'pool-manager.log'));
+    type PoolStatus = { nodes?: string[]; readyNodeNum?: number; unreadyNodeNum?: number };
+    const status = async (name: string) => (JSON.parse(await kubectl(['get', 'nodepools.apps.openyurt.io', name, '-o', 'json'])) as { status?: PoolStatus }).status ?? {};
+    try {
+      await waitFor('both pools counted', async () => (await status('shops-12')).readyNodeNum === 2 && (await status('shop-3')).readyNodeNum === 1, 90_000, 500);
+      expect(await status('shops-12')).toMatchObject({ nodes: ['edge-1', 'edge-2'], readyNodeNum: 2, unreadyNodeNum: 0 });
+      expect(await status('shop-3')).toMatchObject({ nodes: ['edge-3'], readyNodeNum: 1, unreadyNodeNum: 0 });
+    } finally {
+      await manager.stop();
+      // its leader Lease is no part of the conversion (the later tests compare kube-system's Leases)
+      await kubectl(['delete', 'lease', 'yurt-manager', '-n', NS, '--ignore-not-found']);
+    }
+  }, 150_000);
 
   it('status shows every edge node converted (text and -o json)', async () => {
     const run = await yurtctl(['status', ...base(), '-o', 'json']);
@@ -532,6 +577,9 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     mkdirSync(join(dir, 'home'), { recursive: true });
     const garbage = join(dir, 'garbage.kubeconfig');
     writeFileSync(garbage, 'apiVersion: v1\nclusters: [ {name: x, cluster: {server: \n');
+    // someone else's NodePool of a --pool name
+    writeFileSync(join(dir, 'theirs.yaml'), 'apiVersion: apps.openyurt.io/v1beta2\nkind: NodePool\nmetadata: {name: theirs}\nspec: {type: Cloud}\n');
+    await kubectl(['create', '-f', join(dir, 'theirs.yaml')]);
     const cases: Array<[string, string[], number, RegExp, NodeJS.ProcessEnv?]> = [
       ['unknown node', ['convert', ...base(), '--cloud-nodes', 'cloud-1,cloud-9', '--yes'], 5, /--cloud-nodes: no such node: cloud-9 \(CNV_ERR_UNKNOWN_NODE\)/],
       ['no rights', ['convert', '--kubeconfig', users.get('nobody')!, '--helm', HELM!, '--cloud-nodes', 'cloud-1', '--yes'], 4, /lacks the rights reading the cluster needs: may not .*list nodes.*\(CNV_ERR_FORBIDDEN\)/],
@@ -539,6 +587,9 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
       ['garbage kubeconfig', ['convert', '--kubeconfig', garbage, '--helm', HELM!, '--cloud-nodes', 'cloud-1', '--yes'], 2, /--kubeconfig: .*garbage.kubeconfig is not a usable kubeconfig.*\(CNV_ERR_KUBECONFIG\)/],
       ['no kubeconfig at all', ['status', '--helm', HELM!], 2, /^yurtctl status: no kubeconfig: give --kubeconfig or set KUBECONFIG .*\(CNV_ERR_KUBECONFIG\)$/, { HOME: join(dir, 'home'), KUBECONFIG: '' }],
       ['no --yes without a terminal', ['convert', ...base(), '--cloud-nodes', 'cloud-1'], 2, /refusing to change the cluster without confirmation.*\(CNV_ERR_CONFIRMATION_REQUIRED\)/],
+      ['a bad --pool selector', ['convert', ...base(), '--cloud-nodes', 'cloud-1', '--pool', 'shops=site in (shop-1', '--yes'], 2, /^yurtctl convert: --pool: "shops=site in \(shop-1": .*\(CNV_ERR_USAGE\)$/],
+      ['a --pool selector that matches no node', ['convert', ...base(), ...REQUEST, '--pool', 'theirs=site=nowhere-but-here', '--yes'], 5, /--pool theirs: selector "site=nowhere-but-here" matches no node \(CNV_ERR_UNKNOWN_NODE\)/],
+      ['a NodePool of a --pool name that is not yurtctl\'s', ['convert', ...base(), ...REQUEST, '--pool', 'theirs=kubernetes.io/hostname=cloud-1:cloud', '--yes'], 6, /NodePool theirs exists and is not yurtctl's .* --replace-foreign NodePool\/theirs to have yurtctl replace it \(CNV_ERR_FOREIGN_OBJECT\)$/],
       ['an image value that replaces the pin', ['convert', ...base(), ...REQUEST, '--set', 'global.image.tag=0.0.9', '--yes'], 2, /global\.image\.tag="0\.0\.9": yurtctl pins every component's image to .* pass --allow-image-override .*\(CNV_ERR_BAD_VALUES\)/],
     ];
     for (const [what, args, code, message, env] of cases) {
@@ -549,6 +600,7 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     }
     expect(await world()).toEqual(was);
     expect(await leaseWritesSince(rv)).toEqual([]);
+    await kubectl(['delete', 'nodepool.apps.openyurt.io', 'theirs']);
   });
 
   it('a revert killed while helm uninstalls is completed by running it again, and everything is exactly as before convert', async () => {
@@ -577,6 +629,8 @@ describeConverter('yurtctl: convert and revert a 1-cloud/3-edge cluster', () => 
     expect(again.stdout).toMatch(/^ {2}~ node\/edge-1 \(edge, reverted\)$/m); // its node side is done: no Job again
     expect(again.stderr).toContain('took over the lock of a run that stopped renewing it');
     expect(again.stderr.trimEnd().split('\n').at(-1)).toBe('reverted: 4 node(s) as they were, release uninstalled');
+    // the pools convert made are gone (the first run deleted them before helm), edge-3 keeps the label it had
+    expect(await kubectl(['get', 'nodepools.apps.openyurt.io', '-o', 'name'])).toBe('');
 
     // every label, annotation and object as it was: names, and the resourceVersion of each (none rewritten)
     const after = await world();
