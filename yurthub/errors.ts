@@ -45,7 +45,7 @@ export const YurthubErrors = defineErrors({
   },
   YH_ERR_FILTER_PROTOBUF: {
     statusCode: 502,
-    message: '%s answered %s in protobuf, which the filters cannot read without schemas: served unfiltered (the client takes no JSON)',
+    message: '%s answered %s in protobuf, which a filter of the request (masterservice, inclusterconfig) reads only as JSON: served unfiltered (the client takes no JSON)',
   },
   YH_ERR_FILTER_NOT_SYNCED: {
     statusCode: 503,

@@ -20,12 +20,18 @@ import { createAuthority, writePem } from '../../tunnel/testing/pki.js';
 import { ApiserverLinks } from './support/links.js';
 import { HubProcess, nodeHubArgs } from './support/hub.js';
 import { COREDNS_UA, KUBE_PROXY_UA, KUBELET_UA, fromApiserver, hubMetric, rawRequest, waitUpstream, type RawResponse } from './support/hub-client.js';
+import { decodeUnknown, readObjectMeta } from '../../lib/kube/protobuf.js';
+import { decodeWatchEvent } from '../../lib/kube/watch-stream.js';
+import { decodeListBody } from '../../yurthub/filter/testing/protobuf-codec.js';
 
 const NS = 'filters';
 const EDGE = 'edge-1';
 const POOL_LABEL = 'apps.openyurt.io/nodepool';
 const KUBELET_ACCEPT = 'application/vnd.kubernetes.protobuf,application/json';
 const JSON_ACCEPT = 'application/json';
+/** What kube-proxy sends: protobuf first, anything else after. */
+const KUBE_PROXY_ACCEPT = 'application/vnd.kubernetes.protobuf, */*';
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 type Json = Record<string, unknown>;
 interface Item {
@@ -168,10 +174,78 @@ describeLocal('yurthub response filters on the real control plane', () => {
     expect(cm.data?.['config.conf']).toContain('  #kubeconfig: /var/lib/kube-proxy/kubeconfig.conf');
   }
 
+  /**
+   * kube-proxy's own Accept: the answers stay protobuf (no JSON asked upstream or served) and are
+   * filtered like the JSON ones: its EndpointSlices, Endpoints and Services.
+   */
+  async function expectProtobufViews(online: boolean): Promise<void> {
+    const proto = async (path: string) => {
+      const res = await get(KUBE_PROXY_UA, path, KUBE_PROXY_ACCEPT);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe(PROTOBUF);
+      expect(fromApiserver(res)).toBe(online);
+      return decodeListBody(res.body).items as unknown as Item[];
+    };
+    const nodesOf = async (service: string) => ({
+      slices: (await proto(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D${service}`)).flatMap((s) => (s.endpoints ?? []).map((e) => e.nodeName ?? '?')).sort(),
+      endpoints: ((await proto(`/api/v1/namespaces/${NS}/endpoints`)).find((e) => e.metadata.name === service)?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.nodeName ?? '?')).sort(),
+    });
+    expect(await nodesOf('by-pool')).toEqual({ slices: [EDGE, 'edge-2'], endpoints: [EDGE, 'edge-2'] });
+    expect(await nodesOf('by-node')).toEqual({ slices: [EDGE], endpoints: [EDGE] });
+    expect(await nodesOf('plain')).toEqual({ slices: [EDGE, 'edge-3'], endpoints: [EDGE, 'edge-3'] });
+    const services = (await proto('/api/v1/services')).filter((i) => i.metadata.namespace === NS).map((i) => i.metadata.name).sort();
+    expect(services).toEqual(['by-node', 'by-pool', 'np-a', 'plain']);
+  }
+
   it('filters lists and gets online, for the components each filter concerns', async () => {
     await expectFilteredViews(true);
     expect(await hubMetric(hub.url, 'yurthub_filter_objects_total', { filter: 'servicetopology', action: 'changed' })).toBeGreaterThan(0);
     expect(await hubMetric(hub.url, 'yurthub_filter_unfiltered_total')).toBe(0);
+  });
+
+  it('filters kube-proxy\'s protobuf lists natively: protobuf end to end, nothing served unfiltered', async () => {
+    const changed = await hubMetric(hub.url, 'yurthub_filter_objects_total', { filter: 'servicetopology', action: 'changed' });
+    await expectProtobufViews(true);
+    expect(await hubMetric(hub.url, 'yurthub_filter_objects_total', { filter: 'servicetopology', action: 'changed' })).toBeGreaterThan(changed);
+    expect(await hubMetric(hub.url, 'yurthub_filter_unfiltered_total')).toBe(0);
+  });
+
+  it('filters kube-proxy\'s protobuf watch frame by frame: a Service annotated for discard later is deleted, a new one never added', async () => {
+    const listed = await get(KUBE_PROXY_UA, `/api/v1/namespaces/${NS}/services`, KUBE_PROXY_ACCEPT);
+    const rv = decodeListBody(listed.body).resourceVersion;
+    const events: Array<{ type: string; name: string }> = [];
+    const abort = new AbortController();
+    const res = await fetch(`${hub.url}/api/v1/namespaces/${NS}/services?watch=true&resourceVersion=${rv}&timeoutSeconds=30`, {
+      headers: { 'user-agent': KUBE_PROXY_UA, accept: KUBE_PROXY_ACCEPT },
+      signal: abort.signal,
+    });
+    expect(res.headers.get('content-type')).toContain(PROTOBUF);
+    const reading = (async () => {
+      let data = Buffer.alloc(0);
+      for await (const chunk of res.body!) {
+        data = Buffer.concat([data, Buffer.from(chunk as Uint8Array)]);
+        while (data.length >= 4 && data.length >= 4 + data.readUInt32BE(0)) {
+          const size = data.readUInt32BE(0);
+          const ev = decodeWatchEvent(data.subarray(4, 4 + size));
+          events.push({ type: ev.type, name: readObjectMeta(decodeUnknown(ev.object).raw).name });
+          data = data.subarray(4 + size);
+        }
+      }
+    })().catch(() => undefined);
+    await apply('watched-pb', [service('later-cloud-pb', { 'svc.openyurt.io/discard-cloud-service': 'true' }), service('later-plain-pb', {})]);
+    await cluster.kubectl(['-n', NS, 'annotate', 'service', 'plain', 'svc.openyurt.io/discard-cloud-service=true']);
+    await waitFor('the protobuf watch events', async () => events.some((e) => e.name === 'plain'), 20_000, 100);
+    abort.abort();
+    await reading;
+    expect(events.filter((e) => e.type !== 'BOOKMARK')).toEqual([
+      { type: 'ADDED', name: 'later-plain-pb' },
+      { type: 'DELETED', name: 'plain' },
+    ]);
+    await cluster.kubectl(['-n', NS, 'annotate', 'service', 'plain', 'svc.openyurt.io/discard-cloud-service-']);
+    await cluster.kubectl(['-n', NS, 'delete', 'service', 'later-cloud-pb', 'later-plain-pb']);
+    await waitFor('kube-proxy sees plain again', async () => namesIn(await get(KUBE_PROXY_UA, '/api/v1/services')).includes('plain'), 20_000, 250);
+    // The offline test below reads kube-proxy's protobuf lists from the cache: as they are now.
+    await expectProtobufViews(true);
   });
 
   it('filters a watch: a Service annotated for discard later is deleted from kube-proxy\'s view, a new one never added', async () => {
@@ -228,13 +302,16 @@ describeLocal('yurthub response filters on the real control plane', () => {
     try {
       await waitUpstream(hub.url, false);
       await expectFilteredViews(false);
+      await expectProtobufViews(false);
 
       await hub.stop();
       hub = new HubProcess({ dir: join(cluster.dir, 'hub'), args: hubArgs });
       await hub.start();
       // The pool view is the hub's own cached node and Service lists now.
       await expectFilteredViews(false);
+      await expectProtobufViews(false);
       expect(await hubMetric(hub.url, 'yurthub_filter_unfiltered_total', { reason: 'not-synced' })).toBe(0);
+      expect(await hubMetric(hub.url, 'yurthub_filter_unfiltered_total', { reason: 'protobuf' })).toBe(0);
     } finally {
       link.restore();
     }

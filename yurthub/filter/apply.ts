@@ -1,14 +1,18 @@
 /**
  * Runs a request's filters over what its client receives: a whole body (a GET, a LIST, an offline
- * answer) or a watch stream event by event. Never throws and never tears an answer: a body that cannot
- * be decoded, an object a filter cannot read, or a protobuf body (which cannot be decoded without
- * schemas) is served as it came, with a warning and a count in
+ * answer) or a watch stream event by event, JSON here and protobuf in apply-protobuf.ts (when every
+ * filter of the request reads protobuf: `protobuf`). Never throws and never tears an answer: a body
+ * that cannot be decoded, an object a filter cannot read, or a protobuf body for a filter that reads
+ * only JSON is served as it came, with a warning and a count in
  * `yurthub_filter_unfiltered_total{filter,reason}`.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
-import type { FilterName, FilterResult, KubeObject, ObjectFilter } from './types.js';
+import { describeMessage, protobufBody, protobufEvent, protobufEventStream, type ProtobufBody } from './apply-protobuf.js';
+import type { FilterName, FilterResult, KubeObject, ObjectFilter, ProtobufResult } from './types.js';
+
+export type BodyFormat = 'json' | 'protobuf';
 
 export type UnfilteredReason = 'malformed-object' | 'undecodable-body' | 'protobuf' | 'not-synced';
 
@@ -52,8 +56,23 @@ export class ResponseFilter {
     this.log.warn({ code, filters: this.names }, message);
   }
 
-  /** A GET or LIST body (JSON), filtered; the same bytes when nothing changed or nothing could be read. */
-  body(data: Uint8Array): Uint8Array {
+  /** Whether every filter of this request reads protobuf, so protobuf answers are filtered natively. */
+  get protobuf(): boolean {
+    return this.filters.every((f) => f.filterProtobuf !== undefined);
+  }
+
+  /** A protobuf GET or LIST body filtered as it arrives (relay.ts); requires `protobuf`. */
+  protobufBody(): ProtobufBody {
+    return protobufBody(this);
+  }
+
+  /** A GET or LIST body, filtered; the same bytes when nothing changed or nothing could be read. */
+  body(data: Uint8Array, format: BodyFormat = 'json'): Uint8Array {
+    if (format === 'protobuf') {
+      const collected = protobufBody(this);
+      collected.write(data);
+      return collected.end();
+    }
     let doc: unknown;
     try {
       doc = JSON.parse(utf8.decode(data));
@@ -89,7 +108,8 @@ export class ResponseFilter {
    * out. An object that no longer passes in a MODIFIED event becomes a DELETED one, so a client
    * that saw it before drops it; one that never passes in ADDED is not sent.
    */
-  event(line: Uint8Array): Uint8Array | undefined {
+  event(line: Uint8Array, format: BodyFormat = 'json'): Uint8Array | undefined {
+    if (format === 'protobuf') return protobufEvent(this, line);
     let ev: { type?: unknown; object?: unknown };
     try {
       ev = JSON.parse(utf8.decode(line)) as typeof ev;
@@ -110,7 +130,8 @@ export class ResponseFilter {
    * A JSON watch stream re-framed line by line (the apiserver ends every event with a newline).
    * expire() ends it with a 410 Expired ERROR event, which makes client-go's reflector list again.
    */
-  eventStream(): Transform & { expire(message: string): void } {
+  eventStream(format: BodyFormat = 'json'): Transform & { expire(message: string): void } {
+    if (format === 'protobuf') return protobufEventStream(this);
     let pending: Buffer | undefined;
     let expired = false;
     const stream = new Transform({
@@ -165,24 +186,69 @@ export class ResponseFilter {
         continue;
       }
       if (result === 'drop') {
-        this.report.applied(f.name, 'dropped');
+        this.count(() => this.report.applied(f.name, 'dropped'));
         return 'drop';
       }
       if (result === 'changed') {
-        this.report.applied(f.name, 'changed');
+        this.count(() => this.report.applied(f.name, 'changed'));
         outcome = 'changed';
       }
     }
     return outcome;
   }
 
+  /** The filters over one protobuf message, with the JSON path's order and outcomes (object() below). */
+  protobufObject(raw: Uint8Array, kind: string): ProtobufResult {
+    let current = raw;
+    for (const f of this.filters) {
+      let result: ProtobufResult;
+      try {
+        // Only called when `protobuf` holds.
+        result = f.filterProtobuf!(current, kind, this.log);
+      } catch (err) {
+        this.malformed(f, `${f.name} cannot read ${describeMessage(current, kind)}: ${(err as Error).message}`);
+        continue;
+      }
+      if (result === 'drop') {
+        this.count(() => this.report.applied(f.name, 'dropped'));
+        return 'drop';
+      }
+      if (result !== 'keep') {
+        this.count(() => this.report.applied(f.name, 'changed'));
+        current = result;
+      }
+    }
+    return current === raw ? 'keep' : current;
+  }
+
+  private deferred: Array<() => void> | undefined;
+
+  /**
+   * Holds the counts of what is done to objects until settleReports(): a protobuf body is filtered
+   * while it streams in, and one that turns out unreadable at its end is served unfiltered instead.
+   */
+  deferReports(): void {
+    this.deferred = [];
+  }
+
+  settleReports(served: boolean): void {
+    const held = this.deferred ?? [];
+    this.deferred = undefined;
+    if (served) for (const count of held) count();
+  }
+
+  private count(fn: () => void): void {
+    if (this.deferred) this.deferred.push(fn);
+    else fn();
+  }
+
   private malformed(f: ObjectFilter | undefined, detail: string): void {
-    for (const one of f ? [f] : this.filters) this.report.unfiltered(one.name, 'malformed-object');
+    for (const one of f ? [f] : this.filters) this.count(() => this.report.unfiltered(one.name, 'malformed-object'));
     const err = YurthubErrors.YH_ERR_FILTER_MALFORMED(detail);
     this.log.warn({ code: err.code, filters: this.names }, err.message);
   }
 
-  private undecodable(detail: string): void {
+  undecodable(detail: string): void {
     const err = YurthubErrors.YH_ERR_FILTER_MALFORMED(detail);
     this.passUnfiltered('undecodable-body', err.message, err.code);
   }

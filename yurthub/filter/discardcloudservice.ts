@@ -7,7 +7,8 @@
  *    only the cloud's apiservers use. yurt-edge's own tunnel Services are dialled by the edge agents,
  *    so they are kept.
  */
-import { annotations, objectField, objectKey, type FilterResult, type KubeObject, type ObjectFilter } from './types.js';
+import { objectMeta, serviceType } from './protobuf-objects.js';
+import { annotations, objectField, objectKey, type FilterResult, type KubeObject, type ObjectFilter, type ProtobufResult } from './types.js';
 
 export const DISCARD_ANNOTATION = 'svc.openyurt.io/discard-cloud-service';
 export const OPENYURT_DISCARD_ANNOTATION = 'svc.openyurt.io/discard';
@@ -19,10 +20,18 @@ export function discardCloudServiceFilter(): ObjectFilter {
     scope: { components: ['kube-proxy'], resources: { services: ['list', 'watch'] } },
     needsTopology: false,
     filter(obj: KubeObject): FilterResult {
-      const a = annotations(obj);
-      if (a[DISCARD_ANNOTATION] === 'true') return 'drop';
-      if (a[OPENYURT_DISCARD_ANNOTATION] === 'true' && objectField(obj, 'spec').type === 'LoadBalancer') return 'drop';
-      return CLOUD_ONLY.has(objectKey(obj)) ? 'drop' : 'keep';
+      return discarded(annotations(obj), () => objectField(obj, 'spec').type, objectKey(obj)) ? 'drop' : 'keep';
+    },
+    filterProtobuf(raw: Uint8Array): ProtobufResult {
+      const meta = objectMeta(raw);
+      return discarded(meta.annotations, () => serviceType(raw), `${meta.namespace}/${meta.name}`) ? 'drop' : 'keep';
     },
   };
+}
+
+/** The one rule for both encodings; the type is read only when the annotation asks for it. */
+function discarded(a: Record<string, string>, type: () => unknown, key: string): boolean {
+  if (a[DISCARD_ANNOTATION] === 'true') return true;
+  if (a[OPENYURT_DISCARD_ANNOTATION] === 'true' && type() === 'LoadBalancer') return true;
+  return CLOUD_ONLY.has(key);
 }

@@ -6,7 +6,8 @@
  * Service is left out of kube-proxy's view (no node port, and no ClusterIP either, as in OpenYurt).
  * A node in no pool sees every Service.
  */
-import { annotations, objectField, type FilterResult, type KubeObject, type ObjectFilter, type TopologyView } from './types.js';
+import { objectMeta, serviceType } from './protobuf-objects.js';
+import { annotations, objectField, type FilterResult, type KubeObject, type ObjectFilter, type ProtobufResult, type TopologyView } from './types.js';
 
 export const LISTEN_ANNOTATION = 'nodeport.openyurt.io/listen';
 
@@ -33,13 +34,19 @@ export function nodePortIsolationFilter(topology: TopologyView): ObjectFilter {
     needsTopology: true,
     idle: () => topology.pool() === '' || !topology.anyServiceAnnotated(LISTEN_ANNOTATION),
     filter(obj: KubeObject): FilterResult {
-      const type = objectField(obj, 'spec').type;
-      if (type !== 'NodePort' && type !== 'LoadBalancer') return 'keep';
-      const value = annotations(obj)[LISTEN_ANNOTATION];
-      if (value === undefined) return 'keep';
-      const pool = topology.pool();
-      if (pool === '') return 'keep';
-      return poolListens(value, pool) ? 'keep' : 'drop';
+      return isolated(objectField(obj, 'spec').type, () => annotations(obj)) ? 'drop' : 'keep';
+    },
+    filterProtobuf(raw: Uint8Array): ProtobufResult {
+      return isolated(serviceType(raw), () => objectMeta(raw).annotations) ? 'drop' : 'keep';
     },
   };
+
+  /** The one rule for both encodings; annotations are read only for a Service with node ports. */
+  function isolated(type: unknown, annotationsOf: () => Record<string, string>): boolean {
+    if (type !== 'NodePort' && type !== 'LoadBalancer') return false;
+    const value = annotationsOf()[LISTEN_ANNOTATION];
+    if (value === undefined) return false;
+    const pool = topology.pool();
+    return pool !== '' && !poolListens(value, pool);
+  }
 }

@@ -7,20 +7,25 @@
  * endpoint without a node name is left out. A Service the hub does not know, or without the
  * annotation, is not touched.
  */
-import { arrayField, stringMap, type FilterResult, type KubeObject, type ObjectFilter, type TopologyView } from './types.js';
+import { narrowEndpointsMessage, narrowSliceMessage, objectMeta } from './protobuf-objects.js';
+import { utf8Bytes } from './protobuf-scan.js';
+import { arrayField, stringMap, type FilterResult, type KubeObject, type ObjectFilter, type ProtobufResult, type TopologyView } from './types.js';
 
 export const TOPOLOGY_ANNOTATION = 'openyurt.io/topologyKeys';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const HOSTNAME = 'kubernetes.io/hostname';
+const HOSTNAME_BYTES = utf8Bytes(HOSTNAME);
 
 export function serviceTopologyFilter(topology: TopologyView): ObjectFilter {
   /** Which nodes' endpoints the Service may keep here; undefined when it is not narrowed. */
+  // One set for the node itself, so the protobuf path's byte matcher for it is built once.
+  const self: ReadonlySet<string> = new Set([topology.nodeName]);
   const allowedNodes = (namespace: string, service: string): ReadonlySet<string> | undefined => {
     const key = topology.serviceAnnotations(namespace, service)?.[TOPOLOGY_ANNOTATION];
-    if (key === HOSTNAME) return new Set([topology.nodeName]);
+    if (key === HOSTNAME) return self;
     if (key === 'openyurt.io/nodepool' || key === 'kubernetes.io/zone') {
       const pool = topology.pool();
-      return pool === '' ? new Set([topology.nodeName]) : topology.nodesInPool(pool);
+      return pool === '' ? self : topology.nodesInPool(pool);
     }
     return undefined;
   };
@@ -43,6 +48,17 @@ export function serviceTopologyFilter(topology: TopologyView): ObjectFilter {
       if (service === undefined) return 'keep';
       const nodes = allowedNodes(namespace, service);
       return nodes ? narrowSlice(obj, nodes) : 'keep';
+    },
+    filterProtobuf(raw: Uint8Array, kind: string): ProtobufResult {
+      const meta = objectMeta(raw);
+      if (kind === 'Endpoints') {
+        const nodes = allowedNodes(meta.namespace, meta.name);
+        return nodes ? narrowEndpointsMessage(raw, nodes) : 'keep';
+      }
+      const service = meta.labels[SERVICE_NAME_LABEL];
+      if (service === undefined) return 'keep';
+      const nodes = allowedNodes(meta.namespace, service);
+      return nodes ? narrowSliceMessage(raw, nodes, HOSTNAME_BYTES) : 'keep';
     },
   };
 }

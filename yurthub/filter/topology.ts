@@ -41,6 +41,7 @@ export class Topology implements TopologyView, Component {
   /** `namespace/name` → the tracked annotations' values, and node → pool, as last seen: to tell a change. */
   private readonly serviceValues = new Map<string, string>();
   private readonly nodePools = new Map<string, string>();
+  private readonly poolMembers = new Map<string, ReadonlySet<string>>();
   private readonly listeners = new Set<() => void>();
   /** Set once a list or watch failed (403, 404 offline with nothing cached): a request need not wait for a sync then. */
   private failed = false;
@@ -71,6 +72,8 @@ export class Topology implements TopologyView, Component {
       backoff: { baseMs: 1000, maxMs: 30_000 },
     };
     const trackNode = (node: KubeObject, present: boolean) => {
+      // Called after the store changed, for every change (list-watch.ts): the members are recomputed on next use.
+      this.poolMembers.clear();
       const name = node.metadata?.name ?? '';
       const before = this.nodePools.get(name);
       const after = present ? node.metadata?.labels?.[POOL_LABEL] : undefined;
@@ -149,9 +152,13 @@ export class Topology implements TopologyView, Component {
     return this.nodes?.get(this.nodeName)?.metadata?.labels?.[POOL_LABEL] ?? '';
   }
 
+  /** The same set until a node changes: a list's items share it (and the protobuf path's byte matcher for it). */
   nodesInPool(pool: string): ReadonlySet<string> {
+    const cached = this.poolMembers.get(pool);
+    if (cached) return cached;
     const out = new Set<string>();
     for (const n of this.nodes?.list() ?? []) if (n.metadata?.labels?.[POOL_LABEL] === pool && n.metadata.name) out.add(n.metadata.name);
+    this.poolMembers.set(pool, out);
     return out;
   }
 

@@ -34,6 +34,12 @@ export interface ObjectFilter {
    */
   filter(obj: KubeObject, kind: string, log: Logger): FilterResult;
   /**
+   * The same decision on the object's own protobuf message (protobuf-objects.ts reads the fields
+   * it needs by number): kept, dropped, or the changed message. Filters without one are served
+   * JSON when the client takes it (with-filters.ts). Throws on a message it cannot read.
+   */
+  filterProtobuf?(raw: Uint8Array, kind: string, log: Logger): ProtobufResult;
+  /**
    * True when the filter cannot change anything right now (no Service carries its annotation), so a
    * LIST or GET may skip decoding the body. Never consulted for watches, which outlive "right now".
    */
@@ -73,6 +79,9 @@ export function arrayField(obj: Record<string, unknown>, field: string): unknown
 
 /** What a filter did to one object. `changed` objects were modified in place. */
 export type FilterResult = 'keep' | 'changed' | 'drop';
+
+/** What a filter did to one protobuf message: the changed message's bytes, or as for JSON. */
+export type ProtobufResult = 'keep' | 'drop' | Uint8Array;
 
 /**
  * The hub's view of its node, its pool and the cluster's Services, for the filters that need one

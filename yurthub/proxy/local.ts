@@ -40,6 +40,7 @@ function send(ctx: ProxyContext, code: number, contentType: string, body: Uint8A
   ctx.servedFrom = 'cache';
   if (ctx.filter && code === 200) {
     if (contentType === MEDIA_TYPE.json) body = ctx.filter.body(body);
+    else if (ctx.filter.protobuf) body = ctx.filter.body(body, 'protobuf');
     else protobufUnfiltered(ctx);
   }
   ctx.res.writeHead(code, { 'content-type': contentType, 'content-length': body.byteLength, 'cache-control': 'no-cache, private' });
@@ -143,7 +144,7 @@ function initialEvents(list: CachedList): Uint8Array[] {
   return events;
 }
 
-/** The cache holds only a protobuf copy of what a filtered client asked for: served as it is. */
+/** The cache holds only a protobuf copy, and a filter of the request reads only JSON: served as it is. */
 function protobufUnfiltered(ctx: ProxyContext): void {
   const err = YurthubErrors.YH_ERR_FILTER_PROTOBUF(`${ctx.info.verb} ${ctx.info.resource}`, 'the cache');
   ctx.filter?.passUnfiltered('protobuf', err.message, err.code);
@@ -153,7 +154,7 @@ function holdWatch(ctx: ProxyContext, options: LocalOptions, format: CacheConten
   ctx.servedFrom = 'cache';
   const { filter } = ctx;
   if (filter && initial.length > 0) {
-    if (format === 'json') initial = initial.map((e) => filter.event(e)).filter((e): e is Uint8Array => e !== undefined);
+    if (format === 'json' || filter.protobuf) initial = initial.map((e) => filter.event(e, format)).filter((e): e is Uint8Array => e !== undefined);
     else protobufUnfiltered(ctx);
   }
   const res: ServerResponse = ctx.res;

@@ -4,9 +4,11 @@
  * answers and watch streams) and local.ts (offline answers) run them over what the client gets.
  * The cache always holds the apiserver's own objects: filters run on the way out, every time.
  *
- * Filters read JSON. A client that takes JSON as well as protobuf (kubelet) is asked JSON first for a
- * filtered request, upstream and from the cache; a client that takes protobuf only is served
- * unfiltered (YH_ERR_FILTER_PROTOBUF), since protobuf cannot be decoded without schemas.
+ * Every filter reads JSON; servicetopology, discardcloudservice and nodeportisolation read protobuf
+ * too (by field number, filter/protobuf-objects.ts), so kube-proxy's protobuf-first requests stay
+ * protobuf end to end. A request with a filter that reads only JSON (masterservice, inclusterconfig:
+ * kubelet's) is asked JSON first, upstream and from the cache, when the client takes JSON; a
+ * protobuf-only client of those is served unfiltered (YH_ERR_FILTER_PROTOBUF).
  */
 import { MediaTypes } from '../../lib/kube/content-type.js';
 import { acceptableFormats } from '../cache/formats.js';
@@ -51,9 +53,9 @@ export function withFilters(o: FilterStageOptions): Stage {
     // not: a Service annotated while it runs must narrow the events that follow).
     if (ctx.info.verb !== 'watch') filters = filters.filter((f) => !f.idle?.());
     if (filters.length === 0) return next(ctx);
-    const formats = acceptableFormats(ctx.accept);
-    if (formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
     const filter = new ResponseFilter(filters, log, o.report);
+    const formats = acceptableFormats(ctx.accept);
+    if (!filter.protobuf && formats[0] === 'protobuf' && formats.includes('json')) ctx.accept = JSON_FIRST;
     ctx.filter = filter;
     if (ctx.info.verb === 'watch' && o.onTopologyChange && filters.some((f) => f.needsTopology)) {
       // Events already sent were narrowed by the old view, and a watch never re-sends them.
