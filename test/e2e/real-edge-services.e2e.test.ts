@@ -5,8 +5,8 @@
  * certificate the pods trust, and masterservice gives every new pod the hub as its apiserver. Then:
  * a pod with in-cluster config lists through the hub with its own ServiceAccount token and is refused
  * what that token may not do; a Service annotated for discarding has no iptables rules on the edge
- * node; with the pool key, a client in pool site-1 reaches only site-1's backend, never the other
- * pool's (counted); rebooted while cut off, the edge node routes a ClusterIP Service to its local
+ * node; with the pool key, a client in each edge pool (edge-1 in site-1, edge-2 in site-2) reaches only
+ * its own pool's backend, never another pool's (counted); rebooted while cut off, the edge node routes a ClusterIP Service to its local
  * backend and resolves `<svc>.<ns>.svc.cluster.local` through the edge CoreDNS DaemonSet yurtctl made
  * (reading through the hub); `yurtctl revert` leaves kube-proxy and CoreDNS talking to the apiserver,
  * the node's files byte for byte, the DaemonSet gone and kube-dns's annotations as they were.
@@ -29,7 +29,7 @@ const APPS = 'apps';
 const HUB = 'http://127.0.0.1:10261';
 /** The backend's port on the node (CoreDNS's health port, 8080, is on the node too). */
 const WEB_PORT = 18080;
-/** The pool-topology backends' port on their nodes (edge-1 in pool site-1, cloud-1 in pool cloud). */
+/** The pool-topology backends' port on their nodes (edge-1 in pool site-1, edge-2 in site-2, cloud-1 in cloud). */
 const POOL_PORT = 18090;
 /** Requests the pool-A client makes through the ClusterIP. */
 const POOL_REQUESTS = 40;
@@ -59,6 +59,8 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
   let cluster: RealCluster;
   let cloud: RealNode;
   let edge: RealNode;
+  /** The second edge node, in its own pool (site-2): the other side of the pool-topology counts. */
+  let edge2: RealNode;
   let valuesFile: string;
   let filesBefore = '';
   let dnsAnnotationsBefore = '';
@@ -75,9 +77,10 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'yurt-edge-services-'));
-    const started = await startOperatorCluster(dir, { edgeNames: ['edge-1'], nodeMonitorGracePeriod: '20s' });
+    const started = await startOperatorCluster(dir, { edgeNames: ['edge-1', 'edge-2'], nodeMonitorGracePeriod: '20s' });
     ({ cluster, cloud, valuesFile } = started);
     edge = started.edges[0]!;
+    edge2 = started.edges[1]!;
     // The cloud's CoreDNS stays in the cloud; the edge gets its own from yurtctl convert (docs/converter.md, "DNS at the edge").
     await kubectl(['-n', NS, 'patch', 'deployment', 'coredns', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: {
       nodeSelector: { 'kubernetes.io/hostname': 'cloud-1' }, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
@@ -86,6 +89,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     // The pools, as OpenYurt's NodePool controller labels their members (the hub's topology filters
     // list pool-labelled Nodes): the edge site, and the cloud as a pool of its own.
     await kubectl(['label', 'node', 'edge-1', 'apps.openyurt.io/nodepool=site-1']);
+    await kubectl(['label', 'node', 'edge-2', 'apps.openyurt.io/nodepool=site-2']);
     await kubectl(['label', 'node', 'cloud-1', 'apps.openyurt.io/nodepool=cloud']);
 
     await kubectl(['create', 'namespace', APPS]);
@@ -124,7 +128,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     }
     webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     // servicetopology with the pool key: one backend in each pool, each answering with its pool and node.
-    for (const [node, pool] of [['edge-1', 'site-1'], ['cloud-1', 'cloud']] as const) {
+    for (const [node, pool] of [['edge-1', 'site-1'], ['edge-2', 'site-2'], ['cloud-1', 'cloud']] as const) {
       await cluster.apply({
         apiVersion: 'v1', kind: 'Pod', metadata: { name: `pooled-${node}`, namespace: APPS, labels: { app: 'pooled' } },
         spec: {
@@ -142,7 +146,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'pooled', namespace: APPS, annotations: { 'openyurt.io/topologyKeys': 'openyurt.io/nodepool' } },
       spec: { selector: { app: 'pooled' }, ports: [{ port: 8080, targetPort: POOL_PORT }] },
     });
-    await waitRunning(cluster, APPS, 'app=pooled', 2);
+    await waitRunning(cluster, APPS, 'app=pooled', 3);
     // What an in-cluster client may do: list pods in its namespace, nothing else.
     await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lister', namespace: APPS } });
     await cluster.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-lister', namespace: APPS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] });
@@ -169,6 +173,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     if (converted.code !== 0) console.log(`node Job's log:\n${await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurtctl-convert-*/*/*.log']).catch((e: unknown) => String(e))}`);
     const run = ok(converted, 'yurtctl convert');
     expect(run.stderr).toMatch(/approved yurthub-serving-edge-1-[0-9a-f]{8}/);
+    expect(run.stderr).toMatch(/approved yurthub-serving-edge-2-[0-9a-f]{8}/);
     // Edge DNS (edgeDNS.mode auto: on with the TLS listener): the DaemonSet copied from CoreDNS's Deployment, kube-dns narrowed per node.
     const ds = JSON.parse(await kubectl(['-n', NS, 'get', 'daemonset', EDGE_DNS, '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { nodeSelector: Record<string, string>; hostNetwork: boolean; containers: Array<{ image: string }> } } } };
     const coredns = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', 'coredns', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } };
@@ -185,8 +190,8 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(await edge.exec(['ip', '-4', '-o', 'addr', 'show', 'to', '169.254.2.1/32'])).toMatch(/ (yurthub-dummy0|lo) +inet 169\.254\.2\.1\/32 /);
     const csrs = JSON.parse(await kubectl(['get', 'csr', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; spec: { username: string; signerName: string }; status: { certificate?: string; conditions?: Array<{ type: string }> } }> };
     const serving = csrs.items.filter((c) => c.metadata.name.startsWith('yurthub-serving-'));
-    expect(serving.map((c) => [c.spec.username, c.spec.signerName, c.status.conditions?.map((x) => x.type), Boolean(c.status.certificate)]))
-      .toEqual([['system:node:edge-1', 'kubernetes.io/kubelet-serving', ['Approved'], true]]);
+    expect(serving.map((c) => [c.spec.username, c.spec.signerName, c.status.conditions?.map((x) => x.type), Boolean(c.status.certificate)]).sort())
+      .toEqual(['edge-1', 'edge-2'].map((n) => [`system:node:${n}`, 'kubernetes.io/kubelet-serving', ['Approved'], true]));
 
     // A pod started now gets the hub as its apiserver (masterservice) and talks to it with its own token.
     await cluster.apply({
@@ -221,37 +226,47 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     }, 60_000, 1000);
   }, 180_000);
 
-  it('servicetopology with the pool key: a client in pool site-1 reaches only site-1\'s backend through the ClusterIP (counted); the cloud, unfiltered, reaches both', async () => {
+  it('servicetopology with the pool key: a client in each edge pool reaches only its own pool\'s backend through the ClusterIP (counted); the cloud, unfiltered, reaches every pool', async () => {
     const ip = (await kubectl(['-n', APPS, 'get', 'service', 'pooled', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    // edge-1's kube-proxy, through the hub, has the Service with site-1's endpoint and not cloud-1's.
-    await waitFor('kube-proxy rules for apps/pooled on edge-1', async () => (await rules(edge)).includes(`${edge.ip}:${POOL_PORT}`), 60_000, 1000);
-    expect(await rules(edge)).not.toContain(`${cloud.ip}:${POOL_PORT}`);
-    await cluster.apply({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pool-client', namespace: APPS },
-      spec: {
-        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, restartPolicy: 'Never', terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c',
-          `for i in $(seq ${POOL_REQUESTS}); do echo "answer $(socat -T2 -u TCP:${ip}:8080,connect-timeout=2 - 2>/dev/null)"; done`] }],
-      },
-    });
-    await waitFor('the pool client done', async () => (await podsOf(cluster, APPS)).find((p) => p.metadata.name === 'pool-client')?.status.phase === 'Succeeded', 120_000, 1000);
-    const answers = (await edge.exec(['sh', '-c', `cat /var/log/pods/${APPS}_pool-client_*/client/*.log`])).split('\n').map((l) => /answer (.*)$/.exec(l)?.[1]).filter((a) => a !== undefined);
+    const answersOf = (text: string) => text.split('\n').map((l) => /answer (.*)$/.exec(l)?.[1]).filter((a) => a !== undefined);
     const count = (list: string[]) => Object.fromEntries([...new Set(list)].sort().map((a) => [a, list.filter((x) => x === a).length]));
-    console.log(`pool-topology answers from pool site-1's client: ${JSON.stringify(count(answers))}`);
-    expect(count(answers)).toEqual({ 'pool=site-1 node=edge-1': POOL_REQUESTS });
-    // The other pool's backend answers through the same Service where kube-proxy is not filtered (cloud-1, no hub).
-    await waitFor('kube-proxy rules for both apps/pooled endpoints on cloud-1', async () => {
+    const requests = `for i in $(seq ${POOL_REQUESTS}); do echo "answer $(socat -T2 -u TCP:${ip}:8080,connect-timeout=2 - 2>/dev/null)"; done`;
+    const sides = [{ node: edge, pool: 'site-1' }, { node: edge2, pool: 'site-2' }];
+    const backends = [edge, edge2, cloud];
+    // Each edge node's kube-proxy, through its hub, has the Service with its own pool's endpoint only.
+    for (const { node } of sides) {
+      await waitFor(`kube-proxy rules for apps/pooled on ${node.name}`, async () => (await rules(node)).includes(`${node.ip}:${POOL_PORT}`), 60_000, 1000);
+      const nat = await rules(node);
+      for (const other of backends.filter((b) => b !== node)) expect(nat).not.toContain(`${other.ip}:${POOL_PORT}`);
+    }
+    for (const { node } of sides) {
+      await cluster.apply({
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: `pool-client-${node.name}`, namespace: APPS },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': node.name }, restartPolicy: 'Never', terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c', requests] }],
+        },
+      });
+    }
+    for (const { node, pool } of sides) {
+      await waitFor(`the pool client on ${node.name} done`, async () => (await podsOf(cluster, APPS)).find((p) => p.metadata.name === `pool-client-${node.name}`)?.status.phase === 'Succeeded', 120_000, 1000);
+      const answers = answersOf(await node.exec(['sh', '-c', `cat /var/log/pods/${APPS}_pool-client-${node.name}_*/client/*.log`]));
+      console.log(`pool-topology answers to ${POOL_REQUESTS} requests from pool ${pool}'s client on ${node.name}: ${JSON.stringify(count(answers))}`);
+      expect(count(answers)).toEqual({ [`pool=${pool} node=${node.name}`]: POOL_REQUESTS });
+    }
+    // Every pool's backend answers through the same Service where kube-proxy is not filtered (cloud-1, no hub).
+    await waitFor('kube-proxy rules for every apps/pooled endpoint on cloud-1', async () => {
       const nat = await rules(cloud);
-      return nat.includes(`${edge.ip}:${POOL_PORT}`) && nat.includes(`${cloud.ip}:${POOL_PORT}`);
+      return backends.every((b) => nat.includes(`${b.ip}:${POOL_PORT}`));
     }, 60_000, 1000);
-    const fromCloud = (await cloud.exec(['sh', '-c', `for i in $(seq ${POOL_REQUESTS}); do echo "answer $(socat -T2 -u TCP:${ip}:8080,connect-timeout=2 - 2>/dev/null)"; done`]))
-      .split('\n').map((l) => /answer (.*)$/.exec(l)?.[1]).filter((a) => a !== undefined);
-    console.log(`pool-topology answers from cloud-1 (unfiltered): ${JSON.stringify(count(fromCloud))}`);
-    expect(Object.keys(count(fromCloud))).toEqual(['pool=cloud node=cloud-1', 'pool=site-1 node=edge-1']);
+    const fromCloud = count(answersOf(await cloud.exec(['sh', '-c', requests])));
+    console.log(`pool-topology answers to ${POOL_REQUESTS} requests from cloud-1 (unfiltered): ${JSON.stringify(fromCloud)}`);
+    expect(Object.keys(fromCloud)).toEqual(['pool=cloud node=cloud-1', 'pool=site-1 node=edge-1', 'pool=site-2 node=edge-2']);
   }, 240_000);
 
   it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS yurtctl deployed', async () => {
-    await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 1);
+    // One edge CoreDNS per edge node, from yurtctl's DaemonSet.
+    await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 2);
     await cluster.apply({
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: APPS },
       spec: {
@@ -284,9 +299,10 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
   }, 600_000);
 
   it('yurtctl revert: kube-proxy and CoreDNS talk to the apiserver again, the node\'s files byte for byte, no interface, nothing of ours', async () => {
-    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', 'pool-client', '--wait=false', '--ignore-not-found']);
+    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', 'pool-client-edge-1', 'pool-client-edge-2', '--wait=false', '--ignore-not-found']);
     ok(await yurtctl(['revert', ...base(), '--yes']), 'yurtctl revert');
     await cluster.local.waitNodeReady('edge-1', 180_000);
+    await cluster.local.waitNodeReady('edge-2', 180_000);
     expect(await nodeFiles(edge, NODE_FILE_ROOTS)).toBe(filesBefore);
     const args = await serviceArgs(edge, 'kube-proxy');
     expect(args.some((a) => a.startsWith('--master'))).toBe(false);
