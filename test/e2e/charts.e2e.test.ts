@@ -41,6 +41,7 @@ const VARIANT_VALUES = {
     servers: ['https://10.0.0.10:6443', 'https://10.0.0.11:6443'],
     credentials: { mode: 'kubeletCertificate' },
     extraArgs: ['--min-request-timeout=900s'],
+    ota: { enabled: true },
   },
   'yurt-tunnel-server': {
     replicaCount: 3,
@@ -533,6 +534,14 @@ describeCharts('charts: lint, server-side dry-run, install and least-privilege R
       expect(manifest, mode).not.toContain('__');
       expect(await dryRun(`static-pod-${mode}`, manifest), mode).toContain('pod/yurt-hub created (server dry run)');
     }
+    // ota.enabled: kubelet's static pod folder, read-write, and --static-pod-dir (OTA of the hub itself)
+    const ota = staticPod(parse(await helmOk(['template', RELEASE, join(CHARTS, 'yurthub'), '-n', NS, '--set', 'ota.enabled=true', '--set', `servers={${cluster.info.server}}`, '--set', 'credentials.bootstrapToken=abcdef.0123456789abcdef'])));
+    const otaSpec = podSpec(ota.pod);
+    expect(otaSpec.containers[0]?.args).toContain('--static-pod-dir=/etc/kubernetes/manifests');
+    expect(otaSpec.volumes).toContainEqual({ name: 'static-pods', hostPath: { path: '/etc/kubernetes/manifests', type: 'Directory' } });
+    expect(otaSpec.containers[0]?.volumeMounts).toContainEqual({ name: 'static-pods', mountPath: '/etc/kubernetes/manifests' });
+    expect(await dryRun('static-pod-ota', ota.text)).toContain('pod/yurt-hub created (server dry run)');
+    expect(podSpec(staticPod(defaults).pod).containers[0]?.args).not.toContain('--static-pod-dir=/etc/kubernetes/manifests');
   });
 
   it('helm install of the umbrella chart creates every object', async () => {
