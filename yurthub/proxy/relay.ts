@@ -7,7 +7,7 @@
  * (the hub asked for it on the cloud link).
  */
 import type { Readable } from 'node:stream';
-import { createGunzip, gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
 import type { CacheWriter, ResponseSink } from '../cache/writer.js';
 import { YurthubErrors } from '../errors.js';
@@ -44,7 +44,7 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
   ctx.res.flushHeaders();
   const sink = sinkFor(ctx, status, format, writer);
   if (filtering && encoding === 'gzip' && ctx.info.verb !== 'watch') {
-    return filterInflatedOnce(ctx, proxyRes, sink, (body) => (native ? filter.body(body, 'protobuf') : filter.body(body)));
+    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : wholeJson((body) => filter.body(body)));
   }
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
@@ -82,35 +82,73 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
   plain.once('end', () => ctx.res.end(filter.body(Buffer.concat(chunks))));
 }
 
+/** What takes a filtered GET or LIST's plain bytes and makes the answer at their end. */
+interface BodyFilter {
+  write(chunk: Uint8Array): void;
+  end(): Uint8Array;
+}
+
+function wholeJson(filterBody: (body: Uint8Array) => Uint8Array): BodyFilter {
+  const chunks: Uint8Array[] = [];
+  return { write: (c) => void chunks.push(c), end: () => filterBody(Buffer.concat(chunks)) };
+}
+
+/** Output per inflate round: a 10,000-endpoint list inflates in a few rounds, not one per 16 KB (zlib's default). */
+const INFLATE_CHUNK = 1 << 20;
+
 /**
- * A filtered GET or LIST that came gzipped. The filters need the whole body anyway, and one
- * synchronous inflate at its end costs the CPU the streaming inflater does without that one's
- * thread-pool round trip per 16 KB of output, each of which would be on the answer's path (dozens for
- * a large list, each a wake-up that waits its turn on a busy node). The cache gets the same bytes.
+ * A filtered GET or LIST that came gzipped, inflated while it arrives so that only its last bytes are
+ * left to do at its end. Each zlib write is a thread-pool round trip, and each one of those on the
+ * answer's path is a wake-up that waits its turn on a busy node; so what arrives while a write is in
+ * flight is batched into the next one, and a round's output may be large. The cache gets the same bytes.
  */
-function filterInflatedOnce(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, filterBody: (body: Buffer) => Uint8Array): void {
-  const gz: Buffer[] = [];
+function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, body: BodyFilter): void {
+  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  let queued: Buffer[] = [];
+  let inFlight = false;
+  let upstreamEnded = false;
   let broken = false;
   const torn = () => {
     if (broken) return;
     broken = true;
     sink?.abort();
+    gunzip.destroy();
     ctx.res.destroy();
   };
-  proxyRes.on('data', (c: Buffer) => gz.push(c));
+  const pump = () => {
+    if (inFlight || broken) return;
+    if (queued.length > 0) {
+      const chunk = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
+      queued = [];
+      inFlight = true;
+      gunzip.write(chunk, () => {
+        inFlight = false;
+        pump();
+      });
+    } else if (upstreamEnded) {
+      upstreamEnded = false;
+      gunzip.end();
+    }
+  };
+  proxyRes.on('data', (c: Buffer) => {
+    queued.push(c);
+    pump();
+  });
+  proxyRes.once('end', () => {
+    upstreamEnded = true;
+    pump();
+  });
   proxyRes.on('error', torn);
   proxyRes.once('aborted', torn);
-  proxyRes.once('end', () => {
+  gunzip.on('error', torn);
+  gunzip.on('data', (c: Buffer) => {
+    sink?.write(c);
+    body.write(c);
+  });
+  gunzip.once('end', () => {
     if (broken) return;
-    let body: Buffer;
-    try {
-      body = gunzipSync(Buffer.concat(gz));
-    } catch {
-      return torn();
-    }
-    sink?.write(body);
     sink?.end();
-    ctx.res.end(filterBody(body));
+    ctx.res.end(body.end());
   });
 }
 
