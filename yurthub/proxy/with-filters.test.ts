@@ -16,6 +16,7 @@ import type { ObjectFilter } from '../filter/types.js';
 import { encodeListEnvelope } from '../../lib/kube/protobuf.js';
 import { ProtoWriter } from '../../lib/kube/protobuf-wire.js';
 import { call, fakeApiserver, json, startTestHub, type TestHub } from './testing/loopback.js';
+import { decodeListBody, encodeListBody } from '../filter/testing/protobuf-codec.js';
 
 const KUBE_PROXY = { 'user-agent': 'kube-proxy/v1.37.2 (linux/amd64)', accept: 'application/json, */*' };
 const KUBELET_ACCEPT = 'application/vnd.kubernetes.protobuf,application/json';
@@ -243,5 +244,38 @@ describe('offline answers from the cache', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/vnd.kubernetes.protobuf');
     expect(await metric(after, 'filterUnfiltered')).toEqual([{ filter: 'masterservice', reason: 'protobuf', value: 1 }]);
+  });
+
+  it.each(['gzip', 'identity'])('filter kube-proxy\'s protobuf list natively (%s upstream): asked and answered as protobuf, online and offline', async (encoding) => {
+    const accepts: string[] = [];
+    const pb = encodeListBody('Service', [svc('app', 'web'), svc('app', 'cloud-lb', DISCARD), svc('app', 'api')]);
+    const api = await fakeApiserver((req, res) => {
+      accepts.push(req.headers.accept ?? '');
+      const body = encoding === 'gzip' ? gzipSync(pb) : pb;
+      res.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf', ...(encoding === 'gzip' ? { 'content-encoding': 'gzip' } : {}) });
+      // In small pieces, so items and their length prefixes straddle chunks.
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return void res.end();
+        res.write(body.subarray(at, (at += 37)));
+        setImmediate(next);
+      };
+      next();
+    });
+    cleanup.push(() => api.close());
+    const h = await startTestHub([api.url], { filters: [discardCloudServiceFilter()], cacheAgents: ['kube-proxy'] });
+    cleanup.push(() => h.close());
+    const headers = { 'user-agent': KUBE_PROXY['user-agent'], accept: 'application/vnd.kubernetes.protobuf, */*' };
+    const online = await call(h.url, 'GET', SERVICES, { headers });
+    expect(accepts[0]).toBe('application/vnd.kubernetes.protobuf, */*');
+    expect(online.headers['content-type']).toBe('application/vnd.kubernetes.protobuf');
+    expect(decodeListBody(online.raw).items.map((i) => (i.metadata as { name: string }).name)).toEqual(['web', 'api']);
+    await settle();
+    h.upstreams.all.forEach((u) => h.upstreams.markFailed(u, Date.now()));
+    const offline = await call(h.url, 'GET', SERVICES, { headers });
+    expect(offline.headers['content-type']).toBe('application/vnd.kubernetes.protobuf');
+    expect(decodeListBody(offline.raw).items.map((i) => (i.metadata as { name: string }).name).sort()).toEqual(['api', 'web']);
+    expect(await metric(h, 'filterUnfiltered')).toEqual([]);
+    expect(await metric(h, 'filterApplied')).toEqual([{ filter: 'discardcloudservice', action: 'dropped', value: 2 }]);
   });
 });
