@@ -44,9 +44,15 @@ const target = (name: string) => ({ ...NODEPOOL_API, name });
 /** Someone else's pool the user named with --replace-foreign: that very object (its uid) is deleted. */
 async function deleteForeignPool(ctx: PoolContext, o: ObjectPlan): Promise<void> {
   if (!o.foreign?.replace) return;
-  await callOptional(ctx.kube, `delete NodePool ${o.name}, which is not yurtctl's (--replace-foreign)`, () =>
-    ctx.kube.custom.deleteClusterCustomObject({ ...target(o.name), body: { preconditions: { uid: o.foreign!.uid } } }),
-  );
+  try {
+    await callOptional(ctx.kube, `delete NodePool ${o.name}, which is not yurtctl's (--replace-foreign)`, () =>
+      ctx.kube.custom.deleteClusterCustomObject({ ...target(o.name), body: { preconditions: { uid: o.foreign!.uid } } }),
+    );
+  } catch (err) {
+    // the uid precondition failed: another pool took the name since the plan was shown, and it is not the one named
+    if (statusOf((err as { cause?: unknown }).cause) === 409) throw foreignError([o], true);
+    throw err;
+  }
   // deletion is not instant with finalizers; the create below waits for the name to be free
 }
 
