@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   agentFromCloud, agentFromNode, autonomy, certificate, conversion, clockSkewFromLease, clockSkewFromNode, hubCache, hubFromCloud, hubReady, hubServing,
-  kubeletWired, managerLeader, nodeReady, tunnelReplica, tunnelRoute,
+  kubeletWired, managerLeader, noTunnelServer, nodeReady, tunnelReplica, tunnelRoute,
 } from './checks.js';
 import { renderReport, report, STATUS_EXIT, worst, type Finding } from './finding.js';
 import { parseMetrics, total } from '../../lib/metrics/exposition.js';
@@ -124,6 +124,19 @@ describe('the apiserver\'s road to kubelet', () => {
   it('a refused egress is the tunnel server; a timeout with no tunnel code is the missing route', () => {
     expect(tunnelRoute('e1', { status: 503, body: 'error trying to reach service: dial tcp 127.0.0.1:10263: connect: connection refused (egress proxy)' }).fix).toBe('kubectl -n kube-system rollout restart deployment/yurt-tunnel-server');
     expect(tunnelRoute('e1', { status: 503, body: 'error trying to reach service: dial tcp 10.0.0.5:10250: i/o timeout' }).fix).toContain('--egress-selector-config-file');
+  });
+  it('with no tunnel server running, a failing road is the missing server, whatever the apiserver says: scale it up, not restart it', () => {
+    const scale = 'kubectl -n kube-system scale deployment/yurt-tunnel-server --replicas=2   # the chart\'s replicaCount; if it was not 0, why its pods do not run: kubectl -n kube-system describe pods -l app.kubernetes.io/name=yurt-tunnel-server';
+    for (const body of ['error trying to reach service: dial tcp 10.0.0.9:31263: connect: connection refused (egress proxy)', 'error trying to reach service: dial tcp 10.0.0.5:10250: i/o timeout']) {
+      const f = tunnelRoute('e1', { status: 503, body }, undefined, undefined, undefined, false);
+      expect(f).toMatchObject({ status: 'fail', fix: scale });
+      expect(f.evidence).toMatch(/: the apiserver's egress goes to the tunnel server, but no tunnel server runs to carry it$/);
+    }
+    // A tunnel code comes from a running server (one outside the cluster): still its own fix.
+    expect(tunnelRoute('e1', { status: 503, body: 'x (TUN_ERR_NO_AGENT)' }, undefined, undefined, undefined, false).fix).toContain('delete pod -l app.kubernetes.io/name=yurt-tunnel-agent');
+    expect(tunnelRoute('e1', { status: 200, body: 'ok' }, undefined, undefined, undefined, false).status).toBe('ok');
+    expect(noTunnelServer('kube-system', true)).toMatchObject({ check: 'tunnel-replicas', status: 'fail', evidence: 'no running app.kubernetes.io/name=yurt-tunnel-server pod in kube-system, and the apiserver\'s road to the edge nodes fails: nothing serves its egress', fix: scale });
+    expect(noTunnelServer('kube-system', false)).toMatchObject({ status: 'warn', evidence: expect.stringContaining('--tunnel-metrics') });
   });
 });
 

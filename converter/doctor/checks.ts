@@ -13,6 +13,7 @@ export interface Probe {
 }
 
 export const AGENT_LABEL = 'app.kubernetes.io/name=yurt-tunnel-agent';
+export const SERVER_LABEL = 'app.kubernetes.io/name=yurt-tunnel-server';
 /** A certificate this close to its end is a warning (kubelet and the hub rotate at ~70–90 % of its life). */
 export const CERT_WARN_MS = 7 * 24 * 3600_000;
 export const SKEW_WARN_MS = 2_000;
@@ -29,6 +30,7 @@ export const fixes = {
   annotate: (node: string) => `kubectl annotate node ${node} node.beta.openyurt.io/autonomy=true --overwrite`,
   restartManager: () => 'kubectl -n kube-system rollout restart deployment/yurt-manager',
   restartTunnelServer: () => 'kubectl -n kube-system rollout restart deployment/yurt-tunnel-server',
+  scaleTunnelServer: () => `kubectl -n kube-system scale deployment/yurt-tunnel-server --replicas=2   # the chart's replicaCount; if it was not 0, why its pods do not run: kubectl -n kube-system describe pods -l ${SERVER_LABEL}`,
   egressSelector: () => 'give kube-apiserver --egress-selector-config-file sending the `cluster` egress to the tunnel server (docs/tunnel.md, "Egress selector")',
   syncClock: (node: string) => `on ${node}: timedatectl set-ntp true && chronyc makestep`,
 };
@@ -156,7 +158,7 @@ export function agentFromCloud(node: string, pod: PodView | undefined, routed?: 
  * bytes carried back from agents meanwhile (once, before: `streams`), when
  * their metrics could be read — a success that opened none went past the tunnel.
  */
-export function tunnelRoute(node: string, probe: Probe, streams?: number, path = `/api/v1/nodes/${node}/proxy/healthz`, agentBytes?: number): Finding {
+export function tunnelRoute(node: string, probe: Probe, streams?: number, path = `/api/v1/nodes/${node}/proxy/healthz`, agentBytes?: number, serversRunning = true): Finding {
   if (probe.status === 200) {
     // kube-apiserver keeps its connections to a kubelet alive: a probe may ride one the tunnel opened
     // earlier, which opens no stream but carries the answer's bytes back from the agent.
@@ -168,9 +170,23 @@ export function tunnelRoute(node: string, probe: Probe, streams?: number, path =
   const code = /TUN_ERR_[A-Z_]+/.exec(text)?.[0];
   const seen = `GET ${path}: ${probe.status ?? 'no answer'} ${short(text, 200)}`;
   if (code === 'TUN_ERR_NO_AGENT') return fail('tunnel-route', node, `${seen}: ${code}, no agent of ${node} is connected to the tunnel server`, fixes.deleteAgentPod(node));
+  // Nothing in the cluster serves the egress (the Deployment scaled to 0, its pods all failing): a
+  // restart would start nothing, and the apiserver's own error cannot tell that from a missing route.
+  if (!code && !serversRunning) return fail('tunnel-route', node, `${seen}: the apiserver's egress goes to the tunnel server, but no tunnel server runs to carry it`, fixes.scaleTunnelServer());
   if (code) return fail('tunnel-route', node, `${seen}: ${code} (docs/errors.md)`, code === 'TUN_ERR_TARGET_NOT_ALLOWED' ? `add the port to the agent's --allowed-ports` : code === 'TUN_ERR_DESTINATION_REFUSED' ? `check kube-apiserver's --kubelet-preferred-address-types: the address it dialled is none of ${node}'s` : fixes.restartTunnelServer());
   if (/egress|proxy|CONNECT/i.test(text) && /refused|reset|unreachable|EOF|tls|certificate/i.test(text)) return fail('tunnel-route', node, `${seen}: the apiserver's egress to the tunnel server fails`, fixes.restartTunnelServer());
   return fail('tunnel-route', node, `${seen}: the apiserver does not reach ${node}'s kubelet (not routed through the tunnel?)`, fixes.egressSelector());
+}
+
+/**
+ * No tunnel server pod Running and none named with --tunnel-metrics: with the apiserver's road to an
+ * edge node failing, nothing serves its egress; with the road working, the server may run outside
+ * the cluster (a systemd unit), which only --tunnel-metrics shows.
+ */
+export function noTunnelServer(namespace: string, routeFails: boolean): Finding {
+  const seen = `no running ${SERVER_LABEL} pod in ${namespace}`;
+  if (routeFails) return fail('tunnel-replicas', undefined, `${seen}, and the apiserver's road to the edge nodes fails: nothing serves its egress`, fixes.scaleTunnelServer());
+  return warn('tunnel-replicas', undefined, `${seen} (a tunnel server outside the cluster? its /metrics: --tunnel-metrics URL)`, fixes.scaleTunnelServer());
 }
 
 /** Each tunnel server replica's yurt_tunnel_server_agents_connected against the edge nodes. */

@@ -14,7 +14,7 @@ import { ConverterErrors } from '../errors.js';
 import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_ACTION, LABEL_EDGE_WORKER, LABEL_MANAGED_BY, LABEL_NODE, MANAGED_BY, RECORD_NAME, type ConversionRecord } from '../plan/model.js';
 import { recordFrom, type KubeObject } from '../plan/state.js';
 import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
-import { agentFromCloud, autonomy, conversion, clockSkewFromLease, hubFromCloud, managerLeader, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
+import { agentFromCloud, autonomy, conversion, clockSkewFromLease, hubFromCloud, managerLeader, noTunnelServer, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
 import { report, warn, type Finding, type Repair, type Report } from './finding.js';
 import { apiGet, get, type Response } from './http.js';
 import { parseMetrics, total } from '../../lib/metrics/exposition.js';
@@ -137,6 +137,8 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   const bytes = (rs: Array<{ agentBytes?: number }>) => rs.reduce((s, r) => s + (r.agentBytes ?? 0), 0);
   const agentBytes = readable ? Math.max(0, bytes(after) - bytes(before) - (bytes(third) - bytes(after))) : undefined;
   for (const a of after) findings.push(tunnelReplica(a.name, a.agents, edgeNames.length, a.error));
+  const serversRunning = serverPods.length > 0 || o.tunnelMetrics.length > 0;
+  if (!serversRunning && edgeNames.length) findings.push(noTunnelServer(ns, [...probes.values()].some((p) => p.status !== 200)));
 
   const serverDate = version.date;
   for (const name of names) {
@@ -155,7 +157,7 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
     const agents = on('yurt-tunnel-agent');
     const probe = probes.get(name)!;
     findings.push(agentFromCloud(name, agents.find((p) => p.ready) ?? agents[0], { ok: probe.status === 200, streams }));
-    findings.push(tunnelRoute(name, probe, streams, probe.path, agentBytes));
+    findings.push(tunnelRoute(name, probe, streams, probe.path, agentBytes, serversRunning));
     findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
     const job = jobs.items.find((j) => j.metadata?.labels?.[LABEL_NODE] === name);
     findings.push(conversion(name, node.metadata?.annotations?.[ANNOTATION_STATE], job ? { namespace: ns, name: job.metadata!.name!, active: job.status?.active ?? 0, succeeded: job.status?.succeeded ?? 0, failed: job.status?.failed ?? 0 } : undefined));
