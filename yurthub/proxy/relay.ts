@@ -100,35 +100,45 @@ const INFLATE_CHUNK = 1 << 20;
  * A filtered GET or LIST that came gzipped, inflated while it arrives so that only its last bytes are
  * left to do at its end. Each zlib write is a thread-pool round trip, and each one of those on the
  * answer's path is a wake-up that waits its turn on a busy node; so what arrives while a write is in
- * flight is batched into the next one, and a round's output may be large. The cache gets the same bytes.
+ * flight is batched into the next one, a round's output may be large, and the answer goes out as soon
+ * as the last write is done (every write is flushed) rather than after zlib's own end-of-stream round.
+ * The cache gets the same bytes.
  */
 function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, body: BodyFilter): void {
-  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK, finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK, flush: zlibConstants.Z_SYNC_FLUSH });
   let queued: Buffer[] = [];
   let inFlight = false;
   let upstreamEnded = false;
-  let broken = false;
+  let done = false;
   const torn = () => {
-    if (broken) return;
-    broken = true;
+    if (done) return;
+    done = true;
     sink?.abort();
     gunzip.destroy();
     ctx.res.destroy();
   };
+  const finish = () => {
+    if (done) return;
+    done = true;
+    gunzip.destroy();
+    sink?.end();
+    ctx.res.end(body.end());
+  };
   const pump = () => {
-    if (inFlight || broken) return;
-    if (queued.length > 0) {
-      const chunk = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
-      queued = [];
-      inFlight = true;
-      gunzip.write(chunk, () => {
-        inFlight = false;
-        pump();
-      });
-    } else if (upstreamEnded) {
-      upstreamEnded = false;
-      gunzip.end();
+    if (inFlight || done) return;
+    if (queued.length === 0) {
+      // The last write's output has been handed out by now ('data' runs before the write's callback
+      // or in the ticks before this immediate).
+      if (upstreamEnded) setImmediate(finish);
+      return;
     }
+    const chunk = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
+    queued = [];
+    inFlight = true;
+    gunzip.write(chunk, (err) => {
+      inFlight = false;
+      if (!err) pump();
+    });
   };
   proxyRes.on('data', (c: Buffer) => {
     queued.push(c);
@@ -142,13 +152,9 @@ function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSin
   proxyRes.once('aborted', torn);
   gunzip.on('error', torn);
   gunzip.on('data', (c: Buffer) => {
+    if (done) return;
     sink?.write(c);
     body.write(c);
-  });
-  gunzip.once('end', () => {
-    if (broken) return;
-    sink?.end();
-    ctx.res.end(body.end());
   });
 }
 
