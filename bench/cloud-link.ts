@@ -9,6 +9,9 @@
  * the repository, in the same run: the change's before and after on one machine.
  */
 import { rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
+import type { Agent as HttpsAgent } from 'node:https';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../test/cluster/local-cluster.js';
@@ -37,11 +40,15 @@ class CountingLink {
   down = 0;
   up = 0;
   port = 0;
+  /** Client connections open now. */
+  open = 0;
 
   constructor(private readonly target: URL) {}
 
   async start(): Promise<void> {
     this.server = createServer((client) => {
+      this.open++;
+      client.once('close', () => this.open--);
       const upstream = connect(Number(this.target.port), this.target.hostname);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -106,6 +113,76 @@ async function measure(side: Side, kind: Kind): Promise<Sample> {
   return { bytes: side.link.down + side.link.up, ms: took };
 }
 
+/** kubelet's reflectors at start: each LISTs, then WATCHes from the list's resourceVersion. */
+const KUBELET_REFLECTORS = [
+  `/api/v1/nodes?fieldSelector=${encodeURIComponent(`metadata.name=${NODE}`)}`,
+  LIST_PATH,
+  '/api/v1/services',
+  '/apis/node.k8s.io/v1/runtimeclasses',
+  '/apis/storage.k8s.io/v1/csidrivers',
+];
+
+interface Held {
+  /** Connections open at the side's link before kubelet starts: the hub's own (health probes, its filters' watches). */
+  before: number;
+  /** … while kubelet's watches are open. */
+  during: number;
+}
+
+/**
+ * kubelet's start-up reflectors against one side, all at once, and the connections its link holds
+ * once every watch is open. Direct is kubelet itself: client-go, one HTTP/2 connection to the
+ * apiserver. Through a hub, kubelet's side is plain HTTP on loopback (not counted); what the hub
+ * holds to the apiserver is.
+ */
+async function startupConnections(side: Side, tls: { ca: Buffer; cert: Buffer; key: Buffer }, resourceVersion: string): Promise<Held> {
+  if (side.pid !== undefined) await waitIdle(side.pid);
+  const before = side.link.open;
+  const watches: Array<() => void> = [];
+  let session: ClientHttp2Session | undefined;
+  try {
+    if (side.pid === undefined) session = h2connect(side.link.url, { ca: tls.ca, cert: tls.cert, key: tls.key });
+    const watchPath = (path: string) => `${path}${path.includes('?') ? '&' : '?'}watch=true&allowWatchBookmarks=true&resourceVersion=${resourceVersion}&timeoutSeconds=300`;
+    const headers = { accept: KUBELET_ACCEPT, 'accept-encoding': 'gzip', 'user-agent': KUBELET_UA };
+    /** On client-go's one connection: a LIST read to its end, or a WATCH until its head. */
+    const onSession = (s: ClientHttp2Session, path: string, watch: boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const stream = s.request({ ':path': watch ? watchPath(path) : path, ...headers });
+        stream.once('response', (h) => {
+          if (Number(h[':status']) !== 200) return reject(new Error(`${watch ? 'watch' : 'list'} ${path}: ${h[':status']}`));
+          if (watch) resolve();
+          else stream.once('end', () => resolve());
+        });
+        stream.once('error', reject);
+        stream.resume();
+        if (watch) watches.push(() => stream.close());
+      });
+    await Promise.all(KUBELET_REFLECTORS.map(async (path) => {
+      if (session) {
+        await onSession(session, path, false);
+        return onSession(session, path, true);
+      }
+      await sendOk(side.ep, path, { headers });
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(new URL(watchPath(path), side.ep.base), { agent: false, headers }, (res) => {
+          res.resume();
+          if (res.statusCode === 200) resolve();
+          else reject(new Error(`watch ${path} through ${side.name}: ${res.statusCode}`));
+        });
+        req.once('error', reject);
+        req.end();
+        watches.push(() => req.destroy());
+      });
+    }));
+    // The LISTs' connections that a keep-alive pool keeps idle count too: they are held.
+    await new Promise((r) => setTimeout(r, 500));
+    return { before, during: side.link.open };
+  } finally {
+    for (const stop of watches) stop();
+    session?.close();
+  }
+}
+
 async function startHub(bench: HubBench, cleanups: Cleanups, name: string, main: string): Promise<Side> {
   const link = new CountingLink(new URL(bench.cluster.info.server));
   await link.start();
@@ -159,6 +236,11 @@ export async function runCloudLinkBench(): Promise<{ markdown: string }> {
         }
       }
     }
+    log("kubelet's start-up: connections held");
+    const tlsOf = (bench.direct.agent as HttpsAgent).options as { ca: Buffer; cert: Buffer; key: Buffer };
+    const rv = (JSON.parse((await sendOk(bench.direct, '/api/v1/services?limit=1')).body!.toString('utf8')) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    const held = new Map<string, Held>();
+    for (const side of sides) held.set(side.name, await startupConnections(side, tlsOf, rv));
     const report = load.stop([bench.cluster.info.pid, ...sides.flatMap((s) => (s.pid ? [s.pid] : []))]);
 
     const lines = [
@@ -181,6 +263,12 @@ export async function runCloudLinkBench(): Promise<{ markdown: string }> {
         lines.push(`| ${first ? kind.what : ''} | ${side.name} | ${mb(b.p50)}${first ? '' : ` · ${ratio(b.p50 / direct.bytes)}`} | ${ms(t.p50)} ms (${ms(t.min)}–${ms(t.max)})${first ? '' : ` · ${ratio(t.p50 / direct.time)}`} |`);
       }
     }
+    lines.push(
+      '',
+      `| kubelet's start-up: its ${KUBELET_REFLECTORS.length} reflectors (its Node, its pods, Services, RuntimeClasses, CSIDrivers) each LIST then WATCH, all at once | connections to the apiserver while the watches are open | held before kubelet started (the hub's probes and own watches, connections kept from the LISTs above) |`,
+      '|---|---|---|',
+      ...sides.map((side) => `| ${side.name}${side === sides[0] ? ' (kubelet\'s client-go: one HTTP/2 connection)' : ''} | ${held.get(side.name)!.during} | ${side === sides[0] ? '—' : held.get(side.name)!.before} |`),
+    );
     lines.push(
       '',
       '### How measured',

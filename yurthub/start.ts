@@ -92,6 +92,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
       periodMs: options.healthCheckPeriodMs,
       timeoutMs: options.healthCheckTimeoutMs,
       agent: (url) => identity.agent(url, false),
+      session: (url) => identity.session(url, false, false),
       headers: (): Record<string, string> => {
         const auth = identity.authorization();
         return auth ? { authorization: auth } : {};

@@ -73,6 +73,11 @@ export class UpstreamAgents {
     return this.sessions ? this.sessions.acquire(url, ownAuthorization, fresh) : Promise.resolve(undefined);
   }
 
+  /** Drops the HTTP/2 connections to `origin` (its server was declared unhealthy). */
+  forgetSessions(origin: string): void {
+    this.sessions?.forget(origin);
+  }
+
   /** Upstream connections held over HTTP/2. */
   get http2Connections(): number {
     return this.sessions?.size ?? 0;

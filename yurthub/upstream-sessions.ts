@@ -46,6 +46,8 @@ const MAX_SESSION_MEMORY_MB = 64;
 /** Go's http2 server default, used until the server's SETTINGS say otherwise. */
 const DEFAULT_MAX_STREAMS = 250;
 const H1_RECHECK_MS = 10 * 60_000;
+/** client-go's TLS handshake timeout: a silent server must not hold every request waiting for the connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 interface Pooled {
   session: ClientHttp2Session;
@@ -117,6 +119,19 @@ export class UpstreamSessions {
     for (const pooled of old) this.retire(pooled);
   }
 
+  /**
+   * Drops every connection to `origin` at once: its server was declared unhealthy (its requests are
+   * being cancelled anyway), and a connection that went silent must not carry the next requests.
+   */
+  forget(origin: string): void {
+    for (const [key, pool] of [...this.pools]) {
+      if (!key.endsWith(` ${origin}`)) continue;
+      this.pools.delete(key);
+      for (const pooled of pool) pooled.session.destroy();
+    }
+    for (const key of [...this.connecting.keys()]) if (key.endsWith(` ${origin}`)) this.connecting.delete(key);
+  }
+
   /** Connections open now (for the bench and metrics). */
   get size(): number {
     return [...this.pools.values()].reduce((n, p) => n + p.length, 0);
@@ -155,8 +170,10 @@ export class UpstreamSessions {
       });
       const failed = (err: Error) => reject(err);
       socket.once('error', failed);
+      socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(Object.assign(new Error(`no TLS connection to ${url.origin} within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
       socket.once('secureConnect', () => {
         socket.off('error', failed);
+        socket.setTimeout(0);
         if (socket.alpnProtocol !== 'h2') {
           this.h1Until.set(url.origin, this.options.clock.now() + (this.options.h1RecheckMs ?? H1_RECHECK_MS));
           socket.destroy();

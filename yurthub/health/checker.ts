@@ -5,8 +5,10 @@
  */
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
+import { constants as h2 } from 'node:http2';
 import type { Logger } from '../../lib/logger.js';
 import { once, systemClock, type Clock, type Component } from '../../lib/lifecycle.js';
+import type { SessionLease } from '../upstream-sessions.js';
 import type { Upstream, Upstreams } from './upstreams.js';
 
 export interface CheckerOptions {
@@ -15,6 +17,11 @@ export interface CheckerOptions {
   timeoutMs: number;
   /** The agent carrying the hub's client identity to `url` (rotated certificates replace it). */
   agent: (url: URL) => HttpsAgent | HttpAgent;
+  /**
+   * The HTTP/2 connection the proxied requests use, undefined for HTTP/1.1: probing on it is what
+   * finds that connection silent (a NAT box forgot it) while new connections would still work.
+   */
+  session?: (url: URL) => Promise<SessionLease | undefined>;
   /** Extra headers, e.g. a bearer token when the hub authenticates with one. */
   headers?: () => Record<string, string>;
   /**
@@ -84,22 +91,50 @@ export class HealthChecker implements Component {
     }
   }
 
-  private ready(upstream: Upstream): Promise<boolean> {
+  private async ready(upstream: Upstream): Promise<boolean> {
+    const timeout = new AbortController();
+    const timer = this.clock.delay(this.options.timeoutMs, timeout.signal).then(() => false, () => false);
+    try {
+      return await Promise.race([this.readyOnce(upstream, timeout.signal), timer]);
+    } finally {
+      timeout.abort();
+    }
+  }
+
+  private async readyOnce(upstream: Upstream, signal: AbortSignal): Promise<boolean> {
+    const headers = { accept: 'text/plain', 'user-agent': 'yurthub/health', ...this.options.headers?.() };
+    const lease = await this.options.session?.(upstream.url).catch(() => null);
+    if (lease === null) return false;
+    if (lease) {
+      return new Promise((resolve) => {
+        const stream = lease.request({ ...headers, [h2.HTTP2_HEADER_METHOD]: 'GET', [h2.HTTP2_HEADER_PATH]: '/readyz' }, true);
+        const abandon = () => stream.close(h2.NGHTTP2_CANCEL);
+        signal.addEventListener('abort', abandon, { once: true });
+        stream.once('response', (h) => {
+          stream.resume();
+          stream.once('end', () => resolve(Number(h[h2.HTTP2_HEADER_STATUS]) === 200));
+        });
+        stream.once('close', () => {
+          signal.removeEventListener('abort', abandon);
+          resolve(false);
+        });
+        stream.on('error', () => resolve(false));
+      });
+    }
     return new Promise((resolve) => {
       const url = new URL('/readyz', upstream.url);
       const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = request(url, {
         method: 'GET',
         agent: this.options.agent(upstream.url) as HttpsAgent,
-        headers: { accept: 'text/plain', 'user-agent': 'yurthub/health', ...this.options.headers?.() },
-        timeout: this.options.timeoutMs,
+        headers,
+        signal,
       });
       req.on('response', (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode === 200));
         res.on('error', () => resolve(false));
       });
-      req.on('timeout', () => req.destroy(new Error('probe timeout')));
       req.on('error', () => resolve(false));
       req.end();
     });

@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeCa, makeLeaf, type TestCa } from '../../lib/certificate/testing/fixtures.js';
+import { silentLogger } from '../../lib/logger.js';
+import { HealthChecker } from '../health/checker.js';
 import type { UpstreamCredentials } from '../upstream-agents.js';
 import { call, startTestHub, type TestHub } from './testing/loopback.js';
 
@@ -243,5 +245,38 @@ describe('HTTP/2 upstream', () => {
     expect(a.seen[0]!.connection).not.toBe(a.seen[1]!.connection);
     // The old connection goes once its last stream ended.
     await until(() => a.sessions.size === 1);
+  });
+
+  it('probes health on the connection the requests use: a connection gone silent is found, dropped, and the next requests use a new one', async () => {
+    let silent = false;
+    const a = await h2Server((_req, res) => {
+      // The first connection goes silent (a NAT box forgot it); a new connection works.
+      if (silent && a.seen.at(-1)!.connection === 1) return;
+      answer(res);
+    });
+    const h = await hub([a.url]);
+    const checker = new HealthChecker({
+      upstreams: h.upstreams,
+      periodMs: 50,
+      timeoutMs: 300,
+      agent: (url) => h.identity.agent(url, false),
+      session: (url) => h.identity.session(url, false, false),
+      logger: silentLogger(),
+    });
+    cleanup.push(() => checker.close());
+    await checker.start();
+    expect(h.upstreams.all[0]!.healthy).toBe(true);
+    expect((await call(h.url, 'GET', NODE)).status).toBe(200);
+    expect(new Set(a.seen.map((s) => `${s.httpVersion} ${s.connection}`))).toEqual(new Set(['2.0 1']));
+
+    silent = true;
+    await until(() => !h.upstreams.all[0]!.healthy);
+    await until(() => h.upstreams.all[0]!.healthy);
+    const res = await call(h.url, 'GET', NODE);
+
+    expect(res.status).toBe(200);
+    expect(res.headers['x-answered-by']).toBe('a');
+    expect(a.seen.at(-1)!.connection).toBe(2);
+    expect(a.seen.every((s) => s.httpVersion === '2.0')).toBe(true);
   });
 });

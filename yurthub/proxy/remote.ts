@@ -50,6 +50,8 @@ export function remoteHandler(options: RemoteOptions): Handler {
   upstreams.onChange((upstream, healthy) => {
     if (healthy) return;
     for (const f of [...inFlight]) if (f.upstream === upstream) f.cancel();
+    // Its HTTP/2 connection may be the silent part: the next requests open a new one.
+    identity.forgetSessions(upstream.url.origin);
   });
 
   const attempt = (ctx: ProxyContext, upstream: Upstream, fresh: boolean): Promise<AttemptResult> =>
