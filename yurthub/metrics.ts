@@ -146,7 +146,7 @@ export class HubMetrics {
     const http2Connections = options.http2Connections;
     new Gauge({
       name: 'yurthub_upstream_http2_connections',
-      help: 'HTTP/2 connections held to apiservers now, carrying the proxied requests and watches (exec/attach/port-forward upgrades and the filters' own watches use HTTP/1.1).',
+      help: "HTTP/2 connections held to apiservers now, carrying the proxied requests and watches (exec/attach/port-forward upgrades and the response filters' own watches use HTTP/1.1).",
       registers,
       collect() {
         this.set(http2Connections?.() ?? 0);
