@@ -136,6 +136,10 @@ export class ServerConnection {
       }
       metrics.reconnects.inc();
     }
+    // Closed when its replica's address is gone (or the agent stops): its series goes too, or the
+    // sessions gauge would keep counting replicas that no longer exist (`yurtctl node doctor` read
+    // "2 session(s) of 4 server replica(s)" after the tunnel server's pods were replaced).
+    metrics.sessions.remove(this.options.endpoint.key);
     this.setState('closed');
   }
 
