@@ -25,6 +25,8 @@ import { machine, table, type Row } from './report.js';
 const STREAM_BYTES = 512 * 2 ** 20;
 /** BENCH_TUNNEL_QUICK=1: one round of the stream figures only, for working on the data path (not for the report). */
 const QUICK = process.env.BENCH_TUNNEL_QUICK === '1';
+/** TUNNEL_BASE_NOTE: what the base revision's data path is, said in its rows (e.g. 'DATA sent as written'). */
+const BASE_NOTE = process.env.TUNNEL_BASE_NOTE ? `: ${process.env.TUNNEL_BASE_NOTE}` : '';
 const ROUNDS = QUICK ? 1 : 3;
 const STREAMS = 1000;
 const STREAM_ECHO_BYTES = 64 * 1024;
@@ -35,7 +37,6 @@ const LINK_CAPACITY = 4 * 2 ** 20;
 const LINK_BYTES = 256 * 2 ** 20;
 /** The base revision's fixed window crosses the link at a few MB/s: a smaller transfer says the same. */
 const LINK_BASE_BYTES = 32 * 2 ** 20;
-const DEFAULT_WINDOW = Number(AGENT_DEFAULTS.streamWindow);
 
 const gbps = (bytes: number, msec: number) => bytes / msec / 1e6;
 
@@ -182,7 +183,7 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
   if (base) {
     const before = get('before');
     rows.push({
-      what: `… the same through the tunnel before (${baseLabel}: fixed ${int(DEFAULT_WINDOW)}-byte window, 16 KiB DATA, a buffer per frame), same run: client → target · target → client`,
+      what: `… the same through the tunnel before (${baseLabel}${BASE_NOTE}), same run: client → target · target → client`,
       baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
       measured: `${both(rate(before.push), rate(before.pull))} GB/s`,
       figure: `${ratio(rate(before.push) / rate(raw.push))} · ${ratio(rate(before.pull) / rate(raw.pull))}`,
@@ -267,7 +268,7 @@ async function longLink(pki: BenchPki, load: MachineLoad, base: Base | undefined
     if (before) {
       const b = runs.get('before')!;
       rows.push({
-        what: `… client → target through the tunnel before (${base!.label}: the fixed ${int(DEFAULT_WINDOW)}-byte window crosses the link once per round trip), ${LINK_BASE_BYTES / 2 ** 20} MiB, same run`,
+        what: `… client → target through the tunnel before (${base!.label}${BASE_NOTE}), ${LINK_BASE_BYTES / 2 ** 20} MiB, same run`,
         baseline: `raw TCP ${mbps(raw.push)} MB/s`,
         measured: `${mbps(b.push)} MB/s`,
         figure: ratio(rate(b.push) / rate(raw.push)),

@@ -20,7 +20,7 @@ import { parseTarget, tunnelErrors } from '../protocol/index.js';
 import { splice } from '../transport/splice.js';
 import { codeOf, writeHttpError } from './http-error.js';
 import { callerAllowed, describeSubject, verifiedPeer } from './identity.js';
-import { pipeSockets, type DirectDialer } from './direct-dialer.js';
+import type { DirectDialer } from './direct-dialer.js';
 import type { Route } from './egress-router.js';
 import type { ServerMetrics } from './metrics.js';
 import type { TunnelDialer } from './tunnel-dialer.js';
@@ -192,7 +192,7 @@ export class ConnectProxy implements Component {
     metrics.directOpen.inc();
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) remote.write(head);
-    pipeSockets(socket, remote, {
+    splice(socket, remote, {
       onSent: (n) => this.bytes.toDirect.inc(n),
       onReceived: (n) => this.bytes.fromDirect.inc(n),
       onDone: (err) => {

@@ -1,17 +1,16 @@
 /**
  * The CONNECT proxy's other path: destinations in the cloud (Service ClusterIPs, cloud pods, cloud
  * nodes) that the egress router allowed are dialled by the server itself, without a tunnel. The
- * byte pipe keeps the promises the agent path keeps: a half-close travels (FIN one way, the other
- * way keeps flowing), a slow reader slows the writer (pipe backpressure, nothing buffered without
- * bound), and a failure on one side is a failure on the other (a TCP reset, never a clean end that
- * would make a truncated answer look complete).
+ * caller's socket and the dialled one are joined by the agent path's splice(), so the byte pipe
+ * keeps the same promises: a half-close travels (FIN one way, the other way keeps flowing), a slow
+ * reader slows the writer (pipe backpressure, nothing buffered without bound), and a failure on one
+ * side is a failure on the other (a TCP reset, never a clean end that would make a truncated answer
+ * look complete).
  */
 import { connect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import { tunnelErrors } from '../errors.js';
 import { formatTarget } from '../protocol/index.js';
-import { breakSocket } from '../transport/splice.js';
 
 export interface DirectDialerOptions {
   /** How long a destination may take to accept the TCP connection. */
@@ -49,51 +48,6 @@ export class DirectDialer {
         socket.on('error', () => {});
         resolve(socket);
       });
-    });
-  }
-}
-
-export interface PipeHooks {
-  onSent?(bytes: number): void;
-  onReceived?(bytes: number): void;
-  onDone?(error: Error | undefined): void;
-}
-
-function cleanlyDone(d: Duplex): boolean {
-  return d.readableEnded && d.writableFinished;
-}
-
-/**
- * Joins the caller's connection and the dialled socket both ways. Both must be allowHalfOpen so
- * that the end of one direction (pipe calls end() on the other side) leaves the other open.
- */
-export function pipeSockets(caller: Duplex, remote: Socket, hooks: PipeHooks = {}): void {
-  let done = false;
-  let closed = 0;
-  const finish = (error?: Error) => {
-    if (done) return;
-    done = true;
-    hooks.onDone?.(error);
-  };
-  const { onSent, onReceived } = hooks;
-  if (onSent) caller.on('data', (chunk: Buffer) => onSent(chunk.length));
-  if (onReceived) remote.on('data', (chunk: Buffer) => onReceived(chunk.length));
-  caller.pipe(remote);
-  remote.pipe(caller);
-  for (const [self, other] of [[caller, remote], [remote, caller]] as const) {
-    self.on('error', (err: Error) => {
-      breakSocket(other);
-      finish(err);
-    });
-    self.on('close', () => {
-      closed++;
-      if (cleanlyDone(self)) {
-        if (closed === 2) finish();
-        return;
-      }
-      // Gone before both directions ended: whatever the other side still expects will not come.
-      breakSocket(other);
-      finish(new Error('connection closed before both directions ended'));
     });
   }
 }

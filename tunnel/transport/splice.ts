@@ -1,14 +1,15 @@
 /**
- * Joins a socket (TCP to a kubelet on the agent, the caller's TLS or unix socket on the server) and
- * a tunnel stream, both ways, half-closes included. A failure on either side becomes the matching
- * failure on the other: a reset socket resets the stream, so the far end sees an error and not a
- * clean end of data; a reset stream destroys the socket, so the caller's connection breaks instead
- * of hanging or ending as if the response were complete.
+ * Joins two byte streams both ways, half-closes included: a socket (TCP to a kubelet on the agent,
+ * the caller's TLS or unix socket on the server) and a tunnel stream, or the caller's socket and a
+ * socket the server dialled directly. A failure on either side becomes the matching failure on the
+ * other: a reset socket resets the stream, so the far end sees an error and not a clean end of data;
+ * a reset stream (or socket) breaks the other socket, so the caller's connection breaks instead of
+ * hanging or ending as if the response were complete. Both sides must allow half-open connections.
  */
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { TunnelStream } from '../protocol/index.js';
+import { TunnelStream, type Reason } from '../protocol/index.js';
 
 export interface SpliceHooks {
   /** Bytes read from the socket and written into the tunnel. */
@@ -41,40 +42,48 @@ export function breakSocket(socket: Duplex): void {
   socket.destroy();
 }
 
-export function splice(socket: Duplex, stream: TunnelStream, hooks: SpliceHooks = {}): void {
+/** Breaks one side so that whoever is behind it sees a failure: a tunnel stream is reset, a socket gets a TCP reset. */
+function breakSide(side: Duplex, reason: Reason, message: string): void {
+  if (side instanceof TunnelStream) {
+    if (!side.destroyed) side.reset(reason, message);
+  } else {
+    breakSocket(side);
+  }
+}
+
+/**
+ * Pipes `a` into `b` and `b` into `a`; `onSent` counts what `a` gave, `onReceived` what `b` gave.
+ * Done once both sides have closed, cleanly when both directions ended on both.
+ */
+export function splice(a: Duplex, b: Duplex, hooks: SpliceHooks = {}): void {
   let done = false;
+  let closed = 0;
   const finish = (error?: Error) => {
     if (done) return;
     done = true;
     hooks.onDone?.(error);
   };
   const { onSent, onReceived } = hooks;
-  if (onSent) socket.on('data', (chunk: Buffer) => onSent(chunk.length));
-  if (onReceived) stream.on('data', (chunk: Buffer) => onReceived(chunk.length));
-  socket.pipe(stream);
-  stream.pipe(socket);
-
-  socket.on('error', (err: Error) => {
-    if (!stream.destroyed) stream.reset('aborted', err.message);
-    finish(err);
-  });
-  stream.on('error', (err: Error) => {
-    breakSocket(socket);
-    finish(err);
-  });
-  socket.on('close', () => {
-    // Closed with both directions finished: the stream still flushes what it holds, then ends.
-    if (cleanlyDone(socket)) return;
-    if (!stream.destroyed) stream.reset('cancel', 'the connection closed before the stream ended');
-    finish(new Error('connection closed before the stream ended'));
-  });
-  stream.on('close', () => {
-    if (cleanlyDone(stream)) {
-      finish();
-      return;
-    }
-    // Reset by us (the other handlers) or by a caller of reset(): the socket goes too.
-    breakSocket(socket);
-    finish(stream.errored ?? new Error('tunnel stream was reset'));
-  });
+  if (onSent) a.on('data', (chunk: Buffer) => onSent(chunk.length));
+  if (onReceived) b.on('data', (chunk: Buffer) => onReceived(chunk.length));
+  a.pipe(b);
+  b.pipe(a);
+  for (const [self, other] of [[a, b], [b, a]] as const) {
+    self.on('error', (err: Error) => {
+      breakSide(other, 'aborted', err.message);
+      finish(err);
+    });
+    self.on('close', () => {
+      closed++;
+      if (cleanlyDone(self)) {
+        // The other side still flushes what it holds, then ends and closes.
+        if (closed === 2) finish();
+        return;
+      }
+      // Gone before both directions ended (reset by a handler here or by a caller of reset()):
+      // whatever the other side still expects will not come.
+      breakSide(other, 'cancel', 'the connection closed before the stream ended');
+      finish(self.errored ?? new Error('closed before both directions ended'));
+    });
+  }
 }
