@@ -91,6 +91,8 @@ export class Fleet {
    * late node's pods NotReady) is reported again, as kubelet's status manager would. */
   private readonly reporting = new Set<string>();
   statusWrites = 0;
+  /** Node status writes in flight (nodeSeenNotReady). */
+  private readonly reportingNodes = new Set<string>();
 
   constructor(
     private readonly admin: Endpoint,
@@ -111,6 +113,17 @@ export class Fleet {
     return write(this.admin, `/api/v1/nodes/${name}/status`, 'PATCH', {
       status: { capacity: resources, allocatable: resources, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'bench', lastHeartbeatTime: now(), lastTransitionTime: now() }] },
     }, MERGE);
+  }
+
+  /**
+   * An online node seen NotReady: the node lifecycle controller marked it Unknown because its Lease was
+   * renewed late (a loaded machine). kubelet posts its own Ready status again at its next status update
+   * when the server's differs, so the fleet does too (one write in flight per node).
+   */
+  nodeSeenNotReady(name: string): void {
+    if (this.offline.has(name) || this.reportingNodes.has(name)) return;
+    this.reportingNodes.add(name);
+    void this.reportNode(name).catch(() => {}).finally(() => this.reportingNodes.delete(name));
   }
 
   /** Renews every online node's Lease each period, spread over the period as kubelets' timers are. */

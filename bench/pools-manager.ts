@@ -1,0 +1,47 @@
+/**
+ * yurt-manager as the image runs it, for the pools bench: manager/main.ts compiled by tsc (what the
+ * Dockerfile's `npm run build` does, here only the manager and what it imports, into .tmp/) and run by
+ * plain node with the image's environment (NODE_ENV, glibc malloc settings), so its RSS carries neither
+ * tsx nor the TypeScript compiler the e2e harness runs it with.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, type LocalCluster } from '../test/cluster/local-cluster.js';
+import { startProcess, waitFor, type ManagedProcess } from '../test/cluster/process.js';
+import { ROOT } from './hub-process.js';
+
+/** The Dockerfile's ENV for every program in the image. */
+export const IMAGE_ENV = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+
+/** Compiles manager/main.ts and its imports with the project's tsconfig; returns the main.js to run. */
+export async function compileManager(): Promise<string> {
+  const dir = join(ROOT, '.tmp', 'bench-manager');
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'tsconfig.json');
+  writeFileSync(config, JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { outDir: 'dist', rootDir: '../..', sourceMap: false }, files: ['../../manager/main.ts'], include: [] }));
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: ROOT });
+  return join(dir, 'dist', 'manager', 'main.js');
+}
+
+/** Starts the compiled manager with the given kubeconfig; resolves once /readyz says it leads. */
+export async function startCompiledManager(cluster: LocalCluster, main: string, options: { kubeconfig: string; controllers: string; identity: string; args?: string[] }): Promise<{ process: ManagedProcess; port: number }> {
+  const port = await freePort();
+  const child = startProcess(
+    process.execPath,
+    [main, `--kubeconfig=${options.kubeconfig}`, `--port=${port}`, `--controllers=${options.controllers}`, `--leader-elect-identity=${options.identity}`, ...(options.args ?? [])],
+    join(cluster.dir, 'yurt-manager-compiled.log'),
+    { ...process.env, ...IMAGE_ENV },
+  );
+  try {
+    await waitFor('compiled yurt-manager leading', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.status === 200 && (await res.text()).includes('leading');
+    }, 120_000, 250);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return { process: child, port };
+}
