@@ -3,13 +3,14 @@
  * lays it out): the project's image built from the root Dockerfile and side-loaded as a registry would
  * serve it; docs/quickstart.md "On your own cluster / With yurtctl" — `yurtctl convert --cloud-nodes …
  * --autonomy --image-repository …` — then kube-apiserver's egress through the tunnel as docs/tunnel.md
- * sets it up; kubectl logs -f / exec / attach / port-forward into edge containers; an edge node cut off
+ * sets it up; kubectl logs -f / exec / attach / port-forward into edge containers; `yurtctl doctor` and
+ * `yurtctl node doctor` on faults injected into a real node, each repaired; an edge node cut off
  * and rebooted while offline; `helm upgrade` to a new tag and the hubs moved by a rerun of convert;
  * `yurtctl revert` back to a vanilla cluster, byte for byte.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,17 +19,33 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { harnessHelm } from '../cluster/e2e-gate.js';
 import { waitFor } from '../cluster/process.js';
 import { describeRealNodes } from '../cluster/real/gate.js';
+import { docker } from '../cluster/real/docker.js';
 import type { BuiltImage } from '../cluster/real/images.js';
 import { NODE_PATHS } from '../cluster/real/node-files.js';
 import type { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
 import { runKubectl } from '../../tunnel/testing/e2e.js';
 import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION, webOn } from './support/operator-cluster.js';
+import { installCrictl } from './support/crictl.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
+import { x509 } from '../../lib/certificate/x509.js';
 import { parseMetrics, total as metricTotal } from '../../lib/metrics/exposition.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NEXT = `${VERSION}-e2e.1`;
+
+/** yurtctl from the sources under a wrapper: `nsenter -t <pid> -n` runs it in a node's network namespace. */
+function yurtctlIn(wrapper: string[], args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(wrapper[0]!, [...wrapper.slice(1), process.execPath, '--import', 'tsx', join(ROOT, 'converter/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 const APPS = 'apps';
 /**
  * The large log: LOG_LINES lines of 1,000 characters (a 9-digit number, '|', then x's), 5 MB, known here
@@ -352,6 +369,148 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
     expect(fixed.report.fixed).toEqual(['node edge-2: annotated node.beta.openyurt.io/autonomy=true']);
     // Healed: healthy again once the agent is back on every replica.
     await waitFor('doctor: healthy again', async () => (await doctor()).code === 0, 180_000, 3000);
+  }, 600_000);
+
+  it('yurtctl node doctor and doctor on real nodes: an expired kubelet certificate, kubelet not wired to the hub, the hub stopped, no tunnel server for the apiserver\'s egress; each named with its evidence and fix, repaired, healthy again', async () => {
+    const began = Date.now();
+    const steps: string[] = [];
+    let last = began;
+    const step = (what: string) => {
+      steps.push(`${what} ${((Date.now() - last) / 1000).toFixed(1)} s`);
+      last = Date.now();
+    };
+    interface Finding { check: string; node?: string; status: 'ok' | 'warn' | 'fail'; evidence: string; fix?: string }
+    interface Report { worst: string; findings: Finding[]; fixed: string[] }
+    const parse = (run: Run, what: string) => {
+      if (run.code !== 0 && run.code !== 10 && run.code !== 11) throw new Error(`${what} exited ${run.code}\n${run.stderr}`);
+      return { code: run.code, report: JSON.parse(run.stdout) as Report };
+    };
+    /**
+     * `yurtctl node doctor` on edge-2: in the node's network namespace (the hub and the agent listen on
+     * its loopback) with its root filesystem as --root, as the docs run it with the host root mounted,
+     * and a copy of the node's /etc/hosts (kubelet's kubeconfig names the control plane by a name only
+     * the node knows) bound over this machine's in a mount namespace of its own (a bind of the node's
+     * file through /proc/<pid>/root takes the file under Docker's mount, without that name).
+     */
+    const hosts = join(dir, 'edge-2-hosts');
+    writeFileSync(hosts, await edge2.readFile('/etc/hosts'));
+    const onNode = async () => {
+      const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', edge2.container])).trim();
+      const wrapper = ['nsenter', '-t', pid, '-n', 'unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts];
+      return parse(await yurtctlIn(wrapper, ['node', 'doctor', `--root=/proc/${pid}/root`, '--node-name=edge-2', '-o', 'json']), 'yurtctl node doctor');
+    };
+    const cloudDoctor = async (args: string[] = []) => parse(await yurtctl(['doctor', '--kubeconfig', cluster.local.kubeconfigPath, '-o', 'json', ...args]), 'yurtctl doctor');
+    const find = (r: Report, check: string) => r.findings.find((f) => f.check === check && (f.node === undefined || f.node === 'edge-2'))!;
+    const notOk = (r: Report) => r.findings.filter((f) => f.status !== 'ok').map((f) => `${f.node ?? '-'} ${f.check} ${f.status}: ${f.evidence}`);
+    /** A fix as doctor prints it for a node, run there: `on edge-2: <command>   # why`. */
+    const runFix = async (fix: string) => {
+      expect(fix.startsWith('on edge-2: ')).toBe(true);
+      await edge2.exec(['bash', '-c', fix.slice('on edge-2: '.length).replace(/\s+#.*$/, '')]);
+    };
+    const healthyOnNode = (what: string) => waitFor(`node doctor healthy (${what})`, async () => {
+      const n = await onNode();
+      return n.code === 0 ? n : undefined;
+    }, 120_000, 2000).catch(async () => { throw new Error(`${what}: not healthy: ${notOk((await onNode()).report).join('; ')}`); });
+    await installCrictl(edge2);
+
+    const first = await healthyOnNode('before');
+    step('healthy before');
+    expect(first.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    expect(find(first.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:10261; the hub proxied \d+ kubelet requests$/);
+    expect(find(first.report, 'agent').evidence).toBe('http://127.0.0.1:10266/readyz: 200; 2 session(s) of 2 server replica(s)');
+
+    // 1. An expired certificate: kubelet's client certificate (what the agent presents too) past its end.
+    const PKI = '/var/lib/kubelet/pki';
+    const current = `${PKI}/kubelet-client-current.pem`;
+    const target = (await edge2.exec(['readlink', current])).trim();
+    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const expired = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '0b', name: 'CN=system:node:edge-2, O=system:nodes', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000), keys, signingAlgorithm: alg,
+    });
+    const key = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64').replace(/(.{64})/g, '$1\n');
+    await edge2.exec(['sh', '-c', `cat > ${PKI}/kubelet-client-expired.pem && ln -sfn ${PKI}/kubelet-client-expired.pem ${current}`], `${expired.toString('pem')}\n-----BEGIN PRIVATE KEY-----\n${key}\n-----END PRIVATE KEY-----\n`);
+    try {
+      const n = await onNode();
+      expect(n.code).toBe(11);
+      const cert = find(n.report, 'certificate/kubelet-client');
+      expect(cert.status).toBe('fail');
+      expect(cert.evidence).toMatch(new RegExp(`^kubelet-client: expired \\S+ \\(2\\d h ago; ${current}\\)$`));
+      expect(cert.fix).toBe('on edge-2: rm /var/lib/kubelet/pki/kubelet-client-current.pem && systemctl restart kubelet   # kubelet bootstraps a new one (kubeadm: join again with kubeadm token create --print-join-command)');
+      // The fix as printed: kubelet, behind the hub, asks for a new certificate through it (a CSR the
+      // cluster approves for the node) and writes a new kubelet-client-current.pem.
+      await runFix(cert.fix!);
+      await healthyOnNode('a new kubelet certificate');
+      expect((await edge2.exec(['readlink', current])).trim()).toMatch(/kubelet-client-\d{4}-.*\.pem$/);
+    } finally {
+      // Not renewed: the original certificate back, so the tests after this one have a node.
+      if ((await edge2.exec(['readlink', current]).catch(() => '')).includes('expired')) await edge2.exec(['ln', '-sfn', target, current]);
+      await edge2.exec(['rm', '-f', `${PKI}/kubelet-client-expired.pem`]);
+    }
+
+    step('expired certificate, renewed');
+
+    // 2. kubelet not wired to the hub: our drop-in gone, systemd reloaded and kubelet restarted past the hub.
+    const dropIn = '/etc/systemd/system/kubelet.service.d/99-yurt-edge.conf';
+    const aside = '/root/99-yurt-edge.conf.aside';
+    await edge2.exec(['bash', '-c', `mv ${dropIn} ${aside} && systemctl daemon-reload && systemctl restart kubelet`]);
+    try {
+      expect(await kubeletArgs(edge2)).toContain('--kubeconfig=/etc/kubernetes/kubelet.conf');
+      const n = await onNode();
+      expect(n.code).toBe(11);
+      const wired = find(n.report, 'kubelet-wired');
+      expect(wired.status).toBe('fail');
+      expect(wired.evidence).toBe(`layout kubeadm; /etc/kubernetes/kubelet.conf: server ${cluster.serverForNodes}, but ${dropIn} is missing: kubelet reads its original kubeconfig, past the hub`);
+      expect(wired.fix).toBe('on edge-2: yurtctl node revert --root=/ --node-name=edge-2; then from the cloud: yurtctl convert <the same flags> (its Job converts edge-2 again)');
+    } finally {
+      // (Not the printed fix, which converts the node again through its Job: the drop-in put back.)
+      await edge2.exec(['bash', '-c', `mv ${aside} ${dropIn} && systemctl daemon-reload && systemctl restart kubelet`]);
+    }
+    expect(await kubeletArgs(edge2)).toContain('--kubeconfig=/var/lib/yurt-edge/kubelet.conf');
+    await healthyOnNode('kubelet behind the hub again');
+    step('kubelet not wired, put back');
+
+    // 3. The hub stopped: its container killed until kubelet's restart back-off keeps it down while
+    // the doctor looks (its manifest stays in place).
+    const stopped = await waitFor('node doctor: the hub down', async () => {
+      await edge2.exec(['bash', '-c', 'crictl ps -q --name yurthub | xargs -r crictl stop -t 0 >/dev/null']);
+      const n = await onNode();
+      const h = find(n.report, 'hub');
+      return h.status === 'fail' && h.evidence.includes('ECONNREFUSED') ? n : undefined;
+    }, 120_000, 200);
+    expect(stopped.code).toBe(11);
+    const hub = find(stopped.report, 'hub');
+    expect(hub.evidence).toMatch(/^http:\/\/127.0.0.1:10261\/v1\/healthz: no answer \(.*ECONNREFUSED.*\); manifest \/etc\/kubernetes\/manifests\/yurt-hub.yaml is in place$/);
+    expect(hub.fix).toBe('on edge-2: crictl rm -f $(crictl ps -aq --name yurthub)   # kubelet starts the static pod again');
+    // No metrics to read the hub's certificate from: its file in the cache folder.
+    expect(find(stopped.report, 'certificate/hub')).toMatchObject({ status: 'ok', evidence: expect.stringMatching(/^hub: valid until .*; \/var\/lib\/yurthub\/pki\/yurthub-client-current.pem\)$/) });
+    await runFix(hub.fix!);
+    await healthyOnNode('the hub started again');
+    step('hub stopped, started again');
+
+    // 4. The apiserver's egress with nowhere to go: no tunnel server runs (its Deployment scaled to 0).
+    await kubectl(['-n', NS, 'scale', 'deployment/yurt-tunnel-server', '--replicas=0']);
+    let scaledBack = false;
+    try {
+      await waitFor('no tunnel server pod left', async () => (await pods(NS, 'app.kubernetes.io/name=yurt-tunnel-server')).length === 0, 60_000, 500);
+      const c = await cloudDoctor(['edge-2']);
+      expect(c.code).toBe(11);
+      const route = find(c.report, 'tunnel-route');
+      expect(route.status, JSON.stringify(route)).toBe('fail');
+      expect(route.evidence, JSON.stringify(route)).toMatch(/no tunnel server runs to carry it$/);
+      const scale = 'kubectl -n kube-system scale deployment/yurt-tunnel-server --replicas=2';
+      expect(route.fix?.startsWith(scale), JSON.stringify(route)).toBe(true);
+      expect(find(c.report, 'tunnel-replicas')).toMatchObject({ status: 'fail', evidence: 'no running app.kubernetes.io/name=yurt-tunnel-server pod in kube-system, and the apiserver\'s road to the edge nodes fails: nothing serves its egress' });
+      await kubectl(route.fix!.replace(/\s+#.*$/, '').split(' ').slice(1));
+      scaledBack = true;
+    } finally {
+      if (!scaledBack) await kubectl(['-n', NS, 'scale', 'deployment/yurt-tunnel-server', '--replicas=2']);
+    }
+    await waitFor('doctor: healthy again', async () => (await cloudDoctor()).code === 0, 180_000, 3000)
+      .catch(async () => { throw new Error(`not healthy: ${notOk((await cloudDoctor()).report).join('; ')}`); });
+    await healthyOnNode('after all');
+    step('no tunnel server, scaled back');
+    console.log(`doctor's four faults on real nodes: ${((Date.now() - began) / 1000).toFixed(1)} s (${steps.join(', ')})`);
   }, 600_000);
 
   it('an edge node cut off keeps its containers; rebooted while offline, kubelet brings the same pods back from yurthub; the cloud evicts nothing; healed, nothing is re-created', async () => {
