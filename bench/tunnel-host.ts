@@ -173,12 +173,14 @@ async function hostTlsRelay(spec: TlsSpec): Promise<Hosted & { ports: number[] }
         inbound.resume();
       });
       track(outbound);
-      const both = () => {
-        inbound.destroy();
-        outbound.destroy();
+      // A side that closed after both its directions ended leaves the other to pipe's end(), which
+      // comes after the bytes still buffered there: destroying it at once (as this did) cut the tail
+      // of a slow reader's download (16 KiB short of 512 MiB, once, on a loaded machine).
+      const follow = (self: TLSSocket, other: TLSSocket) => () => {
+        if (!(self.readableEnded && self.writableFinished)) other.destroy();
       };
-      inbound.once('close', both);
-      outbound.once('close', both);
+      inbound.once('close', follow(inbound, outbound));
+      outbound.once('close', follow(outbound, inbound));
     }),
   );
   const ports = await Promise.all(

@@ -130,8 +130,9 @@ async function rounds(paths: Path[], sourceBytes: number, label: string): Promis
     const line: string[] = [];
     for (const path of paths) {
       const run = runs.get(path.name)!;
-      run.push.push(await measured(path.bytes, path.pids, async () => pushTo(await path.sink(), path.bytes)));
-      if (path.source) run.pull.push(await measured(sourceBytes, path.pids, async () => pullFrom(await path.source!(), sourceBytes)));
+      const named = (dir: string) => (err: Error) => Promise.reject(new Error(`${label} round ${r}, ${path.name} ${dir}: ${err.message}`, { cause: err }));
+      run.push.push(await measured(path.bytes, path.pids, async () => pushTo(await path.sink(), path.bytes)).catch(named('push')));
+      if (path.source) run.pull.push(await measured(sourceBytes, path.pids, async () => pullFrom(await path.source!(), sourceBytes)).catch(named('pull')));
       line.push(`${path.name} ${rate(run.push.slice(-1)).toFixed(2)}${path.source ? `/${rate(run.pull.slice(-1)).toFixed(2)}` : ''}`);
     }
     log(`${label} round ${r}/${ROUNDS} (GB/s push/pull): ${line.join('; ')}`);
