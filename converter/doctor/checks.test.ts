@@ -52,6 +52,13 @@ describe('hub cache', () => {
     expect(f.status).toBe('warn');
     expect(f.evidence).toContain('https://a unhealthy (4 failures)');
   });
+  it('says how old the cache is: as of the last healthy moment, or older than the hub if it never reached an apiserver', () => {
+    const resources = [{ component: 'kubelet', resource: 'nodes', objects: 1, bytes: 1 }, { component: 'kubelet', resource: 'pods', objects: 1, bytes: 1 }];
+    const seen = hubCache('e1', HUB, { upstreams: [{ server: 'https://a', healthy: false, since: '2026-12-06T08:58:00.000Z', lastHealthy: '2026-12-06T08:57:50.000Z' }, { server: 'https://b', healthy: false, lastHealthy: '2026-12-06T08:40:00.000Z' }], resources }, undefined, NOW);
+    expect(seen.evidence).toContain('served from the cache, current as of 2026-12-06T08:57:50.000Z (2m ago)');
+    const never = hubCache('e1', HUB, { upstreams: [{ server: 'https://a', healthy: false, since: '2026-12-06T06:00:00.000Z' }], resources }, undefined, NOW);
+    expect(never.evidence).toContain('older than 2026-12-06T06:00:00.000Z (3h ago): no apiserver was healthy since the hub started');
+  });
 });
 
 describe('certificates', () => {

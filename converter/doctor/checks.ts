@@ -53,16 +53,16 @@ export function hubReady(node: string, hubUrl: string, readyz: Probe): Finding |
 }
 
 export interface CacheView {
-  upstreams?: Array<{ server: string; healthy: boolean; failures?: number }>;
+  upstreams?: Array<{ server: string; healthy: boolean; failures?: number; since?: string; lastHealthy?: string }>;
   resources?: Array<{ component: string; resource: string; objects: number; bytes: number; format?: string }>;
 }
 
 /**
- * What the hub could serve kubelet offline, per resource. The hub exposes how much it holds, not
- * when each entry was written, so "age" is the upstream's health (an online hub keeps its watches
- * current) rather than a timestamp.
+ * What the hub could serve kubelet offline, per resource, and how old it is. Online, kubelet's
+ * watches through the hub keep every resource it cached current; offline, all of them are as old as
+ * the last moment an apiserver was healthy (or older than the hub's start if none was since).
  */
-export function hubCache(node: string, hubUrl: string, view: CacheView | undefined, error?: string): Finding {
+export function hubCache(node: string, hubUrl: string, view: CacheView | undefined, error?: string, nowMs = Date.now()): Finding {
   if (!view) return warn('hub-cache', node, `${hubUrl}/debug/cache: ${error ?? 'no answer'}`, fixes.restartHub(node));
   const kubelet = (view.resources ?? []).filter((r) => r.component === 'kubelet');
   const per = kubelet.map((r) => `${r.resource}=${r.objects}`).sort().join(' ');
@@ -72,7 +72,16 @@ export function hubCache(node: string, hubUrl: string, view: CacheView | undefin
   // A list kubelet made is recorded even when empty (a node without pods): presence is what counts.
   const needed = ['nodes', 'pods'].filter((r) => !kubelet.some((k) => k.resource === r));
   if (needed.length) return warn('hub-cache', node, `${evidence} (no ${needed.join(', ')}: ${node} would not restart its pods offline)`, `check that --cache-agents in /etc/kubernetes/manifests/yurt-hub.yaml on ${node} names kubelet, and that kubelet talks to the hub (check kubelet-wired)`);
-  if (down.length && down.length === (view.upstreams ?? []).length) return warn('hub-cache', node, `${evidence}: served from the cache, as old as the link's loss`, `restore ${node}'s link to the apiserver`);
+  if (down.length && down.length === (view.upstreams ?? []).length) {
+    const seen = down.flatMap((u) => (u.lastHealthy ? [Date.parse(u.lastHealthy)] : [])).filter(Number.isFinite);
+    const started = down.flatMap((u) => (u.since ? [Date.parse(u.since)] : [])).filter(Number.isFinite);
+    const age = seen.length
+      ? `current as of ${new Date(Math.max(...seen)).toISOString()} (${ago(nowMs - Math.max(...seen))} ago), when an apiserver was last healthy`
+      : started.length
+        ? `older than ${new Date(Math.min(...started)).toISOString()} (${ago(nowMs - Math.min(...started))} ago): no apiserver was healthy since the hub started`
+        : "as old as the link's loss";
+    return warn('hub-cache', node, `${evidence}: served from the cache, ${age}`, `restore ${node}'s link to the apiserver`);
+  }
   return ok('hub-cache', node, evidence);
 }
 
@@ -288,4 +297,15 @@ export function conversion(node: string, state: string | undefined, job: JobView
     return fail('conversion', node, `${s}${j}: the node side failed and rolled back`, `kubectl -n ${job.namespace} logs job/${job.name}   # why; then yurtctl doctor --fix runs the Job again`, { kind: 'rerun-job', namespace: job.namespace, name: job.name });
   }
   return fail('conversion', node, `${s}${j}: labelled an edge node but not converted`, 'yurtctl convert <the same flags>   # creates its node Job');
+}
+
+/** A duration as an operator reads it: 45s, 12m, 3h20m, 2d4h. */
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60 ? `${m % 60}m` : ''}`;
+  return `${Math.floor(h / 24)}d${h % 24 ? `${h % 24}h` : ''}`;
 }

@@ -11,6 +11,8 @@ export interface Upstream {
   /** Consecutive failed probes or connection failures. */
   failures: number;
   lastChange: number;
+  /** The last time it was seen healthy (a probe or an answer); undefined if never since the hub started. */
+  lastHealthy?: number;
 }
 
 export type HealthListener = (upstream: Upstream, healthy: boolean) => void;
@@ -47,6 +49,7 @@ export class Upstreams {
 
   markHealthy(upstream: Upstream, now: number): void {
     upstream.failures = 0;
+    upstream.lastHealthy = now;
     this.set(upstream, true, now);
   }
 
