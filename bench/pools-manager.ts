@@ -26,13 +26,13 @@ export async function compileManager(): Promise<string> {
 }
 
 /** Starts the compiled manager with the given kubeconfig; resolves once /readyz says it leads. */
-export async function startCompiledManager(cluster: LocalCluster, main: string, options: { kubeconfig: string; controllers: string; identity: string; args?: string[] }): Promise<{ process: ManagedProcess; port: number }> {
+export async function startCompiledManager(cluster: LocalCluster, main: string, options: { kubeconfig: string; controllers: string; identity: string; args?: string[]; nodeOptions?: string }): Promise<{ process: ManagedProcess; port: number }> {
   const port = await freePort();
   const child = startProcess(
     process.execPath,
     [main, `--kubeconfig=${options.kubeconfig}`, `--port=${port}`, `--controllers=${options.controllers}`, `--leader-elect-identity=${options.identity}`, ...(options.args ?? [])],
     join(cluster.dir, 'yurt-manager-compiled.log'),
-    { ...process.env, ...IMAGE_ENV },
+    { ...process.env, ...IMAGE_ENV, ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
   );
   try {
     await waitFor('compiled yurt-manager leading', async () => {

@@ -37,6 +37,8 @@ const MANAGER_SA = 'system:serviceaccount:kube-system:yurt-manager';
 const TIER = 'bench.yurt-edge.io/tier';
 const MERGE = 'application/merge-patch+json';
 const log = benchLog('pools');
+/** `POOLS_NODE_OPTIONS='--max-semi-space-size=4' npm run bench -- pools`: NODE_OPTIONS for the compiled manager (an experiment; the image sets none). */
+const NODE_OPTIONS = process.env.POOLS_NODE_OPTIONS || undefined;
 
 const poolName = (p: number) => `pool-${String(p).padStart(2, '0')}`;
 const nodeName = (p: number, n: number) => `edge-${String(p).padStart(2, '0')}-${String(n).padStart(2, '0')}`;
@@ -156,7 +158,7 @@ export async function runPoolsBench(): Promise<{ markdown: string }> {
     // the phases below measure the compiled one.
     log('the compiled yurt-manager takes over');
     await manager.process.stop();
-    const compiled = await startCompiledManager(cluster, compiledMain, { kubeconfig: manager.kubeconfig, controllers: CONTROLLERS, identity: 'bench', args: ['--log-level=warn'] });
+    const compiled = await startCompiledManager(cluster, compiledMain, { kubeconfig: manager.kubeconfig, controllers: CONTROLLERS, identity: 'bench', args: ['--log-level=warn'], nodeOptions: NODE_OPTIONS });
     cleanups.push('compiled yurt-manager', () => compiled.process.stop());
     pid = compiled.process.child.pid!;
     port = compiled.port;
@@ -312,7 +314,7 @@ workload pods bound to them and reported Running/Ready, and the DaemonSet's ${no
 kube-scheduler, reported Ready by the fleet): ${(workloadPods + nodes.length).toLocaleString('en-US')} pods. Setup (not measured): nodes ${setupNodesS.toFixed(0)} s,
 workload pods ${setupPodsS.toFixed(0)} s, the DaemonSet's first rollout ${dsRolloutS.toFixed(0)} s. yurt-manager (4 workers) runs as the
 chart's ServiceAccount with the nodepool, yurtappset and daemonpodupdater controllers, as the image runs it:
-compiled by tsc and run by plain node with the image's environment (bench/pools-manager.ts); it takes over
+compiled by tsc and run by plain node with the image's environment (bench/pools-manager.ts)${NODE_OPTIONS ? ` and NODE_OPTIONS=\`${NODE_OPTIONS}\` (an experiment: the image sets none)` : ''}; it takes over
 from the same manager started from its sources (\`node --import tsx manager/main.ts\`, as the e2e tests run
 it) once that one has labelled every node. Latency: from the write that starts the change to the object seen changed
 through a watch (ms); baseline: one node label patch seen back through the same watch, p50 ${ms(floorS.p50)} ms,
