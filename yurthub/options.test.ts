@@ -49,6 +49,8 @@ describe('yurthub options', () => {
     [[...base, '--master-service-address=169.254.2.1'], '--master-service-address: must be ip:port'],
     [[...base, '--master-service-address=hub.local:443'], '--master-service-address: must be ip:port'],
     [[...base, '--secure-bind-address=dummy0'], '--secure-bind-address: "dummy0" is not an IP address'],
+    [[...base, '--metrics-port=10261'], '--metrics-port: must differ from --port and --secure-port'],
+    [[...base, '--metrics-port=10267', '--metrics-bind-address=node'], '--metrics-bind-address: "node" is not an IP address'],
   ])('rejects %j with a message naming the flag', (argv, message) => {
     expect(() => parseOptions(argv)).toThrow(message);
   });

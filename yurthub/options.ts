@@ -19,6 +19,8 @@ export const DEFAULTS = {
   bindAddress: '127.0.0.1',
   port: '10261',
   securePort: '10268',
+  metricsPort: '0',
+  metricsBindAddress: '127.0.0.1',
   secureBindAddress: '',
   masterServiceAddress: '',
   disabledResourceFilters: '',
@@ -48,6 +50,8 @@ const DESCRIPTIONS: Record<keyof typeof DEFAULTS, string> = {
   bindAddress: 'address the hub listens on',
   port: 'plain HTTP port for local node components (0: off)',
   securePort: 'TLS port for in-cluster clients (0: off; needs --serving-cert/--serving-key)',
+  metricsPort: "port of a listener serving only /v1/healthz, /readyz and /metrics, for Prometheus (0: off; OpenYurt's is 10267). /metrics stays on --port too",
+  metricsBindAddress: 'address of --metrics-port (the node\'s address or 0.0.0.0 to be scraped from the cloud)',
   secureBindAddress: 'address of the TLS port (default: --bind-address); 169.254.2.1 on a node, on a dummy interface',
   masterServiceAddress: 'ip:port that kubelet\'s view of default/kubernetes points pods at (masterservice filter); default 169.254.2.1:<--secure-port>',
   disabledResourceFilters: `response filters to turn off, comma-separated: ${FILTER_NAMES.join(', ')}`,
@@ -79,6 +83,8 @@ export interface YurthubOptions {
   bindAddress: string;
   port: number;
   securePort: number;
+  metricsPort: number;
+  metricsBindAddress: string;
   /** Address of the TLS (in-cluster) listener. */
   secureBindAddress: string;
   /** Where masterservice points kubelet's pods. */
@@ -142,6 +148,9 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
   if (port === 0 && securePort === 0) throw new OptionError(CODE, 'port', 'at least one of --port and --secure-port must be set');
   if (port !== 0 && port === securePort) throw new OptionError(CODE, 'secure-port', 'must differ from --port');
   if ((raw.servingCert === '') !== (raw.servingKey === '')) throw new OptionError(CODE, 'serving-key', '--serving-cert and --serving-key go together');
+  const metricsPort = toInt('metrics-port', raw.metricsPort, 0, 65535, CODE);
+  if (metricsPort !== 0 && (metricsPort === port || metricsPort === securePort)) throw new OptionError(CODE, 'metrics-port', 'must differ from --port and --secure-port');
+  if (isIP(raw.metricsBindAddress) === 0) throw new OptionError(CODE, 'metrics-bind-address', `"${raw.metricsBindAddress}" is not an IP address`);
 
   const secureBindAddress = raw.secureBindAddress || raw.bindAddress;
   if (isIP(secureBindAddress) === 0) throw new OptionError(CODE, 'secure-bind-address', `"${secureBindAddress}" is not an IP address`);
@@ -174,6 +183,8 @@ export function parseOptions(argv: string[]): Readonly<YurthubOptions> & { help?
     bindAddress: raw.bindAddress,
     port,
     securePort,
+    metricsPort,
+    metricsBindAddress: raw.metricsBindAddress,
     secureBindAddress,
     masterServiceAddress,
     disabledResourceFilters,

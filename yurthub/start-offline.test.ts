@@ -121,6 +121,7 @@ describe('yurthub --bootstrap-token started offline', () => {
   });
 
   it('starts without a certificate, serves its cache, and goes to the apiserver with the certificate once issued', async () => {
+    const metricsPort = await freePort();
     const options = parseOptions([
       `--server=${apiserverUrl.href}`,
       `--node-name=${NODE}`,
@@ -129,6 +130,7 @@ describe('yurthub --bootstrap-token started offline', () => {
       `--cache-dir=${dir}`,
       `--port=${await freePort()}`,
       '--secure-port=0',
+      `--metrics-port=${metricsPort}`,
     ]);
     const logger = silentLogger();
     const starting = startHub(await resolveConfig(options, logger), { logger, clock });
@@ -136,6 +138,15 @@ describe('yurthub --bootstrap-token started offline', () => {
     // issue deadline on a clock that does not move.
     hub = await Promise.race([starting, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the hub did not start while offline')), 3_000))]);
     const port = hub.ports.port;
+
+    // The metrics listener (--metrics-port, for Prometheus): health, readiness and metrics, never the proxy or the cache's keys.
+    const metrics = await get(metricsPort, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^yurthub_upstream_healthy\{server="https:\/\/127\.0\.0\.1:\d+"\} 0$/m);
+    expect((await get(metricsPort, '/v1/healthz')).status).toBe(200);
+    expect([200, 503]).toContain((await get(metricsPort, '/readyz')).status);
+    expect((await get(metricsPort, '/debug/cache')).status).toBe(404);
+    expect((await get(metricsPort, `/api/v1/nodes/${NODE}`)).status).toBe(404);
 
     const cached = await get(port, `/api/v1/nodes/${NODE}`);
     expect(cached.status).toBe(200);

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { startInSteps, systemClock, type Clock } from '../lib/lifecycle.js';
-import { opsRoutes } from '../lib/ops.js';
+import { opsRoutes, OpsServer } from '../lib/ops.js';
 import { LevelCacheStore } from './store/level-store.js';
 import { securePrivateDir } from './store/private-dir.js';
 import type { CacheStore } from './store/store.js';
@@ -193,6 +193,18 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     if (options.port !== 0) ports.port = (await start('http listener', new HubServer({ ...common, port: options.port, local: ota }))).port;
     if (inClusterListener) {
       ports.securePort = (await start('https listener', new HubServer({ ...common, bindAddress: options.secureBindAddress, port: options.securePort, tls: config.serving, inCluster: true }))).port;
+    }
+    if (options.metricsPort !== 0) {
+      // What Prometheus scrapes from the cloud: no proxy and no /debug/cache here, so nobody acts as the node through it.
+      await start('metrics listener', new OpsServer({
+        host: options.metricsBindAddress,
+        port: options.metricsPort,
+        healthPath: '/v1/healthz',
+        health: () => ({ ok: true, detail: 'OK' }),
+        readiness: hubReadiness({ store, upstreams, hasCachedData: () => hasCachedData }),
+        registry: m.registry,
+        logger: log,
+      }));
     }
     if (topology && selection.filters.some((f) => f.needsTopology)) {
       begin('listing nodes and Services for the response filters through the hub');

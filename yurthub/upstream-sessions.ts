@@ -41,6 +41,11 @@ export interface SessionLease {
  */
 const STREAM_WINDOW = 4 << 20;
 const SESSION_WINDOW = 32 << 20;
+/**
+ * The largest DATA frame the apiserver may send: the 16 KiB default cuts a LIST into four times the
+ * chunks an HTTP/1.1 socket read gives, each a trip through the relay and the gzip inflater.
+ */
+const MAX_FRAME = 1 << 20;
 /** nghttp2's accounting of buffered frames per session, in MB; its default (10) refuses streams under a large LIST plus watches. */
 const MAX_SESSION_MEMORY_MB = 64;
 /** Go's http2 server default, used until the server's SETTINGS say otherwise. */
@@ -183,7 +188,7 @@ export class UpstreamSessions {
         socket.setKeepAlive(true, 1000);
         const session = h2connect(url.origin, {
           createConnection: () => socket,
-          settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
+          settings: { initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME, enablePush: false },
           maxSessionMemory: MAX_SESSION_MEMORY_MB,
         });
         session.setLocalWindowSize(SESSION_WINDOW);

@@ -19,6 +19,12 @@ metadata:
     app.kubernetes.io/component: yurthub
     app.kubernetes.io/part-of: yurt-edge
     app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+  {{- if .Values.metrics.podAnnotations }}
+  annotations:
+    prometheus.io/scrape: "true"
+    prometheus.io/port: {{ .Values.metrics.port | quote }}
+    prometheus.io/path: /metrics
+  {{- end }}
 spec:
   hostNetwork: true
   dnsPolicy: Default
@@ -38,6 +44,11 @@ spec:
       image: {{ include "yurthub.image" . | quote }}
       imagePullPolicy: {{ include "yurthub.imagePullPolicy" . }}
       command: [yurthub]
+      ports:
+        # On the host network: the node's port; named for a PodMonitor.
+        - name: metrics
+          containerPort: {{ .Values.metrics.port }}
+          protocol: TCP
       args:
         - --server={{ if .Values.servers }}{{ join "," .Values.servers }}{{ else }}__APISERVER_URLS__{{ end }}
         - --node-name=$(NODE_NAME)
@@ -58,6 +69,8 @@ spec:
         - --lb-mode={{ .Values.lbMode }}
         - --health-check-period={{ .Values.healthCheckPeriod }}
         - --log-level={{ .Values.logLevel }}
+        - --metrics-bind-address={{ .Values.metrics.bindAddress }}
+        - --metrics-port={{ .Values.metrics.port }}
         {{- with .Values.inCluster }}{{ if .enabled }}
         - --secure-bind-address={{ .address }}
         - --secure-port={{ .port }}
