@@ -89,6 +89,9 @@ export class StaticPodRunner extends HostLoop {
     return pod.spec.containers[0]!.args.map((a) => {
       const m = /^(--[a-z-]+)=(.*)$/.exec(a.replace('$(NODE_NAME)', this.name));
       if (!m) return a;
+      // Hollow nodes share the host's loopback: one fixed metrics port (the chart's 10267) would be taken
+      // by the first hub. The plain port comes from the test's values; the metrics listener stays off here.
+      if (m[1] === '--metrics-port') return '--metrics-port=0';
       return HOST_PATH_FLAGS.includes(m[1]!) ? `${m[1]}=${join(this.root, m[2]!)}` : `${m[1]}=${m[2]}`;
     });
   }
