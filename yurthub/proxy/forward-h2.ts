@@ -6,18 +6,10 @@
  */
 import { constants as h2, type ClientHttp2Stream, type IncomingHttpHeaders as H2Headers, type OutgoingHttpHeaders } from 'node:http2';
 import type { SessionLease } from '../upstream-sessions.js';
-import { originForm, outgoingHeaders, type Attempt, type ForwardOptions, type Outcome, type UpstreamResponse } from './forward.js';
+import { oneOutcome, originForm, outgoingHeaders, type Attempt, type ForwardOptions, type UpstreamResponse } from './forward.js';
 
 export function forwardH2(o: ForwardOptions, lease: SessionLease): Attempt {
-  let settle!: (outcome: Outcome) => void;
-  let settled = false;
-  const outcome = new Promise<Outcome>((resolve) => {
-    settle = (value) => {
-      if (settled) return;
-      settled = true;
-      resolve(value);
-    };
-  });
+  const { outcome, settle } = oneOutcome();
   const failed = (err: Error) => settle({ kind: 'failed', err, reusedSocket: !lease.opened, responseStarted: false });
   let stream: ClientHttp2Stream;
   try {

@@ -47,21 +47,29 @@ export interface ForwardOptions {
 /** Headers that describe one hop and must not be copied to the next (RFC 9110 §7.6.1). */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
+/** An attempt's outcome, settled by whichever phase ends it first; later ones are ignored. */
+export function oneOutcome(): { outcome: Promise<Outcome>; settle: (outcome: Outcome) => void; settled: () => boolean } {
+  let resolve!: (outcome: Outcome) => void;
+  let done = false;
+  const outcome = new Promise<Outcome>((r) => (resolve = r));
+  return {
+    outcome,
+    settle: (value) => {
+      if (done) return;
+      done = true;
+      resolve(value);
+    },
+    settled: () => done,
+  };
+}
+
 export function forward(o: ForwardOptions): Attempt {
   if (!o.session) return forwardH1(o, o.agent());
-  let settle!: (outcome: Outcome) => void;
-  let settled = false;
-  const outcome = new Promise<Outcome>((resolve) => {
-    settle = (value) => {
-      if (settled) return;
-      settled = true;
-      resolve(value);
-    };
-  });
+  const { outcome, settle, settled } = oneOutcome();
   let attempt: Attempt | undefined;
   o.session.then(
     (lease) => {
-      if (settled) return;
+      if (settled()) return;
       attempt = lease ? forwardH2(o, lease) : forwardH1(o, o.agent());
       void attempt.outcome.then(settle);
     },
@@ -78,15 +86,7 @@ export function forward(o: ForwardOptions): Attempt {
 
 function forwardH1(o: ForwardOptions, agent: HttpAgent | HttpsAgent): Attempt {
   const send = o.target.protocol === 'https:' ? httpsRequest : httpRequest;
-  let settle!: (outcome: Outcome) => void;
-  let settled = false;
-  const outcome = new Promise<Outcome>((resolve) => {
-    settle = (value) => {
-      if (settled) return;
-      settled = true;
-      resolve(value);
-    };
-  });
+  const { outcome, settle } = oneOutcome();
   const upstreamReq: ClientRequest = send({
     protocol: o.target.protocol,
     hostname: o.target.hostname,
