@@ -70,16 +70,10 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
     plain.pipe(events).pipe(ctx.res);
     return;
   }
-  if (native) {
-    // Items are filtered as they arrive (a plain body); only the list's length prefix waits for the last byte.
-    const body = filter.protobufBody();
-    plain.on('data', (c: Buffer) => body.write(c));
-    plain.once('end', () => ctx.res.end(body.end()));
-    return;
-  }
-  const chunks: Buffer[] = [];
-  plain.on('data', (c: Buffer) => chunks.push(c));
-  plain.once('end', () => ctx.res.end(filter.body(Buffer.concat(chunks))));
+  // Protobuf items are filtered as they arrive; only the list's length prefix waits for the last byte.
+  const body = native ? filter.protobufBody() : wholeJson((whole) => filter.body(whole));
+  plain.on('data', (c: Buffer) => body.write(c));
+  plain.once('end', () => ctx.res.end(body.end()));
 }
 
 /** What takes a filtered GET or LIST's plain bytes and makes the answer at their end. */
