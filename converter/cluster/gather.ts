@@ -1,5 +1,4 @@
 /** Reads the cluster into a ClusterState for the planner. */
-import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { LOCK_NAME, RECORD_NAME, type ClusterState, type ServerVersion } from '../plan/model.js';
 import { NODEPOOL_API } from '../plan/pools.js';
 import { stateFromObjects, type KubeObject } from '../plan/state.js';
@@ -26,20 +25,18 @@ async function readLock(kube: Kube, namespace: string): Promise<KubeObject | und
   }
 }
 
-/** NodePools, yurtctl's or not (a --pool name may be taken); none while the CRD is not installed. */
-async function listPools(kube: Kube, clock: Clock = systemClock): Promise<KubeObject[]> {
-  for (let tries = 1; ; tries++) {
-    try {
-      const list = (await callOptional(kube, 'list NodePools', () => kube.custom.listClusterCustomObject({ ...NODEPOOL_API }))) as { items?: KubeObject[] } | undefined;
-      return (list?.items ?? []).map((p) => ({ ...p, kind: 'NodePool' }));
-    } catch (err) {
-      const status = statusOf((err as { cause?: unknown }).cause);
-      // as with the lock: the rights check names the right a plan with pools needs
-      if (status === 403) return [];
-      // 429 "storage is (re)initializing": the CRD the chart just installed is not served yet (seen on real nodes)
-      if (status !== 429 || tries >= 30) throw err;
-      await clock.delay(1000);
-    }
+/**
+ * NodePools, yurtctl's or not (a --pool name may be taken); none while the CRD is not installed. A 429
+ * "storage is (re)initializing" (the CRD helm just installed, not served yet) is retried by call().
+ */
+async function listPools(kube: Kube): Promise<KubeObject[]> {
+  try {
+    const list = (await callOptional(kube, 'list NodePools', () => kube.custom.listClusterCustomObject({ ...NODEPOOL_API }))) as { items?: KubeObject[] } | undefined;
+    return (list?.items ?? []).map((p) => ({ ...p, kind: 'NodePool' }));
+  } catch (err) {
+    // as with the lock: the rights check names the right a plan with pools needs
+    if (statusOf((err as { cause?: unknown }).cause) === 403) return [];
+    throw err;
   }
 }
 
