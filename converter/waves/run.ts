@@ -43,8 +43,9 @@ export async function runWaves(w: WaveSteps): Promise<void> {
       throw stop(isYurtError(err) ? `${err.message} (${err.code})` : (err as Error).message, err);
     }
     converted.push(...wave);
-    const problems = await verifyWave({ ...w.verify, clock: w.clock, onWait: (p) => w.say(`  verifying: ${p[0]}${p.length > 1 ? ` (+${p.length - 1} more)` : ''}`) }, converted, wave, before);
-    if (problems) throw stop(`verification failed after ${Math.round(w.verify.timeoutMs / 1000)} s: ${problems.join('; ')}`);
-    w.say(`  ${label} verified: nodes Ready through their hubs, agents connected, the apiserver reaches their kubelets through the tunnel, ${before.size} workload pod(s) unchanged`);
+    const verdict = await verifyWave({ ...w.verify, clock: w.clock, onWait: (p) => w.say(`  verifying: ${p[0]}${p.length > 1 ? ` (+${p.length - 1} more)` : ''}`) }, converted, wave, before);
+    if (verdict.problems.length) throw stop(`verification failed after ${Math.round(w.verify.timeoutMs / 1000)} s: ${verdict.problems.join('; ')}`);
+    const dns = verdict.edgeDnsReady.length ? `edge CoreDNS ready on ${verdict.edgeDnsReady.join(', ')}, ` : '';
+    w.say(`  ${label} verified: nodes Ready through their hubs, agents connected, the apiserver reaches their kubelets through the tunnel, ${dns}${before.size} workload pod(s) unchanged`);
   }
 }

@@ -1,5 +1,6 @@
+import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { podChanges, type PodMark } from './verify.js';
+import { edgeDnsProblems, isWorkload, podChanges, type PodMark } from './verify.js';
 
 const mark = (name: string, restarts = 0): PodMark => ({ namespace: 'apps', name, node: 'edge-2', restarts });
 
@@ -15,5 +16,36 @@ describe('a wave\'s workloads', () => {
       'edge-2: pod apps/web-1 restarted 2 time(s)',
       'edge-2: pod apps/web-2 is gone (re-created or evicted)',
     ]);
+  });
+});
+
+const pod = (o: { ns?: string; name: string; labels?: Record<string, string>; node?: string; phase?: string; ready?: boolean; deleting?: boolean }): k8s.V1Pod => ({
+  metadata: { namespace: o.ns ?? 'kube-system', name: o.name, labels: o.labels ?? {}, ...(o.deleting ? { deletionTimestamp: new Date(0) } : {}) },
+  spec: { nodeName: o.node ?? 'edge-1', containers: [] },
+  status: { phase: o.phase ?? 'Running', conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] },
+});
+
+describe('a wave\'s workloads leave out', () => {
+  it('the pods the node side restarts on purpose (kubeadm\'s kube-proxy, the cluster DNS and the edge CoreDNS in kube-system), not a workload with the same label elsewhere', () => {
+    expect(isWorkload(pod({ name: 'kube-proxy-x', labels: { 'k8s-app': 'kube-proxy' } }))).toBe(false);
+    expect(isWorkload(pod({ name: 'coredns-x', labels: { 'k8s-app': 'kube-dns' } }))).toBe(false);
+    expect(isWorkload(pod({ name: 'yurt-edge-coredns-x', labels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } }))).toBe(false);
+    expect(isWorkload(pod({ ns: 'apps', name: 'my-dns', labels: { 'k8s-app': 'kube-dns' } }))).toBe(true);
+    expect(isWorkload(pod({ name: 'metrics-server-x', labels: { 'k8s-app': 'metrics-server' } }))).toBe(true);
+  });
+});
+
+describe('a wave\'s edge CoreDNS', () => {
+  it('is fine on a node with a ready pod, even beside a terminating one (the node side restarted it)', () => {
+    expect(edgeDnsProblems(['edge-1'], [pod({ name: 'a', deleting: true }), pod({ name: 'b' })])).toEqual([]);
+  });
+
+  it('names each node with no ready pod, what is there, and how to look', () => {
+    const problems = edgeDnsProblems(['edge-1', 'edge-2', 'edge-3'], [pod({ name: 'a', ready: false }), pod({ name: 'b', node: 'edge-2', phase: 'Pending' }), pod({ name: 'c', node: 'edge-3' })]);
+    expect(problems).toEqual([
+      'edge-1: edge-dns: no ready pod of DaemonSet kube-system/yurt-edge-coredns on the node (a Running, not ready) (fix: kubectl -n kube-system describe pods -l yurt-edge.io/dns=edge --field-selector spec.nodeName=edge-1; its ports 53, 8080, 8181, 9153 must be free on the node)',
+      'edge-2: edge-dns: no ready pod of DaemonSet kube-system/yurt-edge-coredns on the node (b Pending) (fix: kubectl -n kube-system describe pods -l yurt-edge.io/dns=edge --field-selector spec.nodeName=edge-2; its ports 53, 8080, 8181, 9153 must be free on the node)',
+    ]);
+    expect(edgeDnsProblems(['edge-4'], [])[0]).toMatch(/^edge-4: edge-dns: no ready pod of DaemonSet kube-system\/yurt-edge-coredns on the node \(fix: /);
   });
 });
