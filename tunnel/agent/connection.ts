@@ -200,7 +200,7 @@ export class ServerConnection {
   }
 
   private async serve(ws: WebSocket, peer: PeerFeatures): Promise<void> {
-    const transport = new WsTransport(ws);
+    const transport = new WsTransport(ws, { client: true });
     const session = new Session(transport, { side: 'client', clock: this.clock, ...this.options.session, peer });
     this.session = session;
     session.onOpen((open) => this.options.dialer.handle(open, this.options.endpoint.key));

@@ -115,6 +115,20 @@ interface Open {
 
 type Entry = Opening | Pending | Open;
 
+interface Slab {
+  buffer: Buffer;
+  used: number;
+  /** Frames in it the transport has not yet called back for. */
+  inFlight: number;
+  /** Full: no more frames go into it; back to the pool when inFlight reaches 0. */
+  retired: boolean;
+}
+
+/** DATA of this size and up is encoded into the session's own frame buffers, not Node's shared pool. */
+const SLAB_MIN_PAYLOAD = 4096;
+/** A DATA frame cut to end with a record is never smaller: it then runs on to the end of the next record. */
+const MIN_RECORD_PAYLOAD = 1024;
+
 function checkOption(name: string, value: number | undefined, min: number, max: number): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -186,6 +200,12 @@ export class Session extends EventEmitter<SessionEvents> {
    * full garbage collections.
    */
   private readonly framePool: Buffer[] = [];
+  /**
+   * The frame buffer DATA is being encoded into, frame after frame (record-sized frames are many to
+   * a buffer). It goes back to the pool once it is full and the transport is done with every frame
+   * in it; a region is never written twice before that.
+   */
+  private slab: Slab | undefined;
 
   constructor(transport: MessageTransport, options: SessionOptions) {
     super();
@@ -227,6 +247,7 @@ export class Session extends EventEmitter<SessionEvents> {
       sendData: (streamId, chunks, length) => this.sendData(streamId, chunks, length),
       release: (stream) => this.remove(stream.id),
       maxPayload: this.peer.maxFrameSize - HEADER_SIZE,
+      framePayload: () => this.framePayload(),
       peerGrows: this.peer.window,
       ...(tuning ? { tuning } : {}),
     };
@@ -391,6 +412,7 @@ export class Session extends EventEmitter<SessionEvents> {
       // An idle session holds no frame buffers: a server with thousands of agents would otherwise
       // keep a megabyte for every one that ever moved bulk data.
       this.framePool.length = 0;
+      this.slab = undefined;
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
@@ -398,21 +420,63 @@ export class Session extends EventEmitter<SessionEvents> {
   private sendData(streamId: number, chunks: readonly Buffer[], length: number): void {
     if (this.closedWith) return;
     let message: Buffer;
-    let pooled: Buffer | undefined;
+    let slab: Slab | undefined;
     try {
       if (length > this.link.maxPayload) throw new Error(`${length} bytes exceed the peer's ${this.link.maxPayload}`);
       // Small frames (interactive traffic) come from Node's shared pool; large ones from ours.
-      pooled = length * 4 >= this.link.maxPayload ? (this.framePool.pop() ?? Buffer.allocUnsafeSlow(HEADER_SIZE + this.link.maxPayload)) : undefined;
-      message = encodeData(streamId, chunks, length, pooled);
+      slab = length >= SLAB_MIN_PAYLOAD ? this.slabFor(HEADER_SIZE + length) : undefined;
+      message = encodeData(streamId, chunks, length, slab?.buffer.subarray(slab.used));
+      if (slab) {
+        slab.used += message.length;
+        slab.inFlight++;
+      }
     } catch (err) {
       this.fail(new Error(`could not encode DATA: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
       return;
     }
     try {
-      const buffer = pooled;
-      this.transport.send(message, buffer && (() => this.framePool.length < FRAME_POOL_SIZE && this.framePool.push(buffer)));
+      const taken = slab;
+      this.transport.send(message, taken && (() => this.sent(taken)));
     } catch (err) {
       this.fail(err);
+    }
+  }
+
+  /**
+   * How much the next bulk DATA frame carries: up to the end of the transport's current record (see
+   * MessageTransport.recordRoom), or of the next one if too little of this one is left; at most what
+   * the peer accepts.
+   */
+  private framePayload(): number {
+    const max = this.link.maxPayload;
+    const room = this.transport.recordRoom?.(HEADER_SIZE + MIN_RECORD_PAYLOAD);
+    if (room === undefined) return max;
+    return Math.max(1, Math.min(max, room - HEADER_SIZE));
+  }
+
+  /** The current frame buffer if `size` bytes still fit, else a fresh one from the pool. */
+  private slabFor(size: number): Slab {
+    const current = this.slab;
+    if (current && current.buffer.length - current.used >= size) return current;
+    if (current) {
+      current.retired = true;
+      this.recycle(current);
+    }
+    const buffer = this.framePool.pop() ?? Buffer.allocUnsafeSlow(HEADER_SIZE + this.link.maxPayload);
+    this.slab = { buffer, used: 0, inFlight: 0, retired: false };
+    return this.slab;
+  }
+
+  private sent(slab: Slab): void {
+    slab.inFlight--;
+    this.recycle(slab);
+  }
+
+  private recycle(slab: Slab): void {
+    // An idle session keeps none (remove()); a buffer still out when it went idle is left to the GC.
+    if (slab.retired && slab.inFlight === 0 && this.entries.size > 0 && this.framePool.length < FRAME_POOL_SIZE) {
+      slab.retired = false;
+      this.framePool.push(slab.buffer);
     }
   }
 

@@ -9,8 +9,10 @@ export interface StreamLink {
   sendData(streamId: number, chunks: readonly Buffer[], length: number): void;
   /** The stream sends and expects no more frames. */
   release(stream: TunnelStream): void;
-  /** Largest DATA payload the peer accepts. */
+  /** Largest DATA payload the peer accepts: what one turn's writes are held up to. */
   readonly maxPayload: number;
+  /** What the next DATA frame may carry at most (≤ maxPayload): up to the end of a record of the transport's lower layer, if it has them. */
+  framePayload(): number;
   /** The peer negotiated growing windows: it may grant credit beyond the window it advertised. */
   readonly peerGrows: boolean;
   /** Set when this end grows its receive windows (peer negotiated it, and the cap is above the initial window). */
@@ -47,9 +49,10 @@ type Callback = (error?: Error | null) => void;
  * One tunnelled connection as a Node Duplex. Writes are queued and go out as DATA only as far as
  * the peer's credit reaches; the queue holds at most one frame's payload beyond which the write
  * callback waits, so ordinary stream backpressure holds the writer. What one turn of the event loop
- * writes (a socket's reads come in 16–64 KiB) is sent as one DATA frame, up to the peer's frame size:
- * per-message costs (WebSocket header, TLS record flush, system call, the receiver's dispatch) are
- * paid per frame, not per chunk. Received DATA is pushed at once (the window bounds it), and credit
+ * writes (a socket's reads come in 16–64 KiB) is held to the end of the turn, up to the peer's frame
+ * size, and then sent at once: as frames cut to end where the transport's records end, if it has
+ * them (the receiver then passes each on without gathering it), else as one frame; the transport
+ * writes what one turn sends in one go. Received DATA is pushed at once (the window bounds it), and credit
  * goes back only for bytes the reader has taken out of the readable buffer, so a reader that stops
  * stops the peer's writer on this stream and no other.
  *
@@ -260,7 +263,7 @@ export class TunnelStream extends Duplex {
   private flush(): void {
     const max = this.link.maxPayload;
     while (!this.released && this.sendCredit > 0 && this.queuedBytes > 0) {
-      const n = Math.min(this.sendCredit, max, this.queuedBytes);
+      const n = Math.min(this.sendCredit, this.link.framePayload(), this.queuedBytes);
       this.link.sendData(this.id, this.queue, n);
       this.dropSent(n);
       this.sendCredit -= n;

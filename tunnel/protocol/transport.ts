@@ -9,6 +9,14 @@ export interface MessageTransport {
    * sender may reuse the buffer; it may never be called if the transport closes first.
    */
   send(message: Buffer, onSent?: () => void): void;
+  /**
+   * For a transport over a layer with records (a WebSocket in TLS): how many bytes a message sent now
+   * may have (the transport's own framing left out) to end exactly where a record ends, and at least
+   * `atLeast` (it then runs on to the end of the next record). Bulk DATA is cut to it, so that the
+   * receiver gets each message as one read and hands it on without gathering it into a new buffer
+   * first. Unset without records.
+   */
+  recordRoom?(atLeast: number): number;
   onMessage(listener: (message: Buffer) => void): void;
   /** Called once, whichever end closed, with the WebSocket close code and reason. */
   onClose(listener: (code: number, reason: string) => void): void;
@@ -37,6 +45,8 @@ type Event = { kind: 'message'; message: Buffer } | { kind: 'close'; code: numbe
  */
 export class MemoryTransport implements MessageTransport {
   peer: MemoryTransport | undefined;
+  /** Records of this size, as a test sets them (an in-memory pair has none): see recordRoom. */
+  recordSize: number | undefined;
   private readonly messageListeners: Array<(message: Buffer) => void> = [];
   private readonly closeListeners: Array<(code: number, reason: string) => void> = [];
   private readonly inbox: Event[] = [];
@@ -60,6 +70,14 @@ export class MemoryTransport implements MessageTransport {
     // A copy, as a network would make: the sender may reuse its buffer after send returns.
     this.peer.deliver({ kind: 'message', message: Buffer.from(message) });
     onSent?.();
+  }
+
+  recordRoom(atLeast: number): number {
+    const size = this.recordSize;
+    // Without records, any message fits.
+    if (size === undefined) return Number.MAX_SAFE_INTEGER;
+    const room = size - (this.sentBytes % size);
+    return room >= atLeast ? room : room + size;
   }
 
   onMessage(listener: (message: Buffer) => void): void {

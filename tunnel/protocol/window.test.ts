@@ -133,6 +133,32 @@ describe('growing windows (both ends new)', () => {
     expect(data(ends.serverFrames).map((f) => f.data.length)).toEqual([64 * 1024, 100 * 1024 - 64 * 1024]);
   });
 
+  it('over a transport with records, bulk DATA ends where a record ends, many frames to a reused buffer', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    const record = 16_384;
+    const transport = ends.server['transport'] as MemoryTransport;
+    transport.recordSize = record;
+    // Where each DATA message starts and ends on the wire, and the buffer it was encoded into.
+    const spans: Array<{ start: number; end: number; buffer: ArrayBufferLike }> = [];
+    const send = transport.send.bind(transport);
+    transport.send = (message: Buffer, onSent?: () => void) => {
+      const start = transport.sentBytes;
+      if (message[1] === 0x04) spans.push({ start, end: start + message.length, buffer: message.buffer });
+      send(message, onSent);
+    };
+    await push(ends, 4 * 1024 * 1024);
+    const whole = spans.filter((s) => s.end - s.start === record);
+    const across = spans.filter((s) => Math.floor(s.start / record) !== Math.floor((s.end - 1) / record));
+    // Most are one record each; the rest end where credit ran out (the next frame ends with its
+    // record again), and none spans two records.
+    expect(whole.length).toBeGreaterThan(0.8 * spans.length);
+    expect(across).toEqual([]);
+    // Frames of 16 KiB share a few reused 64 KiB buffers, not a buffer each.
+    expect(new Set(spans.filter((s) => s.end - s.start > 4096 + HEADER_SIZE).map((s) => s.buffer)).size).toBeLessThanOrEqual(4);
+    await until(() => ends.server.streamCount === 0, 'stream released');
+    expect(ends.server.pooledFrameBuffers).toBe(0);
+  });
+
   it('held writes of a follower that keeps catching up arrive whole and in order, FIN after the last of them', async () => {
     // The pattern of `kubectl logs -f`: bursts written in one turn, idle turns between them, a reader
     // that pauses now and then (credit short while writes are held), and end() in the turn of the

@@ -156,7 +156,7 @@ export class AgentEndpoint implements Component {
 
   private attach(node: string, ws: WebSocket, remote: string, peer: PeerFeatures): AgentLink {
     const { registry, session: sessionOptions } = this.options;
-    const transport = new WsTransport(ws);
+    const transport = new WsTransport(ws, { client: false });
     const session = new Session(transport, { side: 'server', clock: this.clock, ...sessionOptions, peer });
     const link: AgentLink = { id: registry.newId(), node, session, transport, since: new Date(this.clock.now()), remote };
     const log = this.log.child({ node, remote, link: link.id });

@@ -52,6 +52,25 @@ function breakSide(side: Duplex, reason: Reason, message: string): void {
 }
 
 /**
+ * A tunnel stream's DATA arrives a TLS record (16 KiB) at a time, many per read of the connection
+ * under it: the socket it goes to is corked from the first chunk until the event loop's next check
+ * phase, so what arrived meanwhile leaves in one write (one system call, or one TLS encryption pass)
+ * instead of one per record. Holding it to the end of the turn is what the sending side does too.
+ */
+function corkWhileArriving(from: TunnelStream, to: Duplex): void {
+  let corked = false;
+  from.on('data', () => {
+    if (corked || to.destroyed) return;
+    corked = true;
+    to.cork();
+    setImmediate(() => {
+      corked = false;
+      to.uncork();
+    });
+  });
+}
+
+/**
  * Pipes `a` into `b` and `b` into `a`; `onSent` counts what `a` gave, `onReceived` what `b` gave.
  * Done once both sides have closed, cleanly when both directions ended on both.
  */
@@ -66,6 +85,8 @@ export function splice(a: Duplex, b: Duplex, hooks: SpliceHooks = {}): void {
   const { onSent, onReceived } = hooks;
   if (onSent) a.on('data', (chunk: Buffer) => onSent(chunk.length));
   if (onReceived) b.on('data', (chunk: Buffer) => onReceived(chunk.length));
+  // Before pipe's own listener, so that the first chunk is held too.
+  if (b instanceof TunnelStream && !(a instanceof TunnelStream)) corkWhileArriving(b, a);
   a.pipe(b);
   b.pipe(a);
   for (const [self, other] of [[a, b], [b, a]] as const) {

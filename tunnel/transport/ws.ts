@@ -3,6 +3,7 @@
  * run. One tunnel frame is one binary message; a text message is handed on as a string so that the
  * Session refuses it as a protocol violation rather than this adapter guessing what it meant.
  */
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { systemClock, type Clock } from '../../lib/lifecycle.js';
 import { CloseCode, MAX_CLOSE_REASON_BYTES, truncateUtf8, type MessageTransport } from '../protocol/index.js';
@@ -18,11 +19,29 @@ function sendable(code: number): boolean {
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
+/** Plaintext of one full TLS record (RFC 8446 §5.1): TLS cuts what one write hands it into these. */
+const TLS_RECORD = 16_384;
+
+/** What `ws` keeps private and this adapter reads: the socket it writes to and that socket's write state. */
+interface WsInternals {
+  _socket?: Duplex & { _writableState?: { length: number; writing: boolean; writelen: number } };
+}
+
 export class WsTransport implements MessageTransport {
   private closeSeen = false;
   private readonly closeListeners: Array<(code: number, reason: string) => void> = [];
+  private readonly socket: WsInternals['_socket'];
+  /** A binary frame's header for 126..65535 bytes: 2 + a 16-bit length, + a 4-byte mask key from a client. */
+  private readonly header: number;
+  private corked = false;
 
-  constructor(readonly ws: WebSocket) {
+  /** `client`: this end masks what it sends (the agent; RFC 6455 §5.3), so its header is 4 bytes longer. */
+  constructor(
+    readonly ws: WebSocket,
+    options: { client: boolean },
+  ) {
+    this.header = options.client ? 8 : 4;
+    this.socket = (ws as unknown as WsInternals)._socket;
     ws.binaryType = 'nodebuffer';
     // Without a listener an 'error' would crash the process; the 'close' that follows is what counts.
     ws.on('error', () => {});
@@ -38,8 +57,39 @@ export class WsTransport implements MessageTransport {
 
   send(message: Buffer, onSent?: () => void): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.corkUntilTick();
     // ws calls back once the socket has taken the bytes (TLS has encrypted them): the buffer is free.
     this.ws.send(message, { binary: true }, onSent && ((err?: Error) => err || onSent()));
+  }
+
+  /**
+   * Where the next message starts within a TLS record: Node's TLS socket hands everything written
+   * while its previous write was under way to TLS as one buffer, which TLS cuts into records from its
+   * start. A message that ends where a record ends arrives as one read, which the receiving `ws`
+   * hands on as it is; one that spans two reads is first gathered into a new buffer (a copy, and an
+   * allocation per message that V8 pays for in full garbage collections).
+   */
+  recordRoom(atLeast: number): number {
+    const state = this.socket?._writableState;
+    const waiting = state ? state.length - (state.writing ? state.writelen : 0) : 0;
+    const room = TLS_RECORD - (waiting % TLS_RECORD) - this.header;
+    return room >= atLeast ? room : room + TLS_RECORD;
+  }
+
+  /**
+   * What is sent until the current callback returns leaves in one socket write: TLS encrypts it in
+   * one pass into full records (one record per record-sized message) and one system call sends it,
+   * where each message would otherwise be a write of its own.
+   */
+  private corkUntilTick(): void {
+    const socket = this.socket;
+    if (this.corked || !socket || socket.destroyed) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   onMessage(listener: (message: Buffer) => void): void {
