@@ -112,7 +112,7 @@ const ENDPOINTS_KEY = (2 << 3) | WireType.LengthDelimited;
 
 /**
  * Byte ranges [start, end) of the `endpoints` fields of an EndpointSlice message whose endpoint is not
- * on a node of `nodes` (by nodeName, else by the deprecated topology's `hostnameKey`); empty when all are.
+ * on a node of `nodes` (by nodeName, else by the deprecated topology's `hostnameKey`), adjacent ones as one range; empty when all are.
  */
 export function endpointsOffNodes(raw: Uint8Array, nodes: NodeMatcher, hostnameKey: Uint8Array): number[] {
   const drop: number[] = [];
@@ -132,7 +132,11 @@ export function endpointsOffNodes(raw: Uint8Array, nodes: NodeMatcher, hostnameK
     const epStart = after;
     const epEnd = epStart + len;
     if (epEnd > end) throw malformed('truncated: an endpoint runs past its slice');
-    if (!endpointOn(raw, epStart, epEnd, nodes, hostnameKey)) drop.push(start, epEnd);
+    if (!endpointOn(raw, epStart, epEnd, nodes, hostnameKey)) {
+      // Endpoints left out one after the other are one range: without() then copies a few runs, not one per endpoint.
+      if (drop.length > 0 && drop[drop.length - 1] === start) drop[drop.length - 1] = epEnd;
+      else drop.push(start, epEnd);
+    }
     pos = epEnd;
   }
   return drop;
