@@ -43,10 +43,13 @@ export interface ListToEncode {
 
 export interface BodyCodec {
   readonly format: CacheContentType;
-  /** The object of a get/create/update/patch response; undefined for a Status or a nameless body. */
-  object(body: Buffer): ListedObject | undefined;
-  /** Undefined when the body is not a list. */
-  list(body: Buffer): DecodedList | undefined;
+  /**
+   * The object of a get/create/update/patch response; undefined for a Status or a nameless body.
+   * `json`: the body already parsed (a filtered JSON answer), used instead of parsing it again.
+   */
+  object(body: Buffer, json?: unknown): ListedObject | undefined;
+  /** Undefined when the body is not a list. `json` as for object(). */
+  list(body: Buffer, json?: unknown): DecodedList | undefined;
   watchDecoder(): WatchEventDecoder;
 
   encodeList(list: ListToEncode): Uint8Array;

@@ -38,8 +38,8 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-function object(body: Buffer): ListedObject | undefined {
-  const obj = parse(body);
+function object(body: Buffer, json?: unknown): ListedObject | undefined {
+  const obj = (json ?? parse(body)) as JsonObject;
   if (obj.kind === 'Status') return undefined;
   const m = meta(obj);
   if (!m.name) return undefined;
@@ -47,8 +47,8 @@ function object(body: Buffer): ListedObject | undefined {
   return { contentType: 'json', data: body, resourceVersion: m.resourceVersion, namespace: m.namespace, name: m.name };
 }
 
-function list(body: Buffer): DecodedList | undefined {
-  const l = parse(body);
+function list(body: Buffer, json?: unknown): DecodedList | undefined {
+  const l = (json ?? parse(body)) as JsonObject;
   if (!Array.isArray(l.items)) return undefined;
   const kind = str(l.kind);
   const apiVersion = str(l.apiVersion);

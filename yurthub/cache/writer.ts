@@ -17,17 +17,26 @@ import { listScope, nonResourceKey, objectKey } from './scope.js';
 
 export interface ResponseSink {
   write(chunk: Buffer): void;
-  /** The response ended normally: commit what it carried. */
-  end(): void;
+  /**
+   * The response ended normally: commit what it carried. `whole` is that body already joined, and
+   * parsed when it is JSON, by a response filter that had to (relay.ts): the cache then reuses both.
+   */
+  end(whole?: WholeBody): void;
   /** The response broke: drop it. */
   abort(): void;
+}
+
+/** A body as one buffer (exactly the bytes written to the sink) and, for JSON, what JSON.parse made of it. */
+export interface WholeBody {
+  body: Buffer;
+  json?: unknown;
 }
 
 /**
  * A sink that keeps a response's bytes and hands them to `commit` once it ended normally, after the client has
  * its last byte; a response over `maxBytes` or one that broke is dropped.
  */
-export function bufferedSink(maxBytes: number, commit: (body: Buffer) => unknown): ResponseSink {
+export function bufferedSink(maxBytes: number, commit: (body: Buffer, json?: unknown) => unknown): ResponseSink {
   let chunks: Buffer[] | undefined = [];
   let size = 0;
   return {
@@ -37,12 +46,12 @@ export function bufferedSink(maxBytes: number, commit: (body: Buffer) => unknown
       if (size > maxBytes) chunks = undefined;
       else chunks.push(chunk);
     },
-    end: () => {
+    end: (whole) => {
       if (!chunks) return;
-      const body = Buffer.concat(chunks);
+      const body = whole?.body ?? Buffer.concat(chunks);
       chunks = undefined;
       // Parsing and writing happen after the client has its last byte.
-      setImmediate(() => void commit(body));
+      setImmediate(() => void commit(body, whole?.json));
     },
     abort: () => {
       chunks = undefined;
@@ -100,8 +109,8 @@ export class CacheWriter {
     const { info } = request;
     if (!info.isResourceRequest) return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeDiscovery(t, body));
     if (info.verb === 'watch') return this.watchSink(t);
-    if (info.verb === 'list') return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeList(t, body));
-    return bufferedSink(MAX_BUFFERED_BYTES, (body) => this.writeObject(t, body));
+    if (info.verb === 'list') return bufferedSink(MAX_BUFFERED_BYTES, (body, json) => this.writeList(t, body, json));
+    return bufferedSink(MAX_BUFFERED_BYTES, (body, json) => this.writeObject(t, body, json));
   }
 
   private fail(component: string, err: unknown): void {
@@ -118,9 +127,9 @@ export class CacheWriter {
     }
   }
 
-  private async writeObject(t: Target, body: Buffer): Promise<void> {
+  private async writeObject(t: Target, body: Buffer, json?: unknown): Promise<void> {
     try {
-      const obj = t.codec.object(body);
+      const obj = t.codec.object(body, json);
       if (!obj) return;
       const key = objectKey(t.store, t.info, obj.name);
       // A create is addressed to the collection; the object's own namespace is the key's.
@@ -132,9 +141,9 @@ export class CacheWriter {
     }
   }
 
-  private async writeList(t: Target, body: Buffer): Promise<void> {
+  private async writeList(t: Target, body: Buffer, json?: unknown): Promise<void> {
     try {
-      const list = t.codec.list(body);
+      const list = t.codec.list(body, json);
       if (!list) return;
       const scope = listScope(t.store, t.info, t.query);
       const page = this.pages.page(

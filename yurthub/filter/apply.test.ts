@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { silentLogger } from '../../lib/logger.js';
 import { ResponseFilter, type FilterReport } from './apply.js';
 import { discardCloudServiceFilter } from './discardcloudservice.js';
+import { inClusterConfigFilter } from './inclusterconfig.js';
 import { masterServiceFilter } from './masterservice.js';
 import { serviceTopologyFilter } from './servicetopology.js';
 import type { ObjectFilter } from './types.js';
@@ -46,6 +47,22 @@ describe('a filtered body', () => {
     const { f } = make();
     const data = bytes(list([svc('keep')]));
     expect(f.body(data)).toBe(data);
+  });
+
+  it('leaves the parsed document as the apiserver sent it, for the cache to reuse, whatever the filters changed', () => {
+    const kubernetes = { kind: 'Service', apiVersion: 'v1', metadata: { namespace: 'default', name: 'kubernetes' }, spec: { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'], ports: [{ name: 'https', port: 443 }] } };
+    const sent = list([svc('keep'), svc('cloud', DISCARD), kubernetes]);
+    const { f, report } = make([discardCloudServiceFilter(), masterServiceFilter({ host: '169.254.2.1', port: 10268 })]);
+    const { body, parsed } = f.jsonBody(bytes(sent));
+    expect(parsed).toEqual(sent);
+    expect(names(body)).toEqual(['keep', 'kubernetes']);
+    expect((parse(body).items as Array<{ spec: unknown }>)[1]!.spec).toEqual({ clusterIP: '169.254.2.1', clusterIPs: ['169.254.2.1'], ports: [{ name: 'https', port: 10268 }] });
+    expect(report.appliedSeen).toEqual(['discardcloudservice:dropped', 'masterservice:changed']);
+
+    const cm = { kind: 'ConfigMap', apiVersion: 'v1', metadata: { namespace: 'kube-system', name: 'kube-proxy' }, data: { 'config.conf': 'clientConnection:\n  kubeconfig: /k\n' } };
+    const one = make([inClusterConfigFilter()]).f.jsonBody(bytes(cm));
+    expect(one.parsed).toEqual(cm);
+    expect((parse(one.body).data as Record<string, string>)['config.conf']).toBe('clientConnection:\n  #kubeconfig: /k\n');
   });
 
   it('serves a malformed item unfiltered, with the rest filtered, and counts it', () => {

@@ -73,34 +73,48 @@ export class ResponseFilter {
       collected.write(data);
       return collected.end();
     }
+    return this.jsonBody(data).body;
+  }
+
+  /**
+   * A JSON GET or LIST body, filtered, and the document it was parsed to, left as the apiserver sent
+   * it (undefined when the body is not JSON): the filters work on shallow copies of the objects they
+   * change, so the cache's copy of the answer is taken from the same parse (relay.ts) instead of a
+   * second JSON.parse of a body that can be megabytes.
+   */
+  jsonBody(data: Uint8Array): { body: Uint8Array; parsed: unknown } {
     let doc: unknown;
     try {
       doc = JSON.parse(utf8.decode(data));
     } catch (err) {
       this.undecodable(`the body is not JSON (${(err as Error).message})`);
-      return data;
+      return { body: data, parsed: undefined };
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
       this.undecodable('the body is not a JSON object');
-      return data;
+      return { body: data, parsed: doc };
     }
     const obj = doc as KubeObject;
-    if (obj.kind === 'Status') return data;
-    let changed = false;
+    if (obj.kind === 'Status') return { body: data, parsed: doc };
+    let out: KubeObject | undefined;
     if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
       const kept: unknown[] = [];
       const itemKind = obj.kind.slice(0, -'List'.length);
+      let changed = false;
       for (const item of obj.items) {
-        const result = this.object(item, itemKind);
-        if (result !== 'keep') changed = true;
-        if (result !== 'drop') kept.push(item);
+        const copy = shallowCopy(item);
+        const result = this.object(copy, itemKind);
+        if (result === 'keep') kept.push(item);
+        else changed = true;
+        if (result === 'changed') kept.push(copy);
       }
-      obj.items = kept;
+      if (changed) out = { ...obj, items: kept };
     } else {
       // One object is answered even when a filter would leave it out: there is no "nothing" to send.
-      changed = this.object(obj, '') === 'changed';
+      const copy = { ...obj };
+      if (this.object(copy, '') === 'changed') out = copy;
     }
-    return changed ? Buffer.from(JSON.stringify(obj)) : data;
+    return { body: out ? Buffer.from(JSON.stringify(out)) : data, parsed: doc };
   }
 
   /**
@@ -252,6 +266,11 @@ export class ResponseFilter {
     const err = YurthubErrors.YH_ERR_FILTER_MALFORMED(detail);
     this.passUnfiltered('undecodable-body', err.message, err.code);
   }
+}
+
+/** A copy of an object's own fields, which a filter may replace (types.ts: never changed in place). */
+function shallowCopy(item: unknown): unknown {
+  return typeof item === 'object' && item !== null && !Array.isArray(item) ? { ...item } : item;
 }
 
 function describe(obj: KubeObject): string {

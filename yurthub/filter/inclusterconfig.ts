@@ -30,7 +30,8 @@ export function inClusterConfigFilter(): ObjectFilter {
       if (typeof config !== 'string') throw new Error('data["config.conf"] is not a string');
       const changed = withoutKubeconfig(config);
       if (changed === config) return 'keep';
-      data['config.conf'] = changed;
+      // A new data map: what is nested in obj is shared with the cache's copy (types.ts).
+      obj.data = { ...data, 'config.conf': changed };
       return 'changed';
     },
   };

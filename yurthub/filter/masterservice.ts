@@ -22,10 +22,13 @@ export function masterServiceFilter(address: InClusterAddress): ObjectFilter {
       const spec = objectField(obj, 'spec');
       const ports = arrayField(spec, 'ports');
       const https = ports.find((p): p is Record<string, unknown> => typeof p === 'object' && p !== null && (p as Record<string, unknown>).name === 'https');
-      spec.clusterIP = address.host;
-      spec.clusterIPs = [address.host];
-      if (https) https.port = address.port;
-      obj.spec = spec;
+      // A new spec (and port): what is nested in obj is shared with the cache's copy (types.ts).
+      obj.spec = {
+        ...spec,
+        clusterIP: address.host,
+        clusterIPs: [address.host],
+        ...(https ? { ports: ports.map((p) => (p === https ? { ...https, port: address.port } : p)) } : {}),
+      };
       return 'changed';
     },
   };

@@ -27,8 +27,9 @@ export interface ObjectFilter {
   /** Whether the filter needs the hub's view of nodes and services (topology.ts) to be synced first. */
   readonly needsTopology: boolean;
   /**
-   * What the component should see of `obj`: kept as is, changed in place (it was decoded for this
-   * response alone), or dropped. `kind` is the object's kind, known even for list items (which the
+   * What the component should see of `obj`: kept as is, changed, or dropped. A change replaces
+   * fields of `obj` itself (a shallow copy made for this response) and never edits a value nested in
+   * it in place: those are shared with the parsed body the cache writes (apply.ts, jsonBody). `kind` is the object's kind, known even for list items (which the
    * apiserver sends without one). Throws on an object it cannot read; the caller then serves that
    * object unfiltered.
    */
@@ -77,7 +78,7 @@ export function arrayField(obj: Record<string, unknown>, field: string): unknown
   return value;
 }
 
-/** What a filter did to one object. `changed` objects were modified in place. */
+/** What a filter did to one object. `changed` objects had fields of their own replaced (never nested values). */
 export type FilterResult = 'keep' | 'changed' | 'drop';
 
 /** What a filter did to one protobuf message: the changed message's bytes, or as for JSON. */

@@ -9,7 +9,8 @@
 import type { Readable } from 'node:stream';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
-import type { CacheWriter, ResponseSink } from '../cache/writer.js';
+import type { ResponseFilter } from '../filter/apply.js';
+import type { CacheWriter, ResponseSink, WholeBody } from '../cache/writer.js';
 import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
 import { acceptsGzip } from './accept-encoding.js';
@@ -44,7 +45,7 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
   ctx.res.flushHeaders();
   const sink = sinkFor(ctx, status, format, writer);
   if (filtering && encoding === 'gzip' && ctx.info.verb !== 'watch') {
-    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : wholeJson((body) => filter.body(body)));
+    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : wholeJson(filter));
   }
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
@@ -71,7 +72,7 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
     return;
   }
   // Protobuf items are filtered as they arrive; only the list's length prefix waits for the last byte.
-  const body = native ? filter.protobufBody() : wholeJson((whole) => filter.body(whole));
+  const body: BodyFilter = native ? filter.protobufBody() : wholeJson(filter);
   plain.on('data', (c: Buffer) => body.write(c));
   plain.once('end', () => ctx.res.end(body.end()));
 }
@@ -80,11 +81,23 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
 interface BodyFilter {
   write(chunk: Uint8Array): void;
   end(): Uint8Array;
+  /** After end(): the body as received, joined and parsed, when the filter had to (JSON), for the cache to reuse. */
+  readonly whole?: WholeBody;
 }
 
-function wholeJson(filterBody: (body: Uint8Array) => Uint8Array): BodyFilter {
+/** JSON has no lengths to split it by: the body is parsed whole at its end, once for the answer and the cache. */
+function wholeJson(filter: ResponseFilter): BodyFilter {
   const chunks: Uint8Array[] = [];
-  return { write: (c) => void chunks.push(c), end: () => filterBody(Buffer.concat(chunks)) };
+  const json: { -readonly [K in keyof BodyFilter]: BodyFilter[K] } = {
+    write: (c) => void chunks.push(c),
+    end: () => {
+      const body = Buffer.concat(chunks);
+      const filtered = filter.jsonBody(body);
+      if (filtered.parsed !== undefined) json.whole = { body, json: filtered.parsed };
+      return filtered.body;
+    },
+  };
+  return json;
 }
 
 /** Output per inflate round: a 10,000-endpoint list inflates in a few rounds, not one per 16 KB (zlib's default). */
@@ -115,8 +128,9 @@ function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSin
     if (done) return;
     done = true;
     gunzip.destroy();
-    sink?.end();
     ctx.res.end(body.end());
+    // After the answer: the cache's copy (joined and parsed already when JSON) waits, the client does not.
+    sink?.end(body.whole);
   };
   const pump = () => {
     if (inFlight || done) return;
