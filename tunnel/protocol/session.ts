@@ -128,6 +128,12 @@ interface Slab {
 const SLAB_MIN_PAYLOAD = 4096;
 /** A DATA frame cut to end with a record is never smaller: it then runs on to the end of the next record. */
 const MIN_RECORD_PAYLOAD = 1024;
+/**
+ * Bytes the transport may hold unwritten before DATA waits for it to drain. Credit alone would let
+ * the socket's buffer grow to every stream's window (16 MiB each once grown), and the round trips
+ * measured through that queue would grow the windows further.
+ */
+const TRANSPORT_BACKLOG_LIMIT = 1024 * 1024;
 
 function checkOption(name: string, value: number | undefined, min: number, max: number): void {
   if (value === undefined) return;
@@ -206,6 +212,8 @@ export class Session extends EventEmitter<SessionEvents> {
    * in it; a region is never written twice before that.
    */
   private slab: Slab | undefined;
+  /** Streams whose DATA waits for the transport to drain. */
+  private readonly blocked = new Set<TunnelStream>();
 
   constructor(transport: MessageTransport, options: SessionOptions) {
     super();
@@ -246,11 +254,13 @@ export class Session extends EventEmitter<SessionEvents> {
       send: (frame) => this.send(frame),
       sendData: (streamId, chunks, length) => this.sendData(streamId, chunks, length),
       release: (stream) => this.remove(stream.id),
+      congested: (stream) => this.congested(stream),
       maxPayload: this.peer.maxFrameSize - HEADER_SIZE,
       framePayload: () => this.framePayload(),
       peerGrows: this.peer.window,
       ...(tuning ? { tuning } : {}),
     };
+    transport.onDrain?.(() => this.drained());
     transport.onMessage((message) => this.receive(message));
     transport.onClose((code, reason) => this.transportClosed(code, reason));
   }
@@ -404,10 +414,30 @@ export class Session extends EventEmitter<SessionEvents> {
     this.srtt = this.srtt === undefined ? sample : this.srtt + (sample - this.srtt) / 8;
   }
 
+  private congested(stream: TunnelStream): boolean {
+    if (!this.transport.backlog || this.transport.backlog() < TRANSPORT_BACKLOG_LIMIT) return false;
+    this.blocked.add(stream);
+    return true;
+  }
+
+  private drained(): void {
+    if (this.closedWith || this.blocked.size === 0) return;
+    const streams = [...this.blocked];
+    this.blocked.clear();
+    try {
+      for (const stream of streams) stream.handleDrain();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
   private remove(id: number): void {
     const entry = this.entries.get(id);
     if (!this.entries.delete(id)) return;
-    if (entry?.state === 'open') this.windowBudget += entry.stream.windowGrowth;
+    if (entry?.state === 'open') {
+      this.windowBudget += entry.stream.windowGrowth;
+      this.blocked.delete(entry.stream);
+    }
     if (this.entries.size === 0) {
       // An idle session holds no frame buffers: a server with thousands of agents would otherwise
       // keep a megabyte for every one that ever moved bulk data.
@@ -708,6 +738,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.closedWith = { error };
     const entries = [...this.entries.values()];
     this.entries.clear();
+    this.blocked.clear();
     for (const entry of entries) {
       if (entry.state === 'opening') entry.settle({ error: streamError });
       else if (entry.state === 'pending') entry.controller.abort(streamError);

@@ -9,6 +9,8 @@ export interface StreamLink {
   sendData(streamId: number, chunks: readonly Buffer[], length: number): void;
   /** The stream sends and expects no more frames. */
   release(stream: TunnelStream): void;
+  /** The connection is too far behind for more DATA now; if so, handleDrain() is called once it caught up. */
+  congested(stream: TunnelStream): boolean;
   /** Largest DATA payload the peer accepts: what one turn's writes are held up to. */
   readonly maxPayload: number;
   /** What the next DATA frame may carry at most (≤ maxPayload): up to the end of a record of the transport's lower layer, if it has them. */
@@ -163,6 +165,12 @@ export class TunnelStream extends Duplex {
     this.flush();
   }
 
+  /** The session's connection caught up after congested() held this stream's DATA back. */
+  handleDrain(): void {
+    if (this.released) return;
+    this.flush();
+  }
+
   handleFin(): void {
     if (this.released) return;
     this.remoteFin = true;
@@ -263,6 +271,7 @@ export class TunnelStream extends Duplex {
   private flush(): void {
     const max = this.link.maxPayload;
     while (!this.released && this.sendCredit > 0 && this.queuedBytes > 0) {
+      if (this.link.congested(this)) break;
       const n = Math.min(this.sendCredit, this.link.framePayload(), this.queuedBytes);
       this.link.sendData(this.id, this.queue, n);
       this.dropSent(n);

@@ -17,6 +17,13 @@ export interface MessageTransport {
    * first. Unset without records.
    */
   recordRoom?(atLeast: number): number;
+  /**
+   * Bytes handed to send() that have not left yet (a socket's write buffer). With onDrain, the session
+   * stops sending DATA while the connection is this far behind instead of queueing without bound.
+   */
+  backlog?(): number;
+  /** Called each time the backlog has been written out. */
+  onDrain?(listener: () => void): void;
   onMessage(listener: (message: Buffer) => void): void;
   /** Called once, whichever end closed, with the WebSocket close code and reason. */
   onClose(listener: (code: number, reason: string) => void): void;

@@ -159,6 +159,29 @@ describe('growing windows (both ends new)', () => {
     expect(ends.server.pooledFrameBuffers).toBe(0);
   });
 
+  it('DATA waits while the transport is far behind and goes on, in order, once it has drained', async () => {
+    const [clientTransport, serverTransport] = createMemoryTransportPair();
+    let behind = true;
+    const drains: Array<() => void> = [];
+    serverTransport.backlog = () => (behind ? 2 * 2 ** 20 : 0);
+    serverTransport.onDrain = (listener) => void drains.push(listener);
+    const client = new Session(clientTransport, { ...options, side: 'client', peer: newPeer });
+    const server = new Session(serverTransport, { ...options, side: 'server', peer: newPeer });
+    const accepted: TunnelStream[] = [];
+    client.onOpen((open) => void accepted.push(open.accept()));
+    const stream = await server.open('10.0.0.7:10250');
+    const got = readAll(accepted[0]!);
+    const payload = randomBytes(300 * 1024);
+    const before = serverTransport.sentMessages;
+    stream.end(payload);
+    await settle();
+    // Nothing but what the transport already had: the writer is held, FIN waits behind the data.
+    expect(serverTransport.sentMessages).toBe(before);
+    behind = false;
+    for (const drained of drains) drained();
+    expect(sha256(await got)).toBe(sha256(payload));
+  });
+
   it('held writes of a follower that keeps catching up arrive whole and in order, FIN after the last of them', async () => {
     // The pattern of `kubectl logs -f`: bursts written in one turn, idle turns between them, a reader
     // that pauses now and then (credit short while writes are held), and end() in the turn of the

@@ -76,6 +76,15 @@ export class WsTransport implements MessageTransport {
     return room >= atLeast ? room : room + TLS_RECORD;
   }
 
+  backlog(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  onDrain(listener: () => void): void {
+    // The socket says 'drain' once its buffer is empty after a write found it above its high-water mark.
+    this.socket?.on('drain', listener);
+  }
+
   /**
    * What is sent until the current callback returns leaves in one socket write: TLS encrypts it in
    * one pass into full records (one record per record-sized message) and one system call sends it,
