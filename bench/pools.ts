@@ -1,8 +1,8 @@
 /**
  * yurt-manager at scale (issue 15): 2,000 simulated edge nodes in 50 NodePools and 20,000 pods
  * (18,000 bound workload pods + a 2,000-pod DaemonSet) on the harness control plane, yurt-manager run
- * as the chart's ServiceAccount with the nodepool, yurtappset and daemonpodupdater controllers: first from
- * its sources (tsx), then compiled as the image runs it (pools-manager.ts), which the phases measure.
+ * as the chart's ServiceAccount with the chart's default controllers (all five): first from its sources
+ * (tsx), then compiled as the image runs it with the chart pod's heap (pools-manager.ts), which the phases measure.
  * The fleet (pools-fleet.ts) renews 2,000 Leases and reports pod status as kubelets would.
  * Measured, each from the write that starts it to what a watch shows:
  *   - a label change on all 50 pools, to each of the 2,000 nodes (per-node latency);
@@ -23,7 +23,7 @@ import { startChartManager } from '../test/e2e/support/manager.js';
 import { Cleanups } from './cleanup.js';
 import { endpoint } from './http.js';
 import { Fleet, watchAll, write, type PodLike } from './pools-fleet.js';
-import { compileManager, startCompiledManager } from './pools-manager.js';
+import { chartHeapOptions, compileManager, startCompiledManager } from './pools-manager.js';
 import { cpuMs, nproc, peakRss, rss } from './proc.js';
 import { benchLog, machine } from './report.js';
 import { ms, summarize } from './stats.js';
@@ -37,8 +37,10 @@ const MANAGER_SA = 'system:serviceaccount:kube-system:yurt-manager';
 const TIER = 'bench.yurt-edge.io/tier';
 const MERGE = 'application/merge-patch+json';
 const log = benchLog('pools');
-/** `POOLS_NODE_OPTIONS='--max-semi-space-size=4' npm run bench -- pools`: NODE_OPTIONS for the compiled manager (an experiment; the image sets none). */
-const NODE_OPTIONS = process.env.POOLS_NODE_OPTIONS || undefined;
+/** `POOLS_NODE_OPTIONS='--max-semi-space-size=8' npm run bench -- pools`: NODE_OPTIONS for the compiled manager instead of the chart's (an experiment). */
+const NODE_OPTIONS_OVERRIDE = process.env.POOLS_NODE_OPTIONS || undefined;
+/** The chart's default: every controller (autonomy, nodepool, yurtappset, daemonpodupdater, yurtstaticset). */
+const CONTROLLERS = '*';
 
 const poolName = (p: number) => `pool-${String(p).padStart(2, '0')}`;
 const nodeName = (p: number, n: number) => `edge-${String(p).padStart(2, '0')}-${String(n).padStart(2, '0')}`;
@@ -130,9 +132,11 @@ export async function runPoolsBench(): Promise<{ markdown: string }> {
 
     log('compiling yurt-manager as the image does (tsc)');
     const compiledMain = await compileManager();
-    const CONTROLLERS = 'nodepool,yurtappset,daemonpodupdater';
-    log('yurt-manager (nodepool, yurtappset, daemonpodupdater) from its sources (tsx) as the chart ServiceAccount');
-    const manager = await startChartManager(cluster, { set: [`controllers={${CONTROLLERS}}`], controllers: CONTROLLERS, identity: 'bench', args: ['--log-level=warn'] });
+    const chartSet = [`controllers={${CONTROLLERS}}`];
+    const heap = await chartHeapOptions(dir, chartSet);
+    const NODE_OPTIONS = NODE_OPTIONS_OVERRIDE ?? heap.nodeOptions;
+    log(`yurt-manager (controllers ${CONTROLLERS}) from its sources (tsx) as the chart ServiceAccount; compiled later with NODE_OPTIONS=${NODE_OPTIONS}`);
+    const manager = await startChartManager(cluster, { set: chartSet, controllers: CONTROLLERS, identity: 'bench', args: ['--log-level=warn'] });
     cleanups.push('yurt-manager', () => manager.process.stop());
     let pid = manager.process.child.pid!;
     let port = manager.port;
@@ -163,12 +167,13 @@ export async function runPoolsBench(): Promise<{ markdown: string }> {
     pid = compiled.process.child.pid!;
     port = compiled.port;
     peak = 0;
-    // Leading, it looks at every node once (nothing to change): steady once that is done and the count
-    // moves no more than a few node status changes would move it (2 s apart).
+    // Leading, it looks at every node and pod once (nothing to change): steady once that is done and the
+    // count moves no more than a few node status changes would move it (2 s apart).
     let seenReconciles = -1;
     await waitFor('the compiled manager idle', async () => {
-      const n = (await reconciles()).nodepool ?? 0;
-      const idle = n >= nodes.length && seenReconciles >= 0 && n - seenReconciles <= nodes.length / 100;
+      const by = await reconciles();
+      const n = Object.values(by).reduce((a, b) => a + b, 0);
+      const idle = (by.nodepool ?? 0) >= nodes.length && seenReconciles >= 0 && n - seenReconciles <= nodes.length / 100;
       seenReconciles = n;
       return idle;
     }, 300_000, 2000);
@@ -313,8 +318,9 @@ condition, a Lease each renewed every 10 s (${(nodes.length / 10).toFixed(0)} wr
 workload pods bound to them and reported Running/Ready, and the DaemonSet's ${nodes.length} pods (scheduled by
 kube-scheduler, reported Ready by the fleet): ${(workloadPods + nodes.length).toLocaleString('en-US')} pods. Setup (not measured): nodes ${setupNodesS.toFixed(0)} s,
 workload pods ${setupPodsS.toFixed(0)} s, the DaemonSet's first rollout ${dsRolloutS.toFixed(0)} s. yurt-manager (4 workers) runs as the
-chart's ServiceAccount with the nodepool, yurtappset and daemonpodupdater controllers, as the image runs it:
-compiled by tsc and run by plain node with the image's environment (bench/pools-manager.ts)${NODE_OPTIONS ? ` and NODE_OPTIONS=\`${NODE_OPTIONS}\` (an experiment: the image sets none)` : ''}; it takes over
+chart's ServiceAccount with the chart's default controllers (all five: autonomy, nodepool, yurtappset,
+daemonpodupdater, yurtstaticset), as the chart's pod runs it: compiled by tsc and run by plain node with the
+image's environment and NODE_OPTIONS=\`${NODE_OPTIONS}\` (bench/pools-manager.ts: ${NODE_OPTIONS_OVERRIDE ? 'POOLS_NODE_OPTIONS, an experiment instead of the chart\'s' : `the chart's \`nodeOptions\`${heap.chartNodeOptions ? ` (\`${heap.chartNodeOptions}\`)` : ''}, and the old-generation limit Node derives in a container from the chart's \`limits.memory\` ${heap.memoryLimit}`}); it takes over
 from the same manager started from its sources (\`node --import tsx manager/main.ts\`, as the e2e tests run
 it) once that one has labelled every node. Latency: from the write that starts the change to the object seen changed
 through a watch (ms); baseline: one node label patch seen back through the same watch, p50 ${ms(floorS.p50)} ms,
