@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, silentLogger } from '../../lib/logger.js';
 import { CRASH_SCOPE, crashGeneration, keyOf, markerOf, meta, names, NODES, obj, PODS, scopeOf, stored } from './contract-fixtures.js';
 import type { CacheDb } from './level-open.js';
-import { LevelCacheStore, type LevelCacheStoreOptions } from './level-store.js';
+import { LevelCacheStore, type LevelCacheStoreOptions, type WriteOp } from './level-store.js';
 import { runCacheStoreContract } from './testing/store-contract.js';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'yurt-cache-test-'));
@@ -63,6 +63,57 @@ describe('LevelCacheStore persistence', () => {
       expect(await b.keys()).toEqual(before.keys);
     } finally {
       await b.close();
+    }
+  });
+});
+
+describe('LevelCacheStore relists', () => {
+  /** The object keys (not member or list keys) each batch put. */
+  function recordingPuts() {
+    const batches: string[][] = [];
+    const beforeWrite = (ops: readonly WriteOp[]) => void batches.push(ops.filter((op) => op.type === 'put' && !op.key.includes('/~')).map((op) => op.key));
+    return { batches, beforeWrite };
+  }
+
+  it('writes only the objects that changed when a list is listed again', async () => {
+    const { batches, beforeWrite } = recordingPuts();
+    const store = await open(freshDir(), { beforeWrite });
+    try {
+      const first = [obj('ns', 'p1', '5', 'one'), obj('ns', 'p2', '6', 'two'), obj('ns', 'p3', '7', 'three')];
+      await store.replaceList(all, meta('10'), first);
+      expect(batches.at(-1)).toHaveLength(3);
+      await store.replaceList(all, meta('11'), first);
+      expect(batches.at(-1)).toEqual([]);
+      // A new version, the same version in other bytes (another apiserver's encoding), another format: all written.
+      const p3 = { ...obj('ns', 'p3', '7', 'three'), contentType: 'protobuf' as const };
+      await store.replaceList(all, meta('12'), [obj('ns', 'p1', '8', 'one-b'), obj('ns', 'p2', '6', 'two-b'), p3, obj('ns', 'p4', '9', 'four')]);
+      expect(batches.at(-1)).toHaveLength(4);
+      const list = await store.list(all);
+      expect(list?.meta.resourceVersion).toBe('12');
+      expect(list?.objects.map((o) => [o.name, o.resourceVersion, o.contentType, markerOf(o)])).toEqual([
+        ['p1', '8', 'json', 'one-b'],
+        ['p2', '6', 'json', 'two-b'],
+        ['p3', '7', 'protobuf', 'three'],
+        ['p4', '9', 'json', 'four'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rewrites an object that an event changed after the list, when a relist brings the listed version back', async () => {
+    const { batches, beforeWrite } = recordingPuts();
+    const store = await open(freshDir(), { beforeWrite });
+    try {
+      await store.replaceList(all, meta('10'), [obj('ns', 'p1', '5', 'one')]);
+      await store.applyEvent(all, { type: 'MODIFIED', object: obj('ns', 'p1', '11', 'one-b'), resourceVersion: '11' });
+      // An etcd restore: the apiserver lists the older version again, and the cache follows it.
+      await store.replaceList(all, meta('10'), [obj('ns', 'p1', '5', 'one')]);
+      expect(batches.at(-1)).toHaveLength(1);
+      const list = await store.list(all);
+      expect(list?.objects.map((o) => [o.resourceVersion, markerOf(o)])).toEqual([['5', 'one']]);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -183,9 +183,16 @@ export class LevelCacheStore implements CacheStore {
       const listed = new Set<string>();
       const ops: WriteOp[] = [];
       const records = encodeObjects(objects);
+      const tails = objects.map((o) => objectTail(o.namespace, o.name));
+      // A relist mostly brings back what is cached byte for byte (kubelet relists its pods after
+      // every reconnect). Those objects are not written again: rewriting them cost a LevelDB
+      // memtable and a compaction of the whole list each time, the native memory and mapped table
+      // pages those leave behind (docs/benchmarks.md), and writes to the node's SD card.
+      const stored = await read(rp, () => db.getMany(tails.map((t) => rp + t), { fillCache: false }) as Promise<Array<Buffer | undefined>>);
       objects.forEach((o, i) => {
-        const tail = objectTail(o.namespace, o.name);
-        ops.push({ type: 'put', key: rp + tail, value: records[i] as Buffer });
+        const tail = tails[i] as string;
+        const record = records[i] as Buffer;
+        if (listed.has(tail) || !stored[i]?.equals(record)) ops.push({ type: 'put', key: rp + tail, value: record });
         if (!old.has(tail) && !listed.has(tail)) ops.push({ type: 'put', key: mp + tail, value: EMPTY });
         listed.add(tail);
       });
