@@ -12,7 +12,7 @@ import { securePrivateDir } from './store/private-dir.js';
 import type { CacheStore } from './store/store.js';
 import { CacheWriter } from './cache/writer.js';
 import { ClusterGuard } from './cluster-guard.js';
-import { exposeGc, MemoryReclaimer } from './cache/reclaim.js';
+import { exposeGc, MemoryReclaimer, nativeTrim } from './cache/reclaim.js';
 import { PodTokens } from './cache/pod-tokens.js';
 import type { HubConfig } from './config.js';
 import { HealthChecker } from './health/checker.js';
@@ -124,7 +124,7 @@ export async function startHub(config: HubConfig, deps: StartDeps): Promise<Runn
     });
     const m = metrics;
     const collect = exposeGc();
-    const reclaimer = collect ? new MemoryReclaimer({ collect, clock, logger: log }) : undefined;
+    const reclaimer = collect ? new MemoryReclaimer({ collect, trim: nativeTrim(), clock, logger: log }) : undefined;
     if (reclaimer) push('memory reclaimer', async () => reclaimer.close());
     const writer = new CacheWriter(store, log, clock, {
       onWrite: (component, kind) => {
