@@ -1,15 +1,19 @@
 /**
- * Edge services through the hub on real nodes (issue 14): `yurtctl convert` with the hub's TLS
- * listener on (`yurthub.inCluster.enabled=true`) points kube-proxy (a systemd service with its own
+ * Edge services through the hub on real nodes (issue 14): `yurtctl convert` in canary waves by pool
+ * (`--pool` makes site-1 = edge-1, site-2 = edge-2 and the cloud pool; `--waves pools`, each wave
+ * verified before the next) with the hub's TLS listener on (`yurthub.inCluster.enabled=true`) and edge
+ * DNS in pool mode (`edgeDNS.mode=pool`) points kube-proxy (a systemd service with its own
  * kubeconfig, as on these nodes) at the hub, puts 169.254.2.1 on yurthub-dummy0 with a serving
  * certificate the pods trust, and masterservice gives every new pod the hub as its apiserver. Then:
  * a pod with in-cluster config lists through the hub with its own ServiceAccount token and is refused
  * what that token may not do; a Service annotated for discarding has no iptables rules on the edge
  * node; with the pool key, a client in each edge pool (edge-1 in site-1, edge-2 in site-2) reaches only
- * its own pool's backend, never another pool's (counted); rebooted while cut off, the edge node routes a ClusterIP Service to its local
- * backend and resolves `<svc>.<ns>.svc.cluster.local` through the edge CoreDNS DaemonSet yurtctl made
- * (reading through the hub); `yurtctl revert` leaves kube-proxy and CoreDNS talking to the apiserver,
- * the node's files byte for byte, the DaemonSet gone and kube-dns's annotations as they were.
+ * its own pool's backend, never another pool's (counted); a pod on each edge node resolves
+ * `<svc>.<ns>.svc.cluster.local` through its own pool's edge CoreDNS, never another pool's or the
+ * cloud's (counted in each CoreDNS instance's query log), and still does with both edge nodes cut off,
+ * edge-1 rebooted offline, which also routes a ClusterIP Service to its local backend; `yurtctl revert`
+ * leaves kube-proxy and CoreDNS talking to the apiserver, the node's files byte for byte, the DaemonSet
+ * and the pools gone, and kube-dns, CoreDNS's Deployment and Corefile as they were.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,9 +38,17 @@ const POOL_PORT = 18090;
 /** Requests the pool-A client makes through the ClusterIP. */
 const POOL_REQUESTS = 40;
 const EDGE_DNS = 'yurt-edge-coredns';
+/** The pools, made by `yurtctl convert --pool` (one wave each with `--waves pools`). */
+const POOLS = ['--pool', 'site-1=kubernetes.io/hostname=edge-1', '--pool', 'site-2=kubernetes.io/hostname=edge-2', '--pool', 'cloud=kubernetes.io/hostname=cloud-1:cloud'];
+/** The name each edge node's client resolves: its own, so a CoreDNS instance's log says whose query it answered. */
+const NAME_OF: Record<string, string> = { 'edge-1': `web.${APPS}.svc.cluster.local`, 'edge-2': `pooled.${APPS}.svc.cluster.local` };
+/** What the Service behind each client's name answers on the client's node (web: edge-1's backend; pooled: the pool's own). */
+const ANSWER_OF: Record<string, string> = { 'edge-1': 'hello from edge-1', 'edge-2': 'pool=site-2 node=edge-2' };
+/** Each CoreDNS instance's pod logs (the Corefile's `log` plugin: one line per query) on its node. */
+const DNS_LOGS = { edge: 'kube-system_yurt-edge-coredns-*', cloud: 'kube-system_coredns-*' };
 const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
-/** A client on the edge node: every 2 s it resolves the web Service by name and reads its answer. */
-const PROBE = `while true; do t=$(date +%s); ip=$(getent hosts web.${APPS}.svc.cluster.local | awk '{print $1}'); `
+/** A client on an edge node: every 2 s it resolves a Service by name (as an application would: the search list first) and reads its answer. */
+const probe = (name: string) => `while true; do t=$(date +%s); ip=$(getent hosts ${name} | awk '{print $1}'); `
   + `if [ -n "$ip" ]; then echo "probe $t dns=$ip answer=$(socat -T2 -u TCP:$ip:8080,connect-timeout=2 - 2>/dev/null)"; else echo "probe $t dns=none"; fi; sleep 2; done`;
 /** A pod using in-cluster config, as client-go reads it: the environment kubelet gives, the ServiceAccount's token and CA. */
 const IN_CLUSTER = `const fs = require('node:fs'), https = require('node:https');
@@ -63,17 +75,45 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
   let edge2: RealNode;
   let valuesFile: string;
   let filesBefore = '';
-  let dnsAnnotationsBefore = '';
-  let webIP = '';
+  let dnsBefore = '';
+  /** Each client's Service address, by the client's node. */
+  const serviceIP: Record<string, string> = {};
   const kubectl = (args: string[]) => cluster.kubectl(args);
   const base = () => ['--kubeconfig', cluster.local.kubeconfigPath, '--helm', harnessHelm!];
   const rules = (node: RealNode) => node.exec(['iptables-save', '-t', 'nat']);
-  /** The client pod's probe lines, from its log files on the node (readable while the node is cut off). */
   /** The hub's warnings and errors so far (its container logs on the node), for a failure's diagnosis. */
   const hubWarnings = async () => (await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurt-hub-*/yurthub/*.log | grep -E \'"level":"(warn|error)"\' | tail -n 20']).catch((e: unknown) => String(e)));
-  const probes = async () => (await edge.exec(['sh', '-c', `cat /var/log/pods/${APPS}_client_*/client/*.log 2>/dev/null || true`]))
+  /** A client pod's probe lines, from its log files on the node (readable while the node is cut off). */
+  const probes = async (node: RealNode) => (await node.exec(['sh', '-c', `cat /var/log/pods/${APPS}_client-${node.name}_*/client/*.log 2>/dev/null || true`]))
     .split('\n').map((l) => /probe (\d+) dns=(\S+)(?: answer=(.*))?$/.exec(l)).filter((m) => m !== null)
     .map((m) => ({ t: Number(m[1]), dns: m[2]!, answer: m[3] ?? '' }));
+  /** A node's client probes that resolved its name and got its Service's answer (after `since`, epoch seconds). */
+  const goodProbes = async (node: RealNode, since = 0) => (await probes(node)).filter((p) => p.t > since && p.dns === serviceIP[node.name] && p.answer === ANSWER_OF[node.name]);
+  /**
+   * Per CoreDNS instance (edge-1's and edge-2's edge CoreDNS, the cloud's Deployment pod), how many A
+   * queries for each client's name it answered (NOERROR), from its query log (lines logged at or after `sinceMs`).
+   */
+  const answeredBy = async (sinceMs = 0) => {
+    const count = async (node: RealNode, pods: string) => {
+      const log = await node.exec(['sh', '-c', `cat /var/log/pods/${pods}/coredns/*.log 2>/dev/null || true`]);
+      // CRI log lines start with the time kubelet's runtime logged them.
+      const lines = log.split('\n').filter((l) => Date.parse(l.slice(0, l.indexOf(' '))) >= sinceMs);
+      const answered = (client: string) => lines.filter((l) => l.includes(`"A IN ${NAME_OF[client]}. `) && l.includes('" NOERROR ')).length;
+      return { 'edge-1': answered('edge-1'), 'edge-2': answered('edge-2') };
+    };
+    return { 'edge-1': await count(edge, DNS_LOGS.edge), 'edge-2': await count(edge2, DNS_LOGS.edge), cloud: await count(cloud, DNS_LOGS.cloud) };
+  };
+  /** kube-dns, CoreDNS's Deployment and its Corefile as the API has them, without what the API itself moves (resourceVersion, managedFields, status). */
+  const dnsObjects = async () => {
+    const read = async (kind: string, name: string) => {
+      const o = JSON.parse(await kubectl(['-n', NS, 'get', kind, name, '-o', 'json'])) as { metadata: Record<string, unknown>; status?: unknown };
+      delete o.metadata.resourceVersion;
+      delete o.metadata.managedFields;
+      delete o.status;
+      return o;
+    };
+    return JSON.stringify([await read('service', 'kube-dns'), await read('deployment', 'coredns'), await read('configmap', 'coredns')], null, 1);
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'yurt-edge-services-'));
@@ -85,12 +125,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     await kubectl(['-n', NS, 'patch', 'deployment', 'coredns', '--type=merge', '-p', JSON.stringify({ spec: { template: { spec: {
       nodeSelector: { 'kubernetes.io/hostname': 'cloud-1' }, tolerations: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
     } } } })]);
-    dnsAnnotationsBefore = await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations}']);
-    // The pools, as OpenYurt's NodePool controller labels their members (the hub's topology filters
-    // list pool-labelled Nodes): the edge site, and the cloud as a pool of its own.
-    await kubectl(['label', 'node', 'edge-1', 'apps.openyurt.io/nodepool=site-1']);
-    await kubectl(['label', 'node', 'edge-2', 'apps.openyurt.io/nodepool=site-2']);
-    await kubectl(['label', 'node', 'cloud-1', 'apps.openyurt.io/nodepool=cloud']);
+    await kubectl(['-n', NS, 'rollout', 'status', 'deployment/coredns', '--timeout=180s']);
 
     await kubectl(['create', 'namespace', APPS]);
     // The backend on the node's network too. A pod network address does not survive an offline reboot
@@ -126,7 +161,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
         spec: { type: 'NodePort', selector: { app: 'web-edge-1' }, ports: [{ port: 8080, targetPort: WEB_PORT }] },
       });
     }
-    webIP = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    serviceIP['edge-1'] = (await kubectl(['-n', APPS, 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     // servicetopology with the pool key: one backend in each pool, each answering with its pool and node.
     for (const [node, pool] of [['edge-1', 'site-1'], ['edge-2', 'site-2'], ['cloud-1', 'cloud']] as const) {
       await cluster.apply({
@@ -147,6 +182,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
       spec: { selector: { app: 'pooled' }, ports: [{ port: 8080, targetPort: POOL_PORT }] },
     });
     await waitRunning(cluster, APPS, 'app=pooled', 3);
+    serviceIP['edge-2'] = (await kubectl(['-n', APPS, 'get', 'service', 'pooled', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     // What an in-cluster client may do: list pods in its namespace, nothing else.
     await cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lister', namespace: APPS } });
     await cluster.apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-lister', namespace: APPS }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] });
@@ -156,6 +192,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     });
     await waitRunning(cluster, APPS, 'app=web-edge-1', 1);
     filesBefore = await nodeFiles(edge, NODE_FILE_ROOTS);
+    dnsBefore = await dnsObjects();
   }, 900_000);
 
   afterAll(async () => {
@@ -168,18 +205,32 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     }
   }, 180_000);
 
-  it('yurtctl convert points kube-proxy at the hub, puts the hub\'s TLS listener on 169.254.2.1 with an approved serving certificate, and pods reach the hub with their own tokens', async () => {
-    const converted = await yurtctl(['convert', ...base(), ...convertRequest(valuesFile), '--set', 'yurthub.inCluster.enabled=true', '--yes']);
+  it('yurtctl convert in waves by pool (each verified) points kube-proxy at the hub, puts the hub\'s TLS listener on 169.254.2.1 with an approved serving certificate, deploys edge DNS for pools, and pods reach the hub with their own tokens', async () => {
+    const converted = await yurtctl(['convert', ...base(), ...convertRequest(valuesFile), ...POOLS, '--waves', 'pools',
+      '--set', 'yurthub.inCluster.enabled=true', '--set', 'edgeDNS.mode=pool', '--yes']);
     if (converted.code !== 0) console.log(`node Job's log:\n${await edge.exec(['sh', '-c', 'cat /var/log/pods/kube-system_yurtctl-convert-*/*/*.log']).catch((e: unknown) => String(e))}`);
     const run = ok(converted, 'yurtctl convert');
-    expect(run.stderr).toMatch(/approved yurthub-serving-edge-1-[0-9a-f]{8}/);
-    expect(run.stderr).toMatch(/approved yurthub-serving-edge-2-[0-9a-f]{8}/);
-    // Edge DNS (edgeDNS.mode auto: on with the TLS listener): the DaemonSet copied from CoreDNS's Deployment, kube-dns narrowed per node.
+    // One wave per pool, in pool order: the cloud side (chart, NodePools, edge DNS) and edge-1 first, verified, then edge-2.
+    const [w1, w2] = [run.stderr.indexOf('== wave 1/2 (edge-1)'), run.stderr.indexOf('== wave 2/2 (edge-2)')];
+    expect(w1).toBeGreaterThanOrEqual(0);
+    expect(w2).toBeGreaterThan(w1);
+    const [wave1, wave2] = [run.stderr.slice(w1, w2), run.stderr.slice(w2)];
+    console.log(`yurtctl convert's waves:\n${run.stderr.slice(w1)}`);
+    expect(wave1).toContain(`DaemonSet ${NS}/${EDGE_DNS} (edge CoreDNS): created`);
+    expect(wave1).toContain(`Service ${NS}/kube-dns: openyurt.io/topologyKeys=openyurt.io/nodepool`);
+    expect(wave1).toMatch(/approved yurthub-serving-edge-1-[0-9a-f]{8}/);
+    expect(wave1).not.toMatch(/yurthub-serving-edge-2/);
+    expect(wave1).toMatch(/wave 1\/2 \(edge-1\) verified: .*edge CoreDNS ready on edge-1, /);
+    expect(wave2).toMatch(/approved yurthub-serving-edge-2-[0-9a-f]{8}/);
+    expect(wave2).toMatch(/wave 2\/2 \(edge-2\) verified: .*edge CoreDNS ready on edge-1, edge-2, /);
+    expect(run.stderr).toContain('converted in 2 wave(s)');
+    expect(await kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.metadata.labels.apps\\.openyurt\\.io/nodepool} {end}'])).toBe('cloud-1=cloud edge-1=site-1 edge-2=site-2 ');
+    // Edge DNS for pools: the DaemonSet copied from CoreDNS's Deployment, kube-dns narrowed to the node's pool.
     const ds = JSON.parse(await kubectl(['-n', NS, 'get', 'daemonset', EDGE_DNS, '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { template: { spec: { nodeSelector: Record<string, string>; hostNetwork: boolean; containers: Array<{ image: string }> } } } };
     const coredns = JSON.parse(await kubectl(['-n', NS, 'get', 'deployment', 'coredns', '-o', 'json'])) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } };
     expect([ds.metadata.labels['app.kubernetes.io/managed-by'], ds.spec.template.spec.nodeSelector, ds.spec.template.spec.hostNetwork, ds.spec.template.spec.containers[0]!.image])
       .toEqual(['yurtctl', { 'openyurt.io/is-edge-worker': 'true' }, true, coredns.spec.template.spec.containers[0]!.image]);
-    expect(await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations.openyurt\\.io/topologyKeys}'])).toBe('kubernetes.io/hostname');
+    expect(await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations.openyurt\\.io/topologyKeys}'])).toBe('openyurt.io/nodepool');
 
     // kube-proxy.service restarted with --master=<the hub>; its unit, config and kubeconfig untouched.
     const args = await serviceArgs(edge, 'kube-proxy');
@@ -264,42 +315,62 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(Object.keys(fromCloud)).toEqual(['pool=cloud node=cloud-1', 'pool=site-1 node=edge-1', 'pool=site-2 node=edge-2']);
   }, 240_000);
 
-  it('rebooted while cut off, the edge node routes a ClusterIP Service to its local backend and resolves it by name through the edge CoreDNS yurtctl deployed', async () => {
+  it('edge DNS by pool: a pod on each edge node resolves its Service by name through its own pool\'s edge CoreDNS, never another pool\'s or the cloud\'s (counted per instance)', async () => {
     // One edge CoreDNS per edge node, from yurtctl's DaemonSet.
     await waitRunning(cluster, NS, 'yurt-edge.io/dns=edge', 2);
-    await cluster.apply({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: APPS },
-      spec: {
-        nodeSelector: { 'kubernetes.io/hostname': 'edge-1' }, terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c', PROBE] }],
-      },
-    });
-    await waitFor('the client resolving and reaching web', async () => (await probes()).some((p) => p.dns === webIP && p.answer === 'hello from edge-1'), 120_000, 1000);
+    for (const node of [edge, edge2]) {
+      await cluster.apply({
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: `client-${node.name}`, namespace: APPS },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': node.name }, terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'client', image: cluster.workloadImage, imagePullPolicy: 'Never', command: ['sh', '-c', probe(NAME_OF[node.name]!)] }],
+        },
+      });
+    }
+    for (const node of [edge, edge2]) {
+      await waitFor(`the client on ${node.name} resolving ${NAME_OF[node.name]} and reaching it 5 times`, async () => (await goodProbes(node)).length >= 5, 120_000, 1000);
+    }
+    // The probes first, then the logs (which only grow): each instance answered at least what its clients saw resolved.
+    const resolved = { 'edge-1': (await goodProbes(edge)).length, 'edge-2': (await goodProbes(edge2)).length };
+    const answers = await answeredBy();
+    console.log(`edge DNS by pool: resolved by the clients ${JSON.stringify(resolved)}; A queries answered per CoreDNS instance (by client) ${JSON.stringify(answers)}`);
+    expect(answers['edge-1']['edge-1']).toBeGreaterThanOrEqual(resolved['edge-1']);
+    expect(answers['edge-2']['edge-2']).toBeGreaterThanOrEqual(resolved['edge-2']);
+    expect([answers['edge-1']['edge-2'], answers['edge-2']['edge-1'], answers.cloud['edge-1'], answers.cloud['edge-2']]).toEqual([0, 0, 0, 0]);
+  }, 240_000);
 
-    await edge.partition();
+  it('cut off, edge-1 rebooted: each edge node still resolves its Service through its own pool\'s CoreDNS and reaches it; edge-1 routes a ClusterIP Service to its local backend', async () => {
+    const cutOff = Date.now();
+    for (const node of [edge, edge2]) await node.partition();
     try {
       await edge.reboot();
-      const rebooted = Math.floor(Date.now() / 1000);
-      // Nothing of this comes from the apiserver: kube-proxy's rules, CoreDNS's records and the pods all from the hub.
-      const seen = await waitFor('the client resolving and reaching web after the offline reboot', async () => {
-        const after = (await probes()).filter((p) => p.t > rebooted);
-        return after.some((p) => p.dns === webIP && p.answer === 'hello from edge-1') ? after : undefined;
-      }, 240_000, 2000).catch(async (err: unknown) => {
-        console.log(`probes: ${JSON.stringify((await probes()).slice(-10))}\nkube-proxy: ${(await edge.logs('kube-proxy')).slice(-3000)}\nhub warnings:\n${await hubWarnings()}`);
-        throw err;
-      });
-      expect(seen.length).toBeGreaterThan(0);
+      const offline = Math.floor(Date.now() / 1000);
+      // Nothing of this comes from the apiserver: kube-proxy's rules, CoreDNS's records and the pods all from the hubs.
+      for (const node of [edge, edge2]) {
+        await waitFor(`the client on ${node.name} resolving and reaching its Service offline 3 times`, async () => (await goodProbes(node, offline)).length >= 3, 240_000, 2000).catch(async (err: unknown) => {
+          console.log(`probes: ${JSON.stringify((await probes(node)).slice(-10))}\nkube-proxy: ${(await node.logs('kube-proxy')).slice(-3000)}\nhub warnings:\n${await hubWarnings()}`);
+          throw err;
+        });
+      }
       const nat = await rules(edge);
       expect(nat).toContain(`${APPS}/web`);
       expect(nat).not.toContain(`${APPS}/cloud-only`);
+      // Offline too, each pool's queries answered by its own instance only (the nodes still reach each other; only the cloud is cut off).
+      const offlineAnswers = await answeredBy(cutOff);
+      console.log(`edge DNS by pool, cut off: A queries answered per CoreDNS instance (by client) ${JSON.stringify(offlineAnswers)}; over the whole run ${JSON.stringify(await answeredBy())}`);
+      expect(offlineAnswers['edge-1']['edge-1']).toBeGreaterThanOrEqual(3);
+      expect(offlineAnswers['edge-2']['edge-2']).toBeGreaterThanOrEqual(3);
+      const all = await answeredBy();
+      expect([all['edge-1']['edge-2'], all['edge-2']['edge-1'], all.cloud['edge-1'], all.cloud['edge-2']]).toEqual([0, 0, 0, 0]);
     } finally {
-      await edge.heal();
+      for (const node of [edge, edge2]) await node.heal();
     }
     await cluster.local.waitNodeReady('edge-1', 180_000);
+    await cluster.local.waitNodeReady('edge-2', 180_000);
   }, 600_000);
 
   it('yurtctl revert: kube-proxy and CoreDNS talk to the apiserver again, the node\'s files byte for byte, no interface, nothing of ours', async () => {
-    await kubectl(['-n', APPS, 'delete', 'pod', 'client', 'in-cluster', 'pool-client-edge-1', 'pool-client-edge-2', '--wait=false', '--ignore-not-found']);
+    await kubectl(['-n', APPS, 'delete', 'pod', 'client-edge-1', 'client-edge-2', 'in-cluster', 'pool-client-edge-1', 'pool-client-edge-2', '--wait=false', '--ignore-not-found']);
     ok(await yurtctl(['revert', ...base(), '--yes']), 'yurtctl revert');
     await cluster.local.waitNodeReady('edge-1', 180_000);
     await cluster.local.waitNodeReady('edge-2', 180_000);
@@ -311,9 +382,12 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(await edge.exec(['ip', '-4', '-o', 'addr', 'show', 'to', '169.254.2.1/32'])).toBe('');
     await expect(hubMetrics(edge)).rejects.toThrow();
     expect(await kubectl(['get', 'csr', '-o', 'name'])).not.toContain('yurthub-serving-');
-    // The edge CoreDNS is gone and kube-dns's annotations are as they were, byte for byte.
+    // The edge CoreDNS is gone; kube-dns, CoreDNS's Deployment and its Corefile are as they were, byte for byte.
     expect(await kubectl(['-n', NS, 'get', 'daemonset', '-o', 'name'])).not.toContain(EDGE_DNS);
-    expect(await kubectl(['-n', NS, 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations}'])).toBe(dnsAnnotationsBefore);
+    expect(await dnsObjects()).toBe(dnsBefore);
+    // The pools convert made, and their labels, are gone.
+    expect(await kubectl(['get', 'nodepools.apps.openyurt.io', '-o', 'name'])).toBe('');
+    expect(await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[*].metadata.labels.apps\\.openyurt\\.io/nodepool}'])).toBe('');
     // kube-proxy keeps the Services in iptables, the discarded one included now.
     await waitFor('kube-proxy rules for apps/cloud-only on edge-1', async () => (await rules(edge)).includes(`${APPS}/cloud-only`), 60_000, 1000);
   }, 600_000);

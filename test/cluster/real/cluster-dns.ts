@@ -1,12 +1,14 @@
 /**
  * The cluster's DNS: CoreDNS as kubeadm deploys it (ServiceAccount, RBAC, Corefile, Deployment, the
  * `kube-dns` Service on 10.96.0.10, which kubelet's clusterDNS names), answering for cluster.local only:
- * no `forward` plugin, so no query leaves the machine.
+ * no `forward` plugin, so no query leaves the machine. `log` writes every query (client, name, answer
+ * code) to the pod's log, so a suite can count which CoreDNS instance answered whom.
  */
 export const CLUSTER_DNS_IP = '10.96.0.10';
 
 export const COREFILE = `.:53 {
     errors
+    log
     health :8080
     ready :8181
     kubernetes cluster.local in-addr.arpa ip6.arpa {
