@@ -163,8 +163,10 @@ describe('growing windows (both ends new)', () => {
     const [clientTransport, serverTransport] = createMemoryTransportPair();
     let behind = true;
     const drains: Array<() => void> = [];
-    serverTransport.backlog = () => (behind ? 2 * 2 ** 20 : 0);
-    serverTransport.onDrain = (listener) => void drains.push(listener);
+    Object.assign(serverTransport, {
+      backlog: () => (behind ? 2 * 2 ** 20 : 0),
+      onDrain: (listener: () => void) => void drains.push(listener),
+    });
     const client = new Session(clientTransport, { ...options, side: 'client', peer: newPeer });
     const server = new Session(serverTransport, { ...options, side: 'server', peer: newPeer });
     const accepted: TunnelStream[] = [];
