@@ -91,11 +91,14 @@ export class NodeMatcher {
   }
 }
 
-/** FNV-1a over a byte range. */
+/**
+ * FNV-1a over a byte range, cut to 30 bits: a small integer V8 keeps unboxed, where a full uint32
+ * would be a heap number allocated for every endpoint of a list.
+ */
 function hash(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 const matchers = new WeakMap<ReadonlySet<string>, NodeMatcher>();
