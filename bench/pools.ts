@@ -320,7 +320,9 @@ kube-scheduler, reported Ready by the fleet): ${(workloadPods + nodes.length).to
 workload pods ${setupPodsS.toFixed(0)} s, the DaemonSet's first rollout ${dsRolloutS.toFixed(0)} s. yurt-manager (4 workers) runs as the
 chart's ServiceAccount with the chart's default controllers (all five: autonomy, nodepool, yurtappset,
 daemonpodupdater, yurtstaticset), as the chart's pod runs it: compiled by tsc and run by plain node with the
-image's environment and NODE_OPTIONS=\`${NODE_OPTIONS}\` (bench/pools-manager.ts: ${NODE_OPTIONS_OVERRIDE ? 'POOLS_NODE_OPTIONS, an experiment instead of the chart\'s' : `the chart's \`nodeOptions\`${heap.chartNodeOptions ? ` (\`${heap.chartNodeOptions}\`)` : ''}, and the old-generation limit Node derives in a container from the chart's \`limits.memory\` ${heap.memoryLimit}`}); it takes over
+image's environment and NODE_OPTIONS=\`${NODE_OPTIONS}\`
+(bench/pools-manager.ts: ${NODE_OPTIONS_OVERRIDE ? 'POOLS_NODE_OPTIONS, an experiment instead of the chart\'s' : `the chart's \`nodeOptions\`${heap.chartNodeOptions ? ` (\`${heap.chartNodeOptions}\`)` : ''}, and the old-generation limit Node
+derives in a container from the chart's \`limits.memory\`, ${heap.memoryLimit}`}); it takes over
 from the same manager started from its sources (\`node --import tsx manager/main.ts\`, as the e2e tests run
 it) once that one has labelled every node. Latency: from the write that starts the change to the object seen changed
 through a watch (ms); baseline: one node label patch seen back through the same watch, p50 ${ms(floorS.p50)} ms,
@@ -338,7 +340,7 @@ ${row(roll, 'completes on the online nodes', Infinity)}
 - The rollout: ${roll.s.n} of ${online.length} online nodes upgraded (p50/p99 per node from the template change to
   a Ready pod of the new template); the ${offline.length} offline nodes (NotReady, found by the node lifecycle
   controller from their stale Leases) kept their old pod: ${untouched} of ${offline.length}.
-- yurt-manager RSS, compiled as in the image (what users run): ${(steadyRss / 1e6).toFixed(0)} MB steady once it leads with its
+- yurt-manager RSS, compiled, as the chart's pod runs it: ${(steadyRss / 1e6).toFixed(0)} MB steady once it leads with its
   caches full (${nodes.length} nodes, ${workloadPods.toLocaleString('en-US')} pods), peak ${(peakRssBytes / 1e6).toFixed(0)} MB over its start and the three phases
   (${(workloadPods + nodes.length).toLocaleString('en-US')} pods during the rollout) (target ≤ 250 MB: ${peakRssBytes <= 250e6 ? 'met' : '**not met**'}). From its sources with tsx
   (the TypeScript compiler in the process): ${(tsxRss.steady / 1e6).toFixed(0)} MB once every node was labelled, peak ${(tsxRss.peak / 1e6).toFixed(0)} MB over its start.
