@@ -119,8 +119,7 @@ export class ProtobufBodyEditor {
     }
     if (edited === raw) return this.keepListField(field);
     this.changed = true;
-    const head = new ProtoWriter().tag(2, WireType.LengthDelimited).varint(edited.length).finish();
-    this.keepListField(head);
+    this.keepListField(itemHeader(edited.length));
     this.keepListField(edited);
   }
 
@@ -163,6 +162,25 @@ interface Header {
   wire: WireType;
   headerBytes: number;
   payloadBytes: number;
+}
+
+/**
+ * The tag and length of a list item (field 2, length-delimited) as a few bytes made directly: one of
+ * these per changed item of a long list, where a ProtoWriter would allocate a buffer and a copy.
+ */
+function itemHeader(length: number): Uint8Array {
+  let size = 2;
+  for (let v = length; v >= 0x80; v = Math.floor(v / 128)) size++;
+  const out = new Uint8Array(size);
+  out[0] = (2 << 3) | WireType.LengthDelimited;
+  let v = length;
+  let at = 1;
+  while (v >= 0x80) {
+    out[at++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at] = v;
+  return out;
 }
 
 function typeMetaKind(buf: Uint8Array): string {

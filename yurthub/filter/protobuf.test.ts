@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { decodeList, decodeUnknown, encodeListEnvelope } from '../../lib/kube/protobuf.js';
+import { decodeList, decodeUnknown, encodeListEnvelope, readObjectMeta } from '../../lib/kube/protobuf.js';
 import { ProtoWriter } from '../../lib/kube/protobuf-wire.js';
 import { decodeWatchEvent, encodeProtobufWatchFrame } from '../../lib/kube/watch-stream.js';
 import { silentLogger } from '../../lib/logger.js';
@@ -13,7 +13,7 @@ import { ResponseFilter, type FilterReport } from './apply.js';
 import { discardCloudServiceFilter } from './discardcloudservice.js';
 import { masterServiceFilter } from './masterservice.js';
 import { nodePortIsolationFilter } from './nodeportisolation.js';
-import { NodeMatcher } from './protobuf-scan.js';
+import { NodeMatcher, pickMeta, utf8Bytes } from './protobuf-scan.js';
 import { serviceTopologyFilter } from './servicetopology.js';
 import { decodeListBody, decodeMessage, encodeListBody, encodeMessage, encodeObject, normalise } from './testing/protobuf-codec.js';
 import type { ObjectFilter, TopologyView } from './types.js';
@@ -275,5 +275,26 @@ describe('the byte-level endpoint walk', () => {
     const out = decodeList(decodeUnknown(fp.body(encodeListEnvelope({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSliceList' }, {}, [item]), 'protobuf')).raw);
     expect(Buffer.from(out.items[0]!).equals(item)).toBe(true);
     expect(proto.seen).toEqual(['servicetopology:unfiltered:malformed-object']);
+  });
+
+  it('reads name, namespace and the one label asked for as the full ObjectMeta reader does, the last occurrence winning', () => {
+    const key = utf8Bytes('kubernetes.io/service-name');
+    const raw = encodeMessage('EndpointSlice', { metadata: { namespace: 'ns-ü', name: 'by-pool-1', labels: { a: 'x', 'kubernetes.io/service-name': 'web' }, annotations: { 'kubernetes.io/service-name': 'not-a-label' } }, endpoints: [] });
+    const full = readObjectMeta(raw);
+    expect(pickMeta(raw, key)).toEqual({ name: full.name, namespace: full.namespace, label: full.labels['kubernetes.io/service-name'] });
+    expect(pickMeta(raw, utf8Bytes('absent')).label).toBeUndefined();
+    expect(pickMeta(new Uint8Array(0), key)).toEqual({ name: '', namespace: '', label: undefined });
+    // A second ObjectMeta field wins, as readObjectMeta's last-one-wins.
+    const twice = Buffer.concat([raw, new ProtoWriter().messageField(1, (m) => m.stringField(1, 'later')).finish()]);
+    expect(pickMeta(twice, key)).toEqual({ name: 'later', namespace: '', label: undefined });
+  });
+
+  it('refuses an ObjectMeta it cannot read, as the full reader does', () => {
+    const key = utf8Bytes('kubernetes.io/service-name');
+    const wrongWire = new ProtoWriter().messageField(1, (m) => m.varintField(3, 1)).finish();
+    expect(() => pickMeta(wrongWire, key)).toThrow(/wire type/);
+    expect(() => readObjectMeta(wrongWire)).toThrow(/wire type/);
+    const cut = encodeMessage('EndpointSlice', { metadata: { namespace: 'a', name: 'b' }, endpoints: [] }).subarray(0, 5);
+    expect(() => pickMeta(cut, key)).toThrow(/truncated/);
   });
 });
