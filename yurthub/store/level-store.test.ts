@@ -101,6 +101,23 @@ describe('LevelCacheStore relists', () => {
     }
   });
 
+  it('does not write an object put again as it is cached, and writes a changed one', async () => {
+    const { batches, beforeWrite } = recordingPuts();
+    const store = await open(freshDir(), { beforeWrite });
+    try {
+      const key = keyOf(PODS, 'ns', 'p1');
+      await store.put(key, stored('5', 'one'));
+      await store.put(key, stored('5', 'one'));
+      expect(batches).toHaveLength(1);
+      await store.put(key, stored('5', 'one', 'protobuf'));
+      await store.put(key, stored('6', 'one'));
+      expect(batches).toHaveLength(3);
+      expect(await store.get(key)).toEqual(stored('6', 'one'));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rewrites an object that an event changed after the list, when a relist brings the listed version back', async () => {
     const { batches, beforeWrite } = recordingPuts();
     const store = await open(freshDir(), { beforeWrite });

@@ -255,7 +255,12 @@ export class LevelCacheStore implements CacheStore {
     validateStoredObject(obj);
     return this.locked(key.component, async (db) => {
       const k = objectKey(key);
-      await this.write(db, `put ${k}`, [{ type: 'put', key: k, value: encodeObject(obj) }]);
+      const value = encodeObject(obj);
+      // A GET mostly answers what is cached byte for byte: not written again (see replaceList). The
+      // comparison only saves a write, so a failed read leaves the decision to the write.
+      const current = await (db.get(k) as Promise<Buffer | undefined>).catch(() => undefined);
+      if (current?.equals(value)) return;
+      await this.write(db, `put ${k}`, [{ type: 'put', key: k, value }]);
     });
   }
 
