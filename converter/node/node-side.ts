@@ -2,7 +2,8 @@
  * `yurtctl node convert|revert`: the work on one node, resumable and reversible.
  *
  * convert: 1 journal + backups  2 hub manifest (and the files it needs: for its TLS listener the
- *          address on a dummy interface and a serving certificate, hub-address.ts)  3 wait for /v1/healthz
+ *          address on a dummy interface and a serving certificate, hub-address.ts; the CNI IPAM that
+ *          gives pods their addresses back after a reboot, pod-ip.ts)  3 wait for /v1/healthz
  *          4 switch kubelet's kubeconfig  5 restart kubelet  6 wait until kubelet is Ready through
  *          the hub  7 kube-proxy (a systemd service) through the hub too (edge-services.ts)
  *          8 report `converted`. A failure in 3–7 restores every file from the backups,
@@ -27,6 +28,7 @@ import { hostRestarter, type Restarter } from './restarter.js';
 import { Crash, hubHealthy, waitUntil, type NodeResult } from './steps.js';
 import { updateHub } from './hub-update.js';
 import { CLUSTER_DNS_PODS, KUBE_PROXY_PODS, kubeProxyWiring, type PodGroup, type ServiceWiring } from './edge-services.js';
+import { POD_IP_STATE_DIR, podIpWiring, type PodIpWiring } from './pod-ip.js';
 import { addAddressCommand, addressDropIn, inClusterListener, issueServingCertificate, removeAddressCommand, servingCertFits, type InClusterListener } from './hub-address.js';
 
 export type { NodeResult } from './steps.js';
@@ -147,6 +149,7 @@ export class NodeSide {
     const kubeProxy = await kubeProxyWiring(this.fs, manifest.hubUrl);
     const listener = inClusterListener(manifest.text);
     if (kubeProxy) this.log(`kube-proxy: ${kubeProxy.describe}`);
+    const podIps = await podIpWiring(this.fs);
     const journal = existing ?? (await Journal.begin(this.fs, { node: this.options.nodeName, layout: layout.kind, hubUrl: manifest.hubUrl, kubeletKubeconfig: layout.kubeletKubeconfig, restart: layout.restart }, new Date(this.clock.now())));
     if (existing) this.log(`resuming a conversion interrupted at "${existing.data.phase}"`);
     const restart = this.restarter(layout);
@@ -154,6 +157,7 @@ export class NodeSide {
     try {
       // 1–2: the hub, and what it needs, while kubelet still talks to the apiserver directly.
       if (listener) await this.prepareListener(journal, layout, listener, kubelet);
+      await this.keepPodIps(journal, podIps);
       for (const f of manifest.extraFiles) {
         await journal.backup(f.path);
         await this.point(`backed-up:${f.path}`);
@@ -255,6 +259,21 @@ export class NodeSide {
     await journal.write(listener.keyFile, pair.keyPem, 0o600);
     await journal.write(listener.certFile, pair.certPem, 0o644);
     this.log(`wrote yurthub's serving certificate ${listener.certFile}`);
+  }
+
+  /**
+   * Pods keep their addresses across reboots (pod-ip.ts): the IPAM wrapper next to host-local and the
+   * CNI configurations naming it. The runtime reads both per sandbox, so nothing restarts; a node whose
+   * CNI has no host-local IPAM is told what to do instead.
+   */
+  private async keepPodIps(journal: Journal, wiring: PodIpWiring | undefined): Promise<void> {
+    if (!wiring) {
+      this.log('pod IPs: no CNI configuration in /etc/cni/net.d uses host-local IPAM, so pods get new addresses after a reboot; offline, a Service reaches only hostNetwork backends on this node (docs/converter.md, "Offline reboot and pod IPs")');
+      return;
+    }
+    await journal.rememberToRemove(POD_IP_STATE_DIR);
+    for (const f of wiring.files) if (await journal.write(f.path, f.content, f.mode)) this.log(`wrote ${f.path}`);
+    this.log(`pod IPs kept across reboots: ${wiring.describe}`);
   }
 
   /** Deletes this node's pods of these groups, best effort: their controllers make them anew. */

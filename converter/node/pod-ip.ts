@@ -1,0 +1,171 @@
+/**
+ * Pod IPs that survive an offline reboot (issue 14). After a reboot kubelet starts every pod in a new
+ * sandbox; CNI `host-local` IPAM releases the old sandbox's address (its DEL) and hands the new one the
+ * next free address in its round robin. Online, the EndpointSlice controller follows; offline it is in
+ * the unreachable cloud, and the EndpointSlices kube-proxy reads from the hub's cache keep the old
+ * address: a Service on the node points at nobody. OpenYurt's answer is IPAM that gives a pod its
+ * address back (a host-local that remembers pods, Cilium's delegated IPAM); yurt-edge does the same
+ * without replacing the CNI.
+ *
+ * `yurt-host-local` is an IPAM plugin installed next to `host-local` on edge nodes that delegates
+ * every call to it and adds one thing: per pod (namespace/name, from the runtime's CNI_ARGS
+ * K8S_POD_NAMESPACE/K8S_POD_NAME), the address it last had. DEL records the address the sandbox held
+ * (read from host-local's own allocation files) before host-local releases it, so pods started before
+ * the conversion are covered too; ADD asks host-local for the recorded address (its `IP=` CNI_ARGS),
+ * first releasing it through host-local's DEL if the pod's previous sandbox still holds it (a sandbox
+ * whose DEL never ran), and falls back to a fresh address when another pod took it meanwhile. It is a
+ * POSIX sh script, not a program of ours: an edge node has no Node.js, and it does little. host-local
+ * keeps its allocations and its lock; the wrapper only chooses which address to ask for.
+ *
+ * The node side installs the script in every CNI plugin folder that holds `host-local` and changes
+ * `"ipam": {"type": "host-local"}` to `yurt-host-local` in the CNI configuration files (journaled: revert
+ * puts them back byte for byte and removes the script and the records).
+ */
+import { readdir } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { HostFs } from './hostfs.js';
+import type { SwitchFile } from './layout.js';
+
+export const POD_IP_IPAM = 'yurt-host-local';
+/** The records, one file per pod: `<namespace>_<name>` holding "<address> <sandbox id>". */
+export const POD_IP_STATE_DIR = '/var/lib/cni/yurt-edge-pod-ips';
+/** host-local's allocations (its default `dataDir`): `<network>/<address>` holding the sandbox id. */
+export const HOST_LOCAL_DATA_DIR = '/var/lib/cni/networks';
+export const CNI_CONF_DIR = '/etc/cni/net.d';
+/** Where distributions and installers put CNI plugins (upstream's tarball, Debian/Ubuntu, Fedora/RHEL). */
+export const CNI_BIN_DIRS = ['/opt/cni/bin', '/usr/lib/cni', '/usr/libexec/cni'];
+/** Records of pods gone (their address no longer theirs) are pruned after a day. */
+const PRUNE_MINUTES = 24 * 60;
+
+/** The IPAM wrapper. `$1`-free: a CNI plugin gets everything through its environment and stdin. */
+export function podIpIpamScript(): string {
+  return `#!/bin/sh
+# ${POD_IP_IPAM}: CNI IPAM of yurt-edge. Delegates to host-local and gives a pod (K8S_POD_NAMESPACE/
+# K8S_POD_NAME from CNI_ARGS) the address it had before, so that its Service's EndpointSlices, which an
+# offline edge node reads from yurthub's cache, still name it after a reboot. Written by yurtctl node
+# convert; \`yurtctl node revert\` removes it.
+set -u
+state=${POD_IP_STATE_DIR}
+store=${HOST_LOCAL_DATA_DIR}
+delegate=
+for d in "$(dirname "$0")" $(printf '%s' "\${CNI_PATH:-}" | tr ':' ' '); do
+  if [ -x "$d/host-local" ]; then delegate=$d/host-local; break; fi
+done
+if [ -z "$delegate" ]; then
+  printf '{"cniVersion":"0.4.0","code":999,"msg":"${POD_IP_IPAM}: no host-local plugin next to it or in CNI_PATH"}\\n'
+  exit 1
+fi
+arg() { printf '%s' "\${CNI_ARGS:-}" | tr ';' '\\n' | sed -n "s/^$1=//p" | head -n 1; }
+ns=$(arg K8S_POD_NAMESPACE)
+name=$(arg K8S_POD_NAME)
+id=\${CNI_CONTAINERID:-}
+case "\${CNI_COMMAND:-}" in ADD | DEL) ;; *) exec "$delegate" ;; esac
+# Kubernetes names only (a DNS label and subdomain): anything else is not a pod of kubelet's.
+[ -n "$ns" ] && [ -n "$name" ] && [ -n "$id" ] || exec "$delegate"
+case "$ns$name" in *[!a-z0-9.-]*) exec "$delegate" ;; esac
+record=$state/\${ns}_$name
+conf=$(cat)
+
+# The sandbox that holds an address in host-local's store (the first line of its file).
+holder() { for f in "$store"/*/"$1"; do [ -f "$f" ] && head -n 1 "$f" | tr -d '\\r' && return; done; }
+remember() {
+  mkdir -p "$state" && printf '%s %s\\n' "$1" "$2" >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
+}
+
+if [ "$CNI_COMMAND" = DEL ]; then
+  for f in "$store"/*/*.*.*.*; do
+    [ -f "$f" ] || continue
+    if [ "$(head -n 1 "$f" | tr -d '\\r')" = "$id" ]; then remember "$(basename "$f")" "$id"; break; fi
+  done
+  printf '%s' "$conf" | "$delegate"
+  exit
+fi
+
+# ADD. Records of pods long gone, whose address is no longer theirs, go first.
+find "$state" -type f ! -name '*.tmp.*' -mmin +${PRUNE_MINUTES} 2>/dev/null | while read -r f; do
+  read -r ip owner <"$f" || continue
+  [ "$(holder "$ip")" = "$owner" ] || rm -f "$f"
+done
+if [ -s "$record" ] && read -r ip previous <"$record"; then
+  owner=$(holder "$ip")
+  # The pod's previous sandbox still holds it (its DEL never ran): release it through host-local.
+  if [ -n "$owner" ] && [ "$owner" = "$previous" ] && [ "$owner" != "$id" ]; then
+    printf '%s' "$conf" | CNI_COMMAND=DEL CNI_CONTAINERID=$previous "$delegate" >/dev/null 2>&1
+  fi
+  if out=$(printf '%s' "$conf" | CNI_ARGS="\${CNI_ARGS:+$CNI_ARGS;}IP=$ip" "$delegate" 2>/dev/null); then
+    remember "$ip" "$id"
+    printf '%s\\n' "$out"
+    exit 0
+  fi
+  # Another pod has it now: a fresh address, as host-local would give.
+fi
+out=$(printf '%s' "$conf" | "$delegate")
+rc=$?
+if [ "$rc" -eq 0 ]; then
+  ip=$(printf '%s' "$out" | tr -d ' \\n' | grep -o '"address":"[0-9.]*/' | head -n 1 | sed 's/^"address":"//; s/\\/$//')
+  [ -n "$ip" ] && remember "$ip" "$id"
+fi
+printf '%s\\n' "$out"
+exit "$rc"
+`;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A CNI configuration (a `.conf` plugin or a `.conflist`) with every host-local IPAM turned into
+ * yurt-host-local, the rest as it was; undefined when it has none (or is not JSON: left alone).
+ */
+export function withPodIpIpam(text: string): string | undefined {
+  let conf: unknown;
+  try {
+    conf = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(conf)) return undefined;
+  const plugins = Array.isArray(conf.plugins) ? conf.plugins.filter(isObject) : [conf];
+  let changed = false;
+  for (const p of plugins) {
+    if (isObject(p.ipam) && p.ipam.type === 'host-local') {
+      p.ipam.type = POD_IP_IPAM;
+      changed = true;
+    }
+  }
+  return changed ? `${JSON.stringify(conf, null, 2)}\n` : undefined;
+}
+
+export interface PodIpWiring {
+  files: SwitchFile[];
+  describe: string;
+}
+
+async function names(fs: HostFs, dir: string): Promise<string[]> {
+  return readdir(fs.real(dir)).catch(() => []);
+}
+
+/**
+ * What keeps pod IPs on this node: the script next to every host-local, and the CNI configurations that
+ * use host-local rewritten; undefined when no configuration uses host-local (another IPAM: see
+ * docs/converter.md) or no host-local is installed.
+ */
+export async function podIpWiring(fs: HostFs): Promise<PodIpWiring | undefined> {
+  const confs: SwitchFile[] = [];
+  for (const n of (await names(fs, CNI_CONF_DIR)).sort()) {
+    if (!/\.(conf|conflist|json)$/.test(n)) continue;
+    const path = posix.join(CNI_CONF_DIR, n);
+    const text = await fs.readIfExists(path).catch(() => undefined);
+    const rewritten = text && withPodIpIpam(text.toString('utf8'));
+    if (rewritten) confs.push({ path, content: rewritten, mode: await fs.mode(path) });
+  }
+  const bins: SwitchFile[] = [];
+  for (const dir of CNI_BIN_DIRS) {
+    if (await fs.exists(posix.join(dir, 'host-local'))) bins.push({ path: posix.join(dir, POD_IP_IPAM), content: podIpIpamScript(), mode: 0o755 });
+  }
+  if (!confs.length || !bins.length) return undefined;
+  return {
+    files: [...bins, ...confs],
+    describe: `${POD_IP_IPAM} in ${bins.map((b) => posix.dirname(b.path)).join(', ')}, the IPAM of ${confs.map((c) => c.path).join(', ')}`,
+  };
+}
