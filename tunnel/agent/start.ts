@@ -15,6 +15,7 @@ import { NodePodRanges } from './node-pod-ranges.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentOptions } from './options.js';
 import { ServerSet, type Resolve } from './server-set.js';
+import { tuneHeapForStreams } from '../transport/heap.js';
 
 export interface RunningAgent {
   readonly servers: ServerSet;
@@ -73,6 +74,7 @@ export function serverSessions(options: Readonly<AgentOptions>, parts: SessionPa
 
 export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<RunningAgent> {
   const { options } = config;
+  tuneHeapForStreams();
   const log = deps.logger.child({ node: options.nodeName });
   const clock = deps.clock ?? systemClock;
   const metrics = new AgentMetrics({ defaultMetrics: deps.defaultMetrics });

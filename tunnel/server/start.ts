@@ -19,6 +19,7 @@ import { ServerMetrics } from './metrics.js';
 import { KubeNodeDirectory, staticDirectory, type NodeDirectory } from './node-directory.js';
 import { kubePodLocator } from './pod-locator.js';
 import { TunnelDialer } from './tunnel-dialer.js';
+import { tuneHeapForStreams } from '../transport/heap.js';
 
 export interface RunningServer {
   readonly registry: AgentRegistry;
@@ -38,6 +39,7 @@ export interface StartDeps {
 
 export async function startServer(config: ServerConfig, deps: StartDeps): Promise<RunningServer> {
   const { options } = config;
+  tuneHeapForStreams();
   const log = deps.logger;
   const clock = deps.clock ?? systemClock;
   return startInSteps('tunnel server', log, async ({ begin, start, beforeClose }) => {
