@@ -27,6 +27,7 @@ import type { RealCluster } from '../cluster/real/real-cluster.js';
 import type { RealNode } from '../cluster/real/real-node.js';
 import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERSION } from './support/operator-cluster.js';
 import { hubMetrics, hubRequests, nodeFiles, ok, podsOf, serviceArgs, waitRunning } from './support/real-checks.js';
+import { podIpRecord, startPodWeb, waitPodWebAnswer, type PodWeb, type PodWebAnswer } from './support/pod-ip.js';
 import { yurtctl } from './support/yurtctl.js';
 
 const APPS = 'apps';
@@ -46,7 +47,9 @@ const NAME_OF: Record<string, string> = { 'edge-1': `web.${APPS}.svc.cluster.loc
 const ANSWER_OF: Record<string, string> = { 'edge-1': 'hello from edge-1', 'edge-2': 'pool=site-2 node=edge-2' };
 /** Each CoreDNS instance's pod logs (the Corefile's `log` plugin: one line per query) on its node. */
 const DNS_LOGS = { edge: 'kube-system_yurt-edge-coredns-*', cloud: 'kube-system_coredns-*' };
-const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge'];
+const NODE_FILE_ROOTS = ['/etc/kubernetes', '/etc/systemd/system', '/usr/lib/systemd/system', '/var/lib/kubelet/config.yaml', '/var/lib/kubelet/kubeadm-flags.env', '/var/lib/yurt-edge',
+  // The CNI configuration and plugins: yurtctl's IPAM wrapper (pod IPs across reboots) and its use.
+  '/etc/cni/net.d', '/usr/lib/cni'];
 /** A client on an edge node: every 2 s it resolves a Service by name (as an application would: the search list first) and reads its answer. */
 const probe = (name: string) => `while true; do t=$(date +%s); ip=$(getent hosts ${name} | awk '{print $1}'); `
   + `if [ -n "$ip" ]; then echo "probe $t dns=$ip answer=$(socat -T2 -u TCP:$ip:8080,connect-timeout=2 - 2>/dev/null)"; else echo "probe $t dns=none"; fi; sleep 2; done`;
@@ -339,6 +342,28 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect([answers['edge-1']['edge-2'], answers['edge-2']['edge-1'], answers.cloud['edge-1'], answers.cloud['edge-2']]).toEqual([0, 0, 0, 0]);
   }, 240_000);
 
+  /** The pod-network backend on edge-1 (support/pod-ip.ts) and its answer through its Service before the offline reboot. */
+  let podWeb: PodWeb;
+  let podWebOnline: PodWebAnswer;
+  it('pod IPs: edge-1\'s CNI configuration names yurtctl\'s IPAM wrapper, which records a pod-network backend\'s address for its pod; the node reaches it through its ClusterIP', async () => {
+    const conflist = JSON.parse(await edge.readFile(NODE_PATHS.cni)) as { plugins: Array<{ type: string; ipam?: { type: string } }> };
+    expect(conflist.plugins.map((p) => [p.type, p.ipam?.type])).toEqual([['bridge', 'yurt-host-local'], ['portmap', undefined]]);
+    await edge.exec(['test', '-x', '/usr/lib/cni/yurt-host-local']);
+    podWeb = await startPodWeb(cluster, APPS, 'edge-1');
+    expect((await podIpRecord(edge, APPS, podWeb.pod)).split(' ')[0]).toBe(podWeb.podIP);
+    podWebOnline = await waitPodWebAnswer(edge, podWeb.clusterIP, `${APPS}/pod-web answering through ${podWeb.clusterIP} on edge-1`, (a) => a.ip === podWeb.podIP, 60_000);
+  }, 240_000);
+  /** Offline, after the reboot: the backend started again (another start) at the address the cached EndpointSlice still names. */
+  const podWebKeptOffline = async () => {
+    const after = await waitPodWebAnswer(edge, podWeb.clusterIP, `${APPS}/pod-web restarted and answering through ${podWeb.clusterIP} on edge-1 offline`, (a) => a.started !== podWebOnline.started, 240_000)
+      .catch(async (err: unknown) => {
+        console.log(`pod-web record: ${await podIpRecord(edge, APPS, podWeb.pod)}\npod addresses: ${await edge.exec(['sh', '-c', 'ls /var/lib/cni/networks/*/']).catch((e: unknown) => String(e))}`);
+        throw err;
+      });
+    console.log(`pod-web through ${podWeb.clusterIP} on edge-1: online ${JSON.stringify(podWebOnline)}, after the offline reboot ${JSON.stringify(after)}`);
+    expect(after.ip).toBe(podWebOnline.ip);
+  };
+
   it('cut off, edge-1 rebooted: each edge node still resolves its Service through its own pool\'s CoreDNS and reaches it; edge-1 routes a ClusterIP Service to its local backend', async () => {
     const cutOff = Date.now();
     for (const node of [edge, edge2]) await node.partition();
@@ -352,6 +377,7 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
           throw err;
         });
       }
+      await podWebKeptOffline();
       const nat = await rules(edge);
       expect(nat).toContain(`${APPS}/web`);
       expect(nat).not.toContain(`${APPS}/cloud-only`);
