@@ -4,6 +4,7 @@
  *   5 listeners  6 the filters' view of nodes and Services (listed through the hub's own port)
  */
 import { join } from 'node:path';
+import { tuneHeapForStreams } from '../lib/heap.js';
 import type { Logger } from '../lib/logger.js';
 import { startInSteps, systemClock, type Clock } from '../lib/lifecycle.js';
 import { opsRoutes, OpsServer } from '../lib/ops.js';
@@ -50,6 +51,8 @@ export interface StartDeps {
 
 export async function startHub(config: HubConfig, deps: StartDeps): Promise<RunningHub> {
   const { options } = config;
+  // Relayed and inflated bodies are external memory; see lib/heap.ts.
+  tuneHeapForStreams();
   const log = deps.logger;
   const clock = deps.clock ?? systemClock;
   return startInSteps('yurthub', log, async ({ begin, push, start }) => {

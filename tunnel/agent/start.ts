@@ -15,7 +15,7 @@ import { NodePodRanges } from './node-pod-ranges.js';
 import { AgentMetrics } from './metrics.js';
 import type { AgentOptions } from './options.js';
 import { ServerSet, type Resolve } from './server-set.js';
-import { tuneHeapForStreams } from '../transport/heap.js';
+import { tuneHeapForStreams } from '../../lib/heap.js';
 
 export interface RunningAgent {
   readonly servers: ServerSet;

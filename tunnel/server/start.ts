@@ -19,7 +19,7 @@ import { ServerMetrics } from './metrics.js';
 import { KubeNodeDirectory, staticDirectory, type NodeDirectory } from './node-directory.js';
 import { kubePodLocator } from './pod-locator.js';
 import { TunnelDialer } from './tunnel-dialer.js';
-import { tuneHeapForStreams } from '../transport/heap.js';
+import { tuneHeapForStreams } from '../../lib/heap.js';
 
 export interface RunningServer {
   readonly registry: AgentRegistry;
