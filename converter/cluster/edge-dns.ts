@@ -17,7 +17,7 @@ export interface DnsRead {
 }
 
 /** A read that answers undefined on 404 and records a 403 (the plan says what it could not read, if it needs it). */
-async function readOr403<T>(kube: Kube, what: string, unreadable: string[], fn: () => Promise<T>): Promise<T | undefined> {
+export async function readOr403<T>(kube: Kube, what: string, unreadable: string[], fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await callOptional(kube, `read ${what}`, fn);
   } catch (err) {

@@ -14,6 +14,10 @@ import { ConverterErrors } from '../errors.js';
 import { ANNOTATION_AUTONOMY, ANNOTATION_STATE, LABEL_ACTION, LABEL_EDGE_WORKER, LABEL_MANAGED_BY, LABEL_NODE, MANAGED_BY, RECORD_NAME, type ConversionRecord } from '../plan/model.js';
 import { recordFrom, type KubeObject } from '../plan/state.js';
 import { call, callOptional, mergePatch, type Kube } from '../cluster/kube.js';
+import { readOr403 } from '../cluster/edge-dns.js';
+import { DNS_NAMESPACE, DNS_SERVICE, EDGE_DNS_NAME, LABEL_EDGE_DNS } from '../plan/edge-dns.js';
+import { isYurtctls } from '../plan/foreign.js';
+import { edgeDnsCloud, edgeDnsOnNode, recordedMode, type EdgeDnsCloudView } from './edge-dns.js';
 import { agentFromCloud, autonomy, conversion, clockSkewFromLease, hubFromCloud, managerLeader, noTunnelServer, nodeReady, tunnelReplica, tunnelRoute, type PodView } from './checks.js';
 import { report, warn, type Finding, type Repair, type Report } from './finding.js';
 import { apiGet, get, type Response } from './http.js';
@@ -100,6 +104,31 @@ async function routeProbe(kube: Kube, node: string, ours: k8s.V1Pod[]): Promise<
   return { ...(await apiGet(kube.kc, path, ROUTE_TIMEOUT_MS)), path };
 }
 
+/**
+ * Edge DNS as the record says yurtctl deployed it: the DaemonSet, kube-dns, and (when the DaemonSet is
+ * yurtctl's) its pods, which the per-node findings judge; `pods` undefined: no per-node findings.
+ */
+async function readEdgeDns(kube: Kube, record: ConversionRecord): Promise<{ view: EdgeDnsCloudView; pods?: k8s.V1Pod[] }> {
+  const values = record.request.values ?? {};
+  if (!record.edgeDns || recordedMode(values) === 'off') return { view: { values, recorded: !!record.edgeDns } };
+  const denied: string[] = [];
+  const [ds, svc] = await Promise.all([
+    readOr403(kube, `DaemonSet ${DNS_NAMESPACE}/${EDGE_DNS_NAME}`, denied, () => kube.apps.readNamespacedDaemonSet({ name: EDGE_DNS_NAME, namespace: DNS_NAMESPACE })),
+    readOr403(kube, `Service ${DNS_NAMESPACE}/${DNS_SERVICE}`, denied, () => kube.core.readNamespacedService({ name: DNS_SERVICE, namespace: DNS_NAMESPACE })),
+  ]);
+  const ours = !!ds && isYurtctls(ds.metadata?.labels);
+  const pods = ours ? await readOr403(kube, `pods in ${DNS_NAMESPACE}`, denied, () => kube.core.listNamespacedPod({ namespace: DNS_NAMESPACE, labelSelector: `${LABEL_EDGE_DNS}=edge` })) : undefined;
+  const st = ds?.status;
+  const view: EdgeDnsCloudView = {
+    values,
+    recorded: true,
+    ...(ds ? { daemonSet: { ours, desired: st?.desiredNumberScheduled ?? 0, ready: st?.numberReady ?? 0, updated: st?.updatedNumberScheduled ?? 0 } } : {}),
+    ...(svc ? { serviceAnnotations: svc.metadata?.annotations ?? {} } : {}),
+    ...(denied.length ? { unreadable: denied.join(', ') } : {}),
+  };
+  return { view, ...(pods && !denied.length ? { pods: pods.items } : {}) };
+}
+
 export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Report> {
   const now = o.now ?? Date.now;
   const ns = o.namespace;
@@ -140,6 +169,9 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
   const serversRunning = serverPods.length > 0 || o.tunnelMetrics.length > 0;
   if (!serversRunning && edgeNames.length) findings.push(noTunnelServer(ns, [...probes.values()].some((p) => p.status !== 200)));
 
+  const dns = record ? await readEdgeDns(kube, record) : undefined;
+  if (dns) findings.push(edgeDnsCloud(dns.view));
+
   const serverDate = version.date;
   for (const name of names) {
     const node = byName.get(name)!;
@@ -160,6 +192,7 @@ export async function cloudDoctor(kube: Kube, o: CloudDoctorOptions): Promise<Re
     findings.push(tunnelRoute(name, probe, streams, probe.path, agentBytes, serversRunning));
     findings.push(autonomy(name, node.metadata?.annotations ?? {}, record ? record.request.autonomy : undefined));
     const job = jobs.items.find((j) => j.metadata?.labels?.[LABEL_NODE] === name);
+    if (dns?.pods) findings.push(edgeDnsOnNode(name, dns.pods, ready?.status === 'True'));
     findings.push(conversion(name, node.metadata?.annotations?.[ANNOTATION_STATE], job ? { namespace: ns, name: job.metadata!.name!, active: job.status?.active ?? 0, succeeded: job.status?.succeeded ?? 0, failed: job.status?.failed ?? 0 } : undefined));
   }
   const ml = managerLease?.spec;

@@ -18,7 +18,7 @@ export type Repair =
   | { kind: 'rerun-job'; namespace: string; name: string };
 
 export interface Finding {
-  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate/*, autonomy, manager-leader, clock-skew, node-ready, conversion. */
+  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate/*, autonomy, manager-leader, clock-skew, node-ready, conversion, edge-dns. */
   check: string;
   /** The node it is about; absent for cluster-wide checks. */
   node?: string;

@@ -3,9 +3,11 @@
  * layout detection as `node convert`): the hub's /v1/healthz, /readyz, /debug/cache and /metrics on
  * its local port, which kubeconfig kubelet reads and whether the hub serves it, the hub's, the
  * agent's and kubelet's certificates, the agent's /readyz and sessions, the autonomy annotation
- * (through the hub, as the node), and the node's clock against the apiserver's Date. Read-only.
+ * (through the hub, as the node), the node's clock against the apiserver's Date, and the edge CoreDNS
+ * on the node answering a DNS question where its pod listens. Read-only.
  */
 import { X509Certificate } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';
 import jsYaml from 'js-yaml';
@@ -15,7 +17,10 @@ import { HostFs } from '../node/hostfs.js';
 import { parseKubeconfig, type KubeconfigView } from '../node/kubeconfig.js';
 import { detectLayout, type Layout, type LayoutOptions } from '../node/layout.js';
 import { agentFromNode, autonomy, certFixes, certificate, clockSkewFromNode, hubCache, hubReady, hubServing, kubeletWired, type CacheView } from './checks.js';
+import { DNS_PROBE_NAME, DNS_PROBE_TIMEOUT_MS, dnsTarget, edgeDnsFromNode, type DnsAnswer, type EdgeDnsNodeView } from './edge-dns.js';
 import { fail, report, warn, type Finding, type Report } from './finding.js';
+import { ANNOTATION_TOPOLOGY, DNS_NAMESPACE, DNS_SERVICE, LABEL_EDGE_DNS } from '../plan/edge-dns.js';
+import type * as k8s from '@kubernetes/client-node';
 import { get, json } from './http.js';
 import { parseMetrics, series, total } from '../../lib/metrics/exposition.js';
 
@@ -67,6 +72,53 @@ export function hubFromManifest(yaml: string): { port?: number; bind?: string; c
   const flag = (name: string) => args.map((a) => new RegExp(`^--${name}=(.*)$`).exec(a)?.[1]).find((v) => v !== undefined);
   const port = Number(flag('port'));
   return { port: Number.isInteger(port) && port > 0 ? port : undefined, bind: flag('bind-address'), cacheDir: flag('cache-dir') };
+}
+
+/** One DNS question to one server (node:dns, c-ares): one try, a short timeout; never throws. */
+export async function askDns(address: string, port: number, name = DNS_PROBE_NAME, timeoutMs = DNS_PROBE_TIMEOUT_MS): Promise<DnsAnswer> {
+  const server = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
+  resolver.setServers([server]);
+  const started = Date.now();
+  try {
+    // An IPv6-only cluster's Service has no A record: ENODATA, then its AAAA.
+    const addresses = await resolver.resolve4(name).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENODATA') return resolver.resolve6(name);
+      throw err;
+    });
+    return { server, addresses, ms: Date.now() - started };
+  } catch (err) {
+    return { server, code: (err as NodeJS.ErrnoException).code ?? String(err), ms: Date.now() - started };
+  }
+}
+
+/**
+ * What the hub says of edge DNS on this node (kube-dns's annotation; the edge CoreDNS pods bound here,
+ * which the node may list), and the DNS question asked where the pod listens.
+ */
+async function edgeDnsView(hubUrl: string, node: string): Promise<EdgeDnsNodeView> {
+  const accept = { headers: { accept: 'application/json' } };
+  const selector = `labelSelector=${encodeURIComponent(`${LABEL_EDGE_DNS}=edge`)}&fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`;
+  const [svc, pods] = await Promise.all([
+    get(`${hubUrl}/api/v1/namespaces/${DNS_NAMESPACE}/services/${DNS_SERVICE}`, accept),
+    get(`${hubUrl}/api/v1/namespaces/${DNS_NAMESPACE}/pods?${selector}`, accept),
+  ]);
+  const service = json<{ metadata?: { annotations?: Record<string, string> } }>(svc);
+  const list = json<{ items?: k8s.V1Pod[] }>(pods);
+  const why = (what: string, r: { status?: number; error?: string; body: string }) => `${what}: ${r.error ?? `${r.status} ${r.body.replace(/\s+/g, ' ').slice(0, 80)}`}`;
+  // No kube-dns at all (404) is as certain as one without the annotation: nothing narrowed to an edge CoreDNS.
+  const known = service !== undefined || svc.status === 404;
+  const unreadable = [...(known ? [] : [why(`Service ${DNS_NAMESPACE}/${DNS_SERVICE}`, svc)]), ...(list ? [] : [why('pods', pods)])].join('; ');
+  const view: EdgeDnsNodeView = {
+    ...(known ? { topology: service?.metadata?.annotations?.[ANNOTATION_TOPOLOGY] ?? null } : {}),
+    ...(list ? { pods: list.items ?? [] } : {}),
+    ...(unreadable ? { unreadable } : {}),
+  };
+  const pod = view.pods?.find((p) => !p.metadata?.deletionTimestamp) ?? view.pods?.[0];
+  // No pod here (the hub could list them): nothing to ask. Unknown: ask where it would listen (host network, port 53).
+  if (!pod && view.pods) return view;
+  const target = pod ? dnsTarget(pod) : { address: '127.0.0.1', port: 53 };
+  return { ...view, answer: await askDns(target.address, target.port) };
 }
 
 export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
@@ -166,6 +218,9 @@ export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
     const e = total(agentSamples, 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds');
     findings.push(certificate(node, 'agent', e === undefined || e === 0 ? undefined : e * 1000, now(), certFixes.agent(node), 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds'));
   }
+
+  // The hub answers for the cluster; one that does not answer leaves edge DNS unknowable (hub says so).
+  if (hubUp) findings.push(edgeDnsFromNode(node, await edgeDnsView(hubUrl, node)));
 
   const annotations = (json<{ metadata?: { annotations?: Record<string, string> } }>(nodeObj))?.metadata?.annotations;
   if (annotations) findings.push(autonomy(node, annotations, undefined));

@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { edgeDnsProblems, isWorkload, podChanges, type PodMark } from './verify.js';
+import { isWorkload, podChanges, type PodMark } from './verify.js';
 
 const mark = (name: string, restarts = 0): PodMark => ({ namespace: 'apps', name, node: 'edge-2', restarts });
 
@@ -32,20 +32,5 @@ describe('a wave\'s workloads leave out', () => {
     expect(isWorkload(pod({ name: 'yurt-edge-coredns-x', labels: { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' } }))).toBe(false);
     expect(isWorkload(pod({ ns: 'apps', name: 'my-dns', labels: { 'k8s-app': 'kube-dns' } }))).toBe(true);
     expect(isWorkload(pod({ name: 'metrics-server-x', labels: { 'k8s-app': 'metrics-server' } }))).toBe(true);
-  });
-});
-
-describe('a wave\'s edge CoreDNS', () => {
-  it('is fine on a node with a ready pod, even beside a terminating one (the node side restarted it)', () => {
-    expect(edgeDnsProblems(['edge-1'], [pod({ name: 'a', deleting: true }), pod({ name: 'b' })])).toEqual([]);
-  });
-
-  it('names each node with no ready pod, what is there, and how to look', () => {
-    const problems = edgeDnsProblems(['edge-1', 'edge-2', 'edge-3'], [pod({ name: 'a', ready: false }), pod({ name: 'b', node: 'edge-2', phase: 'Pending' }), pod({ name: 'c', node: 'edge-3' })]);
-    expect(problems).toEqual([
-      'edge-1: edge-dns: no ready pod of DaemonSet kube-system/yurt-edge-coredns on the node (a Running, not ready) (fix: kubectl -n kube-system describe pods -l yurt-edge.io/dns=edge --field-selector spec.nodeName=edge-1; its ports 53, 8080, 8181, 9153 must be free on the node)',
-      'edge-2: edge-dns: no ready pod of DaemonSet kube-system/yurt-edge-coredns on the node (b Pending) (fix: kubectl -n kube-system describe pods -l yurt-edge.io/dns=edge --field-selector spec.nodeName=edge-2; its ports 53, 8080, 8181, 9153 must be free on the node)',
-    ]);
-    expect(edgeDnsProblems(['edge-4'], [])[0]).toMatch(/^edge-4: edge-dns: no ready pod of DaemonSet kube-system\/yurt-edge-coredns on the node \(fix: /);
   });
 });

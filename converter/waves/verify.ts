@@ -3,19 +3,18 @@
  * converted so far (node Ready, its hub's mirror pod ready, its agent connected and the apiserver's
  * road to its kubelet through the tunnel, the tunnel replicas' metrics, yurt-manager's leader), and
  * the workloads on the wave's nodes are the same pods as before it, none restarted; where yurtctl
- * deployed edge DNS, each converted node's edge CoreDNS pod is ready (a wave that leaves its nodes
- * without DNS must not roll on). A finding may
+ * deployed edge DNS, each converted node's edge CoreDNS pod is ready (doctor's `edge-dns` findings:
+ * a wave that leaves its nodes without DNS must not roll on). A finding may
  * take a while to turn good (an agent connecting, a Lease renewed): it is asked again until the
  * wave's deadline; a pod that is gone or restarted does not come back, so it fails at once.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Clock } from '../../lib/lifecycle.js';
-import { call, callOptional, statusOf, type Kube } from '../cluster/kube.js';
+import { call, type Kube } from '../cluster/kube.js';
 import { cloudDoctor } from '../doctor/cloud-doctor.js';
+import { EDGE_DNS_CHECK } from '../doctor/edge-dns.js';
 import type { Finding } from '../doctor/finding.js';
 import { CLUSTER_DNS_PODS, KUBE_PROXY_PODS, type PodGroup } from '../node/edge-services.js';
-import { DNS_NAMESPACE, EDGE_DNS_NAME, LABEL_EDGE_DNS } from '../plan/edge-dns.js';
-import { isYurtctls } from '../plan/foreign.js';
 
 /** Pods of ours that a wave replaces or adds on purpose: the hub's mirror pod, the agents, the node Jobs. */
 const OURS = new Set(['yurthub', 'yurt-tunnel-agent']);
@@ -88,35 +87,6 @@ export interface WaveVerifyContext {
   onWait?: (problems: string[]) => void;
 }
 
-const podReady = (p: k8s.V1Pod) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp
-  && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-
-/** One line per node without a ready edge CoreDNS pod (`pods`: the DaemonSet's, by its label). */
-export function edgeDnsProblems(nodes: readonly string[], pods: readonly k8s.V1Pod[]): string[] {
-  const problems: string[] = [];
-  for (const node of nodes) {
-    const mine = pods.filter((p) => p.spec?.nodeName === node);
-    if (mine.some(podReady)) continue;
-    const seen = mine.map((p) => `${p.metadata?.name} ${p.metadata?.deletionTimestamp ? 'terminating' : (p.status?.phase ?? 'unknown')}${p.status?.phase === 'Running' ? ', not ready' : ''}`);
-    problems.push(`${node}: edge-dns: no ready pod of DaemonSet ${DNS_NAMESPACE}/${EDGE_DNS_NAME} on the node${seen.length ? ` (${seen.join('; ')})` : ''}`
-      + ` (fix: kubectl -n ${DNS_NAMESPACE} describe pods -l ${LABEL_EDGE_DNS}=edge --field-selector spec.nodeName=${node}; its ports 53, 8080, 8181, 9153 must be free on the node)`);
-  }
-  return problems;
-}
-
-/** The edge CoreDNS check of these nodes; `checked` false when yurtctl deployed no edge DNS (mode off). */
-async function edgeDns(kube: Kube, nodes: readonly string[]): Promise<{ checked: boolean; problems: string[] }> {
-  // A user who may not read it converted with edge DNS off (convert reads it otherwise): nothing to check.
-  const ds = await callOptional(kube, `read DaemonSet ${DNS_NAMESPACE}/${EDGE_DNS_NAME}`, () => kube.apps.readNamespacedDaemonSet({ name: EDGE_DNS_NAME, namespace: DNS_NAMESPACE }))
-    .catch((err: unknown) => {
-      if (statusOf((err as { cause?: unknown }).cause) === 403) return undefined;
-      throw err;
-    });
-  if (!ds || !isYurtctls(ds.metadata?.labels)) return { checked: false, problems: [] };
-  const pods = await call(kube, `list the edge CoreDNS pods`, () => kube.core.listNamespacedPod({ namespace: DNS_NAMESPACE, labelSelector: `${LABEL_EDGE_DNS}=edge` }));
-  return { checked: true, problems: edgeDnsProblems(nodes, pods.items) };
-}
-
 /** A failing doctor finding as one line: node, check, evidence and the fix doctor names. */
 function line(f: Finding): string {
   return `${f.node ? `${f.node}: ` : ''}${f.check}: ${f.evidence}${f.fix ? ` (fix: ${f.fix})` : ''}`;
@@ -139,9 +109,10 @@ export async function verifyWave(ctx: WaveVerifyContext, converted: readonly str
     const changed = podChanges(before, await podsOn(ctx.kube, wave));
     if (changed.length) return { problems: changed, edgeDnsReady: [] };
     const report = await cloudDoctor(ctx.kube, { nodes: converted, namespace: ctx.namespace, fix: false, managerLease: { namespace: ctx.namespace, name: 'yurt-manager' }, tunnelMetrics: [] });
-    const dns = await edgeDns(ctx.kube, converted);
-    const problems = [...report.findings.filter((f) => f.status === 'fail').map(line), ...dns.problems, ...((await ctx.extra?.()) ?? [])];
-    if (!problems.length) return { problems, edgeDnsReady: dns.checked ? [...converted] : [] };
+    const problems = [...report.findings.filter((f) => f.status === 'fail').map(line), ...((await ctx.extra?.()) ?? [])];
+    // Per-node edge-dns findings exist only where yurtctl deployed edge DNS.
+    const dnsReady = report.findings.filter((f) => f.check === EDGE_DNS_CHECK && f.node && f.status === 'ok').map((f) => f.node!);
+    if (!problems.length) return { problems, edgeDnsReady: converted.filter((n) => dnsReady.includes(n)) };
     if (ctx.clock.now() >= deadline) return { problems, edgeDnsReady: [] };
     ctx.onWait?.(problems);
     await ctx.clock.delay(ctx.pollMs);

@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { webcrypto } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,7 +129,9 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     const n = await onNode();
     expect(notOk(n.report), JSON.stringify(n.report, null, 2)).toEqual([]);
     expect(n.code).toBe(0);
-    expect(n.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    expect(n.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    // read through the hub, as the node: this cluster has no kube-dns and no edge CoreDNS pod
+    expect(find(n.report, 'edge-dns')).toMatchObject({ status: 'ok', evidence: expect.stringMatching(/^edge DNS off: /) });
     expect(find(n.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:\d+; the hub proxied \d+ kubelet requests$/);
     expect(find(n.report, 'hub-cache').evidence).toMatch(/kubelet cached: .*nodes=1.*pods=/);
     expect(find(n.report, 'agent').evidence).toBe(`http://127.0.0.1:${agentMetrics}/readyz: 200; 1 session(s) of 1 server replica(s)`);
@@ -246,6 +249,60 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     expect(await cluster.kubectl(['get', 'node', NODE, '-o', 'jsonpath={.metadata.annotations.node\\.beta\\.openyurt\\.io/autonomy}'])).toBe('true');
     const again = await cloud(['--fix']);
     expect(again.report.fixed).toEqual(['nothing --fix may repair']);
+  });
+
+  it('edge DNS as the record says convert deployed it: the DaemonSet\'s pod on the node, kube-dns annotated; the annotation gone is named and its printed fix repairs it; from the node, the pod asked where its spec says it listens', async () => {
+    const core = cluster.core();
+    // the record as convert writes it with edge DNS on (edgeDNS.mode auto: node), and the objects it made
+    const record = {
+      apiVersion: 'yurt-edge.io/v1', kind: 'ConversionRecord', cliVersion: 'e2e', phase: 'applied',
+      request: { selection: { cloudNodes: [] }, autonomy: true, values: {}, imageRepository: '', chart: {} },
+      roles: { [NODE]: 'edge' }, originals: {}, release: { name: 'yurt-edge', namespace: 'kube-system', existedBefore: false, previousRevision: null },
+      jobs: [], bootstrapTokens: [], edgeDns: { daemonSet: 'yurt-edge-coredns', annotations: { 'openyurt.io/topologyKeys': null } },
+    };
+    await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'yurt-edge-conversion', labels: { 'app.kubernetes.io/managed-by': 'yurtctl' } }, data: { 'record.json': JSON.stringify(record) } } });
+    const silent = createSocket('udp4'); // where the pod's spec says CoreDNS listens: it takes the question, never answers
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+    const dnsPort = silent.address().port;
+    const labels = { 'k8s-app': 'kube-dns', 'yurt-edge.io/dns': 'edge' };
+    const podSpec = { hostNetwork: true, containers: [{ name: 'coredns', image: 'registry.k8s.io/pause:3.10', ports: [{ name: 'dns', containerPort: dnsPort, protocol: 'UDP' }] }] };
+    await cluster.apps().createNamespacedDaemonSet({ namespace: 'kube-system', body: { metadata: { name: 'yurt-edge-coredns', labels: { 'app.kubernetes.io/managed-by': 'yurtctl' } }, spec: { selector: { matchLabels: { 'yurt-edge.io/dns': 'edge' } }, template: { metadata: { labels }, spec: { ...podSpec, nodeSelector: { 'openyurt.io/is-edge-worker': 'true' }, tolerations: [{ operator: 'Exists' }] } } } } });
+    await core.createNamespacedService({ namespace: 'kube-system', body: { metadata: { name: 'kube-dns', annotations: { 'openyurt.io/topologyKeys': 'kubernetes.io/hostname' } }, spec: { selector: { 'k8s-app': 'kube-dns' }, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] } } });
+    try {
+      const dns = (r: Report) => r.findings.filter((f) => f.check === 'edge-dns');
+      const healthy = await waitFor('doctor: the edge CoreDNS pod ready on the node', async () => {
+        const c = await cloud([NODE]);
+        return dns(c.report).length === 2 && dns(c.report).every((f) => f.status === 'ok') ? c : undefined;
+      }, 90_000, 1000).catch(async () => { throw new Error(JSON.stringify(dns((await cloud([NODE])).report), null, 2)); });
+      expect(dns(healthy.report).find((f) => !f.node)!.evidence).toMatch(/^DaemonSet kube-system\/yurt-edge-coredns: \d+ of \d+ pod\(s\) ready; Service kube-system\/kube-dns openyurt.io\/topologyKeys=kubernetes.io\/hostname \(edgeDNS.mode=node\)$/);
+      expect(dns(healthy.report).find((f) => f.node === NODE)!.evidence).toMatch(/^pod yurt-edge-coredns-\w+ of DaemonSet kube-system\/yurt-edge-coredns Ready$/);
+
+      // from the node, through the hub as the node: its pod, on host network, asked on 127.0.0.1:<its UDP port>
+      const n = await onNode();
+      expect(find(n.report, 'edge-dns')).toMatchObject({
+        status: 'fail',
+        evidence: expect.stringMatching(new RegExp(`^pod yurt-edge-coredns-\\w+ \\(host network\\): nothing answers DNS on 127\\.0\\.0\\.1:${dnsPort} \\(ETIMEOUT within 2 s\\)$`)),
+        fix: `on ${NODE}: ss -lunp 'sport = :${dnsPort}'   # who holds the port; CoreDNS's ports 53, 8080, 8181, 9153 must be free on the node (host network)`,
+      });
+      expect(n.code).toBe(11);
+
+      await cluster.kubectl(['-n', 'kube-system', 'annotate', 'service', 'kube-dns', 'openyurt.io/topologyKeys-']);
+      const gone = await cloud([NODE]);
+      const f = dns(gone.report).find((x) => !x.node)!;
+      expect(gone.code).toBe(11);
+      expect(f).toMatchObject({ status: 'fail', evidence: expect.stringContaining('Service kube-system/kube-dns has no openyurt.io/topologyKeys, not kubernetes.io/hostname (edgeDNS.mode=node)') });
+      // the fix, run as printed (the part before its comment)
+      const [cmd] = f.fix!.split('   #');
+      const argv = cmd!.trim().split(/\s+/);
+      expect(argv[0]).toBe('kubectl');
+      await cluster.kubectl(argv.slice(1));
+      expect(dns((await cloud([NODE])).report).map((x) => x.status)).toEqual(['ok', 'ok']);
+    } finally {
+      silent.close();
+      await cluster.apps().deleteNamespacedDaemonSet({ namespace: 'kube-system', name: 'yurt-edge-coredns' });
+      await core.deleteNamespacedService({ namespace: 'kube-system', name: 'kube-dns' });
+      await core.deleteNamespacedConfigMap({ namespace: 'kube-system', name: 'yurt-edge-conversion' });
+    }
   });
 
   it('hub stopped: its manifest is in place, so its container is to be removed for kubelet to start it again', async () => {
