@@ -6,8 +6,8 @@
  * /api/v1/nodes/<node>/proxy/healthz, which takes the egress selector's `cluster` route — through
  * the tunnel when it is set up, so its failure carries the tunnel's TUN_ERR_* code. The node's own
  * view (the hub's cache and certificate, kubelet's wiring) is `yurtctl node doctor` on the node.
- * `--fix` makes only the repairs the findings mark safe: the autonomy annotation back, a
- * crash-looping agent pod deleted (its DaemonSet starts it again).
+ * `--fix` makes only the repairs the findings mark safe: the autonomy annotation back, kube-dns's
+ * topology annotation back (edge DNS), a crash-looping agent pod deleted (its DaemonSet starts it again).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { ConverterErrors } from '../errors.js';
@@ -246,6 +246,10 @@ async function repair(kube: Kube, r: Repair): Promise<string> {
     }
     await call(kube, `create Job ${r.namespace}/${r.name}`, () => kube.batch.createNamespacedJob({ namespace: r.namespace, body: rerunnable(job) }));
     return `Job ${r.namespace}/${r.name} created again (the node side runs once more)`;
+  }
+  if (r.kind === 'annotate-service') {
+    await call(kube, `annotate Service ${r.namespace}/${r.name}`, () => kube.core.patchNamespacedService({ name: r.name, namespace: r.namespace, body: { metadata: { annotations: { [r.key]: r.value } } } }, mergePatch()));
+    return `Service ${r.namespace}/${r.name}: annotated ${r.key}=${r.value}`;
   }
   if (r.kind === 'annotate-autonomy') {
     await call(kube, `annotate node ${r.node}`, () => kube.core.patchNode({ name: r.node, body: { metadata: { annotations: { [ANNOTATION_AUTONOMY]: 'true' } } } }, mergePatch()));

@@ -61,6 +61,7 @@ describe('edge-dns cluster-wide, from the cloud', () => {
     expect(none.status).toBe('fail');
     expect(none.evidence).toContain('Service kube-system/kube-dns has no openyurt.io/topologyKeys, not kubernetes.io/hostname (edgeDNS.mode=node)');
     expect(none.fix).toBe('kubectl -n kube-system annotate service kube-dns openyurt.io/topologyKeys=kubernetes.io/hostname --overwrite   # or: yurtctl convert <the same flags>');
+    expect(none.repair).toEqual({ kind: 'annotate-service', namespace: 'kube-system', name: 'kube-dns', key: 'openyurt.io/topologyKeys', value: 'kubernetes.io/hostname' });
     const pool = edgeDnsCloud({ ...base, values: { edgeDNS: { mode: 'pool' } } });
     expect(pool.evidence).toContain('has openyurt.io/topologyKeys=kubernetes.io/hostname, not openyurt.io/nodepool (edgeDNS.mode=pool)');
     expect(pool.fix).toMatch(/^kubectl -n kube-system annotate service kube-dns openyurt.io\/topologyKeys=openyurt.io\/nodepool --overwrite/);

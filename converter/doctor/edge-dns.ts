@@ -89,7 +89,9 @@ export function edgeDnsCloud(v: EdgeDnsCloudView): Finding {
   const have = v.serviceAnnotations[ANNOTATION_TOPOLOGY];
   if (have !== want) {
     const seen = have === undefined ? `has no ${ANNOTATION_TOPOLOGY}` : `has ${ANNOTATION_TOPOLOGY}=${have}`;
-    return fail(EDGE_DNS_CHECK, undefined, `${pods}; Service ${DNS_NAMESPACE}/${DNS_SERVICE} ${seen}, not ${want} (edgeDNS.mode=${mode}): edge nodes' DNS goes to every CoreDNS, the cloud's too, and fails offline`, dnsFixes.annotate(mode));
+    // Only the one annotation convert sets, to the value convert would set: safe for --fix.
+    return fail(EDGE_DNS_CHECK, undefined, `${pods}; Service ${DNS_NAMESPACE}/${DNS_SERVICE} ${seen}, not ${want} (edgeDNS.mode=${mode}): edge nodes' DNS goes to every CoreDNS, the cloud's too, and fails offline`, dnsFixes.annotate(mode),
+      { kind: 'annotate-service', namespace: DNS_NAMESPACE, name: DNS_SERVICE, key: ANNOTATION_TOPOLOGY, value: want });
   }
   const evidence = `${pods}; Service ${DNS_NAMESPACE}/${DNS_SERVICE} ${ANNOTATION_TOPOLOGY}=${want} (edgeDNS.mode=${mode})`;
   if (updated < desired) return warn(EDGE_DNS_CHECK, undefined, `${evidence}; rolling out: ${updated} of ${desired} updated`, dnsFixes.rolloutStatus());

@@ -14,6 +14,7 @@ const RANK: Record<Status, number> = { ok: 0, warn: 1, fail: 2 };
 /** A safe repair `--fix` may make (cloud side): named so the report can say what it did. */
 export type Repair =
   | { kind: 'annotate-autonomy'; node: string }
+  | { kind: 'annotate-service'; namespace: string; name: string; key: string; value: string }
   | { kind: 'delete-pod'; namespace: string; name: string }
   | { kind: 'rerun-job'; namespace: string; name: string };
 

@@ -297,6 +297,14 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
       expect(argv[0]).toBe('kubectl');
       await cluster.kubectl(argv.slice(1));
       expect(dns((await cloud([NODE])).report).map((x) => x.status)).toEqual(['ok', 'ok']);
+      // pool mode asked, the node's key there: wrong, and put back by --fix
+      const configMap = { namespace: 'kube-system', name: 'yurt-edge-conversion' };
+      await core.replaceNamespacedConfigMap({ ...configMap, body: { ...(await core.readNamespacedConfigMap(configMap)), data: { 'record.json': JSON.stringify({ ...record, request: { ...record.request, values: { edgeDNS: { mode: 'pool' } } } }) } } });
+      expect(dns((await cloud([NODE])).report).find((x) => !x.node)).toMatchObject({ status: 'fail', evidence: expect.stringContaining('has openyurt.io/topologyKeys=kubernetes.io/hostname, not openyurt.io/nodepool (edgeDNS.mode=pool)') });
+      const fixed = await cloud([NODE, '--fix']);
+      expect(fixed.report.fixed).toEqual(['Service kube-system/kube-dns: annotated openyurt.io/topologyKeys=openyurt.io/nodepool']);
+      expect(dns(fixed.report).map((x) => x.status)).toEqual(['ok', 'ok']);
+      expect(await cluster.kubectl(['-n', 'kube-system', 'get', 'service', 'kube-dns', '-o', 'jsonpath={.metadata.annotations.openyurt\\.io/topologyKeys}'])).toBe('openyurt.io/nodepool');
     } finally {
       silent.close();
       await cluster.apps().deleteNamespacedDaemonSet({ namespace: 'kube-system', name: 'yurt-edge-coredns' });
