@@ -10,7 +10,7 @@
  * node; with the pool key, a client in each edge pool (edge-1 in site-1, edge-2 in site-2) reaches only
  * its own pool's backend, never another pool's (counted); a pod on each edge node resolves
  * `<svc>.<ns>.svc.cluster.local` through its own pool's edge CoreDNS, never another pool's or the
- * cloud's (counted in each CoreDNS instance's query log), and still does with both edge nodes cut off,
+ * cloud's (counted in each CoreDNS instance's query log; `yurtctl doctor`'s edge-dns check agrees), and still does with both edge nodes cut off,
  * edge-1 rebooted offline, which also routes a ClusterIP Service to its local backend; `yurtctl revert`
  * leaves kube-proxy and CoreDNS talking to the apiserver, the node's files byte for byte, the DaemonSet
  * and the pools gone, and kube-dns, CoreDNS's Deployment and Corefile as they were.
@@ -340,6 +340,16 @@ describeRealNodes('edge services through yurthub on real nodes: kube-proxy, Core
     expect(answers['edge-1']['edge-1']).toBeGreaterThanOrEqual(resolved['edge-1']);
     expect(answers['edge-2']['edge-2']).toBeGreaterThanOrEqual(resolved['edge-2']);
     expect([answers['edge-1']['edge-2'], answers['edge-2']['edge-1'], answers.cloud['edge-1'], answers.cloud['edge-2']]).toEqual([0, 0, 0, 0]);
+
+    // yurtctl doctor sees the same: the DaemonSet and kube-dns's pool key for the recorded mode, a ready edge CoreDNS on each edge node.
+    const doctor = await yurtctl(['doctor', '--kubeconfig', cluster.local.kubeconfigPath, '-o', 'json']);
+    expect([0, 10, 11]).toContain(doctor.code);
+    const dns = (JSON.parse(doctor.stdout) as { findings: Array<{ check: string; node?: string; status: string; evidence: string }> }).findings.filter((f) => f.check === 'edge-dns');
+    expect(dns.map((f) => [f.node ?? '-', f.status, f.evidence]).sort()).toEqual([
+      ['-', 'ok', `DaemonSet ${NS}/${EDGE_DNS}: 2 of 2 pod(s) ready; Service ${NS}/kube-dns openyurt.io/topologyKeys=openyurt.io/nodepool (edgeDNS.mode=pool)`],
+      ['edge-1', 'ok', expect.stringMatching(new RegExp(`^pod ${EDGE_DNS}-\\S+ of DaemonSet ${NS}/${EDGE_DNS} Ready$`))],
+      ['edge-2', 'ok', expect.stringMatching(new RegExp(`^pod ${EDGE_DNS}-\\S+ of DaemonSet ${NS}/${EDGE_DNS} Ready$`))],
+    ]);
   }, 240_000);
 
   /** The pod-network backend on edge-1 (support/pod-ip.ts) and its answer through its Service before the offline reboot. */

@@ -415,7 +415,9 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
 
     const first = await healthyOnNode('before');
     step('healthy before');
-    expect(first.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    expect(first.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    // This conversion deploys no edge CoreDNS (real-edge-services proves the check where one runs): read through the hub as the node.
+    expect(find(first.report, 'edge-dns').evidence).toBe('edge DNS off: no openyurt.io/topologyKeys on Service kube-system/kube-dns, no pod of DaemonSet kube-system/yurt-edge-coredns on the node');
     expect(find(first.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:10261; the hub proxied \d+ kubelet requests$/);
     expect(find(first.report, 'agent').evidence).toBe('http://127.0.0.1:10266/readyz: 200; 2 session(s) of 2 server replica(s)');
 
