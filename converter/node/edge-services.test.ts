@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isYurtError } from '../../lib/errors.js';
 import type { NodeState } from '../plan/model.js';
-import { fakeHub, makeRoot, snapshot } from '../testing/roots.js';
+import { snapshot } from '../testing/roots.js';
+import { nodeTestbed } from '../testing/testbed.js';
 import type { NodeApi } from './api.js';
 import { KUBE_PROXY_DROP_IN, kubeProxyWiring } from './edge-services.js';
 import { HostFs } from './hostfs.js';
@@ -20,25 +21,8 @@ ExecStart=/usr/bin/kube-proxy --config=/etc/kubernetes/kube-proxy.yaml --v=1
 Restart=always
 `;
 
-let hub: Awaited<ReturnType<typeof fakeHub>>;
-const roots: string[] = [];
-beforeAll(async () => {
-  hub = await fakeHub();
-});
-afterAll(async () => {
-  await hub.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
-
-function rootWith(files: Record<string, string>): string {
-  const r = makeRoot('kubeadm');
-  roots.push(r);
-  for (const [rel, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(r, rel)), { recursive: true });
-    writeFileSync(join(r, rel), text);
-  }
-  return r;
-}
+const bed = nodeTestbed();
+const rootWith = (files: Record<string, string>) => bed.rootWith(files);
 
 interface World {
   kubeletRestarts: string[];
@@ -64,7 +48,7 @@ function nodeSide(r: string, w: World): NodeSide {
   return new NodeSide({
     root: r, nodeName: 'edge-1', layout: { layout: 'auto', kubeletKubeconfig: '', manifestsDir: '/etc/kubernetes/manifests' },
     manifest: join(r, '..', 'manifest.yaml'), manifestConfigMap: { namespace: 'kube-system', name: 'yurthub-static-pod' },
-    explicitManifestsDir: false, bootstrapToken: 'abcdef.0123456789abcdef', hubPort: hub.port, hubTimeoutMs: 2000, kubeletTimeoutMs: 500, pollMs: 10,
+    explicitManifestsDir: false, bootstrapToken: 'abcdef.0123456789abcdef', hubPort: bed.hub.port, hubTimeoutMs: 2000, kubeletTimeoutMs: 500, pollMs: 10,
   }, {
     log: () => undefined,
     restart: async (why) => void w.kubeletRestarts.push(why),
@@ -126,7 +110,7 @@ describe('kube-proxy as a systemd service, through the hub', () => {
     const before = snapshot(r);
     const w = world();
     await nodeSide(r, w).convert();
-    expect(readFileSync(join(r, KUBE_PROXY_DROP_IN), 'utf8')).toContain(`--master=http://127.0.0.1:${hub.port}`);
+    expect(readFileSync(join(r, KUBE_PROXY_DROP_IN), 'utf8')).toContain(`--master=http://127.0.0.1:${bed.hub.port}`);
     expect(readFileSync(join(r, UNIT), 'utf8')).toBe(KUBE_PROXY_UNIT);
     expect(w.commands).toEqual([RESTART_KUBE_PROXY]);
     expect(w.reported).toEqual(['converted']);

@@ -2,26 +2,18 @@
  * `yurtctl node convert|revert` as a process, killed for real: the restart command SIGKILLs the
  * yurtctl that runs it, after kubelet's files were rewritten and before kubelet is checked.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hubManifestHash } from '../plan/hub-manifest.js';
 import { FIXTURES } from '../testing/fixtures.js';
-import { fakeHub, makeRoot, snapshot } from '../testing/roots.js';
+import { snapshot } from '../testing/roots.js';
+import { nodeTestbed } from '../testing/testbed.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-let hub: Awaited<ReturnType<typeof fakeHub>>;
-const roots: string[] = [];
-
-beforeAll(async () => {
-  hub = await fakeHub();
-});
-afterAll(async () => {
-  await hub.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const bed = nodeTestbed();
 
 function yurtctl(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -37,10 +29,9 @@ function yurtctl(args: string[]): Promise<{ code: number | null; signal: NodeJS.
 
 describe('yurtctl node convert, killed', () => {
   it('SIGKILLed while restarting kubelet: the rerun completes and revert restores the tree', async () => {
-    const r = makeRoot('kubeadm');
-    roots.push(r);
+    const r = bed.root('kubeadm');
     const before = snapshot(r);
-    const common = ['--root', r, '--node-name', 'edge-1', '--manifest', join(FIXTURES, 'yurt-hub.yaml'), '--hub-port', String(hub.port), '--bootstrap-token', 'abcdef.0123456789abcdef', '--kubelet-timeout', '10s'];
+    const common = ['--root', r, '--node-name', 'edge-1', '--manifest', join(FIXTURES, 'yurt-hub.yaml'), '--hub-port', String(bed.hub.port), '--bootstrap-token', 'abcdef.0123456789abcdef', '--kubelet-timeout', '10s'];
 
     const killed = await yurtctl(['node', 'convert', ...common, '--restart-command', 'kill -9 $PPID']);
     expect(killed.signal).toBe('SIGKILL');
@@ -54,7 +45,7 @@ describe('yurtctl node convert, killed', () => {
     expect(rerun.stderr).toContain('resuming a conversion interrupted at "switched"');
     expect(rerun.stdout).toBe('edge-1: converted\n');
     const hash = hubManifestHash(readFileSync(join(FIXTURES, 'yurt-hub.yaml'), 'utf8'), undefined);
-    expect(hub.patches.at(-1)).toBe(`{"metadata":{"annotations":{"yurt-edge.io/hub-manifest-hash":"${hash}","yurt-edge.io/conversion-state":"converted"}}}`);
+    expect(bed.hub.patches.at(-1)).toBe(`{"metadata":{"annotations":{"yurt-edge.io/hub-manifest-hash":"${hash}","yurt-edge.io/conversion-state":"converted"}}}`);
 
     const again = await yurtctl(['node', 'convert', ...common, '--restart-command', 'false']);
     expect(again.code).toBe(0);
@@ -68,10 +59,9 @@ describe('yurtctl node convert, killed', () => {
   }, 60_000);
 
   it('a failing restart command rolls back and exits 1 with one line saying why', async () => {
-    const r = makeRoot('k3s');
-    roots.push(r);
+    const r = bed.root('k3s');
     const before = snapshot(r);
-    const run = await yurtctl(['node', 'convert', '--root', r, '--node-name', 'edge-1', '--manifest', join(FIXTURES, 'yurt-hub.yaml'), '--hub-port', String(hub.port), '--bootstrap-token', 'abcdef.0123456789abcdef', '--restart-command', 'echo "k3s-agent.service: start request repeated too quickly" >&2; exit 1']);
+    const run = await yurtctl(['node', 'convert', '--root', r, '--node-name', 'edge-1', '--manifest', join(FIXTURES, 'yurt-hub.yaml'), '--hub-port', String(bed.hub.port), '--bootstrap-token', 'abcdef.0123456789abcdef', '--restart-command', 'echo "k3s-agent.service: start request repeated too quickly" >&2; exit 1']);
     expect(run.code).toBe(1);
     const last = run.stderr.trimEnd().split('\n').at(-1)!;
     expect(last).toMatch(/^yurtctl node convert: restarting kubelet failed: .*start request repeated too quickly.*; rolled back, the node is as it was \(CNV_ERR_ROLLED_BACK\)$/);

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { isYurtError } from '../../lib/errors.js';
 import type { NodeState } from '../plan/model.js';
 import { expandLikeKubelet, FIXTURES, type TestJob, type TestKubeconfig, type TestPod } from '../testing/fixtures.js';
-import { fakeHub, makeRoot, mountConfigMap, snapshot } from '../testing/roots.js';
+import { fakeHub, mountConfigMap, snapshot } from '../testing/roots.js';
+import { nodeTestbed } from '../testing/testbed.js';
 import { HOST_ROOT_MOUNT, MANIFEST_MOUNT, nodeJobManifest } from '../plan/job.js';
 import { bootstrapTokenManifest } from '../plan/plan.js';
 import { parseCommand, type NodeOptions } from '../options.js';
@@ -16,22 +16,8 @@ import type { NodeApi } from './api.js';
 import { NodeSide, type NodeSideDeps, type NodeSideOptions } from './node-side.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
-let hub: Awaited<ReturnType<typeof fakeHub>>;
-const roots: string[] = [];
-
-beforeAll(async () => {
-  hub = await fakeHub();
-});
-afterAll(async () => {
-  await hub.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
-
-function root(kind: 'kubeadm' | 'k3s'): string {
-  const r = makeRoot(kind);
-  roots.push(r);
-  return r;
-}
+const bed = nodeTestbed();
+const root = (kind: 'kubeadm' | 'k3s') => bed.root(kind);
 
 interface World {
   restarts: string[];
@@ -76,7 +62,7 @@ function nodeSide(r: string, w: World, over: Partial<NodeSideOptions> = {}, deps
     manifestConfigMap: { namespace: 'kube-system', name: 'yurthub-static-pod' },
     explicitManifestsDir: false,
     bootstrapToken: TOKEN,
-    hubPort: hub.port,
+    hubPort: bed.hub.port,
     hubTimeoutMs: 2000,
     kubeletTimeoutMs: 2000,
     pollMs: 20,
@@ -122,12 +108,12 @@ describe('node convert on a kubeadm node', () => {
     const args = manifest.spec.containers[0]!.args;
     expect(args).toContain('--server=https://127.0.0.1:6443');
     expect(args).toContain(`--bootstrap-token=${TOKEN}`);
-    expect(args).toContain(`--port=${hub.port}`);
+    expect(args).toContain(`--port=${bed.hub.port}`);
     expect(args).toContain('--ca-file=/etc/kubernetes/pki/ca.crt');
-    expect(manifest.spec.containers[0]!.livenessProbe!.httpGet.port).toBe(hub.port);
+    expect(manifest.spec.containers[0]!.livenessProbe!.httpGet.port).toBe(bed.hub.port);
 
     const kubeconfig = jsYaml.load(read(r, 'var/lib/yurt-edge/kubelet.conf')) as TestKubeconfig;
-    expect(kubeconfig.clusters[0]!.cluster).toEqual({ server: `http://127.0.0.1:${hub.port}` });
+    expect(kubeconfig.clusters[0]!.cluster).toEqual({ server: `http://127.0.0.1:${bed.hub.port}` });
     expect(kubeconfig.users[0]!.user).toEqual({}); // no credentials over plain HTTP: the hub speaks for the node
 
     const dropIn = read(r, 'etc/systemd/system/kubelet.service.d/99-yurt-edge.conf');
@@ -218,7 +204,7 @@ describe('node convert with a kubeconfig rewritten in place (custom layout)', ()
     const w = world();
     await nodeSide(r, w, { layout: { layout: 'custom', kubeletKubeconfig: '/etc/kubernetes/kubelet.conf', manifestsDir: '/etc/kubernetes/manifests' } }).convert();
     const rewritten = jsYaml.load(read(r, 'etc/kubernetes/kubelet.conf')) as TestKubeconfig;
-    expect(rewritten.clusters[0]!.cluster).toEqual({ server: `http://127.0.0.1:${hub.port}` });
+    expect(rewritten.clusters[0]!.cluster).toEqual({ server: `http://127.0.0.1:${bed.hub.port}` });
     expect(rewritten.users[0]!.user).toEqual({});
     expect(existsSync(join(r, 'etc/systemd/system'))).toBe(false);
     await nodeSide(r, w).revert();
@@ -319,7 +305,7 @@ describe('node convert killed halfway', () => {
       expect(read(r, 'etc/kubernetes/kubelet.conf') !== original).toBe(rewritten);
       w.crashAt = undefined;
       await nodeSide(r, w, { layout }).convert();
-      expect(read(r, 'etc/kubernetes/kubelet.conf')).toContain(`server: http://127.0.0.1:${hub.port}`);
+      expect(read(r, 'etc/kubernetes/kubelet.conf')).toContain(`server: http://127.0.0.1:${bed.hub.port}`);
       await nodeSide(r, w, { layout }).revert();
       expect(read(r, 'etc/kubernetes/kubelet.conf')).toBe(original);
       expect(snapshot(r)).toEqual(before);
@@ -359,11 +345,7 @@ describe('layout detection', () => {
 });
 
 describe('the node Job path', () => {
-  const temp = (prefix: string) => {
-    const d = mkdtempSync(join(tmpdir(), prefix));
-    roots.push(d);
-    return d;
-  };
+  const temp = (prefix: string) => bed.temp(prefix);
   const chartData = () => ({ 'yurthub.yaml': readFileSync(join(FIXTURES, 'yurt-hub.yaml'), 'utf8'), manifestPath: '/etc/kubernetes/manifests/yurt-hub.yaml\n' });
 
   it('reads the chart\'s ConfigMap as kubelet mounts it (..data symlinks) and puts the manifest where it says', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fakeHub, makeRoot, snapshot } from '../testing/roots.js';
+import { describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { snapshot } from '../testing/roots.js';
+import { nodeTestbed } from '../testing/testbed.js';
 import type { NodeApi } from './api.js';
 import { HostFs } from './hostfs.js';
 import { NodeSide } from './node-side.js';
@@ -18,23 +19,10 @@ const CONFLIST = `{
 }`;
 const CONFLIST_PATH = 'etc/cni/net.d/10-yurt-bridge.conflist';
 
-let hub: Awaited<ReturnType<typeof fakeHub>>;
-const roots: string[] = [];
-beforeAll(async () => {
-  hub = await fakeHub();
-});
-afterAll(async () => {
-  await hub.close();
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+const bed = nodeTestbed();
 
 function rootWith(files: Record<string, string>): string {
-  const r = makeRoot('kubeadm');
-  roots.push(r);
-  for (const [rel, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(r, rel)), { recursive: true });
-    writeFileSync(join(r, rel), text);
-  }
+  const r = bed.rootWith(files);
   writeFileSync(join(r, '..', 'manifest.yaml'), readFileSync(new URL('../../test/fixtures/converter/yurt-hub.yaml', import.meta.url)));
   return r;
 }
@@ -50,7 +38,7 @@ function nodeSide(r: string, restarts: string[]): NodeSide {
   return new NodeSide({
     root: r, nodeName: 'edge-1', layout: { layout: 'auto', kubeletKubeconfig: '', manifestsDir: '/etc/kubernetes/manifests' },
     manifest: join(r, '..', 'manifest.yaml'), manifestConfigMap: { namespace: 'kube-system', name: 'yurthub-static-pod' },
-    explicitManifestsDir: false, bootstrapToken: 'abcdef.0123456789abcdef', hubPort: hub.port, hubTimeoutMs: 2000, kubeletTimeoutMs: 500, pollMs: 10,
+    explicitManifestsDir: false, bootstrapToken: 'abcdef.0123456789abcdef', hubPort: bed.hub.port, hubTimeoutMs: 2000, kubeletTimeoutMs: 500, pollMs: 10,
   }, { log: () => undefined, restart: async (why) => void restarts.push(why), hostCommands: async () => undefined, hubApi: () => api, directApi: () => api });
 }
 
