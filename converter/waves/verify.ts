@@ -10,11 +10,12 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Clock } from '../../lib/lifecycle.js';
+import { parseLabelSelector } from '../../lib/kube/label-selector.js';
 import { call, type Kube } from '../cluster/kube.js';
 import { cloudDoctor } from '../doctor/cloud-doctor.js';
 import { EDGE_DNS_CHECK } from '../doctor/edge-dns.js';
 import type { Finding } from '../doctor/finding.js';
-import { CLUSTER_DNS_PODS, KUBE_PROXY_PODS, type PodGroup } from '../node/edge-services.js';
+import { CLUSTER_DNS_PODS, KUBE_PROXY_PODS } from '../node/edge-services.js';
 
 /** Pods of ours that a wave replaces or adds on purpose: the hub's mirror pod, the agents, the node Jobs. */
 const OURS = new Set(['yurthub', 'yurt-tunnel-agent']);
@@ -23,17 +24,7 @@ const OURS = new Set(['yurthub', 'yurt-tunnel-agent']);
  * they start again reading through it: kubeadm's kube-proxy and the cluster DNS on the node (the edge
  * CoreDNS among them). Their DaemonSet or Deployment makes them anew; they are no workload's loss.
  */
-const RESTARTED_BY_NODE_SIDE: readonly PodGroup[] = [KUBE_PROXY_PODS, CLUSTER_DNS_PODS];
-
-function inGroup(p: k8s.V1Pod, group: PodGroup): boolean {
-  if (p.metadata?.namespace !== group.namespace) return false;
-  const labels = p.metadata.labels ?? {};
-  // The groups' selectors are equality terms (k8s-app=kube-proxy).
-  return group.selector.split(',').every((term) => {
-    const [key, value] = term.split('=');
-    return labels[key!.trim()] === value?.trim();
-  });
-}
+const RESTARTED_BY_NODE_SIDE = [KUBE_PROXY_PODS, CLUSTER_DNS_PODS].map((g) => ({ namespace: g.namespace, selector: parseLabelSelector(g.selector) }));
 
 export interface PodMark {
   namespace: string;
@@ -60,7 +51,7 @@ export function isWorkload(p: k8s.V1Pod): boolean {
   if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') return false;
   const labels = p.metadata?.labels ?? {};
   if (OURS.has(labels['app.kubernetes.io/name'] ?? '')) return false;
-  if (RESTARTED_BY_NODE_SIDE.some((g) => inGroup(p, g))) return false;
+  if (RESTARTED_BY_NODE_SIDE.some((g) => p.metadata?.namespace === g.namespace && g.selector.matches(labels))) return false;
   return !(labels['job-name'] ?? labels['batch.kubernetes.io/job-name'] ?? '').startsWith('yurtctl-');
 }
 
