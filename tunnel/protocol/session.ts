@@ -120,8 +120,6 @@ interface Slab {
   used: number;
   /** Frames in it the transport has not yet called back for. */
   inFlight: number;
-  /** Full: no more frames go into it; back to the pool when inFlight reaches 0. */
-  retired: boolean;
 }
 
 /** DATA of this size and up is encoded into the session's own frame buffers, not Node's shared pool. */
@@ -489,11 +487,12 @@ export class Session extends EventEmitter<SessionEvents> {
     const current = this.slab;
     if (current && current.buffer.length - current.used >= size) return current;
     if (current) {
-      current.retired = true;
+      // Full: back to the pool first if the transport is done with it, so that it is the one taken next.
+      this.slab = undefined;
       this.recycle(current);
     }
     const buffer = this.framePool.pop() ?? Buffer.allocUnsafeSlow(HEADER_SIZE + this.link.maxPayload);
-    this.slab = { buffer, used: 0, inFlight: 0, retired: false };
+    this.slab = { buffer, used: 0, inFlight: 0 };
     return this.slab;
   }
 
@@ -502,10 +501,11 @@ export class Session extends EventEmitter<SessionEvents> {
     this.recycle(slab);
   }
 
+  /** A slab no longer current (full, or dropped when the session went idle) goes back to the pool once the transport is done with it. */
   private recycle(slab: Slab): void {
-    // An idle session keeps none (remove()); a buffer still out when it went idle is left to the GC.
-    if (slab.retired && slab.inFlight === 0 && this.entries.size > 0 && this.framePool.length < FRAME_POOL_SIZE) {
-      slab.retired = false;
+    // An idle session keeps none (remove()): a buffer still out when it went idle is left to the GC
+    // unless the session is busy again by the time the transport is done with it.
+    if (slab !== this.slab && slab.inFlight === 0 && this.entries.size > 0 && this.framePool.length < FRAME_POOL_SIZE) {
       this.framePool.push(slab.buffer);
     }
   }
