@@ -19,7 +19,7 @@ export type Repair =
   | { kind: 'rerun-job'; namespace: string; name: string };
 
 export interface Finding {
-  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate/*, autonomy, manager-leader, clock-skew, node-ready, conversion, edge-dns. */
+  /** hub, hub-ready, hub-cache, kubelet-wired, agent, tunnel-replicas, tunnel-route, certificate/*, autonomy, manager-leader, clock-skew, node-ready, conversion, edge-dns, pod-ip. */
   check: string;
   /** The node it is about; absent for cluster-wide checks. */
   node?: string;

@@ -3,22 +3,28 @@
  * layout detection as `node convert`): the hub's /v1/healthz, /readyz, /debug/cache and /metrics on
  * its local port, which kubeconfig kubelet reads and whether the hub serves it, the hub's, the
  * agent's and kubelet's certificates, the agent's /readyz and sessions, the autonomy annotation
- * (through the hub, as the node), the node's clock against the apiserver's Date, and the edge CoreDNS
- * on the node answering a DNS question where its pod listens. Read-only.
+ * (through the hub, as the node), the node's clock against the apiserver's Date, the edge CoreDNS
+ * on the node answering a DNS question where its pod listens, and the CNI IPAM that keeps pod IPs
+ * across a reboot (the files node convert writes). Read-only.
  */
 import { X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { posix } from 'node:path';
 import type https from 'node:https';
 import jsYaml from 'js-yaml';
 import { isYurtError } from '../../lib/errors.js';
 import { kubeletRequestCount } from '../node/api.js';
 import { HostFs } from '../node/hostfs.js';
 import { parseKubeconfig, type KubeconfigView } from '../node/kubeconfig.js';
+import { Journal } from '../node/journal.js';
 import { detectLayout, type Layout, type LayoutOptions } from '../node/layout.js';
+import { CNI_BIN_DIRS, CNI_CONF_DIR, CNI_CONF_FILE, POD_IP_IPAM } from '../node/pod-ip.js';
 import { agentFromNode, autonomy, certFixes, certificate, clockSkewFromNode, hubCache, hubReady, hubServing, kubeletWired, type CacheView } from './checks.js';
 import { DNS_PROBE_NAME, DNS_PROBE_TIMEOUT_MS, dnsTarget, edgeDnsFromNode, type DnsAnswer, type EdgeDnsNodeView } from './edge-dns.js';
 import { fail, report, warn, type Finding, type Report } from './finding.js';
+import { cniPlugins, podIpFromNode, sha256, type CniBinView, type CniConfView, type PodIpView } from './pod-ip.js';
 import { ANNOTATION_TOPOLOGY, DNS_NAMESPACE, DNS_SERVICE, LABEL_EDGE_DNS } from '../plan/edge-dns.js';
 import type * as k8s from '@kubernetes/client-node';
 import { get, json } from './http.js';
@@ -121,6 +127,54 @@ async function edgeDnsView(hubUrl: string, node: string): Promise<EdgeDnsNodeVie
   return { ...view, answer: await askDns(target.address, target.port) };
 }
 
+/** An error's errno code (HostFs's errors carry the fs error as their cause), else its message. */
+const codeOf = (err: unknown): string => {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  return e.cause?.code ?? e.code ?? (isYurtError(err) ? err.message : String(e.message ?? err));
+};
+
+/** The CNI files node convert reads and writes for pod IPs (pod-ip.ts), as they are; never throws. */
+export async function podIpView(fs: HostFs): Promise<PodIpView> {
+  let conversion: PodIpView['conversion'];
+  try {
+    const journal = await Journal.load(fs);
+    if (journal) conversion = { phase: journal.data.phase };
+  } catch (err) {
+    conversion = { error: isYurtError(err) ? err.message : codeOf(err) };
+  }
+  const bins: CniBinView[] = [];
+  for (const dir of CNI_BIN_DIRS) {
+    if (!(await fs.exists(dir))) continue;
+    const path = posix.join(dir, POD_IP_IPAM);
+    let wrapper: CniBinView['wrapper'];
+    if (await fs.exists(path)) {
+      try {
+        wrapper = { mode: await fs.mode(path), sha256: sha256(await fs.read(path)) };
+      } catch (err) {
+        wrapper = { error: codeOf(err) };
+      }
+    }
+    bins.push({ dir, hostLocal: await fs.exists(posix.join(dir, 'host-local')), ...(wrapper ? { wrapper } : {}) });
+  }
+  if (!(await fs.exists(CNI_CONF_DIR))) return { confDir: false, confs: [], bins, ...(conversion ? { conversion } : {}) };
+  let names: string[];
+  try {
+    names = (await readdir(fs.real(CNI_CONF_DIR))).filter((n) => CNI_CONF_FILE.test(n)).sort();
+  } catch (err) {
+    return { confDir: true, confDirError: codeOf(err), confs: [], bins, ...(conversion ? { conversion } : {}) };
+  }
+  const confs: CniConfView[] = [];
+  for (const n of names) {
+    const path = posix.join(CNI_CONF_DIR, n);
+    try {
+      confs.push({ path, ...cniPlugins((await fs.read(path)).toString('utf8')) });
+    } catch (err) {
+      confs.push({ path, error: `unreadable (${codeOf(err)})` });
+    }
+  }
+  return { confDir: true, confs, bins, ...(conversion ? { conversion } : {}) };
+}
+
 export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
   const now = o.now ?? Date.now;
   const node = o.nodeName;
@@ -218,6 +272,8 @@ export async function nodeDoctor(o: NodeDoctorOptions): Promise<Report> {
     const e = total(agentSamples, 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds');
     findings.push(certificate(node, 'agent', e === undefined || e === 0 ? undefined : e * 1000, now(), certFixes.agent(node), 'yurt_tunnel_agent_certificate_expiration_timestamp_seconds'));
   }
+
+  findings.push(podIpFromNode(node, await podIpView(fs)));
 
   // The hub answers for the cluster; one that does not answer leaves edge DNS unknowable (hub says so).
   if (hubUp) findings.push(edgeDnsFromNode(node, await edgeDnsView(hubUrl, node)));

@@ -32,6 +32,8 @@ export const POD_IP_STATE_DIR = '/var/lib/cni/yurt-edge-pod-ips';
 /** host-local's allocations (its default `dataDir`): `<network>/<address>` holding the sandbox id. */
 export const HOST_LOCAL_DATA_DIR = '/var/lib/cni/networks';
 export const CNI_CONF_DIR = '/etc/cni/net.d';
+/** The files of CNI_CONF_DIR a runtime reads (libcni's extensions). */
+export const CNI_CONF_FILE = /\.(conf|conflist|json)$/;
 /** Where distributions and installers put CNI plugins (upstream's tarball, Debian/Ubuntu, Fedora/RHEL). */
 export const CNI_BIN_DIRS = ['/opt/cni/bin', '/usr/lib/cni', '/usr/libexec/cni'];
 /** Records of pods gone (their address no longer theirs) are pruned after a day. */
@@ -153,7 +155,7 @@ async function names(fs: HostFs, dir: string): Promise<string[]> {
 export async function podIpWiring(fs: HostFs): Promise<PodIpWiring | undefined> {
   const confs: SwitchFile[] = [];
   for (const n of (await names(fs, CNI_CONF_DIR)).sort()) {
-    if (!/\.(conf|conflist|json)$/.test(n)) continue;
+    if (!CNI_CONF_FILE.test(n)) continue;
     const path = posix.join(CNI_CONF_DIR, n);
     const text = await fs.readIfExists(path).catch(() => undefined);
     const rewritten = text && withPodIpIpam(text.toString('utf8'));

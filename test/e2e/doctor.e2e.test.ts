@@ -129,7 +129,7 @@ describeLocal('yurtctl doctor: a healthy edge node, then one fault at a time', (
     const n = await onNode();
     expect(notOk(n.report), JSON.stringify(n.report, null, 2)).toEqual([]);
     expect(n.code).toBe(0);
-    expect(n.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    expect(n.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired', 'pod-ip']);
     // read through the hub, as the node: this cluster has no kube-dns and no edge CoreDNS pod
     expect(find(n.report, 'edge-dns')).toMatchObject({ status: 'ok', evidence: expect.stringMatching(/^edge DNS off: /) });
     expect(find(n.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:\d+; the hub proxied \d+ kubelet requests$/);

@@ -29,6 +29,7 @@ import { convertRequest, REPOSITORY, startOperatorCluster, SYSTEM_NS as NS, VERS
 import { installCrictl } from './support/crictl.js';
 import { yurtctl, type Run } from './support/yurtctl.js';
 import { x509 } from '../../lib/certificate/x509.js';
+import { WRAPPER_SHA256 } from '../../converter/doctor/pod-ip.js';
 import { parseMetrics, total as metricTotal } from '../../lib/metrics/exposition.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -415,11 +416,15 @@ describeRealNodes('operator path on real nodes: yurtctl convert, the tunnel, an 
 
     const first = await healthyOnNode('before');
     step('healthy before');
-    expect(first.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired']);
+    expect(first.report.findings.map((f) => f.check).sort()).toEqual(['agent', 'autonomy', 'certificate/agent', 'certificate/hub', 'certificate/kubelet-client', 'clock-skew', 'edge-dns', 'hub', 'hub-cache', 'hub-ready', 'kubelet-wired', 'pod-ip']);
     // This conversion deploys no edge CoreDNS (real-edge-services proves the check where one runs): read through the hub as the node.
     expect(find(first.report, 'edge-dns').evidence).toBe('edge DNS off: no openyurt.io/topologyKeys on Service kube-system/kube-dns, no pod of DaemonSet kube-system/yurt-edge-coredns on the node');
     expect(find(first.report, 'kubelet-wired').evidence).toMatch(/^layout kubeadm; \/var\/lib\/yurt-edge\/kubelet.conf: server http:\/\/127.0.0.1:10261; the hub proxied \d+ kubelet requests$/);
     expect(find(first.report, 'agent').evidence).toBe('http://127.0.0.1:10266/readyz: 200; 2 session(s) of 2 server replica(s)');
+    // The node Job's convert wired pod IPs: the node's conflist (bridge with host-local, then portmap) names the wrapper, written beside Debian's host-local.
+    const podIp = find(first.report, 'pod-ip').evidence;
+    console.log(`node doctor's pod-ip on edge-2: ${podIp}`);
+    expect(podIp).toBe(`/etc/cni/net.d/10-yurt-bridge.conflist: bridge with IPAM yurt-host-local, portmap; /usr/lib/cni/yurt-host-local this yurtctl's (sha256 ${WRAPPER_SHA256.slice(0, 12)}…), beside host-local`);
 
     // 1. An expired certificate: kubelet's client certificate (what the agent presents too) past its end.
     const PKI = '/var/lib/kubelet/pki';
