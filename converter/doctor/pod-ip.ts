@@ -117,7 +117,7 @@ export function podIpFromNode(node: string, v: PodIpView): Finding {
     } else if (converted) {
       problems.push({
         status: 'warn',
-        evidence: `converted (phase ${phase}), but ${seen} still uses plain ${HOST_LOCAL} (a conversion by an earlier yurtctl, or a configuration written since): after an offline reboot its pods get the next free address and the node's Services name the old one until the cloud is back (${DOCS})`,
+        evidence: `converted (phase ${phase}), but ${seen} still uses plain ${HOST_LOCAL} (a conversion by an earlier yurtctl, or a configuration written since): after an offline reboot its pods get the next free address while the EndpointSlices the node reads from the hub's cache name the old one until the cloud is back (${DOCS})`,
         fix: `${fixes.reconvert(node)}   # a hub update does not add ${POD_IP_IPAM}; convert does`,
       });
     } else if (phase) {
