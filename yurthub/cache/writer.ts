@@ -18,17 +18,20 @@ import { listScope, nonResourceKey, objectKey } from './scope.js';
 export interface ResponseSink {
   write(chunk: Buffer): void;
   /**
-   * The response ended normally: commit what it carried. `whole` is that body already joined, and
-   * parsed when it is JSON, by a response filter that had to (relay.ts): the cache then reuses both.
+   * The response ended normally: commit what it carried. `whole` is what a response filter made of
+   * it on the way (relay.ts): the parsed JSON, and the body joined when it had to be; the cache reuses them.
    */
   end(whole?: WholeBody): void;
   /** The response broke: drop it. */
   abort(): void;
 }
 
-/** A body as one buffer (exactly the bytes written to the sink) and, for JSON, what JSON.parse made of it. */
+/**
+ * A body as one buffer (exactly the bytes written to the sink), when it was joined already, and, for
+ * JSON, what JSON.parse made of it (a streamed JSON list: of its items, the body never joined).
+ */
 export interface WholeBody {
-  body: Buffer;
+  body?: Buffer;
   json?: unknown;
 }
 

@@ -23,7 +23,8 @@ export interface ProtobufFilterRun {
 
 /** Collects a protobuf GET or LIST body as it arrives, filtering list items on the way. */
 export interface ProtobufBody {
-  write(chunk: Uint8Array): void;
+  /** Nothing goes out before end(): the list's length prefix depends on every item. */
+  write(chunk: Uint8Array): undefined;
   /** The body to send: filtered, or exactly what arrived when nothing changed or it could not be read. */
   end(): Uint8Array;
 }

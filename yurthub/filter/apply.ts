@@ -10,6 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from '../../lib/logger.js';
 import { YurthubErrors } from '../errors.js';
 import { describeMessage, protobufBody, protobufEvent, protobufEventStream, type ProtobufBody } from './apply-protobuf.js';
+import { jsonBodyStream, type JsonBody, type JsonItemResult } from './apply-json.js';
 import type { FilterName, FilterResult, KubeObject, ObjectFilter, ProtobufResult } from './types.js';
 
 export type BodyFormat = 'json' | 'protobuf';
@@ -64,6 +65,29 @@ export class ResponseFilter {
   /** A protobuf GET or LIST body filtered as it arrives (relay.ts); requires `protobuf`. */
   protobufBody(): ProtobufBody {
     return protobufBody(this);
+  }
+
+  /** A JSON GET or LIST body filtered as it arrives, list items written out as they pass (relay.ts). */
+  jsonBodyStream(): JsonBody {
+    return jsonBodyStream(this);
+  }
+
+  /**
+   * One item of a JSON list, as received: what to send (the same bytes when kept as it is, undefined
+   * when left out) and what it parsed to, as the apiserver sent it. An item that is not JSON is sent
+   * as it came, counted and logged (parsed undefined).
+   */
+  jsonItem(raw: Uint8Array, kind: string): JsonItemResult {
+    let item: unknown;
+    try {
+      item = JSON.parse(utf8.decode(raw));
+    } catch (err) {
+      this.malformed(undefined, `a list item is not JSON (${(err as Error).message})`);
+      return { send: raw, parsed: undefined };
+    }
+    const copy = shallowCopy(item);
+    const result = this.object(copy, kind);
+    return { send: result === 'keep' ? raw : result === 'drop' ? undefined : Buffer.from(JSON.stringify(copy)), parsed: item };
   }
 
   /** A GET or LIST body, filtered; the same bytes when nothing changed or nothing could be read. */

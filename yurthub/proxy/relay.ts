@@ -1,15 +1,15 @@
 /**
  * Streams an apiserver's response to the client chunk by chunk (watch events are never buffered),
  * handing a copy of 2xx cacheable JSON or protobuf responses to the cache writer. When response
- * filters apply (ctx.filter), the client gets the filtered body instead: a GET or LIST whole once it
- * is complete (protobuf list items filtered as they stream in), a watch event by event; the cache
- * still gets the apiserver's bytes. A gzip answer is inflated for a client that did not ask for gzip
+ * filters apply (ctx.filter), the client gets the filtered body instead: a JSON LIST item by item as
+ * the items stream in, a protobuf LIST whole at its end (items filtered as they stream in; its length
+ * prefix needs them all), a GET whole once it is complete, a watch event by event; the cache still
+ * gets the apiserver's bytes. A gzip answer is inflated for a client that did not ask for gzip
  * (the hub asked for it on the cloud link).
  */
 import type { Readable } from 'node:stream';
 import { createGunzip, constants as zlibConstants } from 'node:zlib';
 import { bodyFormat } from '../../lib/kube/content-type.js';
-import type { ResponseFilter } from '../filter/apply.js';
 import type { CacheWriter, ResponseSink, WholeBody } from '../cache/writer.js';
 import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
@@ -45,7 +45,7 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
   ctx.res.flushHeaders();
   const sink = sinkFor(ctx, status, format, writer);
   if (filtering && encoding === 'gzip' && ctx.info.verb !== 'watch') {
-    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : wholeJson(filter));
+    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : filter.jsonBodyStream());
   }
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
@@ -71,33 +71,24 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
     plain.pipe(events).pipe(ctx.res);
     return;
   }
-  // Protobuf items are filtered as they arrive; only the list's length prefix waits for the last byte.
-  const body: BodyFilter = native ? filter.protobufBody() : wholeJson(filter);
-  plain.on('data', (c: Buffer) => body.write(c));
+  // List items are filtered as they arrive: JSON ones go out at once, protobuf ones with the list's length prefix at the end.
+  const body: BodyFilter = native ? filter.protobufBody() : filter.jsonBodyStream();
+  plain.on('data', (c: Buffer) => send(ctx, body.write(c)));
   plain.once('end', () => ctx.res.end(body.end()));
 }
 
-/** What takes a filtered GET or LIST's plain bytes and makes the answer at their end. */
+/** What takes a filtered GET or LIST's plain bytes and makes the answer from them. */
 interface BodyFilter {
-  write(chunk: Uint8Array): void;
+  /** The next plain bytes → what can be sent now (JSON list items that passed), if anything. */
+  write(chunk: Uint8Array): Uint8Array | undefined;
+  /** The rest of the answer. */
   end(): Uint8Array;
-  /** After end(): the body as received, joined and parsed, when the filter had to (JSON), for the cache to reuse. */
+  /** After end(): what a JSON body parsed to, and the body when it was joined, for the cache to reuse. */
   readonly whole?: WholeBody;
 }
 
-/** JSON has no lengths to split it by: the body is parsed whole at its end, once for the answer and the cache. */
-function wholeJson(filter: ResponseFilter): BodyFilter {
-  const chunks: Uint8Array[] = [];
-  const json: { -readonly [K in keyof BodyFilter]: BodyFilter[K] } = {
-    write: (c) => void chunks.push(c),
-    end: () => {
-      const body = Buffer.concat(chunks);
-      const filtered = filter.jsonBody(body);
-      if (filtered.parsed !== undefined) json.whole = { body, json: filtered.parsed };
-      return filtered.body;
-    },
-  };
-  return json;
+function send(ctx: ProxyContext, now: Uint8Array | undefined): void {
+  if (now) ctx.res.write(now);
 }
 
 /** Output per inflate round: a 10,000-endpoint list inflates in a few rounds, not one per 16 KB (zlib's default). */
@@ -162,7 +153,7 @@ function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSin
   gunzip.on('data', (c: Buffer) => {
     if (done) return;
     sink?.write(c);
-    body.write(c);
+    send(ctx, body.write(c));
   });
 }
 

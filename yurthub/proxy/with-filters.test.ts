@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { request } from 'node:http';
+import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { parseRequestInfo } from '../../lib/kube/request-info.js';
 import { CacheReader } from '../cache/reader.js';
 import { discardCloudServiceFilter } from '../filter/discardcloudservice.js';
@@ -191,6 +192,61 @@ describe('response filters through the chain', () => {
       expect(names(res.body)).toEqual(['kubernetes', 'web', 'cloud-lb']);
     }
     expect(await metric(h, 'filterUnfiltered')).toEqual([{ filter: 'discardcloudservice', reason: 'malformed-object', value: 9 }]);
+  });
+});
+
+describe('a filtered JSON list', () => {
+  it.each([['plain', false], ['gzip', true]] as const)('reaches the client item by item while the apiserver still sends it (%s), and is cached whole', async (_, gzip) => {
+    // The apiserver holds the list's second half back until the client has its first kept item, or 5 s.
+    let sawFirst!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (sawFirst = resolve));
+    let heldBack = false;
+    const text = JSON.stringify(LIST);
+    const cut = text.indexOf('{"kind":"Service","apiVersion":"v1","metadata":{"namespace":"app","name":"web"');
+    const api = await fakeApiserver((req, res) => {
+      const zip = gzip && (req.headers['accept-encoding'] ?? '').includes('gzip');
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...(zip ? { 'content-encoding': 'gzip' } : {}) });
+      const z = zip ? createGzip() : undefined;
+      z?.on('data', (c: Buffer) => res.write(c));
+      z?.once('end', () => res.end());
+      const send = (part: string) => (z ? (z.write(part), z.flush(zlibConstants.Z_SYNC_FLUSH)) : res.write(part));
+      send(text.slice(0, cut));
+      const late = setTimeout(sawFirst, 5000);
+      void firstArrived.then(() => {
+        clearTimeout(late);
+        heldBack = true;
+        send(text.slice(cut));
+        if (z) z.end();
+        else res.end();
+      });
+    });
+    cleanup.push(() => api.close());
+    const h = await startTestHub([api.url], { filters: [discardCloudServiceFilter()], cacheAgents: ['kube-proxy'] });
+    cleanup.push(() => h.close());
+    const body = await new Promise<{ text: string; firstBeforeRest: boolean }>((resolve, reject) => {
+      const req = request(new URL(SERVICES, h.url), { headers: KUBE_PROXY }, (res) => {
+        let got = '';
+        let firstBeforeRest = false;
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          got += c;
+          if (!heldBack && got.includes('"name":"kubernetes"')) {
+            firstBeforeRest = true;
+            sawFirst();
+          }
+        });
+        res.once('end', () => resolve({ text: got, firstBeforeRest }));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end();
+    });
+    expect(body.firstBeforeRest).toBe(true);
+    expect(names(body.text)).toEqual(['kubernetes', 'web']);
+    await settle();
+    const cached = await new CacheReader(h.store).list('kube-proxy', parseRequestInfo('GET', SERVICES), new URLSearchParams());
+    const stored = cached.kind === 'found' ? cached.value.items.map((i) => (JSON.parse(Buffer.from(i as Uint8Array).toString('utf8')) as { metadata: { name: string } }).metadata.name) : [];
+    expect(stored.sort()).toEqual(['cloud-lb', 'kubernetes', 'web']);
   });
 });
 
