@@ -15,6 +15,7 @@ import { YurthubErrors } from '../errors.js';
 import type { ProxyContext } from './context.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { HOP_BY_HOP, type UpstreamResponse } from './forward.js';
+import { syncGunzip } from './sync-gunzip.js';
 
 export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: CacheWriter): void {
   const status = proxyRes.statusCode ?? 502;
@@ -91,70 +92,48 @@ function send(ctx: ProxyContext, now: Uint8Array | undefined): void {
   if (now) ctx.res.write(now);
 }
 
-/** Output per inflate round: a 10,000-endpoint list inflates in a few rounds, not one per 16 KB (zlib's default). */
-const INFLATE_CHUNK = 1 << 20;
-
 /**
- * A filtered GET or LIST that came gzipped, inflated while it arrives so that only its last bytes are
- * left to do at its end. Each zlib write is a thread-pool round trip, and each one of those on the
- * answer's path is a wake-up that waits its turn on a busy node; so what arrives while a write is in
- * flight is batched into the next one, a round's output may be large, and the answer goes out as soon
- * as the last write is done (every write is flushed) rather than after zlib's own end-of-stream round.
- * The cache gets the same bytes.
+ * A filtered GET or LIST that came gzipped, inflated on this thread as each chunk arrives
+ * (sync-gunzip.ts): no thread-pool round trip on the answer's path, so at the upstream's last byte
+ * only that chunk's inflate and filter are left. The cache gets the same bytes; bytes that are not
+ * gzip, or stop short of its end, tear the answer.
  */
 function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, body: BodyFilter): void {
-  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK, flush: zlibConstants.Z_SYNC_FLUSH });
-  let queued: Buffer[] = [];
-  let inFlight = false;
-  let upstreamEnded = false;
+  const gunzip = syncGunzip();
   let done = false;
   const torn = () => {
     if (done) return;
     done = true;
+    gunzip.close();
     sink?.abort();
-    gunzip.destroy();
     ctx.res.destroy();
   };
-  const finish = () => {
-    if (done) return;
+  const inflate = (step: () => Buffer[]): boolean => {
+    let plain: Buffer[];
+    try {
+      plain = step();
+    } catch {
+      torn();
+      return false;
+    }
+    for (const c of plain) {
+      sink?.write(c);
+      send(ctx, body.write(c));
+    }
+    return true;
+  };
+  proxyRes.on('data', (c: Buffer) => {
+    if (!done) inflate(() => gunzip.push(c));
+  });
+  proxyRes.once('end', () => {
+    if (done || !inflate(() => gunzip.end())) return;
     done = true;
-    gunzip.destroy();
     ctx.res.end(body.end());
     // After the answer: the cache's copy (joined and parsed already when JSON) waits, the client does not.
     sink?.end(body.whole);
-  };
-  const pump = () => {
-    if (inFlight || done) return;
-    if (queued.length === 0) {
-      // The last write's output has been handed out by now ('data' runs before the write's callback
-      // or in the ticks before this immediate).
-      if (upstreamEnded) setImmediate(finish);
-      return;
-    }
-    const chunk = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
-    queued = [];
-    inFlight = true;
-    gunzip.write(chunk, (err) => {
-      inFlight = false;
-      if (!err) pump();
-    });
-  };
-  proxyRes.on('data', (c: Buffer) => {
-    queued.push(c);
-    pump();
-  });
-  proxyRes.once('end', () => {
-    upstreamEnded = true;
-    pump();
   });
   proxyRes.on('error', torn);
   proxyRes.once('aborted', torn);
-  gunzip.on('error', torn);
-  gunzip.on('data', (c: Buffer) => {
-    if (done) return;
-    sink?.write(c);
-    send(ctx, body.write(c));
-  });
 }
 
 function headersOf(proxyRes: UpstreamResponse): Record<string, string | string[]> {

@@ -334,4 +334,26 @@ describe('offline answers from the cache', () => {
     expect(await metric(h, 'filterUnfiltered')).toEqual([]);
     expect(await metric(h, 'filterApplied')).toEqual([{ filter: 'discardcloudservice', action: 'dropped', value: 2 }]);
   });
+
+  it.each([
+    ['corrupt', (gz: Buffer) => Buffer.concat([gz.subarray(0, 30), Buffer.alloc(20, 0x5a), gz.subarray(50)]), false],
+    ['cut short', (gz: Buffer) => gz.subarray(0, gz.length - 6), false],
+    ['followed by garbage', (gz: Buffer) => Buffer.concat([gz, Buffer.from('garbage')]), false],
+    ['torn upstream', (gz: Buffer) => gz.subarray(0, gz.length >> 1), true],
+  ] as const)('tear a filtered gzip protobuf list whose gzip is %s, and cache nothing', async (_what, mangle, tear) => {
+    const pb = encodeListBody('Service', Array.from({ length: 40 }, (_, i) => svc('app', `web-${i}`, i % 2 ? DISCARD : undefined)));
+    const api = await fakeApiserver((_req, res) => {
+      const body = mangle(gzipSync(pb));
+      res.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf', 'content-encoding': 'gzip', ...(tear ? { 'content-length': body.length * 2 } : {}) });
+      res.write(body.subarray(0, 40));
+      setImmediate(() => (tear ? res.write(body.subarray(40), () => res.socket?.destroy()) : res.end(body.subarray(40))));
+    });
+    cleanup.push(() => api.close());
+    const h = await startTestHub([api.url], { filters: [discardCloudServiceFilter()], cacheAgents: ['kube-proxy'] });
+    cleanup.push(() => h.close());
+    await expect(call(h.url, 'GET', SERVICES, { headers: { 'user-agent': KUBE_PROXY['user-agent'], accept: 'application/vnd.kubernetes.protobuf, */*' } })).rejects.toThrow();
+    await settle();
+    const cached = await new CacheReader(h.store).list('kube-proxy', parseRequestInfo('GET', SERVICES), new URLSearchParams());
+    expect(cached.kind).not.toBe('found');
+  });
 });
