@@ -34,8 +34,14 @@ export const DEFAULT_MAX_STREAM_WINDOW = 16 * 2 ** 20;
 export const DEFAULT_MAX_SESSION_WINDOW = 64 * 2 ** 20;
 /** A new round-trip sample is taken at most this often, and only while streams receive data. */
 export const RTT_SAMPLE_INTERVAL_MS = 1000;
-/** Frame buffers kept for reuse per session (each one peer frame size). */
-const FRAME_POOL_SIZE = 4;
+/** Frame buffers kept for reuse per session. */
+const FRAME_POOL_SIZE = 2;
+/**
+ * Size of a frame buffer (more if one frame needs more): a turn's bulk DATA (up to the transport's
+ * backlog limit) fits in one, so that a transport taking pre-framed messages (sendFramed) writes the
+ * turn as one piece.
+ */
+const SLAB_BYTES = 1024 * 1024;
 
 export interface SessionOptions {
   /**
@@ -449,14 +455,24 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this.closedWith) return;
     let message: Buffer;
     let slab: Slab | undefined;
+    let room = 0;
     try {
       if (length > this.link.maxPayload) throw new Error(`${length} bytes exceed the peer's ${this.link.maxPayload}`);
-      // Small frames (interactive traffic) come from Node's shared pool; large ones from ours.
-      slab = length >= SLAB_MIN_PAYLOAD ? this.slabFor(HEADER_SIZE + length) : undefined;
-      message = encodeData(streamId, chunks, length, slab?.buffer.subarray(slab.used));
+      // Small frames (interactive traffic) come from Node's shared pool; large ones from ours, with
+      // room in front for the transport's own header if it takes them so (sendFramed). A small one
+      // goes where a large one went if there is room: the tail of a burst, which a transport taking
+      // pre-framed messages then writes with the rest of it.
+      room = this.framing(HEADER_SIZE + length);
+      const size = room + HEADER_SIZE + length;
+      const current = this.slab;
+      slab = length >= SLAB_MIN_PAYLOAD ? this.slabFor(size) : current && current.buffer.length - current.used >= size ? current : undefined;
       if (slab) {
+        const frame = encodeData(streamId, chunks, length, slab.buffer.subarray(slab.used + room));
+        message = slab.buffer.subarray(slab.used, slab.used + room + frame.length);
         slab.used += message.length;
         slab.inFlight++;
+      } else {
+        message = encodeData(streamId, chunks, length);
       }
     } catch (err) {
       this.fail(new Error(`could not encode DATA: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
@@ -464,7 +480,9 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     try {
       const taken = slab;
-      this.transport.send(message, taken && (() => this.sent(taken)));
+      const onSent = taken && (() => this.sent(taken));
+      if (taken && this.transport.sendFramed) this.transport.sendFramed(message, room, onSent);
+      else this.transport.send(message, onSent);
     } catch (err) {
       this.fail(err);
     }
@@ -482,6 +500,11 @@ export class Session extends EventEmitter<SessionEvents> {
     return Math.max(1, Math.min(max, room - HEADER_SIZE));
   }
 
+  /** Bytes the transport's own header takes in front of a message of `length` bytes, when it takes pre-framed ones. */
+  private framing(length: number): number {
+    return this.transport.sendFramed && this.transport.framing ? this.transport.framing(length) : 0;
+  }
+
   /** The current frame buffer if `size` bytes still fit, else a fresh one from the pool. */
   private slabFor(size: number): Slab {
     const current = this.slab;
@@ -491,7 +514,8 @@ export class Session extends EventEmitter<SessionEvents> {
       this.slab = undefined;
       this.recycle(current);
     }
-    const buffer = this.framePool.pop() ?? Buffer.allocUnsafeSlow(HEADER_SIZE + this.link.maxPayload);
+    const pooled = this.framePool.pop();
+    const buffer = pooled && pooled.length >= size ? pooled : Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, size));
     this.slab = { buffer, used: 0, inFlight: 0 };
     return this.slab;
   }

@@ -18,6 +18,19 @@ export interface MessageTransport {
    */
   recordRoom?(atLeast: number): number;
   /**
+   * For a transport that puts a header of its own in front of each message (a WebSocket's): how many
+   * bytes that header takes for a message of `length` bytes. A sender that builds the message with
+   * that many bytes free in front of it may hand it to sendFramed(), which writes the header there.
+   */
+  framing?(length: number): number;
+  /**
+   * Sends `message`, whose first `room` bytes (framing() of the bytes after them) are free for the
+   * transport's header. Messages that lie back to back in one buffer leave in one write of the layer
+   * under it, so TLS encrypts them from that buffer instead of first joining them into a new one.
+   * Same order and onSent contract as send(). Only with framing().
+   */
+  sendFramed?(message: Buffer, room: number, onSent?: () => void): void;
+  /**
    * Bytes handed to send() that have not left yet (a socket's write buffer). With onDrain, the session
    * stops sending DATA while the connection is this far behind instead of queueing without bound.
    */

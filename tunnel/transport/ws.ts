@@ -25,6 +25,18 @@ const TLS_RECORD = 16_384;
 /** What `ws` keeps private and this adapter reads: the socket it writes to and that socket's write state. */
 interface WsInternals {
   _socket?: Duplex & { _writableState?: { length: number; writing: boolean; writelen: number } };
+  /** ws's Sender: frames of its own wait in `_queue` while `_state` is not 0 (DEFAULT; ws 8.17+). */
+  _sender?: { _state?: number; _queue?: unknown[] };
+}
+
+/** Binary message, final fragment (RFC 6455 §5.2). */
+const FIN_BINARY = 0x82;
+const MASK_BIT = 0x80;
+
+/** Pre-framed messages lying back to back in one buffer, not yet handed to the socket. */
+interface Run {
+  bytes: Buffer;
+  callbacks: Array<() => void>;
 }
 
 export class WsTransport implements MessageTransport {
@@ -34,14 +46,28 @@ export class WsTransport implements MessageTransport {
   /** A binary frame's header for 126..65535 bytes: 2 + a 16-bit length, + a 4-byte mask key from a client. */
   private readonly header: number;
   private corked = false;
+  private readonly sender: WsInternals['_sender'];
+  /** sendFramed()'s messages not yet handed to the socket, in order; a run joins those that lie back to back in one buffer. */
+  private readonly runs: Run[] = [];
+  /** Bytes in `runs`. */
+  private held = 0;
+  /** Runs handed to the socket and not yet written out by it. */
+  private runsWriting = 0;
 
-  /** `client`: this end masks what it sends (the agent; RFC 6455 §5.3), so its header is 4 bytes longer. */
+  private readonly client: boolean;
+
+  /**
+   * `client`: this end masks what it sends (the agent; RFC 6455 §5.3), so its header is 4 bytes longer.
+   * The agent's mask is all zeros (its `generateMask`), and so is the one sendFramed() writes.
+   */
   constructor(
     readonly ws: WebSocket,
     options: { client: boolean },
   ) {
     this.header = options.client ? 8 : 4;
     this.socket = (ws as unknown as WsInternals)._socket;
+    this.sender = (ws as unknown as WsInternals)._sender;
+    this.client = options.client;
     ws.binaryType = 'nodebuffer';
     // Without a listener an 'error' would crash the process; the 'close' that follows is what counts.
     ws.on('error', () => {});
@@ -58,6 +84,8 @@ export class WsTransport implements MessageTransport {
   send(message: Buffer, onSent?: () => void): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.corkUntilTick();
+    // What sendFramed() holds was sent first: it goes to the socket before this.
+    this.writeRuns(true);
     // ws calls back once the socket has taken the bytes (TLS has encrypted them): the buffer is free.
     this.ws.send(message, { binary: true }, onSent && ((err?: Error) => err || onSent()));
   }
@@ -67,17 +95,75 @@ export class WsTransport implements MessageTransport {
    * while its previous write was under way to TLS as one buffer, which TLS cuts into records from its
    * start. A message that ends where a record ends arrives as one read, which the receiving `ws`
    * hands on as it is; one that spans two reads is first gathered into a new buffer (a copy, and an
-   * allocation per message that V8 pays for in full garbage collections).
+   * allocation per message that V8 pays for in full garbage collections). A run of pre-framed
+   * messages (sendFramed) is written on its own once the socket is free, so records start with it.
    */
   recordRoom(atLeast: number): number {
     const state = this.socket?._writableState;
-    const waiting = state ? state.length - (state.writing ? state.writelen : 0) : 0;
+    const run = this.runs.at(-1);
+    const waiting = run ? run.bytes.length : this.runsWriting > 0 || !state ? 0 : state.length - (state.writing ? state.writelen : 0);
     const room = TLS_RECORD - (waiting % TLS_RECORD) - this.header;
     return room >= atLeast ? room : room + TLS_RECORD;
   }
 
+  framing(length: number): number {
+    return (length < 126 ? 2 : length < 65_536 ? 4 : 10) + (this.client ? 4 : 0);
+  }
+
+  /**
+   * The WebSocket frame header goes into the room the sender left, and the message straight to the
+   * socket, as `ws` would write it (a binary frame, with a zero mask from the agent), without `ws`:
+   * its send() writes each message as two pieces (header, payload), and TLS copies a turn's pieces
+   * into one buffer before it encrypts. Consecutive messages of one buffer go out as one piece, so
+   * a turn of bulk DATA is encrypted where the session encoded it. Taken only while `ws` has nothing
+   * of its own queued, so the order of frames on the socket is the order they were sent in.
+   */
+  sendFramed(message: Buffer, room: number, onSent?: () => void): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const socket = this.socket;
+    const sender = this.sender;
+    if (!socket || !sender || sender._state !== 0 || (sender._queue?.length ?? 0) > 0 || room !== this.framing(message.length - room)) {
+      this.send(message.subarray(room), onSent);
+      return;
+    }
+    this.corkUntilTick();
+    writeHeader(message, room, this.client);
+    this.held += message.length;
+    const run = this.runs.at(-1);
+    if (run && run.bytes.buffer === message.buffer && run.bytes.byteOffset + run.bytes.length === message.byteOffset) {
+      run.bytes = Buffer.from(run.bytes.buffer, run.bytes.byteOffset, run.bytes.length + message.length);
+      if (onSent) run.callbacks.push(onSent);
+      return;
+    }
+    this.runs.push({ bytes: message, callbacks: onSent ? [onSent] : [] });
+  }
+
+  /**
+   * Hands held runs of pre-framed messages to the socket: all of them if something must follow them
+   * (send(), close()), else the first, and only if no earlier run is still being written. The socket
+   * would only queue a run behind one it is writing, and TLS then joins its queue into a new buffer
+   * before encrypting it; held here instead, a run grows while messages keep coming back to back, and
+   * goes out when the one before it is done (its callback).
+   */
+  private writeRuns(all: boolean): void {
+    const socket = this.socket;
+    while (this.runs.length > 0 && (all || this.runsWriting === 0)) {
+      const run = this.runs.shift()!;
+      this.held -= run.bytes.length;
+      if (!socket || socket.destroyed) continue;
+      const { callbacks } = run;
+      this.runsWriting++;
+      socket.write(run.bytes, (err) => {
+        this.runsWriting--;
+        if (err) return;
+        for (const done of callbacks) done();
+        this.writeRuns(false);
+      });
+    }
+  }
+
   backlog(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + this.held;
   }
 
   onDrain(listener: () => void): void {
@@ -97,6 +183,7 @@ export class WsTransport implements MessageTransport {
     socket.cork();
     process.nextTick(() => {
       this.corked = false;
+      this.writeRuns(false);
       socket.uncork();
     });
   }
@@ -118,6 +205,8 @@ export class WsTransport implements MessageTransport {
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CLOSED) return;
+    // DATA held for this turn goes before the close frame, as it would have through ws.send().
+    if (this.ws.readyState === WebSocket.OPEN) this.writeRuns(true);
     if (!sendable(code)) {
       this.ws.terminate();
       return;
@@ -150,6 +239,28 @@ export class WsTransport implements MessageTransport {
       );
     });
   }
+}
+
+/** A WebSocket header for a binary message in the first `header` bytes of `message` (RFC 6455 §5.2). */
+function writeHeader(message: Buffer, header: number, masked: boolean): void {
+  const length = message.length - header;
+  const mask = masked ? MASK_BIT : 0;
+  message[0] = FIN_BINARY;
+  let at = 2;
+  if (length < 126) {
+    message[1] = mask | length;
+  } else if (length < 65_536) {
+    message[1] = mask | 126;
+    message.writeUInt16BE(length, 2);
+    at = 4;
+  } else {
+    message[1] = mask | 127;
+    message.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    message.writeUInt32BE(length >>> 0, 6);
+    at = 10;
+  }
+  // A zero mask key leaves the payload as it is (x XOR 0), which is what lets it be written unmasked here.
+  if (masked) message.writeUInt32BE(0, at);
 }
 
 export interface HeartbeatOptions {
