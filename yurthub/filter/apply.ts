@@ -1,7 +1,8 @@
 /**
  * Runs a request's filters over what its client receives: a whole body (a GET, a LIST, an offline
- * answer) or a watch stream event by event, JSON here and protobuf in apply-protobuf.ts (when every
- * filter of the request reads protobuf: `protobuf`). Never throws and never tears an answer: a body
+ * answer), an online JSON LIST item by item as it streams in (apply-json.ts), or a watch stream event
+ * by event; JSON here and protobuf in apply-protobuf.ts (when every filter of the request reads
+ * protobuf: `protobuf`). Never throws and never tears an answer: a body
  * that cannot be decoded, an object a filter cannot read, or a protobuf body for a filter that reads
  * only JSON is served as it came, with a warning and a count in
  * `yurthub_filter_unfiltered_total{filter,reason}`.
