@@ -120,10 +120,17 @@ export async function startInSteps<R extends object>(program: string, log: Logge
 export interface Clock {
   now(): number;
   delay(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Milliseconds from an arbitrary origin, with sub-millisecond resolution and never stepped, for
+   * short intervals (a round trip, a rate over a few milliseconds) where now()'s whole milliseconds
+   * would round a burst's span to 0 or 1. Optional: code reads now() on a clock without it.
+   */
+  monotonic?(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   delay: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);

@@ -34,6 +34,12 @@ export const DEFAULT_MAX_STREAM_WINDOW = 16 * 2 ** 20;
 export const DEFAULT_MAX_SESSION_WINDOW = 64 * 2 ** 20;
 /** A new round-trip sample is taken at most this often, and only while streams receive data. */
 export const RTT_SAMPLE_INTERVAL_MS = 1000;
+/**
+ * The shortest span a reader's rate is measured over (and never less than a round trip): credit
+ * returns come in bursts, several within one turn of the event loop, and a rate over such a burst's
+ * span says nothing about throughput.
+ */
+export const MIN_RATE_SPAN_MS = 10;
 /** Frame buffers kept for reuse per session. */
 const FRAME_POOL_SIZE = 2;
 /**
@@ -244,13 +250,17 @@ export class Session extends EventEmitter<SessionEvents> {
     const tuning: WindowTuning | undefined =
       this.peer.window && maxStreamWindow > this.initialWindow
         ? {
-            now: () => this.clock.now(),
+            now: () => this.elapsed(),
             rttMs: () => this.measureRtt(),
             maxStreamWindow,
+            minSpanMs: MIN_RATE_SPAN_MS,
             reserve: (bytes) => {
               const granted = Math.max(0, Math.min(bytes, this.windowBudget));
               this.windowBudget -= granted;
               return granted;
+            },
+            release: (bytes) => {
+              this.windowBudget += bytes;
             },
           }
         : undefined;
@@ -305,6 +315,18 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Window growth still available to this session's streams. */
   get windowBudgetLeft(): number {
     return this.windowBudget;
+  }
+
+  /**
+   * Each open stream's receive window and the bytes it holds against it (received, credit not yet
+   * returned): a debug reading of what the window tuning costs in memory.
+   */
+  receiveWindows(): Array<{ id: number; window: number; unacknowledged: number }> {
+    const out: Array<{ id: number; window: number; unacknowledged: number }> = [];
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'open') out.push({ id: entry.id, window: entry.stream.receiveWindow, unacknowledged: entry.stream.unacknowledged });
+    }
+    return out;
   }
 
   /** Streams holding a slot: opening, awaiting accept, or open. */
@@ -398,9 +420,14 @@ export class Session extends EventEmitter<SessionEvents> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The clock for round trips and rates: its high-resolution reading where it has one. */
+  private elapsed(): number {
+    return this.clock.monotonic ? this.clock.monotonic() : this.clock.now();
+  }
+
   /** The current estimate; takes a new sample if the last is old and none is under way. */
   private measureRtt(): number | undefined {
-    const now = this.clock.now();
+    const now = this.elapsed();
     if (!this.ping && !this.closedWith && now - this.lastPingAt >= RTT_SAMPLE_INTERVAL_MS) {
       this.pingCounter++;
       this.ping = { value: this.pingCounter, sentAt: now };
@@ -412,7 +439,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private pong(value: bigint): void {
     if (this.ping?.value !== value) return;
-    const sample = this.clock.now() - this.ping.sentAt;
+    const sample = this.elapsed() - this.ping.sentAt;
     this.ping = undefined;
     // RFC 6298's smoothing: one slow sample moves the estimate by an eighth.
     this.srtt = this.srtt === undefined ? sample : this.srtt + (sample - this.srtt) / 8;

@@ -28,8 +28,12 @@ export interface WindowTuning {
   rttMs(): number | undefined;
   /** The most one stream's receive window may grow to. */
   readonly maxStreamWindow: number;
+  /** The shortest span (ms) a reader's rate is measured over; a round trip when that is longer. */
+  readonly minSpanMs: number;
   /** Takes up to `bytes` of window growth from the session's budget; returns what was granted. */
   reserve(bytes: number): number;
+  /** Gives back `bytes` of growth a window shrank by. */
+  release(bytes: number): void;
 }
 
 export interface TunnelStreamInit {
@@ -58,11 +62,15 @@ type Callback = (error?: Error | null) => void;
  * goes back only for bytes the reader has taken out of the readable buffer, so a reader that stops
  * stops the peer's writer on this stream and no other.
  *
- * With a peer that takes growing windows (link.tuning), each credit return also checks whether the
- * window is what limits the stream: when the reader took more than half a window per round trip
- * (bytes since the last return / time since it × smoothed RTT × 2 > window), the window doubles, up
- * to maxStreamWindow and as far as the session's budget allows; the growth goes to the peer as
- * extra credit in the same WINDOW frame. Windows never shrink while the stream lives.
+ * With a peer that takes growing windows (link.tuning), the window follows the reader's throughput ×
+ * the smoothed round trip. The rate is measured over a sample of at least one round trip and at least
+ * tuning.minSpanMs (credit returns come in bursts, several within one clock tick; a rate over a
+ * burst's span would be any number), on the clock's high-resolution reading. At the credit return
+ * that closes a sample: when rate × RTT × 2 exceeds the window (the window is what holds the
+ * reader), it doubles, up to maxStreamWindow and as far as the session's budget allows, the growth
+ * going to the peer as extra credit in the same WINDOW frame; when rate × RTT × 2 is under a quarter
+ * of the window (a slow reader, or a writer with little to send), it halves, not below the initial
+ * window, by returning that much less credit, and the session's budget gets it back.
  *
  * handle*() and abort() belong to the session that routes frames here; applications use the
  * Duplex API and reset().
@@ -80,8 +88,9 @@ export class TunnelStream extends Duplex {
   private creditBatch: number;
   private received = 0;
   private returned = 0;
-  /** When credit last went back (or the stream started): the reader's rate is measured from it. */
-  private lastCreditAt: number;
+  /** Start of the current rate sample (tuning's clock), and the credit returned since. */
+  private sampleStart: number;
+  private sampleBytes = 0;
   /** Written, not yet sent as DATA (no credit yet, or waiting for the end of this turn). */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -109,13 +118,18 @@ export class TunnelStream extends Duplex {
     this.recvWindow = init.recvWindow;
     this.initialRecvWindow = init.recvWindow;
     this.creditBatch = Math.max(1, Math.floor(init.recvWindow / 4));
-    this.lastCreditAt = init.link.tuning?.now() ?? 0;
+    this.sampleStart = init.link.tuning?.now() ?? 0;
     this.released = init.released ?? false;
   }
 
   /** Bytes this stream's receive window has grown by (the session's budget it holds). */
   get windowGrowth(): number {
     return this.recvWindow - this.initialRecvWindow;
+  }
+
+  /** Bytes received whose credit has not gone back yet (unread, or read and under the batch). */
+  get unacknowledged(): number {
+    return this.received - this.returned;
   }
 
   /** The current receive window: the most the peer may have unacknowledged. */
@@ -326,24 +340,37 @@ export class TunnelStream extends Duplex {
     const due = this.received - this.readableLength - this.returned;
     if (due < this.creditBatch) return;
     this.returned += due;
-    const growth = this.link.tuning ? this.grow(this.link.tuning, due) : 0;
-    this.link.send({ type: 'WINDOW', streamId: this.id, increment: due + growth });
+    const change = this.link.tuning ? this.tune(this.link.tuning, due) : 0;
+    // A shrink withholds credit: the peer's window ends up that much smaller.
+    if (due + change > 0) this.link.send({ type: 'WINDOW', streamId: this.id, increment: due + change });
   }
 
-  /** How much the window grows at this credit return (see the class comment); 0 if it is not the limit. */
-  private grow(tuning: WindowTuning, due: number): number {
-    const now = tuning.now();
-    const elapsed = Math.max(1, now - this.lastCreditAt);
-    this.lastCreditAt = now;
+  /**
+   * How the window changes at this credit return (see the class comment): growth > 0, shrink < 0
+   * (never more than `due`, the credit it is taken from), 0 while the sample is open or the window fits.
+   */
+  private tune(tuning: WindowTuning, due: number): number {
+    this.sampleBytes += due;
     const rtt = tuning.rttMs();
-    if (rtt === undefined || this.recvWindow >= tuning.maxStreamWindow) return 0;
-    // Bytes the reader takes per round trip, twice over: the window must not be what holds it.
-    const needed = (due / elapsed) * Math.max(1, rtt) * 2;
-    if (needed <= this.recvWindow) return 0;
-    const growth = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
-    this.recvWindow += growth;
-    this.creditBatch = Math.max(1, Math.floor(this.recvWindow / 4));
-    return growth;
+    const now = tuning.now();
+    const span = now - this.sampleStart;
+    if (rtt === undefined || span < Math.max(rtt, tuning.minSpanMs)) return 0;
+    const needed = (this.sampleBytes / span) * rtt * 2;
+    this.sampleStart = now;
+    this.sampleBytes = 0;
+    let change = 0;
+    if (needed > this.recvWindow && this.recvWindow < tuning.maxStreamWindow) {
+      change = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
+    } else if (needed * 4 < this.recvWindow && this.recvWindow > this.initialRecvWindow) {
+      const target = Math.max(this.initialRecvWindow, Math.ceil(this.recvWindow / 2));
+      change = -Math.min(due, this.recvWindow - target);
+      tuning.release(-change);
+    }
+    if (change !== 0) {
+      this.recvWindow += change;
+      this.creditBatch = Math.max(1, Math.floor(this.recvWindow / 4));
+    }
+    return change;
   }
 
   private releaseIfDone(): void {

@@ -15,18 +15,47 @@ import { readAll, settle, sha256, until } from './testing.js';
 
 const RTT_MS = 50;
 
+interface LinkClock extends Clock {
+  advance(ms: number): void;
+  /** A PING left `from`; its PONG, on the way back, arrives RTT_MS after it at the earliest. */
+  pinged(from: 'client' | 'server'): void;
+  ponged(to: 'client' | 'server'): void;
+  /**
+   * How fast the agent's reader takes bytes: each chunk it reads moves time on by its size / this
+   * (undefined: the reader takes everything at once, and only round trips move time).
+   */
+  readerBytesPerMs: number | undefined;
+}
+
 /**
- * A clock that only moves when a PONG is answered: every round-trip sample is then exactly RTT_MS,
- * and no other time passes, so the reader looks infinitely fast (the window is always the limit).
+ * A clock that moves as the reader reads, at readerBytesPerMs (the reader's rate is then exactly
+ * that, whatever the window), and when a PONG comes back before RTT_MS have passed since its PING
+ * (to then): every round-trip sample is RTT_MS, reading or not in between.
  */
-function linkClock(): Clock & { advance(ms: number): void } {
+function linkClock(): LinkClock {
   let t = 1_000_000;
+  const pingAt = { client: t, server: t };
   return {
     now: () => t,
     delay: () => new Promise(() => {}),
     advance: (ms) => {
       t += ms;
     },
+    pinged: (from) => {
+      pingAt[from] = t;
+    },
+    ponged: (to) => {
+      t = Math.max(t, pingAt[to] + RTT_MS);
+    },
+    readerBytesPerMs: undefined,
+  };
+}
+
+/** Frames `from` sends that move the link clock: its PINGs, and its PONGs to the other end. */
+function ticking(clock: LinkClock, from: 'client' | 'server') {
+  return (f: Frame) => {
+    if (f.type === 'PING') clock.pinged(from);
+    if (f.type === 'PONG') clock.ponged(from === 'client' ? 'server' : 'client');
   };
 }
 
@@ -53,13 +82,19 @@ interface Ends {
 function pair({ clientPeer, serverPeer, options = {} }: Ends) {
   const clock = linkClock();
   const [clientTransport, serverTransport] = createMemoryTransportPair();
-  const clientFrames = recorded(clientTransport, (f) => f.type === 'PONG' && clock.advance(RTT_MS));
-  const serverFrames = recorded(serverTransport, (f) => f.type === 'PONG' && clock.advance(RTT_MS));
+  const clientFrames = recorded(clientTransport, ticking(clock, 'client'));
+  const serverFrames = recorded(serverTransport, ticking(clock, 'server'));
   const client = new Session(clientTransport, { ...options, side: 'client', peer: clientPeer, clock });
   const server = new Session(serverTransport, { ...options, side: 'server', peer: serverPeer, clock });
   const accepted: TunnelStream[] = [];
-  client.onOpen((open) => void accepted.push(open.accept()));
-  return { client, server, clientFrames, serverFrames, accepted };
+  client.onOpen((open) => {
+    const stream = open.accept();
+    // Runs before the stream returns credit for the chunk: the credit return sees the time it took.
+    // (Only with a paced reader: a 'data' listener makes the stream flow.)
+    if (clock.readerBytesPerMs) stream.on('data', (chunk: Buffer) => clock.advance(chunk.length / clock.readerBytesPerMs!));
+    accepted.push(stream);
+  });
+  return { client, server, clientFrames, serverFrames, accepted, clock };
 }
 
 const data = (frames: Frame[]) => frames.filter((f): f is Extract<Frame, { type: 'DATA' }> => f.type === 'DATA');
@@ -99,8 +134,10 @@ describe('growing windows (both ends new)', () => {
   const newPeer = peerFeatures(featureHeaders(64 * 1024 + HEADER_SIZE));
   const options = { initialWindow: 64 * 1024, maxStreamWindow: 1024 * 1024, maxFrameSize: 64 * 1024 + HEADER_SIZE };
 
-  it('a stream whose reader keeps up grows its window by doubling to the cap, measured with PING/PONG', async () => {
+  it('a stream whose reader keeps up on a high-BDP link grows its window by doubling to the cap, measured with PING/PONG', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    // 20 MB/s × 50 ms, twice over: 2 MB, beyond the 1 MiB cap.
+    ends.clock.readerBytesPerMs = 20_000;
     const { stream, remote } = await push(ends, 8 * 1024 * 1024);
     expect(ends.client.rttMs).toBe(RTT_MS);
     expect(remote.receiveWindow).toBe(1024 * 1024);
@@ -135,6 +172,7 @@ describe('growing windows (both ends new)', () => {
 
   it('over a transport with records, bulk DATA ends where a record ends, many frames to a reused buffer', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    ends.clock.readerBytesPerMs = 20_000;
     const record = 16_384;
     const transport = ends.server['transport'] as MemoryTransport;
     transport.recordSize = record;
@@ -146,7 +184,7 @@ describe('growing windows (both ends new)', () => {
       if (message[1] === 0x04) spans.push({ start, end: start + message.length, buffer: message.buffer });
       send(message, onSent);
     };
-    await push(ends, 4 * 1024 * 1024);
+    await push(ends, 12 * 1024 * 1024);
     const whole = spans.filter((s) => s.end - s.start === record);
     const across = spans.filter((s) => Math.floor(s.start / record) !== Math.floor((s.end - 1) / record));
     // Most are one record each; the rest end where credit ran out (the next frame ends with its
@@ -217,6 +255,7 @@ describe('growing windows (both ends new)', () => {
 
   it('all streams of a session grow within its budget, which comes back when they end', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options: { ...options, maxSessionWindow: 256 * 1024 } });
+    ends.clock.readerBytesPerMs = 20_000;
     const { remote } = await push(ends, 4 * 1024 * 1024);
     expect(remote.receiveWindow).toBe(64 * 1024 + 256 * 1024);
     await until(() => ends.client.streamCount === 0, 'stream released');
@@ -227,10 +266,18 @@ describe('growing windows (both ends new)', () => {
     // The server end is built with maxStreamWindow = initialWindow: it grows nothing itself, but
     // the agent's end grows its window and grants the extra credit, which must not be a violation.
     const [ct, st] = createMemoryTransportPair();
-    const client = new Session(ct, { ...options, side: 'client', peer: newPeer, clock: linkClock() });
+    const clock = linkClock();
+    clock.readerBytesPerMs = 20_000;
+    recorded(ct, ticking(clock, 'client'));
+    recorded(st, ticking(clock, 'server'));
+    const client = new Session(ct, { ...options, side: 'client', peer: newPeer, clock });
     const server = new Session(st, { side: 'server', peer: newPeer, initialWindow: 64 * 1024, maxStreamWindow: 64 * 1024, maxFrameSize: options.maxFrameSize });
     const accepted: TunnelStream[] = [];
-    client.onOpen((open) => void accepted.push(open.accept()));
+    client.onOpen((open) => {
+      const s = open.accept();
+      s.on('data', (chunk: Buffer) => clock.advance(chunk.length / clock.readerBytesPerMs!));
+      accepted.push(s);
+    });
     const stream = await server.open('10.0.0.7:10250');
     const payload = randomBytes(4 * 1024 * 1024);
     const got = readAll(accepted[0]!);
@@ -238,6 +285,82 @@ describe('growing windows (both ends new)', () => {
     expect(sha256(await got)).toBe(sha256(payload));
     expect(client.closed || server.closed).toBe(false);
     expect(accepted[0]!.receiveWindow).toBeGreaterThan(64 * 1024);
+  });
+
+  it('a steady reader gets the window its rate × round trip needs: the first doubling that holds it twice over', async () => {
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    // 1.8 MB/s × 50 ms = 90 KB in flight; twice that (180 KB) fits 256 KiB, not 128 KiB.
+    ends.clock.readerBytesPerMs = 1800;
+    const { remote } = await push(ends, 4 * 1024 * 1024);
+    expect(remote.receiveWindow).toBe(256 * 1024);
+  });
+
+  it('credit returns that land within one clock tick do not make the reader look faster than it is', async () => {
+    // Whole milliseconds, as Date.now() gives them, and no high-resolution reading: the reader takes
+    // a 64 KiB burst (four credit returns of 16 KiB at the same instant) every 20 ms: 3.3 MB/s, ×
+    // 50 ms × 2 = 330 KB... over 64 KiB, so make the round trip short: 5 ms gives 33 KB, under the
+    // 64 KiB initial window, which must then stay as it is.
+    const clock = linkClock();
+    const [ct, st] = createMemoryTransportPair();
+    const small = { ...options, maxFrameSize: 16 * 1024 + HEADER_SIZE };
+    const smallPeer = peerFeatures(featureHeaders(16 * 1024 + HEADER_SIZE));
+    recorded(st, (f) => f.type === 'PONG' && clock.advance(5));
+    const client = new Session(ct, { ...small, side: 'client', peer: smallPeer, clock });
+    const server = new Session(st, { ...small, side: 'server', peer: smallPeer, clock });
+    const accepted: TunnelStream[] = [];
+    client.onOpen((open) => void accepted.push(open.accept()));
+    const stream = await server.open('10.0.0.7:10250');
+    const remote = accepted[0]!;
+    const got = readAll(remote);
+    const sent: Buffer[] = [];
+    for (let burst = 0; burst < 40; burst++) {
+      const chunk = randomBytes(64 * 1024);
+      sent.push(chunk);
+      stream.write(chunk);
+      await settle();
+      clock.advance(20);
+    }
+    stream.end();
+    expect(sha256(await got)).toBe(sha256(Buffer.concat(sent)));
+    expect(client.rttMs).toBe(5);
+    expect(remote.receiveWindow).toBe(64 * 1024);
+    expect(client.windowBudgetLeft).toBe(64 * 2 ** 20);
+  });
+
+  it('a window grown for a fast reader shrinks back, budget and all, once the reader is slow', async () => {
+    // The reader here is paused and reads what has arrived at its own pace (the session takes
+    // frames at once, PONGs included): the round trip stays RTT_MS, the rate is the reader's.
+    const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
+    const stream = await ends.server.open('10.0.0.7:10250');
+    const remote = ends.accepted[0]!;
+    const sent: Buffer[] = [];
+    const received: Buffer[] = [];
+    const step = async (bytes: number, readerBytesPerMs: number) => {
+      const chunk = randomBytes(bytes);
+      sent.push(chunk);
+      stream.write(chunk);
+      for (let got = 0; got < bytes; ) {
+        await until(() => remote.readableLength > 0, 'data');
+        ends.clock.advance(remote.readableLength / readerBytesPerMs);
+        const c = remote.read() as Buffer;
+        received.push(c);
+        got += c.length;
+      }
+    };
+    // 20 MB/s: twice its rate × round trip is 2 MB, beyond the 1 MiB cap.
+    for (let i = 0; i < 32; i++) await step(256 * 1024, 20_000);
+    expect(remote.receiveWindow).toBe(1024 * 1024);
+    expect(ends.client.windowBudgetLeft).toBe(64 * 2 ** 20 - (1024 - 64) * 1024);
+    // 50 KB/s: 2.5 KB per round trip, nowhere near a window; every sample halves it, down to the
+    // initial window, by giving back less credit than the reader freed.
+    for (let i = 0; i < 64; i++) await step(64 * 1024, 50);
+    expect(remote.receiveWindow).toBe(64 * 1024);
+    expect(ends.client.windowBudgetLeft).toBe(64 * 2 ** 20);
+    expect(Buffer.concat(received).equals(Buffer.concat(sent))).toBe(true);
+    // The server was never sent more than the window it had at each point: no flow-control error.
+    expect(ends.client.closed || ends.server.closed).toBe(false);
+    remote.on('error', () => {});
+    stream.destroy();
   });
 
   it('a reader that stops holds at most its current window, and nothing grows while it waits', async () => {
