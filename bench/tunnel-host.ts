@@ -40,7 +40,9 @@ export type Request =
   | { id: number; cmd: 'stats' }
   /** Answers once `count` agents are registered (server) or connected (agents). */
   | { id: number; cmd: 'wait'; count: number; timeoutMs: number }
-  | { id: number; cmd: 'close' };
+  | { id: number; cmd: 'close' }
+  /** Samples every stream's receive window every WINDOW_SAMPLE_MS from `start` to `stop`, which answers WindowReading. */
+  | { id: number; cmd: 'windows'; action: 'start' | 'stop' };
 
 /** For `agents`: each agent's node name and certificate, added to the flags they share. */
 export interface AgentList {
@@ -66,6 +68,18 @@ export interface Reply {
   value?: unknown;
 }
 
+/** Receive windows of the streams open while sampling (server: agent sessions; agent: its sessions). */
+export interface WindowReading {
+  samples: number;
+  /** Means over the samples of each stream's window, and of what it held against it (received, credit not yet back). */
+  meanWindow: number;
+  meanUnacknowledged: number;
+  maxWindow: number;
+  maxUnacknowledged: number;
+}
+
+const WINDOW_SAMPLE_MS = 10;
+
 export interface Stats {
   /** Registered agents (server) or connected agent sessions (agents). */
   count: number;
@@ -87,6 +101,7 @@ function memory(): Memory {
 interface Hosted {
   count(): number;
   close(): Promise<void>;
+  receiveWindows?(): Array<{ window: number; unacknowledged: number }>;
 }
 
 // Each role loads only its own program's modules, as `yurt-tunnel server|agent` does: the server's
@@ -97,7 +112,7 @@ async function hostServer(flags: string[], logger: Logger): Promise<Hosted & { p
   const { resolveConfig: resolveServerConfig } = await import('../tunnel/server/config.js');
   const { startServer } = await import('../tunnel/server/start.js');
   const running = await startServer(await resolveServerConfig(parseServerOptions(flags), logger), { logger });
-  return { ports: running.ports, count: () => running.registry.size, close: () => running.close() };
+  return { ports: running.ports, count: () => running.registry.size, close: () => running.close(), receiveWindows: () => running.registry.receiveWindows() };
 }
 
 async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
@@ -105,7 +120,11 @@ async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
   const { resolveConfig: resolveAgentConfig } = await import('../tunnel/agent/config.js');
   const { startAgent } = await import('../tunnel/agent/start.js');
   const running = await startAgent(await resolveAgentConfig(parseAgentOptions(flags), logger), { logger });
-  return { count: () => running.servers.connected, close: () => running.close() };
+  return {
+    count: () => running.servers.connected,
+    close: () => running.close(),
+    receiveWindows: () => running.servers.all.flatMap((c) => c.receiveWindows()),
+  };
 }
 
 /** The body of startAgent's step 3 for each agent, with the dialer and metrics shared. */
@@ -215,6 +234,29 @@ async function hostTlsClients(spec: TlsSpec, list: AgentList, batch: number): Pr
 }
 
 let hosted: Hosted | undefined;
+let windowSampler: { timer: NodeJS.Timeout; windows: number[]; held: number[] } | undefined;
+
+function windows(action: 'start' | 'stop'): WindowReading | undefined {
+  if (action === 'start') {
+    if (windowSampler) clearInterval(windowSampler.timer);
+    const sampler = { windows: [] as number[], held: [] as number[], timer: undefined as unknown as NodeJS.Timeout };
+    sampler.timer = setInterval(() => {
+      for (const w of hosted?.receiveWindows?.() ?? []) {
+        sampler.windows.push(w.window);
+        sampler.held.push(w.unacknowledged);
+      }
+    }, WINDOW_SAMPLE_MS);
+    windowSampler = sampler;
+    return undefined;
+  }
+  const sampler = windowSampler;
+  windowSampler = undefined;
+  if (!sampler) return undefined;
+  clearInterval(sampler.timer);
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const max = (xs: number[]) => xs.reduce((a, b) => Math.max(a, b), 0);
+  return { samples: sampler.windows.length, meanWindow: mean(sampler.windows), meanUnacknowledged: mean(sampler.held), maxWindow: max(sampler.windows), maxUnacknowledged: max(sampler.held) };
+}
 
 async function handle(req: Request): Promise<unknown> {
   switch (req.cmd) {
@@ -252,6 +294,8 @@ async function handle(req: Request): Promise<unknown> {
       }
       return { count: hosted?.count() ?? 0 };
     }
+    case 'windows':
+      return windows(req.action);
     case 'close':
       await hosted?.close();
       setImmediate(() => process.exit(0));

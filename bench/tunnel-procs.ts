@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, sources, transpileToTemp } from './hub-process.js';
-import type { AgentList, Reply, Request, Stats, TlsSpec } from './tunnel-host.js';
+import type { AgentList, Reply, Request, Stats, TlsSpec, WindowReading } from './tunnel-host.js';
 import { agentNode, type BenchPki } from './tunnel-pki.js';
 import { benchLog } from './report.js';
 
@@ -146,6 +146,12 @@ export class Host {
   }
 
   /** Resolves with the child's clock (Date.now()) at the moment `count` was reached. */
+  /** Starts sampling the receive windows of the streams in the process, or stops and reads them (undefined from a build without the reading). */
+  async windows(action: 'start' | 'stop'): Promise<WindowReading | undefined> {
+    const reply = await this.request({ cmd: 'windows', action }).catch(() => undefined);
+    return reply?.value as WindowReading | undefined;
+  }
+
   async wait(count: number, timeoutMs: number): Promise<number> {
     return (await this.request({ cmd: 'wait', count, timeoutMs })).at;
   }

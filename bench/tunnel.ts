@@ -14,6 +14,7 @@ import { DelayLink } from './delay-link.js';
 import { CONNECT_BATCH, fleetRows, IDLE_AGENTS, IDLE_SETTLE_MS, RECONNECT_AGENTS } from './tunnel-fleet.js';
 import { agentNode, benchPki, type BenchPki } from './tunnel-pki.js';
 import { agentFlags, buildHosts, buildHostsAt, Host, log, serverFlags } from './tunnel-procs.js';
+import type { WindowReading } from './tunnel-host.js';
 import { checkout, workingTreeLabel } from './worktree.js';
 import { connectThrough } from '../tunnel/testing/fixture.js';
 import { DEFAULTS as AGENT_DEFAULTS } from '../tunnel/agent/options.js';
@@ -111,33 +112,74 @@ interface Path {
   pids: number[];
   /** Bytes pushed per transfer (pulls move what the source sends). */
   bytes: number;
+  /** The tunnel's receiving end each way (push: the agent, pull: the server): its stream windows are sampled during the transfer. */
+  receivers?: { push: Host; pull: Host };
 }
 
 interface PathRuns {
   push: Transfer[];
   pull: Transfer[];
+  windows: { push: WindowReading[]; pull: WindowReading[] };
 }
 
 function tunnelPath(name: string, pki: BenchPki, targets: Targets, pair: Pair, bytes: number, pull = true): Path {
   const via = (port: number) => connectThrough(pair.server.ports.proxy, `127.0.0.1:${port}`, pki.caFile, pki.caller);
-  return { name, sink: () => via(targets.sinkPort), ...(pull ? { source: () => via(targets.sourcePort) } : {}), pids: [pair.server.host.pid, pair.agent.pid], bytes };
+  return {
+    name,
+    sink: () => via(targets.sinkPort),
+    ...(pull ? { source: () => via(targets.sourcePort) } : {}),
+    pids: [pair.server.host.pid, pair.agent.pid],
+    bytes,
+    receivers: { push: pair.agent, pull: pair.server.host },
+  };
+}
+
+/** Runs one transfer, sampling the receiving end's stream windows meanwhile (outside the timing). */
+async function sampled(receiver: Host | undefined, into: WindowReading[], transfer: () => Promise<Transfer>): Promise<Transfer> {
+  await receiver?.windows('start');
+  const result = await transfer();
+  const reading = await receiver?.windows('stop');
+  if (reading && reading.samples > 0) into.push(reading);
+  return result;
 }
 
 /** ROUNDS of every path, both ways, interleaved so that other work on the machine falls on all alike. */
 async function rounds(paths: Path[], sourceBytes: number, label: string): Promise<Map<string, PathRuns>> {
-  const runs = new Map<string, PathRuns>(paths.map((p) => [p.name, { push: [], pull: [] }]));
+  const runs = new Map<string, PathRuns>(paths.map((p) => [p.name, { push: [], pull: [], windows: { push: [], pull: [] } }]));
   for (let r = 1; r <= ROUNDS; r++) {
     const line: string[] = [];
     for (const path of paths) {
       const run = runs.get(path.name)!;
       const named = (dir: string) => (err: Error) => Promise.reject(new Error(`${label} round ${r}, ${path.name} ${dir}: ${err.message}`, { cause: err }));
-      run.push.push(await measured(path.bytes, path.pids, async () => pushTo(await path.sink(), path.bytes)).catch(named('push')));
-      if (path.source) run.pull.push(await measured(sourceBytes, path.pids, async () => pullFrom(await path.source!(), sourceBytes)).catch(named('pull')));
+      const push = () => measured(path.bytes, path.pids, async () => pushTo(await path.sink(), path.bytes));
+      run.push.push(await sampled(path.receivers?.push, run.windows.push, push).catch(named('push')));
+      const pull = () => measured(sourceBytes, path.pids, async () => pullFrom(await path.source!(), sourceBytes));
+      if (path.source) run.pull.push(await sampled(path.receivers?.pull, run.windows.pull, pull).catch(named('pull')));
       line.push(`${path.name} ${rate(run.push.slice(-1)).toFixed(2)}${path.source ? `/${rate(run.pull.slice(-1)).toFixed(2)}` : ''}`);
     }
     log(`${label} round ${r}/${ROUNDS} (GB/s push/pull): ${line.join('; ')}`);
   }
   return runs;
+}
+
+/**
+ * The receiving end's stream window and what it held against it (received, credit not yet back),
+ * means over the transfers' samples: what window tuning costs in memory per stream.
+ */
+function windowRow(what: string, runs: PathRuns): Row | undefined {
+  const { push, pull } = runs.windows;
+  if (push.length === 0 || pull.length === 0) return undefined;
+  const mib = (n: number) => (n / 2 ** 20).toFixed(2);
+  const avg = (xs: WindowReading[], f: (w: WindowReading) => number) => xs.reduce((a, w) => a + f(w), 0) / xs.length;
+  const top = (xs: WindowReading[], f: (w: WindowReading) => number) => xs.reduce((a, w) => Math.max(a, f(w)), 0);
+  return {
+    what: `${what}: the receiving end's stream window and the bytes it held against it (received, credit not yet returned), sampled every 10 ms during the transfers, client → target (agent) · target → client (server)`,
+    baseline: '—',
+    measured: `window mean ${mib(avg(push, (w) => w.meanWindow))} · ${mib(avg(pull, (w) => w.meanWindow))} MiB (max ${mib(top(push, (w) => w.maxWindow))} · ${mib(top(pull, (w) => w.maxWindow))}); held mean ${mib(avg(push, (w) => w.meanUnacknowledged))} · ${mib(avg(pull, (w) => w.meanUnacknowledged))} MiB (max ${mib(top(push, (w) => w.maxUnacknowledged))} · ${mib(top(pull, (w) => w.maxUnacknowledged))})`,
+    figure: '',
+    target: '—',
+    met: undefined,
+  };
 }
 
 const rate = (t: Transfer[]) => gbps(t[0]?.bytes ?? 0, median(t, (x) => x.ms));
@@ -181,6 +223,8 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
     row(`one stream, client → target (${size}; CONNECT over mutual TLS → server → wss → agent → TCP), median of ${ROUNDS}`, 'push'),
     row(`one stream, target → client (${size} the other way), median of ${ROUNDS}`, 'pull'),
   ];
+  const windows = windowRow('… one stream on loopback', tunnel);
+  if (windows) rows.push(windows);
   if (base) {
     const before = get('before');
     rows.push({
@@ -266,6 +310,8 @@ async function longLink(pki: BenchPki, load: MachineLoad, base: Base | undefined
         met: figures[0] >= 0.8 && figures[1] >= 0.8,
       },
     ];
+    const windows = windowRow(`… one stream over the ${2 * LINK_ONE_WAY_MS} ms link`, tunnel);
+    if (windows) rows.push(windows);
     if (before) {
       const b = runs.get('before')!;
       rows.push({

@@ -82,6 +82,11 @@ export class ServerConnection {
     return this.session?.streamCount ?? 0;
   }
 
+  /** Debug reading: the current session's receive windows (Session.receiveWindows). */
+  receiveWindows(): ReturnType<Session['receiveWindows']> {
+    return this.session?.receiveWindows() ?? [];
+  }
+
   onState(listener: (state: ConnectionState) => void): void {
     this.listeners.push(listener);
   }

@@ -40,6 +40,12 @@ export const RTT_SAMPLE_INTERVAL_MS = 1000;
  * span says nothing about throughput.
  */
 export const MIN_RATE_SPAN_MS = 10;
+/**
+ * Round-trip samples kept: the estimate is the least of them, the path's own delay. A PONG waits
+ * behind the DATA queued ahead of it, so a sample under load also counts the queue the windows
+ * themselves let build up; windows sized on that would grow the queue, and the next samples, further.
+ */
+const RTT_SAMPLES_KEPT = 10;
 /** Frame buffers kept for reuse per session. */
 const FRAME_POOL_SIZE = 2;
 /**
@@ -206,7 +212,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly peer: PeerFeatures;
   /** Window growth not yet handed to a stream. */
   private windowBudget: number;
-  private srtt: number | undefined;
+  private readonly rttSamples: number[] = [];
   private ping: { value: bigint; sentAt: number } | undefined;
   private lastPingAt = -Infinity;
   private pingCounter = 0n;
@@ -302,9 +308,9 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.peerDrain;
   }
 
-  /** The smoothed round trip to the peer in ms, once measured (peers with the window feature only). */
+  /** The round trip to the peer in ms, least of the recent samples, once measured (peers with the window feature only). */
   get rttMs(): number | undefined {
-    return this.srtt;
+    return this.rttSamples.length === 0 ? undefined : Math.min(...this.rttSamples);
   }
 
   /** Frame buffers kept for reuse (none while the session has no streams). */
@@ -434,15 +440,15 @@ export class Session extends EventEmitter<SessionEvents> {
       this.lastPingAt = now;
       this.send({ type: 'PING', streamId: 0, value: this.pingCounter });
     }
-    return this.srtt;
+    return this.rttMs;
   }
 
   private pong(value: bigint): void {
     if (this.ping?.value !== value) return;
     const sample = this.elapsed() - this.ping.sentAt;
     this.ping = undefined;
-    // RFC 6298's smoothing: one slow sample moves the estimate by an eighth.
-    this.srtt = this.srtt === undefined ? sample : this.srtt + (sample - this.srtt) / 8;
+    this.rttSamples.push(sample);
+    if (this.rttSamples.length > RTT_SAMPLES_KEPT) this.rttSamples.shift();
   }
 
   private congested(stream: TunnelStream): boolean {

@@ -24,7 +24,7 @@ export interface StreamLink {
 /** What a stream needs from its session to grow its receive window. */
 export interface WindowTuning {
   now(): number;
-  /** Smoothed round trip in ms, once measured; asking may start a measurement. */
+  /** Round trip in ms (the least of the recent samples), once measured; asking may start a measurement. */
   rttMs(): number | undefined;
   /** The most one stream's receive window may grow to. */
   readonly maxStreamWindow: number;
@@ -63,7 +63,7 @@ type Callback = (error?: Error | null) => void;
  * stops the peer's writer on this stream and no other.
  *
  * With a peer that takes growing windows (link.tuning), the window follows the reader's throughput ×
- * the smoothed round trip. The rate is measured over a sample of at least one round trip and at least
+ * the round trip (the least of the recent samples: the path's delay, not the queue). The rate is measured over a sample of at least one round trip and at least
  * tuning.minSpanMs (credit returns come in bursts, several within one clock tick; a rate over a
  * burst's span would be any number), on the clock's high-resolution reading. At the credit return
  * that closes a sample: when rate × RTT × 2 exceeds the window (the window is what holds the

@@ -30,6 +30,11 @@ export class AgentRegistry {
     return this.links.size;
   }
 
+  /** Debug reading: every agent session's receive windows (Session.receiveWindows). */
+  receiveWindows(): ReturnType<Session['receiveWindows']> {
+    return [...this.links.values()].flatMap((link) => link.session.receiveWindows());
+  }
+
   newId(): number {
     return this.nextId++;
   }
