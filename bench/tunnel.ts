@@ -168,10 +168,10 @@ async function rounds(paths: Path[], sourceBytes: number, label: string): Promis
  */
 function windowRow(what: string, runs: PathRuns): Row | undefined {
   const { push, pull } = runs.windows;
-  if (push.length === 0 || pull.length === 0) return undefined;
-  const mib = (n: number) => (n / 2 ** 20).toFixed(2);
-  const avg = (xs: WindowReading[], f: (w: WindowReading) => number) => xs.reduce((a, w) => a + f(w), 0) / xs.length;
-  const top = (xs: WindowReading[], f: (w: WindowReading) => number) => xs.reduce((a, w) => Math.max(a, f(w)), 0);
+  if (push.length === 0) return undefined;
+  const mib = (n: number | undefined) => (n === undefined ? '—' : (n / 2 ** 20).toFixed(2));
+  const avg = (xs: WindowReading[], f: (w: WindowReading) => number) => (xs.length === 0 ? undefined : xs.reduce((a, w) => a + f(w), 0) / xs.length);
+  const top = (xs: WindowReading[], f: (w: WindowReading) => number) => (xs.length === 0 ? undefined : xs.reduce((a, w) => Math.max(a, f(w)), 0));
   return {
     what: `${what}: the receiving end's stream window and the bytes it held against it (received, credit not yet returned), sampled every 10 ms during the transfers, client → target (agent) · target → client (server)`,
     baseline: '—',
@@ -223,8 +223,8 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
     row(`one stream, client → target (${size}; CONNECT over mutual TLS → server → wss → agent → TCP), median of ${ROUNDS}`, 'push'),
     row(`one stream, target → client (${size} the other way), median of ${ROUNDS}`, 'pull'),
   ];
-  const windows = windowRow('… one stream on loopback', tunnel);
-  if (windows) rows.push(windows);
+  const windows = [windowRow('… one stream on loopback', tunnel), base ? windowRow(`… the same through the tunnel before (${baseLabel})`, get('before')) : undefined];
+  rows.push(...windows.filter((w) => w !== undefined));
   if (base) {
     const before = get('before');
     rows.push({
@@ -310,8 +310,11 @@ async function longLink(pki: BenchPki, load: MachineLoad, base: Base | undefined
         met: figures[0] >= 0.8 && figures[1] >= 0.8,
       },
     ];
-    const windows = windowRow(`… one stream over the ${2 * LINK_ONE_WAY_MS} ms link`, tunnel);
-    if (windows) rows.push(windows);
+    const windows = [
+      windowRow(`… one stream over the ${2 * LINK_ONE_WAY_MS} ms link`, tunnel),
+      before ? windowRow(`… the same through the tunnel before (${base!.label}), client → target only`, runs.get('before')!) : undefined,
+    ];
+    rows.push(...windows.filter((w) => w !== undefined));
     if (before) {
       const b = runs.get('before')!;
       rows.push({
