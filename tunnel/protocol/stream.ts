@@ -63,13 +63,15 @@ type Callback = (error?: Error | null) => void;
  * stops the peer's writer on this stream and no other.
  *
  * With a peer that takes growing windows (link.tuning), the window follows the reader's throughput ×
- * the round trip (the least of the recent samples: the path's delay, not the queue). The rate is measured over a sample of at least one round trip and at least
- * tuning.minSpanMs (credit returns come in bursts, several within one clock tick; a rate over a
- * burst's span would be any number), on the clock's high-resolution reading. At the credit return
- * that closes a sample: when rate × RTT × 2 exceeds the window (the window is what holds the
- * reader), it doubles, up to maxStreamWindow and as far as the session's budget allows, the growth
- * going to the peer as extra credit in the same WINDOW frame; when rate × RTT × 2 is under a quarter
- * of the window (a slow reader, or a writer with little to send), it halves, not below the initial
+ * the round trip (the least of the recent samples: the path's delay, not the queue). The rate is
+ * the credit returned since the sample began over the time since, on the clock's high-resolution
+ * reading, but never over less than a round trip and tuning.minSpanMs: credit returns come in
+ * bursts, several within one clock tick, and a rate over a burst's span would be any number. When
+ * rate × RTT × 2 exceeds the window (the window is what holds the reader: it took more than half a
+ * window within a round trip), the window doubles at once, up to maxStreamWindow and as far as the
+ * session's budget allows, the growth going to the peer as extra credit in the same WINDOW frame.
+ * When a sample of at least that minimum span closes with rate × RTT × 2 under a quarter of the
+ * window (a slow reader, or a writer with little to send), it halves, not below the initial
  * window, by returning that much less credit, and the session's budget gets it back.
  *
  * handle*() and abort() belong to the session that routes frames here; applications use the
@@ -352,14 +354,20 @@ export class TunnelStream extends Duplex {
   private tune(tuning: WindowTuning, due: number): number {
     this.sampleBytes += due;
     const rtt = tuning.rttMs();
+    if (rtt === undefined) return 0;
     const now = tuning.now();
     const span = now - this.sampleStart;
-    if (rtt === undefined || span < Math.max(rtt, tuning.minSpanMs)) return 0;
-    const needed = (this.sampleBytes / span) * rtt * 2;
+    const minSpan = Math.max(rtt, tuning.minSpanMs);
+    // Over a span shorter than the minimum the bytes are divided by the minimum: a burst of
+    // returns can then only understate the rate, and a reader that took over half a window
+    // within a round trip grows it at once, without waiting for the sample to close.
+    const needed = (this.sampleBytes / Math.max(span, minSpan)) * rtt * 2;
+    const grow = needed > this.recvWindow && this.recvWindow < tuning.maxStreamWindow;
+    if (!grow && span < minSpan) return 0;
     this.sampleStart = now;
     this.sampleBytes = 0;
     let change = 0;
-    if (needed > this.recvWindow && this.recvWindow < tuning.maxStreamWindow) {
+    if (grow) {
       change = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
     } else if (needed * 4 < this.recvWindow && this.recvWindow > this.initialRecvWindow) {
       const target = Math.max(this.initialRecvWindow, Math.ceil(this.recvWindow / 2));
