@@ -76,6 +76,8 @@ export interface WindowReading {
   meanUnacknowledged: number;
   maxWindow: number;
   maxUnacknowledged: number;
+  /** The round trip the windows were sized on (the session's), mean over the samples that had one. */
+  meanRttMs: number | undefined;
 }
 
 const WINDOW_SAMPLE_MS = 10;
@@ -101,7 +103,7 @@ function memory(): Memory {
 interface Hosted {
   count(): number;
   close(): Promise<void>;
-  receiveWindows?(): Array<{ window: number; unacknowledged: number }>;
+  receiveWindows?(): Array<{ window: number; unacknowledged: number; rttMs?: number | undefined }>;
 }
 
 // Each role loads only its own program's modules, as `yurt-tunnel server|agent` does: the server's
@@ -234,16 +236,17 @@ async function hostTlsClients(spec: TlsSpec, list: AgentList, batch: number): Pr
 }
 
 let hosted: Hosted | undefined;
-let windowSampler: { timer: NodeJS.Timeout; windows: number[]; held: number[] } | undefined;
+let windowSampler: { timer: NodeJS.Timeout; windows: number[]; held: number[]; rtts: number[] } | undefined;
 
 function windows(action: 'start' | 'stop'): WindowReading | undefined {
   if (action === 'start') {
     if (windowSampler) clearInterval(windowSampler.timer);
-    const sampler = { windows: [] as number[], held: [] as number[], timer: undefined as unknown as NodeJS.Timeout };
+    const sampler = { windows: [] as number[], held: [] as number[], rtts: [] as number[], timer: undefined as unknown as NodeJS.Timeout };
     sampler.timer = setInterval(() => {
       for (const w of hosted?.receiveWindows?.() ?? []) {
         sampler.windows.push(w.window);
         sampler.held.push(w.unacknowledged);
+        if (w.rttMs !== undefined) sampler.rtts.push(w.rttMs);
       }
     }, WINDOW_SAMPLE_MS);
     windowSampler = sampler;
@@ -255,7 +258,7 @@ function windows(action: 'start' | 'stop'): WindowReading | undefined {
   clearInterval(sampler.timer);
   const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   const max = (xs: number[]) => xs.reduce((a, b) => Math.max(a, b), 0);
-  return { samples: sampler.windows.length, meanWindow: mean(sampler.windows), meanUnacknowledged: mean(sampler.held), maxWindow: max(sampler.windows), maxUnacknowledged: max(sampler.held) };
+  return { samples: sampler.windows.length, meanWindow: mean(sampler.windows), meanUnacknowledged: mean(sampler.held), maxWindow: max(sampler.windows), maxUnacknowledged: max(sampler.held), meanRttMs: sampler.rtts.length === 0 ? undefined : mean(sampler.rtts) };
 }
 
 async function handle(req: Request): Promise<unknown> {

@@ -172,10 +172,14 @@ function windowRow(what: string, runs: PathRuns): Row | undefined {
   const mib = (n: number | undefined) => (n === undefined ? '—' : (n / 2 ** 20).toFixed(2));
   const avg = (xs: WindowReading[], f: (w: WindowReading) => number) => (xs.length === 0 ? undefined : xs.reduce((a, w) => a + f(w), 0) / xs.length);
   const top = (xs: WindowReading[], f: (w: WindowReading) => number) => (xs.length === 0 ? undefined : xs.reduce((a, w) => Math.max(a, f(w)), 0));
+  const ms = (xs: WindowReading[]) => {
+    const rtts = xs.flatMap((w) => (w.meanRttMs === undefined ? [] : [w.meanRttMs]));
+    return rtts.length === 0 ? '—' : (rtts.reduce((a, b) => a + b, 0) / rtts.length).toFixed(2);
+  };
   return {
-    what: `${what}: the receiving end's stream window and the bytes it held against it (received, credit not yet returned), sampled every 10 ms during the transfers, client → target (agent) · target → client (server)`,
+    what: `${what}: the receiving end's stream window and the bytes it held against it (received, credit not yet returned), sampled every 10 ms during the transfers, and the round trip it was sized on, client → target (agent) · target → client (server)`,
     baseline: '—',
-    measured: `window mean ${mib(avg(push, (w) => w.meanWindow))} · ${mib(avg(pull, (w) => w.meanWindow))} MiB (max ${mib(top(push, (w) => w.maxWindow))} · ${mib(top(pull, (w) => w.maxWindow))}); held mean ${mib(avg(push, (w) => w.meanUnacknowledged))} · ${mib(avg(pull, (w) => w.meanUnacknowledged))} MiB (max ${mib(top(push, (w) => w.maxUnacknowledged))} · ${mib(top(pull, (w) => w.maxUnacknowledged))})`,
+    measured: `window mean ${mib(avg(push, (w) => w.meanWindow))} · ${mib(avg(pull, (w) => w.meanWindow))} MiB (max ${mib(top(push, (w) => w.maxWindow))} · ${mib(top(pull, (w) => w.maxWindow))}); held mean ${mib(avg(push, (w) => w.meanUnacknowledged))} · ${mib(avg(pull, (w) => w.meanUnacknowledged))} MiB (max ${mib(top(push, (w) => w.maxUnacknowledged))} · ${mib(top(pull, (w) => w.maxUnacknowledged))}); round trip ${ms(push)} · ${ms(pull)} ms`,
     figure: '',
     target: '—',
     met: undefined,

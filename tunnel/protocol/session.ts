@@ -327,10 +327,11 @@ export class Session extends EventEmitter<SessionEvents> {
    * Each open stream's receive window and the bytes it holds against it (received, credit not yet
    * returned): a debug reading of what the window tuning costs in memory.
    */
-  receiveWindows(): Array<{ id: number; window: number; unacknowledged: number }> {
-    const out: Array<{ id: number; window: number; unacknowledged: number }> = [];
+  receiveWindows(): Array<{ id: number; window: number; unacknowledged: number; rttMs: number | undefined }> {
+    const out: Array<{ id: number; window: number; unacknowledged: number; rttMs: number | undefined }> = [];
+    const rttMs = this.rttMs;
     for (const entry of this.entries.values()) {
-      if (entry.state === 'open') out.push({ id: entry.id, window: entry.stream.receiveWindow, unacknowledged: entry.stream.unacknowledged });
+      if (entry.state === 'open') out.push({ id: entry.id, window: entry.stream.receiveWindow, unacknowledged: entry.stream.unacknowledged, rttMs });
     }
     return out;
   }
