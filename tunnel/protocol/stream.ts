@@ -70,9 +70,11 @@ type Callback = (error?: Error | null) => void;
  * rate × RTT × 2 exceeds the window (the window is what holds the reader: it took more than half a
  * window within a round trip), the window doubles at once, up to maxStreamWindow and as far as the
  * session's budget allows, the growth going to the peer as extra credit in the same WINDOW frame.
- * When a sample of at least that minimum span closes with rate × RTT × 2 under a quarter of the
- * window (a slow reader, or a writer with little to send), it halves, not below the initial
- * window, by returning that much less credit, and the session's budget gets it back.
+ * When a second sample in a row of at least that minimum span closes with rate × RTT × 2 under half
+ * the window (a slow reader, a writer with little to send, or a round trip that came out shorter
+ * than the one the window grew on; one such sample may be a pause), it halves, not below the initial window, by returning that much less
+ * credit, and the session's budget gets it back. A window so stays between one and two times
+ * rate × RTT × 2.
  *
  * handle*() and abort() belong to the session that routes frames here; applications use the
  * Duplex API and reset().
@@ -93,6 +95,8 @@ export class TunnelStream extends Duplex {
   /** Start of the current rate sample (tuning's clock), and the credit returned since. */
   private sampleStart: number;
   private sampleBytes = 0;
+  /** Whole samples in a row that found the window over twice what the reader needs. */
+  private lowSamples = 0;
   /** Written, not yet sent as DATA (no credit yet, or waiting for the end of this turn). */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -368,8 +372,11 @@ export class TunnelStream extends Duplex {
     this.sampleBytes = 0;
     let change = 0;
     if (grow) {
+      this.lowSamples = 0;
       change = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
-    } else if (needed * 4 < this.recvWindow && this.recvWindow > this.initialRecvWindow) {
+    } else if (needed * 2 >= this.recvWindow) {
+      this.lowSamples = 0;
+    } else if (++this.lowSamples >= 2 && this.recvWindow > this.initialRecvWindow) {
       const target = Math.max(this.initialRecvWindow, Math.ceil(this.recvWindow / 2));
       change = -Math.min(due, this.recvWindow - target);
       tuning.release(-change);

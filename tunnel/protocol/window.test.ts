@@ -351,7 +351,7 @@ describe('growing windows (both ends new)', () => {
     for (let i = 0; i < 32; i++) await step(256 * 1024, 20_000);
     expect(remote.receiveWindow).toBe(1024 * 1024);
     expect(ends.client.windowBudgetLeft).toBe(64 * 2 ** 20 - (1024 - 64) * 1024);
-    // 50 KB/s: 2.5 KB per round trip, nowhere near a window; every sample halves it, down to the
+    // 50 KB/s: 2.5 KB per round trip, nowhere near a window; from the second such sample on each halves it, down to the
     // initial window, by giving back less credit than the reader freed.
     for (let i = 0; i < 64; i++) await step(64 * 1024, 50);
     expect(remote.receiveWindow).toBe(64 * 1024);
