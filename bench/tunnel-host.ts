@@ -114,7 +114,9 @@ async function hostServer(flags: string[], logger: Logger): Promise<Hosted & { p
   const { resolveConfig: resolveServerConfig } = await import('../tunnel/server/config.js');
   const { startServer } = await import('../tunnel/server/start.js');
   const running = await startServer(await resolveServerConfig(parseServerOptions(flags), logger), { logger });
-  return { ports: running.ports, count: () => running.registry.size, close: () => running.close(), receiveWindows: () => running.registry.receiveWindows() };
+  // A base revision's build (TUNNEL_BASE) may be from before the reading: then it has none.
+  const registry = running.registry as Partial<Pick<typeof running.registry, 'receiveWindows'>>;
+  return { ports: running.ports, count: () => running.registry.size, close: () => running.close(), receiveWindows: () => registry.receiveWindows?.() ?? [] };
 }
 
 async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
@@ -125,7 +127,8 @@ async function hostAgent(flags: string[], logger: Logger): Promise<Hosted> {
   return {
     count: () => running.servers.connected,
     close: () => running.close(),
-    receiveWindows: () => running.servers.all.flatMap((c) => c.receiveWindows()),
+    // A base revision's build (TUNNEL_BASE) may be from before the reading: then it has none.
+    receiveWindows: () => running.servers.all.flatMap((c) => (c as Partial<Pick<typeof c, 'receiveWindows'>>).receiveWindows?.() ?? []),
   };
 }
 
