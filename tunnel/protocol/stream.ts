@@ -24,7 +24,7 @@ export interface StreamLink {
 /** What a stream needs from its session to grow its receive window. */
 export interface WindowTuning {
   now(): number;
-  /** Round trip in ms (the least of the recent samples), once measured; asking may start a measurement. */
+  /** Smoothed round trip in ms, once measured; asking may start a measurement. */
   rttMs(): number | undefined;
   /** The most one stream's receive window may grow to. */
   readonly maxStreamWindow: number;
@@ -63,7 +63,7 @@ type Callback = (error?: Error | null) => void;
  * stops the peer's writer on this stream and no other.
  *
  * With a peer that takes growing windows (link.tuning), the window follows the reader's throughput ×
- * the round trip (the least of the recent samples: the path's delay, not the queue). The rate is
+ * the smoothed round trip (Session.rttMs). The rate is
  * the credit returned since the sample began over the time since, on the clock's high-resolution
  * reading, but never over less than a round trip and tuning.minSpanMs: credit returns come in
  * bursts, several within one clock tick, and a rate over a burst's span would be any number. When
