@@ -68,12 +68,12 @@ type Callback = (error?: Error | null) => void;
  * reading, but never over less than a round trip and tuning.minSpanMs: credit returns come in
  * bursts, several within one clock tick, and a rate over a burst's span would be any number. When
  * rate × RTT × 2 exceeds the window (the window is what holds the reader: it took more than half a
- * window within a round trip), the window doubles at once, up to maxStreamWindow and as far as the
- * session's budget allows, the growth going to the peer as extra credit in the same WINDOW frame.
+ * window within a round trip), the window grows fourfold at once, up to maxStreamWindow and as far
+ * as the session's budget allows, the growth going to the peer as extra credit in the same WINDOW frame.
  * When a second sample in a row of at least that minimum span closes with rate × RTT × 2 under half
  * the window (a slow reader, a writer with little to send, or a round trip that came out shorter
  * than the one the window grew on; one such sample may be a pause), it halves, not below the initial window, by returning that much less
- * credit, and the session's budget gets it back. A window so stays between one and two times
+ * credit, and the session's budget gets it back. A window so settles between one and two times
  * rate × RTT × 2.
  *
  * handle*() and abort() belong to the session that routes frames here; applications use the
@@ -373,7 +373,10 @@ export class TunnelStream extends Duplex {
     let change = 0;
     if (grow) {
       this.lowSamples = 0;
-      change = tuning.reserve(Math.min(this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
+      // Fourfold: the reader shows at most one doubling's worth per round trip (a burst's rate is
+      // not believed), and a long link's ramp to its window would take twice as many round trips;
+      // what overshoots comes back by the halving below.
+      change = tuning.reserve(Math.min(3 * this.recvWindow, tuning.maxStreamWindow - this.recvWindow));
     } else if (needed * 2 >= this.recvWindow) {
       this.lowSamples = 0;
     } else if (++this.lowSamples >= 2 && this.recvWindow > this.initialRecvWindow) {

@@ -134,7 +134,7 @@ describe('growing windows (both ends new)', () => {
   const newPeer = peerFeatures(featureHeaders(64 * 1024 + HEADER_SIZE));
   const options = { initialWindow: 64 * 1024, maxStreamWindow: 1024 * 1024, maxFrameSize: 64 * 1024 + HEADER_SIZE };
 
-  it('a stream whose reader keeps up on a high-BDP link grows its window by doubling to the cap, measured with PING/PONG', async () => {
+  it('a stream whose reader keeps up on a high-BDP link grows its window to the cap, measured with PING/PONG', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
     // 20 MB/s × 50 ms, twice over: 2 MB, beyond the 1 MiB cap.
     ends.clock.readerBytesPerMs = 20_000;
@@ -287,9 +287,10 @@ describe('growing windows (both ends new)', () => {
     expect(accepted[0]!.receiveWindow).toBeGreaterThan(64 * 1024);
   });
 
-  it('a steady reader gets the window its rate × round trip needs: the first doubling that holds it twice over', async () => {
+  it('a steady reader gets the window its rate × round trip needs: the first step that holds it twice over', async () => {
     const ends = pair({ clientPeer: newPeer, serverPeer: newPeer, options });
-    // 1.8 MB/s × 50 ms = 90 KB in flight; twice that (180 KB) fits 256 KiB, not 128 KiB.
+    // 1.8 MB/s × 50 ms = 90 KB in flight; twice that (180 KB) is over 64 KiB, which grows
+    // fourfold to 256 KiB, and under 256 KiB but over half of it, where it stays.
     ends.clock.readerBytesPerMs = 1800;
     const { remote } = await push(ends, 4 * 1024 * 1024);
     expect(remote.receiveWindow).toBe(256 * 1024);
