@@ -8,7 +8,7 @@
  * own way, which is not ours to judge. Gathering (the host files) is in node-doctor.ts.
  */
 import { createHash } from 'node:crypto';
-import { CNI_BIN_DIRS, CNI_CONF_DIR, POD_IP_IPAM, podIpIpamScript } from '../node/pod-ip.js';
+import { CNI_BIN_DIRS, CNI_CONF_DIR, cniConfiguration, POD_IP_IPAM, podIpIpamScript } from '../node/pod-ip.js';
 import { fixes } from './checks.js';
 import { fail, ok, warn, type Finding, type Status } from './finding.js';
 
@@ -53,21 +53,14 @@ export const sha256 = (data: string | Buffer) => createHash('sha256').update(dat
 export const WRAPPER_SHA256 = sha256(podIpIpamScript());
 const short = (hash: string) => hash.slice(0, 12);
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The plugins of a `.conf` (one) or a `.conflist` (its `plugins`), as node convert reads them (withPodIpIpam). */
+/** The plugins of a `.conf` (one) or a `.conflist` (its `plugins`), read as node convert reads them (cniConfiguration). */
 export function cniPlugins(text: string): { plugins: CniPlugin[] } | { error: string } {
-  let conf: unknown;
-  try {
-    conf = JSON.parse(text);
-  } catch (err) {
-    return { error: `not JSON (${(err as Error).message})` };
-  }
-  if (!isObject(conf)) return { error: 'not a CNI configuration (not a JSON object)' };
-  const list = Array.isArray(conf.plugins) ? conf.plugins.filter(isObject) : [conf];
+  const read = cniConfiguration(text);
+  if ('error' in read) return read;
   return {
-    plugins: list.map((p) => ({
+    plugins: read.plugins.map((p) => ({
       type: typeof p.type === 'string' && p.type ? p.type : '(no type)',
       ...(isObject(p.ipam) && typeof p.ipam.type === 'string' ? { ipam: p.ipam.type } : {}),
     })),

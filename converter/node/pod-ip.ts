@@ -116,18 +116,28 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * A CNI configuration and its plugins: a `.conf` is one plugin, a `.conflist` lists them in `plugins`
+ * (what node convert rewrites and node doctor judges, read one way); why not, when it is not one.
+ */
+export function cniConfiguration(text: string): { conf: Json; plugins: Json[] } | { error: string } {
+  let conf: unknown;
+  try {
+    conf = JSON.parse(text);
+  } catch (err) {
+    return { error: `not JSON (${(err as Error).message})` };
+  }
+  if (!isObject(conf)) return { error: 'not a CNI configuration (not a JSON object)' };
+  return { conf, plugins: Array.isArray(conf.plugins) ? conf.plugins.filter(isObject) : [conf] };
+}
+
+/**
  * A CNI configuration (a `.conf` plugin or a `.conflist`) with every host-local IPAM turned into
  * yurt-host-local, the rest as it was; undefined when it has none (or is not JSON: left alone).
  */
 export function withPodIpIpam(text: string): string | undefined {
-  let conf: unknown;
-  try {
-    conf = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(conf)) return undefined;
-  const plugins = Array.isArray(conf.plugins) ? conf.plugins.filter(isObject) : [conf];
+  const read = cniConfiguration(text);
+  if ('error' in read) return undefined;
+  const { conf, plugins } = read;
   let changed = false;
   for (const p of plugins) {
     if (isObject(p.ipam) && p.ipam.type === 'host-local') {

@@ -64,10 +64,10 @@ export class WsTransport implements MessageTransport {
     readonly ws: WebSocket,
     options: { client: boolean },
   ) {
-    this.header = options.client ? 8 : 4;
+    this.client = options.client;
+    this.header = this.framing(TLS_RECORD);
     this.socket = (ws as unknown as WsInternals)._socket;
     this.sender = (ws as unknown as WsInternals)._sender;
-    this.client = options.client;
     ws.binaryType = 'nodebuffer';
     // Without a listener an 'error' would crash the process; the 'close' that follows is what counts.
     ws.on('error', () => {});

@@ -86,9 +86,18 @@ export class ResponseFilter {
       this.malformed(undefined, `a list item is not JSON (${(err as Error).message})`);
       return { send: raw, parsed: undefined };
     }
+    const passed = this.listItem(item, kind);
+    return { send: passed === item ? raw : passed === undefined ? undefined : Buffer.from(JSON.stringify(passed)), parsed: item };
+  }
+
+  /**
+   * One parsed list item through the filters: the item itself when kept as it is, a changed shallow
+   * copy (the parsed item stays as the apiserver sent it, for the cache), or undefined when left out.
+   */
+  private listItem(item: unknown, kind: string): unknown {
     const copy = shallowCopy(item);
     const result = this.object(copy, kind);
-    return { send: result === 'keep' ? raw : result === 'drop' ? undefined : Buffer.from(JSON.stringify(copy)), parsed: item };
+    return result === 'keep' ? item : result === 'changed' ? copy : undefined;
   }
 
   /** A GET or LIST body, filtered; the same bytes when nothing changed or nothing could be read. */
@@ -127,11 +136,9 @@ export class ResponseFilter {
       const itemKind = obj.kind.slice(0, -'List'.length);
       let changed = false;
       for (const item of obj.items) {
-        const copy = shallowCopy(item);
-        const result = this.object(copy, itemKind);
-        if (result === 'keep') kept.push(item);
-        else changed = true;
-        if (result === 'changed') kept.push(copy);
+        const passed = this.listItem(item, itemKind);
+        if (passed !== item) changed = true;
+        if (passed !== undefined) kept.push(passed);
       }
       if (changed) out = { ...obj, items: kept };
     } else {
