@@ -45,8 +45,10 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
   ctx.res.writeHead(status, proxyRes.statusMessage, out);
   ctx.res.flushHeaders();
   const sink = sinkFor(ctx, status, format, writer);
-  if (filtering && encoding === 'gzip' && ctx.info.verb !== 'watch') {
-    return filterInflated(ctx, proxyRes, sink, native ? filter.protobufBody() : filter.jsonBodyStream());
+  if (filtering && ctx.info.verb !== 'watch') {
+    // gzip or identity (nothing else reaches here) take one path, so the cache reuses the filter's parse either way.
+    const decode = encoding === 'gzip' ? syncGunzip() : PASS_THROUGH;
+    return filterBody(ctx, proxyRes, sink, native ? filter.protobufBody() : filter.jsonBodyStream(), decode);
   }
   const plain = plainBytes(proxyRes, encoding, sink);
   const torn = () => ctx.res.destroy();
@@ -58,24 +60,18 @@ export function relay(ctx: ProxyContext, proxyRes: UpstreamResponse, writer: Cac
     plain.pipe(ctx.res);
     return;
   }
-  if (ctx.info.verb === 'watch') {
-    const events = filter.eventStream(native ? 'protobuf' : 'json');
-    // What the filters decide changed (a Service annotated, the node's pool): the client must re-list.
-    filter.onExpire((message) => events.expire(message));
-    // Expired: the client's answer ends cleanly, and the apiserver's watch is let go without tearing it.
-    events.once('end', () => {
-      proxyRes.off('error', torn);
-      proxyRes.off('aborted', torn);
-      proxyRes.on('error', () => {});
-      proxyRes.destroy();
-    });
-    plain.pipe(events).pipe(ctx.res);
-    return;
-  }
-  // List items are filtered as they arrive: JSON ones go out at once, protobuf ones with the list's length prefix at the end.
-  const body: BodyFilter = native ? filter.protobufBody() : filter.jsonBodyStream();
-  plain.on('data', (c: Buffer) => send(ctx, body.write(c)));
-  plain.once('end', () => ctx.res.end(body.end()));
+  // A filtered watch, event by event.
+  const events = filter.eventStream(native ? 'protobuf' : 'json');
+  // What the filters decide changed (a Service annotated, the node's pool): the client must re-list.
+  filter.onExpire((message) => events.expire(message));
+  // Expired: the client's answer ends cleanly, and the apiserver's watch is let go without tearing it.
+  events.once('end', () => {
+    proxyRes.off('error', torn);
+    proxyRes.off('aborted', torn);
+    proxyRes.on('error', () => {});
+    proxyRes.destroy();
+  });
+  plain.pipe(events).pipe(ctx.res);
 }
 
 /** What takes a filtered GET or LIST's plain bytes and makes the answer from them. */
@@ -92,23 +88,33 @@ function send(ctx: ProxyContext, now: Uint8Array | undefined): void {
   if (now) ctx.res.write(now);
 }
 
+/** How a filtered GET or LIST's bytes become plain ones, as SyncGunzip does for gzip. */
+interface Decode {
+  push(chunk: Buffer): Buffer[];
+  end(): Buffer[];
+  close(): void;
+}
+
+/** Identity bytes are plain already. */
+const PASS_THROUGH: Decode = { push: (chunk) => [chunk], end: () => [], close: () => {} };
+
 /**
- * A filtered GET or LIST that came gzipped, inflated on this thread as each chunk arrives
- * (sync-gunzip.ts): no thread-pool round trip on the answer's path, so at the upstream's last byte
- * only that chunk's inflate and filter are left. The cache gets the same bytes; bytes that are not
- * gzip, or stop short of its end, tear the answer.
+ * A filtered GET or LIST, made plain on this thread as each chunk arrives (gzip: sync-gunzip.ts, no
+ * thread-pool round trip on the answer's path, so at the upstream's last byte only that chunk's
+ * inflate and filter are left). The cache gets the same plain bytes and, at the end, what the filter
+ * parsed them to (so a JSON body is parsed once); bytes that are not gzip, or stop short of its end,
+ * or an upstream that breaks mid-body, tear the answer and drop the cache's copy.
  */
-function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, body: BodyFilter): void {
-  const gunzip = syncGunzip();
+function filterBody(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSink | undefined, body: BodyFilter, decode: Decode): void {
   let done = false;
   const torn = () => {
     if (done) return;
     done = true;
-    gunzip.close();
+    decode.close();
     sink?.abort();
     ctx.res.destroy();
   };
-  const inflate = (step: () => Buffer[]): boolean => {
+  const decoded = (step: () => Buffer[]): boolean => {
     let plain: Buffer[];
     try {
       plain = step();
@@ -123,10 +129,10 @@ function filterInflated(ctx: ProxyContext, proxyRes: Readable, sink: ResponseSin
     return true;
   };
   proxyRes.on('data', (c: Buffer) => {
-    if (!done) inflate(() => gunzip.push(c));
+    if (!done) decoded(() => decode.push(c));
   });
   proxyRes.once('end', () => {
-    if (done || !inflate(() => gunzip.end())) return;
+    if (done || !decoded(() => decode.end())) return;
     done = true;
     ctx.res.end(body.end());
     // After the answer: the cache's copy (joined and parsed already when JSON) waits, the client does not.

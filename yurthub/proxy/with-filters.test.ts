@@ -4,7 +4,7 @@
  * kubelet is asked JSON first; a protobuf-only client, an unsynced view or a throwing filter get the
  * answer unfiltered and the hub keeps serving.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ServerResponse } from 'node:http';
 import { request } from 'node:http';
 import { createGzip, gzipSync, constants as zlibConstants } from 'node:zlib';
@@ -247,6 +247,84 @@ describe('a filtered JSON list', () => {
     const cached = await new CacheReader(h.store).list('kube-proxy', parseRequestInfo('GET', SERVICES), new URLSearchParams());
     const stored = cached.kind === 'found' ? cached.value.items.map((i) => (JSON.parse(Buffer.from(i as Uint8Array).toString('utf8')) as { metadata: { name: string } }).metadata.name) : [];
     expect(stored.sort()).toEqual(['cloud-lb', 'kubernetes', 'web']);
+  });
+});
+
+describe('a filtered answer the apiserver did not gzip (identity: it gzips only large ones)', () => {
+  /** An apiserver that answers `text` plain whatever the hub accepts, in two pieces split mid-body; `tear` cuts it there. */
+  async function identityApiserver(text: string, tear = false) {
+    const api = await fakeApiserver((_req, res) => {
+      const data = Buffer.from(text);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': data.length });
+      const half = data.length >> 1;
+      res.write(data.subarray(0, half));
+      setImmediate(() => (tear ? res.socket?.destroy() : res.end(data.subarray(half))));
+    });
+    cleanup.push(() => api.close());
+    return api;
+  }
+  /** Counts the hub's JSON.parse calls by their text (the hub runs in this process). */
+  function parses(): (text: string) => number {
+    const spy = vi.spyOn(JSON, 'parse');
+    cleanup.push(async () => void spy.mockRestore());
+    return (text) => spy.mock.calls.filter(([t]) => t === text).length;
+  }
+
+  it('LIST: filtered for the client, the apiserver\'s list cached, and the cache writer reuses the filter\'s items (no parse of the whole body)', async () => {
+    const text = JSON.stringify(LIST);
+    const api = await identityApiserver(text);
+    const h = await startTestHub([api.url], { filters: [discardCloudServiceFilter()], cacheAgents: ['kube-proxy'] });
+    cleanup.push(() => h.close());
+    const parsedAs = parses();
+    const online = await call(h.url, 'GET', SERVICES, { headers: KUBE_PROXY });
+    await settle();
+    // The filter parsed each item on its own (the spy does see the hub), and nothing parsed the whole list: not the cache writer either.
+    expect(parsedAs(JSON.stringify(svc('app', 'web')))).toBe(1);
+    expect(parsedAs(text)).toBe(0);
+    expect(api.requests[0]!.headers['accept-encoding']).toBe('gzip');
+    expect(online.status).toBe(200);
+    expect(online.headers['content-encoding']).toBeUndefined();
+    expect(names(online.body)).toEqual(['kubernetes', 'web']);
+    const cached = await new CacheReader(h.store).list('kube-proxy', parseRequestInfo('GET', SERVICES), new URLSearchParams());
+    const stored = cached.kind === 'found' ? cached.value.items.map((i) => JSON.parse(Buffer.from(i as Uint8Array).toString('utf8')) as { metadata: { name: string; annotations?: Record<string, string> } }) : [];
+    expect(stored.map((o) => o.metadata.name).sort()).toEqual(['cloud-lb', 'kubernetes', 'web']);
+    expect(stored.find((o) => o.metadata.name === 'cloud-lb')?.metadata.annotations).toEqual(DISCARD);
+
+    h.upstreams.all.forEach((u) => h.upstreams.markFailed(u, Date.now()));
+    const offline = await call(h.url, 'GET', SERVICES, { headers: KUBE_PROXY });
+    expect(names(offline.body).sort()).toEqual(['kubernetes', 'web']);
+  });
+
+  it('GET: filtered for the client, cached as the apiserver\'s bytes, and parsed once for both', async () => {
+    const text = JSON.stringify(KUBERNETES);
+    const api = await identityApiserver(text);
+    const h = await startTestHub([api.url], { filters: [masterServiceFilter({ host: '169.254.2.1', port: 10268 })] });
+    cleanup.push(() => h.close());
+    const path = '/api/v1/namespaces/default/services/kubernetes';
+    const parsedAs = parses();
+    const online = await call(h.url, 'GET', path);
+    await settle();
+    expect(parsedAs(text)).toBe(1);
+    expect(online.status).toBe(200);
+    expect(JSON.parse(online.body)).toMatchObject({ spec: { clusterIP: '169.254.2.1', ports: [{ name: 'https', port: 10268 }] } });
+    const cached = await new CacheReader(h.store).getObject('kubelet', parseRequestInfo('GET', path));
+    expect(cached.kind === 'found' && Buffer.from(cached.value.data).toString('utf8')).toBe(text);
+  });
+
+  it.each([
+    ['LIST', SERVICES, JSON.stringify(LIST)],
+    ['GET', '/api/v1/namespaces/default/services/kubernetes', JSON.stringify(KUBERNETES)],
+  ] as const)('%s torn mid-body: the client\'s answer is torn and nothing is cached', async (verb, path, text) => {
+    const api = await identityApiserver(text, true);
+    // masterservice filters kubelet's GETs as well as its LISTs.
+    const h = await startTestHub([api.url], { filters: [masterServiceFilter({ host: '169.254.2.1', port: 10268 })] });
+    cleanup.push(() => h.close());
+    await expect(call(h.url, 'GET', path)).rejects.toThrow();
+    await settle();
+    const reader = new CacheReader(h.store);
+    const info = parseRequestInfo('GET', path);
+    const cached = verb === 'LIST' ? await reader.list('kubelet', info, new URLSearchParams()) : await reader.getObject('kubelet', info);
+    expect(cached.kind).toBe('missing');
   });
 });
 
