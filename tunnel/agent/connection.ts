@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import type { Logger } from '../../lib/logger.js';
 import { once, systemClock, type Clock } from '../../lib/lifecycle.js';
 import { withCause } from '../../lib/errors.js';
-import { CloseCode, ERROR_CODE_HEADER, NODE_HEADER, Session, featureHeaders, peerFeatures, tunnelErrors, type PeerFeatures } from '../protocol/index.js';
+import { CloseCode, ERROR_CODE_HEADER, NODE_HEADER, NO_RECEIVE_WINDOWS, Session, featureHeaders, peerFeatures, tunnelErrors, type PeerFeatures, type ReceiveWindowTotals } from '../protocol/index.js';
 import { WsTransport, startHeartbeat, wsOptions } from '../transport/ws.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { LocalDialer } from './local-dialer.js';
@@ -85,6 +85,11 @@ export class ServerConnection {
   /** Debug reading: the current session's receive windows (Session.receiveWindows). */
   receiveWindows(): ReturnType<Session['receiveWindows']> {
     return this.session?.receiveWindows() ?? [];
+  }
+
+  /** The current session's receive windows added up (none while not connected). */
+  receiveWindowTotals(): ReceiveWindowTotals {
+    return this.session?.receiveWindowTotals() ?? NO_RECEIVE_WINDOWS;
   }
 
   onState(listener: (state: ConnectionState) => void): void {

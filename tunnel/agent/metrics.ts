@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
+import { NO_RECEIVE_WINDOWS, type ReceiveWindowTotals } from '../protocol/index.js';
 
 export class AgentMetrics {
   readonly registry: Registry;
@@ -22,6 +23,10 @@ export class AgentMetrics {
   readonly streamDuration: Histogram;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'result'>;
+  readonly receiveWindow: Gauge;
+  readonly receiveHeld: Gauge;
+  readonly receiveWindowMax: Gauge;
+  private windows: () => ReceiveWindowTotals = () => NO_RECEIVE_WINDOWS;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = programRegistry(options);
@@ -77,5 +82,39 @@ export class AgentMetrics {
       labelNames: ['result'],
       registers,
     });
+    // Read from the sessions at scrape time, as totals over every server replica and stream.
+    const windows = () => this.windows();
+    this.receiveWindow = new Gauge({
+      name: 'yurt_tunnel_agent_stream_receive_window_bytes',
+      help: 'Sum of the receive windows of all open streams over the sessions with every server replica: the most the servers may have in flight to this agent at once.',
+      registers,
+      collect() {
+        this.set(windows().window);
+      },
+    });
+    this.receiveHeld = new Gauge({
+      name: 'yurt_tunnel_agent_stream_receive_held_bytes',
+      help: 'Bytes received from servers and not yet acknowledged (not yet taken by slow local targets, or under the credit batch): memory held against the windows.',
+      registers,
+      collect() {
+        this.set(windows().held);
+      },
+    });
+    this.receiveWindowMax = new Gauge({
+      name: 'yurt_tunnel_agent_stream_receive_window_max_bytes',
+      help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).',
+      registers,
+      collect() {
+        this.set(windows().maxWindow);
+      },
+    });
+  }
+
+  /**
+   * Where the stream_receive_* gauges read from. Set after construction: the sessions (ServerSet)
+   * are built with these metrics, so they cannot exist before them.
+   */
+  readReceiveWindows(source: () => ReceiveWindowTotals): void {
+    this.windows = source;
   }
 }

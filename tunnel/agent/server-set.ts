@@ -9,6 +9,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import { once, systemClock, type Clock } from '../../lib/lifecycle.js';
+import { addReceiveWindows, type ReceiveWindowTotals } from '../protocol/index.js';
 import type { Endpoint, ServerConnection } from './connection.js';
 
 export type Resolve = (host: string) => Promise<Array<{ address: string; family: number }>>;
@@ -54,6 +55,11 @@ export class ServerSet {
 
   get connected(): number {
     return this.all.filter((c) => c.state === 'connected').length;
+  }
+
+  /** The receive windows of the sessions with every replica added up (the stream_receive_* gauges). */
+  receiveWindowTotals(): ReceiveWindowTotals {
+    return addReceiveWindows(this.all.map((c) => c.receiveWindowTotals()));
   }
 
   /** Resolves every URL once and starts a connection per replica; re-resolves in the background. */

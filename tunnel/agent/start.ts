@@ -120,6 +120,7 @@ export async function startAgent(config: AgentConfig, deps: StartDeps): Promise<
 
     begin(`connecting to ${options.servers.map((u) => u.host).join(', ')}`);
     const servers = await start('server sessions', serverSessions(options, { credentials, dialer, metrics, logger: log, clock, resolve: deps.resolve, random: deps.random }));
+    metrics.readReceiveWindows(() => servers.receiveWindowTotals());
 
     begin(`serving /healthz, /readyz, /metrics on ${options.metricsAddress.host}:${options.metricsAddress.port}`);
     const ops = await start('ops server', new OpsServer({

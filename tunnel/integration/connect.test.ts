@@ -74,6 +74,21 @@ describe('CONNECT proxy through an agent', () => {
     expect(asNode.body).toContain('TUN_ERR_CALLER_FORBIDDEN');
   });
 
+  it('reports the receive windows of an open stream on /metrics of both ends, and 0 once it closed', async () => {
+    const scrape = async (port: number, name: string) => {
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      return m ? Number(m[1]) : undefined;
+    };
+    const socket = await world.connect(server.ports.proxy, `127.0.0.1:${echoPort}`);
+    expect(await scrape(server.ports.metrics, 'yurt_tunnel_server_stream_receive_window_bytes')).toBe(server.registry.receiveWindowTotals().window);
+    expect(await scrape(server.ports.metrics, 'yurt_tunnel_server_stream_receive_window_max_bytes')).toBeGreaterThan(0);
+    expect(await scrape(agent.ports.metrics, 'yurt_tunnel_agent_stream_receive_window_bytes')).toBe(agent.servers.receiveWindowTotals().window);
+    expect(await scrape(agent.ports.metrics, 'yurt_tunnel_agent_stream_receive_window_max_bytes')).toBeGreaterThan(0);
+    await roundTrip(socket, Buffer.from('bye'));
+    await eventually(async () => (await scrape(server.ports.metrics, 'yurt_tunnel_server_stream_receive_window_bytes')) === 0, 'the server to let go of the stream');
+    await eventually(async () => (await scrape(agent.ports.metrics, 'yurt_tunnel_agent_stream_receive_window_bytes')) === 0, 'the agent to let go of the stream');
+  });
+
   it('reports agents, streams and bytes on /metrics and readiness on /readyz', async () => {
     const base = `http://127.0.0.1:${server.ports.metrics}`;
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -86,6 +101,13 @@ describe('CONNECT proxy through an agent', () => {
     const ready = await fetch(`${agentBase}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.text()).toContain('connected to 1 of 1');
-    expect(await (await fetch(`${agentBase}/metrics`)).text()).toMatch(/yurt_tunnel_agent_bytes_total\{direction="from_server"\} \d+/);
+    const agentMetrics = await (await fetch(`${agentBase}/metrics`)).text();
+    expect(agentMetrics).toMatch(/yurt_tunnel_agent_bytes_total\{direction="from_server"\} \d+/);
+    // The flow-control gauges, after the 3 MiB transfer above: present, whole bytes, never negative.
+    for (const [text, program] of [[metrics, 'server'], [agentMetrics, 'agent']] as const) {
+      for (const gauge of ['stream_receive_window_bytes', 'stream_receive_held_bytes', 'stream_receive_window_max_bytes']) {
+        expect(text, `yurt_tunnel_${program}_${gauge}`).toMatch(new RegExp(`^yurt_tunnel_${program}_${gauge} \\d+$`, 'm'));
+      }
+    }
   });
 });

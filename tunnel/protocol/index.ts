@@ -16,4 +16,5 @@ export {
   type OpenHandler,
   type SessionEvents,
 } from './session.js';
+export { addReceiveWindows, NO_RECEIVE_WINDOWS, type ReceiveWindowTotals } from './window-totals.js';
 export { ProtocolError, tunnelErrors, type TunnelErrorCode } from '../errors.js';

@@ -25,6 +25,7 @@ import { LEGACY_PEER, type PeerFeatures } from './handshake.js';
 import { TunnelStream, type StreamLink, type WindowTuning } from './stream.js';
 import { parseTarget } from './target.js';
 import { CloseCode, MAX_CLOSE_REASON_BYTES, type MessageTransport } from './transport.js';
+import type { ReceiveWindowTotals } from './window-totals.js';
 
 export const DEFAULT_INITIAL_WINDOW = 256 * 1024;
 export const DEFAULT_MAX_STREAMS = 256;
@@ -335,6 +336,26 @@ export class Session extends EventEmitter<SessionEvents> {
       if (entry.state === 'open') out.push({ id: entry.id, window: entry.stream.receiveWindow, unacknowledged: entry.stream.unacknowledged, rttMs });
     }
     return out;
+  }
+
+  /**
+   * receiveWindows() added up, without an object per stream: read at every metrics scrape, over
+   * every session of a server.
+   */
+  receiveWindowTotals(): ReceiveWindowTotals {
+    let streams = 0;
+    let window = 0;
+    let held = 0;
+    let maxWindow = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.state !== 'open') continue;
+      const w = entry.stream.receiveWindow;
+      streams++;
+      window += w;
+      held += entry.stream.unacknowledged;
+      if (w > maxWindow) maxWindow = w;
+    }
+    return { streams, window, held, maxWindow };
   }
 
   /** Streams holding a slot: opening, awaiting accept, or open. */

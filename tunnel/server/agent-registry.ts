@@ -8,7 +8,7 @@
  * is refused with 409 TUN_ERR_AGENT_DUPLICATE. Live duplicates therefore never take turns
  * replacing each other, and a restarted agent waits at most one probe timeout.
  */
-import type { Session } from '../protocol/index.js';
+import { addReceiveWindows, type ReceiveWindowTotals, type Session } from '../protocol/index.js';
 import type { WsTransport } from '../transport/ws.js';
 
 export interface AgentLink {
@@ -33,6 +33,15 @@ export class AgentRegistry {
   /** Debug reading: every agent session's receive windows (Session.receiveWindows). */
   receiveWindows(): ReturnType<Session['receiveWindows']> {
     return [...this.links.values()].flatMap((link) => link.session.receiveWindows());
+  }
+
+  /** The receive windows of every agent session added up (the stream_receive_* gauges). */
+  receiveWindowTotals(): ReceiveWindowTotals {
+    return addReceiveWindows(this.sessionTotals());
+  }
+
+  private *sessionTotals(): Generator<ReceiveWindowTotals> {
+    for (const link of this.links.values()) yield link.session.receiveWindowTotals();
   }
 
   newId(): number {

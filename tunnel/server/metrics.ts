@@ -5,6 +5,13 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
+import { NO_RECEIVE_WINDOWS, type ReceiveWindowTotals } from '../protocol/index.js';
+
+export interface ServerMetricsOptions {
+  defaultMetrics?: boolean;
+  /** Every agent session's receive windows added up (AgentRegistry.receiveWindowTotals), read at scrape time. */
+  receiveWindows?: () => ReceiveWindowTotals;
+}
 
 export class ServerMetrics {
   readonly registry: Registry;
@@ -19,8 +26,11 @@ export class ServerMetrics {
   readonly agentDisconnections: Counter<'reason'>;
   readonly egressRoutes: Counter<'result' | 'reason'>;
   readonly directOpen: Gauge;
+  readonly receiveWindow: Gauge;
+  readonly receiveHeld: Gauge;
+  readonly receiveWindowMax: Gauge;
 
-  constructor(agentCount: () => number, options: { defaultMetrics?: boolean } = {}) {
+  constructor(agentCount: () => number, options: ServerMetricsOptions = {}) {
     this.registry = programRegistry(options);
     const registers = [this.registry];
     this.agents = new Gauge({
@@ -78,5 +88,32 @@ export class ServerMetrics {
       registers,
     });
     this.directOpen = new Gauge({ name: 'yurt_tunnel_server_direct_connections_open', help: 'CONNECTs the server dialled itself that are open now.', registers });
+    // Read from the sessions at scrape time, as totals: a label per agent or stream would be
+    // thousands of series on a server holding thousands of agents.
+    const windows = options.receiveWindows ?? (() => NO_RECEIVE_WINDOWS);
+    this.receiveWindow = new Gauge({
+      name: 'yurt_tunnel_server_stream_receive_window_bytes',
+      help: 'Sum of the receive windows of all open streams over all agent sessions: the most the agents may have in flight to this server at once.',
+      registers,
+      collect() {
+        this.set(windows().window);
+      },
+    });
+    this.receiveHeld = new Gauge({
+      name: 'yurt_tunnel_server_stream_receive_held_bytes',
+      help: 'Bytes received from agents and not yet acknowledged (unread by slow callers, or read and under the credit batch): memory held against the windows.',
+      registers,
+      collect() {
+        this.set(windows().held);
+      },
+    });
+    this.receiveWindowMax = new Gauge({
+      name: 'yurt_tunnel_server_stream_receive_window_max_bytes',
+      help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).',
+      registers,
+      collect() {
+        this.set(windows().maxWindow);
+      },
+    });
   }
 }

@@ -53,7 +53,7 @@ export async function startServer(config: ServerConfig, deps: StartDeps): Promis
     }
 
     const registry = new AgentRegistry();
-    const metrics = new ServerMetrics(() => registry.size, { defaultMetrics: deps.defaultMetrics });
+    const metrics = new ServerMetrics(() => registry.size, { defaultMetrics: deps.defaultMetrics, receiveWindows: () => registry.receiveWindowTotals() });
     const session = { maxStreams: options.maxStreamsPerAgent, initialWindow: options.streamWindow, maxStreamWindow: options.streamWindowMax, maxSessionWindow: options.sessionWindowMax, maxFrameSize: options.maxFrameSize, openTimeoutMs: options.openTimeoutMs };
 
     begin(`accepting agents on ${options.agentAddress.host}:${options.agentAddress.port}`);
