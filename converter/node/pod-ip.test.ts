@@ -87,13 +87,17 @@ describe('what keeps pod IPs on a node', () => {
     expect(script).toContain(`state=${POD_IP_STATE_DIR}\n`);
     expect(script).toContain('arg K8S_POD_NAMESPACE');
     expect(script).toContain('arg K8S_POD_NAME');
-    expect(script).toContain('IP=$ip');
+    // Every address of the pod (one per range: IPv4, IPv6, both) asked for in one call: CNI_ARGS' IP= takes one.
+    expect(script).toContain('{"args":{"cni":{"ips":[');
+    expect(script).not.toContain('IP=$');
+    // host-local's store names an address by its text: dotted quads and IPv6's colons.
+    expect(script).toContain('for f in "$store"/*/*.*.*.* "$store"/*/*:*; do');
   });
 });
 
 describe('node convert and revert', () => {
   it('convert installs the wrapper and names it in the CNI configuration; revert puts every file back byte for byte and removes the records', async () => {
-    const r = rootWith({ [CONFLIST_PATH]: CONFLIST, 'usr/lib/cni/host-local': '#!/bin/sh\n', 'var/lib/cni/networks/yurt-pods/10.244.1.7': '0123abcd\r\neth0' });
+    const r = rootWith({ [CONFLIST_PATH]: CONFLIST, 'usr/lib/cni/host-local': '#!/bin/sh\n', 'var/lib/cni/networks/yurt-pods/10.244.1.7': '0123abcd\r\neth0', 'var/lib/cni/networks/yurt-pods/fd00:10:244:1::7': '0123abcd\r\neth0' });
     const before = snapshot(r);
     const restarts: string[] = [];
     await nodeSide(r, restarts).convert();
@@ -102,7 +106,7 @@ describe('node convert and revert', () => {
     expect(readFileSync(join(r, CONFLIST_PATH), 'utf8')).toBe(withPodIpIpam(CONFLIST));
     // What the wrapper records while the node runs converted.
     mkdirSync(join(r, POD_IP_STATE_DIR), { recursive: true });
-    writeFileSync(join(r, POD_IP_STATE_DIR, 'apps_web'), '10.244.1.7 0123abcd\n');
+    writeFileSync(join(r, POD_IP_STATE_DIR, 'apps_web'), '10.244.1.7,fd00:10:244:1::7 0123abcd\n');
 
     await nodeSide(r, restarts).revert();
     expect(snapshot(r)).toEqual(before);

@@ -9,11 +9,14 @@
  *
  * `yurt-host-local` is an IPAM plugin installed next to `host-local` on edge nodes that delegates
  * every call to it and adds one thing: per pod (namespace/name, from the runtime's CNI_ARGS
- * K8S_POD_NAMESPACE/K8S_POD_NAME), the address it last had. DEL records the address the sandbox held
- * (read from host-local's own allocation files) before host-local releases it, so pods started before
- * the conversion are covered too; ADD asks host-local for the recorded address (its `IP=` CNI_ARGS),
- * first releasing it through host-local's DEL if the pod's previous sandbox still holds it (a sandbox
- * whose DEL never ran), and falls back to a fresh address when another pod took it meanwhile. It is a
+ * K8S_POD_NAMESPACE/K8S_POD_NAME), the addresses it last had, one per range of host-local (IPv4, IPv6,
+ * or one of each on a dual-stack pair). DEL records the addresses the sandbox held (read from host-local's
+ * own allocation files, named by the address's text) before host-local releases them, so pods started
+ * before the conversion are covered too; ADD asks host-local for the recorded addresses, first releasing
+ * them through host-local's DEL if the pod's previous sandbox still holds them (a sandbox whose DEL never
+ * ran), and falls back to a fresh address in each range whose address another pod took meanwhile. The
+ * request goes in the network configuration's `args.cni.ips`, which host-local reads as one address per
+ * range; its `IP=` CNI_ARGS takes a single address (containernetworking-plugins 1.1.1 to 1.9 alike). It is a
  * POSIX sh script, not a program of ours: an edge node has no Node.js, and it does little. host-local
  * keeps its allocations and its lock; the wrapper only chooses which address to ask for.
  *
@@ -27,7 +30,7 @@ import type { HostFs } from './hostfs.js';
 import type { SwitchFile } from './layout.js';
 
 export const POD_IP_IPAM = 'yurt-host-local';
-/** The records, one file per pod: `<namespace>_<name>` holding "<address> <sandbox id>". */
+/** The records, one file per pod: `<namespace>_<name>` holding "<address>[,<address>...] <sandbox id>". */
 export const POD_IP_STATE_DIR = '/var/lib/cni/yurt-edge-pod-ips';
 /** host-local's allocations (its default `dataDir`): `<network>/<address>` holding the sandbox id. */
 export const HOST_LOCAL_DATA_DIR = '/var/lib/cni/networks';
@@ -68,44 +71,57 @@ case "$ns$name" in *[!a-z0-9.-]*) exec "$delegate" ;; esac
 record=$state/\${ns}_$name
 conf=$(cat)
 
-# The sandbox that holds an address in host-local's store (the first line of its file).
+# The sandbox that holds an address in host-local's store (the first line of its file, named by the
+# address's text: 10.244.1.2, fd00:10:244:1::2).
 holder() { for f in "$store"/*/"$1"; do [ -f "$f" ] && head -n 1 "$f" | tr -d '\\r' && return; done; }
+# A record is "<address>[,<address>...] <sandbox>": one address per range of host-local (dual-stack: two).
 remember() {
   mkdir -p "$state" && printf '%s %s\\n' "$1" "$2" >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
 }
+each() { printf '%s' "$1" | tr ',' ' '; }
 
 if [ "$CNI_COMMAND" = DEL ]; then
-  for f in "$store"/*/*.*.*.*; do
+  ips=
+  for f in "$store"/*/*.*.*.* "$store"/*/*:*; do
     [ -f "$f" ] || continue
-    if [ "$(head -n 1 "$f" | tr -d '\\r')" = "$id" ]; then remember "$(basename "$f")" "$id"; break; fi
+    [ "$(head -n 1 "$f" | tr -d '\\r')" = "$id" ] && ips=\${ips:+$ips,}\${f##*/}
   done
+  [ -n "$ips" ] && remember "$ips" "$id"
   printf '%s' "$conf" | "$delegate"
   exit
 fi
 
-# ADD. Records of pods long gone, whose address is no longer theirs, go first.
+# ADD. Records of pods long gone, none of whose addresses is theirs any more, go first.
 find "$state" -type f ! -name '*.tmp.*' -mmin +${PRUNE_MINUTES} 2>/dev/null | while read -r f; do
-  read -r ip owner <"$f" || continue
-  [ "$(holder "$ip")" = "$owner" ] || rm -f "$f"
+  read -r ips owner <"$f" || continue
+  mine=
+  for a in $(each "$ips"); do [ "$(holder "$a")" = "$owner" ] && mine=1; done
+  [ -n "$mine" ] || rm -f "$f"
 done
-if [ -s "$record" ] && read -r ip previous <"$record"; then
-  owner=$(holder "$ip")
-  # The pod's previous sandbox still holds it (its DEL never ran): release it through host-local.
-  if [ -n "$owner" ] && [ "$owner" = "$previous" ] && [ "$owner" != "$id" ]; then
-    printf '%s' "$conf" | CNI_COMMAND=DEL CNI_CONTAINERID=$previous "$delegate" >/dev/null 2>&1
-  fi
-  if out=$(printf '%s' "$conf" | CNI_ARGS="\${CNI_ARGS:+$CNI_ARGS;}IP=$ip" "$delegate" 2>/dev/null); then
-    remember "$ip" "$id"
-    printf '%s\\n' "$out"
-    exit 0
-  fi
-  # Another pod has it now: a fresh address, as host-local would give.
+ask=
+if [ -s "$record" ] && read -r ips previous <"$record"; then
+  # The pod's previous sandbox still holds them (its DEL never ran): release them through host-local.
+  for a in $(each "$ips"); do
+    owner=$(holder "$a")
+    if [ -n "$owner" ] && [ "$owner" = "$previous" ] && [ "$owner" != "$id" ]; then
+      printf '%s' "$conf" | CNI_COMMAND=DEL CNI_CONTAINERID=$previous "$delegate" >/dev/null 2>&1
+      break
+    fi
+  done
+  # The free ones; a range whose address another pod took meanwhile gives a fresh one, as host-local would.
+  for a in $(each "$ips"); do [ -z "$(holder "$a")" ] && ask=\${ask:+$ask,}$a; done
 fi
-out=$(printf '%s' "$conf" | "$delegate")
-rc=$?
+# Asked for in the network configuration's args.cni.ips (host-local reads one per range; CNI_ARGS' IP=
+# takes a single address), put first so that args the runtime gives win.
+if [ -n "$ask" ] && out=$(printf '%s' "$conf" | awk -v a='{"args":{"cni":{"ips":['"$(printf '%s' "$ask" | sed 's/[^,]*/"&"/g')"']}},' '!d && sub(/[{]/, a) { d = 1 } { print }' | "$delegate" 2>/dev/null); then
+  rc=0
+else
+  out=$(printf '%s' "$conf" | "$delegate")
+  rc=$?
+fi
 if [ "$rc" -eq 0 ]; then
-  ip=$(printf '%s' "$out" | tr -d ' \\n' | grep -o '"address":"[0-9.]*/' | head -n 1 | sed 's/^"address":"//; s/\\/$//')
-  [ -n "$ip" ] && remember "$ip" "$id"
+  ips=$(printf '%s' "$out" | tr -d ' \\t\\r\\n' | grep -o '"address":"[0-9a-fA-F.:]*/' | sed 's/^"address":"//; s/\\/$//' | tr '\\n' ',' | sed 's/,$//')
+  [ -n "$ips" ] && remember "$ips" "$id"
 fi
 printf '%s\\n' "$out"
 exit "$rc"

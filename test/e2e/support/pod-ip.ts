@@ -66,7 +66,7 @@ export function waitPodWebAnswer(node: RealNode, clusterIP: string, what: string
   }, timeoutMs, 2000);
 }
 
-/** yurt-host-local's record of a pod on its node: "<address> <sandbox id>", or '' when there is none. */
+/** yurt-host-local's record of a pod on its node: "<address>[,<address>...] <sandbox id>", or '' when there is none. */
 export function podIpRecord(node: RealNode, namespace: string, pod: string): Promise<string> {
   return node.exec(['sh', '-c', `cat ${POD_IP_STATE_DIR}/${namespace}_${pod} 2>/dev/null || true`]);
 }
