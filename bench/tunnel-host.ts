@@ -14,14 +14,16 @@
  *   tls-relay
  *           the floor under the stream figures' CPU: a process that takes mutual TLS in and dials
  *           mutual TLS out and pipes the two, so a client's bytes cross two TLS hops as through the
- *           tunnel (client → server, server ↔ agent) with nothing else on the way
+ *           tunnel (client → server, server ↔ agent) with nothing else on the way; with `plain` it
+ *           dials plain TCP out, and two of them in a row are the tunnel's whole topology (client →
+ *           server over TLS, server ↔ agent over TLS, agent → target over TCP) with only pipes
  *
  * Separate processes because that is how the tunnel runs: the server and each agent on their own
  * event loop, and memory read per process with a garbage collection first (--expose-gc).
  */
 import { readFile } from 'node:fs/promises';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { createLogger, type Logger } from '../lib/logger.js';
 import type { RunningServer } from '../tunnel/server/start.js';
 import type { ServerSet } from '../tunnel/agent/server-set.js';
@@ -55,8 +57,11 @@ export interface TlsSpec {
   certFile: string;
   keyFile: string;
   port?: number;
-  /** tls-relay: where it dials out (one listener each), and the client certificate it dials with. */
-  relay?: { targets: number[]; certFile: string; keyFile: string };
+  /**
+   * tls-relay: where it dials out (one listener each), and the client certificate it dials with;
+   * `plain`: it dials plain TCP instead, as the agent dials a kubelet.
+   */
+  relay?: { targets: number[]; certFile: string; keyFile: string; plain?: boolean };
 }
 
 export interface Reply {
@@ -180,9 +185,13 @@ async function hostTlsServer(spec: TlsSpec): Promise<Hosted & { port: number }> 
 }
 
 async function hostTlsRelay(spec: TlsSpec): Promise<Hosted & { ports: number[] }> {
-  const sockets = new Set<TLSSocket>();
+  const sockets = new Set<Socket>();
   const [ca, cert, key, outCert, outKey] = await Promise.all([spec.caFile, spec.certFile, spec.keyFile, spec.relay!.certFile, spec.relay!.keyFile].map((f) => readFile(f)));
-  const track = (s: TLSSocket) => {
+  const dial = (target: number, connected: () => void): Socket =>
+    spec.relay!.plain
+      ? tcpConnect({ host: '127.0.0.1', port: target, allowHalfOpen: true }, connected)
+      : tlsConnect({ host: '127.0.0.1', port: target, servername: 'localhost', ca, cert: outCert, key: outKey }, connected);
+  const track = (s: Socket) => {
     sockets.add(s);
     s.on('error', () => {});
     s.once('close', () => sockets.delete(s));
@@ -191,7 +200,7 @@ async function hostTlsRelay(spec: TlsSpec): Promise<Hosted & { ports: number[] }
     createTlsServer({ cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', allowHalfOpen: true }, (inbound) => {
       track(inbound);
       inbound.pause();
-      const outbound = tlsConnect({ host: '127.0.0.1', port: target, servername: 'localhost', ca, cert: outCert, key: outKey }, () => {
+      const outbound = dial(target, () => {
         inbound.pipe(outbound);
         outbound.pipe(inbound);
         inbound.resume();
@@ -200,7 +209,7 @@ async function hostTlsRelay(spec: TlsSpec): Promise<Hosted & { ports: number[] }
       // A side that closed after both its directions ended leaves the other to pipe's end(), which
       // comes after the bytes still buffered there: destroying it at once (as this did) cut the tail
       // of a slow reader's download (16 KiB short of 512 MiB, once, on a loaded machine).
-      const follow = (self: TLSSocket, other: TLSSocket) => () => {
+      const follow = (self: Socket, other: Socket) => () => {
         if (!(self.readableEnded && self.writableFinished)) other.destroy();
       };
       inbound.once('close', follow(inbound, outbound));

@@ -54,6 +54,8 @@ interface Transfer {
   ms: number;
   /** CPU time of every process on the path (this one included: it is both client and target). */
   cpuMs: number;
+  /** The same by process: this one first, then the path's `pids` in order. */
+  byProcessMs: number[];
 }
 
 /** Runs `fn`, charging it the CPU time of this process and of `pids`. */
@@ -63,7 +65,8 @@ async function measured(bytes: number, pids: number[], fn: () => Promise<number>
   const elapsed = await fn();
   const self = process.cpuUsage(self0);
   const others = pids.map((p, i) => cpuMs(p) - others0[i]!);
-  return { bytes, ms: elapsed, cpuMs: (self.user + self.system) / 1000 + others.reduce((a, b) => a + b, 0) };
+  const selfMs = (self.user + self.system) / 1000;
+  return { bytes, ms: elapsed, cpuMs: selfMs + others.reduce((a, b) => a + b, 0), byProcessMs: [selfMs, ...others] };
 }
 
 const median = (xs: Transfer[], f: (t: Transfer) => number) => summarize(xs.map(f)).p50;
@@ -188,6 +191,8 @@ function windowRow(what: string, runs: PathRuns): Row | undefined {
 
 const rate = (t: Transfer[]) => gbps(t[0]?.bytes ?? 0, median(t, (x) => x.ms));
 const cpuPerGb = (t: Transfer[]) => median(t, (x) => x.cpuMs / 1000 / (x.bytes / 1e9));
+/** Median CPU seconds per GB of each process on the path (this one first), joined with ' + '. */
+const cpuByProcess = (t: Transfer[]) => (t[0]?.byProcessMs ?? []).map((_, i) => median(t, (x) => x.byProcessMs[i]! / 1000 / (x.bytes / 1e9)).toFixed(2)).join(' + ');
 const both = (a: number, b: number, f: (n: number) => string = (n) => n.toFixed(2)) => `${f(a)} · ${f(b)}`;
 
 interface Base {
@@ -201,22 +206,31 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
   const relay = Host.spawn('tls-relay', 'tls-relay');
   const node = pki.nodeFiles(0);
   const relayPorts = ((await relay.start([], { tls: { caFile: pki.caFile, ...pki.server, relay: { targets: [tls.sinkPort, tls.sourcePort], ...node } } })).value as { ports: number[] }).ports;
+  // The tunnel's topology with nothing but pipes: TLS into one relay, TLS on to a second, plain TCP from it to the target.
+  const pipesTcp = Host.spawn('tls-relay', 'pipes-tcp-relay');
+  const pipesTcpPorts = ((await pipesTcp.start([], { tls: { caFile: pki.caFile, ...pki.server, relay: { targets: [targets.sinkPort, targets.sourcePort], ...node, plain: true } } })).value as { ports: number[] }).ports;
+  const pipesTls = Host.spawn('tls-relay', 'pipes-tls-relay');
+  const pipesTlsPorts = ((await pipesTls.start([], { tls: { caFile: pki.caFile, ...pki.server, relay: { targets: pipesTcpPorts, ...node } } })).value as { ports: number[] }).ports;
   const paths: Path[] = [
     { name: 'raw', sink: () => tcp(targets.sinkPort), source: () => tcp(targets.sourcePort), pids: [], bytes: STREAM_BYTES },
     tunnelPath('tunnel', pki, targets, pair, STREAM_BYTES),
     ...(base ? [tunnelPath('before', pki, targets, base, STREAM_BYTES)] : []),
     { name: 'tls2', sink: () => tls.connect(relayPorts[0]!), source: () => tls.connect(relayPorts[1]!), pids: [relay.pid], bytes: STREAM_BYTES },
+    { name: 'pipes', sink: () => tls.connect(pipesTlsPorts[0]!), source: () => tls.connect(pipesTlsPorts[1]!), pids: [pipesTls.pid, pipesTcp.pid], bytes: STREAM_BYTES },
     { name: 'tls1', sink: () => tls.connect(tls.sinkPort), source: () => tls.connect(tls.sourcePort), pids: [], bytes: STREAM_BYTES },
   ];
   const runs = await rounds(paths, STREAM_BYTES, 'loopback');
-  load.charge(relay.pid);
-  await relay.close();
+  for (const h of [relay, pipesTls, pipesTcp]) {
+    load.charge(h.pid);
+    await h.close();
+  }
   await tls.close();
   const get = (name: string) => runs.get(name)!;
   const raw = get('raw');
   const tunnel = get('tunnel');
   const tls2 = get('tls2');
   const tls1 = get('tls1');
+  const pipes = get('pipes');
   const size = `${STREAM_BYTES / 2 ** 20} MiB`;
   const row = (what: string, dir: 'push' | 'pull'): Row => {
     const figure = rate(tunnel[dir]) / rate(raw[dir]);
@@ -267,6 +281,22 @@ async function singleStream(pki: BenchPki, targets: Targets, pair: Pair, base: P
       baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
       measured: `two hops ${both(rate(tls2.push), rate(tls2.pull))} GB/s; one hop ${both(rate(tls1.push), rate(tls1.pull))} GB/s (${both(cpuPerGb(tls1.push), cpuPerGb(tls1.pull))} s CPU/GB)`,
       figure: `two hops ${ratio(rate(tls2.push) / rate(raw.push))} · ${ratio(rate(tls2.pull) / rate(raw.pull))}`,
+      target: '—',
+      met: undefined,
+    },
+    {
+      what: "the tunnel's topology with only pipes: client → mutual TLS → relay process → mutual TLS → relay process → TCP → target (bench/tunnel-host.ts `tls-relay`, the second with `plain`), what the tunnel's stream can reach on this machine with no tunnel code at all, client → target · target → client",
+      baseline: `raw TCP ${both(rate(raw.push), rate(raw.pull))} GB/s`,
+      measured: `${both(rate(pipes.push), rate(pipes.pull))} GB/s (${both(cpuPerGb(pipes.push), cpuPerGb(pipes.pull))} s CPU/GB); the tunnel ${ratio(rate(tunnel.push) / rate(pipes.push))} · ${ratio(rate(tunnel.pull) / rate(pipes.pull))} of it`,
+      figure: `${ratio(rate(pipes.push) / rate(raw.push))} · ${ratio(rate(pipes.pull) / rate(raw.pull))}`,
+      target: '—',
+      met: undefined,
+    },
+    {
+      what: 'CPU seconds per GB by process, client → target · target → client: the tunnel (this process as client and target + server + agent), the pipes-only topology (this process + TLS relay + TCP relay), two TLS hops (this process + relay)',
+      baseline: '—',
+      measured: `tunnel ${cpuByProcess(tunnel.push)} · ${cpuByProcess(tunnel.pull)}; pipes ${cpuByProcess(pipes.push)} · ${cpuByProcess(pipes.pull)}; two TLS hops ${cpuByProcess(tls2.push)} · ${cpuByProcess(tls2.pull)}`,
+      figure: '',
       target: '—',
       met: undefined,
     },
@@ -446,14 +476,18 @@ run the same client code; the baseline is that client talking raw TCP to the sam
 writes are ${CHUNK / 1024} KiB.
 
 Single stream: ${STREAM_BYTES / 2 ** 20} MiB one way, ${ROUNDS} rounds of every path interleaved (raw TCP, the tunnel, the
-base revision's tunnel when \`TUNNEL_BASE=<rev>\` is set, two mutual-TLS hops, one mutual-TLS hop), medians;
+base revision's tunnel when \`TUNNEL_BASE=<rev>\` is set, two mutual-TLS hops, the topology with only pipes, one mutual-TLS hop), medians;
 timed from the first byte written until the sink has answered its byte count (or, the other way,
 until the source's end of data arrived); the CONNECT handshake is outside the timing. CPU time is
 read from /proc for the server, the agent and the relay and from \`process.cpuUsage\` here. Two
 mutual-TLS hops: the client's TLS connection ends in a relay process (bench/tunnel-host.ts
 \`tls-relay\`, the server's certificate, the caller CA) that dials the target over mutual TLS with a
 node certificate and pipes the two: the two TLS hops the tunnel path has (client → server,
-server ↔ agent), with nothing else on the way. The base revision (\`TUNNEL_BASE\`) is checked out with
+server ↔ agent), with nothing else on the way. The tunnel's topology with only pipes: the same
+relay in front of a second one that takes mutual TLS in and dials the target over plain TCP, as the
+agent does (two relay processes: TLS → TLS → TCP, Node's stream.pipe between, nothing else); the
+figure says what the same three hops move on this machine without any tunnel code, and the CPU by
+process row splits each path's CPU among its processes. The base revision (\`TUNNEL_BASE\`) is checked out with
 \`git worktree add\`, its tunnel/ and lib/ transpiled as the working tree's are and driven by the same
 host, its server and agent running beside the current ones.
 
