@@ -334,6 +334,10 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
       ['nodejs_heap_size_used_bytes'],
     ];
     for (const [name, labels] of nonZero) expect(metricValue(text, name, labels), `${name}${JSON.stringify(labels ?? {})}`).toBeGreaterThan(0);
+    // Flow control, read from the sessions at scrape time: present after the transfers, never negative.
+    for (const name of ['yurt_tunnel_server_stream_receive_window_bytes', 'yurt_tunnel_server_stream_receive_held_bytes', 'yurt_tunnel_server_stream_receive_window_max_bytes']) {
+      expect(text, name).toMatch(new RegExp(`^${name} \\d+$`, 'm'));
+    }
     expect(text).not.toMatch(/^yurt_tunnel_server_process_/m);
   });
 
@@ -377,6 +381,9 @@ describeLocal('tunnel: egress-selector mode on the real control plane', () => {
     ];
     for (const [name, labels] of nonZero) expect(metricValue(text, name, labels), `${name}${JSON.stringify(labels ?? {})}`).toBeGreaterThan(0);
     expect(metricValue(text, 'yurt_tunnel_agent_connections_total')).toBeGreaterThanOrEqual(2);
+    for (const name of ['yurt_tunnel_agent_stream_receive_window_bytes', 'yurt_tunnel_agent_stream_receive_held_bytes', 'yurt_tunnel_agent_stream_receive_window_max_bytes']) {
+      expect(text, name).toMatch(new RegExp(`^${name} \\d+$`, 'm'));
+    }
     expect(text).not.toMatch(/^yurt_tunnel_agent_process_/m);
   });
 
