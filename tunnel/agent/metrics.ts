@@ -4,7 +4,7 @@
  * docs/operations.md ("Metrics") lists them.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
+import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry, scrapedGauges } from '../../lib/metrics/registry.js';
 import { NO_RECEIVE_WINDOWS, type ReceiveWindowTotals } from '../protocol/index.js';
 
 export class AgentMetrics {
@@ -84,30 +84,14 @@ export class AgentMetrics {
     });
     // Read from the sessions at scrape time, as totals over every server replica and stream.
     const windows = () => this.windows();
-    this.receiveWindow = new Gauge({
-      name: 'yurt_tunnel_agent_stream_receive_window_bytes',
-      help: 'Sum of the receive windows of all open streams over the sessions with every server replica: the most the servers may have in flight to this agent at once.',
-      registers,
-      collect() {
-        this.set(windows().window);
-      },
+    const gauges = scrapedGauges(registers, windows, {
+      receiveWindow: { name: 'yurt_tunnel_agent_stream_receive_window_bytes', help: 'Sum of the receive windows of all open streams over the sessions with every server replica: the most the servers may have in flight to this agent at once.', value: (w) => w.window },
+      receiveHeld: { name: 'yurt_tunnel_agent_stream_receive_held_bytes', help: 'Bytes received from servers and not yet acknowledged (not yet taken by slow local targets, or under the credit batch): memory held against the windows.', value: (w) => w.held },
+      receiveWindowMax: { name: 'yurt_tunnel_agent_stream_receive_window_max_bytes', help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).', value: (w) => w.maxWindow },
     });
-    this.receiveHeld = new Gauge({
-      name: 'yurt_tunnel_agent_stream_receive_held_bytes',
-      help: 'Bytes received from servers and not yet acknowledged (not yet taken by slow local targets, or under the credit batch): memory held against the windows.',
-      registers,
-      collect() {
-        this.set(windows().held);
-      },
-    });
-    this.receiveWindowMax = new Gauge({
-      name: 'yurt_tunnel_agent_stream_receive_window_max_bytes',
-      help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).',
-      registers,
-      collect() {
-        this.set(windows().maxWindow);
-      },
-    });
+    this.receiveWindow = gauges.receiveWindow;
+    this.receiveHeld = gauges.receiveHeld;
+    this.receiveWindowMax = gauges.receiveWindowMax;
   }
 
   /**

@@ -4,7 +4,7 @@
  * docs/operations.md ("Metrics") lists them.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry } from '../../lib/metrics/registry.js';
+import { LATENCY_BUCKETS, LIFETIME_BUCKETS, programRegistry, scrapedGauges } from '../../lib/metrics/registry.js';
 import { NO_RECEIVE_WINDOWS, type ReceiveWindowTotals } from '../protocol/index.js';
 
 export interface ServerMetricsOptions {
@@ -91,29 +91,13 @@ export class ServerMetrics {
     // Read from the sessions at scrape time, as totals: a label per agent or stream would be
     // thousands of series on a server holding thousands of agents.
     const windows = options.receiveWindows ?? (() => NO_RECEIVE_WINDOWS);
-    this.receiveWindow = new Gauge({
-      name: 'yurt_tunnel_server_stream_receive_window_bytes',
-      help: 'Sum of the receive windows of all open streams over all agent sessions: the most the agents may have in flight to this server at once.',
-      registers,
-      collect() {
-        this.set(windows().window);
-      },
+    const gauges = scrapedGauges(registers, windows, {
+      receiveWindow: { name: 'yurt_tunnel_server_stream_receive_window_bytes', help: 'Sum of the receive windows of all open streams over all agent sessions: the most the agents may have in flight to this server at once.', value: (w) => w.window },
+      receiveHeld: { name: 'yurt_tunnel_server_stream_receive_held_bytes', help: 'Bytes received from agents and not yet acknowledged (unread by slow callers, or read and under the credit batch): memory held against the windows.', value: (w) => w.held },
+      receiveWindowMax: { name: 'yurt_tunnel_server_stream_receive_window_max_bytes', help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).', value: (w) => w.maxWindow },
     });
-    this.receiveHeld = new Gauge({
-      name: 'yurt_tunnel_server_stream_receive_held_bytes',
-      help: 'Bytes received from agents and not yet acknowledged (unread by slow callers, or read and under the credit batch): memory held against the windows.',
-      registers,
-      collect() {
-        this.set(windows().held);
-      },
-    });
-    this.receiveWindowMax = new Gauge({
-      name: 'yurt_tunnel_server_stream_receive_window_max_bytes',
-      help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).',
-      registers,
-      collect() {
-        this.set(windows().maxWindow);
-      },
-    });
+    this.receiveWindow = gauges.receiveWindow;
+    this.receiveHeld = gauges.receiveHeld;
+    this.receiveWindowMax = gauges.receiveWindowMax;
   }
 }
