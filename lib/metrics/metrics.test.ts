@@ -2,7 +2,7 @@ import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ControllerMetrics } from './controller.js';
 import { BoundedLabel, KNOWN_COMPONENTS, ResourceLabel, resourceLabel, statusClass } from './labels.js';
-import { programRegistry } from './registry.js';
+import { programRegistry, scrapedGauges } from './registry.js';
 
 const series = async (registry: ReturnType<typeof programRegistry>, name: string) => (await registry.getSingleMetric(name)!.get()).values;
 
@@ -39,6 +39,20 @@ describe('lib/metrics', () => {
     expect(label.value(req('Bad Name'), 200)).toBe('other');
     expect(label.value(req('pods'), 404)).toBe('pods');
     expect(label.value({ isResourceRequest: false, resource: '', subresource: '' }, 200)).toBe('nonresource');
+  });
+
+  it('sets scraped gauges from the source at each scrape, one field each', async () => {
+    const registry = programRegistry({ defaultMetrics: false });
+    let reading = { open: 2, bytes: 4096 };
+    scrapedGauges([registry], () => reading, {
+      open: { name: 'test_open', help: 'open things', value: (r) => r.open },
+      bytes: { name: 'test_bytes', help: 'bytes held', value: (r) => r.bytes },
+    });
+    expect((await series(registry, 'test_open'))[0]!.value).toBe(2);
+    expect((await series(registry, 'test_bytes'))[0]!.value).toBe(4096);
+    reading = { open: 0, bytes: 0 };
+    expect(await registry.metrics()).toMatch(/^test_open 0$/m);
+    expect(await registry.metrics()).toMatch(/^test_bytes 0$/m);
   });
 
   it('records reconciles, errors, latency and queue depth per controller', async () => {
