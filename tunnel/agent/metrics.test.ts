@@ -5,23 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addReceiveWindows, type TunnelStream } from '../protocol/index.js';
-import { createSessionPair, settle, type SessionPair } from '../protocol/testing.js';
+import { createAcceptingPair, settle, type SessionPair } from '../protocol/testing.js';
+import { gaugeValues } from '../testing/gauges.js';
 import { AgentMetrics } from './metrics.js';
 
 const GAUGES = ['yurt_tunnel_agent_stream_receive_window_bytes', 'yurt_tunnel_agent_stream_receive_held_bytes', 'yurt_tunnel_agent_stream_receive_window_max_bytes'] as const;
 
 /** A session with one server replica: the agent end advertises `initialWindow` on its streams. */
-function replicaPair(initialWindow: number): SessionPair & { accepted: TunnelStream[] } {
-  const pair = createSessionPair({ initialWindow }, {});
-  const accepted: TunnelStream[] = [];
-  pair.client.onOpen((open) => {
-    const stream = open.accept();
-    // Closing the sessions at the end of a test resets its streams: expected, not a failure.
-    stream.on('error', () => {});
-    accepted.push(stream);
-  });
-  return { ...pair, accepted };
-}
+const replicaPair = (initialWindow: number) => createAcceptingPair({ initialWindow }, {});
 
 /** The server opens a stream and sends `bytes` of request the agent's local target does not read. */
 async function unreadRequest(pair: SessionPair, bytes: number): Promise<TunnelStream> {
@@ -31,18 +22,7 @@ async function unreadRequest(pair: SessionPair, bytes: number): Promise<TunnelSt
   return stream;
 }
 
-async function scrape(metrics: AgentMetrics): Promise<{ text: Record<string, number | undefined>; json: Record<string, number | undefined> }> {
-  const text = (await metrics.registry.metrics()).split('\n');
-  const json = await metrics.registry.getMetricsAsJSON();
-  const fromText = (name: string) => {
-    const line = text.find((l) => l.startsWith(`${name} `));
-    return line === undefined ? undefined : Number(line.slice(name.length + 1));
-  };
-  return {
-    text: Object.fromEntries(GAUGES.map((name) => [name, fromText(name)])),
-    json: Object.fromEntries(GAUGES.map((name) => [name, json.find((m) => m.name === name)?.values[0]?.value])),
-  };
-}
+const scrape = (metrics: AgentMetrics) => gaugeValues(metrics.registry, GAUGES);
 
 describe('AgentMetrics: receive windows of the sessions with every replica', () => {
   const pairs: SessionPair[] = [];

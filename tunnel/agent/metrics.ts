@@ -23,9 +23,6 @@ export class AgentMetrics {
   readonly streamDuration: Histogram;
   readonly certificateExpiry: Gauge;
   readonly certificateRenewals: Counter<'result'>;
-  readonly receiveWindow: Gauge;
-  readonly receiveHeld: Gauge;
-  readonly receiveWindowMax: Gauge;
   private windows: () => ReceiveWindowTotals = () => NO_RECEIVE_WINDOWS;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -84,14 +81,11 @@ export class AgentMetrics {
     });
     // Read from the sessions at scrape time, as totals over every server replica and stream.
     const windows = () => this.windows();
-    const gauges = scrapedGauges(registers, windows, {
+    scrapedGauges(registers, windows, {
       receiveWindow: { name: 'yurt_tunnel_agent_stream_receive_window_bytes', help: 'Sum of the receive windows of all open streams over the sessions with every server replica: the most the servers may have in flight to this agent at once.', value: (w) => w.window },
       receiveHeld: { name: 'yurt_tunnel_agent_stream_receive_held_bytes', help: 'Bytes received from servers and not yet acknowledged (not yet taken by slow local targets, or under the credit batch): memory held against the windows.', value: (w) => w.held },
       receiveWindowMax: { name: 'yurt_tunnel_agent_stream_receive_window_max_bytes', help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).', value: (w) => w.maxWindow },
     });
-    this.receiveWindow = gauges.receiveWindow;
-    this.receiveHeld = gauges.receiveHeld;
-    this.receiveWindowMax = gauges.receiveWindowMax;
   }
 
   /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { decodeFrame, type Frame } from './frame.js';
 import { Session, type SessionOptions } from './session.js';
+import type { TunnelStream } from './stream.js';
 import { createMemoryTransportPair, type MemoryTransport } from './transport.js';
 
 /*
@@ -36,6 +37,21 @@ export function createSessionPair(client: PairOptions = {}, server: PairOptions 
     clientFrames,
     serverFrames,
   };
+}
+
+/**
+ * A pair whose client end (the agent) accepts every stream the server end opens, collected in
+ * `accepted`; their errors (closing the sessions resets them) are expected, not failures.
+ */
+export function createAcceptingPair(client: PairOptions = {}, server: PairOptions = client): SessionPair & { accepted: TunnelStream[] } {
+  const pair = createSessionPair(client, server);
+  const accepted: TunnelStream[] = [];
+  pair.client.onOpen((open) => {
+    const stream = open.accept();
+    stream.on('error', () => {});
+    accepted.push(stream);
+  });
+  return { ...pair, accepted };
 }
 
 function record(transport: MemoryTransport): Frame[] {

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Session, TunnelStream } from '../protocol/index.js';
-import { createSessionPair, settle, type SessionPair } from '../protocol/testing.js';
+import { createAcceptingPair, settle, type SessionPair } from '../protocol/testing.js';
+import { gaugeValues } from '../testing/gauges.js';
 import type { WsTransport } from '../transport/ws.js';
 import { AgentRegistry } from './agent-registry.js';
 import { ServerMetrics } from './metrics.js';
@@ -13,17 +14,7 @@ import { ServerMetrics } from './metrics.js';
 const GAUGES = ['yurt_tunnel_server_stream_receive_window_bytes', 'yurt_tunnel_server_stream_receive_held_bytes', 'yurt_tunnel_server_stream_receive_window_max_bytes'] as const;
 
 /** An agent session with the server: the server end advertises `initialWindow` on its streams. */
-function agentPair(initialWindow: number): SessionPair & { accepted: TunnelStream[] } {
-  const pair = createSessionPair({}, { initialWindow });
-  const accepted: TunnelStream[] = [];
-  pair.client.onOpen((open) => {
-    const stream = open.accept();
-    // Closing the sessions at the end of a test resets its streams: expected, not a failure.
-    stream.on('error', () => {});
-    accepted.push(stream);
-  });
-  return { ...pair, accepted };
-}
+const agentPair = (initialWindow: number) => createAcceptingPair({}, { initialWindow });
 
 /** Opens a stream from the server and has the agent answer with `bytes` that nobody reads. */
 async function unreadResponse(pair: SessionPair & { accepted: TunnelStream[] }, bytes: number): Promise<TunnelStream> {
@@ -38,19 +29,7 @@ function addLink(registry: AgentRegistry, node: string, session: Session, pair: 
   registry.add({ id: registry.newId(), node, session, transport: pair.serverTransport as unknown as WsTransport, since: new Date(), remote: '127.0.0.1' });
 }
 
-function textValue(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
-
-async function scrape(metrics: ServerMetrics): Promise<{ text: Record<string, number | undefined>; json: Record<string, number | undefined> }> {
-  const text = await metrics.registry.metrics();
-  const json = await metrics.registry.getMetricsAsJSON();
-  return {
-    text: Object.fromEntries(GAUGES.map((name) => [name, textValue(text, name)])),
-    json: Object.fromEntries(GAUGES.map((name) => [name, json.find((m) => m.name === name)?.values[0]?.value])),
-  };
-}
+const scrape = (metrics: ServerMetrics) => gaugeValues(metrics.registry, GAUGES);
 
 describe('ServerMetrics: receive windows of all agent sessions', () => {
   const pairs: SessionPair[] = [];

@@ -26,9 +26,6 @@ export class ServerMetrics {
   readonly agentDisconnections: Counter<'reason'>;
   readonly egressRoutes: Counter<'result' | 'reason'>;
   readonly directOpen: Gauge;
-  readonly receiveWindow: Gauge;
-  readonly receiveHeld: Gauge;
-  readonly receiveWindowMax: Gauge;
 
   constructor(agentCount: () => number, options: ServerMetricsOptions = {}) {
     this.registry = programRegistry(options);
@@ -91,13 +88,10 @@ export class ServerMetrics {
     // Read from the sessions at scrape time, as totals: a label per agent or stream would be
     // thousands of series on a server holding thousands of agents.
     const windows = options.receiveWindows ?? (() => NO_RECEIVE_WINDOWS);
-    const gauges = scrapedGauges(registers, windows, {
+    scrapedGauges(registers, windows, {
       receiveWindow: { name: 'yurt_tunnel_server_stream_receive_window_bytes', help: 'Sum of the receive windows of all open streams over all agent sessions: the most the agents may have in flight to this server at once.', value: (w) => w.window },
       receiveHeld: { name: 'yurt_tunnel_server_stream_receive_held_bytes', help: 'Bytes received from agents and not yet acknowledged (unread by slow callers, or read and under the credit batch): memory held against the windows.', value: (w) => w.held },
       receiveWindowMax: { name: 'yurt_tunnel_server_stream_receive_window_max_bytes', help: 'The largest receive window of any open stream (windows grow with bandwidth times round trip, up to --stream-window-max).', value: (w) => w.maxWindow },
     });
-    this.receiveWindow = gauges.receiveWindow;
-    this.receiveHeld = gauges.receiveHeld;
-    this.receiveWindowMax = gauges.receiveWindowMax;
   }
 }
